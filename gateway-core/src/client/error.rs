@@ -1,0 +1,124 @@
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::Value;
+
+/// Why a [`ClientProxy`](super::ClientProxy) call failed.
+///
+/// Every variant names the service (the client's token, e.g. `USERS_SERVICE`) so a log line
+/// says which downstream failed. Matching on the variant tells the cases apart:
+///
+/// | variant | what happened | Nest's equivalent |
+/// | --- | --- | --- |
+/// | [`Connect`](Self::Connect) | no connection could be opened | `connect ECONNREFUSED` |
+/// | [`ConnectionLost`](Self::ConnectionLost) | the connection closed with the call pending | `Error: Connection closed` |
+/// | [`Timeout`](Self::Timeout) | the call's deadline passed | (Nest has no deadline) |
+/// | [`Remote`](Self::Remote) | the service answered with `err` | the raw `err` value |
+/// | [`Decode`](Self::Decode) | the reply is not the type asked for | — |
+/// | [`EmptyResponse`](Self::EmptyResponse) | the service completed without a value | rxjs `EmptyError` |
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum RpcError {
+    /// The service could not be reached: refused, unknown host, or connect timed out.
+    #[error("{service} is unavailable: cannot connect to {addr}: {source}")]
+    Connect {
+        /// The client's name.
+        service: Arc<str>,
+        /// The address dialled.
+        addr: Arc<str>,
+        /// The socket error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The connection closed (service restarted, corrupt frame, client closed) while the call
+    /// was pending. The next call reconnects.
+    #[error("connection to {service} lost: {reason}")]
+    ConnectionLost {
+        /// The client's name.
+        service: Arc<str>,
+        /// Why it closed, e.g. `Connection closed` or the decoder's complaint.
+        reason: Arc<str>,
+    },
+    /// No final reply arrived before the deadline. The call was forgotten; a late reply is
+    /// dropped.
+    #[error("{service} did not answer {pattern} within {timeout:?}")]
+    Timeout {
+        /// The client's name.
+        service: Arc<str>,
+        /// The pattern's route.
+        pattern: String,
+        /// The budget the call had.
+        timeout: Duration,
+    },
+    /// The service answered with an error: the `err` value exactly as sent, e.g.
+    /// `{"status":"error","message":"boom"}` or `{"statusCode":404,"message":"User not found"}`.
+    #[error("{service} answered {pattern} with an error: {error}")]
+    Remote {
+        /// The client's name.
+        service: Arc<str>,
+        /// The pattern's route.
+        pattern: String,
+        /// The `err` value.
+        error: Value,
+    },
+    /// The reply could not be read as the type the caller asked for.
+    #[error("cannot decode the reply of {service} to {pattern}: {source}")]
+    Decode {
+        /// The client's name.
+        service: Arc<str>,
+        /// The pattern's route.
+        pattern: String,
+        /// What serde said.
+        #[source]
+        source: serde_json::Error,
+    },
+    /// The service completed the call without sending any value (a Nest handler returned
+    /// `undefined` or an empty Observable) and the caller's type cannot be built from `null`.
+    #[error("{service} completed {pattern} without sending a value")]
+    EmptyResponse {
+        /// The client's name.
+        service: Arc<str>,
+        /// The pattern's route.
+        pattern: String,
+    },
+    /// The payload could not be serialized to JSON.
+    #[error("cannot encode the payload for {pattern}: {source}")]
+    Encode {
+        /// The pattern's route.
+        pattern: String,
+        /// What serde said.
+        #[source]
+        source: serde_json::Error,
+    },
+    /// [`ClientProxy::close`](super::ClientProxy::close) was called.
+    #[error("client {service} is closed")]
+    Closed {
+        /// The client's name.
+        service: Arc<str>,
+    },
+}
+
+impl RpcError {
+    /// The name of the service the failed call was for, if known.
+    pub fn service(&self) -> Option<&str> {
+        match self {
+            RpcError::Connect { service, .. }
+            | RpcError::ConnectionLost { service, .. }
+            | RpcError::Timeout { service, .. }
+            | RpcError::Remote { service, .. }
+            | RpcError::Decode { service, .. }
+            | RpcError::EmptyResponse { service, .. }
+            | RpcError::Closed { service } => Some(service),
+            RpcError::Encode { .. } => None,
+        }
+    }
+
+    /// True when the service could not be reached or went away: nothing was (or may have
+    /// been) processed, so an HTTP edge answers 503.
+    pub fn is_unavailable(&self) -> bool {
+        matches!(
+            self,
+            RpcError::Connect { .. } | RpcError::ConnectionLost { .. } | RpcError::Closed { .. }
+        )
+    }
+}

@@ -1,0 +1,406 @@
+//! Client proxies: calling microservices as Nest's `ClientProxy` does.
+//!
+//! A [`ClientProxy`] is one service's handle: cheap to clone, shared by every caller. It
+//! connects lazily (or on [`ClientProxy::connect`]), multiplexes every call over one
+//! connection, and gives every call a deadline. [`send`](ClientProxy::send) is
+//! request-response, [`emit`](ClientProxy::emit) is fire-and-forget,
+//! [`send_stream`](ClientProxy::send_stream) yields every value of a streamed reply.
+//!
+//! Not for: retrying (a call is sent at most once; only a connection found dead *before*
+//! anything was written is replaced within the same call) or load balancing.
+
+mod error;
+mod options;
+pub(crate) mod pending;
+
+use std::future::Future;
+use std::marker::PhantomData;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use bytes::Bytes;
+use futures_core::Stream;
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use tokio::sync::mpsc;
+use tokio::time::{Instant, Sleep};
+
+pub use error::RpcError;
+pub use options::{CallOptions, ClientOptions, DEFAULT_TIMEOUT};
+
+use crate::packet::{encode_event, encode_request, EventPattern};
+use crate::pattern::Pattern;
+use crate::transport::tcp::client::{Connection, TcpClient, CONNECTION_CLOSED};
+use options::TransportOptions;
+use pending::{Failure, Forget, StreamItem};
+
+/// How many times one call may find its connection closed before anything was written.
+const ATTEMPTS: usize = 2;
+
+/// A handle to one microservice. See the module docs.
+///
+/// ```no_run
+/// # use gateway_core::client::{ClientOptions, ClientProxy};
+/// # use serde_json::{json, Value};
+/// # async fn demo() -> Result<(), gateway_core::client::RpcError> {
+/// let users = ClientProxy::new(ClientOptions::tcp("USERS_SERVICE", "127.0.0.1:3001"));
+/// let user: Value = users.send(json!({ "cmd": "get_user" }), &json!({ "id": 42 })).await?;
+/// users.emit("user_seen", &json!({ "id": 42 })).await?;
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct ClientProxy {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    name: Arc<str>,
+    timeout: Duration,
+    transport: Transport,
+    next_id: AtomicU64,
+}
+
+enum Transport {
+    Tcp(TcpClient),
+}
+
+impl std::fmt::Debug for ClientProxy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClientProxy")
+            .field("name", &self.inner.name)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ClientProxy {
+    /// A client for the service `options` describe. Nothing connects until the first call
+    /// or [`connect`](Self::connect).
+    pub fn new(options: ClientOptions) -> Self {
+        let transport = match options.transport {
+            TransportOptions::Tcp {
+                addr,
+                max_frame_units,
+            } => Transport::Tcp(TcpClient::new(options.name.clone(), addr, max_frame_units)),
+        };
+        ClientProxy {
+            inner: Arc::new(Inner {
+                name: options.name,
+                timeout: options.timeout,
+                transport,
+                next_id: AtomicU64::new(1),
+            }),
+        }
+    }
+
+    /// The service's name (its token).
+    pub fn name(&self) -> &str {
+        &self.inner.name
+    }
+
+    /// Connects now instead of on the first call, within the client's default timeout. Nest
+    /// recommends this in `onApplicationBootstrap` to fail fast at boot.
+    pub async fn connect(&self) -> Result<(), RpcError> {
+        let (deadline, timeout) = CallOptions::default().budget(self.inner.timeout);
+        tokio::time::timeout_at(deadline, self.connection())
+            .await
+            .map_err(|_| self.timeout_error(&Pattern::from_static("<connect>"), timeout))?
+            .map(drop)
+    }
+
+    /// Closes the connection. Pending calls fail with `Connection closed`; a later call
+    /// connects again (as in Nest).
+    pub fn close(&self) {
+        match &self.inner.transport {
+            Transport::Tcp(tcp) => tcp.close(),
+        }
+    }
+
+    /// Sends a request and waits for its reply, within the client's default timeout.
+    ///
+    /// If the service streams several values, the last one is returned (Nest's
+    /// `lastValueFrom`). If it completes without a value, `T` is built from `null` (so `()`
+    /// and `Option<_>` work), or the call fails with [`RpcError::EmptyResponse`].
+    pub async fn send<T: DeserializeOwned>(
+        &self,
+        pattern: impl Into<Pattern>,
+        payload: &(impl Serialize + ?Sized),
+    ) -> Result<T, RpcError> {
+        self.send_with(pattern, payload, CallOptions::default())
+            .await
+    }
+
+    /// [`send`](Self::send) with per-call options (a timeout or deadline).
+    pub async fn send_with<T: DeserializeOwned>(
+        &self,
+        pattern: impl Into<Pattern>,
+        payload: &(impl Serialize + ?Sized),
+        options: CallOptions,
+    ) -> Result<T, RpcError> {
+        let pattern = pattern.into();
+        let (deadline, timeout) = options.budget(self.inner.timeout);
+        let (id, body) = self.encode_request(&pattern, payload)?;
+        let reply = tokio::time::timeout_at(deadline, self.round_trip(&pattern, id, body))
+            .await
+            .map_err(|_| self.timeout_error(&pattern, timeout))??;
+        match reply {
+            Some(value) => self.decode(&pattern, &value),
+            None => serde_json::from_slice(b"null").map_err(|_| RpcError::EmptyResponse {
+                service: self.inner.name.clone(),
+                pattern: pattern.route().to_owned(),
+            }),
+        }
+    }
+
+    /// Sends a request whose reply is a stream, and returns the stream once the request is
+    /// written. Every value the service sends is yielded in order; a remote error is the
+    /// last item. The client's default timeout bounds the whole stream.
+    pub async fn send_stream<T: DeserializeOwned>(
+        &self,
+        pattern: impl Into<Pattern>,
+        payload: &(impl Serialize + ?Sized),
+    ) -> Result<RpcStream<T>, RpcError> {
+        self.send_stream_with(pattern, payload, CallOptions::default())
+            .await
+    }
+
+    /// [`send_stream`](Self::send_stream) with per-call options.
+    pub async fn send_stream_with<T: DeserializeOwned>(
+        &self,
+        pattern: impl Into<Pattern>,
+        payload: &(impl Serialize + ?Sized),
+        options: CallOptions,
+    ) -> Result<RpcStream<T>, RpcError> {
+        let pattern = pattern.into();
+        let (deadline, timeout) = options.budget(self.inner.timeout);
+        let (id, body) = self.encode_request(&pattern, payload)?;
+        let mut body = Some(body);
+        let open = async {
+            for _ in 0..ATTEMPTS {
+                let conn = self.connection().await?;
+                let Ok(rx) = conn.pending.register_stream(id) else {
+                    continue; // closed before we wrote anything: dial again
+                };
+                let forget = Forget::new(&conn.pending, id);
+                conn.send(body.take().expect("the body is sent once"))
+                    .await
+                    .map_err(|reason| self.failure(&pattern, Failure::Lost(reason)))?;
+                forget.disarm();
+                return Ok((conn, rx));
+            }
+            Err(self.lost(CONNECTION_CLOSED))
+        };
+        let (conn, rx) = tokio::time::timeout_at(deadline, open)
+            .await
+            .map_err(|_| self.timeout_error(&pattern, timeout))??;
+        Ok(RpcStream {
+            client: self.clone(),
+            pattern,
+            conn: Some(conn),
+            id,
+            rx,
+            deadline: Box::pin(tokio::time::sleep_until(deadline)),
+            timeout,
+            _item: PhantomData,
+        })
+    }
+
+    /// Sends an event: no reply is expected. Returns once the event is queued on an open
+    /// connection, within the client's default timeout. Nest's `emit`.
+    pub async fn emit(
+        &self,
+        pattern: impl Into<Pattern>,
+        payload: &(impl Serialize + ?Sized),
+    ) -> Result<(), RpcError> {
+        self.emit_with(pattern, payload, CallOptions::default())
+            .await
+    }
+
+    /// [`emit`](Self::emit) with per-call options.
+    pub async fn emit_with(
+        &self,
+        pattern: impl Into<Pattern>,
+        payload: &(impl Serialize + ?Sized),
+        options: CallOptions,
+    ) -> Result<(), RpcError> {
+        let pattern = pattern.into();
+        let (deadline, timeout) = options.budget(self.inner.timeout);
+        let mut body = Vec::with_capacity(128);
+        encode_event(&mut body, &pattern, EventPattern::Route, payload).map_err(|source| {
+            RpcError::Encode {
+                pattern: pattern.route().to_owned(),
+                source,
+            }
+        })?;
+        let send = async {
+            let conn = self.connection().await?;
+            conn.send(body)
+                .await
+                .map_err(|reason| self.failure(&pattern, Failure::Lost(reason)))
+        };
+        tokio::time::timeout_at(deadline, send)
+            .await
+            .map_err(|_| self.timeout_error(&pattern, timeout))?
+    }
+
+    /// Calls waiting for a reply on the current connection (0 when there is none).
+    pub fn pending_calls(&self) -> usize {
+        match &self.inner.transport {
+            Transport::Tcp(tcp) => tcp.current_pending(),
+        }
+    }
+
+    async fn connection(&self) -> Result<Arc<Connection>, RpcError> {
+        match &self.inner.transport {
+            Transport::Tcp(tcp) => tcp.connection().await,
+        }
+    }
+
+    fn encode_request(
+        &self,
+        pattern: &Pattern,
+        payload: &(impl Serialize + ?Sized),
+    ) -> Result<(u64, Vec<u8>), RpcError> {
+        let id = self.inner.next_id.fetch_add(1, Ordering::Relaxed);
+        let mut body = Vec::with_capacity(128);
+        encode_request(&mut body, pattern, payload, id).map_err(|source| RpcError::Encode {
+            pattern: pattern.route().to_owned(),
+            source,
+        })?;
+        Ok((id, body))
+    }
+
+    /// Registers, writes, waits. A connection found closed at registration (nothing written
+    /// yet) is replaced once; any failure after the write fails the call.
+    async fn round_trip(
+        &self,
+        pattern: &Pattern,
+        id: u64,
+        body: Vec<u8>,
+    ) -> Result<Option<Bytes>, RpcError> {
+        let mut body = Some(body);
+        for _ in 0..ATTEMPTS {
+            let conn = self.connection().await?;
+            let Ok(rx) = conn.pending.register_single(id) else {
+                continue;
+            };
+            let forget = Forget::new(&conn.pending, id);
+            conn.send(body.take().expect("the body is sent once"))
+                .await
+                .map_err(|reason| self.failure(pattern, Failure::Lost(reason)))?;
+            let outcome = rx
+                .await
+                .unwrap_or_else(|_| Err(Failure::Lost(CONNECTION_CLOSED.into())));
+            forget.disarm();
+            return outcome.map_err(|failure| self.failure(pattern, failure));
+        }
+        Err(self.lost(CONNECTION_CLOSED))
+    }
+
+    fn decode<T: DeserializeOwned>(&self, pattern: &Pattern, value: &Bytes) -> Result<T, RpcError> {
+        serde_json::from_slice(value).map_err(|source| RpcError::Decode {
+            service: self.inner.name.clone(),
+            pattern: pattern.route().to_owned(),
+            source,
+        })
+    }
+
+    fn failure(&self, pattern: &Pattern, failure: Failure) -> RpcError {
+        match failure {
+            Failure::Remote(err) => RpcError::Remote {
+                service: self.inner.name.clone(),
+                pattern: pattern.route().to_owned(),
+                error: serde_json::from_slice(&err).unwrap_or_else(|_| {
+                    serde_json::Value::String(String::from_utf8_lossy(&err).into_owned())
+                }),
+            },
+            Failure::Lost(reason) => RpcError::ConnectionLost {
+                service: self.inner.name.clone(),
+                reason,
+            },
+        }
+    }
+
+    fn lost(&self, reason: &str) -> RpcError {
+        RpcError::ConnectionLost {
+            service: self.inner.name.clone(),
+            reason: reason.into(),
+        }
+    }
+
+    fn timeout_error(&self, pattern: &Pattern, timeout: Duration) -> RpcError {
+        RpcError::Timeout {
+            service: self.inner.name.clone(),
+            pattern: pattern.route().to_owned(),
+            timeout,
+        }
+    }
+}
+
+/// The values of a streamed reply, from [`ClientProxy::send_stream`].
+///
+/// Ends after the service's final packet, after an error (yielded as the last item), or at
+/// the call's deadline ([`RpcError::Timeout`]). Dropping it forgets the call.
+pub struct RpcStream<T> {
+    client: ClientProxy,
+    pattern: Pattern,
+    conn: Option<Arc<Connection>>,
+    id: u64,
+    rx: mpsc::UnboundedReceiver<StreamItem>,
+    deadline: Pin<Box<Sleep>>,
+    timeout: Duration,
+    _item: PhantomData<fn() -> T>,
+}
+
+impl<T> RpcStream<T> {
+    fn finish(&mut self) {
+        if let Some(conn) = self.conn.take() {
+            conn.pending.forget(self.id);
+        }
+    }
+
+    /// When the stream's deadline passes.
+    pub fn deadline(&self) -> Instant {
+        self.deadline.deadline()
+    }
+}
+
+impl<T: DeserializeOwned> Stream for RpcStream<T> {
+    type Item = Result<T, RpcError>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let this = &mut *self;
+        if this.conn.is_none() {
+            return Poll::Ready(None);
+        }
+        match this.rx.poll_recv(cx) {
+            Poll::Ready(Some(Ok(value))) => {
+                Poll::Ready(Some(this.client.decode(&this.pattern, &value)))
+            }
+            Poll::Ready(Some(Err(failure))) => {
+                this.finish();
+                Poll::Ready(Some(Err(this.client.failure(&this.pattern, failure))))
+            }
+            Poll::Ready(None) => {
+                this.finish();
+                Poll::Ready(None)
+            }
+            Poll::Pending => match this.deadline.as_mut().poll(cx) {
+                Poll::Ready(()) => {
+                    this.finish();
+                    let error = this.client.timeout_error(&this.pattern, this.timeout);
+                    Poll::Ready(Some(Err(error)))
+                }
+                Poll::Pending => Poll::Pending,
+            },
+        }
+    }
+}
+
+impl<T> Drop for RpcStream<T> {
+    fn drop(&mut self) {
+        self.finish();
+    }
+}

@@ -1,0 +1,118 @@
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+use crate::transport::tcp::DEFAULT_MAX_FRAME_UNITS;
+
+/// The deadline a call gets when neither the client nor the call sets one.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// How to reach one service: its name (the token it is injected under, e.g. `USERS_SERVICE`),
+/// its transport and address, and call defaults. Nest's `ClientOptions`.
+///
+/// ```
+/// # use gateway_core::client::ClientOptions;
+/// # use std::time::Duration;
+/// let users = ClientOptions::tcp("USERS_SERVICE", "127.0.0.1:3001").timeout(Duration::from_secs(2));
+/// assert_eq!(users.name(), "USERS_SERVICE");
+/// ```
+#[derive(Debug, Clone)]
+pub struct ClientOptions {
+    pub(crate) name: Arc<str>,
+    pub(crate) transport: TransportOptions,
+    pub(crate) timeout: Duration,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) enum TransportOptions {
+    Tcp {
+        addr: Arc<str>,
+        max_frame_units: usize,
+    },
+}
+
+impl ClientOptions {
+    /// A Nest `Transport.TCP` client for the service at `addr` (`host:port`; a host name is
+    /// resolved at connect time and every address it resolves to is tried).
+    pub fn tcp(name: impl Into<String>, addr: impl Into<String>) -> Self {
+        ClientOptions {
+            name: name.into().into(),
+            transport: TransportOptions::Tcp {
+                addr: addr.into().into(),
+                max_frame_units: DEFAULT_MAX_FRAME_UNITS,
+            },
+            timeout: DEFAULT_TIMEOUT,
+        }
+    }
+
+    /// The deadline for every call that does not set its own (default: 5 s). It covers the
+    /// whole call: connecting, writing and waiting for the final reply.
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    /// The largest reply frame accepted, in UTF-16 units (Nest's `maxBufferSize`, default
+    /// 128 Mi). A larger one is treated as a corrupt frame: the connection is closed.
+    pub fn max_frame_units(mut self, units: usize) -> Self {
+        match &mut self.transport {
+            TransportOptions::Tcp {
+                max_frame_units, ..
+            } => *max_frame_units = units,
+        }
+        self
+    }
+
+    /// The service's name, as given.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+}
+
+/// Per-call settings for [`ClientProxy::send_with`](super::ClientProxy::send_with) and friends.
+///
+/// A call's budget is the earlier of `timeout` (from now) and `deadline`; with neither, the
+/// client's default timeout. Use `deadline` to carve several parallel calls out of one HTTP
+/// request's budget.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct CallOptions {
+    pub(crate) timeout: Option<Duration>,
+    pub(crate) deadline: Option<Instant>,
+}
+
+impl CallOptions {
+    /// This call may take at most `timeout`.
+    pub fn timeout(timeout: Duration) -> Self {
+        CallOptions {
+            timeout: Some(timeout),
+            deadline: None,
+        }
+    }
+
+    /// This call must be done by `deadline`.
+    pub fn deadline(deadline: Instant) -> Self {
+        CallOptions {
+            timeout: None,
+            deadline: Some(deadline),
+        }
+    }
+
+    /// Also bound the call by `deadline` (the earlier bound wins).
+    pub fn with_deadline(mut self, deadline: Instant) -> Self {
+        self.deadline = Some(self.deadline.map_or(deadline, |d| d.min(deadline)));
+        self
+    }
+
+    /// The instant the call must end by, and the budget that represents (for messages).
+    pub(crate) fn budget(&self, default: Duration) -> (Instant, Duration) {
+        let now = Instant::now();
+        let deadline = match (self.timeout.map(|t| now + t), self.deadline) {
+            (Some(a), Some(b)) => a.min(b),
+            (Some(a), None) => a,
+            (None, Some(b)) => b,
+            (None, None) => now + default,
+        };
+        (deadline, deadline.saturating_duration_since(now))
+    }
+}

@@ -1,0 +1,64 @@
+//! NestJS-style API gateways and microservices in Rust.
+//!
+//! `gateway-core` is the runtime: client proxies that talk to `@nestjs/microservices`
+//! services byte for byte, and the microservice side that Nest clients can call. The attribute
+//! macros (`gateway-macros`) sit on top and generate calls into this crate.
+//!
+//! | module | for |
+//! | --- | --- |
+//! | [`client`] | [`ClientProxy`](client::ClientProxy): `send`, `emit`, streams, deadlines, [`RpcError`](client::RpcError) |
+//! | [`server`] | [`MessageRouter`](server::MessageRouter): message, stream and event handlers, [`RpcException`](server::RpcException) |
+//! | [`transport`] | the wire: [`tcp`](transport::tcp) (codec, [`TcpServer`](transport::tcp::TcpServer)) |
+//! | [`pattern`] | [`Pattern`](pattern::Pattern) and Nest's pattern normalization |
+//!
+//! # Feature flags
+//!
+//! | feature | default | what it adds |
+//! | --- | --- | --- |
+//! | (none) | — | the TCP transport is always on; broker transports come as features |
+//!
+//! # Example: a microservice and a client
+//!
+//! ```
+//! use gateway_core::prelude::*;
+//! use serde_json::{json, Value};
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let router = MessageRouter::new()
+//!     .message(json!({ "cmd": "get_user" }), |req: Value| async move {
+//!         Ok::<_, RpcException>(json!({ "id": req["id"], "name": "Ada Lovelace" }))
+//!     });
+//! let server = TcpServer::bind("127.0.0.1:0", router).await?;
+//! let addr = server.local_addr().to_string();
+//! let stop = server.shutdown_handle();
+//! let serving = tokio::spawn(server.serve());
+//!
+//! let users = ClientProxy::new(ClientOptions::tcp("USERS_SERVICE", addr));
+//! let user: Value = users.send(json!({ "cmd": "get_user" }), &json!({ "id": 42 })).await?;
+//! assert_eq!(user["name"], "Ada Lovelace");
+//!
+//! stop.shutdown();
+//! serving.await?;
+//! # Ok(()) }
+//! ```
+
+#![warn(missing_docs)]
+
+pub mod client;
+pub(crate) mod packet;
+pub mod pattern;
+pub mod server;
+pub mod signal;
+pub mod transport;
+
+pub use packet::NO_MESSAGE_HANDLER;
+
+/// What a user of the framework needs in scope.
+pub mod prelude {
+    pub use crate::client::{CallOptions, ClientOptions, ClientProxy, RpcError, RpcStream};
+    pub use crate::pattern::Pattern;
+    pub use crate::server::{MessageRouter, RpcException};
+    pub use crate::signal::shutdown_signal;
+    pub use crate::transport::tcp::{ServerOptions, ShutdownHandle, TcpServer};
+}

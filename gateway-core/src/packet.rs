@@ -1,0 +1,324 @@
+//! The JSON packets of `@nestjs/microservices`, shared by every transport.
+//!
+//! Requests `{"pattern":P,"data":D,"id":ID}`, events `{"pattern":P,"data":D}`, replies
+//! `{"response":V,"isDisposed":true,"id":ID}` / `{"err":E,"isDisposed":true,"id":ID}`, and the
+//! no-handler reply, with Nest's key order (nest-wire.md §1). Encoders write straight into a
+//! caller's buffer; decoders borrow from the received frame, so a payload is never copied
+//! until a handler or caller deserializes it.
+//!
+//! Not for: framing (a transport concern) or deciding what a reply means (client/server).
+
+use bytes::Bytes;
+use serde::{Deserialize, Deserializer, Serialize};
+use serde_json::value::RawValue;
+
+use crate::pattern::Pattern;
+
+/// Nest's text for a request whose pattern has no handler.
+pub const NO_MESSAGE_HANDLER: &str =
+    "There is no matching message handler defined in the remote service.";
+
+/// How an event carries its pattern: TCP sends the normalized route as a string, brokers send
+/// the raw pattern (nest-wire.md §1.1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum EventPattern {
+    Route,
+    #[allow(dead_code)] // used by the broker transports
+    Raw,
+}
+
+/// Appends `{"pattern":<raw>,"data":<payload>,"id":"<id>"}`.
+pub(crate) fn encode_request<T: Serialize + ?Sized>(
+    out: &mut Vec<u8>,
+    pattern: &Pattern,
+    payload: &T,
+    id: u64,
+) -> serde_json::Result<()> {
+    out.extend_from_slice(br#"{"pattern":"#);
+    pattern.write_raw(out);
+    out.extend_from_slice(br#","data":"#);
+    serde_json::to_writer(&mut *out, payload)?;
+    out.extend_from_slice(br#","id":""#);
+    out.extend_from_slice(itoa::Buffer::new().format(id).as_bytes());
+    out.extend_from_slice(br#""}"#);
+    Ok(())
+}
+
+/// Appends `{"pattern":P,"data":<payload>}`.
+pub(crate) fn encode_event<T: Serialize + ?Sized>(
+    out: &mut Vec<u8>,
+    pattern: &Pattern,
+    form: EventPattern,
+    payload: &T,
+) -> serde_json::Result<()> {
+    out.extend_from_slice(br#"{"pattern":"#);
+    match form {
+        EventPattern::Route => pattern.write_route_as_json_string(out),
+        EventPattern::Raw => pattern.write_raw(out),
+    }
+    out.extend_from_slice(br#","data":"#);
+    serde_json::to_writer(&mut *out, payload)?;
+    out.push(b'}');
+    Ok(())
+}
+
+/// One reply packet, as a server sends it.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Reply<'a> {
+    /// `{"response":V[,"isDisposed":true]}`
+    Value { json: &'a [u8], last: bool },
+    /// `{"err":E,"isDisposed":true}`
+    Error { json: &'a [u8] },
+    /// `{"isDisposed":true}`: the end of a stream whose last value already went out, or a
+    /// handler that produced nothing.
+    Done,
+    /// `{"id":..,"status":"error","err":"There is no matching message handler..."}`
+    NoHandler,
+}
+
+/// Appends one reply packet. `id` is the request's raw JSON id, echoed unchanged (a numeric id
+/// stays a number). Transports that correlate outside the body (RabbitMQ) pass `None`.
+pub(crate) fn encode_reply(out: &mut Vec<u8>, reply: Reply<'_>, id: Option<&[u8]>) {
+    let disposed = match reply {
+        Reply::NoHandler => {
+            out.push(b'{');
+            if let Some(id) = id {
+                out.extend_from_slice(br#""id":"#);
+                out.extend_from_slice(id);
+                out.push(b',');
+            }
+            out.extend_from_slice(br#""status":"error","err":"#);
+            serde_json::to_writer(&mut *out, NO_MESSAGE_HANDLER).expect("str to Vec");
+            out.push(b'}');
+            return;
+        }
+        Reply::Value { json, last } => {
+            out.extend_from_slice(br#"{"response":"#);
+            out.extend_from_slice(json);
+            last
+        }
+        Reply::Error { json } => {
+            out.extend_from_slice(br#"{"err":"#);
+            out.extend_from_slice(json);
+            true
+        }
+        Reply::Done => {
+            out.push(b'{');
+            out.extend_from_slice(br#""isDisposed":true"#);
+            if let Some(id) = id {
+                out.extend_from_slice(br#","id":"#);
+                out.extend_from_slice(id);
+            }
+            out.push(b'}');
+            return;
+        }
+    };
+    if disposed {
+        out.extend_from_slice(br#","isDisposed":true"#);
+    }
+    if let Some(id) = id {
+        out.extend_from_slice(br#","id":"#);
+        out.extend_from_slice(id);
+    }
+    out.push(b'}');
+}
+
+/// Deserializes a key that is present (even as `null`) to `Some`; `#[serde(default)]` makes
+/// an absent key `None`. Nest tells `response: null` from no `response` at all.
+fn present<'de, D: Deserializer<'de>>(d: D) -> Result<Option<&'de RawValue>, D::Error> {
+    <&RawValue>::deserialize(d).map(Some)
+}
+
+/// A request or event as a server receives it.
+#[derive(Debug, Deserialize)]
+pub(crate) struct Incoming<'a> {
+    #[serde(borrow, default, deserialize_with = "present")]
+    pub pattern: Option<&'a RawValue>,
+    #[serde(borrow, default, deserialize_with = "present")]
+    pub data: Option<&'a RawValue>,
+    /// Present (even `null`) means a request; absent means an event.
+    #[serde(borrow, default, deserialize_with = "present")]
+    pub id: Option<&'a RawValue>,
+}
+
+impl<'a> Incoming<'a> {
+    /// Parses a frame. JSON that is valid but not an object (Nest treats `null` as `{}`) is an
+    /// event with no pattern. Invalid JSON is an error: the peer is corrupt.
+    pub fn parse(frame: &'a [u8]) -> serde_json::Result<Self> {
+        match serde_json::from_slice::<Incoming<'a>>(frame) {
+            Ok(packet) => Ok(packet),
+            Err(e) if e.is_data() => Ok(Incoming {
+                pattern: None,
+                data: None,
+                id: None,
+            }),
+            Err(e) => Err(e),
+        }
+    }
+}
+
+/// A reply as a client receives it.
+#[derive(Debug, Deserialize)]
+pub(crate) struct Response<'a> {
+    #[serde(borrow, default, deserialize_with = "present")]
+    pub id: Option<&'a RawValue>,
+    #[serde(borrow, default, deserialize_with = "present")]
+    pub response: Option<&'a RawValue>,
+    #[serde(borrow, default, deserialize_with = "present")]
+    pub err: Option<&'a RawValue>,
+    #[serde(rename = "isDisposed", borrow, default, deserialize_with = "present")]
+    pub is_disposed: Option<&'a RawValue>,
+}
+
+impl Response<'_> {
+    /// The `err` value if it counts: Nest ignores a falsy one (`null`, `false`, `0`, `""`).
+    pub fn error(&self) -> Option<&RawValue> {
+        self.err.filter(|e| is_truthy(e))
+    }
+
+    /// True when this packet ends the call (an error, or a truthy `isDisposed`).
+    pub fn is_final(&self) -> bool {
+        self.error().is_some() || self.is_disposed.is_some_and(is_truthy)
+    }
+
+    /// Our own ids are decimal strings; anything else is not a reply to us.
+    pub fn our_id(&self) -> Option<u64> {
+        let text = self.id?.get();
+        text.strip_prefix('"')?.strip_suffix('"')?.parse().ok()
+    }
+}
+
+/// JavaScript truthiness of a JSON value.
+pub(crate) fn is_truthy(value: &RawValue) -> bool {
+    match value.get().as_bytes().first() {
+        Some(b'n' | b'f') => false, // null, false
+        Some(b'"') => value.get().len() > 2,
+        Some(b'-' | b'0'..=b'9') => value.get().parse::<f64>().is_ok_and(|n| n != 0.0),
+        _ => true, // true, objects, arrays
+    }
+}
+
+/// The sub-slice of `frame` that `raw` borrows from, as shared [`Bytes`] (no copy).
+pub(crate) fn slice_of(frame: &Bytes, raw: &RawValue) -> Bytes {
+    frame.slice_ref(raw.get().as_bytes())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn text(out: Vec<u8>) -> String {
+        String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn requests_and_events_have_nest_shape() {
+        let mut out = Vec::new();
+        let p = Pattern::from(json!({"cmd": "get_user"}));
+        encode_request(&mut out, &p, &json!({"id": 7}), 1).unwrap();
+        assert_eq!(
+            text(out),
+            r#"{"pattern":{"cmd":"get_user"},"data":{"id":7},"id":"1"}"#
+        );
+
+        let mut out = Vec::new();
+        let p = Pattern::from(json!({"evt": "obj_event", "a": 1}));
+        encode_event(&mut out, &p, EventPattern::Route, &json!({"id": 10})).unwrap();
+        assert_eq!(
+            text(out),
+            r#"{"pattern":"{\"a\":1,\"evt\":\"obj_event\"}","data":{"id":10}}"#
+        );
+
+        let mut out = Vec::new();
+        encode_event(
+            &mut out,
+            &"user_created".into(),
+            EventPattern::Route,
+            &json!({"id": 1}),
+        )
+        .unwrap();
+        assert_eq!(text(out), r#"{"pattern":"user_created","data":{"id":1}}"#);
+    }
+
+    #[test]
+    fn replies_match_captured_bytes() {
+        let id = Some(&br#""r1""#[..]);
+        let cases = [
+            (
+                Reply::Value {
+                    json: br#"{"id":7,"name":"Ada"}"#,
+                    last: true,
+                },
+                r#"{"response":{"id":7,"name":"Ada"},"isDisposed":true,"id":"r1"}"#,
+            ),
+            (
+                Reply::Value {
+                    json: br#"{"n":0}"#,
+                    last: false,
+                },
+                r#"{"response":{"n":0},"id":"r1"}"#,
+            ),
+            (
+                Reply::Error {
+                    json: br#"{"status":"error","message":"boom"}"#,
+                },
+                r#"{"err":{"status":"error","message":"boom"},"isDisposed":true,"id":"r1"}"#,
+            ),
+            (Reply::Done, r#"{"isDisposed":true,"id":"r1"}"#),
+            (
+                Reply::NoHandler,
+                r#"{"id":"r1","status":"error","err":"There is no matching message handler defined in the remote service."}"#,
+            ),
+        ];
+        for (reply, expected) in cases {
+            let mut out = Vec::new();
+            encode_reply(&mut out, reply, id);
+            assert_eq!(text(out), expected);
+        }
+        let mut out = Vec::new();
+        encode_reply(&mut out, Reply::Done, Some(b"42"));
+        assert_eq!(text(out), r#"{"isDisposed":true,"id":42}"#);
+    }
+
+    #[test]
+    fn responses_tell_null_from_absent_and_honour_truthiness() {
+        let r: Response =
+            serde_json::from_str(r#"{"response":null,"isDisposed":true,"id":"5"}"#).unwrap();
+        assert_eq!(r.response.unwrap().get(), "null");
+        assert!(r.is_final());
+        assert_eq!(r.our_id(), Some(5));
+
+        let r: Response = serde_json::from_str(r#"{"isDisposed":true,"id":"5"}"#).unwrap();
+        assert!(r.response.is_none() && r.is_final());
+
+        let r: Response =
+            serde_json::from_str(r#"{"err":null,"response":5,"isDisposed":true,"id":"x"}"#)
+                .unwrap();
+        assert!(r.error().is_none() && r.our_id().is_none());
+
+        for falsy in ["null", "false", "0", "-0", "0.0", r#""""#] {
+            assert!(
+                !is_truthy(&RawValue::from_string(falsy.into()).unwrap()),
+                "{falsy}"
+            );
+        }
+        for truthy in ["true", "1", r#""x""#, "{}", "[]", "-0.5"] {
+            assert!(
+                is_truthy(&RawValue::from_string(truthy.into()).unwrap()),
+                "{truthy}"
+            );
+        }
+    }
+
+    #[test]
+    fn incoming_tells_requests_from_events() {
+        let req = Incoming::parse(br#"{"pattern":"x","data":1,"id":null}"#).unwrap();
+        assert!(req.id.is_some());
+        let evt = Incoming::parse(br#"{"pattern":"x","data":1}"#).unwrap();
+        assert!(evt.id.is_none());
+        let null = Incoming::parse(b"null").unwrap();
+        assert!(null.pattern.is_none());
+        assert!(Incoming::parse(b"{nope").is_err());
+    }
+}

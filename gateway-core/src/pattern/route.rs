@@ -1,0 +1,216 @@
+//! Nest's `transformPatternToRoute`, byte for byte.
+//!
+//! This file depends on nothing but `serde_json` and `std` on purpose: `gateway-macros`
+//! compiles the very same file (through `#[path]`) to normalize `pattern!` literals at compile
+//! time, so the string a macro bakes into a binary and the string the runtime computes for an
+//! incoming packet can never drift apart.
+//!
+//! The algorithm (from `@nestjs/microservices` `utils/transform-pattern.utils.ts`, 11.2 / 12.x):
+//! strings are kept, numbers are printed the way JavaScript's `String(n)` prints them, objects
+//! and arrays become `{"key":value,...}` with keys sorted by JavaScript `localeCompare` (ICU
+//! collation, see [`compare_keys`]), only `\` and `"` escaped, `[MAX_DEPTH_REACHED]` below depth
+//! 5 and `[TOO_MANY_KEYS]` above 20 keys.
+
+use std::cmp::Ordering;
+
+use serde_json::{Number, Value};
+
+const MAX_DEPTH: usize = 5;
+const MAX_KEYS: usize = 20;
+
+/// Normalizes a pattern value into the route string Nest uses to key its handler table (and,
+/// on NATS, Redis and MQTT, as the subject, channel or topic).
+pub fn route_of(value: &Value) -> String {
+    match value {
+        Value::String(s) => s.clone(),
+        other => {
+            let mut out = String::new();
+            write_route(other, 0, &mut out);
+            out
+        }
+    }
+}
+
+fn write_route(value: &Value, depth: usize, out: &mut String) {
+    match value {
+        Value::String(s) => out.push_str(s),
+        Value::Number(n) => write_js_number(n, out),
+        Value::Bool(true) => out.push_str("true"),
+        Value::Bool(false) => out.push_str("false"),
+        Value::Null => out.push_str("null"),
+        Value::Array(items) => {
+            let keys: Vec<String> = (0..items.len()).map(|i| i.to_string()).collect();
+            let entries = keys.iter().map(String::as_str).zip(items.iter());
+            write_object(entries, items.len(), depth, out);
+        }
+        Value::Object(map) => {
+            let entries = map.iter().map(|(k, v)| (k.as_str(), v));
+            write_object(entries, map.len(), depth, out);
+        }
+    }
+}
+
+fn write_object<'a>(
+    entries: impl Iterator<Item = (&'a str, &'a Value)>,
+    len: usize,
+    depth: usize,
+    out: &mut String,
+) {
+    // Nest checks depth before the key count.
+    if depth > MAX_DEPTH {
+        out.push_str("[MAX_DEPTH_REACHED]");
+        return;
+    }
+    if len > MAX_KEYS {
+        out.push_str("[TOO_MANY_KEYS]");
+        return;
+    }
+    let mut entries: Vec<(&str, &Value)> = entries.collect();
+    entries.sort_by(|a, b| compare_keys(a.0, b.0));
+    out.push('{');
+    for (i, (key, value)) in entries.into_iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        out.push('"');
+        push_escaped(key, out);
+        out.push_str("\":");
+        match value {
+            Value::String(s) => {
+                out.push('"');
+                push_escaped(s, out);
+                out.push('"');
+            }
+            other => write_route(other, depth + 1, out),
+        }
+    }
+    out.push('}');
+}
+
+/// Nest escapes only backslash and double quote; control characters stay raw.
+fn push_escaped(s: &str, out: &mut String) {
+    for c in s.chars() {
+        if c == '\\' || c == '"' {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+}
+
+/// Writes `n` as JavaScript's `Number.prototype.toString()` would.
+pub fn write_js_number(n: &Number, out: &mut String) {
+    const EXACT: u64 = 1 << 53;
+    if let Some(i) = n.as_u64().filter(|i| *i <= EXACT) {
+        out.push_str(&i.to_string());
+    } else if let Some(i) = n.as_i64().filter(|i| i.unsigned_abs() <= EXACT) {
+        out.push_str(&i.to_string());
+    } else if let Some(f) = n.as_f64() {
+        // Larger integers went through a double in JavaScript too.
+        write_js_f64(f, out);
+    }
+}
+
+/// ECMAScript `Number::toString` (radix 10) for a finite double.
+pub fn write_js_f64(x: f64, out: &mut String) {
+    if x == 0.0 {
+        out.push('0'); // also -0
+        return;
+    }
+    if x < 0.0 {
+        out.push('-');
+    }
+    // Rust's `{:e}` prints the shortest digits that round-trip, as ECMAScript requires.
+    let sci = format!("{:e}", x.abs());
+    let (mantissa, exp) = sci
+        .split_once('e')
+        .expect("`{:e}` always prints an exponent");
+    let digits: String = mantissa.chars().filter(|c| *c != '.').collect();
+    let exp: i32 = exp.parse().expect("`{:e}` prints a decimal exponent");
+    let k = digits.len() as i32;
+    let n = exp + 1; // the decimal point sits after `n` digits
+    if k <= n && n <= 21 {
+        out.push_str(&digits);
+        out.extend(std::iter::repeat_n('0', (n - k) as usize));
+    } else if 0 < n && n <= 21 {
+        out.push_str(&digits[..n as usize]);
+        out.push('.');
+        out.push_str(&digits[n as usize..]);
+    } else if -6 < n && n <= 0 {
+        out.push_str("0.");
+        out.extend(std::iter::repeat_n('0', (-n) as usize));
+        out.push_str(&digits);
+    } else {
+        out.push_str(&digits[..1]);
+        if k > 1 {
+            out.push('.');
+            out.push_str(&digits[1..]);
+        }
+        out.push('e');
+        out.push(if n - 1 >= 0 { '+' } else { '-' });
+        out.push_str(&(n - 1).abs().to_string());
+    }
+}
+
+/// Primary collation weights of the printable ASCII characters in ICU's root order (what
+/// JavaScript's `localeCompare` uses): space, punctuation and symbols, digits, then letters,
+/// with upper and lower case sharing one weight.
+const PRIMARY_ORDER: &[u8] =
+    b" _-,;:!?.'\"()[]{}@*/\\&#%`^+<=>|~$0123456789abcdefghijklmnopqrstuvwxyz";
+
+const fn primary_table() -> [u16; 128] {
+    // Control characters are not in the list; they sort before everything else.
+    let mut table = [1u16; 128];
+    let mut i = 0;
+    while i < PRIMARY_ORDER.len() {
+        let c = PRIMARY_ORDER[i];
+        table[c as usize] = i as u16 + 2;
+        if c.is_ascii_lowercase() {
+            table[c.to_ascii_uppercase() as usize] = i as u16 + 2;
+        }
+        i += 1;
+    }
+    table
+}
+
+static PRIMARY: [u16; 128] = primary_table();
+
+fn primary_weight(c: char) -> u32 {
+    match u32::from(c) {
+        // Outside ASCII: after every ASCII character, by code point. ICU would interleave
+        // accented letters with their base letters; `pattern!` rejects such keys at compile
+        // time, and over TCP both ends normalize with this same function.
+        cp if cp >= 128 => 0x1_0000 + cp,
+        cp => u32::from(PRIMARY[cp as usize]),
+    }
+}
+
+/// Compares two object keys as JavaScript's `a.localeCompare(b)` does for ASCII keys (ICU
+/// root collation): first by primary weight (punctuation < digits < letters, case ignored, a
+/// prefix first, no numeric ordering), then at the first difference in case, lowercase first.
+///
+/// ```
+/// # use gateway_core::pattern::compare_keys;
+/// let mut keys = vec!["ID", "id", "Cmd", "cmd", "_id", "10", "2", "1"];
+/// keys.sort_by(|a, b| compare_keys(a, b));
+/// assert_eq!(keys, ["_id", "1", "10", "2", "cmd", "Cmd", "id", "ID"]);
+/// ```
+pub fn compare_keys(a: &str, b: &str) -> Ordering {
+    let primary = a
+        .chars()
+        .map(primary_weight)
+        .cmp(b.chars().map(primary_weight));
+    if primary != Ordering::Equal {
+        return primary;
+    }
+    // Equal at the primary level: same length, same letters up to case.
+    for (x, y) in a.chars().zip(b.chars()) {
+        if x != y {
+            match (x.is_lowercase(), y.is_lowercase()) {
+                (true, false) => return Ordering::Less,
+                (false, true) => return Ordering::Greater,
+                _ => return x.cmp(&y),
+            }
+        }
+    }
+    Ordering::Equal
+}

@@ -1,0 +1,6 @@
+//! Transports: how packets travel between a client proxy and a microservice.
+//!
+//! One module per transport. Each speaks its Nest counterpart's wire format exactly
+//! (see `shared/nest-wire.md`); the packet shapes they share live in `packet`.
+
+pub mod tcp;

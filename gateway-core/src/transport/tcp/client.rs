@@ -1,0 +1,179 @@
+//! The connection behind a TCP client proxy, as Nest's `ClientTCP` keeps it: one socket,
+//! opened on first use, shared by every caller, multiplexed by packet id. When it closes
+//! (EOF, socket error, corrupt frame) every pending call fails at once and the next call opens
+//! a new one. There is no background reconnect loop.
+
+use std::sync::{Arc, Mutex, PoisonError};
+
+use futures_util::StreamExt;
+use tokio::net::TcpStream;
+use tokio::sync::mpsc;
+use tokio_util::codec::FramedRead;
+use tokio_util::sync::CancellationToken;
+
+use super::{write_frames, NestCodec};
+use crate::client::pending::Pending;
+use crate::client::RpcError;
+use crate::packet::Response;
+
+/// Nest's reason for a connection that went away.
+pub(crate) const CONNECTION_CLOSED: &str = "Connection closed";
+
+/// Frames queued for the writer before callers wait for room.
+const WRITE_QUEUE: usize = 1024;
+
+pub(crate) struct TcpClient {
+    service: Arc<str>,
+    addr: Arc<str>,
+    max_frame_units: usize,
+    current: Mutex<Option<Arc<Connection>>>,
+    /// Held while dialling, so concurrent first calls share one attempt.
+    dialling: tokio::sync::Mutex<()>,
+}
+
+/// One open socket: its pending table and the queue into its writer task.
+pub(crate) struct Connection {
+    pub pending: Pending,
+    bodies: mpsc::Sender<Vec<u8>>,
+    closed: CancellationToken,
+}
+
+impl TcpClient {
+    pub fn new(service: Arc<str>, addr: Arc<str>, max_frame_units: usize) -> Self {
+        TcpClient {
+            service,
+            addr,
+            max_frame_units,
+            current: Mutex::new(None),
+            dialling: tokio::sync::Mutex::new(()),
+        }
+    }
+
+    fn live(&self) -> Option<Arc<Connection>> {
+        let current = self.current.lock().unwrap_or_else(PoisonError::into_inner);
+        current.as_ref().filter(|c| !c.is_closed()).cloned()
+    }
+
+    /// The open connection, dialling one if there is none. Callers bound this with their
+    /// deadline.
+    pub async fn connection(&self) -> Result<Arc<Connection>, RpcError> {
+        if let Some(conn) = self.live() {
+            return Ok(conn);
+        }
+        let _dialling = self.dialling.lock().await;
+        if let Some(conn) = self.live() {
+            return Ok(conn);
+        }
+        // `connect` tries every address the host resolves to (`localhost` may be ::1 first).
+        let stream = TcpStream::connect(&*self.addr)
+            .await
+            .map_err(|source| RpcError::Connect {
+                service: self.service.clone(),
+                addr: self.addr.clone(),
+                source,
+            })?;
+        let _ = stream.set_nodelay(true);
+        tracing::debug!(service = %self.service, addr = %self.addr, "connected");
+        let conn = Connection::start(stream, self.service.clone(), self.max_frame_units);
+        *self.current.lock().unwrap_or_else(PoisonError::into_inner) = Some(conn.clone());
+        Ok(conn)
+    }
+
+    /// Calls waiting on the open connection.
+    pub fn current_pending(&self) -> usize {
+        let current = self.current.lock().unwrap_or_else(PoisonError::into_inner);
+        current.as_ref().map_or(0, |c| c.pending.len())
+    }
+
+    /// Closes the open connection, failing its pending calls with `Connection closed`. The
+    /// next call connects again, as in Nest.
+    pub fn close(&self) {
+        let current = self
+            .current
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        if let Some(conn) = current {
+            conn.close(CONNECTION_CLOSED.into());
+        }
+    }
+}
+
+impl Drop for TcpClient {
+    fn drop(&mut self) {
+        // The connection's reader task holds it alive; without this it would outlive us.
+        self.close();
+    }
+}
+
+impl Connection {
+    fn start(stream: TcpStream, service: Arc<str>, max_frame_units: usize) -> Arc<Self> {
+        let (read, write) = stream.into_split();
+        let (bodies, mut queue) = mpsc::channel(WRITE_QUEUE);
+        let conn = Arc::new(Connection {
+            pending: Pending::default(),
+            bodies,
+            closed: CancellationToken::new(),
+        });
+
+        let writer = conn.clone();
+        let writer_service = service.clone();
+        tokio::spawn(async move {
+            let result = tokio::select! {
+                result = write_frames(write, &mut queue) => result,
+                _ = writer.closed.cancelled() => Ok(()),
+            };
+            if let Err(error) = result {
+                tracing::warn!(service = %writer_service, %error, "write failed; closing the connection");
+                writer.close(error.to_string().into());
+            }
+        });
+
+        let reader = conn.clone();
+        tokio::spawn(async move {
+            let mut frames = FramedRead::new(read, NestCodec::new(max_frame_units));
+            let reason: Arc<str> = loop {
+                let next = tokio::select! {
+                    next = frames.next() => next,
+                    _ = reader.closed.cancelled() => return,
+                };
+                match next {
+                    Some(Ok(frame)) => match serde_json::from_slice::<Response>(&frame) {
+                        Ok(packet) => reader.pending.deliver(&frame, &packet),
+                        Err(error) => {
+                            tracing::error!(service = %service, %error, "Could not parse JSON from the service; closing the connection");
+                            break format!("Could not parse JSON: {error}").into();
+                        }
+                    },
+                    Some(Err(error)) => {
+                        tracing::error!(service = %service, %error, "corrupt frame from the service; closing the connection");
+                        break error.to_string().into();
+                    }
+                    None => break CONNECTION_CLOSED.into(),
+                }
+            };
+            tracing::debug!(service = %service, %reason, "connection closed");
+            reader.close(reason);
+        });
+        conn
+    }
+
+    pub fn is_closed(&self) -> bool {
+        self.closed.is_cancelled()
+    }
+
+    /// Fails every pending call with `reason`, refuses new ones, and stops both tasks (which
+    /// drops the socket).
+    pub fn close(&self, reason: Arc<str>) {
+        self.pending.close(reason);
+        self.closed.cancel();
+    }
+
+    /// Queues one JSON body for the writer.
+    pub async fn send(&self, body: Vec<u8>) -> Result<(), Arc<str>> {
+        self.bodies
+            .send(body)
+            .await
+            .map_err(|_| Arc::from(CONNECTION_CLOSED))
+    }
+}

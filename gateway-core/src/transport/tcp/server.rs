@@ -1,0 +1,324 @@
+//! [`TcpServer`]: a microservice listening for Nest TCP clients.
+//!
+//! Every connection gets its own framer and a writer task; every request runs as its own task,
+//! so a slow handler holds up nothing else on its connection. Shutdown is graceful: stop
+//! accepting and reading, let in-flight handlers finish and their replies flush (bounded by
+//! the grace period), then close.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use futures_util::StreamExt;
+use tokio::net::{TcpListener, TcpStream, ToSocketAddrs};
+use tokio::sync::mpsc;
+use tokio_util::codec::FramedRead;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use super::{write_frames, CodecError, NestCodec, DEFAULT_MAX_FRAME_UNITS};
+use crate::packet::{encode_reply, slice_of, Incoming, Reply};
+use crate::server::{send_replies, MessageRouter};
+
+/// Replies queued per connection before handlers wait for the socket.
+const REPLY_QUEUE: usize = 1024;
+
+/// Why a server could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum ServerError {
+    /// The address could not be bound.
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        /// The address asked for.
+        addr: String,
+        /// The socket error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// Two request handlers share a pattern.
+    #[error("the pattern {route} has more than one message handler")]
+    DuplicatePattern {
+        /// The normalized pattern.
+        route: String,
+    },
+}
+
+/// Settings for a [`TcpServer`].
+#[derive(Debug, Clone)]
+pub struct ServerOptions {
+    /// How long a graceful shutdown waits for in-flight handlers before closing anyway
+    /// (default 10 s).
+    pub grace_period: Duration,
+    /// The largest request frame accepted, in UTF-16 units (Nest's `maxBufferSize`).
+    pub max_frame_units: usize,
+}
+
+impl Default for ServerOptions {
+    fn default() -> Self {
+        ServerOptions {
+            grace_period: Duration::from_secs(10),
+            max_frame_units: DEFAULT_MAX_FRAME_UNITS,
+        }
+    }
+}
+
+/// Stops a running [`TcpServer`] from elsewhere (a signal handler, a test).
+#[derive(Debug, Clone, Default)]
+pub struct ShutdownHandle {
+    graceful: CancellationToken,
+    hard: CancellationToken,
+}
+
+impl ShutdownHandle {
+    /// Stop accepting and reading; finish in-flight requests within the grace period.
+    pub fn shutdown(&self) {
+        self.graceful.cancel();
+    }
+
+    /// Drop every connection now, as if the process died. In-flight handlers are abandoned.
+    pub fn kill(&self) {
+        self.graceful.cancel();
+        self.hard.cancel();
+    }
+}
+
+/// A microservice speaking Nest's `Transport.TCP`. Nest's `ServerTCP`.
+///
+/// ```no_run
+/// # use gateway_core::server::{MessageRouter, RpcException};
+/// # use gateway_core::transport::tcp::TcpServer;
+/// # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+/// let router = MessageRouter::new()
+///     .message("ping", |_: serde_json::Value| async { Ok::<_, RpcException>("pong") });
+/// let server = TcpServer::bind("127.0.0.1:3001", router).await?;
+/// server.serve_until(gateway_core::signal::shutdown_signal()).await;
+/// # Ok(()) }
+/// ```
+pub struct TcpServer {
+    listener: TcpListener,
+    router: Arc<MessageRouter>,
+    options: ServerOptions,
+    handle: ShutdownHandle,
+}
+
+impl TcpServer {
+    /// Binds `addr` with default options. Fails if the address is taken or the router has a
+    /// pattern registered twice.
+    pub async fn bind(
+        addr: impl ToSocketAddrs + std::fmt::Display,
+        router: MessageRouter,
+    ) -> Result<Self, ServerError> {
+        Self::bind_with(addr, router, ServerOptions::default()).await
+    }
+
+    /// Binds `addr` with `options`.
+    pub async fn bind_with(
+        addr: impl ToSocketAddrs + std::fmt::Display,
+        router: MessageRouter,
+        options: ServerOptions,
+    ) -> Result<Self, ServerError> {
+        if let Some(route) = router.duplicate_routes().first() {
+            return Err(ServerError::DuplicatePattern {
+                route: route.clone(),
+            });
+        }
+        let listener = TcpListener::bind(&addr)
+            .await
+            .map_err(|source| ServerError::Bind {
+                addr: addr.to_string(),
+                source,
+            })?;
+        Ok(TcpServer {
+            listener,
+            router: Arc::new(router),
+            options,
+            handle: ShutdownHandle::default(),
+        })
+    }
+
+    /// The bound address (useful after binding port 0).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.listener
+            .local_addr()
+            .expect("a bound listener has an address")
+    }
+
+    /// A handle that stops this server.
+    pub fn shutdown_handle(&self) -> ShutdownHandle {
+        self.handle.clone()
+    }
+
+    /// Serves until `signal` completes, then shuts down gracefully.
+    pub async fn serve_until(self, signal: impl std::future::Future<Output = ()>) {
+        let handle = self.handle.clone();
+        let serve = self.serve();
+        tokio::pin!(serve);
+        tokio::select! {
+            _ = &mut serve => return,
+            _ = signal => handle.shutdown(),
+        }
+        serve.await;
+    }
+
+    /// Serves until the [`ShutdownHandle`] stops it; returns once every connection is closed.
+    pub async fn serve(self) {
+        let TcpServer {
+            listener,
+            router,
+            options,
+            handle,
+        } = self;
+        let addr = listener.local_addr().ok();
+        tracing::info!(?addr, routes = ?router.message_routes().collect::<Vec<_>>(), events = ?router.event_routes().collect::<Vec<_>>(), "microservice listening");
+        let tasks = TaskTracker::new();
+        loop {
+            tokio::select! {
+                _ = handle.graceful.cancelled() => break,
+                accepted = listener.accept() => match accepted {
+                    Ok((socket, peer)) => {
+                        let _ = socket.set_nodelay(true);
+                        let connection = ConnectionCtx {
+                            router: router.clone(),
+                            handle: handle.clone(),
+                            tasks: tasks.clone(),
+                            peer,
+                            max_frame_units: options.max_frame_units,
+                        };
+                        tasks.spawn(connection.run(socket));
+                    }
+                    Err(error) => {
+                        // Out of file descriptors and the like: back off instead of spinning.
+                        tracing::warn!(%error, "accept failed");
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                    }
+                },
+            }
+        }
+        drop(listener);
+        tasks.close();
+        tokio::select! {
+            _ = tasks.wait() => {}
+            _ = tokio::time::sleep(options.grace_period) => {
+                tracing::warn!(in_flight = tasks.len(), "grace period over; closing connections");
+                handle.kill();
+                tasks.wait().await;
+            }
+            _ = handle.hard.cancelled() => tasks.wait().await,
+        }
+        tracing::info!(?addr, "microservice stopped");
+    }
+}
+
+struct ConnectionCtx {
+    router: Arc<MessageRouter>,
+    handle: ShutdownHandle,
+    tasks: TaskTracker,
+    peer: SocketAddr,
+    max_frame_units: usize,
+}
+
+impl ConnectionCtx {
+    async fn run(self, socket: TcpStream) {
+        let (read, write) = socket.into_split();
+        let (out, mut queue) = mpsc::channel::<Vec<u8>>(REPLY_QUEUE);
+        let closed = self.handle.hard.child_token();
+
+        let writer_closed = closed.clone();
+        let peer = self.peer;
+        let writer = self.tasks.spawn(async move {
+            tokio::select! {
+                result = write_frames(write, &mut queue) => if let Err(error) = result {
+                    tracing::debug!(%peer, %error, "write failed");
+                    writer_closed.cancel();
+                },
+                _ = writer_closed.cancelled() => {}
+            }
+        });
+
+        let mut frames = FramedRead::new(read, NestCodec::new(self.max_frame_units));
+        loop {
+            let next = tokio::select! {
+                next = frames.next() => next,
+                _ = closed.cancelled() => break,
+                _ = self.handle.graceful.cancelled() => break,
+            };
+            match next {
+                Some(Ok(frame)) => {
+                    if let Err(error) = self.dispatch(frame, &out) {
+                        tracing::error!(%peer, %error, "The invalid received message from tcp server; closing the connection");
+                        closed.cancel();
+                        break;
+                    }
+                }
+                Some(Err(error @ CodecError::CorruptLength { .. })) => {
+                    tracing::error!(%peer, %error, "Corrupted length value of the received data supplied in a packet; closing the connection");
+                    closed.cancel();
+                    break;
+                }
+                Some(Err(error)) => {
+                    tracing::error!(%peer, %error, "The invalid received message from tcp server; closing the connection");
+                    closed.cancel();
+                    break;
+                }
+                None => break,
+            }
+        }
+        // The writer ends once every in-flight handler has dropped its sender.
+        drop(out);
+        let _ = writer.await;
+    }
+
+    /// Routes one frame. Only invalid JSON is an error (it closes the connection).
+    fn dispatch(&self, frame: Bytes, out: &mpsc::Sender<Vec<u8>>) -> serde_json::Result<()> {
+        let packet = Incoming::parse(&frame)?;
+        let Some(pattern) = packet.pattern else {
+            tracing::debug!(peer = %self.peer, "packet without a pattern ignored");
+            return Ok(());
+        };
+        let data = packet
+            .data
+            .map_or_else(|| Bytes::from_static(b"null"), |d| slice_of(&frame, d));
+        let hard = self.handle.hard.clone();
+        match packet.id {
+            Some(id) => {
+                let id = slice_of(&frame, id);
+                let Some(handler) = self.router.find_message(pattern) else {
+                    tracing::warn!(peer = %self.peer, pattern = pattern.get(), "There is no matching message handler defined in the remote service.");
+                    let mut body = Vec::with_capacity(128);
+                    encode_reply(&mut body, Reply::NoHandler, Some(&id));
+                    let out = out.clone();
+                    self.tasks.spawn(async move {
+                        let _ = out.send(body).await;
+                    });
+                    return Ok(());
+                };
+                let reply = handler(data);
+                let out = out.clone();
+                self.tasks.spawn(async move {
+                    tokio::select! {
+                        _ = async { send_replies(reply.await, Some(&id), &out).await } => {}
+                        _ = hard.cancelled() => {}
+                    }
+                });
+            }
+            None => {
+                let handlers = self.router.find_events(pattern);
+                if handlers.is_empty() {
+                    tracing::error!(peer = %self.peer, pattern = pattern.get(), "There is no matching event handler defined in the remote service.");
+                }
+                for handler in handlers {
+                    let run = handler(data.clone());
+                    let hard = hard.clone();
+                    self.tasks.spawn(async move {
+                        tokio::select! {
+                            _ = run => {}
+                            _ = hard.cancelled() => {}
+                        }
+                    });
+                }
+            }
+        }
+        Ok(())
+    }
+}
