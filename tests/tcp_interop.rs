@@ -1,1 +1,433 @@
+//! Interoperability with real NestJS over Transport.TCP (`tests/nest-peer`, pinned with
+//! package-lock.json): our `ClientProxy` against a Nest microservice, a Nest `ClientProxy`
+//! against our `TcpServer`, and our pattern normalization against Nest's own function.
 
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use futures_util::{stream, StreamExt};
+use gateway_core::prelude::*;
+use gateway_core::NO_MESSAGE_HANDLER;
+use gateway_tests::*;
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+
+#[derive(Debug, Serialize, Deserialize, PartialEq)]
+struct User {
+    id: u64,
+    name: String,
+}
+
+const UNICODE: &str = "héllo 😀 日本 \u{2028}\n\t\"\\ \u{1F600}\u{10FFFF}";
+
+async fn nest_client(port: u16) -> ClientProxy {
+    ClientProxy::new(
+        ClientOptions::tcp("NEST_SERVICE", format!("127.0.0.1:{port}"))
+            .timeout(Duration::from_secs(5)),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn our_client_against_a_nest_microservice() {
+    require_nest!("our_client_against_a_nest_microservice");
+    init_tracing();
+    let port = free_port();
+    let _nest = spawn_nest_service(port).await;
+    let client = nest_client(port).await;
+    client.connect().await.expect("connect to the Nest service");
+
+    // request-response with an object pattern
+    let user: User = client
+        .send(json!({ "cmd": "get_user" }), &json!({ "id": 42 }))
+        .await
+        .unwrap();
+    assert_eq!(
+        user,
+        User {
+            id: 42,
+            name: "Ada Lovelace".into()
+        }
+    );
+
+    // RpcException with an object: passed through unchanged
+    match client
+        .send::<User>(json!({ "cmd": "get_user" }), &json!({ "id": 7 }))
+        .await
+    {
+        Err(RpcError::Remote { error, service, .. }) => {
+            assert_eq!(
+                error,
+                json!({ "statusCode": 404, "message": "User not found" })
+            );
+            assert_eq!(&*service, "NEST_SERVICE");
+        }
+        other => panic!("expected a remote error, got {other:?}"),
+    }
+
+    // a multi-key pattern in another key order: Nest normalizes and finds the handler
+    let multi: Value = client
+        .send(
+            json!({ "_id": 1, "cmd": "get", "role": "user" }),
+            &json!({ "x": 1 }),
+        )
+        .await
+        .unwrap();
+    assert_eq!(multi, json!({ "matched": "role+cmd", "data": { "x": 1 } }));
+
+    // non-ASCII payload: the UTF-16 length prefix must be right both ways
+    let echoed: Value = client.send("echo", &json!({ "s": UNICODE })).await.unwrap();
+    assert_eq!(echoed, json!({ "s": UNICODE }));
+    let big = UNICODE.repeat(20_000); // ~0.5 MB, 30k+ surrogate pairs
+    let echoed: String = client.send("echo", &big).await.unwrap();
+    assert_eq!(echoed, big);
+
+    // a streamed reply: every value, and `send` keeps the last
+    let values: Vec<Value> = client
+        .send_stream::<Value>(json!({ "cmd": "stream" }), &json!({}))
+        .await
+        .unwrap()
+        .map(Result::unwrap)
+        .collect()
+        .await;
+    assert_eq!(values, [json!({"n": 0}), json!({"n": 1}), json!({"n": 2})]);
+    let last: Value = client
+        .send(json!({ "cmd": "stream" }), &json!({}))
+        .await
+        .unwrap();
+    assert_eq!(last, json!({ "n": 2 }));
+    // completion arriving alone, after the last value
+    let values: Vec<String> = client
+        .send_stream::<String>(json!({ "cmd": "late_completion" }), &json!({}))
+        .await
+        .unwrap()
+        .map(Result::unwrap)
+        .collect()
+        .await;
+    assert_eq!(values, ["a", "b"]);
+
+    // RpcException('boom'), a plain Error, an unknown pattern
+    let remote = |r: Result<Value, RpcError>| match r {
+        Err(RpcError::Remote { error, .. }) => error,
+        other => panic!("expected a remote error, got {other:?}"),
+    };
+    assert_eq!(
+        remote(client.send(json!({ "cmd": "rpc_str" }), &json!({})).await),
+        json!({ "status": "error", "message": "boom" })
+    );
+    assert_eq!(
+        remote(
+            client
+                .send(json!({ "cmd": "plain_error" }), &json!({}))
+                .await
+        ),
+        json!({ "status": "error", "message": "Internal server error" })
+    );
+    assert_eq!(
+        remote(client.send(json!({ "cmd": "nope" }), &json!({})).await),
+        json!(NO_MESSAGE_HANDLER)
+    );
+
+    // undefined (no `response` key) vs null
+    let nothing: Option<Value> = client
+        .send(json!({ "cmd": "nothing" }), &json!({}))
+        .await
+        .unwrap();
+    assert_eq!(nothing, None);
+    assert!(matches!(
+        client
+            .send::<User>(json!({ "cmd": "nothing" }), &json!({}))
+            .await,
+        Err(RpcError::EmptyResponse { .. })
+    ));
+    let null: Value = client
+        .send(json!({ "cmd": "null" }), &json!({}))
+        .await
+        .unwrap();
+    assert_eq!(null, Value::Null);
+
+    // events: a string pattern and an object pattern (sent as its normalized string)
+    client
+        .emit("order_created", &json!({ "orderId": 1, "note": UNICODE }))
+        .await
+        .unwrap();
+    client
+        .emit(json!({ "evt": "obj_event", "a": 1 }), &json!({ "id": 10 }))
+        .await
+        .unwrap();
+    let events = poll_events(&client, 2).await;
+    assert!(events.contains(
+        &json!({ "pattern": "order_created", "data": { "orderId": 1, "note": UNICODE } })
+    ));
+    assert!(events.contains(&json!({ "pattern": "obj_event", "data": { "id": 10 } })));
+
+    // 64 concurrent callers on one connection, replies out of order
+    let calls = (0..64u64).map(|i| {
+        let client = client.clone();
+        async move {
+            let ms = (i * 37) % 13 * 4;
+            let reply: Value = client
+                .send(json!({ "cmd": "sleep" }), &json!({ "ms": ms, "tag": i }))
+                .await
+                .unwrap();
+            assert_eq!(reply, json!({ "slept": ms, "tag": i }));
+        }
+    });
+    futures_util::future::join_all(calls).await;
+    assert_eq!(client.pending_calls(), 0);
+}
+
+async fn poll_events(client: &ClientProxy, want: usize) -> Vec<Value> {
+    for _ in 0..50 {
+        let events: Vec<Value> = client
+            .send(json!({ "cmd": "events" }), &json!({}))
+            .await
+            .unwrap();
+        if events.len() >= want {
+            return events;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    panic!("the Nest service did not receive {want} events");
+}
+
+/// Our microservice with the handlers `nest-peer/client.js` calls.
+fn our_router(events: Arc<Mutex<Vec<Value>>>) -> MessageRouter {
+    #[derive(Deserialize)]
+    struct GetUser {
+        id: u64,
+    }
+    #[derive(Deserialize)]
+    struct Count {
+        n: u64,
+    }
+    #[derive(Deserialize)]
+    struct Sleep {
+        ms: u64,
+        tag: u64,
+    }
+    let seen = events.clone();
+    let seen_obj = events.clone();
+    MessageRouter::new()
+        .message(json!({ "cmd": "get_user" }), |req: GetUser| async move {
+            if req.id == 42 {
+                Ok(User {
+                    id: 42,
+                    name: "Ada Lovelace".into(),
+                })
+            } else {
+                Err(RpcException::new(
+                    json!({ "statusCode": 404, "message": "User not found" }),
+                ))
+            }
+        })
+        .message(
+            json!({ "cmd": "get", "role": "user", "_id": 1 }),
+            |data: Value| async move {
+                Ok::<_, RpcException>(json!({ "matched": "role+cmd", "data": data }))
+            },
+        )
+        .message(
+            "echo",
+            |data: Value| async move { Ok::<_, RpcException>(data) },
+        )
+        .stream(json!({ "cmd": "count" }), |req: Count| {
+            stream::iter((0..req.n).map(|n| Ok::<_, RpcException>(json!({ "n": n }))))
+        })
+        .stream(json!({ "cmd": "half" }), |_: Value| {
+            stream::iter([
+                Ok(json!(1)),
+                Err(RpcException::new(
+                    json!({ "code": "E1", "message": "mid-stream" }),
+                )),
+            ])
+        })
+        .message(json!({ "cmd": "rpc_str" }), |_: Value| async move {
+            Err::<(), _>(RpcException::new("boom"))
+        })
+        .message(json!({ "cmd": "panic" }), |_: Value| async move {
+            if true {
+                panic!("a bug in a handler");
+            }
+            Ok::<(), RpcException>(())
+        })
+        .message(json!({ "cmd": "sleep" }), |req: Sleep| async move {
+            tokio::time::sleep(Duration::from_millis(req.ms)).await;
+            Ok::<_, RpcException>(json!({ "slept": req.ms, "tag": req.tag }))
+        })
+        .event("order_created", move |data: Value| {
+            seen.lock()
+                .unwrap()
+                .push(json!({ "pattern": "order_created", "data": data }));
+            async {}
+        })
+        .event(json!({ "evt": "obj_event", "a": 1 }), move |data: Value| {
+            seen_obj
+                .lock()
+                .unwrap()
+                .push(json!({ "pattern": "obj_event", "data": data }));
+            async {}
+        })
+        .message(json!({ "cmd": "events" }), move |_: Value| {
+            let events = events.lock().unwrap().clone();
+            async move { Ok::<_, RpcException>(events) }
+        })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_nest_client_against_our_microservice() {
+    require_nest!("a_nest_client_against_our_microservice");
+    init_tracing();
+    let events = Arc::new(Mutex::new(Vec::new()));
+    let server = TcpServer::bind("127.0.0.1:0", our_router(events))
+        .await
+        .unwrap();
+    let port = server.local_addr().port();
+    let stop = server.shutdown_handle();
+    let serving = tokio::spawn(server.serve());
+
+    let out = run_node("client.js", &[&port.to_string()], "").await;
+    let r: Value = serde_json::from_str(out.trim()).expect("client.js prints JSON");
+
+    assert_eq!(
+        r["getUser"],
+        json!({ "ok": { "id": 42, "name": "Ada Lovelace" } })
+    );
+    assert_eq!(
+        r["notFound"],
+        json!({ "err": { "statusCode": 404, "message": "User not found" } })
+    );
+    assert_eq!(
+        r["multiKey"],
+        json!({ "ok": { "matched": "role+cmd", "data": { "x": 1 } } })
+    );
+    assert_eq!(
+        r["unicode"],
+        json!({ "ok": { "s": "héllo 😀 日本", "t": "\u{2028}\n\"\\" } })
+    );
+    assert_eq!(
+        r["stream"],
+        json!({ "ok": [{ "n": 0 }, { "n": 1 }, { "n": 2 }] })
+    );
+    assert_eq!(r["emptyStream"], json!({ "ok": [] }));
+    assert_eq!(
+        r["streamError"],
+        json!({ "err": { "code": "E1", "message": "mid-stream" } })
+    );
+    assert_eq!(
+        r["rpcString"],
+        json!({ "err": { "status": "error", "message": "boom" } })
+    );
+    assert_eq!(
+        r["panic"],
+        json!({ "err": { "status": "error", "message": "Internal server error" } })
+    );
+    assert_eq!(r["unknown"], json!({ "err": NO_MESSAGE_HANDLER }));
+    assert_eq!(r["badPayload"]["err"]["status"], "error");
+    assert!(r["badPayload"]["err"]["message"]
+        .as_str()
+        .unwrap()
+        .starts_with(r#"Invalid payload for {"cmd":"get_user"}"#));
+    assert_eq!(r["concurrent"], r["concurrentExpected"]);
+    let seen = r["events"]["ok"].as_array().expect("events list");
+    assert_eq!(seen.len(), 2, "{seen:?}");
+    assert!(seen.contains(
+        &json!({ "pattern": "order_created", "data": { "orderId": 1, "note": "ünïcode" } })
+    ));
+    assert!(seen.contains(&json!({ "pattern": "obj_event", "data": { "id": 10 } })));
+
+    stop.shutdown();
+    tokio::time::timeout(Duration::from_secs(5), serving)
+        .await
+        .expect("the server stops after the Nest client left")
+        .unwrap();
+}
+
+/// A small deterministic generator, so a failure can be replayed.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+    fn key(&mut self) -> String {
+        const TRICKY: &[&str] = &[
+            "id", "ID", "Id", "iD", "_id", "cmd", "Cmd", "CMD", "1", "10", "2", "a-b", "a_b", "ab",
+            "a b", "userId", "userid",
+        ];
+        if self.below(3) == 0 {
+            return TRICKY[self.below(TRICKY.len() as u64) as usize].to_owned();
+        }
+        let len = 1 + self.below(6);
+        (0..len)
+            .map(|_| char::from(0x20 + self.below(0x7F - 0x20) as u8))
+            .collect()
+    }
+    fn value(&mut self, depth: u32) -> Value {
+        match self.below(if depth > 7 { 6 } else { 9 }) {
+            0 => Value::Null,
+            1 => Value::Bool(self.below(2) == 0),
+            2 => json!(self.below(2_000_000) as i64 - 1_000_000),
+            3 => {
+                const FLOATS: &[f64] = &[
+                    1.5,
+                    0.1,
+                    1e21,
+                    1e20,
+                    1e-7,
+                    0.000001,
+                    -2.5e-10,
+                    123456789012.5,
+                    1.2345e25,
+                    3.0,
+                ];
+                json!(FLOATS[self.below(FLOATS.len() as u64) as usize])
+            }
+            4 | 5 => json!(self.key() + if self.below(4) == 0 { "\"q\\" } else { "" }),
+            6 => Value::Array((0..self.below(13)).map(|_| self.value(depth + 1)).collect()),
+            _ => {
+                let keys = if self.below(10) == 0 {
+                    22
+                } else {
+                    self.below(6)
+                };
+                let map = (0..keys)
+                    .map(|_| (self.key(), self.value(depth + 1)))
+                    .collect();
+                Value::Object(map)
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn normalization_matches_nest_on_random_patterns() {
+    require_nest!("normalization_matches_nest_on_random_patterns");
+    let mut rng = Rng(0x5EED_1234_ABCD_0001);
+    let patterns: Vec<Value> = (0..400)
+        .map(|_| {
+            let keys = 1 + rng.below(6);
+            Value::Object((0..keys).map(|_| (rng.key(), rng.value(1))).collect())
+        })
+        .collect();
+    let input: String = patterns.iter().map(|p| format!("{p}\n")).collect();
+    let out = run_node("route.js", &[], &input).await;
+    let nest: Vec<String> = out
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("route.js prints JSON strings"))
+        .collect();
+    assert_eq!(nest.len(), patterns.len());
+    for (pattern, expected) in patterns.iter().zip(&nest) {
+        assert_eq!(
+            &gateway_core::pattern::route_of(pattern),
+            expected,
+            "pattern {pattern}"
+        );
+        assert_eq!(Pattern::from(pattern.clone()).route(), expected);
+    }
+}

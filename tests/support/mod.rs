@@ -1,1 +1,156 @@
+//! Helpers for the end-to-end and interoperability tests: real NestJS peers run as Node
+//! processes from `tests/nest-peer` (installed with `npm ci`), free ports, and the skip rule.
+//!
+//! The skip rule: a test that needs Node or the Nest packages and cannot find them prints
+//! what is missing and how to get it, then passes without running, unless `CI=true`, where it
+//! fails instead (CI must never skip).
 
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::time::Duration;
+
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::process::{Child, Command};
+
+/// Where the Node peers live.
+pub fn nest_peer_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("nest-peer")
+}
+
+/// True when running under CI, where nothing may be skipped.
+pub fn in_ci() -> bool {
+    std::env::var("CI").is_ok_and(|v| v == "true" || v == "1")
+}
+
+/// Checks that Node and the Nest packages are installed. Returns `false` (after saying why)
+/// if the caller should skip; panics under CI.
+pub fn nest_available(test: &str) -> bool {
+    let missing = if std::process::Command::new("node")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        Some("Node.js is not installed (install Node.js 20+ and npm)".to_owned())
+    } else if !nest_peer_dir()
+        .join("node_modules/@nestjs/microservices")
+        .exists()
+    {
+        Some(format!(
+            "the NestJS peer packages are not installed (run `npm ci --prefix {}`)",
+            nest_peer_dir().display()
+        ))
+    } else {
+        None
+    };
+    match missing {
+        None => true,
+        Some(why) if in_ci() => panic!("{test} needs NestJS but {why}; CI must not skip"),
+        Some(why) => {
+            eprintln!("SKIPPED {test}: {why}");
+            false
+        }
+    }
+}
+
+/// Skips the current test (returns early) when Node/Nest are missing outside CI.
+#[macro_export]
+macro_rules! require_nest {
+    ($test:expr) => {
+        if !$crate::nest_available($test) {
+            return;
+        }
+    };
+}
+
+/// A port that was free a moment ago on 127.0.0.1.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("binding an ephemeral port on loopback")
+}
+
+/// A Node process, killed when dropped.
+pub struct NodeProcess {
+    child: Child,
+}
+
+impl NodeProcess {
+    /// Kills the process (SIGKILL) and waits for it to be gone.
+    pub async fn kill(&mut self) {
+        let _ = self.child.kill().await;
+    }
+}
+
+/// Starts `node <script> <args..>` in the peer directory and waits until it prints a line
+/// starting with `ready`.
+pub async fn spawn_node_ready(script: &str, args: &[&str]) -> NodeProcess {
+    let mut child = Command::new("node")
+        .arg(script)
+        .args(args)
+        .current_dir(nest_peer_dir())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot start node {script}: {e}"));
+    let stdout = child.stdout.take().expect("stdout is piped");
+    let mut lines = BufReader::new(stdout).lines();
+    let ready = tokio::time::timeout(Duration::from_secs(30), async {
+        while let Ok(Some(line)) = lines.next_line().await {
+            if line.starts_with("ready") {
+                return true;
+            }
+        }
+        false
+    })
+    .await;
+    assert_eq!(ready, Ok(true), "node {script} did not become ready");
+    // Keep draining stdout so the peer never blocks on a full pipe.
+    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+    NodeProcess { child }
+}
+
+/// Starts the Nest TCP microservice peer on `port`.
+pub async fn spawn_nest_service(port: u16) -> NodeProcess {
+    spawn_node_ready("service.js", &[&port.to_string()]).await
+}
+
+/// Runs `node <script> <args..>` to completion, feeding `stdin`, and returns its stdout.
+pub async fn run_node(script: &str, args: &[&str], stdin: &str) -> String {
+    let mut child = Command::new("node")
+        .arg(script)
+        .args(args)
+        .current_dir(nest_peer_dir())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot start node {script}: {e}"));
+    let mut input = child.stdin.take().expect("stdin is piped");
+    let stdin = stdin.to_owned();
+    tokio::spawn(async move {
+        let _ = input.write_all(stdin.as_bytes()).await;
+    });
+    let output = tokio::time::timeout(Duration::from_secs(60), child.wait_with_output())
+        .await
+        .unwrap_or_else(|_| panic!("node {script} did not finish within 60 s"))
+        .expect("waiting for node");
+    assert!(
+        output.status.success(),
+        "node {script} failed: {}",
+        output.status
+    );
+    String::from_utf8(output.stdout).expect("node prints UTF-8")
+}
+
+/// Logs to stderr for the test binary (once), honouring `RUST_LOG`.
+pub fn init_tracing() {
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()),
+        )
+        .with_test_writer()
+        .try_init();
+}
