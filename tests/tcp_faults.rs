@@ -1,1 +1,403 @@
+//! Fault tests for the TCP transport: deadlines, dead and restarted services, corrupt peers,
+//! slow handlers and shutdown. "Fast" below means well inside the call's deadline.
 
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use futures_util::{SinkExt, StreamExt};
+use gateway_core::prelude::*;
+use gateway_core::transport::tcp::NestCodec;
+use gateway_tests::*;
+use serde_json::{json, Value};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio_util::codec::Framed;
+
+fn router() -> MessageRouter {
+    MessageRouter::new()
+        .message(
+            "echo",
+            |data: Value| async move { Ok::<_, RpcException>(data) },
+        )
+        .message("sleep", |ms: u64| async move {
+            tokio::time::sleep(Duration::from_millis(ms)).await;
+            Ok::<_, RpcException>(ms)
+        })
+        .message("never", |_: Value| async move {
+            std::future::pending::<()>().await;
+            Ok::<(), RpcException>(())
+        })
+        .stream("forever", |_: Value| {
+            futures_util::stream::unfold(0u64, |n| async move {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+                Some((Ok::<_, RpcException>(n), n + 1))
+            })
+        })
+}
+
+async fn start(
+    addr: &str,
+    options: ServerOptions,
+) -> (SocketAddr, ShutdownHandle, tokio::task::JoinHandle<()>) {
+    let server = TcpServer::bind_with(addr, router(), options).await.unwrap();
+    let addr = server.local_addr();
+    let handle = server.shutdown_handle();
+    (addr, handle, tokio::spawn(server.serve()))
+}
+
+fn client_for(addr: SocketAddr, timeout: Duration) -> ClientProxy {
+    ClientProxy::new(ClientOptions::tcp("TEST_SERVICE", addr.to_string()).timeout(timeout))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_deadline_fires_and_leaves_nothing_pending() {
+    init_tracing();
+    let (addr, _stop, _serving) = start("127.0.0.1:0", ServerOptions::default()).await;
+    let client = client_for(addr, Duration::from_millis(150));
+
+    let started = Instant::now();
+    let result = client.send::<Value>("never", &json!({})).await;
+    let took = started.elapsed();
+    assert!(
+        matches!(result, Err(RpcError::Timeout { ref pattern, timeout, .. }) if pattern == "never" && timeout == Duration::from_millis(150)),
+        "{result:?}"
+    );
+    assert!(
+        took >= Duration::from_millis(150) && took < Duration::from_millis(1000),
+        "{took:?}"
+    );
+    assert_eq!(client.pending_calls(), 0);
+
+    // A per-call override; the late reply arrives after the deadline and is dropped quietly.
+    let result = client
+        .send_with::<u64>(
+            "sleep",
+            &200,
+            CallOptions::timeout(Duration::from_millis(50)),
+        )
+        .await;
+    assert!(
+        matches!(result, Err(RpcError::Timeout { .. })),
+        "{result:?}"
+    );
+    assert_eq!(client.pending_calls(), 0);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let echoed: Value = client
+        .send("echo", &json!({ "still": "fine" }))
+        .await
+        .unwrap();
+    assert_eq!(echoed, json!({ "still": "fine" }));
+
+    // A deadline also bounds a stream that never ends.
+    let mut values = client
+        .send_stream_with::<u64>(
+            "forever",
+            &json!({}),
+            CallOptions::timeout(Duration::from_millis(200)),
+        )
+        .await
+        .unwrap();
+    let mut seen = 0;
+    loop {
+        match values.next().await {
+            Some(Ok(_)) => seen += 1,
+            Some(Err(RpcError::Timeout { .. })) => break,
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    assert!(seen >= 2, "saw {seen} values before the deadline");
+    assert!(values.next().await.is_none());
+    assert_eq!(client.pending_calls(), 0);
+
+    // An explicit deadline replaces the client default.
+    let deadline = tokio::time::Instant::now() + Duration::from_millis(400);
+    let slept: u64 = client
+        .send_with("sleep", &250, CallOptions::deadline(deadline))
+        .await
+        .unwrap();
+    assert_eq!(slept, 250);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_service_fails_pending_calls_fast_and_the_next_call_reconnects() {
+    init_tracing();
+    let (addr, stop, serving) = start("127.0.0.1:0", ServerOptions::default()).await;
+    let client = client_for(addr, Duration::from_secs(10));
+
+    let calls: Vec<_> = (0..5)
+        .map(|_| {
+            let client = client.clone();
+            tokio::spawn(async move {
+                let started = Instant::now();
+                (client.send::<u64>("sleep", &5_000).await, started.elapsed())
+            })
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    assert_eq!(client.pending_calls(), 5);
+    stop.kill();
+    serving.await.unwrap();
+    for call in calls {
+        let (result, took) = call.await.unwrap();
+        assert!(
+            matches!(result, Err(RpcError::ConnectionLost { ref reason, .. }) if &**reason == "Connection closed"),
+            "{result:?}"
+        );
+        assert!(result.as_ref().unwrap_err().is_unavailable());
+        assert!(
+            took < Duration::from_secs(2),
+            "failed after {took:?}, not fast"
+        );
+    }
+    assert_eq!(client.pending_calls(), 0);
+
+    // While it is down: a fast, clear error.
+    let started = Instant::now();
+    let down = client.send::<Value>("echo", &1).await;
+    assert!(matches!(down, Err(RpcError::Connect { .. })), "{down:?}");
+    assert!(started.elapsed() < Duration::from_secs(1));
+    assert!(down
+        .unwrap_err()
+        .to_string()
+        .starts_with("TEST_SERVICE is unavailable: cannot connect to"));
+
+    // Restarted on the same port: the next call just works.
+    let (_addr, _stop, _serving) = start(&addr.to_string(), ServerOptions::default()).await;
+    let echoed: Value = client.send("echo", &json!("back")).await.unwrap();
+    assert_eq!(echoed, json!("back"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_nest_service_fails_pending_calls_fast_and_the_next_call_reconnects() {
+    require_nest!("a_killed_nest_service_fails_pending_calls_fast_and_the_next_call_reconnects");
+    init_tracing();
+    let port = free_port();
+    let mut nest = spawn_nest_service(port).await;
+    let client = ClientProxy::new(
+        ClientOptions::tcp("NEST_SERVICE", format!("127.0.0.1:{port}"))
+            .timeout(Duration::from_secs(10)),
+    );
+    // A Nest service that never answers: our deadline still fires.
+    let never = client
+        .send_with::<Value>(
+            json!({ "cmd": "never" }),
+            &json!({}),
+            CallOptions::timeout(Duration::from_millis(200)),
+        )
+        .await;
+    assert!(matches!(never, Err(RpcError::Timeout { .. })), "{never:?}");
+    assert_eq!(client.pending_calls(), 0);
+
+    let pending = {
+        let client = client.clone();
+        tokio::spawn(async move {
+            let started = Instant::now();
+            let r = client
+                .send::<Value>(json!({ "cmd": "sleep" }), &json!({ "ms": 5000, "tag": 1 }))
+                .await;
+            (r, started.elapsed())
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    nest.kill().await; // SIGKILL, mid-call
+    let (result, took) = pending.await.unwrap();
+    assert!(
+        matches!(result, Err(RpcError::ConnectionLost { .. })),
+        "{result:?}"
+    );
+    assert!(took < Duration::from_secs(2), "{took:?}");
+
+    let _nest = spawn_nest_service(port).await;
+    let user: Value = client
+        .send(json!({ "cmd": "get_user" }), &json!({ "id": 42 }))
+        .await
+        .unwrap();
+    assert_eq!(user["name"], "Ada Lovelace");
+}
+
+/// A fake downstream: the first connection gets `garbage` in answer to its first request;
+/// later connections are answered properly (echoing `data`).
+async fn garbage_peer(garbage: &'static [u8]) -> SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        let mut first = true;
+        while let Ok((socket, _)) = listener.accept().await {
+            let corrupt = std::mem::take(&mut first);
+            tokio::spawn(async move {
+                let mut framed = Framed::new(socket, NestCodec::default());
+                while let Some(Ok(frame)) = framed.next().await {
+                    if corrupt {
+                        // let the client's other calls arrive first
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        let _ = framed.get_mut().write_all(garbage).await;
+                        continue;
+                    }
+                    let request: Value = serde_json::from_slice(&frame).unwrap();
+                    let reply = json!({ "response": request["data"], "isDisposed": true, "id": request["id"] });
+                    framed.send(reply.to_string()).await.unwrap();
+                }
+            });
+        }
+    });
+    addr
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_corrupt_frame_fails_every_pending_call_and_the_client_recovers() {
+    init_tracing();
+    for (garbage, reason) in [
+        (
+            &b"xx#garbage"[..],
+            "Corrupted length value \"xx\" supplied in a packet",
+        ),
+        (&b"5#{nope"[..], "Could not parse JSON"),
+        (&b"99999999999#"[..], "Corrupted length value"),
+    ] {
+        let addr = garbage_peer(garbage).await;
+        let client = client_for(addr, Duration::from_secs(5));
+        let calls: Vec<_> = (0..3)
+            .map(|i| {
+                let client = client.clone();
+                tokio::spawn(async move { client.send::<Value>("echo", &i).await })
+            })
+            .collect();
+        for call in calls {
+            let result = call.await.unwrap();
+            match result {
+                Err(RpcError::ConnectionLost { reason: got, .. }) => {
+                    assert!(
+                        got.starts_with(reason),
+                        "{got} does not start with {reason}"
+                    )
+                }
+                other => panic!("expected ConnectionLost, got {other:?}"),
+            }
+        }
+        assert_eq!(client.pending_calls(), 0);
+        let echoed: Value = client
+            .send("echo", &json!({ "after": "garbage" }))
+            .await
+            .unwrap();
+        assert_eq!(echoed, json!({ "after": "garbage" }));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn our_server_closes_a_connection_that_sends_garbage_and_serves_others() {
+    init_tracing();
+    let (addr, _stop, _serving) = start("127.0.0.1:0", ServerOptions::default()).await;
+    let client = client_for(addr, Duration::from_secs(5));
+    let slow = {
+        let client = client.clone();
+        tokio::spawn(async move { client.send::<u64>("sleep", &300).await })
+    };
+
+    for garbage in [&b"xx#{}"[..], b"5#{nope", b"2#\xff\xfe"] {
+        let mut raw = TcpStream::connect(addr).await.unwrap();
+        raw.write_all(garbage).await.unwrap();
+        let mut buf = [0u8; 64];
+        let read = tokio::time::timeout(Duration::from_secs(2), raw.read(&mut buf))
+            .await
+            .expect("the server closes the connection promptly");
+        assert_eq!(read.unwrap(), 0, "the server sends nothing back, only FIN");
+    }
+
+    // The well-behaved connection was not disturbed.
+    assert_eq!(slow.await.unwrap().unwrap(), 300);
+    let echoed: Value = client.send("echo", &"ok").await.unwrap();
+    assert_eq!(echoed, "ok");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_connection_fails_fast() {
+    let port = free_port();
+    let client = ClientProxy::new(ClientOptions::tcp(
+        "DOWN_SERVICE",
+        format!("127.0.0.1:{port}"),
+    ));
+    let started = Instant::now();
+    let result = client.connect().await;
+    assert!(
+        matches!(result, Err(RpcError::Connect { .. })),
+        "{result:?}"
+    );
+    assert!(started.elapsed() < Duration::from_secs(1));
+    let error = client.emit("anything", &1).await.unwrap_err();
+    assert!(error.is_unavailable());
+    assert_eq!(error.service(), Some("DOWN_SERVICE"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slow_handler_does_not_hold_up_the_connection() {
+    let (addr, _stop, _serving) = start("127.0.0.1:0", ServerOptions::default()).await;
+    let client = client_for(addr, Duration::from_secs(5));
+    client.connect().await.unwrap();
+    let slow = {
+        let client = client.clone();
+        tokio::spawn(async move { client.send::<u64>("sleep", &1_000).await })
+    };
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    let started = Instant::now();
+    for i in 0..20 {
+        let echoed: i32 = client.send("echo", &i).await.unwrap();
+        assert_eq!(echoed, i);
+    }
+    assert!(
+        started.elapsed() < Duration::from_millis(500),
+        "{:?}",
+        started.elapsed()
+    );
+    assert!(!slow.is_finished());
+    assert_eq!(slow.await.unwrap().unwrap(), 1_000);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn graceful_shutdown_lets_in_flight_handlers_finish_within_the_grace_period() {
+    init_tracing();
+    let (addr, stop, serving) = start("127.0.0.1:0", ServerOptions::default()).await;
+    let client = client_for(addr, Duration::from_secs(5));
+    let in_flight = {
+        let client = client.clone();
+        tokio::spawn(async move { client.send::<u64>("sleep", &300).await })
+    };
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    stop.shutdown();
+    assert_eq!(
+        in_flight.await.unwrap().unwrap(),
+        300,
+        "the in-flight call got its reply"
+    );
+    tokio::time::timeout(Duration::from_secs(2), serving)
+        .await
+        .expect("serve returns")
+        .unwrap();
+    assert!(
+        TcpStream::connect(addr).await.is_err(),
+        "no longer accepting"
+    );
+
+    // The grace period bounds a handler that would never finish.
+    let options = ServerOptions {
+        grace_period: Duration::from_millis(200),
+        ..ServerOptions::default()
+    };
+    let (addr, stop, serving) = start("127.0.0.1:0", options).await;
+    let client = client_for(addr, Duration::from_secs(5));
+    let stuck = {
+        let client = client.clone();
+        tokio::spawn(async move { client.send::<Value>("never", &json!({})).await })
+    };
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let started = Instant::now();
+    stop.shutdown();
+    tokio::time::timeout(Duration::from_secs(2), serving)
+        .await
+        .expect("serve returns")
+        .unwrap();
+    assert!(started.elapsed() < Duration::from_secs(1));
+    assert!(matches!(
+        stuck.await.unwrap(),
+        Err(RpcError::ConnectionLost { .. })
+    ));
+}
