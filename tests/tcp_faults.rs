@@ -401,3 +401,54 @@ async fn graceful_shutdown_lets_in_flight_handlers_finish_within_the_grace_perio
         Err(RpcError::ConnectionLost { .. })
     ));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_peer_that_stops_mid_frame_is_disconnected() {
+    init_tracing();
+    // Our server: a client that sends half a frame and goes quiet.
+    let options = ServerOptions {
+        incomplete_timeout: Duration::from_millis(200),
+        ..ServerOptions::default()
+    };
+    let (addr, _stop, _serving) = start("127.0.0.1:0", options).await;
+    let mut raw = TcpStream::connect(addr).await.unwrap();
+    raw.write_all(b"40#{\"pattern\":\"ec").await.unwrap();
+    let started = Instant::now();
+    let mut buf = [0u8; 16];
+    let read = tokio::time::timeout(Duration::from_secs(3), raw.read(&mut buf))
+        .await
+        .expect("closed after the idle limit");
+    assert_eq!(read.unwrap(), 0);
+    assert!(started.elapsed() >= Duration::from_millis(200));
+    // An idle connection between frames is not affected.
+    let mut idle = TcpStream::connect(addr).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    let body = br#"{"pattern":"echo","data":7,"id":"1"}"#;
+    idle.write_all(format!("{}#", body.len()).as_bytes())
+        .await
+        .unwrap();
+    idle.write_all(body).await.unwrap();
+    let n = idle.read(&mut [0u8; 128]).await.unwrap();
+    assert!(n > 0, "the idle connection still answers");
+
+    // Our client: a service that sends half a reply and goes quiet.
+    let peer = garbage_peer(b"60#{\"response\":").await;
+    let client = ClientProxy::new(
+        ClientOptions::tcp("STALLING", peer.to_string())
+            .timeout(Duration::from_secs(10))
+            .incomplete_timeout(Duration::from_millis(200)),
+    );
+    let started = Instant::now();
+    match client.send::<Value>("echo", &1).await {
+        Err(RpcError::ConnectionLost { reason, .. }) => {
+            assert!(
+                reason.starts_with("The remote peer stopped sending"),
+                "{reason}"
+            )
+        }
+        other => panic!("expected ConnectionLost, got {other:?}"),
+    }
+    assert!(started.elapsed() < Duration::from_secs(2));
+    let echoed: i32 = client.send("echo", &2).await.unwrap();
+    assert_eq!(echoed, 2);
+}

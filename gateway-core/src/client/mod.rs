@@ -83,7 +83,13 @@ impl ClientProxy {
             TransportOptions::Tcp {
                 addr,
                 max_frame_units,
-            } => Transport::Tcp(TcpClient::new(options.name.clone(), addr, max_frame_units)),
+                incomplete_timeout,
+            } => Transport::Tcp(TcpClient::new(
+                options.name.clone(),
+                addr,
+                max_frame_units,
+                incomplete_timeout,
+            )),
         };
         ClientProxy {
             inner: Arc::new(Inner {

@@ -3,7 +3,7 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-use crate::transport::tcp::DEFAULT_MAX_FRAME_UNITS;
+use crate::transport::tcp::{DEFAULT_INCOMPLETE_TIMEOUT, DEFAULT_MAX_FRAME_UNITS};
 
 /// The deadline a call gets when neither the client nor the call sets one.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5);
@@ -29,6 +29,7 @@ pub(crate) enum TransportOptions {
     Tcp {
         addr: Arc<str>,
         max_frame_units: usize,
+        incomplete_timeout: Duration,
     },
 }
 
@@ -41,6 +42,7 @@ impl ClientOptions {
             transport: TransportOptions::Tcp {
                 addr: addr.into().into(),
                 max_frame_units: DEFAULT_MAX_FRAME_UNITS,
+                incomplete_timeout: DEFAULT_INCOMPLETE_TIMEOUT,
             },
             timeout: DEFAULT_TIMEOUT,
         }
@@ -60,6 +62,18 @@ impl ClientOptions {
             TransportOptions::Tcp {
                 max_frame_units, ..
             } => *max_frame_units = units,
+        }
+        self
+    }
+
+    /// How long a half-received reply frame may wait for more bytes before the connection is
+    /// closed and its calls fail (Nest's `incompleteMessageTimeout`, default 30 s). Without
+    /// it, a service that stops mid-frame would wedge every later call on the connection.
+    pub fn incomplete_timeout(mut self, idle: Duration) -> Self {
+        match &mut self.transport {
+            TransportOptions::Tcp {
+                incomplete_timeout, ..
+            } => *incomplete_timeout = idle,
         }
         self
     }

@@ -4,14 +4,14 @@
 //! a new one. There is no background reconnect loop.
 
 use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
 
-use futures_util::StreamExt;
 use tokio::net::TcpStream;
 use tokio::sync::mpsc;
 use tokio_util::codec::FramedRead;
 use tokio_util::sync::CancellationToken;
 
-use super::{write_frames, NestCodec};
+use super::{next_frame, write_frames, NestCodec};
 use crate::client::pending::Pending;
 use crate::client::RpcError;
 use crate::packet::Response;
@@ -26,6 +26,7 @@ pub(crate) struct TcpClient {
     service: Arc<str>,
     addr: Arc<str>,
     max_frame_units: usize,
+    incomplete_timeout: Duration,
     current: Mutex<Option<Arc<Connection>>>,
     /// Held while dialling, so concurrent first calls share one attempt.
     dialling: tokio::sync::Mutex<()>,
@@ -39,11 +40,17 @@ pub(crate) struct Connection {
 }
 
 impl TcpClient {
-    pub fn new(service: Arc<str>, addr: Arc<str>, max_frame_units: usize) -> Self {
+    pub fn new(
+        service: Arc<str>,
+        addr: Arc<str>,
+        max_frame_units: usize,
+        incomplete_timeout: Duration,
+    ) -> Self {
         TcpClient {
             service,
             addr,
             max_frame_units,
+            incomplete_timeout,
             current: Mutex::new(None),
             dialling: tokio::sync::Mutex::new(()),
         }
@@ -74,7 +81,12 @@ impl TcpClient {
             })?;
         let _ = stream.set_nodelay(true);
         tracing::debug!(service = %self.service, addr = %self.addr, "connected");
-        let conn = Connection::start(stream, self.service.clone(), self.max_frame_units);
+        let conn = Connection::start(
+            stream,
+            self.service.clone(),
+            self.max_frame_units,
+            self.incomplete_timeout,
+        );
         *self.current.lock().unwrap_or_else(PoisonError::into_inner) = Some(conn.clone());
         Ok(conn)
     }
@@ -107,7 +119,12 @@ impl Drop for TcpClient {
 }
 
 impl Connection {
-    fn start(stream: TcpStream, service: Arc<str>, max_frame_units: usize) -> Arc<Self> {
+    fn start(
+        stream: TcpStream,
+        service: Arc<str>,
+        max_frame_units: usize,
+        incomplete_timeout: Duration,
+    ) -> Arc<Self> {
         let (read, write) = stream.into_split();
         let (bodies, mut queue) = mpsc::channel(WRITE_QUEUE);
         let conn = Arc::new(Connection {
@@ -134,7 +151,7 @@ impl Connection {
             let mut frames = FramedRead::new(read, NestCodec::new(max_frame_units));
             let reason: Arc<str> = loop {
                 let next = tokio::select! {
-                    next = frames.next() => next,
+                    next = next_frame(&mut frames, incomplete_timeout) => next,
                     _ = reader.closed.cancelled() => return,
                 };
                 match next {

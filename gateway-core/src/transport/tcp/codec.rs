@@ -36,6 +36,14 @@ pub enum CodecError {
         /// The configured maximum.
         max: usize,
     },
+    /// The peer stopped sending in the middle of a frame (Nest's `incompleteMessageTimeout`).
+    #[error("The remote peer stopped sending in the middle of a packet ({buffered} bytes buffered) and did not send anything for {}ms", idle.as_millis())]
+    Stalled {
+        /// Bytes of the unfinished frame.
+        buffered: usize,
+        /// How long nothing arrived.
+        idle: std::time::Duration,
+    },
     /// The frame is not valid UTF-8, or its length ends inside a character.
     #[error("The invalid received message: {0}")]
     InvalidText(&'static str),
@@ -75,11 +83,6 @@ impl NestCodec {
             max_units,
             state: State::Head,
         }
-    }
-
-    /// True when a frame has been started but not finished (bytes are buffered).
-    pub fn is_mid_frame(&self, buffered: &BytesMut) -> bool {
-        matches!(self.state, State::Body { .. }) || !buffered.is_empty()
     }
 
     fn corrupt(prefix: &[u8]) -> CodecError {

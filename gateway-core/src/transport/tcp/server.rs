@@ -10,14 +10,16 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use futures_util::StreamExt;
 use tokio::net::{TcpListener, TcpStream, ToSocketAddrs};
 use tokio::sync::mpsc;
 use tokio_util::codec::FramedRead;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use super::{write_frames, CodecError, NestCodec, DEFAULT_MAX_FRAME_UNITS};
+use super::{
+    next_frame, write_frames, CodecError, NestCodec, DEFAULT_INCOMPLETE_TIMEOUT,
+    DEFAULT_MAX_FRAME_UNITS,
+};
 use crate::packet::{encode_reply, slice_of, Incoming, Reply};
 use crate::server::{send_replies, MessageRouter};
 
@@ -52,6 +54,9 @@ pub struct ServerOptions {
     pub grace_period: Duration,
     /// The largest request frame accepted, in UTF-16 units (Nest's `maxBufferSize`).
     pub max_frame_units: usize,
+    /// How long a half-received frame may wait for more bytes before the connection is
+    /// closed (Nest's `incompleteMessageTimeout`, default 30 s).
+    pub incomplete_timeout: Duration,
 }
 
 impl Default for ServerOptions {
@@ -59,6 +64,7 @@ impl Default for ServerOptions {
         ServerOptions {
             grace_period: Duration::from_secs(10),
             max_frame_units: DEFAULT_MAX_FRAME_UNITS,
+            incomplete_timeout: DEFAULT_INCOMPLETE_TIMEOUT,
         }
     }
 }
@@ -184,6 +190,7 @@ impl TcpServer {
                             tasks: tasks.clone(),
                             peer,
                             max_frame_units: options.max_frame_units,
+                            incomplete_timeout: options.incomplete_timeout,
                         };
                         tasks.spawn(connection.run(socket));
                     }
@@ -216,6 +223,7 @@ struct ConnectionCtx {
     tasks: TaskTracker,
     peer: SocketAddr,
     max_frame_units: usize,
+    incomplete_timeout: Duration,
 }
 
 impl ConnectionCtx {
@@ -239,7 +247,7 @@ impl ConnectionCtx {
         let mut frames = FramedRead::new(read, NestCodec::new(self.max_frame_units));
         loop {
             let next = tokio::select! {
-                next = frames.next() => next,
+                next = next_frame(&mut frames, self.incomplete_timeout) => next,
                 _ = closed.cancelled() => break,
                 _ = self.handle.graceful.cancelled() => break,
             };
