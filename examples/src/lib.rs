@@ -1,1 +1,212 @@
-//! The seed system.
+//! The seed system's microservices, written against `gateway-core`'s plain API.
+//!
+//! - `users-service` (TCP, `USERS_SERVICE_PORT`, default 3001): `{ cmd: "get_user" }`.
+//! - `orders-service` (TCP, `ORDERS_SERVICE_PORT`, default 3002): `{ cmd: "list_orders" }`,
+//!   `{ cmd: "create_order" }`, and the event `order_created`.
+//! - `demo`: both services in one process, called through `ClientProxy`.
+//!
+//! Any Nest `ClientProxy` (Transport.TCP) can call these services unchanged.
+
+use std::sync::{Arc, Mutex, PoisonError};
+
+use gateway_core::prelude::*;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+/// A user, as the users service returns it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct User {
+    /// The user's id.
+    pub id: u64,
+    /// The user's display name.
+    pub name: String,
+}
+
+/// An order, as the orders service returns it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Order {
+    /// The order's id.
+    pub id: u64,
+    /// Who placed it.
+    pub user_id: u64,
+    /// What was ordered.
+    pub item: String,
+    /// How many.
+    pub quantity: u32,
+}
+
+/// The payload of `{ cmd: "get_user" }`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct GetUser {
+    /// Which user. Accepts a number or a numeric string, as a gateway forwards path params.
+    #[serde(with = "id_or_string")]
+    pub id: u64,
+}
+
+/// The payload of `{ cmd: "list_orders" }`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ListOrders {
+    /// Whose orders.
+    #[serde(with = "id_or_string")]
+    pub user_id: u64,
+}
+
+/// The payload of `{ cmd: "create_order" }`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CreateOrder {
+    /// Who orders.
+    #[serde(with = "id_or_string")]
+    pub user_id: u64,
+    /// What.
+    pub item: String,
+    /// How many (default 1).
+    #[serde(default = "one")]
+    pub quantity: u32,
+}
+
+fn one() -> u32 {
+    1
+}
+
+mod id_or_string {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(id: &u64, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_u64(*id)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Id {
+            Number(u64),
+            Text(String),
+        }
+        match Id::deserialize(d)? {
+            Id::Number(n) => Ok(n),
+            Id::Text(s) => s.parse().map_err(serde::de::Error::custom),
+        }
+    }
+}
+
+/// The users service's handlers.
+pub fn users_router() -> MessageRouter {
+    MessageRouter::new().message(json!({ "cmd": "get_user" }), |req: GetUser| async move {
+        match req.id {
+            42 => Ok(User {
+                id: 42,
+                name: "Ada Lovelace".into(),
+            }),
+            id => Err(RpcException::new(json!({
+                "statusCode": 404,
+                "message": format!("User {id} not found"),
+            }))),
+        }
+    })
+}
+
+/// The orders service's state: orders in memory, seeded with two for user 42.
+#[derive(Debug, Clone)]
+pub struct OrderStore {
+    orders: Arc<Mutex<Vec<Order>>>,
+}
+
+impl Default for OrderStore {
+    fn default() -> Self {
+        let seed = |id, item: &str, quantity| Order {
+            id,
+            user_id: 42,
+            item: item.into(),
+            quantity,
+        };
+        OrderStore {
+            orders: Arc::new(Mutex::new(vec![
+                seed(1, "Analytical Engine", 1),
+                seed(2, "Punched cards", 100),
+            ])),
+        }
+    }
+}
+
+impl OrderStore {
+    fn with<R>(&self, f: impl FnOnce(&mut Vec<Order>) -> R) -> R {
+        f(&mut self.orders.lock().unwrap_or_else(PoisonError::into_inner))
+    }
+
+    /// Every order of `user_id`.
+    pub fn list(&self, user_id: u64) -> Vec<Order> {
+        self.with(|orders| {
+            orders
+                .iter()
+                .filter(|o| o.user_id == user_id)
+                .cloned()
+                .collect()
+        })
+    }
+
+    /// Stores a new order and returns it.
+    pub fn create(&self, req: CreateOrder) -> Order {
+        self.with(|orders| {
+            let order = Order {
+                id: orders.len() as u64 + 1,
+                user_id: req.user_id,
+                item: req.item,
+                quantity: req.quantity,
+            };
+            orders.push(order.clone());
+            order
+        })
+    }
+}
+
+/// The orders service's handlers over `store`.
+pub fn orders_router(store: OrderStore) -> MessageRouter {
+    let list = store.clone();
+    let create = store;
+    MessageRouter::new()
+        .message(json!({ "cmd": "list_orders" }), move |req: ListOrders| {
+            let orders = list.list(req.user_id);
+            async move { Ok::<_, RpcException>(orders) }
+        })
+        .message(json!({ "cmd": "create_order" }), move |req: CreateOrder| {
+            let result = if req.item.trim().is_empty() {
+                Err(RpcException::new(
+                    json!({ "statusCode": 400, "message": "item must not be empty" }),
+                ))
+            } else {
+                Ok(create.create(req))
+            };
+            async move { result }
+        })
+        .event("order_created", |order: Order| async move {
+            tracing::info!(order.id, order.user_id, item = %order.item, "order_created received");
+        })
+}
+
+/// Reads a port from the environment, or the default.
+pub fn env_port(name: &str, default: u16) -> u16 {
+    match std::env::var(name) {
+        Ok(value) => value.parse().unwrap_or_else(|_| {
+            tracing::warn!(%name, %value, default, "not a port number; using the default");
+            default
+        }),
+        Err(_) => default,
+    }
+}
+
+/// Reads a host from the environment, or `127.0.0.1`.
+pub fn env_host(name: &str) -> String {
+    std::env::var(name).unwrap_or_else(|_| "127.0.0.1".to_owned())
+}
+
+/// Logs to stderr at `info` (or `RUST_LOG`).
+pub fn init_logging() {
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
+        .try_init();
+}

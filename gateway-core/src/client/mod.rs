@@ -47,8 +47,15 @@ const ATTEMPTS: usize = 2;
 /// # use serde_json::{json, Value};
 /// # async fn demo() -> Result<(), gateway_core::client::RpcError> {
 /// let users = ClientProxy::new(ClientOptions::tcp("USERS_SERVICE", "127.0.0.1:3001"));
+/// let orders = ClientProxy::new(ClientOptions::tcp("ORDERS_SERVICE", "127.0.0.1:3002"));
 /// let user: Value = users.send(json!({ "cmd": "get_user" }), &json!({ "id": 42 })).await?;
 /// users.emit("user_seen", &json!({ "id": 42 })).await?;
+///
+/// // Fan out in parallel; payloads may be temporaries (they are serialized at once).
+/// let (user, orders): (Value, Vec<Value>) = tokio::try_join!(
+///     users.send(json!({ "cmd": "get_user" }), &json!({ "id": 42 })),
+///     orders.send(json!({ "cmd": "list_orders" }), &json!({ "userId": 42 })),
+/// )?;
 /// # Ok(()) }
 /// ```
 #[derive(Clone)]
@@ -126,129 +133,144 @@ impl ClientProxy {
 
     /// Sends a request and waits for its reply, within the client's default timeout.
     ///
+    /// The payload is serialized when `send` is called, and the returned future borrows
+    /// nothing, so calls can be built from temporaries and joined (`tokio::try_join!`). The
+    /// deadline also starts when `send` is called.
+    ///
     /// If the service streams several values, the last one is returned (Nest's
     /// `lastValueFrom`). If it completes without a value, `T` is built from `null` (so `()`
     /// and `Option<_>` work), or the call fails with [`RpcError::EmptyResponse`].
-    pub async fn send<T: DeserializeOwned>(
+    pub fn send<T: DeserializeOwned + 'static>(
         &self,
         pattern: impl Into<Pattern>,
         payload: &(impl Serialize + ?Sized),
-    ) -> Result<T, RpcError> {
+    ) -> impl Future<Output = Result<T, RpcError>> + Send + 'static {
         self.send_with(pattern, payload, CallOptions::default())
-            .await
     }
 
     /// [`send`](Self::send) with per-call options (a timeout or deadline).
-    pub async fn send_with<T: DeserializeOwned>(
+    pub fn send_with<T: DeserializeOwned + 'static>(
         &self,
         pattern: impl Into<Pattern>,
         payload: &(impl Serialize + ?Sized),
         options: CallOptions,
-    ) -> Result<T, RpcError> {
+    ) -> impl Future<Output = Result<T, RpcError>> + Send + 'static {
         let pattern = pattern.into();
         let (deadline, timeout) = options.budget(self.inner.timeout);
-        let (id, body) = self.encode_request(&pattern, payload)?;
-        let reply = tokio::time::timeout_at(deadline, self.round_trip(&pattern, id, body))
-            .await
-            .map_err(|_| self.timeout_error(&pattern, timeout))??;
-        match reply {
-            Some(value) => self.decode(&pattern, &value),
-            None => serde_json::from_slice(b"null").map_err(|_| RpcError::EmptyResponse {
-                service: self.inner.name.clone(),
-                pattern: pattern.route().to_owned(),
-            }),
+        let request = self.encode_request(&pattern, payload);
+        let client = self.clone();
+        async move {
+            let (id, body) = request?;
+            let reply = tokio::time::timeout_at(deadline, client.round_trip(&pattern, id, body))
+                .await
+                .map_err(|_| client.timeout_error(&pattern, timeout))??;
+            match reply {
+                Some(value) => client.decode(&pattern, &value),
+                None => serde_json::from_slice(b"null").map_err(|_| RpcError::EmptyResponse {
+                    service: client.inner.name.clone(),
+                    pattern: pattern.route().to_owned(),
+                }),
+            }
         }
     }
 
-    /// Sends a request whose reply is a stream, and returns the stream once the request is
-    /// written. Every value the service sends is yielded in order; a remote error is the
+    /// Sends a request whose reply is a stream, and resolves to the stream once the request
+    /// is written. Every value the service sends is yielded in order; a remote error is the
     /// last item. The client's default timeout bounds the whole stream.
-    pub async fn send_stream<T: DeserializeOwned>(
+    pub fn send_stream<T: DeserializeOwned + 'static>(
         &self,
         pattern: impl Into<Pattern>,
         payload: &(impl Serialize + ?Sized),
-    ) -> Result<RpcStream<T>, RpcError> {
+    ) -> impl Future<Output = Result<RpcStream<T>, RpcError>> + Send + 'static {
         self.send_stream_with(pattern, payload, CallOptions::default())
-            .await
     }
 
     /// [`send_stream`](Self::send_stream) with per-call options.
-    pub async fn send_stream_with<T: DeserializeOwned>(
+    pub fn send_stream_with<T: DeserializeOwned + 'static>(
         &self,
         pattern: impl Into<Pattern>,
         payload: &(impl Serialize + ?Sized),
         options: CallOptions,
-    ) -> Result<RpcStream<T>, RpcError> {
+    ) -> impl Future<Output = Result<RpcStream<T>, RpcError>> + Send + 'static {
         let pattern = pattern.into();
         let (deadline, timeout) = options.budget(self.inner.timeout);
-        let (id, body) = self.encode_request(&pattern, payload)?;
-        let mut body = Some(body);
-        let open = async {
-            for _ in 0..ATTEMPTS {
-                let conn = self.connection().await?;
-                let Ok(rx) = conn.pending.register_stream(id) else {
-                    continue; // closed before we wrote anything: dial again
-                };
-                let forget = Forget::new(&conn.pending, id);
-                conn.send(body.take().expect("the body is sent once"))
-                    .await
-                    .map_err(|reason| self.failure(&pattern, Failure::Lost(reason)))?;
-                forget.disarm();
-                return Ok((conn, rx));
-            }
-            Err(self.lost(CONNECTION_CLOSED))
-        };
-        let (conn, rx) = tokio::time::timeout_at(deadline, open)
-            .await
-            .map_err(|_| self.timeout_error(&pattern, timeout))??;
-        Ok(RpcStream {
-            client: self.clone(),
-            pattern,
-            conn: Some(conn),
-            id,
-            rx,
-            deadline: Box::pin(tokio::time::sleep_until(deadline)),
-            timeout,
-            _item: PhantomData,
-        })
+        let request = self.encode_request(&pattern, payload);
+        let client = self.clone();
+        async move {
+            let (id, body) = request?;
+            let mut body = Some(body);
+            let open = async {
+                for _ in 0..ATTEMPTS {
+                    let conn = client.connection().await?;
+                    let Ok(rx) = conn.pending.register_stream(id) else {
+                        continue; // closed before we wrote anything: dial again
+                    };
+                    let forget = Forget::new(&conn.pending, id);
+                    conn.send(body.take().expect("the body is sent once"))
+                        .await
+                        .map_err(|reason| client.failure(&pattern, Failure::Lost(reason)))?;
+                    forget.disarm();
+                    return Ok((conn, rx));
+                }
+                Err(client.lost(CONNECTION_CLOSED))
+            };
+            let (conn, rx) = tokio::time::timeout_at(deadline, open)
+                .await
+                .map_err(|_| client.timeout_error(&pattern, timeout))??;
+            Ok(RpcStream {
+                client,
+                pattern,
+                conn: Some(conn),
+                id,
+                rx,
+                deadline: Box::pin(tokio::time::sleep_until(deadline)),
+                timeout,
+                _item: PhantomData,
+            })
+        }
     }
 
-    /// Sends an event: no reply is expected. Returns once the event is queued on an open
-    /// connection, within the client's default timeout. Nest's `emit`.
-    pub async fn emit(
+    /// Sends an event: no reply is expected. Resolves once the event is queued on an open
+    /// connection, within the client's default timeout. Nest's `emit`. Like
+    /// [`send`](Self::send), the payload is serialized at once.
+    pub fn emit(
         &self,
         pattern: impl Into<Pattern>,
         payload: &(impl Serialize + ?Sized),
-    ) -> Result<(), RpcError> {
+    ) -> impl Future<Output = Result<(), RpcError>> + Send + 'static {
         self.emit_with(pattern, payload, CallOptions::default())
-            .await
     }
 
     /// [`emit`](Self::emit) with per-call options.
-    pub async fn emit_with(
+    pub fn emit_with(
         &self,
         pattern: impl Into<Pattern>,
         payload: &(impl Serialize + ?Sized),
         options: CallOptions,
-    ) -> Result<(), RpcError> {
+    ) -> impl Future<Output = Result<(), RpcError>> + Send + 'static {
         let pattern = pattern.into();
         let (deadline, timeout) = options.budget(self.inner.timeout);
         let mut body = Vec::with_capacity(128);
-        encode_event(&mut body, &pattern, EventPattern::Route, payload).map_err(|source| {
-            RpcError::Encode {
-                pattern: pattern.route().to_owned(),
-                source,
-            }
-        })?;
-        let send = async {
-            let conn = self.connection().await?;
-            conn.send(body)
+        let encoded =
+            encode_event(&mut body, &pattern, EventPattern::Route, payload).map_err(|source| {
+                RpcError::Encode {
+                    pattern: pattern.route().to_owned(),
+                    source,
+                }
+            });
+        let client = self.clone();
+        async move {
+            encoded?;
+            let send = async {
+                let conn = client.connection().await?;
+                conn.send(body)
+                    .await
+                    .map_err(|reason| client.failure(&pattern, Failure::Lost(reason)))
+            };
+            tokio::time::timeout_at(deadline, send)
                 .await
-                .map_err(|reason| self.failure(&pattern, Failure::Lost(reason)))
-        };
-        tokio::time::timeout_at(deadline, send)
-            .await
-            .map_err(|_| self.timeout_error(&pattern, timeout))?
+                .map_err(|_| client.timeout_error(&pattern, timeout))?
+        }
     }
 
     /// Calls waiting for a reply on the current connection (0 when there is none).
