@@ -94,7 +94,7 @@ mod id_or_string {
 
 /// The users service's handlers.
 pub fn users_router() -> MessageRouter {
-    MessageRouter::new().message(json!({ "cmd": "get_user" }), |req: GetUser| async move {
+    MessageRouter::new().message(pattern!({ cmd: "get_user" }), |req: GetUser| async move {
         match req.id {
             42 => Ok(User {
                 id: 42,
@@ -167,20 +167,23 @@ pub fn orders_router(store: OrderStore) -> MessageRouter {
     let list = store.clone();
     let create = store;
     MessageRouter::new()
-        .message(json!({ "cmd": "list_orders" }), move |req: ListOrders| {
+        .message(pattern!({ cmd: "list_orders" }), move |req: ListOrders| {
             let orders = list.list(req.user_id);
             async move { Ok::<_, RpcException>(orders) }
         })
-        .message(json!({ "cmd": "create_order" }), move |req: CreateOrder| {
-            let result = if req.item.trim().is_empty() {
-                Err(RpcException::new(
-                    json!({ "statusCode": 400, "message": "item must not be empty" }),
-                ))
-            } else {
-                Ok(create.create(req))
-            };
-            async move { result }
-        })
+        .message(
+            pattern!({ cmd: "create_order" }),
+            move |req: CreateOrder| {
+                let result = if req.item.trim().is_empty() {
+                    Err(RpcException::new(
+                        json!({ "statusCode": 400, "message": "item must not be empty" }),
+                    ))
+                } else {
+                    Ok(create.create(req))
+                };
+                async move { result }
+            },
+        )
         .event("order_created", |order: Order| async move {
             tracing::info!(order.id, order.user_id, item = %order.item, "order_created received");
         })

@@ -19,7 +19,7 @@ async fn serve(router: MessageRouter) -> (ClientProxy, ShutdownHandle) {
 async fn users_service_finds_ada_and_404s_others() {
     let (users, _stop) = serve(users_router()).await;
     let ada: User = users
-        .send(json!({ "cmd": "get_user" }), &json!({ "id": "42" }))
+        .send(pattern!({ cmd: "get_user" }), &json!({ "id": "42" }))
         .await
         .unwrap();
     assert_eq!(
@@ -30,7 +30,7 @@ async fn users_service_finds_ada_and_404s_others() {
         }
     );
     match users
-        .send::<User>(json!({ "cmd": "get_user" }), &json!({ "id": 7 }))
+        .send::<User>(pattern!({ cmd: "get_user" }), &json!({ "id": 7 }))
         .await
     {
         Err(RpcError::Remote { error, .. }) => {
@@ -47,26 +47,26 @@ async fn users_service_finds_ada_and_404s_others() {
 async fn orders_service_lists_creates_and_validates() {
     let (orders, _stop) = serve(orders_router(OrderStore::default())).await;
     let list: Vec<Order> = orders
-        .send(json!({ "cmd": "list_orders" }), &json!({ "userId": 42 }))
+        .send(pattern!({ cmd: "list_orders" }), &json!({ "userId": 42 }))
         .await
         .unwrap();
     assert_eq!(list.len(), 2);
     let created: Order = orders
         .send(
-            json!({ "cmd": "create_order" }),
+            pattern!({ cmd: "create_order" }),
             &json!({ "userId": 42, "item": "Loom", "quantity": 2 }),
         )
         .await
         .unwrap();
     assert_eq!((created.id, created.quantity), (3, 2));
     let list: Vec<Order> = orders
-        .send(json!({ "cmd": "list_orders" }), &json!({ "userId": "42" }))
+        .send(pattern!({ cmd: "list_orders" }), &json!({ "userId": "42" }))
         .await
         .unwrap();
     assert_eq!(list.len(), 3);
     let empty: Result<Value, _> = orders
         .send(
-            json!({ "cmd": "create_order" }),
+            pattern!({ cmd: "create_order" }),
             &json!({ "userId": 1, "item": " " }),
         )
         .await;

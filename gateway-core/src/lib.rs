@@ -52,11 +52,13 @@ pub mod server;
 pub mod signal;
 pub mod transport;
 
+pub use gateway_macros::pattern;
 pub use packet::NO_MESSAGE_HANDLER;
 
 /// What a user of the framework needs in scope.
 pub mod prelude {
     pub use crate::client::{CallOptions, ClientOptions, ClientProxy, RpcError, RpcStream};
+    pub use crate::pattern;
     pub use crate::pattern::Pattern;
     pub use crate::server::{MessageRouter, RpcException};
     pub use crate::signal::shutdown_signal;

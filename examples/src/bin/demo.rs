@@ -27,8 +27,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     // The profile a gateway builds: two calls in parallel.
     let (user, list) = tokio::try_join!(
-        users.send::<User>(json!({ "cmd": "get_user" }), &json!({ "id": 42 })),
-        orders.send::<Vec<Order>>(json!({ "cmd": "list_orders" }), &json!({ "userId": 42 })),
+        users.send::<User>(pattern!({ cmd: "get_user" }), &json!({ "id": 42 })),
+        orders.send::<Vec<Order>>(pattern!({ cmd: "list_orders" }), &json!({ "userId": 42 })),
     )?;
     println!(
         "users.send({{ cmd: 'get_user' }}, {{ id: 42 }})        -> {}",
@@ -41,7 +41,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     let order: Order = orders
         .send(
-            json!({ "cmd": "create_order" }),
+            pattern!({ cmd: "create_order" }),
             &json!({ "userId": 42, "item": "Difference Engine" }),
         )
         .await?;
@@ -52,7 +52,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     );
 
     match users
-        .send::<User>(json!({ "cmd": "get_user" }), &json!({ "id": 7 }))
+        .send::<User>(pattern!({ cmd: "get_user" }), &json!({ "id": 7 }))
         .await
     {
         Err(RpcError::Remote { error, .. }) => {

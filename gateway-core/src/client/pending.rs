@@ -106,17 +106,13 @@ impl Pending {
         if !is_final {
             match state.calls.get_mut(&id) {
                 // A single call keeps only the last value (Nest's gateway uses lastValueFrom).
-                Some(Entry::Single { last, .. }) => {
-                    if value.is_some() {
-                        *last = value;
-                    }
-                }
+                Some(Entry::Single { last, .. }) if value.is_some() => *last = value,
                 Some(Entry::Stream { tx }) => {
                     if let Some(value) = value {
                         let _ = tx.send(Ok(value));
                     }
                 }
-                None => {}
+                Some(Entry::Single { .. }) | None => {}
             }
             return;
         }

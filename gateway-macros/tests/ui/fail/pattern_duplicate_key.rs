@@ -1,0 +1,5 @@
+use gateway_core::pattern;
+
+fn main() {
+    let _ = pattern!({ cmd: "get_user", role: "admin", cmd: "list_users" });
+}
