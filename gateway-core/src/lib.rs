@@ -64,3 +64,8 @@ pub mod prelude {
     pub use crate::signal::shutdown_signal;
     pub use crate::transport::tcp::{ServerOptions, ShutdownHandle, TcpServer};
 }
+
+/// The README's examples are compiled as doctests so they cannot rot.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+struct ReadmeDoctests;
