@@ -205,6 +205,21 @@ pub fn env_host(name: &str) -> String {
     std::env::var(name).unwrap_or_else(|_| "127.0.0.1".to_owned())
 }
 
+/// Serves `router` on `$<PREFIX>_HOST:$<PREFIX>_PORT` (defaults 127.0.0.1 and `default_port`)
+/// until Ctrl-C or SIGTERM, then drains in-flight requests.
+pub async fn run_service(
+    prefix: &str,
+    default_port: u16,
+    router: MessageRouter,
+) -> Result<(), gateway_core::transport::tcp::ServerError> {
+    init_logging();
+    let host = env_host(&format!("{prefix}_HOST"));
+    let port = env_port(&format!("{prefix}_PORT"), default_port);
+    let server = TcpServer::bind(format!("{host}:{port}"), router).await?;
+    server.serve_until(shutdown_signal()).await;
+    Ok(())
+}
+
 /// Logs to stderr at `info` (or `RUST_LOG`).
 pub fn init_logging() {
     let _ = tracing_subscriber::fmt()

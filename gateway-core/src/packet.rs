@@ -18,15 +18,6 @@ use crate::pattern::Pattern;
 pub const NO_MESSAGE_HANDLER: &str =
     "There is no matching message handler defined in the remote service.";
 
-/// How an event carries its pattern: TCP sends the normalized route as a string, brokers send
-/// the raw pattern (nest-wire.md §1.1).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum EventPattern {
-    Route,
-    #[allow(dead_code)] // used by the broker transports
-    Raw,
-}
-
 /// Appends `{"pattern":<raw>,"data":<payload>,"id":"<id>"}`.
 pub(crate) fn encode_request<T: Serialize + ?Sized>(
     out: &mut Vec<u8>,
@@ -44,18 +35,15 @@ pub(crate) fn encode_request<T: Serialize + ?Sized>(
     Ok(())
 }
 
-/// Appends `{"pattern":P,"data":<payload>}`.
+/// Appends a TCP event, `{"pattern":"<route>","data":<payload>}`: over TCP, Nest sends an
+/// event's pattern as its normalized string (brokers send the raw pattern instead).
 pub(crate) fn encode_event<T: Serialize + ?Sized>(
     out: &mut Vec<u8>,
     pattern: &Pattern,
-    form: EventPattern,
     payload: &T,
 ) -> serde_json::Result<()> {
     out.extend_from_slice(br#"{"pattern":"#);
-    match form {
-        EventPattern::Route => pattern.write_route_as_json_string(out),
-        EventPattern::Raw => pattern.write_raw(out),
-    }
+    pattern.write_route_as_json_string(out);
     out.extend_from_slice(br#","data":"#);
     serde_json::to_writer(&mut *out, payload)?;
     out.push(b'}');
@@ -224,20 +212,14 @@ mod tests {
 
         let mut out = Vec::new();
         let p = Pattern::from(json!({"evt": "obj_event", "a": 1}));
-        encode_event(&mut out, &p, EventPattern::Route, &json!({"id": 10})).unwrap();
+        encode_event(&mut out, &p, &json!({"id": 10})).unwrap();
         assert_eq!(
             text(out),
             r#"{"pattern":"{\"a\":1,\"evt\":\"obj_event\"}","data":{"id":10}}"#
         );
 
         let mut out = Vec::new();
-        encode_event(
-            &mut out,
-            &"user_created".into(),
-            EventPattern::Route,
-            &json!({"id": 1}),
-        )
-        .unwrap();
+        encode_event(&mut out, &"user_created".into(), &json!({"id": 1})).unwrap();
         assert_eq!(text(out), r#"{"pattern":"user_created","data":{"id":1}}"#);
     }
 

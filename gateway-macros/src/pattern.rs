@@ -8,7 +8,6 @@ use syn::{braced, bracketed, Ident, Lit, LitStr, Token};
 
 // The runtime's own normalization, compiled here too, so macro and runtime cannot disagree.
 #[path = "../../gateway-core/src/pattern/route.rs"]
-#[allow(dead_code)]
 mod route;
 
 /// The limits past which Nest truncates a pattern (`[MAX_DEPTH_REACHED]`, `[TOO_MANY_KEYS]`).

@@ -82,16 +82,23 @@ impl NodeProcess {
     }
 }
 
-/// Starts `node <script> <args..>` in the peer directory and waits until it prints a line
-/// starting with `ready`.
-pub async fn spawn_node_ready(script: &str, args: &[&str]) -> NodeProcess {
-    let mut child = Command::new("node")
+/// `node <script> <args..>` in the peer directory, stdout piped, killed when dropped.
+fn node_command(script: &str, args: &[&str]) -> Command {
+    let mut command = Command::new("node");
+    command
         .arg(script)
         .args(args)
         .current_dir(nest_peer_dir())
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
-        .kill_on_drop(true)
+        .kill_on_drop(true);
+    command
+}
+
+/// Starts `node <script> <args..>` in the peer directory and waits until it prints a line
+/// starting with `ready`.
+pub async fn spawn_node_ready(script: &str, args: &[&str]) -> NodeProcess {
+    let mut child = node_command(script, args)
         .spawn()
         .unwrap_or_else(|e| panic!("cannot start node {script}: {e}"));
     let stdout = child.stdout.take().expect("stdout is piped");
@@ -118,14 +125,8 @@ pub async fn spawn_nest_service(port: u16) -> NodeProcess {
 
 /// Runs `node <script> <args..>` to completion, feeding `stdin`, and returns its stdout.
 pub async fn run_node(script: &str, args: &[&str], stdin: &str) -> String {
-    let mut child = Command::new("node")
-        .arg(script)
-        .args(args)
-        .current_dir(nest_peer_dir())
+    let mut child = node_command(script, args)
         .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .kill_on_drop(true)
         .spawn()
         .unwrap_or_else(|e| panic!("cannot start node {script}: {e}"));
     let mut input = child.stdin.take().expect("stdin is piped");

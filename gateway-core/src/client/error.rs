@@ -90,12 +90,6 @@ pub enum RpcError {
         #[source]
         source: serde_json::Error,
     },
-    /// [`ClientProxy::close`](super::ClientProxy::close) was called.
-    #[error("client {service} is closed")]
-    Closed {
-        /// The client's name.
-        service: Arc<str>,
-    },
 }
 
 impl RpcError {
@@ -107,18 +101,17 @@ impl RpcError {
             | RpcError::Timeout { service, .. }
             | RpcError::Remote { service, .. }
             | RpcError::Decode { service, .. }
-            | RpcError::EmptyResponse { service, .. }
-            | RpcError::Closed { service } => Some(service),
+            | RpcError::EmptyResponse { service, .. } => Some(service),
             RpcError::Encode { .. } => None,
         }
     }
 
-    /// True when the service could not be reached or went away: nothing was (or may have
-    /// been) processed, so an HTTP edge answers 503.
+    /// True when the service could not be reached or went away mid-call, so an HTTP edge
+    /// answers 503.
     pub fn is_unavailable(&self) -> bool {
         matches!(
             self,
-            RpcError::Connect { .. } | RpcError::ConnectionLost { .. } | RpcError::Closed { .. }
+            RpcError::Connect { .. } | RpcError::ConnectionLost { .. }
         )
     }
 }

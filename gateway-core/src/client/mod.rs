@@ -31,11 +31,11 @@ use tokio::time::{Instant, Sleep};
 pub use error::RpcError;
 pub use options::{CallOptions, ClientOptions, DEFAULT_TIMEOUT};
 
-use crate::packet::{encode_event, encode_request, EventPattern};
+use crate::packet::{encode_event, encode_request};
 use crate::pattern::Pattern;
 use crate::transport::tcp::client::{Connection, TcpClient, CONNECTION_CLOSED};
 use options::TransportOptions;
-use pending::{Failure, Forget, StreamItem};
+use pending::{Failure, Forget, Pending, StreamItem};
 
 /// How many times one call may find its connection closed before anything was written.
 const ATTEMPTS: usize = 2;
@@ -198,22 +198,7 @@ impl ClientProxy {
         let client = self.clone();
         async move {
             let (id, body) = request?;
-            let mut body = Some(body);
-            let open = async {
-                for _ in 0..ATTEMPTS {
-                    let conn = client.connection().await?;
-                    let Ok(rx) = conn.pending.register_stream(id) else {
-                        continue; // closed before we wrote anything: dial again
-                    };
-                    let forget = Forget::new(&conn.pending, id);
-                    conn.send(body.take().expect("the body is sent once"))
-                        .await
-                        .map_err(|reason| client.failure(&pattern, Failure::Lost(reason)))?;
-                    forget.disarm();
-                    return Ok((conn, rx));
-                }
-                Err(client.lost(CONNECTION_CLOSED))
-            };
+            let open = client.dispatch(&pattern, id, body, Pending::register_stream);
             let (conn, rx) = tokio::time::timeout_at(deadline, open)
                 .await
                 .map_err(|_| client.timeout_error(&pattern, timeout))??;
@@ -252,11 +237,9 @@ impl ClientProxy {
         let (deadline, timeout) = options.budget(self.inner.timeout);
         let mut body = Vec::with_capacity(128);
         let encoded =
-            encode_event(&mut body, &pattern, EventPattern::Route, payload).map_err(|source| {
-                RpcError::Encode {
-                    pattern: pattern.route().to_owned(),
-                    source,
-                }
+            encode_event(&mut body, &pattern, payload).map_err(|source| RpcError::Encode {
+                pattern: pattern.route().to_owned(),
+                source,
             });
         let client = self.clone();
         async move {
@@ -300,31 +283,48 @@ impl ClientProxy {
         Ok((id, body))
     }
 
-    /// Registers, writes, waits. A connection found closed at registration (nothing written
-    /// yet) is replaced once; any failure after the write fails the call.
-    async fn round_trip(
+    /// Registers the call (with `register`) on a live connection and writes its body. A
+    /// connection found closed at registration, before anything was written, is replaced
+    /// once; a failure after that fails the call.
+    async fn dispatch<R>(
         &self,
         pattern: &Pattern,
         id: u64,
         body: Vec<u8>,
-    ) -> Result<Option<Bytes>, RpcError> {
+        register: impl Fn(&Pending, u64) -> Result<R, Arc<str>>,
+    ) -> Result<(Arc<Connection>, R), RpcError> {
         let mut body = Some(body);
         for _ in 0..ATTEMPTS {
             let conn = self.connection().await?;
-            let Ok(rx) = conn.pending.register_single(id) else {
+            let Ok(receiver) = register(&conn.pending, id) else {
                 continue;
             };
             let forget = Forget::new(&conn.pending, id);
             conn.send(body.take().expect("the body is sent once"))
                 .await
                 .map_err(|reason| self.failure(pattern, Failure::Lost(reason)))?;
-            let outcome = rx
-                .await
-                .unwrap_or_else(|_| Err(Failure::Lost(CONNECTION_CLOSED.into())));
             forget.disarm();
-            return outcome.map_err(|failure| self.failure(pattern, failure));
+            return Ok((conn, receiver));
         }
         Err(self.lost(CONNECTION_CLOSED))
+    }
+
+    /// Writes the request and waits for its final reply.
+    async fn round_trip(
+        &self,
+        pattern: &Pattern,
+        id: u64,
+        body: Vec<u8>,
+    ) -> Result<Option<Bytes>, RpcError> {
+        let (conn, reply) = self
+            .dispatch(pattern, id, body, Pending::register_single)
+            .await?;
+        let forget = Forget::new(&conn.pending, id);
+        let outcome = reply
+            .await
+            .unwrap_or_else(|_| Err(Failure::Lost(CONNECTION_CLOSED.into())));
+        forget.disarm();
+        outcome.map_err(|failure| self.failure(pattern, failure))
     }
 
     fn decode<T: DeserializeOwned>(&self, pattern: &Pattern, value: &Bytes) -> Result<T, RpcError> {

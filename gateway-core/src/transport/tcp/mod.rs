@@ -10,7 +10,7 @@ pub mod codec;
 pub mod server;
 
 pub use codec::{CodecError, NestCodec, DEFAULT_MAX_FRAME_UNITS};
-pub use server::{ServerOptions, ShutdownHandle, TcpServer};
+pub use server::{ServerError, ServerOptions, ShutdownHandle, TcpServer};
 
 use std::time::Duration;
 
