@@ -171,8 +171,15 @@ async fn a_killed_service_fails_pending_calls_fast_and_the_next_call_reconnects(
 async fn a_killed_nest_service_fails_pending_calls_fast_and_the_next_call_reconnects() {
     require_nest!("a_killed_nest_service_fails_pending_calls_fast_and_the_next_call_reconnects");
     init_tracing();
+    for version in Nest::ALL {
+        killed_nest_service(version).await;
+    }
+}
+
+async fn killed_nest_service(version: Nest) {
+    eprintln!("a Nest {version:?} service killed mid-call");
     let port = free_port();
-    let mut nest = spawn_nest_service(port).await;
+    let mut nest = spawn_nest_service(version, port).await;
     let client = ClientProxy::new(
         ClientOptions::tcp("NEST_SERVICE", format!("127.0.0.1:{port}"))
             .timeout(Duration::from_secs(10)),
@@ -207,7 +214,7 @@ async fn a_killed_nest_service_fails_pending_calls_fast_and_the_next_call_reconn
     );
     assert!(took < Duration::from_secs(2), "{took:?}");
 
-    let _nest = spawn_nest_service(port).await;
+    let _nest = spawn_nest_service(version, port).await;
     let user: Value = client
         .send(json!({ "cmd": "get_user" }), &json!({ "id": 42 }))
         .await

@@ -31,8 +31,15 @@ async fn nest_client(port: u16) -> ClientProxy {
 async fn our_client_against_a_nest_microservice() {
     require_nest!("our_client_against_a_nest_microservice");
     init_tracing();
+    for version in Nest::ALL {
+        our_client_against(version).await;
+    }
+}
+
+async fn our_client_against(version: Nest) {
+    eprintln!("our ClientProxy against a Nest {version:?} microservice");
     let port = free_port();
-    let _nest = spawn_nest_service(port).await;
+    let _nest = spawn_nest_service(version, port).await;
     let client = nest_client(port).await;
     client.connect().await.expect("connect to the Nest service");
 
@@ -277,6 +284,13 @@ fn our_router(events: Arc<Mutex<Vec<Value>>>) -> MessageRouter {
 async fn a_nest_client_against_our_microservice() {
     require_nest!("a_nest_client_against_our_microservice");
     init_tracing();
+    for version in Nest::ALL {
+        nest_client_against_ours(version).await;
+    }
+}
+
+async fn nest_client_against_ours(version: Nest) {
+    eprintln!("a Nest {version:?} ClientProxy against our microservice");
     let events = Arc::new(Mutex::new(Vec::new()));
     let server = TcpServer::bind("127.0.0.1:0", our_router(events))
         .await
@@ -285,7 +299,7 @@ async fn a_nest_client_against_our_microservice() {
     let stop = server.shutdown_handle();
     let serving = tokio::spawn(server.serve());
 
-    let out = run_node("client.js", &[&port.to_string()], "").await;
+    let out = run_node(version, "client.js", &[&port.to_string()], "").await;
     let r: Value = serde_json::from_str(out.trim()).expect("client.js prints JSON");
 
     assert_eq!(
@@ -416,18 +430,20 @@ async fn normalization_matches_nest_on_random_patterns() {
         })
         .collect();
     let input: String = patterns.iter().map(|p| format!("{p}\n")).collect();
-    let out = run_node("route.js", &[], &input).await;
-    let nest: Vec<String> = out
-        .lines()
-        .map(|l| serde_json::from_str(l).expect("route.js prints JSON strings"))
-        .collect();
-    assert_eq!(nest.len(), patterns.len());
-    for (pattern, expected) in patterns.iter().zip(&nest) {
-        assert_eq!(
-            &gateway_core::pattern::route_of(pattern),
-            expected,
-            "pattern {pattern}"
-        );
-        assert_eq!(Pattern::from(pattern.clone()).route(), expected);
+    for version in Nest::ALL {
+        let out = run_node(version, "route.js", &[], &input).await;
+        let nest: Vec<String> = out
+            .lines()
+            .map(|l| serde_json::from_str(l).expect("route.js prints JSON strings"))
+            .collect();
+        assert_eq!(nest.len(), patterns.len());
+        for (pattern, expected) in patterns.iter().zip(&nest) {
+            assert_eq!(
+                &gateway_core::pattern::route_of(pattern),
+                expected,
+                "Nest {version:?}, pattern {pattern}"
+            );
+            assert_eq!(Pattern::from(pattern.clone()).route(), expected);
+        }
     }
 }

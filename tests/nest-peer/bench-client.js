@@ -2,9 +2,9 @@
 // Drives a Nest ClientProxy against a TCP service for a bounded time and prints one JSON line:
 // {"calls":N,"seconds":S,"p50_us":..,"p99_us":..,"errors":E}
 // Usage: node bench-client.js <port> <concurrency> <duration_ms> <warmup_ms>
-require('reflect-metadata');
-const { ClientProxyFactory, Transport } = require('@nestjs/microservices');
-const { lastValueFrom } = require('rxjs');
+const { nest } = require('./common');
+const { ClientProxyFactory, Transport } = nest('@nestjs/microservices');
+const { lastValueFrom } = nest('rxjs');
 
 async function main() {
   const [port, concurrency, durationMs, warmupMs] = process.argv.slice(2).map(Number);

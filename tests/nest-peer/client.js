@@ -1,9 +1,9 @@
 'use strict';
 // A real NestJS ClientProxy calling our Rust microservice; prints one JSON object of outcomes.
 // Usage: node client.js <port>
-require('reflect-metadata');
-const { ClientProxyFactory, Transport } = require('@nestjs/microservices');
-const { lastValueFrom, toArray } = require('rxjs');
+const { nest } = require('./common');
+const { ClientProxyFactory, Transport } = nest('@nestjs/microservices');
+const { lastValueFrom, toArray } = nest('rxjs');
 
 function describe(error) {
   // A Nest client surfaces `err` as is (string or plain object); socket failures are Errors.

@@ -1,4 +1,16 @@
 'use strict';
+// Shared by the peer scripts.
+//
+// NEST_PEER_DIR picks which NestJS install the scripts load: this folder (Nest 11, the
+// default) or ./v12 (Nest 12). Every Nest package, rxjs and reflect-metadata come from that
+// one install, so the script files are the same for both versions.
+const path = require('path');
+const { createRequire } = require('module');
+
+const dir = path.resolve(process.env.NEST_PEER_DIR || __dirname);
+const nest = createRequire(path.join(dir, 'package.json'));
+nest('reflect-metadata');
+
 // Applies TypeScript-style decorators from plain JavaScript (no build step needed).
 function decorateMethod(cls, method, ...decorators) {
   const descriptor = Object.getOwnPropertyDescriptor(cls.prototype, method);
@@ -11,4 +23,4 @@ function decorateClass(cls, ...decorators) {
   return cls;
 }
 
-module.exports = { decorateMethod, decorateClass };
+module.exports = { nest, decorateMethod, decorateClass };

@@ -1,12 +1,11 @@
 'use strict';
 // A real NestJS TCP microservice, the peer for our ClientProxy in the interop tests.
 // Usage: node service.js <port>   (prints "ready <port>" once listening)
-require('reflect-metadata');
-const { Controller, Module } = require('@nestjs/common');
-const { NestFactory } = require('@nestjs/core');
-const { MessagePattern, EventPattern, RpcException, Transport } = require('@nestjs/microservices');
-const { from, Observable } = require('rxjs');
-const { decorateMethod, decorateClass } = require('./common');
+const { nest, decorateMethod, decorateClass } = require('./common');
+const { Controller, Module } = nest('@nestjs/common');
+const { NestFactory } = nest('@nestjs/core');
+const { MessagePattern, EventPattern, RpcException, Transport } = nest('@nestjs/microservices');
+const { from, Observable } = nest('rxjs');
 
 const events = [];
 

@@ -12,9 +12,31 @@ use std::time::Duration;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::process::{Child, Command};
 
-/// Where the Node peers live.
+/// Where the Node peer scripts live (and the Nest 11 install).
 pub fn nest_peer_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("nest-peer")
+}
+
+/// A NestJS release line the peers can run on. Interop tests run against each.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Nest {
+    /// `@nestjs/microservices` 11.2.6 (CommonJS), in `tests/nest-peer`.
+    V11,
+    /// `@nestjs/microservices` 12.1.1 (ESM), in `tests/nest-peer/v12`.
+    V12,
+}
+
+impl Nest {
+    /// Every version, oldest first.
+    pub const ALL: [Nest; 2] = [Nest::V11, Nest::V12];
+
+    /// The folder holding this version's `node_modules`.
+    pub fn dir(self) -> PathBuf {
+        match self {
+            Nest::V11 => nest_peer_dir(),
+            Nest::V12 => nest_peer_dir().join("v12"),
+        }
+    }
 }
 
 /// True when running under CI, where nothing may be skipped.
@@ -31,13 +53,13 @@ pub fn nest_available(test: &str) -> bool {
         .is_err()
     {
         Some("Node.js is not installed (install Node.js 20+ and npm)".to_owned())
-    } else if !nest_peer_dir()
-        .join("node_modules/@nestjs/microservices")
-        .exists()
+    } else if let Some(version) = Nest::ALL
+        .into_iter()
+        .find(|v| !v.dir().join("node_modules/@nestjs/microservices").exists())
     {
         Some(format!(
             "the NestJS peer packages are not installed (run `npm ci --prefix {}`)",
-            nest_peer_dir().display()
+            version.dir().display()
         ))
     } else {
         None
@@ -82,13 +104,15 @@ impl NodeProcess {
     }
 }
 
-/// `node <script> <args..>` in the peer directory, stdout piped, killed when dropped.
-fn node_command(script: &str, args: &[&str]) -> Command {
+/// `node <script> <args..>` in the peer directory on Nest `version`, stdout piped, killed
+/// when dropped.
+fn node_command(version: Nest, script: &str, args: &[&str]) -> Command {
     let mut command = Command::new("node");
     command
         .arg(script)
         .args(args)
         .current_dir(nest_peer_dir())
+        .env("NEST_PEER_DIR", version.dir())
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
         .kill_on_drop(true);
@@ -97,8 +121,8 @@ fn node_command(script: &str, args: &[&str]) -> Command {
 
 /// Starts `node <script> <args..>` in the peer directory and waits until it prints a line
 /// starting with `ready`.
-pub async fn spawn_node_ready(script: &str, args: &[&str]) -> NodeProcess {
-    let mut child = node_command(script, args)
+pub async fn spawn_node_ready(version: Nest, script: &str, args: &[&str]) -> NodeProcess {
+    let mut child = node_command(version, script, args)
         .spawn()
         .unwrap_or_else(|e| panic!("cannot start node {script}: {e}"));
     let stdout = child.stdout.take().expect("stdout is piped");
@@ -119,13 +143,13 @@ pub async fn spawn_node_ready(script: &str, args: &[&str]) -> NodeProcess {
 }
 
 /// Starts the Nest TCP microservice peer on `port`.
-pub async fn spawn_nest_service(port: u16) -> NodeProcess {
-    spawn_node_ready("service.js", &[&port.to_string()]).await
+pub async fn spawn_nest_service(version: Nest, port: u16) -> NodeProcess {
+    spawn_node_ready(version, "service.js", &[&port.to_string()]).await
 }
 
 /// Runs `node <script> <args..>` to completion, feeding `stdin`, and returns its stdout.
-pub async fn run_node(script: &str, args: &[&str], stdin: &str) -> String {
-    let mut child = node_command(script, args)
+pub async fn run_node(version: Nest, script: &str, args: &[&str], stdin: &str) -> String {
+    let mut child = node_command(version, script, args)
         .stdin(Stdio::piped())
         .spawn()
         .unwrap_or_else(|e| panic!("cannot start node {script}: {e}"));
