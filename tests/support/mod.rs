@@ -53,16 +53,16 @@ pub fn nest_available(test: &str) -> bool {
         .is_err()
     {
         Some("Node.js is not installed (install Node.js 20+ and npm)".to_owned())
-    } else if let Some(version) = Nest::ALL
-        .into_iter()
-        .find(|v| !v.dir().join("node_modules/@nestjs/microservices").exists())
-    {
-        Some(format!(
-            "the NestJS peer packages are not installed (run `npm ci --prefix {}`)",
-            version.dir().display()
-        ))
     } else {
-        None
+        Nest::ALL
+            .into_iter()
+            .find(|v| !v.dir().join("node_modules/@nestjs/microservices").exists())
+            .map(|version| {
+                format!(
+                    "the NestJS peer packages are not installed (run `npm ci --prefix {}`)",
+                    version.dir().display()
+                )
+            })
     };
     match missing {
         None => true,
