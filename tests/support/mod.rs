@@ -68,7 +68,9 @@ pub fn nest_available(test: &str) -> bool {
         None => true,
         Some(why) if in_ci() => panic!("{test} needs NestJS but {why}; CI must not skip"),
         Some(why) => {
-            eprintln!("SKIPPED {test}: {why}");
+            // Straight to stderr: libtest would swallow eprintln! from a passing test.
+            use std::io::Write;
+            let _ = writeln!(std::io::stderr(), "SKIPPED {test}: {why}");
             false
         }
     }
