@@ -7,6 +7,7 @@
 //! | module | for |
 //! | --- | --- |
 //! | [`client`] | [`ClientProxy`](client::ClientProxy): `send`, `emit`, streams, deadlines, [`RpcError`](client::RpcError) |
+//! | [`http`] | [`HttpException`](http::HttpException) with Nest's bodies, `RpcError` → HTTP, unknown routes, panics |
 //! | [`server`] | [`MessageRouter`](server::MessageRouter): message, stream and event handlers, [`RpcException`](server::RpcException) |
 //! | [`transport`] | the wire: [`tcp`](transport::tcp) (codec, [`TcpServer`](transport::tcp::TcpServer)) |
 //! | [`pattern`] | [`Pattern`](pattern::Pattern) and Nest's pattern normalization |
@@ -46,6 +47,7 @@
 #![warn(missing_docs)]
 
 pub mod client;
+pub mod http;
 pub(crate) mod packet;
 pub mod pattern;
 pub mod server;
@@ -58,6 +60,7 @@ pub use packet::NO_MESSAGE_HANDLER;
 /// What a user of the framework needs in scope.
 pub mod prelude {
     pub use crate::client::{CallOptions, ClientOptions, ClientProxy, RpcError, RpcStream};
+    pub use crate::http::HttpException;
     pub use crate::pattern;
     pub use crate::pattern::Pattern;
     pub use crate::server::{MessageRouter, RpcException};

@@ -1,0 +1,46 @@
+//! The HTTP side of a gateway: Nest's HTTP contract.
+//!
+//! - [`HttpException`]: Nest's exception family with byte-identical JSON bodies, and the
+//!   conversion from [`RpcError`](crate::client::RpcError) (`?` in a handler).
+//! - [`route_not_found`]: the fallback for unknown routes (`Cannot GET /path`).
+//! - [`catch_panic_layer`]: a panicking handler answers Nest's 500 instead of dropping the
+//!   connection.
+//!
+//! Not for: routing or the app builder (they sit on top of this).
+
+mod exception;
+
+use std::any::Any;
+
+use axum::extract::OriginalUri;
+use axum::http::Method;
+use axum::response::{IntoResponse, Response};
+use tower_http::catch_panic::CatchPanicLayer;
+
+pub use exception::{ExceptionMessage, HttpException};
+
+/// The fallback handler for unknown routes: Nest's 404
+/// `{"message":"Cannot GET /path","error":"Not Found","statusCode":404}`. The path keeps its
+/// query string, as Express's `originalUrl` does.
+pub async fn route_not_found(method: Method, OriginalUri(uri): OriginalUri) -> HttpException {
+    let url = uri.path_and_query().map_or(uri.path(), |p| p.as_str());
+    HttpException::route_not_found(method.as_str(), url)
+}
+
+/// The type of [`catch_panic_layer`].
+pub type CatchPanic = CatchPanicLayer<fn(Box<dyn Any + Send + 'static>) -> Response>;
+
+/// A layer that turns a panic in a handler into Nest's 500
+/// `{"statusCode":500,"message":"Internal server error"}` (logged with the panic message).
+pub fn catch_panic_layer() -> CatchPanic {
+    fn on_panic(panic: Box<dyn Any + Send + 'static>) -> Response {
+        let message = panic
+            .downcast_ref::<&str>()
+            .copied()
+            .or_else(|| panic.downcast_ref::<String>().map(String::as_str))
+            .unwrap_or("(no message)");
+        tracing::error!(panic = message, "a route handler panicked");
+        HttpException::internal().into_response()
+    }
+    CatchPanicLayer::custom(on_panic as fn(Box<dyn Any + Send + 'static>) -> Response)
+}
