@@ -5,9 +5,15 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use axum::extract::{Path, State};
+use axum::http::{Method, StatusCode};
+use axum::response::Response;
 use axum::routing::get;
+use axum::routing::post;
 use axum::{Json, Router};
-use gateway_core::http::{catch_panic_layer, route_not_found};
+use gateway_core::http::{
+    catch_panic_layer, default_status, nest_response, parse_param, route_not_found, Body,
+    NUMERIC_EXPECTED,
+};
 use gateway_core::prelude::*;
 use gateway_tests::*;
 use serde_json::{json, Value};
@@ -20,13 +26,24 @@ struct Clients {
 
 async fn get_user(
     State(c): State<Clients>,
-    Path(id): Path<u64>,
-) -> Result<Json<Value>, HttpException> {
-    Ok(Json(
-        c.users
-            .send(pattern!({ cmd: "get_user" }), &json!({ "id": id }))
-            .await?,
-    ))
+    Path(id): Path<String>,
+) -> Result<Response, HttpException> {
+    let id: u64 = parse_param(&id, NUMERIC_EXPECTED)?;
+    let user: Value = c
+        .users
+        .send(pattern!({ cmd: "get_user" }), &json!({ "id": id }))
+        .await?;
+    Ok(nest_response(StatusCode::OK, &user))
+}
+
+#[derive(serde::Deserialize, serde::Serialize)]
+struct CreateOrder {
+    item: String,
+    quantity: u32,
+}
+
+async fn create_order(Body(order): Body<CreateOrder>) -> Response {
+    nest_response(default_status(&Method::POST), &order)
 }
 
 async fn boom(State(c): State<Clients>) -> Result<Json<Value>, HttpException> {
@@ -84,6 +101,7 @@ async fn start() -> SocketAddr {
 
     let app = Router::new()
         .route("/users/{id}", get(get_user))
+        .route("/orders", post(create_order))
         .route("/boom", get(boom))
         .route("/slow", get(slow))
         .route("/down", get(dead_service))
@@ -117,7 +135,7 @@ async fn errors_reach_the_client_with_nest_bodies() {
         fetch(app, "/users/42").await,
         (
             200,
-            "application/json".into(),
+            json.into(),
             r#"{"id":42,"name":"Ada Lovelace"}"#.into()
         )
     );
@@ -155,6 +173,40 @@ async fn errors_reach_the_client_with_nest_bodies() {
             500,
             json.into(),
             r#"{"statusCode":500,"message":"Internal server error"}"#.into()
+        )
+    );
+
+    // typed params and JSON bodies
+    assert_eq!(
+        fetch(app, "/users/abc").await,
+        (400, json.into(), r#"{"message":"Validation failed (numeric string is expected)","error":"Bad Request","statusCode":400}"#.into())
+    );
+    let post = |body: String| async move {
+        let headers = [("Content-Type", "application/json")];
+        http_request(app, "POST", "/orders", &headers, &body).await
+    };
+    let (status, _, body) = post(r#"{"item":"Loom","quantity":2}"#.into()).await;
+    assert_eq!(
+        (status, body.as_str()),
+        (201, r#"{"item":"Loom","quantity":2}"#)
+    );
+    let (status, _, body) = post("{nope".into()).await;
+    assert_eq!(status, 400);
+    let body: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(
+        (body["error"].as_str(), body["statusCode"].as_u64()),
+        (Some("Bad Request"), Some(400))
+    );
+    let (status, _, body) = post(format!(
+        r#"{{"item":"{}","quantity":1}}"#,
+        "x".repeat(200_000)
+    ))
+    .await;
+    assert_eq!(
+        (status, body.as_str()),
+        (
+            413,
+            r#"{"statusCode":413,"message":"request entity too large"}"#
         )
     );
 

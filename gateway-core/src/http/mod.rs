@@ -2,6 +2,10 @@
 //!
 //! - [`HttpException`]: Nest's exception family with byte-identical JSON bodies, and the
 //!   conversion from [`RpcError`](crate::client::RpcError) (`?` in a handler).
+//! - [`nest_response`]: success responses as Express sends them (201 for POST, strings as
+//!   `text/html`, `null` as an empty body).
+//! - [`Body`] and [`parse_param`]: request bodies and typed params, with Nest's 400 and 413
+//!   bodies.
 //! - [`route_not_found`]: the fallback for unknown routes (`Cannot GET /path`).
 //! - [`catch_panic_layer`]: a panicking handler answers Nest's 500 instead of dropping the
 //!   connection.
@@ -9,6 +13,8 @@
 //! Not for: routing or the app builder (they sit on top of this).
 
 mod exception;
+mod extract;
+mod respond;
 
 use std::any::Any;
 
@@ -18,6 +24,11 @@ use axum::response::{IntoResponse, Response};
 use tower_http::catch_panic::CatchPanicLayer;
 
 pub use exception::{ExceptionMessage, HttpException};
+pub use extract::{
+    parse_param, Body, BodyLimit, BOOLEAN_EXPECTED, DEFAULT_BODY_LIMIT, NUMERIC_EXPECTED,
+    UUID_EXPECTED,
+};
+pub use respond::{default_status, nest_response};
 
 /// The fallback handler for unknown routes: Nest's 404
 /// `{"message":"Cannot GET /path","error":"Not Found","statusCode":404}`. The path keeps its

@@ -182,8 +182,10 @@ impl Connection {
     /// Fails every pending call with `reason`, refuses new ones, and stops both tasks (which
     /// drops the socket).
     pub fn close(&self, reason: Arc<str>) {
-        self.pending.close(reason);
+        // Mark it closed before waking anyone: a woken caller that retries at once must not
+        // find this connection still looking alive.
         self.closed.cancel();
+        self.pending.close(reason);
     }
 
     /// Queues one JSON body for the writer.

@@ -1,0 +1,199 @@
+//! Request extraction with Nest's answers to bad input (nest-wire.md §8.4, §8.5).
+
+use std::str::FromStr;
+
+use axum::extract::{FromRequest, Request};
+use axum::http::header;
+use serde::de::DeserializeOwned;
+
+use super::HttpException;
+
+/// body-parser's default JSON limit, which Nest keeps: 100 kb.
+pub const DEFAULT_BODY_LIMIT: usize = 100 * 1024;
+
+/// A request extension that changes the JSON body limit for [`Body`] (set by the app).
+#[derive(Debug, Clone, Copy)]
+pub struct BodyLimit(pub usize);
+
+/// The request body as JSON, for `#[body] dto: T`, with Nest's answers to bad bodies:
+///
+/// | request | answer |
+/// | --- | --- |
+/// | malformed JSON | 400 `{"message":<parser's message>,"error":"Bad Request","statusCode":400}` |
+/// | a JSON scalar (`5`, `"x"`): Express's strict parser | 400, same shape |
+/// | JSON that does not fit `T` | 400, same shape, naming the field |
+/// | more than 100 kb ([`BodyLimit`]) | 413 `{"statusCode":413,"message":"request entity too large"}` |
+/// | empty, or not `application/json` | parsed as `{}`, as the Nest handler would see it |
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Body<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Body<T> {
+    type Rejection = HttpException;
+
+    async fn from_request(request: Request, _state: &S) -> Result<Self, HttpException> {
+        let limit = request
+            .extensions()
+            .get::<BodyLimit>()
+            .map_or(DEFAULT_BODY_LIMIT, |l| l.0);
+        let too_large = || HttpException::new("request entity too large", 413);
+        let announced = request
+            .headers()
+            .get(header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok()?.parse::<usize>().ok());
+        if announced.is_some_and(|len| len > limit) {
+            return Err(too_large());
+        }
+        let is_json = request
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(';').next())
+            .is_some_and(|essence| essence.trim().eq_ignore_ascii_case("application/json"));
+        let bytes = axum::body::to_bytes(request.into_body(), limit)
+            .await
+            .map_err(|_| too_large())?;
+        let text: &[u8] = if is_json && !bytes.trim_ascii().is_empty() {
+            &bytes
+        } else {
+            b"{}"
+        };
+        if let Some(first) = text.trim_ascii_start().first() {
+            if *first != b'{' && *first != b'[' {
+                let shown = String::from_utf8_lossy(&text[..text.len().min(40)]);
+                return Err(HttpException::bad_request(format!(
+                    "Unexpected token '{}', \"{}\" is not valid JSON",
+                    char::from(*first),
+                    shown.trim()
+                )));
+            }
+        }
+        serde_json::from_slice(text)
+            .map(Body)
+            .map_err(|error| HttpException::bad_request(error.to_string()))
+    }
+}
+
+/// What Nest's parse pipes say about integers and floats.
+pub const NUMERIC_EXPECTED: &str = "numeric string is expected";
+/// What Nest's `ParseBoolPipe` says.
+pub const BOOLEAN_EXPECTED: &str = "boolean string is expected";
+/// What Nest's `ParseUUIDPipe` says.
+pub const UUID_EXPECTED: &str = "uuid is expected";
+
+/// Parses a path or query parameter for a typed `#[param] id: u64`, failing with Nest's parse
+/// pipe body: 400 `{"message":"Validation failed (numeric string is expected)","error":"Bad Request","statusCode":400}`.
+///
+/// ```
+/// # use gateway_core::http::{parse_param, NUMERIC_EXPECTED};
+/// assert_eq!(parse_param::<u64>("42", NUMERIC_EXPECTED).unwrap(), 42);
+/// let error = parse_param::<u64>("abc", NUMERIC_EXPECTED).unwrap_err();
+/// assert_eq!(error.body().to_string(), r#"{"message":"Validation failed (numeric string is expected)","error":"Bad Request","statusCode":400}"#);
+/// ```
+pub fn parse_param<T: FromStr>(raw: &str, expected: &str) -> Result<T, HttpException> {
+    raw.parse()
+        .map_err(|_| HttpException::bad_request(format!("Validation failed ({expected})")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::body::Body as HttpBody;
+    use serde::Deserialize;
+
+    #[derive(Debug, Deserialize, PartialEq)]
+    struct Order {
+        item: String,
+        #[serde(default)]
+        quantity: u32,
+    }
+
+    async fn extract(content_type: Option<&str>, body: &str) -> Result<Order, HttpException> {
+        let mut request = Request::builder().method("POST").uri("/orders");
+        if let Some(content_type) = content_type {
+            request = request.header(header::CONTENT_TYPE, content_type);
+        }
+        let request = request.body(HttpBody::from(body.to_owned())).unwrap();
+        Body::<Order>::from_request(request, &()).await.map(|b| b.0)
+    }
+
+    const JSON: Option<&str> = Some("application/json");
+
+    #[tokio::test]
+    async fn good_bodies_parse() {
+        let order = extract(
+            Some("application/json; charset=utf-8"),
+            r#"{"item":"Loom","quantity":2}"#,
+        )
+        .await;
+        assert_eq!(
+            order.unwrap(),
+            Order {
+                item: "Loom".into(),
+                quantity: 2
+            }
+        );
+    }
+
+    #[tokio::test]
+    async fn bad_bodies_get_nest_shaped_400s() {
+        let bad = |e: HttpException| {
+            (
+                e.status(),
+                e.body()["error"].clone(),
+                e.body()["message"].as_str().unwrap().to_owned(),
+            )
+        };
+        let (status, error, message) = bad(extract(JSON, "{nope").await.unwrap_err());
+        assert_eq!((status, error.as_str().unwrap()), (400, "Bad Request"));
+        assert!(message.contains("line 1 column 2"), "{message}");
+
+        let (status, _, message) = bad(extract(JSON, "5").await.unwrap_err());
+        assert_eq!(
+            (status, message.as_str()),
+            (400, r#"Unexpected token '5', "5" is not valid JSON"#)
+        );
+
+        let (status, _, message) = bad(extract(JSON, r#"{"quantity":1}"#).await.unwrap_err());
+        assert_eq!(
+            (status, message.as_str()),
+            (400, "missing field `item` at line 1 column 14")
+        );
+    }
+
+    #[tokio::test]
+    async fn empty_or_non_json_bodies_are_an_empty_object() {
+        for (content_type, body) in [
+            (JSON, ""),
+            (Some("text/plain"), r#"{"item":"x"}"#),
+            (None, r#"{"item":"x"}"#),
+        ] {
+            let error = extract(content_type, body).await.unwrap_err();
+            assert_eq!(
+                error.body()["message"],
+                "missing field `item` at line 1 column 2"
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn oversized_bodies_get_413() {
+        let big = format!(r#"{{"item":"{}"}}"#, "x".repeat(DEFAULT_BODY_LIMIT));
+        let error = extract(JSON, &big).await.unwrap_err();
+        assert_eq!(error.status(), 413);
+        assert_eq!(
+            error.body().to_string(),
+            r#"{"statusCode":413,"message":"request entity too large"}"#
+        );
+    }
+
+    #[test]
+    fn params_use_the_parse_pipe_messages() {
+        assert_eq!(parse_param::<i32>("-7", NUMERIC_EXPECTED).unwrap(), -7);
+        assert!(parse_param::<bool>("true", BOOLEAN_EXPECTED).unwrap());
+        let error = parse_param::<bool>("yes", BOOLEAN_EXPECTED).unwrap_err();
+        assert_eq!(
+            error.body()["message"],
+            "Validation failed (boolean string is expected)"
+        );
+    }
+}
