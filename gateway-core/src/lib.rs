@@ -54,18 +54,23 @@ pub mod server;
 pub mod signal;
 pub mod transport;
 
-pub use gateway_macros::pattern;
+#[doc(hidden)]
+#[path = "private.rs"]
+pub mod __private;
+
+pub use gateway_macros::{controller, delete, get, http_code, patch, pattern, post, put};
 pub use packet::NO_MESSAGE_HANDLER;
 
 /// What a user of the framework needs in scope.
 pub mod prelude {
     pub use crate::client::{CallOptions, ClientOptions, ClientProxy, RpcError, RpcStream};
-    pub use crate::http::HttpException;
+    pub use crate::http::{Controller, HttpException};
     pub use crate::pattern;
     pub use crate::pattern::Pattern;
     pub use crate::server::{MessageRouter, RpcException};
     pub use crate::signal::shutdown_signal;
     pub use crate::transport::tcp::{ServerOptions, ShutdownHandle, TcpServer};
+    pub use crate::{controller, delete, get, http_code, patch, post, put};
 }
 
 /// The README's examples are compiled as doctests so they cannot rot.

@@ -4,7 +4,11 @@
 //! | macro | what it does |
 //! | --- | --- |
 //! | [`pattern!`] | a message pattern literal, normalized at compile time |
+//! | [`controller`] | an impl block of route methods becomes axum routes |
+//! | [`get`], [`post`], [`put`], [`patch`], [`delete`], [`http_code`] | route markers inside a `#[controller]` block |
 
+mod controller;
+mod diag;
 mod pattern;
 
 use proc_macro::TokenStream;
@@ -32,4 +36,69 @@ use proc_macro::TokenStream;
 #[proc_macro]
 pub fn pattern(input: TokenStream) -> TokenStream {
     pattern::expand(input.into()).into()
+}
+
+/// Turns an impl block into a controller: every method marked `#[get("path")]`, `#[post]`,
+/// `#[put]`, `#[patch]` or `#[delete]` becomes an axum route bound to the shared instance.
+///
+/// Paths use Nest's syntax (`users/:id`) and are checked and converted to axum's at compile
+/// time; `#[controller("api")]` prefixes every route. Arguments after `&self`:
+///
+/// | argument | from |
+/// | --- | --- |
+/// | `#[param] id: u64`, `#[param("id")] user_id: String` | a `:id` path segment, parsed (`FromStr`); a bad value is Nest's 400 `Validation failed (numeric string is expected)` |
+/// | `#[body] dto: T` | the JSON body (`Deserialize`), with Nest's 400 and 413 answers |
+/// | `#[query] q: T` | the query string (`Deserialize`) |
+/// | `#[header("x-name")] v: Option<String>` (or `String`: required) | one header |
+/// | `#[headers] h: HeaderMap`, `#[req] parts: Parts` | all headers, the request head |
+/// | any other type | an axum extractor that reads the request head (`FromRequestParts`) |
+///
+/// The return value: `T: Serialize` is sent as Nest sends it (objects as JSON, strings as
+/// text), `Result<T, E>` with `E: Into<HttpException>` (so `RpcError` works with `?`),
+/// `impl IntoResponse` or `Response` as is. POST answers 201, every other method 200;
+/// `#[http_code(204)]` overrides.
+///
+/// ```
+/// use gateway_core::prelude::*;
+///
+/// struct UsersController;
+///
+/// #[controller("api")]
+/// impl UsersController {
+///     #[get("users/:id")]
+///     async fn get_user(&self, #[param] id: u64) -> Result<serde_json::Value, HttpException> {
+///         if id == 42 { Ok(serde_json::json!({ "id": 42 })) } else { Err(HttpException::not_found(())) }
+///     }
+/// }
+///
+/// assert_eq!(UsersController::META.routes[0].path, "/api/users/:id");
+/// ```
+#[proc_macro_attribute]
+pub fn controller(attr: TokenStream, item: TokenStream) -> TokenStream {
+    controller::expand(attr.into(), item.into()).into()
+}
+
+macro_rules! route_marker {
+    ($($(#[$doc:meta])* $name:ident),*) => {$(
+        $(#[$doc])*
+        #[proc_macro_attribute]
+        pub fn $name(_attr: TokenStream, item: TokenStream) -> TokenStream {
+            controller::misplaced(stringify!($name), item.into()).into()
+        }
+    )*};
+}
+
+route_marker! {
+    /// `#[get("path")]`: a GET route, inside a [`macro@controller`] block.
+    get,
+    /// `#[post("path")]`: a POST route (201 by default), inside a [`macro@controller`] block.
+    post,
+    /// `#[put("path")]`: a PUT route, inside a [`macro@controller`] block.
+    put,
+    /// `#[patch("path")]`: a PATCH route, inside a [`macro@controller`] block.
+    patch,
+    /// `#[delete("path")]`: a DELETE route, inside a [`macro@controller`] block.
+    delete,
+    /// `#[http_code(204)]`: the route's success status, inside a [`macro@controller`] block.
+    http_code
 }

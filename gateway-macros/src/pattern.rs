@@ -6,6 +6,8 @@ use serde_json::{Map, Number, Value};
 use syn::parse::{Parse, ParseStream, Parser};
 use syn::{braced, bracketed, Ident, Lit, LitStr, Token};
 
+use crate::diag::Diagnostics;
+
 // The runtime's own normalization, compiled here too, so macro and runtime cannot disagree.
 #[path = "../../gateway-core/src/pattern/route.rs"]
 mod route;
@@ -124,23 +126,6 @@ impl AnyIdent for Ident {
     }
 }
 
-/// Every mistake found, so one compile shows them all.
-#[derive(Default)]
-struct Diagnostics(Option<syn::Error>);
-
-impl Diagnostics {
-    fn push(&mut self, error: syn::Error) {
-        match &mut self.0 {
-            Some(all) => all.combine(error),
-            None => self.0 = Some(error),
-        }
-    }
-
-    fn error(&mut self, span: Span, message: String) {
-        self.push(syn::Error::new(span, message));
-    }
-}
-
 /// Checks what Nest would silently mangle and builds the value.
 fn validate(node: Node, depth: usize, diagnostics: &mut Diagnostics) -> Value {
     match node {
@@ -207,7 +192,7 @@ pub fn expand(input: TokenStream) -> TokenStream {
     };
     let mut diagnostics = Diagnostics::default();
     let value = validate(node, 0, &mut diagnostics);
-    if let Some(error) = diagnostics.0 {
+    if let Some(error) = diagnostics.into_error() {
         let error = error.to_compile_error();
         return quote!({ #error; #fallback });
     }

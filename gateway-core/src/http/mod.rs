@@ -6,12 +6,13 @@
 //!   `text/html`, `null` as an empty body).
 //! - [`Body`] and [`parse_param`]: request bodies and typed params, with Nest's 400 and 413
 //!   bodies.
-//! - [`route_not_found`]: the fallback for unknown routes (`Cannot GET /path`).
+//! - [`route_not_found`] and [`nest_defaults`]: unknown routes and methods (`Cannot GET /path`).
 //! - [`catch_panic_layer`]: a panicking handler answers Nest's 500 instead of dropping the
 //!   connection.
 //!
 //! Not for: routing or the app builder (they sit on top of this).
 
+mod controller;
 mod exception;
 mod extract;
 mod respond;
@@ -23,6 +24,7 @@ use axum::http::Method;
 use axum::response::{IntoResponse, Response};
 use tower_http::catch_panic::CatchPanicLayer;
 
+pub use controller::{Controller, ControllerMeta, RouteMeta};
 pub use exception::{ExceptionMessage, HttpException};
 pub use extract::{
     parse_param, Body, BodyLimit, BOOLEAN_EXPECTED, DEFAULT_BODY_LIMIT, NUMERIC_EXPECTED,
@@ -36,6 +38,16 @@ pub use respond::{default_status, nest_response};
 pub async fn route_not_found(method: Method, OriginalUri(uri): OriginalUri) -> HttpException {
     let url = uri.path_and_query().map_or(uri.path(), |p| p.as_str());
     HttpException::route_not_found(method.as_str(), url)
+}
+
+/// Nest's behaviour around the routes of a finished router: an unknown path *or* an unserved
+/// method on a known path is 404 `Cannot <METHOD> <url>` (Express has no 405), and a panic
+/// is a 500 with Nest's body. Call it after every route is mounted.
+pub fn nest_defaults(router: axum::Router) -> axum::Router {
+    router
+        .method_not_allowed_fallback(route_not_found)
+        .fallback(route_not_found)
+        .layer(catch_panic_layer())
 }
 
 /// The type of [`catch_panic_layer`].

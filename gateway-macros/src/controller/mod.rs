@@ -1,0 +1,455 @@
+//! `#[controller]`: an impl block of route methods becomes axum routes.
+//!
+//! Parse (attributes and signatures into [`Route`]s), check (paths, parameters, duplicates;
+//! every mistake collected), then expand (a `Controller` impl whose `mount` binds each route to
+//! the shared instance). Nothing in expansion re-reads tokens.
+
+mod path;
+
+use proc_macro2::{Span, TokenStream};
+use quote::{format_ident, quote, quote_spanned, ToTokens};
+use syn::spanned::Spanned;
+use syn::{
+    Attribute, FnArg, ImplItem, ImplItemFn, ItemImpl, LitInt, LitStr, Pat, ReturnType, Type,
+};
+
+use crate::diag::Diagnostics;
+use path::RoutePath;
+
+const METHODS: [(&str, &str); 5] = [
+    ("get", "GET"),
+    ("post", "POST"),
+    ("put", "PUT"),
+    ("patch", "PATCH"),
+    ("delete", "DELETE"),
+];
+
+const PARAM_ATTRS: [&str; 6] = ["param", "body", "query", "headers", "header", "req"];
+
+/// What a route argument is taken from.
+enum Source {
+    Param(String),
+    Body,
+    Query,
+    Headers,
+    Header(String),
+    Req,
+    /// Any axum extractor that reads the request head.
+    Extractor,
+}
+
+struct Arg {
+    source: Source,
+    ty: Type,
+    /// The attribute (or the argument, for plain extractors).
+    span: Span,
+}
+
+/// How the return value becomes a response.
+enum Output {
+    Unit,
+    Raw,
+    Result,
+    Value,
+}
+
+struct Route {
+    method: &'static str,
+    axum_fn: &'static str,
+    path: RoutePath,
+    attr_span: Span,
+    path_span: Span,
+    handler: syn::Ident,
+    status: u16,
+    args: Vec<Arg>,
+    output: Output,
+}
+
+fn is_attr(attr: &Attribute, name: &str) -> bool {
+    attr.path().is_ident(name)
+}
+
+/// The optional string argument of `#[get("path")]` / `#[param("id")]`.
+fn string_arg(attr: &Attribute) -> syn::Result<Option<LitStr>> {
+    match &attr.meta {
+        syn::Meta::Path(_) => Ok(None),
+        _ => attr.parse_args::<LitStr>().map(Some),
+    }
+}
+
+fn output_of(output: &ReturnType) -> Output {
+    let ReturnType::Type(_, ty) = output else {
+        return Output::Unit;
+    };
+    match &**ty {
+        Type::ImplTrait(_) => Output::Raw,
+        Type::Tuple(t) if t.elems.is_empty() => Output::Unit,
+        Type::Path(p) => match p.path.segments.last().map(|s| s.ident.to_string()) {
+            Some(last) if last == "Result" => Output::Result,
+            Some(last) if last == "Response" => Output::Raw,
+            _ => Output::Value,
+        },
+        _ => Output::Value,
+    }
+}
+
+/// The phrase Nest's parse pipe would use for a parameter of this type.
+fn expected_phrase(ty: &Type) -> String {
+    let name = ty.to_token_stream().to_string().replace(' ', "");
+    match name.as_str() {
+        "u8" | "u16" | "u32" | "u64" | "u128" | "usize" | "i8" | "i16" | "i32" | "i64" | "i128"
+        | "isize" | "f32" | "f64" => "numeric string is expected".into(),
+        "bool" => "boolean string is expected".into(),
+        n if n.ends_with("Uuid") => "uuid is expected".into(),
+        n => format!("a valid {n} is expected"),
+    }
+}
+
+/// Reads one method: `None` if it is not a route. Strips the attributes it consumes.
+fn parse_route(f: &mut ImplItemFn, prefix: &str, diags: &mut Diagnostics) -> Option<Route> {
+    let mut route_attr = None;
+    let mut status = None;
+    let mut kept = Vec::new();
+    for attr in f.attrs.drain(..) {
+        if let Some((_, method)) = METHODS.iter().find(|(name, _)| is_attr(&attr, name)) {
+            if route_attr.is_some() {
+                diags.error(
+                    attr.span(),
+                    "a method can serve one route: split it into two methods",
+                );
+            }
+            route_attr = Some((attr, *method));
+        } else if is_attr(&attr, "http_code") {
+            match attr.parse_args::<LitInt>().and_then(|l| l.base10_parse::<u16>()) {
+                Ok(code) if (100..=599).contains(&code) => status = Some(code),
+                _ => diags.error(attr.span(), "`#[http_code(..)]` takes a status code from 100 to 599, e.g. `#[http_code(204)]`"),
+            }
+        } else {
+            kept.push(attr);
+        }
+    }
+    f.attrs = kept;
+    let (attr, method) = route_attr?;
+    let path_lit = string_arg(&attr).unwrap_or_else(|e| {
+        diags.push(syn::Error::new(
+            e.span(),
+            "a route attribute takes a path string, e.g. `#[get(\"users/:id\")]`",
+        ));
+        None
+    });
+    let path_span = path_lit.as_ref().map_or(attr.span(), |l| l.span());
+    let raw_path = path_lit.as_ref().map(LitStr::value).unwrap_or_default();
+    let path = path::parse(prefix, &raw_path).unwrap_or_else(|message| {
+        diags.error(path_span, message);
+        path::parse("", "").expect("the root path parses")
+    });
+
+    if f.sig.asyncness.is_none() {
+        diags.error(f.sig.fn_token.span(), "route handlers must be `async fn`");
+    }
+    if !matches!(f.sig.inputs.first(), Some(FnArg::Receiver(r)) if matches!(r.kind, syn::ReceiverKind::Reference(_, _, None)))
+    {
+        diags.error(
+            f.sig.ident.span(),
+            "route handlers take `&self` first: `async fn name(&self, ...)`",
+        );
+    }
+
+    let mut args = Vec::new();
+    for input in f.sig.inputs.iter_mut() {
+        let FnArg::Typed(typed) = input else { continue };
+        let mut source = None;
+        let mut kept = Vec::new();
+        for attr in typed.attrs.drain(..) {
+            let Some(name) = PARAM_ATTRS.iter().find(|n| is_attr(&attr, n)) else {
+                kept.push(attr);
+                continue;
+            };
+            if source.is_some() {
+                diags.error(attr.span(), "an argument takes one of `#[param]`, `#[body]`, `#[query]`, `#[headers]`, `#[header]`, `#[req]`");
+                continue;
+            }
+            let lit = string_arg(&attr).unwrap_or_else(|e| {
+                diags.push(e);
+                None
+            });
+            let kind = match *name {
+                "param" => match (lit, &*typed.pat) {
+                    (Some(lit), _) => Some(Source::Param(lit.value())),
+                    (None, Pat::Ident(ident)) => Some(Source::Param(ident.ident.to_string())),
+                    (None, _) => {
+                        diags.error(attr.span(), "name the parameter: `#[param(\"id\")]`");
+                        None
+                    }
+                },
+                "header" => match lit {
+                    Some(lit) => Some(Source::Header(lit.value().to_ascii_lowercase())),
+                    None => {
+                        diags.error(
+                            attr.span(),
+                            "name the header: `#[header(\"x-request-id\")]`",
+                        );
+                        None
+                    }
+                },
+                "body" => Some(Source::Body),
+                "query" => Some(Source::Query),
+                "headers" => Some(Source::Headers),
+                _ => Some(Source::Req),
+            };
+            source = kind.map(|k| (k, attr.span()));
+        }
+        typed.attrs = kept;
+        let (source, span) = source.unwrap_or((Source::Extractor, typed.ty.span()));
+        args.push(Arg {
+            source,
+            ty: (*typed.ty).clone(),
+            span,
+        });
+    }
+
+    // Every `:name` is taken by one argument, every `#[param]` names a segment, one body.
+    for name in &path.params {
+        if !args
+            .iter()
+            .any(|a| matches!(&a.source, Source::Param(p) if p == name))
+        {
+            diags.error(path_span, format!(
+                "the path has `:{name}` but no argument takes it: add `#[param] {name}: String` (any type that parses from a string works, e.g. `u64`)"
+            ));
+        }
+    }
+    let mut bodies = 0;
+    for arg in &args {
+        match &arg.source {
+            Source::Param(name) if !path.params.contains(name) => diags.error(arg.span, format!(
+                "`#[param]` `{name}` has no `:{name}` in the path \"{}\": add the segment or fix the name",
+                path.nest
+            )),
+            Source::Body => {
+                bodies += 1;
+                if bodies > 1 {
+                    diags.error(arg.span, "a route has one body: take it as one `#[body]` struct with every field");
+                }
+            }
+            _ => {}
+        }
+    }
+
+    Some(Route {
+        method,
+        axum_fn: METHODS
+            .iter()
+            .find(|(_, m)| *m == method)
+            .map(|(f, _)| *f)
+            .expect("a known method"),
+        path,
+        attr_span: attr.span(),
+        path_span,
+        handler: f.sig.ident.clone(),
+        status: status.unwrap_or(if method == "POST" { 201 } else { 200 }),
+        args,
+        output: output_of(&f.sig.output),
+    })
+}
+
+/// Two routes of one controller that axum could not tell apart.
+fn check_collisions(routes: &[Route], diags: &mut Diagnostics) {
+    for (i, later) in routes.iter().enumerate() {
+        for earlier in &routes[..i] {
+            if earlier.path.shape != later.path.shape {
+                continue;
+            }
+            let (message, note) = if earlier.path.params != later.path.params {
+                (format!(
+                    "\"{}\" and \"{}\" are the same route with different parameter names: use the same names",
+                    later.path.nest, earlier.path.nest
+                ), "the other route")
+            } else if earlier.method == later.method {
+                (
+                    format!(
+                        "duplicate route: {} {} is already served by `{}`",
+                        later.method, later.path.nest, earlier.handler
+                    ),
+                    "first defined here",
+                )
+            } else {
+                continue;
+            };
+            let mut error = syn::Error::new(later.attr_span, message);
+            error.combine(syn::Error::new(earlier.attr_span, note));
+            diags.push(error);
+        }
+    }
+}
+
+fn extract(arg: &Arg, index: usize) -> TokenStream {
+    let var = format_ident!("__arg{}", index);
+    let ty = &arg.ty;
+    let private = quote!(::gateway_core::__private);
+    let bail = quote!(match __value {
+        ::core::result::Result::Ok(v) => v,
+        ::core::result::Result::Err(e) => return #private::axum::response::IntoResponse::into_response(e),
+    });
+    let value = match &arg.source {
+        Source::Param(name) => {
+            let expected = expected_phrase(ty);
+            quote_spanned!(ty.span()=> #private::path_param::<#ty>(&__path, #name, #expected))
+        }
+        Source::Query => quote_spanned!(ty.span()=> #private::query::<#ty>(&__parts)),
+        Source::Header(name) => {
+            quote_spanned!(ty.span()=> #private::header::<#ty>(&__parts, #name))
+        }
+        Source::Headers => {
+            quote!(::core::result::Result::<_, #private::axum::response::Response>::Ok(__parts.headers.clone()))
+        }
+        Source::Req => {
+            quote!(::core::result::Result::<_, #private::axum::response::Response>::Ok(__parts.clone()))
+        }
+        Source::Extractor => {
+            quote_spanned!(ty.span()=> #private::extract::<#ty>(&mut __parts).await)
+        }
+        Source::Body => quote_spanned!(ty.span()=> #private::body::<#ty>(__parts, __body).await),
+    };
+    quote!(let #var: #ty = { let __value = #value; #bail };)
+}
+
+fn expand_route(route: &Route) -> TokenStream {
+    let private = quote!(::gateway_core::__private);
+    let axum_path = &route.path.axum;
+    let axum_fn = format_ident!("{}", route.axum_fn);
+    let handler = &route.handler;
+    let status = route.status;
+    let path_params = route.args.iter().any(|a| matches!(a.source, Source::Param(_))).then(|| {
+        quote!(let __path = match #private::raw_path(&mut __parts).await { ::core::result::Result::Ok(p) => p, ::core::result::Result::Err(r) => return r };)
+    });
+    // The body consumes the request, so it is read last; arguments keep their order.
+    let heads = route
+        .args
+        .iter()
+        .enumerate()
+        .filter(|(_, a)| !matches!(a.source, Source::Body));
+    let heads = heads.map(|(i, a)| extract(a, i));
+    let body = route
+        .args
+        .iter()
+        .enumerate()
+        .find(|(_, a)| matches!(a.source, Source::Body));
+    let body = body.map(|(i, a)| extract(a, i));
+    let names = (0..route.args.len()).map(|i| format_ident!("__arg{}", i));
+    let respond = match route.output {
+        Output::Unit => quote!({ let () = __result; #private::respond_value(__status, &()) }),
+        Output::Raw => quote!(#private::axum::response::IntoResponse::into_response(__result)),
+        Output::Result => quote!(#private::respond_result(__status, __result)),
+        Output::Value => quote!(#private::respond_value(__status, &__result)),
+    };
+    quote_spanned! {route.path_span=>
+        router = router.route(#axum_path, #private::axum::routing::#axum_fn({
+            let this = ::std::sync::Arc::clone(&this);
+            move |__request: #private::axum::extract::Request| {
+                let this = ::std::sync::Arc::clone(&this);
+                async move {
+                    #[allow(unused_mut, unused_variables)]
+                    let (mut __parts, __body) = __request.into_parts();
+                    #path_params
+                    #(#heads)*
+                    #body
+                    let __status = #private::status(#status);
+                    let __result = this.#handler(#(#names),*).await;
+                    #respond
+                }
+            }
+        }));
+    }
+}
+
+pub fn expand(attr: TokenStream, item: TokenStream) -> TokenStream {
+    let mut diags = Diagnostics::default();
+    let prefix = if attr.is_empty() {
+        String::new()
+    } else {
+        match syn::parse2::<LitStr>(attr) {
+            Ok(lit) => {
+                if let Err(message) = path::parse(&lit.value(), "") {
+                    diags.error(lit.span(), message);
+                }
+                lit.value()
+            }
+            Err(e) => {
+                diags.push(syn::Error::new(
+                    e.span(),
+                    "`#[controller]` takes an optional path prefix: `#[controller(\"api\")]`",
+                ));
+                String::new()
+            }
+        }
+    };
+    let mut block: ItemImpl = match syn::parse2(item.clone()) {
+        Ok(block) => block,
+        Err(_) => {
+            let error = syn::Error::new(Span::call_site(), "`#[controller]` goes on an impl block: `#[controller] impl UsersController { .. }`").to_compile_error();
+            return quote!(#error #item);
+        }
+    };
+    let mut routes = Vec::new();
+    for item in block.items.iter_mut() {
+        if let ImplItem::Fn(f) = item {
+            routes.extend(parse_route(f, &prefix, &mut diags));
+        }
+    }
+    check_collisions(&routes, &mut diags);
+    if let Some(error) = diags.into_error() {
+        // Keep the (stripped) impl block so the rest of the file still type-checks.
+        let error = error.to_compile_error();
+        return quote!(#error #block);
+    }
+
+    let self_ty = &block.self_ty;
+    let name = match &**self_ty {
+        Type::Path(p) => p
+            .path
+            .segments
+            .last()
+            .map(|s| s.ident.to_string())
+            .unwrap_or_default(),
+        other => other.to_token_stream().to_string(),
+    };
+    let prefix = path::parse(&prefix, "")
+        .map(|p| if p.nest == "/" { String::new() } else { p.nest })
+        .unwrap_or_default();
+    let (impl_generics, _, where_clause) = block.generics.split_for_impl();
+    let metas = routes.iter().map(|r| {
+        let (method, nest, handler) = (r.method, &r.path.nest, r.handler.to_string());
+        quote!(::gateway_core::http::RouteMeta { method: #method, path: #nest, handler: #handler })
+    });
+    let mounts = routes.iter().map(expand_route);
+    quote! {
+        #block
+
+        impl #impl_generics ::gateway_core::http::Controller for #self_ty #where_clause {
+            const META: ::gateway_core::http::ControllerMeta = ::gateway_core::http::ControllerMeta {
+                name: #name,
+                prefix: #prefix,
+                routes: &[#(#metas),*],
+            };
+
+            fn mount(
+                this: ::std::sync::Arc<Self>,
+                mut router: ::gateway_core::__private::axum::Router,
+            ) -> ::gateway_core::__private::axum::Router {
+                #(#mounts)*
+                router
+            }
+        }
+    }
+}
+
+/// `#[get]` and friends outside a `#[controller]` block: say where they belong.
+pub fn misplaced(name: &str, item: TokenStream) -> TokenStream {
+    let error = syn::Error::new(
+        Span::call_site(),
+        format!("`#[{name}]` only works on a method inside an impl block marked `#[controller]`"),
+    )
+    .to_compile_error();
+    quote!(#error #item)
+}
