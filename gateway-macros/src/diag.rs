@@ -20,6 +20,12 @@ impl Diagnostics {
         self.push(syn::Error::new(span, message));
     }
 
+    /// Adds an error covering all of `tokens` (an attribute, a type): on stable Rust a
+    /// single span would show only its first token.
+    pub fn error_at(&mut self, tokens: impl quote::ToTokens, message: impl std::fmt::Display) {
+        self.push(syn::Error::new_spanned(tokens, message));
+    }
+
     /// The errors, if any.
     pub fn into_error(self) -> Option<syn::Error> {
         self.0

@@ -41,8 +41,8 @@ enum Source {
 struct Arg {
     source: Source,
     ty: Type,
-    /// The attribute (or the argument, for plain extractors).
-    span: Span,
+    /// The attribute (or the type, for plain extractors), to point errors at.
+    at: TokenStream,
 }
 
 /// How the return value becomes a response.
@@ -57,7 +57,8 @@ struct Route {
     method: &'static str,
     axum_fn: &'static str,
     path: RoutePath,
-    attr_span: Span,
+    /// The route attribute's contents (`get("users/:id")`), to point at all of it.
+    attr_tokens: TokenStream,
     path_span: Span,
     handler: syn::Ident,
     status: u16,
@@ -113,8 +114,8 @@ fn parse_route(f: &mut ImplItemFn, prefix: &str, diags: &mut Diagnostics) -> Opt
     for attr in f.attrs.drain(..) {
         if let Some((_, method)) = METHODS.iter().find(|(name, _)| is_attr(&attr, name)) {
             if route_attr.is_some() {
-                diags.error(
-                    attr.span(),
+                diags.error_at(
+                    &attr,
                     "a method can serve one route: split it into two methods",
                 );
             }
@@ -122,7 +123,7 @@ fn parse_route(f: &mut ImplItemFn, prefix: &str, diags: &mut Diagnostics) -> Opt
         } else if is_attr(&attr, "http_code") {
             match attr.parse_args::<LitInt>().and_then(|l| l.base10_parse::<u16>()) {
                 Ok(code) if (100..=599).contains(&code) => status = Some(code),
-                _ => diags.error(attr.span(), "`#[http_code(..)]` takes a status code from 100 to 599, e.g. `#[http_code(204)]`"),
+                _ => diags.error_at(&attr, "`#[http_code(..)]` takes a status code from 100 to 599, e.g. `#[http_code(204)]`"),
             }
         } else {
             kept.push(attr);
@@ -139,7 +140,9 @@ fn parse_route(f: &mut ImplItemFn, prefix: &str, diags: &mut Diagnostics) -> Opt
     });
     let path_span = path_lit.as_ref().map_or(attr.span(), |l| l.span());
     let raw_path = path_lit.as_ref().map(LitStr::value).unwrap_or_default();
-    let path = path::parse(prefix, &raw_path).unwrap_or_else(|message| {
+    let parsed = path::parse(prefix, &raw_path);
+    let path_ok = parsed.is_ok();
+    let path = parsed.unwrap_or_else(|message| {
         diags.error(path_span, message);
         path::parse("", "").expect("the root path parses")
     });
@@ -166,7 +169,7 @@ fn parse_route(f: &mut ImplItemFn, prefix: &str, diags: &mut Diagnostics) -> Opt
                 continue;
             };
             if source.is_some() {
-                diags.error(attr.span(), "an argument takes one of `#[param]`, `#[body]`, `#[query]`, `#[headers]`, `#[header]`, `#[req]`");
+                diags.error_at(&attr, "an argument takes one of `#[param]`, `#[body]`, `#[query]`, `#[headers]`, `#[header]`, `#[req]`");
                 continue;
             }
             let lit = string_arg(&attr).unwrap_or_else(|e| {
@@ -178,17 +181,14 @@ fn parse_route(f: &mut ImplItemFn, prefix: &str, diags: &mut Diagnostics) -> Opt
                     (Some(lit), _) => Some(Source::Param(lit.value())),
                     (None, Pat::Ident(ident)) => Some(Source::Param(ident.ident.to_string())),
                     (None, _) => {
-                        diags.error(attr.span(), "name the parameter: `#[param(\"id\")]`");
+                        diags.error_at(&attr, "name the parameter: `#[param(\"id\")]`");
                         None
                     }
                 },
                 "header" => match lit {
                     Some(lit) => Some(Source::Header(lit.value().to_ascii_lowercase())),
                     None => {
-                        diags.error(
-                            attr.span(),
-                            "name the header: `#[header(\"x-request-id\")]`",
-                        );
+                        diags.error_at(&attr, "name the header: `#[header(\"x-request-id\")]`");
                         None
                     }
                 },
@@ -197,19 +197,22 @@ fn parse_route(f: &mut ImplItemFn, prefix: &str, diags: &mut Diagnostics) -> Opt
                 "headers" => Some(Source::Headers),
                 _ => Some(Source::Req),
             };
-            source = kind.map(|k| (k, attr.span()));
+            source = kind.map(|k| (k, attr.to_token_stream()));
         }
         typed.attrs = kept;
-        let (source, span) = source.unwrap_or((Source::Extractor, typed.ty.span()));
+        let (source, at) = source.unwrap_or((Source::Extractor, typed.ty.to_token_stream()));
         args.push(Arg {
             source,
             ty: (*typed.ty).clone(),
-            span,
+            at,
         });
     }
 
     // Every `:name` is taken by one argument, every `#[param]` names a segment, one body.
-    for name in &path.params {
+    // (A malformed path was reported already; checking arguments against it would only add
+    // noise.)
+    let params_checked = if path_ok { path.params.as_slice() } else { &[] };
+    for name in params_checked {
         if !args
             .iter()
             .any(|a| matches!(&a.source, Source::Param(p) if p == name))
@@ -222,14 +225,14 @@ fn parse_route(f: &mut ImplItemFn, prefix: &str, diags: &mut Diagnostics) -> Opt
     let mut bodies = 0;
     for arg in &args {
         match &arg.source {
-            Source::Param(name) if !path.params.contains(name) => diags.error(arg.span, format!(
+            Source::Param(name) if path_ok && !path.params.contains(name) => diags.error_at(&arg.at, format!(
                 "`#[param]` `{name}` has no `:{name}` in the path \"{}\": add the segment or fix the name",
                 path.nest
             )),
             Source::Body => {
                 bodies += 1;
                 if bodies > 1 {
-                    diags.error(arg.span, "a route has one body: take it as one `#[body]` struct with every field");
+                    diags.error_at(&arg.at, "a route has one body: take it as one `#[body]` struct with every field");
                 }
             }
             _ => {}
@@ -244,7 +247,7 @@ fn parse_route(f: &mut ImplItemFn, prefix: &str, diags: &mut Diagnostics) -> Opt
             .map(|(f, _)| *f)
             .expect("a known method"),
         path,
-        attr_span: attr.span(),
+        attr_tokens: attr.meta.to_token_stream(),
         path_span,
         handler: f.sig.ident.clone(),
         status: status.unwrap_or(if method == "POST" { 201 } else { 200 }),
@@ -276,8 +279,8 @@ fn check_collisions(routes: &[Route], diags: &mut Diagnostics) {
             } else {
                 continue;
             };
-            let mut error = syn::Error::new(later.attr_span, message);
-            error.combine(syn::Error::new(earlier.attr_span, note));
+            let mut error = syn::Error::new_spanned(&later.attr_tokens, message);
+            error.combine(syn::Error::new_spanned(&earlier.attr_tokens, note));
             diags.push(error);
         }
     }

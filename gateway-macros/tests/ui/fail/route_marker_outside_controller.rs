@@ -1,0 +1,12 @@
+use gateway_core::prelude::*;
+
+struct UsersController;
+
+impl UsersController {
+    #[get("users")]
+    async fn list(&self) -> String {
+        String::new()
+    }
+}
+
+fn main() {}

@@ -1,0 +1,13 @@
+use gateway_core::prelude::*;
+
+struct UsersController;
+
+#[controller]
+impl UsersController {
+    #[get("users/:id")]
+    async fn get_user(&self) -> String {
+        String::new()
+    }
+}
+
+fn main() {}
