@@ -7,6 +7,8 @@
 //! | module | for |
 //! | --- | --- |
 //! | [`client`] | [`ClientProxy`](client::ClientProxy): `send`, `emit`, streams, deadlines, [`RpcError`](client::RpcError) |
+//! | [`app`] | [`NestFactory`](app::NestFactory): boot a module tree, serve it |
+//! | [`di`] | providers, modules, [`ClientsModule`](di::ClientsModule) |
 //! | [`http`] | [`HttpException`](http::HttpException) with Nest's bodies, `RpcError` → HTTP, unknown routes, panics |
 //! | [`server`] | [`MessageRouter`](server::MessageRouter): message, stream and event handlers, [`RpcException`](server::RpcException) |
 //! | [`transport`] | the wire: [`tcp`](transport::tcp) (codec, [`TcpServer`](transport::tcp::TcpServer)) |
@@ -46,7 +48,9 @@
 
 #![warn(missing_docs)]
 
+pub mod app;
 pub mod client;
+pub mod di;
 pub mod http;
 pub(crate) mod packet;
 pub mod pattern;
@@ -58,19 +62,23 @@ pub mod transport;
 #[path = "private.rs"]
 pub mod __private;
 
-pub use gateway_macros::{controller, delete, get, http_code, patch, pattern, post, put};
+pub use gateway_macros::{
+    controller, delete, get, http_code, injectable, module, patch, pattern, post, put,
+};
 pub use packet::NO_MESSAGE_HANDLER;
 
 /// What a user of the framework needs in scope.
 pub mod prelude {
+    pub use crate::app::{BootError, NestApplication, NestFactory};
     pub use crate::client::{CallOptions, ClientOptions, ClientProxy, RpcError, RpcStream};
+    pub use crate::di::{ClientsModule, Provider};
     pub use crate::http::{Controller, HttpException};
     pub use crate::pattern;
     pub use crate::pattern::Pattern;
     pub use crate::server::{MessageRouter, RpcException};
     pub use crate::signal::shutdown_signal;
     pub use crate::transport::tcp::{ServerOptions, ShutdownHandle, TcpServer};
-    pub use crate::{controller, delete, get, http_code, patch, post, put};
+    pub use crate::{controller, delete, get, http_code, injectable, module, patch, post, put};
 }
 
 /// The README's examples are compiled as doctests so they cannot rot.

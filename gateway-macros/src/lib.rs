@@ -5,10 +5,14 @@
 //! | --- | --- |
 //! | [`pattern!`] | a message pattern literal, normalized at compile time |
 //! | [`controller`] | an impl block of route methods becomes axum routes |
+//! | [`injectable`] | a struct the DI container builds (`#[inject("TOKEN")]` fields, or by type) |
+//! | [`module`] | a module: `imports`, `controllers`, `providers` |
 //! | [`get`], [`post`], [`put`], [`patch`], [`delete`], [`http_code`] | route markers inside a `#[controller]` block |
 
 mod controller;
 mod diag;
+mod injectable;
+mod module;
 mod pattern;
 
 use proc_macro::TokenStream;
@@ -101,4 +105,39 @@ route_marker! {
     delete,
     /// `#[http_code(204)]`: the route's success status, inside a [`macro@controller`] block.
     http_code
+}
+
+/// A struct the container builds: each field is injected from a provider, by token with
+/// `#[inject("USERS_SERVICE")]`, or by its type otherwise (`Arc<UsersService>` for a class
+/// provider, or any type registered with `Provider::typed`). Fields must be `Clone + Send +
+/// Sync`; the compiler says so at the field's type if one is not.
+///
+/// ```
+/// use gateway_core::prelude::*;
+///
+/// #[injectable]
+/// struct GatewayController {
+///     #[inject("USERS_SERVICE")]
+///     users: ClientProxy,
+/// }
+/// ```
+#[proc_macro_attribute]
+pub fn injectable(attr: TokenStream, item: TokenStream) -> TokenStream {
+    injectable::expand(attr.into(), item.into()).into()
+}
+
+/// A module: `#[module(imports = [..], controllers = [..], providers = [..])]` on a unit
+/// struct. `imports` takes modules and dynamic modules (`ClientsModule::register([..])`),
+/// `controllers` takes controller types, `providers` takes class types (built by the
+/// container) or `Provider` values.
+///
+/// ```
+/// use gateway_core::prelude::*;
+///
+/// #[module(imports = [ClientsModule::register([ClientOptions::tcp("USERS_SERVICE", "127.0.0.1:3001")])])]
+/// pub struct AppModule;
+/// ```
+#[proc_macro_attribute]
+pub fn module(attr: TokenStream, item: TokenStream) -> TokenStream {
+    module::expand(attr.into(), item.into()).into()
 }

@@ -1,0 +1,253 @@
+//! `NestFactory::create`: modules, providers and controllers resolved at boot, with clear
+//! errors for what cannot be; the booted app serving Nest's HTTP.
+
+use std::net::SocketAddr;
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use gateway_core::prelude::*;
+use gateway_tests::*;
+use serde_json::{json, Value};
+
+static USERS_ADDR: OnceLock<String> = OnceLock::new();
+
+fn users_addr() -> String {
+    USERS_ADDR
+        .get()
+        .cloned()
+        .unwrap_or_else(|| "127.0.0.1:9".into())
+}
+
+#[derive(Clone)]
+struct Greeting(&'static str);
+
+#[injectable]
+struct GreetingService {
+    greeting: Greeting,
+}
+
+impl GreetingService {
+    fn greet(&self, name: &str) -> String {
+        format!("{}, {name}", self.greeting.0)
+    }
+}
+
+#[injectable]
+struct GatewayController {
+    #[inject("USERS_SERVICE")]
+    users: ClientProxy,
+    greetings: Arc<GreetingService>,
+}
+
+#[controller]
+impl GatewayController {
+    #[get("users/:id")]
+    async fn get_user(&self, #[param] id: u64) -> Result<Value, HttpException> {
+        Ok(self
+            .users
+            .send(pattern!({ cmd: "get_user" }), &json!({ "id": id }))
+            .await?)
+    }
+
+    #[get("greet/:name")]
+    async fn greet(&self, #[param] name: String) -> String {
+        self.greetings.greet(&name)
+    }
+
+    #[get("slow")]
+    async fn slow(&self) -> &'static str {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        "done"
+    }
+}
+
+#[module(
+    imports = [ClientsModule::register([ClientOptions::tcp("USERS_SERVICE", users_addr())])],
+    providers = [GreetingService, Provider::typed(Greeting("Hello"))],
+)]
+struct ServicesModule;
+
+#[module(imports = [ServicesModule], controllers = [GatewayController])]
+struct AppModule;
+
+async fn users_service() -> String {
+    let router =
+        MessageRouter::new().message(pattern!({ cmd: "get_user" }), |req: Value| async move {
+            Ok::<_, RpcException>(json!({ "id": req["id"], "name": "Ada Lovelace" }))
+        });
+    let server = TcpServer::bind("127.0.0.1:0", router).await.unwrap();
+    let addr = server.local_addr().to_string();
+    tokio::spawn(server.serve());
+    addr
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_module_tree_boots_and_serves() {
+    init_tracing();
+    USERS_ADDR.set(users_service().await).unwrap();
+    let app = NestFactory::create::<AppModule>().await.expect("boots");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr: SocketAddr = listener.local_addr().unwrap();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let serving = tokio::spawn(app.serve(listener, async {
+        let _ = stopped.await;
+    }));
+
+    let (status, _, body) = http_request(addr, "GET", "/users/42", &[], "").await;
+    assert_eq!(
+        (status, body.as_str()),
+        (200, r#"{"id":42,"name":"Ada Lovelace"}"#)
+    );
+    let (status, _, body) = http_request(addr, "GET", "/greet/Ada", &[], "").await;
+    assert_eq!((status, body.as_str()), (200, "Hello, Ada"));
+    let (status, _, body) = http_request(addr, "GET", "/nope", &[], "").await;
+    assert_eq!(
+        (status, body.as_str()),
+        (
+            404,
+            r#"{"message":"Cannot GET /nope","error":"Not Found","statusCode":404}"#
+        )
+    );
+
+    // Shutdown drains the request in flight.
+    let in_flight = tokio::spawn(http_request(addr, "GET", "/slow", &[], ""));
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    stop.send(()).unwrap();
+    let (status, _, body) = in_flight.await.unwrap();
+    assert_eq!((status, body.as_str()), (200, "done"));
+    tokio::time::timeout(Duration::from_secs(5), serving)
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+}
+
+// --- boot failures ---
+
+#[module(controllers = [GatewayController], providers = [GreetingService, Provider::typed(Greeting("Hi"))])]
+struct MissingClientModule;
+
+#[tokio::test]
+async fn a_missing_token_names_the_class_field_token_and_module() {
+    let error = NestFactory::create::<MissingClientModule>()
+        .await
+        .unwrap_err()
+        .to_string();
+    assert_eq!(
+        error,
+        "can't resolve dependencies of GatewayController (field `users` needs USERS_SERVICE): make sure a provider for USERS_SERVICE is registered in MissingClientModule or a module it imports (`providers = [..]`, `ClientsModule::register([..])`)"
+    );
+}
+
+#[injectable]
+struct Chicken {
+    egg: Arc<Egg>,
+}
+
+#[injectable]
+struct Egg {
+    chicken: Arc<Chicken>,
+}
+
+#[injectable]
+struct FarmController {
+    chicken: Arc<Chicken>,
+}
+
+#[controller]
+impl FarmController {
+    #[get("farm")]
+    async fn farm(&self) -> bool {
+        Arc::strong_count(&self.chicken.egg.chicken) > 0
+    }
+}
+
+#[module(controllers = [FarmController], providers = [Chicken, Egg])]
+struct CycleModule;
+
+#[tokio::test]
+async fn a_cycle_is_reported_with_its_path() {
+    let error = NestFactory::create::<CycleModule>()
+        .await
+        .unwrap_err()
+        .to_string();
+    assert_eq!(error, "circular dependency: Chicken -> Egg -> Chicken");
+}
+
+#[injectable]
+struct OtherController;
+
+#[controller]
+impl OtherController {
+    #[get("greet/:name")]
+    async fn hello(&self, #[param] name: String) -> String {
+        name
+    }
+}
+
+#[module(
+    imports = [ServicesModule],
+    controllers = [GatewayController, OtherController],
+)]
+struct DuplicateModule;
+
+#[tokio::test]
+async fn a_route_served_twice_names_both_handlers() {
+    let error = NestFactory::create::<DuplicateModule>()
+        .await
+        .unwrap_err()
+        .to_string();
+    assert_eq!(error, "duplicate route GET /greet/:name: served by both GatewayController::greet and OtherController::hello");
+}
+
+#[injectable]
+struct RenamedController;
+
+#[controller]
+impl RenamedController {
+    #[post("greet/:who")]
+    async fn post(&self, #[param] who: String) -> String {
+        who
+    }
+}
+
+#[module(imports = [ServicesModule], controllers = [GatewayController, RenamedController])]
+struct ConflictModule;
+
+#[tokio::test]
+async fn routes_that_name_the_same_parameter_differently_are_refused() {
+    let error = NestFactory::create::<ConflictModule>()
+        .await
+        .unwrap_err()
+        .to_string();
+    assert_eq!(error, "routes /greet/:name (GatewayController::greet) and /greet/:who (RenamedController::post) are the same path with different parameter names: use the same names");
+}
+
+#[injectable]
+struct EmptyController;
+
+#[controller]
+impl EmptyController {}
+
+#[module(controllers = [EmptyController])]
+struct EmptyModule;
+
+#[module(imports = [ServicesModule])]
+struct NothingModule;
+
+#[tokio::test]
+async fn controllers_without_routes_and_apps_without_controllers_are_refused() {
+    let error = NestFactory::create::<EmptyModule>()
+        .await
+        .unwrap_err()
+        .to_string();
+    assert_eq!(error, "EmptyController is listed in EmptyModule but has no route: mark its methods with #[get(..)], #[post(..)], ...");
+    let error = NestFactory::create::<NothingModule>()
+        .await
+        .unwrap_err()
+        .to_string();
+    assert_eq!(
+        error,
+        "NothingModule and its imports list no controller: there is nothing to serve"
+    );
+}
