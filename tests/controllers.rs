@@ -2,12 +2,10 @@
 //! microservice, with Nest's HTTP contract.
 
 use std::net::SocketAddr;
-use std::sync::Arc;
 
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::Router;
-use gateway_core::http::{nest_defaults, ControllerMeta, RouteMeta};
+use gateway_core::http::{ControllerMeta, RouteMeta};
 use gateway_core::prelude::*;
 use gateway_tests::*;
 use serde::{Deserialize, Serialize};
@@ -30,9 +28,19 @@ struct Paging {
     limit: Option<u32>,
 }
 
+#[injectable]
 struct GatewayController {
+    #[inject("USERS_SERVICE")]
     users: ClientProxy,
 }
+
+static USERS_ADDR: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+
+#[module(
+    imports = [ClientsModule::register([ClientOptions::tcp("USERS_SERVICE", USERS_ADDR.get().cloned().unwrap_or_default())])],
+    controllers = [GatewayController],
+)]
+struct ControllersModule;
 
 #[controller("api")]
 impl GatewayController {
@@ -116,16 +124,13 @@ async fn start() -> SocketAddr {
             Ok::<_, RpcException>(json!([{ "id": 1 }, { "id": 2 }]))
         });
     let service = TcpServer::bind("127.0.0.1:0", router).await.unwrap();
-    let users = ClientProxy::new(ClientOptions::tcp(
-        "USERS_SERVICE",
-        service.local_addr().to_string(),
-    ));
+    USERS_ADDR.set(service.local_addr().to_string()).unwrap();
     tokio::spawn(service.serve());
 
-    let app = nest_defaults(GatewayController::mount(
-        Arc::new(GatewayController { users }),
-        Router::new(),
-    ));
+    let app = NestFactory::create::<ControllersModule>()
+        .await
+        .expect("boots")
+        .into_router();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });

@@ -12,7 +12,9 @@ use axum::Router;
 use tokio::net::{TcpListener, ToSocketAddrs};
 
 use crate::di::{DiError, Module, ModuleBuilder, Registry, Resolver};
-use crate::http::{nest_defaults, RouteMeta};
+use std::sync::Arc;
+
+use crate::http::{nest_defaults, CanActivate, DynGuard, GlobalGuards, RouteMeta};
 
 /// Why an app could not start.
 #[derive(Debug, thiserror::Error)]
@@ -113,7 +115,10 @@ impl NestFactory {
                 tracing::info!(target: "RouterExplorer", "Mapped {{{}, {}}} route", route.path, route.method);
             }
         }
-        Ok(NestApplication { router })
+        Ok(NestApplication {
+            router,
+            global_guards: Vec::new(),
+        })
     }
 }
 
@@ -162,6 +167,7 @@ fn check_routes<'a>(
 /// A booted app. Nest's `INestApplication`.
 pub struct NestApplication {
     router: Router,
+    global_guards: Vec<Arc<dyn DynGuard>>,
 }
 
 impl std::fmt::Debug for NestApplication {
@@ -174,7 +180,20 @@ impl NestApplication {
     /// The app as an axum `Router`, with Nest's handling of unknown routes and panics: to
     /// nest it in a bigger axum app or serve it yourself.
     pub fn into_router(self) -> Router {
-        nest_defaults(self.router)
+        let router = if self.global_guards.is_empty() {
+            self.router
+        } else {
+            let guards = GlobalGuards(self.global_guards.into());
+            self.router.layer(axum::Extension(guards))
+        };
+        nest_defaults(router)
+    }
+
+    /// Guards every route (before controller and route guards). Nest's
+    /// `app.useGlobalGuards(..)`.
+    pub fn use_global_guards(&mut self, guard: impl CanActivate) -> &mut Self {
+        self.global_guards.push(Arc::new(guard));
+        self
     }
 
     /// Serves on every interface at `port` (as Nest's `app.listen(port)` does) until Ctrl-C or

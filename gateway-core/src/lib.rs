@@ -63,7 +63,7 @@ pub mod transport;
 pub mod __private;
 
 pub use gateway_macros::{
-    controller, delete, get, http_code, injectable, module, patch, pattern, post, put,
+    controller, delete, get, guard, http_code, injectable, module, patch, pattern, post, put,
 };
 pub use packet::NO_MESSAGE_HANDLER;
 
@@ -72,13 +72,16 @@ pub mod prelude {
     pub use crate::app::{BootError, NestApplication, NestFactory};
     pub use crate::client::{CallOptions, ClientOptions, ClientProxy, RpcError, RpcStream};
     pub use crate::di::{ClientsModule, Provider};
+    pub use crate::http::{CanActivate, ExecutionContext};
     pub use crate::http::{Controller, HttpException};
     pub use crate::pattern;
     pub use crate::pattern::Pattern;
     pub use crate::server::{MessageRouter, RpcException};
     pub use crate::signal::shutdown_signal;
     pub use crate::transport::tcp::{ServerOptions, ShutdownHandle, TcpServer};
-    pub use crate::{controller, delete, get, http_code, injectable, module, patch, post, put};
+    pub use crate::{
+        controller, delete, get, guard, http_code, injectable, module, patch, post, put,
+    };
 }
 
 /// The README's examples are compiled as doctests so they cannot rot.

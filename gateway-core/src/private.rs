@@ -1,6 +1,7 @@
 //! What macro-generated code calls. Not a public API: names and signatures change freely.
 
 use std::str::FromStr;
+use std::sync::Arc;
 
 use axum::body::Body as HttpBody;
 use axum::extract::{FromRequest, FromRequestParts, Query, RawPathParams, Request};
@@ -10,9 +11,37 @@ use axum::response::{IntoResponse, Response};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
-use crate::http::{nest_response, parse_param, Body, HttpException};
+use crate::http::{
+    nest_response, parse_param, run_guards, AuthUser, Body, CanActivate, DynGuard, HttpException,
+    RouteMeta,
+};
 
 pub use axum;
+
+/// Runs the app's global guards and the route's, before its arguments are read.
+pub async fn guard(
+    parts: &mut Parts,
+    route: &'static RouteMeta,
+    controller: &'static str,
+    guards: &[&dyn DynGuard],
+) -> Result<(), HttpException> {
+    run_guards(parts, route, controller, guards).await
+}
+
+/// The user a guard attached (`#[user]`); none attached is a 401.
+pub fn user<T: Clone + 'static>(parts: &Parts) -> Result<T, HttpException> {
+    parts
+        .extensions
+        .get::<AuthUser>()
+        .and_then(|u| u.0.downcast_ref::<T>().cloned())
+        .ok_or_else(|| HttpException::unauthorized(()))
+}
+
+/// A guard instance as the routes hold it. The bound is the compile-time check that
+/// `#[guard(G)]` names a guard; the macro spans this call on `G`, so the error lands there.
+pub fn guard_instance<G: CanActivate>(guard: Arc<G>) -> Arc<dyn DynGuard> {
+    guard
+}
 
 /// The route's path parameters.
 pub async fn raw_path(parts: &mut Parts) -> Result<RawPathParams, Response> {

@@ -55,12 +55,16 @@ pub fn pattern(input: TokenStream) -> TokenStream {
 /// | `#[query] q: T` | the query string (`Deserialize`) |
 /// | `#[header("x-name")] v: Option<String>` (or `String`: required) | one header |
 /// | `#[headers] h: HeaderMap`, `#[req] parts: Parts` | all headers, the request head |
+/// | `#[user] user: T` | what a guard attached with `ExecutionContext::set_user` (none: 401) |
 /// | any other type | an axum extractor that reads the request head (`FromRequestParts`) |
 ///
 /// The return value: `T: Serialize` is sent as Nest sends it (objects as JSON, strings as
 /// text), `Result<T, E>` with `E: Into<HttpException>` (so `RpcError` works with `?`),
 /// `impl IntoResponse` or `Response` as is. POST answers 201, every other method 200;
 /// `#[http_code(204)]` overrides.
+///
+/// `#[guard(AuthGuard)]` under `#[controller]` guards every route; on a method, that route.
+/// Guard types must implement `CanActivate` and be listed in a module's `providers`.
 ///
 /// ```
 /// use gateway_core::prelude::*;
@@ -104,7 +108,9 @@ route_marker! {
     /// `#[delete("path")]`: a DELETE route, inside a [`macro@controller`] block.
     delete,
     /// `#[http_code(204)]`: the route's success status, inside a [`macro@controller`] block.
-    http_code
+    http_code,
+    /// `#[guard(AuthGuard)]`: under `#[controller]` (every route) or on a route method.
+    guard
 }
 
 /// A struct the container builds: each field is injected from a provider, by token with

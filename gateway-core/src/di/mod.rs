@@ -129,7 +129,7 @@ impl Provider {
 }
 
 /// A class that the container builds: what `#[injectable]` implements.
-pub trait Injectable: Sized + Send + Sync + 'static {
+pub trait Injectable: Sized + 'static {
     /// The class's name, for messages.
     const NAME: &'static str;
 
@@ -223,7 +223,7 @@ impl<'a> ModuleBuilder<'a> {
     }
 
     /// A class provider: built once, injected into fields of type `Arc<P>`.
-    pub fn provider<P: Injectable>(&mut self) {
+    pub fn provider<P: Injectable + Send + Sync>(&mut self) {
         let build: Build = Arc::new(|r| Ok(Arc::new(Arc::new(P::construct(r)?)) as Value));
         self.register(Token::of::<Arc<P>>(), Recipe::Build(build, P::NAME));
     }
@@ -237,7 +237,7 @@ impl<'a> ModuleBuilder<'a> {
     pub fn controller<C: crate::http::Controller + Injectable>(&mut self) {
         let mount: Mount = Box::new(|r, router| {
             let controller = Arc::new(r.build::<C>()?);
-            Ok(C::mount(controller, router))
+            C::mount(controller, router, r)
         });
         self.registry.controllers.push(ControllerEntry {
             module: self.module,

@@ -4,6 +4,8 @@ use std::sync::Arc;
 
 use axum::Router;
 
+use crate::di::{DiError, Resolver};
+
 /// A controller: a set of routes bound to one shared instance. `#[controller]` implements it;
 /// the app mounts every controller a module lists.
 pub trait Controller: Send + Sync + Sized + 'static {
@@ -11,8 +13,13 @@ pub trait Controller: Send + Sync + Sized + 'static {
     /// checks across controllers, and tooling).
     const META: ControllerMeta;
 
-    /// Adds this controller's routes to `router`, each bound to `this`.
-    fn mount(this: Arc<Self>, router: Router) -> Router;
+    /// Adds this controller's routes to `router`, each bound to `this`; the guards its
+    /// routes use are taken from `resolver` (they are providers).
+    fn mount(
+        this: Arc<Self>,
+        router: Router,
+        resolver: &mut Resolver<'_>,
+    ) -> Result<Router, DiError>;
 }
 
 /// A controller's compile-time description.

@@ -6,6 +6,7 @@
 //!   `text/html`, `null` as an empty body).
 //! - [`Body`] and [`parse_param`]: request bodies and typed params, with Nest's 400 and 413
 //!   bodies.
+//! - [`CanActivate`] and [`ExecutionContext`]: guards.
 //! - [`route_not_found`] and [`nest_defaults`]: unknown routes and methods (`Cannot GET /path`).
 //! - [`catch_panic_layer`]: a panicking handler answers Nest's 500 instead of dropping the
 //!   connection.
@@ -15,6 +16,7 @@
 mod controller;
 mod exception;
 mod extract;
+mod guard;
 mod respond;
 
 use std::any::Any;
@@ -30,6 +32,8 @@ pub use extract::{
     parse_param, Body, BodyLimit, BOOLEAN_EXPECTED, DEFAULT_BODY_LIMIT, NUMERIC_EXPECTED,
     UUID_EXPECTED,
 };
+pub(crate) use guard::{run_guards, AuthUser, GlobalGuards};
+pub use guard::{CanActivate, DynGuard, ExecutionContext};
 pub use respond::{default_status, nest_response};
 
 /// The fallback handler for unknown routes: Nest's 404

@@ -24,7 +24,7 @@ const METHODS: [(&str, &str); 5] = [
     ("delete", "DELETE"),
 ];
 
-const PARAM_ATTRS: [&str; 6] = ["param", "body", "query", "headers", "header", "req"];
+const PARAM_ATTRS: [&str; 7] = ["param", "body", "query", "headers", "header", "req", "user"];
 
 /// What a route argument is taken from.
 enum Source {
@@ -34,6 +34,8 @@ enum Source {
     Headers,
     Header(String),
     Req,
+    /// What a guard attached (`#[user]`).
+    User,
     /// Any axum extractor that reads the request head.
     Extractor,
 }
@@ -64,10 +66,22 @@ struct Route {
     status: u16,
     args: Vec<Arg>,
     output: Output,
+    /// `#[guard(..)]` on the method (the controller's come first at run time).
+    guards: Vec<syn::Path>,
 }
 
 fn is_attr(attr: &Attribute, name: &str) -> bool {
     attr.path().is_ident(name)
+}
+
+/// The guard types of `#[guard(A, B)]`.
+fn guard_list(attr: &Attribute, diags: &mut Diagnostics) -> Vec<syn::Path> {
+    attr.parse_args_with(syn::punctuated::Punctuated::<syn::Path, syn::Token![,]>::parse_terminated)
+        .map(|list| list.into_iter().collect())
+        .unwrap_or_else(|_| {
+            diags.error_at(attr, "`#[guard(..)]` takes guard types: `#[guard(AuthGuard)]`, `#[guard(AuthGuard, RolesGuard)]`");
+            Vec::new()
+        })
 }
 
 /// The optional string argument of `#[get("path")]` / `#[param("id")]`.
@@ -110,8 +124,13 @@ fn expected_phrase(ty: &Type) -> String {
 fn parse_route(f: &mut ImplItemFn, prefix: &str, diags: &mut Diagnostics) -> Option<Route> {
     let mut route_attr = None;
     let mut status = None;
+    let mut guards = Vec::new();
     let mut kept = Vec::new();
     for attr in f.attrs.drain(..) {
+        if is_attr(&attr, "guard") {
+            guards.extend(guard_list(&attr, diags));
+            continue;
+        }
         if let Some((_, method)) = METHODS.iter().find(|(name, _)| is_attr(&attr, name)) {
             if route_attr.is_some() {
                 diags.error_at(
@@ -195,6 +214,7 @@ fn parse_route(f: &mut ImplItemFn, prefix: &str, diags: &mut Diagnostics) -> Opt
                 "body" => Some(Source::Body),
                 "query" => Some(Source::Query),
                 "headers" => Some(Source::Headers),
+                "user" => Some(Source::User),
                 _ => Some(Source::Req),
             };
             source = kind.map(|k| (k, attr.to_token_stream()));
@@ -253,6 +273,7 @@ fn parse_route(f: &mut ImplItemFn, prefix: &str, diags: &mut Diagnostics) -> Opt
         status: status.unwrap_or(if method == "POST" { 201 } else { 200 }),
         args,
         output: output_of(&f.sig.output),
+        guards,
     })
 }
 
@@ -309,6 +330,7 @@ fn extract(arg: &Arg, index: usize) -> TokenStream {
         Source::Req => {
             quote!(::core::result::Result::<_, #private::axum::response::Response>::Ok(__parts.clone()))
         }
+        Source::User => quote_spanned!(ty.span()=> #private::user::<#ty>(&__parts)),
         Source::Extractor => {
             quote_spanned!(ty.span()=> #private::extract::<#ty>(&mut __parts).await)
         }
@@ -317,7 +339,23 @@ fn extract(arg: &Arg, index: usize) -> TokenStream {
     quote!(let #var: #ty = { let __value = #value; #bail };)
 }
 
-fn expand_route(route: &Route) -> TokenStream {
+/// The variable holding a guard instance, by the guard's position in the controller's list.
+fn guard_var(all: &[syn::Path], guard: &syn::Path) -> syn::Ident {
+    let key = guard.to_token_stream().to_string();
+    let index = all
+        .iter()
+        .position(|g| g.to_token_stream().to_string() == key)
+        .expect("every guard is listed");
+    format_ident!("__guard{}", index)
+}
+
+fn expand_route(
+    route: &Route,
+    index: usize,
+    name: &str,
+    controller_guards: &[syn::Path],
+    all_guards: &[syn::Path],
+) -> TokenStream {
     let private = quote!(::gateway_core::__private);
     let axum_path = &route.path.axum;
     let axum_fn = format_ident!("{}", route.axum_fn);
@@ -346,14 +384,31 @@ fn expand_route(route: &Route) -> TokenStream {
         Output::Result => quote!(#private::respond_result(__status, __result)),
         Output::Value => quote!(#private::respond_value(__status, &__result)),
     };
+    let guards: Vec<syn::Ident> = controller_guards
+        .iter()
+        .chain(&route.guards)
+        .map(|g| guard_var(all_guards, g))
+        .collect();
+    let guard_count = guards.len();
     quote_spanned! {route.path_span=>
         router = router.route(#axum_path, #private::axum::routing::#axum_fn({
             let this = ::std::sync::Arc::clone(&this);
+            #(let #guards = ::std::sync::Arc::clone(&#guards);)*
             move |__request: #private::axum::extract::Request| {
                 let this = ::std::sync::Arc::clone(&this);
+                #(let #guards = ::std::sync::Arc::clone(&#guards);)*
                 async move {
                     #[allow(unused_mut, unused_variables)]
                     let (mut __parts, __body) = __request.into_parts();
+                    let __guards: [&dyn ::gateway_core::http::DynGuard; #guard_count] = [#(&*#guards),*];
+                    if let ::core::result::Result::Err(e) = #private::guard(
+                        &mut __parts,
+                        &<Self as ::gateway_core::http::Controller>::META.routes[#index],
+                        #name,
+                        &__guards,
+                    ).await {
+                        return #private::axum::response::IntoResponse::into_response(e);
+                    }
                     #path_params
                     #(#heads)*
                     #body
@@ -394,6 +449,14 @@ pub fn expand(attr: TokenStream, item: TokenStream) -> TokenStream {
             return quote!(#error #item);
         }
     };
+    let mut controller_guards = Vec::new();
+    block.attrs.retain(|attr| {
+        if is_attr(attr, "guard") {
+            controller_guards.extend(guard_list(attr, &mut diags));
+            return false;
+        }
+        true
+    });
     let mut routes = Vec::new();
     for item in block.items.iter_mut() {
         if let ImplItem::Fn(f) = item {
@@ -425,7 +488,36 @@ pub fn expand(attr: TokenStream, item: TokenStream) -> TokenStream {
         let (method, nest, handler) = (r.method, &r.path.nest, r.handler.to_string());
         quote!(::gateway_core::http::RouteMeta { method: #method, path: #nest, handler: #handler })
     });
-    let mounts = routes.iter().map(expand_route);
+    let mut all_guards: Vec<syn::Path> = Vec::new();
+    for guard in controller_guards
+        .iter()
+        .chain(routes.iter().flat_map(|r| &r.guards))
+    {
+        let key = guard.to_token_stream().to_string();
+        if !all_guards
+            .iter()
+            .any(|g| g.to_token_stream().to_string() == key)
+        {
+            all_guards.push(guard.clone());
+        }
+    }
+    let resolve_guards = all_guards.iter().enumerate().map(|(i, g)| {
+        let var = format_ident!("__guard{}", i);
+        let field = format!(
+            "#[guard({})]",
+            g.to_token_stream().to_string().replace(' ', "")
+        );
+        quote_spanned! {g.span()=>
+            let #var: ::std::sync::Arc<dyn ::gateway_core::http::DynGuard> =
+                ::gateway_core::__private::guard_instance::<#g>(
+                    __resolver.typed::<::std::sync::Arc<#g>>(#name, #field)?,
+                );
+        }
+    });
+    let mounts = routes
+        .iter()
+        .enumerate()
+        .map(|(i, r)| expand_route(r, i, &name, &controller_guards, &all_guards));
     quote! {
         #block
 
@@ -436,12 +528,15 @@ pub fn expand(attr: TokenStream, item: TokenStream) -> TokenStream {
                 routes: &[#(#metas),*],
             };
 
+            #[allow(unused_variables)]
             fn mount(
                 this: ::std::sync::Arc<Self>,
                 mut router: ::gateway_core::__private::axum::Router,
-            ) -> ::gateway_core::__private::axum::Router {
+                __resolver: &mut ::gateway_core::di::Resolver<'_>,
+            ) -> ::core::result::Result<::gateway_core::__private::axum::Router, ::gateway_core::di::DiError> {
+                #(#resolve_guards)*
                 #(#mounts)*
-                router
+                ::core::result::Result::Ok(router)
             }
         }
     }
