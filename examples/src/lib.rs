@@ -3,9 +3,12 @@
 //! - `users-service` (TCP, `USERS_SERVICE_PORT`, default 3001): `{ cmd: "get_user" }`.
 //! - `orders-service` (TCP, `ORDERS_SERVICE_PORT`, default 3002): `{ cmd: "list_orders" }`,
 //!   `{ cmd: "create_order" }`, and the event `order_created`.
-//! - `demo`: both services in one process, called through `ClientProxy`.
+//! - `gateway` (HTTP, `GATEWAY_PORT`, default 3000): the seed's gateway, see [`gateway`].
+//! - `demo`: all three in one process.
 //!
 //! Any Nest `ClientProxy` (Transport.TCP) can call these services unchanged.
+
+pub mod gateway;
 
 use std::sync::{Arc, Mutex, PoisonError};
 
@@ -34,6 +37,16 @@ pub struct Order {
     pub item: String,
     /// How many.
     pub quantity: u32,
+    /// Who the gateway verified when the order was placed (absent for seeded orders).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub placed_by: Option<String>,
+}
+
+/// The caller the gateway verified, forwarded to the services in every payload.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct VerifiedUser {
+    /// Who the token belongs to.
+    pub sub: String,
 }
 
 /// The payload of `{ cmd: "get_user" }`.
@@ -65,6 +78,9 @@ pub struct CreateOrder {
     /// How many (default 1).
     #[serde(default = "one")]
     pub quantity: u32,
+    /// The verified caller, when the gateway forwards one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user: Option<VerifiedUser>,
 }
 
 fn one() -> u32 {
@@ -121,6 +137,7 @@ impl Default for OrderStore {
             user_id: 42,
             item: item.into(),
             quantity,
+            placed_by: None,
         };
         OrderStore {
             orders: Arc::new(Mutex::new(vec![
@@ -155,6 +172,7 @@ impl OrderStore {
                 user_id: req.user_id,
                 item: req.item,
                 quantity: req.quantity,
+                placed_by: req.user.map(|u| u.sub),
             };
             orders.push(order.clone());
             order

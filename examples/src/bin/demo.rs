@@ -1,70 +1,70 @@
-//! The one command a newcomer runs: starts the users and orders services (Nest TCP, ports
-//! 3001 and 3002 or `USERS_SERVICE_PORT` / `ORDERS_SERVICE_PORT`), calls them through
-//! `ClientProxy` as a gateway would, prints what came back, and keeps serving until Ctrl-C so
-//! any Nest client can call them too.
+//! The one command a newcomer runs: the users service (TCP 3001), the orders service (TCP
+//! 3002) and the gateway (HTTP 3000) in one process, with the same environment variables as
+//! the separate binaries. Prints the curl lines to try; Ctrl-C stops everything gracefully.
+
+use std::hash::{BuildHasher, Hasher};
 
 use examples::*;
 use gateway_core::prelude::*;
-use serde_json::json;
+
+/// A token for this run when `GATEWAY_TOKEN` is unset (std's hasher keys are random per
+/// process).
+fn made_up_token() -> String {
+    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+    hasher.write_u128(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos()),
+    );
+    format!("demo-{:016x}", hasher.finish())
+}
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     init_logging();
-    let users_addr = format!("127.0.0.1:{}", env_port("USERS_SERVICE_PORT", 3001));
-    let orders_addr = format!("127.0.0.1:{}", env_port("ORDERS_SERVICE_PORT", 3002));
-    let users_server = TcpServer::bind(users_addr.clone(), users_router()).await?;
-    let orders_server =
-        TcpServer::bind(orders_addr.clone(), orders_router(OrderStore::default())).await?;
-    let (stop_users, stop_orders) = (
-        users_server.shutdown_handle(),
-        orders_server.shutdown_handle(),
-    );
-    let users_task = tokio::spawn(users_server.serve());
-    let orders_task = tokio::spawn(orders_server.serve());
+    let users_port = env_port("USERS_SERVICE_PORT", 3001);
+    let orders_port = env_port("ORDERS_SERVICE_PORT", 3002);
+    let gateway_port = env_port("GATEWAY_PORT", 3000);
+    let token = std::env::var("GATEWAY_TOKEN")
+        .ok()
+        .filter(|t| !t.is_empty())
+        .unwrap_or_else(made_up_token);
 
-    let users = ClientProxy::new(ClientOptions::tcp("USERS_SERVICE", users_addr.clone()));
-    let orders = ClientProxy::new(ClientOptions::tcp("ORDERS_SERVICE", orders_addr.clone()));
+    let users = TcpServer::bind(
+        format!("{}:{users_port}", env_host("USERS_SERVICE_HOST")),
+        users_router(),
+    )
+    .await?;
+    let orders = TcpServer::bind(
+        format!("{}:{orders_port}", env_host("ORDERS_SERVICE_HOST")),
+        orders_router(OrderStore::default()),
+    )
+    .await?;
+    let (stop_users, stop_orders) = (users.shutdown_handle(), orders.shutdown_handle());
+    let users_task = tokio::spawn(users.serve());
+    let orders_task = tokio::spawn(orders.serve());
 
-    // The profile a gateway builds: two calls in parallel.
-    let (user, list) = tokio::try_join!(
-        users.send::<User>(pattern!({ cmd: "get_user" }), &json!({ "id": 42 })),
-        orders.send::<Vec<Order>>(pattern!({ cmd: "list_orders" }), &json!({ "userId": 42 })),
-    )?;
-    println!(
-        "users.send({{ cmd: 'get_user' }}, {{ id: 42 }})        -> {}",
-        serde_json::to_string(&user)?
-    );
-    println!(
-        "orders.send({{ cmd: 'list_orders' }}, {{ userId: 42 }}) -> {}",
-        serde_json::to_string(&list)?
-    );
-
-    let order: Order = orders
-        .send(
-            pattern!({ cmd: "create_order" }),
-            &json!({ "userId": 42, "item": "Difference Engine" }),
-        )
-        .await?;
-    orders.emit("order_created", &order).await?;
-    println!(
-        "orders.send({{ cmd: 'create_order' }}, ...)            -> {}",
-        serde_json::to_string(&order)?
-    );
-
-    match users
-        .send::<User>(pattern!({ cmd: "get_user" }), &json!({ "id": 7 }))
-        .await
-    {
-        Err(RpcError::Remote { error, .. }) => {
-            println!("users.send({{ cmd: 'get_user' }}, {{ id: 7 }})         -> err {error}")
-        }
-        other => println!("unexpected: {other:?}"),
-    }
+    let app = gateway::create(&token).await?;
+    let listener = tokio::net::TcpListener::bind(("0.0.0.0", gateway_port)).await?;
 
     println!();
-    println!("users-service listening on {users_addr}, orders-service on {orders_addr} (Nest Transport.TCP).");
-    println!("Press Ctrl-C to stop.");
-    shutdown_signal().await;
+    println!("Gateway on http://localhost:{gateway_port}, users-service on :{users_port}, orders-service on :{orders_port}.");
+    println!("Token for this run: GATEWAY_TOKEN={token}");
+    println!();
+    println!("  export GATEWAY_TOKEN={token}");
+    println!(
+        "  curl -H \"Authorization: Bearer $GATEWAY_TOKEN\" localhost:{gateway_port}/users/42"
+    );
+    println!("  curl -H \"Authorization: Bearer $GATEWAY_TOKEN\" localhost:{gateway_port}/users/42/profile");
+    println!(
+        "  curl -H \"Authorization: Bearer $GATEWAY_TOKEN\" -H 'Content-Type: application/json' \\"
+    );
+    println!("       -d '{{\"userId\":42,\"item\":\"Difference Engine\"}}' localhost:{gateway_port}/orders");
+    println!("  curl localhost:{gateway_port}/users/42            # 401 without the token");
+    println!();
+    println!("Ctrl-C stops everything.");
+
+    app.serve(listener, shutdown_signal()).await?;
     stop_users.shutdown();
     stop_orders.shutdown();
     let _ = tokio::join!(users_task, orders_task);

@@ -1,0 +1,181 @@
+//! The seed's API gateway: the one place for authentication, in front of the users and
+//! orders services.
+//!
+//! | route | does |
+//! | --- | --- |
+//! | `GET /users/:id` | `{ cmd: "get_user" }` on the users service |
+//! | `POST /orders` | `{ cmd: "create_order" }` on the orders service, then the `order_created` event |
+//! | `GET /users/:id/profile` | the user and their orders, fetched in parallel |
+//!
+//! Every route needs `Authorization: Bearer $GATEWAY_TOKEN` (compared in constant time);
+//! otherwise 401 `Invalid or missing token`. The verified caller is forwarded to the services
+//! in each payload (`"user": {"sub": ..}`).
+
+use gateway_core::prelude::*;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use subtle::ConstantTimeEq;
+
+use crate::{env_host, env_port, Order, User, VerifiedUser};
+
+/// The seed's bearer-token guard: the token must equal `GATEWAY_TOKEN`.
+pub struct AuthGuard {
+    token: String,
+}
+
+impl AuthGuard {
+    /// A guard accepting `token`.
+    pub fn new(token: impl Into<String>) -> Self {
+        AuthGuard {
+            token: token.into(),
+        }
+    }
+
+    /// A guard accepting the token in the environment variable `var`.
+    pub fn from_env(var: &str) -> Result<Self, String> {
+        match std::env::var(var) {
+            Ok(token) if !token.is_empty() => Ok(AuthGuard::new(token)),
+            _ => Err(format!(
+                "{var} is not set: the gateway needs the bearer token it accepts"
+            )),
+        }
+    }
+}
+
+impl CanActivate for AuthGuard {
+    async fn can_activate(&self, ctx: &mut ExecutionContext<'_>) -> Result<bool, HttpException> {
+        let presented = ctx
+            .headers()
+            .get("authorization")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .unwrap_or_default();
+        if !bool::from(presented.as_bytes().ct_eq(self.token.as_bytes())) || presented.is_empty() {
+            return Err(HttpException::unauthorized("Invalid or missing token"));
+        }
+        ctx.set_user(VerifiedUser {
+            sub: "api-client".into(),
+        });
+        Ok(true)
+    }
+}
+
+/// The body of `POST /orders`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CreateOrderDto {
+    /// Who orders.
+    pub user_id: u64,
+    /// What.
+    pub item: String,
+    /// How many (default 1).
+    #[serde(default = "crate::one")]
+    pub quantity: u32,
+}
+
+/// What `GET /users/:id/profile` answers.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Profile {
+    /// The user's id.
+    pub id: u64,
+    /// The user's name.
+    pub name: String,
+    /// How many orders they placed.
+    pub order_count: usize,
+    /// The orders.
+    pub orders: Vec<Order>,
+}
+
+/// The gateway's routes.
+#[injectable]
+pub struct GatewayController {
+    #[inject("USERS_SERVICE")]
+    users: ClientProxy,
+    #[inject("ORDERS_SERVICE")]
+    orders: ClientProxy,
+}
+
+#[controller]
+impl GatewayController {
+    #[get("users/:id")]
+    async fn get_user(
+        &self,
+        #[param] id: u64,
+        #[user] user: VerifiedUser,
+    ) -> Result<User, HttpException> {
+        Ok(self
+            .users
+            .send(
+                pattern!({ cmd: "get_user" }),
+                &json!({ "id": id, "user": user }),
+            )
+            .await?)
+    }
+
+    #[post("orders")]
+    async fn create_order(
+        &self,
+        #[body] dto: CreateOrderDto,
+        #[user] user: VerifiedUser,
+    ) -> Result<Order, HttpException> {
+        let payload = json!({ "userId": dto.user_id, "item": dto.item, "quantity": dto.quantity, "user": user });
+        let order: Order = self
+            .orders
+            .send(pattern!({ cmd: "create_order" }), &payload)
+            .await?;
+        self.orders.emit("order_created", &order).await?;
+        Ok(order)
+    }
+
+    #[get("users/:id/profile")]
+    async fn profile(
+        &self,
+        #[param] id: u64,
+        #[user] user: VerifiedUser,
+    ) -> Result<Profile, HttpException> {
+        let (found, orders) = tokio::try_join!(
+            self.users.send::<User>(
+                pattern!({ cmd: "get_user" }),
+                &json!({ "id": id, "user": user })
+            ),
+            self.orders.send::<Vec<Order>>(
+                pattern!({ cmd: "list_orders" }),
+                &json!({ "userId": id, "user": user })
+            ),
+        )?;
+        Ok(Profile {
+            id: found.id,
+            name: found.name,
+            order_count: orders.len(),
+            orders,
+        })
+    }
+}
+
+fn service(name: &str, prefix: &str, default_port: u16) -> ClientOptions {
+    let addr = format!(
+        "{}:{}",
+        env_host(&format!("{prefix}_HOST")),
+        env_port(&format!("{prefix}_PORT"), default_port)
+    );
+    ClientOptions::tcp(name, addr)
+}
+
+/// The gateway's module: the two clients (addresses from `USERS_SERVICE_HOST`/`_PORT` and
+/// `ORDERS_SERVICE_HOST`/`_PORT`, read at boot) and the controller.
+#[module(
+    imports = [ClientsModule::register([
+        service("USERS_SERVICE", "USERS_SERVICE", 3001),
+        service("ORDERS_SERVICE", "ORDERS_SERVICE", 3002),
+    ])],
+    controllers = [GatewayController],
+)]
+pub struct GatewayModule;
+
+/// Boots the gateway with `AuthGuard` accepting `token` on every route.
+pub async fn create(token: &str) -> Result<NestApplication, BootError> {
+    let mut app = NestFactory::create::<GatewayModule>().await?;
+    app.use_global_guards(AuthGuard::new(token));
+    Ok(app)
+}

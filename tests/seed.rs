@@ -1,0 +1,139 @@
+//! The seed system end to end: users-service, orders-service and the gateway from `examples`,
+//! over real sockets, with the environment variables the binaries read.
+
+use std::net::SocketAddr;
+
+use examples::{gateway, orders_router, users_router, OrderStore};
+use gateway_core::prelude::*;
+use gateway_tests::*;
+use serde_json::{json, Value};
+
+const TOKEN: &str = "s3cret-token";
+
+async fn get(app: SocketAddr, path: &str, token: Option<&str>) -> (u16, Value) {
+    let auth = token.map(|t| format!("Bearer {t}"));
+    let headers: Vec<(&str, &str)> = auth.iter().map(|a| ("Authorization", a.as_str())).collect();
+    let (status, _, body) = http_request(app, "GET", path, &headers, "").await;
+    (
+        status,
+        serde_json::from_str(&body).unwrap_or(Value::String(body)),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_seed_system_answers_like_the_nest_one() {
+    init_tracing();
+    let users = TcpServer::bind("127.0.0.1:0", users_router())
+        .await
+        .unwrap();
+    let orders = TcpServer::bind("127.0.0.1:0", orders_router(OrderStore::default()))
+        .await
+        .unwrap();
+    // The gateway reads its downstream addresses from the environment at boot, as the binary does.
+    std::env::set_var("USERS_SERVICE_PORT", users.local_addr().port().to_string());
+    std::env::set_var(
+        "ORDERS_SERVICE_PORT",
+        orders.local_addr().port().to_string(),
+    );
+    let stop_orders = orders.shutdown_handle();
+    tokio::spawn(users.serve());
+    tokio::spawn(orders.serve());
+    let app = gateway::create(TOKEN).await.expect("the gateway boots");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(app.serve(listener, std::future::pending()));
+
+    // Auth at the edge.
+    let unauthorized = json!({ "message": "Invalid or missing token", "error": "Unauthorized", "statusCode": 401 });
+    assert_eq!(
+        get(addr, "/users/42", None).await,
+        (401, unauthorized.clone())
+    );
+    assert_eq!(
+        get(addr, "/users/42", Some("wrong")).await,
+        (401, unauthorized)
+    );
+
+    // The routes.
+    assert_eq!(
+        get(addr, "/users/42", Some(TOKEN)).await,
+        (200, json!({ "id": 42, "name": "Ada Lovelace" }))
+    );
+    assert_eq!(
+        get(addr, "/users/7", Some(TOKEN)).await,
+        (
+            404,
+            json!({ "statusCode": 404, "message": "User 7 not found" })
+        )
+    );
+    assert_eq!(
+        get(addr, "/users/abc", Some(TOKEN)).await,
+        (
+            400,
+            json!({ "message": "Validation failed (numeric string is expected)", "error": "Bad Request", "statusCode": 400 })
+        )
+    );
+    let (status, profile) = get(addr, "/users/42/profile", Some(TOKEN)).await;
+    assert_eq!(status, 200);
+    assert_eq!(profile["name"], "Ada Lovelace");
+    assert_eq!(profile["orderCount"], 2);
+    assert_eq!(
+        profile["orders"][0],
+        json!({ "id": 1, "userId": 42, "item": "Analytical Engine", "quantity": 1 })
+    );
+
+    let auth = format!("Bearer {TOKEN}");
+    let headers = [
+        ("Authorization", auth.as_str()),
+        ("Content-Type", "application/json"),
+    ];
+    let (status, _, body) = http_request(
+        addr,
+        "POST",
+        "/orders",
+        &headers,
+        r#"{"userId":42,"item":"Difference Engine"}"#,
+    )
+    .await;
+    assert_eq!(status, 201, "{body}");
+    assert_eq!(
+        serde_json::from_str::<Value>(&body).unwrap(),
+        json!({ "id": 3, "userId": 42, "item": "Difference Engine", "quantity": 1, "placedBy": "api-client" }),
+        "the verified user reached the orders service in the payload"
+    );
+    let (status, _, body) =
+        http_request(addr, "POST", "/orders", &headers, r#"{"item":"x"}"#).await;
+    assert_eq!(status, 400, "{body}");
+    let (status, _, body) = http_request(
+        addr,
+        "POST",
+        "/orders",
+        &headers,
+        r#"{"userId":42,"item":" "}"#,
+    )
+    .await;
+    assert_eq!(
+        (status, body.as_str()),
+        (
+            400,
+            r#"{"statusCode":400,"message":"item must not be empty"}"#
+        )
+    );
+    assert_eq!(get(addr, "/orders/1", Some(TOKEN)).await.0, 404);
+
+    // A service that goes away: a fast 503 naming it.
+    stop_orders.kill();
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    assert_eq!(
+        get(addr, "/users/42/profile", Some(TOKEN)).await,
+        (
+            503,
+            json!({ "message": "ORDERS_SERVICE is unavailable", "error": "Service Unavailable", "statusCode": 503 })
+        )
+    );
+    assert_eq!(
+        get(addr, "/users/42", Some(TOKEN)).await.0,
+        200,
+        "the users route still works"
+    );
+}
