@@ -248,6 +248,6 @@ async fn controllers_without_routes_and_apps_without_controllers_are_refused() {
         .to_string();
     assert_eq!(
         error,
-        "NothingModule and its imports list no controller: there is nothing to serve"
+        "NothingModule and its imports list no controller with anything to serve"
     );
 }

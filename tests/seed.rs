@@ -3,8 +3,7 @@
 
 use std::net::SocketAddr;
 
-use examples::{gateway, orders_router, users_router, OrderStore};
-use gateway_core::prelude::*;
+use examples::{gateway, orders_service, users_service};
 use gateway_tests::*;
 use serde_json::{json, Value};
 
@@ -23,12 +22,8 @@ async fn get(app: SocketAddr, path: &str, token: Option<&str>) -> (u16, Value) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_seed_system_answers_like_the_nest_one() {
     init_tracing();
-    let users = TcpServer::bind("127.0.0.1:0", users_router())
-        .await
-        .unwrap();
-    let orders = TcpServer::bind("127.0.0.1:0", orders_router(OrderStore::default()))
-        .await
-        .unwrap();
+    let users = users_service("127.0.0.1:0").await.unwrap();
+    let orders = orders_service("127.0.0.1:0").await.unwrap();
     // The gateway reads its downstream addresses from the environment at boot, as the binary does.
     std::env::set_var("USERS_SERVICE_PORT", users.local_addr().port().to_string());
     std::env::set_var(

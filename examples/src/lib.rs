@@ -108,9 +108,14 @@ mod id_or_string {
     }
 }
 
-/// The users service's handlers.
-pub fn users_router() -> MessageRouter {
-    MessageRouter::new().message(pattern!({ cmd: "get_user" }), |req: GetUser| async move {
+/// The users service: `{ cmd: "get_user" }`.
+#[injectable]
+pub struct UsersController;
+
+#[controller]
+impl UsersController {
+    #[message_pattern({ cmd: "get_user" })]
+    async fn get_user(&self, #[payload] req: GetUser) -> Result<User, RpcException> {
         match req.id {
             42 => Ok(User {
                 id: 42,
@@ -121,8 +126,12 @@ pub fn users_router() -> MessageRouter {
                 "message": format!("User {id} not found"),
             }))),
         }
-    })
+    }
 }
+
+/// The users service's module.
+#[module(controllers = [UsersController])]
+pub struct UsersModule;
 
 /// The orders service's state: orders in memory, seeded with two for user 42.
 #[derive(Debug, Clone)]
@@ -180,31 +189,58 @@ impl OrderStore {
     }
 }
 
-/// The orders service's handlers over `store`.
-pub fn orders_router(store: OrderStore) -> MessageRouter {
-    let list = store.clone();
-    let create = store;
-    MessageRouter::new()
-        .message(pattern!({ cmd: "list_orders" }), move |req: ListOrders| {
-            let orders = list.list(req.user_id);
-            async move { Ok::<_, RpcException>(orders) }
-        })
-        .message(
-            pattern!({ cmd: "create_order" }),
-            move |req: CreateOrder| {
-                let result = if req.item.trim().is_empty() {
-                    Err(RpcException::new(
-                        json!({ "statusCode": 400, "message": "item must not be empty" }),
-                    ))
-                } else {
-                    Ok(create.create(req))
-                };
-                async move { result }
-            },
-        )
-        .event("order_created", |order: Order| async move {
-            tracing::info!(order.id, order.user_id, item = %order.item, "order_created received");
-        })
+/// The orders service: `{ cmd: "list_orders" }`, `{ cmd: "create_order" }`, and the event
+/// `order_created`.
+#[injectable]
+pub struct OrdersController {
+    store: OrderStore,
+}
+
+#[controller]
+impl OrdersController {
+    #[message_pattern({ cmd: "list_orders" })]
+    async fn list_orders(&self, #[payload] req: ListOrders) -> Vec<Order> {
+        self.store.list(req.user_id)
+    }
+
+    #[message_pattern({ cmd: "create_order" })]
+    async fn create_order(&self, #[payload] req: CreateOrder) -> Result<Order, RpcException> {
+        if req.item.trim().is_empty() {
+            return Err(RpcException::new(
+                json!({ "statusCode": 400, "message": "item must not be empty" }),
+            ));
+        }
+        Ok(self.store.create(req))
+    }
+
+    #[event_pattern("order_created")]
+    async fn order_created(&self, #[payload] order: Order) {
+        tracing::info!(order.id, order.user_id, item = %order.item, "order_created received");
+    }
+}
+
+/// The orders service's module, with a fresh in-memory store.
+#[module(controllers = [OrdersController], providers = [Provider::typed(OrderStore::default())])]
+pub struct OrdersModule;
+
+/// Binds the users service on `addr` (ready to `serve`).
+pub async fn users_service(addr: &str) -> Result<TcpServer, Box<dyn std::error::Error>> {
+    Ok(
+        NestFactory::create_microservice::<UsersModule>(Transport::tcp(addr))
+            .await?
+            .bind()
+            .await?,
+    )
+}
+
+/// Binds the orders service on `addr` (ready to `serve`).
+pub async fn orders_service(addr: &str) -> Result<TcpServer, Box<dyn std::error::Error>> {
+    Ok(
+        NestFactory::create_microservice::<OrdersModule>(Transport::tcp(addr))
+            .await?
+            .bind()
+            .await?,
+    )
 }
 
 /// Reads a port from the environment, or the default.
@@ -223,19 +259,11 @@ pub fn env_host(name: &str) -> String {
     std::env::var(name).unwrap_or_else(|_| "127.0.0.1".to_owned())
 }
 
-/// Serves `router` on `$<PREFIX>_HOST:$<PREFIX>_PORT` (defaults 127.0.0.1 and `default_port`)
-/// until Ctrl-C or SIGTERM, then drains in-flight requests.
-pub async fn run_service(
-    prefix: &str,
-    default_port: u16,
-    router: MessageRouter,
-) -> Result<(), gateway_core::transport::tcp::ServerError> {
-    init_logging();
+/// The address `$<PREFIX>_HOST:$<PREFIX>_PORT` (defaults 127.0.0.1 and `default_port`).
+pub fn env_addr(prefix: &str, default_port: u16) -> String {
     let host = env_host(&format!("{prefix}_HOST"));
     let port = env_port(&format!("{prefix}_PORT"), default_port);
-    let server = TcpServer::bind(format!("{host}:{port}"), router).await?;
-    server.serve_until(shutdown_signal()).await;
-    Ok(())
+    format!("{host}:{port}")
 }
 
 /// Logs to stderr at `info` (or `RUST_LOG`).

@@ -4,8 +4,7 @@ use examples::*;
 use gateway_core::prelude::*;
 use serde_json::{json, Value};
 
-async fn serve(router: MessageRouter) -> (ClientProxy, ShutdownHandle) {
-    let server = TcpServer::bind("127.0.0.1:0", router).await.unwrap();
+async fn serve(server: TcpServer) -> (ClientProxy, ShutdownHandle) {
     let client = ClientProxy::new(ClientOptions::tcp(
         "SERVICE",
         server.local_addr().to_string(),
@@ -17,7 +16,7 @@ async fn serve(router: MessageRouter) -> (ClientProxy, ShutdownHandle) {
 
 #[tokio::test]
 async fn users_service_finds_ada_and_404s_others() {
-    let (users, _stop) = serve(users_router()).await;
+    let (users, _stop) = serve(users_service("127.0.0.1:0").await.unwrap()).await;
     let ada: User = users
         .send(pattern!({ cmd: "get_user" }), &json!({ "id": "42" }))
         .await
@@ -45,7 +44,7 @@ async fn users_service_finds_ada_and_404s_others() {
 
 #[tokio::test]
 async fn orders_service_lists_creates_and_validates() {
-    let (orders, _stop) = serve(orders_router(OrderStore::default())).await;
+    let (orders, _stop) = serve(orders_service("127.0.0.1:0").await.unwrap()).await;
     let list: Vec<Order> = orders
         .send(pattern!({ cmd: "list_orders" }), &json!({ "userId": 42 }))
         .await

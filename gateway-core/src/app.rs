@@ -15,6 +15,8 @@ use crate::di::{DiError, Module, ModuleBuilder, Registry, Resolver};
 use std::sync::Arc;
 
 use crate::http::{nest_defaults, CanActivate, DynGuard, GlobalGuards, RouteMeta};
+use crate::server::MessageRouter;
+use crate::transport::tcp::{ServerError, TcpServer};
 
 /// Why an app could not start.
 #[derive(Debug, thiserror::Error)]
@@ -55,8 +57,15 @@ pub enum BootError {
         /// The module listing it.
         module: &'static str,
     },
-    /// No module lists any controller.
-    #[error("{module} and its imports list no controller: there is nothing to serve")]
+    /// Two message handlers share a pattern.
+    #[error("the pattern {route} has more than one #[message_pattern] handler")]
+    DuplicatePattern {
+        /// The normalized pattern.
+        route: String,
+    },
+    /// No module lists a controller with something to serve (routes for an HTTP app,
+    /// patterns for a microservice).
+    #[error("{module} and its imports list no controller with anything to serve")]
     NoRoutes {
         /// The root module.
         module: &'static str,
@@ -79,32 +88,69 @@ impl NestFactory {
     /// Builds the app for `M`: resolves every provider and controller and mounts every route.
     /// Nothing is served until [`NestApplication::listen`].
     pub async fn create<M: Module>() -> Result<NestApplication, BootError> {
-        let mut registry = Registry::default();
-        M::configure(&mut ModuleBuilder::root::<M>(&mut registry));
-        if let Some(error) = registry.errors.first() {
-            return Err(error.clone().into());
-        }
-        let controllers = std::mem::take(&mut registry.controllers);
-        if controllers.is_empty() {
-            return Err(BootError::NoRoutes { module: M::NAME });
-        }
+        let (router, _) = boot::<M>(Kind::Http)?;
+        Ok(NestApplication {
+            router,
+            global_guards: Vec::new(),
+        })
+    }
+
+    /// Builds a microservice for `M`: every `#[message_pattern]` and `#[event_pattern]` of
+    /// its controllers, served over `transport` by [`NestMicroservice::listen`]. Nest's
+    /// `NestFactory.createMicroservice(AppModule, { transport, options })`.
+    pub async fn create_microservice<M: Module>(
+        transport: Transport,
+    ) -> Result<NestMicroservice, BootError> {
+        let (_, router) = boot::<M>(Kind::Microservice)?;
+        Ok(NestMicroservice { router, transport })
+    }
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum Kind {
+    Http,
+    Microservice,
+}
+
+/// Collects the module tree, checks it, builds every controller.
+fn boot<M: Module>(kind: Kind) -> Result<(Router, MessageRouter), BootError> {
+    let mut registry = Registry::default();
+    M::configure(&mut ModuleBuilder::root::<M>(&mut registry));
+    if let Some(error) = registry.errors.first() {
+        return Err(error.clone().into());
+    }
+    let controllers = std::mem::take(&mut registry.controllers);
+    let serves = |c: &crate::di::ControllerEntry| match kind {
+        Kind::Http => !c.meta.routes.is_empty(),
+        Kind::Microservice => !c.meta.patterns.is_empty(),
+    };
+    if let Some(empty) = controllers
+        .iter()
+        .find(|c| c.meta.routes.is_empty() && c.meta.patterns.is_empty())
+    {
+        return Err(BootError::EmptyController {
+            controller: empty.meta.name,
+            module: empty.module,
+        });
+    }
+    if !controllers.iter().any(serves) {
+        return Err(BootError::NoRoutes { module: M::NAME });
+    }
+    if kind == Kind::Http {
         check_routes(
             controllers
                 .iter()
                 .flat_map(|c| c.meta.routes.iter().map(move |r| (c.meta.name, r))),
         )?;
+    }
 
-        let mut resolver = Resolver::new(&registry);
-        let mut router = Router::new();
-        for entry in controllers {
-            if entry.meta.routes.is_empty() {
-                return Err(BootError::EmptyController {
-                    controller: entry.meta.name,
-                    module: entry.module,
-                });
-            }
-            resolver.in_module(entry.module);
-            router = (entry.mount)(&mut resolver, router)?;
+    let mut resolver = Resolver::new(&registry);
+    let mut router = Router::new();
+    let mut messages = MessageRouter::new();
+    for entry in controllers {
+        resolver.in_module(entry.module);
+        (router, messages) = (entry.mount)(&mut resolver, router, messages)?;
+        if kind == Kind::Http && !entry.meta.routes.is_empty() {
             let prefix = if entry.meta.prefix.is_empty() {
                 "/"
             } else {
@@ -115,11 +161,13 @@ impl NestFactory {
                 tracing::info!(target: "RouterExplorer", "Mapped {{{}, {}}} route", route.path, route.method);
             }
         }
-        Ok(NestApplication {
-            router,
-            global_guards: Vec::new(),
-        })
     }
+    if let Some(route) = messages.duplicate_routes().first() {
+        return Err(BootError::DuplicatePattern {
+            route: route.clone(),
+        });
+    }
+    Ok((router, messages))
 }
 
 /// Replaces `:name` segments with `:`, so routes that collide compare equal.
@@ -228,4 +276,49 @@ async fn bind(addr: impl ToSocketAddrs, shown: String) -> Result<TcpListener, Bo
             addr: shown,
             source,
         })
+}
+
+/// How a microservice is reached. Nest's `Transport` with its options.
+#[derive(Debug, Clone)]
+pub enum Transport {
+    /// Nest's `Transport.TCP` on `host:port`.
+    Tcp(String),
+}
+
+impl Transport {
+    /// `{ transport: Transport.TCP, options: { host, port } }`.
+    pub fn tcp(addr: impl Into<String>) -> Self {
+        Transport::Tcp(addr.into())
+    }
+}
+
+/// A booted microservice. Nest's `INestMicroservice`.
+pub struct NestMicroservice {
+    router: MessageRouter,
+    transport: Transport,
+}
+
+impl std::fmt::Debug for NestMicroservice {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NestMicroservice")
+            .field("transport", &self.transport)
+            .finish_non_exhaustive()
+    }
+}
+
+impl NestMicroservice {
+    /// Binds the transport without serving yet (to learn the address, or to serve with your
+    /// own shutdown signal).
+    pub async fn bind(self) -> Result<TcpServer, ServerError> {
+        match self.transport {
+            Transport::Tcp(addr) => TcpServer::bind(addr, self.router).await,
+        }
+    }
+
+    /// Serves until Ctrl-C or SIGTERM, then lets in-flight handlers finish.
+    pub async fn listen(self) -> Result<(), ServerError> {
+        let server = self.bind().await?;
+        server.serve_until(crate::signal::shutdown_signal()).await;
+        Ok(())
+    }
 }

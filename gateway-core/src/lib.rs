@@ -63,13 +63,14 @@ pub mod transport;
 pub mod __private;
 
 pub use gateway_macros::{
-    controller, delete, get, guard, http_code, injectable, module, patch, pattern, post, put,
+    controller, delete, event_pattern, get, guard, http_code, injectable, message_pattern, module,
+    patch, pattern, post, put,
 };
 pub use packet::NO_MESSAGE_HANDLER;
 
 /// What a user of the framework needs in scope.
 pub mod prelude {
-    pub use crate::app::{BootError, NestApplication, NestFactory};
+    pub use crate::app::{BootError, NestApplication, NestFactory, NestMicroservice, Transport};
     pub use crate::client::{CallOptions, ClientOptions, ClientProxy, RpcError, RpcStream};
     pub use crate::di::{ClientsModule, Provider};
     pub use crate::http::{CanActivate, ExecutionContext};
@@ -80,7 +81,8 @@ pub mod prelude {
     pub use crate::signal::shutdown_signal;
     pub use crate::transport::tcp::{ServerOptions, ShutdownHandle, TcpServer};
     pub use crate::{
-        controller, delete, get, guard, http_code, injectable, module, patch, post, put,
+        controller, delete, event_pattern, get, guard, http_code, injectable, message_pattern,
+        module, patch, post, put,
     };
 }
 

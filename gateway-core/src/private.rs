@@ -18,6 +18,9 @@ use crate::http::{
 
 pub use axum;
 
+/// The payload type of a message handler that takes none.
+pub type IgnoredPayload = serde::de::IgnoredAny;
+
 /// Runs the app's global guards and the route's, before its arguments are read.
 pub async fn guard(
     parts: &mut Parts,

@@ -64,6 +64,12 @@ pub fn pattern(input: TokenStream) -> TokenStream {
 /// `#[http_code(204)]` overrides.
 ///
 /// `#[guard(AuthGuard)]` under `#[controller]` guards every route; on a method, that route.
+///
+/// The microservice side lives in the same block: `#[message_pattern({ cmd: "get_user" })]`
+/// on `async fn get_user(&self, #[payload] req: GetUser) -> Result<User, RpcException>` (a
+/// plain `fn` returning `impl Stream` streams its reply), `#[event_pattern("order_created")]`
+/// on an `async fn` returning `()` or `Result<(), E>`. Pattern literals are checked and
+/// normalized at compile time as in `pattern!`.
 /// Guard types must implement `CanActivate` and be listed in a module's `providers`.
 ///
 /// ```
@@ -110,7 +116,11 @@ route_marker! {
     /// `#[http_code(204)]`: the route's success status, inside a [`macro@controller`] block.
     http_code,
     /// `#[guard(AuthGuard)]`: under `#[controller]` (every route) or on a route method.
-    guard
+    guard,
+    /// `#[message_pattern({ cmd: "get_user" })]`: a request handler, inside a [`macro@controller`] block.
+    message_pattern,
+    /// `#[event_pattern("order_created")]`: an event handler, inside a [`macro@controller`] block.
+    event_pattern
 }
 
 /// A struct the container builds: each field is injected from a provider, by token with

@@ -173,35 +173,41 @@ fn validate(node: Node, depth: usize, diagnostics: &mut Diagnostics) -> Value {
     }
 }
 
-pub fn expand(input: TokenStream) -> TokenStream {
-    let fallback = quote!(::gateway_core::pattern::Pattern::from_static(""));
+/// Parses, checks and normalizes a pattern literal: the `Pattern` expression and its route,
+/// or every mistake found.
+pub fn parse(input: TokenStream, span: Span) -> Result<(TokenStream, String), syn::Error> {
     if input.is_empty() {
-        let error = syn::Error::new(
-            Span::call_site(),
-            "expected a pattern: a string like `pattern!(\"user_created\")` or an object like `pattern!({ cmd: \"get_user\" })`",
-        );
-        let error = error.to_compile_error();
-        return quote!({ #error; #fallback });
+        return Err(syn::Error::new(
+            span,
+            "expected a pattern: a string like `\"user_created\"` or an object like `{ cmd: \"get_user\" }`",
+        ));
     }
-    let node = match Node::parse.parse2(input) {
-        Ok(node) => node,
-        Err(error) => {
-            let error = error.to_compile_error();
-            return quote!({ #error; #fallback });
-        }
-    };
+    let node = Node::parse.parse2(input)?;
     let mut diagnostics = Diagnostics::default();
     let value = validate(node, 0, &mut diagnostics);
     if let Some(error) = diagnostics.into_error() {
-        let error = error.to_compile_error();
-        return quote!({ #error; #fallback });
+        return Err(error);
     }
-    match value {
-        Value::String(s) => quote!(::gateway_core::pattern::Pattern::from_static(#s)),
+    Ok(match value {
+        Value::String(s) => {
+            let expr = quote!(::gateway_core::pattern::Pattern::from_static(#s));
+            (expr, s)
+        }
         other => {
             let raw = other.to_string();
             let route = route::route_of(&other);
-            quote!(::gateway_core::pattern::Pattern::__from_static_parts(#raw, #route))
+            let expr = quote!(::gateway_core::pattern::Pattern::__from_static_parts(#raw, #route));
+            (expr, route)
+        }
+    })
+}
+
+pub fn expand(input: TokenStream) -> TokenStream {
+    match parse(input, Span::call_site()) {
+        Ok((expr, _)) => expr,
+        Err(error) => {
+            let error = error.to_compile_error();
+            quote!({ #error; ::gateway_core::pattern::Pattern::from_static("") })
         }
     }
 }

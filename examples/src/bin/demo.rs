@@ -30,16 +30,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .filter(|t| !t.is_empty())
         .unwrap_or_else(made_up_token);
 
-    let users = TcpServer::bind(
-        format!("{}:{users_port}", env_host("USERS_SERVICE_HOST")),
-        users_router(),
-    )
-    .await?;
-    let orders = TcpServer::bind(
-        format!("{}:{orders_port}", env_host("ORDERS_SERVICE_HOST")),
-        orders_router(OrderStore::default()),
-    )
-    .await?;
+    let users = users_service(&env_addr("USERS_SERVICE", 3001)).await?;
+    let orders = orders_service(&env_addr("ORDERS_SERVICE", 3002)).await?;
     let (stop_users, stop_orders) = (users.shutdown_handle(), orders.shutdown_handle());
     let users_task = tokio::spawn(users.serve());
     let orders_task = tokio::spawn(orders.serve());

@@ -160,8 +160,15 @@ impl<M: Module> Import for M {
 }
 
 /// A controller mount, deferred until the container is built.
-pub(crate) type Mount =
-    Box<dyn FnOnce(&mut Resolver<'_>, axum::Router) -> Result<axum::Router, DiError>>;
+/// Builds a controller once the container is ready, then mounts its routes and registers
+/// its message handlers.
+pub(crate) type Mount = Box<
+    dyn FnOnce(
+        &mut Resolver<'_>,
+        axum::Router,
+        crate::server::MessageRouter,
+    ) -> Result<(axum::Router, crate::server::MessageRouter), DiError>,
+>;
 
 /// One controller a module lists.
 pub(crate) struct ControllerEntry {
@@ -235,9 +242,10 @@ impl<'a> ModuleBuilder<'a> {
 
     /// A controller: built with its dependencies, then its routes mounted.
     pub fn controller<C: crate::http::Controller + Injectable>(&mut self) {
-        let mount: Mount = Box::new(|r, router| {
+        let mount: Mount = Box::new(|r, router, messages| {
             let controller = Arc::new(r.build::<C>()?);
-            C::mount(controller, router, r)
+            let router = C::mount(controller.clone(), router, r)?;
+            Ok((router, C::register(controller, messages)))
         });
         self.registry.controllers.push(ControllerEntry {
             module: self.module,

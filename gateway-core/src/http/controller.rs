@@ -5,6 +5,7 @@ use std::sync::Arc;
 use axum::Router;
 
 use crate::di::{DiError, Resolver};
+use crate::server::MessageRouter;
 
 /// A controller: a set of routes bound to one shared instance. `#[controller]` implements it;
 /// the app mounts every controller a module lists.
@@ -20,6 +21,10 @@ pub trait Controller: Send + Sync + Sized + 'static {
         router: Router,
         resolver: &mut Resolver<'_>,
     ) -> Result<Router, DiError>;
+
+    /// Adds this controller's `#[message_pattern]` and `#[event_pattern]` handlers to
+    /// `router`, each bound to `this`.
+    fn register(this: Arc<Self>, router: MessageRouter) -> MessageRouter;
 }
 
 /// A controller's compile-time description.
@@ -31,6 +36,19 @@ pub struct ControllerMeta {
     pub prefix: &'static str,
     /// Every route, in source order.
     pub routes: &'static [RouteMeta],
+    /// Every message and event pattern, in source order.
+    pub patterns: &'static [PatternMeta],
+}
+
+/// One `#[message_pattern]` or `#[event_pattern]` handler's compile-time description.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PatternMeta {
+    /// `true` for `#[event_pattern]`.
+    pub event: bool,
+    /// The normalized pattern (Nest's route string).
+    pub route: &'static str,
+    /// The method implementing it.
+    pub handler: &'static str,
 }
 
 /// One route's compile-time description.

@@ -26,7 +26,7 @@ use axum::http::Method;
 use axum::response::{IntoResponse, Response};
 use tower_http::catch_panic::CatchPanicLayer;
 
-pub use controller::{Controller, ControllerMeta, RouteMeta};
+pub use controller::{Controller, ControllerMeta, PatternMeta, RouteMeta};
 pub use exception::{ExceptionMessage, HttpException};
 pub use extract::{
     parse_param, Body, BodyLimit, BOOLEAN_EXPECTED, DEFAULT_BODY_LIMIT, NUMERIC_EXPECTED,

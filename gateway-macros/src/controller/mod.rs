@@ -55,6 +55,130 @@ enum Output {
     Value,
 }
 
+/// A `#[message_pattern]` or `#[event_pattern]` method.
+struct PatternHandler {
+    event: bool,
+    /// The `Pattern` expression and its route.
+    pattern: TokenStream,
+    route: String,
+    handler: syn::Ident,
+    payload: Option<Type>,
+    output: Output,
+    stream: bool,
+}
+
+fn is_stream(output: &ReturnType) -> bool {
+    matches!(output, ReturnType::Type(_, ty) if matches!(&**ty, Type::ImplTrait(t) if t.bounds.iter().any(|b| matches!(b, syn::TypeParamBound::Trait(t) if t.path.segments.last().is_some_and(|s| s.ident == "Stream")))))
+}
+
+/// Reads a `#[message_pattern(..)]` / `#[event_pattern(..)]` method, if it is one.
+fn parse_pattern_handler(f: &mut ImplItemFn, diags: &mut Diagnostics) -> Option<PatternHandler> {
+    let index = f
+        .attrs
+        .iter()
+        .position(|a| is_attr(a, "message_pattern") || is_attr(a, "event_pattern"))?;
+    let attr = f.attrs.remove(index);
+    let event = is_attr(&attr, "event_pattern");
+    if let Some(other) = f.attrs.iter().find(|a| {
+        METHODS.iter().any(|(m, _)| is_attr(a, m))
+            || is_attr(a, "message_pattern")
+            || is_attr(a, "event_pattern")
+    }) {
+        diags.error_at(
+            other,
+            "a method is one route or one message/event handler: split it into two methods",
+        );
+    }
+    let tokens = match &attr.meta {
+        syn::Meta::List(list) => list.tokens.clone(),
+        _ => TokenStream::new(),
+    };
+    let empty = tokens.is_empty();
+    if empty {
+        diags.error_at(&attr, "expected a pattern: a string like `\"user_created\"` or an object like `{ cmd: \"get_user\" }`");
+    }
+    let (pattern, route) = match crate::pattern::parse(tokens, attr.span()) {
+        Ok(parsed) => parsed,
+        Err(error) => {
+            if !empty {
+                diags.push(error);
+            }
+            (
+                quote!(::gateway_core::pattern::Pattern::from_static("")),
+                String::new(),
+            )
+        }
+    };
+    let stream = is_stream(&f.sig.output);
+    if stream && f.sig.asyncness.is_some() {
+        diags.error(f.sig.fn_token.span(), "a handler that returns `impl Stream` is a plain `fn` (the stream is the asynchronous part)");
+    }
+    if !stream && f.sig.asyncness.is_none() {
+        diags.error(f.sig.fn_token.span(), "message and event handlers must be `async fn` (or a plain `fn` returning `impl Stream`)");
+    }
+    if !matches!(f.sig.inputs.first(), Some(FnArg::Receiver(r)) if matches!(r.kind, syn::ReceiverKind::Reference(_, _, None)))
+    {
+        diags.error(
+            f.sig.ident.span(),
+            "handlers take `&self` first: `async fn name(&self, #[payload] data: T)`",
+        );
+    }
+    let mut payload = None;
+    for input in f.sig.inputs.iter_mut() {
+        let FnArg::Typed(typed) = input else { continue };
+        typed.attrs.retain(|a| !is_attr(a, "payload"));
+        if payload.is_some() {
+            diags.error_at(&typed, "a message handler takes one argument, the `#[payload]`: put everything it needs in that type");
+        }
+        payload = Some((*typed.ty).clone());
+    }
+    Some(PatternHandler {
+        event,
+        pattern,
+        route,
+        handler: f.sig.ident.clone(),
+        payload,
+        output: output_of(&f.sig.output),
+        stream,
+    })
+}
+
+fn expand_pattern_handler(h: &PatternHandler) -> TokenStream {
+    let private = quote!(::gateway_core::__private);
+    let pattern = &h.pattern;
+    let handler = &h.handler;
+    let (arg, call) = match &h.payload {
+        Some(ty) => (quote!(__payload: #ty), quote!(this.#handler(__payload))),
+        None => (quote!(_: #private::IgnoredPayload), quote!(this.#handler())),
+    };
+    if h.stream {
+        return quote! {
+            router = router.stream(#pattern, {
+                let this = ::std::sync::Arc::clone(&this);
+                move |#arg| #call
+            });
+        };
+    }
+    let (method, body) = match (h.event, &h.output) {
+        (false, Output::Result) => (quote!(message), quote!(#call.await)),
+        (false, _) => (
+            quote!(message),
+            quote!(::core::result::Result::<_, ::gateway_core::server::RpcException>::Ok(#call.await)),
+        ),
+        (true, Output::Result | Output::Unit) => (quote!(event), quote!(#call.await)),
+        (true, _) => (quote!(event), quote!({ let _ = #call.await; })),
+    };
+    quote! {
+        router = router.#method(#pattern, {
+            let this = ::std::sync::Arc::clone(&this);
+            move |#arg| {
+                let this = ::std::sync::Arc::clone(&this);
+                async move { #body }
+            }
+        });
+    }
+}
+
 struct Route {
     method: &'static str,
     axum_fn: &'static str,
@@ -458,9 +582,13 @@ pub fn expand(attr: TokenStream, item: TokenStream) -> TokenStream {
         true
     });
     let mut routes = Vec::new();
+    let mut handlers = Vec::new();
     for item in block.items.iter_mut() {
         if let ImplItem::Fn(f) = item {
-            routes.extend(parse_route(f, &prefix, &mut diags));
+            match parse_pattern_handler(f, &mut diags) {
+                Some(handler) => handlers.push(handler),
+                None => routes.extend(parse_route(f, &prefix, &mut diags)),
+            }
         }
     }
     check_collisions(&routes, &mut diags);
@@ -514,6 +642,11 @@ pub fn expand(attr: TokenStream, item: TokenStream) -> TokenStream {
                 );
         }
     });
+    let pattern_metas = handlers.iter().map(|h| {
+        let (event, route, handler) = (h.event, &h.route, h.handler.to_string());
+        quote!(::gateway_core::http::PatternMeta { event: #event, route: #route, handler: #handler })
+    });
+    let registrations = handlers.iter().map(expand_pattern_handler);
     let mounts = routes
         .iter()
         .enumerate()
@@ -526,7 +659,17 @@ pub fn expand(attr: TokenStream, item: TokenStream) -> TokenStream {
                 name: #name,
                 prefix: #prefix,
                 routes: &[#(#metas),*],
+                patterns: &[#(#pattern_metas),*],
             };
+
+            #[allow(unused_mut)]
+            fn register(
+                this: ::std::sync::Arc<Self>,
+                mut router: ::gateway_core::server::MessageRouter,
+            ) -> ::gateway_core::server::MessageRouter {
+                #(#registrations)*
+                router
+            }
 
             #[allow(unused_variables)]
             fn mount(
