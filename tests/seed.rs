@@ -19,25 +19,20 @@ async fn get(app: SocketAddr, path: &str, token: Option<&str>) -> (u16, Value) {
     )
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_seed_system_answers_like_the_nest_one() {
-    init_tracing();
-    let users = users_service("127.0.0.1:0").await.unwrap();
-    let orders = orders_service("127.0.0.1:0").await.unwrap();
-    // The gateway reads its downstream addresses from the environment at boot, as the binary does.
-    std::env::set_var("USERS_SERVICE_PORT", users.local_addr().port().to_string());
-    std::env::set_var(
-        "ORDERS_SERVICE_PORT",
-        orders.local_addr().port().to_string(),
-    );
-    let stop_orders = orders.shutdown_handle();
-    tokio::spawn(users.serve());
-    tokio::spawn(orders.serve());
+/// Boots the gateway against the services on the given ports, as the binary does (it reads
+/// `USERS_SERVICE_PORT` and `ORDERS_SERVICE_PORT` at boot).
+async fn start_gateway(users_port: u16, orders_port: u16) -> SocketAddr {
+    std::env::set_var("USERS_SERVICE_PORT", users_port.to_string());
+    std::env::set_var("ORDERS_SERVICE_PORT", orders_port.to_string());
     let app = gateway::create(TOKEN).await.expect("the gateway boots");
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(app.serve(listener, std::future::pending()));
+    addr
+}
 
+/// Every seed route, then the orders service going away (`stop_orders`).
+async fn check_seed_gateway(addr: SocketAddr, stop_orders: impl std::future::Future<Output = ()>) {
     // Auth at the edge.
     let unauthorized = json!({ "message": "Invalid or missing token", "error": "Unauthorized", "statusCode": 401 });
     assert_eq!(
@@ -117,7 +112,7 @@ async fn the_seed_system_answers_like_the_nest_one() {
     assert_eq!(get(addr, "/orders/1", Some(TOKEN)).await.0, 404);
 
     // A service that goes away: a fast 503 naming it.
-    stop_orders.kill();
+    stop_orders.await;
     tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     assert_eq!(
         get(addr, "/users/42/profile", Some(TOKEN)).await,
@@ -131,4 +126,43 @@ async fn the_seed_system_answers_like_the_nest_one() {
         200,
         "the users route still works"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_seed_gateway_answers_the_same_in_front_of_rust_and_nest_services() {
+    init_tracing();
+    // Our services.
+    let users = users_service("127.0.0.1:0").await.unwrap();
+    let orders = orders_service("127.0.0.1:0").await.unwrap();
+    let (users_port, orders_port) = (users.local_addr().port(), orders.local_addr().port());
+    let stop = orders.shutdown_handle();
+    tokio::spawn(users.serve());
+    tokio::spawn(orders.serve());
+    let addr = start_gateway(users_port, orders_port).await;
+    check_seed_gateway(addr, async move { stop.kill() }).await;
+
+    // The same gateway in front of the NestJS services (the migration scenario).
+    if !nest_available(
+        "the_seed_gateway_answers_the_same_in_front_of_rust_and_nest_services (Nest part)",
+    ) {
+        return;
+    }
+    for version in Nest::ALL {
+        eprintln!("our gateway in front of Nest {version:?} services");
+        let (users_port, orders_port) = (free_port(), free_port());
+        let _users = spawn_node_ready(
+            version,
+            "seed-services.js",
+            &["users", &users_port.to_string()],
+        )
+        .await;
+        let mut orders = spawn_node_ready(
+            version,
+            "seed-services.js",
+            &["orders", &orders_port.to_string()],
+        )
+        .await;
+        let addr = start_gateway(users_port, orders_port).await;
+        check_seed_gateway(addr, async move { orders.kill().await }).await;
+    }
 }
