@@ -89,6 +89,8 @@ impl GatewayController {
     }
 
     #[get("hello")]
+    #[header("Cache-Control", "no-store")]
+    #[header("X-Powered-By", "gateway")]
     async fn hello(&self) -> String {
         "hello".into()
     }
@@ -242,6 +244,16 @@ async fn generated_routes_speak_nest_http() {
     assert_eq!(
         call(app, "DELETE", "/api/orders/9", &[], "").await,
         (204, String::new(), String::new())
+    );
+    let (_, head, _) = http_request(app, "GET", "/api/hello", &[], "").await;
+    let header = |name: &str| {
+        head.iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    };
+    assert_eq!(
+        (header("cache-control"), header("x-powered-by")),
+        (Some("no-store"), Some("gateway"))
     );
     assert_eq!(
         call(app, "GET", "/api/hello", &[], "").await,

@@ -192,6 +192,35 @@ struct Route {
     output: Output,
     /// `#[guard(..)]` on the method (the controller's come first at run time).
     guards: Vec<syn::Path>,
+    /// `#[header("name", "value")]` on the method: response headers on success.
+    headers: Vec<(String, String)>,
+}
+
+/// `#[header("Cache-Control", "no-store")]` on a route: a checked, lower-cased name and value.
+fn response_header(attr: &Attribute, diags: &mut Diagnostics) -> Option<(String, String)> {
+    let parsed = attr
+        .parse_args_with(syn::punctuated::Punctuated::<LitStr, syn::Token![,]>::parse_terminated);
+    let pair: Vec<LitStr> = match parsed {
+        Ok(list) if list.len() == 2 => list.into_iter().collect(),
+        _ => {
+            diags.error_at(attr, "on a route, `#[header(..)]` sets a response header: `#[header(\"Cache-Control\", \"no-store\")]`");
+            return None;
+        }
+    };
+    let (name, value) = (pair[0].value(), pair[1].value());
+    let token = |c: char| c.is_ascii_alphanumeric() || "!#$%&'*+-.^_`|~".contains(c);
+    if name.is_empty() || !name.chars().all(token) {
+        diags.error_at(
+            &pair[0],
+            format!("`{name}` is not a valid header name: use letters, digits and `-`"),
+        );
+        return None;
+    }
+    if !value.chars().all(|c| c == '\t' || (' '..='~').contains(&c)) {
+        diags.error_at(&pair[1], "a header value must be visible ASCII");
+        return None;
+    }
+    Some((name.to_ascii_lowercase(), value))
 }
 
 fn is_attr(attr: &Attribute, name: &str) -> bool {
@@ -249,10 +278,15 @@ fn parse_route(f: &mut ImplItemFn, prefix: &str, diags: &mut Diagnostics) -> Opt
     let mut route_attr = None;
     let mut status = None;
     let mut guards = Vec::new();
+    let mut headers = Vec::new();
     let mut kept = Vec::new();
     for attr in f.attrs.drain(..) {
         if is_attr(&attr, "guard") {
             guards.extend(guard_list(&attr, diags));
+            continue;
+        }
+        if is_attr(&attr, "header") {
+            headers.extend(response_header(&attr, diags));
             continue;
         }
         if let Some((_, method)) = METHODS.iter().find(|(name, _)| is_attr(&attr, name)) {
@@ -398,6 +432,7 @@ fn parse_route(f: &mut ImplItemFn, prefix: &str, diags: &mut Diagnostics) -> Opt
         args,
         output: output_of(&f.sig.output),
         guards,
+        headers,
     })
 }
 
@@ -514,6 +549,8 @@ fn expand_route(
         .map(|g| guard_var(all_guards, g))
         .collect();
     let guard_count = guards.len();
+    let header_names = route.headers.iter().map(|(n, _)| n);
+    let header_values = route.headers.iter().map(|(_, v)| v);
     quote_spanned! {route.path_span=>
         router = router.route(#axum_path, #private::axum::routing::#axum_fn({
             let this = ::std::sync::Arc::clone(&this);
@@ -538,7 +575,15 @@ fn expand_route(
                     #body
                     let __status = #private::status(#status);
                     let __result = this.#handler(#(#names),*).await;
-                    #respond
+                    #[allow(unused_mut)]
+                    let mut __response = #respond;
+                    if __response.status().is_success() {
+                        #(__response.headers_mut().insert(
+                            #private::axum::http::HeaderName::from_static(#header_names),
+                            #private::axum::http::HeaderValue::from_static(#header_values),
+                        );)*
+                    }
+                    __response
                 }
             }
         }));
