@@ -251,3 +251,28 @@ async fn controllers_without_routes_and_apps_without_controllers_are_refused() {
         "NothingModule and its imports list no controller with anything to serve"
     );
 }
+
+#[test]
+fn every_controller_in_the_binary_is_known_to_inventory() {
+    let names: Vec<&str> = gateway_core::http::registered_controllers()
+        .iter()
+        .map(|c| c.meta.name)
+        .collect();
+    for expected in [
+        "GatewayController",
+        "FarmController",
+        "OtherController",
+        "RenamedController",
+        "EmptyController",
+    ] {
+        assert!(
+            names.contains(&expected),
+            "{expected} missing from {names:?}"
+        );
+    }
+    let routes = gateway_core::http::registered_controllers()
+        .iter()
+        .find(|c| c.meta.name == "GatewayController")
+        .map(|c| c.meta.routes.len());
+    assert_eq!(routes, Some(3));
+}

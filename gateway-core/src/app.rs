@@ -120,6 +120,22 @@ fn boot<M: Module>(kind: Kind) -> Result<(Router, MessageRouter), BootError> {
         return Err(error.clone().into());
     }
     let controllers = std::mem::take(&mut registry.controllers);
+    // The cross-check: a controller compiled into the binary that no module lists is
+    // usually a forgotten `controllers = [..]` entry.
+    for registered in crate::http::registered_controllers() {
+        if !controllers
+            .iter()
+            .any(|c| c.type_name == (registered.type_name)())
+        {
+            tracing::warn!(
+                controller = registered.meta.name,
+                module = M::NAME,
+                "{} is a #[controller] but no module imported by {} lists it: its routes are not served",
+                registered.meta.name,
+                M::NAME
+            );
+        }
+    }
     let serves = |c: &crate::di::ControllerEntry| match kind {
         Kind::Http => !c.meta.routes.is_empty(),
         Kind::Microservice => !c.meta.patterns.is_empty(),

@@ -17,6 +17,7 @@ use crate::http::{
 };
 
 pub use axum;
+pub use inventory;
 
 /// The payload type of a message handler that takes none.
 pub type IgnoredPayload = serde::de::IgnoredAny;

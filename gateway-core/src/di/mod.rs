@@ -173,6 +173,7 @@ pub(crate) type Mount = Box<
 /// One controller a module lists.
 pub(crate) struct ControllerEntry {
     pub module: &'static str,
+    pub type_name: &'static str,
     pub meta: crate::http::ControllerMeta,
     pub mount: Mount,
 }
@@ -249,6 +250,7 @@ impl<'a> ModuleBuilder<'a> {
         });
         self.registry.controllers.push(ControllerEntry {
             module: self.module,
+            type_name: type_name::<C>(),
             meta: C::META,
             mount,
         });

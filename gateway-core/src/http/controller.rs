@@ -61,3 +61,26 @@ pub struct RouteMeta {
     /// The method implementing it.
     pub handler: &'static str,
 }
+
+/// What every `#[controller]` submits to `inventory`, for tooling and the boot cross-check.
+/// Modules, not this list, decide what is mounted: inventory entries can vanish when nothing
+/// links a crate, and arrive in link order.
+#[derive(Debug)]
+pub struct RegisteredController {
+    /// The controller's metadata.
+    pub meta: &'static ControllerMeta,
+    /// `std::any::type_name` of the controller (a function: it is not `const`), to tell
+    /// same-named types apart.
+    pub type_name: fn() -> &'static str,
+}
+
+inventory::collect!(RegisteredController);
+
+/// Every `#[controller]` linked into this binary, sorted by type name.
+pub fn registered_controllers() -> Vec<&'static RegisteredController> {
+    let mut all: Vec<_> = inventory::iter::<RegisteredController>
+        .into_iter()
+        .collect();
+    all.sort_by_key(|c| (c.type_name)());
+    all
+}

@@ -26,7 +26,10 @@ use axum::http::Method;
 use axum::response::{IntoResponse, Response};
 use tower_http::catch_panic::CatchPanicLayer;
 
-pub use controller::{Controller, ControllerMeta, PatternMeta, RouteMeta};
+pub use controller::{
+    registered_controllers, Controller, ControllerMeta, PatternMeta, RegisteredController,
+    RouteMeta,
+};
 pub use exception::{ExceptionMessage, HttpException};
 pub use extract::{
     parse_param, Body, BodyLimit, BOOLEAN_EXPECTED, DEFAULT_BODY_LIMIT, NUMERIC_EXPECTED,

@@ -699,6 +699,13 @@ pub fn expand(attr: TokenStream, item: TokenStream) -> TokenStream {
     quote! {
         #block
 
+        ::gateway_core::__private::inventory::submit! {
+            ::gateway_core::http::RegisteredController {
+                meta: &<#self_ty as ::gateway_core::http::Controller>::META,
+                type_name: ::core::any::type_name::<#self_ty>,
+            }
+        }
+
         impl #impl_generics ::gateway_core::http::Controller for #self_ty #where_clause {
             const META: ::gateway_core::http::ControllerMeta = ::gateway_core::http::ControllerMeta {
                 name: #name,
