@@ -141,22 +141,6 @@ async fn start() -> SocketAddr {
 
 const JSON: &str = "application/json; charset=utf-8";
 
-async fn call(
-    app: SocketAddr,
-    method: &str,
-    path: &str,
-    headers: &[(&str, &str)],
-    body: &str,
-) -> (u16, String, String) {
-    let (status, head, body) = http_request(app, method, path, headers, body).await;
-    let content_type = head
-        .iter()
-        .find(|(n, _)| n == "content-type")
-        .map(|(_, v)| v.clone())
-        .unwrap_or_default();
-    (status, content_type, body)
-}
-
 #[test]
 fn the_route_table_is_known_at_compile_time() {
     const META: ControllerMeta = GatewayController::META;
@@ -186,7 +170,7 @@ async fn generated_routes_speak_nest_http() {
     let app = start().await;
 
     assert_eq!(
-        call(app, "GET", "/api/users/42", &[], "").await,
+        http_call(app, "GET", "/api/users/42", &[], "").await,
         (
             200,
             JSON.into(),
@@ -194,11 +178,11 @@ async fn generated_routes_speak_nest_http() {
         )
     );
     assert_eq!(
-        call(app, "GET", "/api/users/abc", &[], "").await,
+        http_call(app, "GET", "/api/users/abc", &[], "").await,
         (400, JSON.into(), r#"{"message":"Validation failed (numeric string is expected)","error":"Bad Request","statusCode":400}"#.into())
     );
     assert_eq!(
-        call(app, "GET", "/api/users/7", &[], "").await,
+        http_call(app, "GET", "/api/users/7", &[], "").await,
         (
             404,
             JSON.into(),
@@ -206,7 +190,7 @@ async fn generated_routes_speak_nest_http() {
         )
     );
     assert_eq!(
-        call(app, "GET", "/api/users/42/profile", &[], "").await,
+        http_call(app, "GET", "/api/users/42/profile", &[], "").await,
         (
             200,
             JSON.into(),
@@ -214,7 +198,7 @@ async fn generated_routes_speak_nest_http() {
         )
     );
     assert_eq!(
-        call(
+        http_call(
             app,
             "GET",
             "/api/orders?limit=5",
@@ -224,12 +208,12 @@ async fn generated_routes_speak_nest_http() {
         .await,
         (200, JSON.into(), r#"{"limit":5,"requestId":"r-1"}"#.into())
     );
-    let (status, _, body) = call(app, "GET", "/api/orders?limit=x", &[], "").await;
+    let (status, _, body) = http_call(app, "GET", "/api/orders?limit=x", &[], "").await;
     assert_eq!(status, 400, "{body}");
 
     let json_header = [("Content-Type", "application/json")];
     assert_eq!(
-        call(
+        http_call(
             app,
             "POST",
             "/api/orders",
@@ -239,10 +223,10 @@ async fn generated_routes_speak_nest_http() {
         .await,
         (201, JSON.into(), r#"{"item":"Loom","quantity":2}"#.into())
     );
-    let (status, _, body) = call(app, "POST", "/api/orders", &json_header, "{nope").await;
+    let (status, _, body) = http_call(app, "POST", "/api/orders", &json_header, "{nope").await;
     assert_eq!(status, 400, "{body}");
     assert_eq!(
-        call(app, "DELETE", "/api/orders/9", &[], "").await,
+        http_call(app, "DELETE", "/api/orders/9", &[], "").await,
         (204, String::new(), String::new())
     );
     let (_, head, _) = http_request(app, "GET", "/api/hello", &[], "").await;
@@ -256,13 +240,13 @@ async fn generated_routes_speak_nest_http() {
         (Some("no-store"), Some("gateway"))
     );
     assert_eq!(
-        call(app, "GET", "/api/hello", &[], "").await,
+        http_call(app, "GET", "/api/hello", &[], "").await,
         (200, "text/html; charset=utf-8".into(), "hello".into())
     );
-    assert_eq!(call(app, "GET", "/api/teapot", &[], "").await.0, 418);
-    assert_eq!(call(app, "GET", "/api/raw", &[], "").await.0, 202);
+    assert_eq!(http_call(app, "GET", "/api/teapot", &[], "").await.0, 418);
+    assert_eq!(http_call(app, "GET", "/api/raw", &[], "").await.0, 202);
     assert_eq!(
-        call(app, "PUT", "/api/orders", &[], "").await,
+        http_call(app, "PUT", "/api/orders", &[], "").await,
         (
             404,
             JSON.into(),
@@ -271,7 +255,7 @@ async fn generated_routes_speak_nest_http() {
         "a known path with another method is Nest's 404, not a 405"
     );
     assert_eq!(
-        call(app, "GET", "/api/nope", &[], "").await,
+        http_call(app, "GET", "/api/nope", &[], "").await,
         (
             404,
             JSON.into(),

@@ -116,13 +116,7 @@ async fn start() -> SocketAddr {
 }
 
 async fn fetch(addr: SocketAddr, path: &str) -> (u16, String, String) {
-    let (status, headers, body) = http_request(addr, "GET", path, &[], "").await;
-    let content_type = headers
-        .iter()
-        .find(|(n, _)| n == "content-type")
-        .map(|(_, v)| v.clone())
-        .unwrap_or_default();
-    (status, content_type, body)
+    http_call(addr, "GET", path, &[], "").await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -23,4 +23,19 @@ function decorateClass(cls, ...decorators) {
   return cls;
 }
 
-module.exports = { nest, decorateMethod, decorateClass };
+// Boots a Nest TCP microservice for `module` on 127.0.0.1:`port` and prints "ready <port>",
+// which the Rust tests wait for.
+async function startTcpMicroservice(module, port) {
+  const { NestFactory } = nest('@nestjs/core');
+  const { Transport } = nest('@nestjs/microservices');
+  const app = await NestFactory.createMicroservice(module, {
+    transport: Transport.TCP,
+    options: { host: '127.0.0.1', port },
+    logger: ['error', 'warn'],
+  });
+  await app.listen();
+  process.stdout.write(`ready ${port}\n`);
+  return app;
+}
+
+module.exports = { nest, decorateMethod, decorateClass, startTcpMicroservice };

@@ -2,10 +2,9 @@
 // The seed's users and orders services written in NestJS, to put our gateway in front of.
 // Usage: node seed-services.js users <port> | node seed-services.js orders <port>
 // (prints "ready <port>" once listening)
-const { nest, decorateMethod, decorateClass } = require('./common');
+const { nest, decorateMethod, decorateClass, startTcpMicroservice } = require('./common');
 const { Controller, Module } = nest('@nestjs/common');
-const { NestFactory } = nest('@nestjs/core');
-const { MessagePattern, EventPattern, RpcException, Transport } = nest('@nestjs/microservices');
+const { MessagePattern, EventPattern, RpcException } = nest('@nestjs/microservices');
 
 class UsersController {
   getUser(data) {
@@ -51,14 +50,7 @@ decorateClass(OrdersModule, Module({ controllers: [OrdersController] }));
 
 async function main() {
   const [which, port] = [process.argv[2], Number(process.argv[3])];
-  const module = which === 'users' ? UsersModule : OrdersModule;
-  const app = await NestFactory.createMicroservice(module, {
-    transport: Transport.TCP,
-    options: { host: '127.0.0.1', port },
-    logger: ['error', 'warn'],
-  });
-  await app.listen();
-  process.stdout.write(`ready ${port}\n`);
+  await startTcpMicroservice(which === 'users' ? UsersModule : OrdersModule, port);
 }
 
 main().catch((error) => { console.error(error); process.exit(1); });

@@ -1,10 +1,9 @@
 'use strict';
 // A real NestJS TCP microservice, the peer for our ClientProxy in the interop tests.
 // Usage: node service.js <port>   (prints "ready <port>" once listening)
-const { nest, decorateMethod, decorateClass } = require('./common');
+const { nest, decorateMethod, decorateClass, startTcpMicroservice } = require('./common');
 const { Controller, Module } = nest('@nestjs/common');
-const { NestFactory } = nest('@nestjs/core');
-const { MessagePattern, EventPattern, RpcException, Transport } = nest('@nestjs/microservices');
+const { MessagePattern, EventPattern, RpcException } = nest('@nestjs/microservices');
 const { from, Observable } = nest('rxjs');
 
 const events = [];
@@ -54,14 +53,7 @@ class PeerModule {}
 decorateClass(PeerModule, Module({ controllers: [PeerController] }));
 
 async function main() {
-  const port = Number(process.argv[2]);
-  const app = await NestFactory.createMicroservice(PeerModule, {
-    transport: Transport.TCP,
-    options: { host: '127.0.0.1', port },
-    logger: ['error', 'warn'],
-  });
-  await app.listen();
-  process.stdout.write(`ready ${port}\n`);
+  await startTcpMicroservice(PeerModule, Number(process.argv[2]));
 }
 
 main().catch((error) => { console.error(error); process.exit(1); });

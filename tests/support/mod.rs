@@ -229,3 +229,20 @@ pub async fn http_request(
         .collect();
     (status, headers, body.to_owned())
 }
+
+/// [`http_request`] reduced to the status, the `Content-Type` (empty if none) and the body.
+pub async fn http_call(
+    addr: std::net::SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &str,
+) -> (u16, String, String) {
+    let (status, head, body) = http_request(addr, method, path, headers, body).await;
+    let content_type = head
+        .iter()
+        .find(|(name, _)| name == "content-type")
+        .map(|(_, value)| value.clone())
+        .unwrap_or_default();
+    (status, content_type, body)
+}
