@@ -100,6 +100,9 @@ async fn a_module_tree_boots_and_serves() {
     );
     let (status, _, body) = http_request(addr, "GET", "/greet/Ada", &[], "").await;
     assert_eq!((status, body.as_str()), (200, "Hello, Ada"));
+    // Express is not strict about a trailing slash; neither are we.
+    let (status, _, body) = http_request(addr, "GET", "/greet/Ada/?x=1", &[], "").await;
+    assert_eq!((status, body.as_str()), (200, "Hello, Ada"));
     let (status, _, body) = http_request(addr, "GET", "/nope", &[], "").await;
     assert_eq!(
         (status, body.as_str()),

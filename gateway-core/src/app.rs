@@ -9,7 +9,9 @@
 use std::future::Future;
 
 use axum::Router;
+use axum::ServiceExt;
 use tokio::net::{TcpListener, ToSocketAddrs};
+use tower_http::normalize_path::NormalizePath;
 
 use crate::di::{DiError, Module, ModuleBuilder, Registry, Resolver};
 use std::sync::Arc;
@@ -242,7 +244,9 @@ impl std::fmt::Debug for NestApplication {
 
 impl NestApplication {
     /// The app as an axum `Router`, with Nest's handling of unknown routes and panics: to
-    /// nest it in a bigger axum app or serve it yourself.
+    /// nest it in a bigger axum app or serve it yourself. (Serving it yourself, wrap it in
+    /// `tower_http::normalize_path::NormalizePath::trim_trailing_slash` to keep Express's
+    /// non-strict trailing slashes, as [`serve`](Self::serve) does.)
     pub fn into_router(self) -> Router {
         let router = if self.global_guards.is_empty() {
             self.router
@@ -275,13 +279,19 @@ impl NestApplication {
     ) -> Result<(), BootError> {
         let addr = listener.local_addr().ok();
         tracing::info!(target: "NestApplication", ?addr, "Nest application successfully started");
-        axum::serve(listener, self.into_router())
-            .with_graceful_shutdown(shutdown)
-            .await
-            .map_err(|source| BootError::Serve {
-                addr: addr.map_or_else(String::new, |a| a.to_string()),
-                source,
-            })
+        // Express routes are not strict: `/users/42/` reaches `/users/42`. The path has to be
+        // normalized before routing, so this wraps the router instead of being a layer in it.
+        let app = NormalizePath::trim_trailing_slash(self.into_router());
+        axum::serve(
+            listener,
+            ServiceExt::<axum::extract::Request>::into_make_service(app),
+        )
+        .with_graceful_shutdown(shutdown)
+        .await
+        .map_err(|source| BootError::Serve {
+            addr: addr.map_or_else(String::new, |a| a.to_string()),
+            source,
+        })
     }
 }
 
