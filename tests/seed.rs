@@ -141,6 +141,31 @@ async fn the_seed_gateway_answers_the_same_in_front_of_rust_and_nest_services() 
     let addr = start_gateway(users_port, orders_port).await;
     check_seed_gateway(addr, async move { stop.kill() }).await;
 
+    // A service that accepts and never answers: 504 at the deadline, not a hang.
+    let silent = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let silent_port = silent.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((socket, _)) = silent.accept().await {
+            held.push(socket);
+        }
+    });
+    let users = users_service("127.0.0.1:0").await.unwrap();
+    let users_port = users.local_addr().port();
+    tokio::spawn(users.serve());
+    std::env::set_var("SERVICE_TIMEOUT_MS", "300");
+    let addr = start_gateway(users_port, silent_port).await;
+    std::env::remove_var("SERVICE_TIMEOUT_MS");
+    let started = std::time::Instant::now();
+    assert_eq!(
+        get(addr, "/users/42/profile", Some(TOKEN)).await,
+        (
+            504,
+            json!({ "message": "ORDERS_SERVICE did not answer within 300 ms", "error": "Gateway Timeout", "statusCode": 504 })
+        )
+    );
+    assert!(started.elapsed() < std::time::Duration::from_secs(2));
+
     // The same gateway in front of the NestJS services (the migration scenario).
     if !nest_available(
         "the_seed_gateway_answers_the_same_in_front_of_rust_and_nest_services (Nest part)",

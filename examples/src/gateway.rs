@@ -159,11 +159,19 @@ fn service(name: &str, prefix: &str, default_port: u16) -> ClientOptions {
         env_host(&format!("{prefix}_HOST")),
         env_port(&format!("{prefix}_PORT"), default_port)
     );
-    ClientOptions::tcp(name, addr)
+    let timeout = std::env::var("SERVICE_TIMEOUT_MS")
+        .ok()
+        .and_then(|ms| ms.parse().ok())
+        .map_or(
+            gateway_core::client::DEFAULT_TIMEOUT,
+            std::time::Duration::from_millis,
+        );
+    ClientOptions::tcp(name, addr).timeout(timeout)
 }
 
 /// The gateway's module: the two clients (addresses from `USERS_SERVICE_HOST`/`_PORT` and
-/// `ORDERS_SERVICE_HOST`/`_PORT`, read at boot) and the controller.
+/// `ORDERS_SERVICE_HOST`/`_PORT`, each call's deadline from `SERVICE_TIMEOUT_MS`, default
+/// 5000; all read at boot) and the controller.
 #[module(
     imports = [ClientsModule::register([
         service("USERS_SERVICE", "USERS_SERVICE", 3001),
