@@ -16,7 +16,13 @@ use tower_http::normalize_path::NormalizePath;
 use crate::di::{DiError, Module, ModuleBuilder, Registry, Resolver};
 use std::sync::Arc;
 
-use crate::http::{nest_defaults, CanActivate, DynGuard, GlobalGuards, RouteMeta};
+use axum::http::{HeaderName, HeaderValue, Method};
+use tower_http::compression::predicate::{NotForContentType, Predicate, SizeAbove};
+use tower_http::compression::CompressionLayer;
+use tower_http::cors::{self, CorsLayer};
+use tower_http::set_header::SetResponseHeaderLayer;
+
+use crate::http::{nest_defaults, BodyLimit, CanActivate, DynGuard, GlobalGuards, RouteMeta};
 use crate::server::MessageRouter;
 use crate::transport::tcp::{ServerError, TcpServer};
 
@@ -94,6 +100,7 @@ impl NestFactory {
         Ok(NestApplication {
             router,
             global_guards: Vec::new(),
+            edge: Edge::default(),
         })
     }
 
@@ -234,7 +241,34 @@ fn check_routes<'a>(
 pub struct NestApplication {
     router: Router,
     global_guards: Vec<Arc<dyn DynGuard>>,
+    edge: Edge,
 }
+
+/// The app-wide HTTP settings (Nest's `app.enableCors()`, `app.use(compression())`,
+/// `app.use(helmet())`, the body parser's limit).
+#[derive(Default)]
+struct Edge {
+    cors: Option<CorsLayer>,
+    compression: bool,
+    security_headers: bool,
+    body_limit: Option<usize>,
+}
+
+/// Helmet's default headers (helmet 7/8), set unless a route set its own.
+const SECURITY_HEADERS: [(&str, &str); 12] = [
+    ("content-security-policy", "default-src 'self';base-uri 'self';font-src 'self' https: data:;form-action 'self';frame-ancestors 'self';img-src 'self' data:;object-src 'none';script-src 'self';script-src-attr 'none';style-src 'self' https: 'unsafe-inline';upgrade-insecure-requests"),
+    ("cross-origin-opener-policy", "same-origin"),
+    ("cross-origin-resource-policy", "same-origin"),
+    ("origin-agent-cluster", "?1"),
+    ("referrer-policy", "no-referrer"),
+    ("strict-transport-security", "max-age=31536000; includeSubDomains"),
+    ("x-content-type-options", "nosniff"),
+    ("x-dns-prefetch-control", "off"),
+    ("x-download-options", "noopen"),
+    ("x-frame-options", "SAMEORIGIN"),
+    ("x-permitted-cross-domain-policies", "none"),
+    ("x-xss-protection", "0"),
+];
 
 impl std::fmt::Debug for NestApplication {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -248,13 +282,77 @@ impl NestApplication {
     /// `tower_http::normalize_path::NormalizePath::trim_trailing_slash` to keep Express's
     /// non-strict trailing slashes, as [`serve`](Self::serve) does.)
     pub fn into_router(self) -> Router {
-        let router = if self.global_guards.is_empty() {
+        let mut router = if self.global_guards.is_empty() {
             self.router
         } else {
             let guards = GlobalGuards(self.global_guards.into());
             self.router.layer(axum::Extension(guards))
         };
-        nest_defaults(router)
+        if let Some(limit) = self.edge.body_limit {
+            router = router.layer(axum::Extension(BodyLimit(limit)));
+        }
+        router = nest_defaults(router);
+        if self.edge.security_headers {
+            for (name, value) in SECURITY_HEADERS {
+                router = router.layer(SetResponseHeaderLayer::if_not_present(
+                    HeaderName::from_static(name),
+                    HeaderValue::from_static(value),
+                ));
+            }
+        }
+        if self.edge.compression {
+            let when = SizeAbove::new(1024)
+                .and(NotForContentType::GRPC)
+                .and(NotForContentType::IMAGES)
+                .and(NotForContentType::SSE);
+            router = router.layer(CompressionLayer::new().compress_when(when));
+        }
+        if let Some(cors) = self.edge.cors {
+            router = router.layer(cors);
+        }
+        router
+    }
+
+    /// CORS with the defaults Nest's `app.enableCors()` gets from the `cors` package: any
+    /// origin, methods GET, HEAD, PUT, PATCH, POST, DELETE, and the request's headers allowed.
+    pub fn enable_cors(&mut self) -> &mut Self {
+        let cors = CorsLayer::new()
+            .allow_origin(cors::Any)
+            .allow_methods([
+                Method::GET,
+                Method::HEAD,
+                Method::PUT,
+                Method::PATCH,
+                Method::POST,
+                Method::DELETE,
+            ])
+            .allow_headers(cors::AllowHeaders::mirror_request());
+        self.enable_cors_with(cors)
+    }
+
+    /// CORS configured with tower-http's [`CorsLayer`] (origins, credentials, max age...).
+    pub fn enable_cors_with(&mut self, cors: CorsLayer) -> &mut Self {
+        self.edge.cors = Some(cors);
+        self
+    }
+
+    /// gzip for responses over 1 kb when the client accepts it, as Express's `compression()`.
+    pub fn enable_compression(&mut self) -> &mut Self {
+        self.edge.compression = true;
+        self
+    }
+
+    /// Helmet's default security headers on every response (a route's own value wins).
+    pub fn use_security_headers(&mut self) -> &mut Self {
+        self.edge.security_headers = true;
+        self
+    }
+
+    /// The largest JSON body a `#[body]` accepts (default 100 kb, as Nest's body parser);
+    /// larger is 413 `{"statusCode":413,"message":"request entity too large"}`.
+    pub fn set_body_limit(&mut self, bytes: usize) -> &mut Self {
+        self.edge.body_limit = Some(bytes);
+        self
     }
 
     /// Guards every route (before controller and route guards). Nest's

@@ -1,0 +1,174 @@
+//! App-wide HTTP settings over real HTTP: CORS, compression, security headers, body limit.
+
+use std::net::SocketAddr;
+
+use gateway_core::prelude::*;
+use gateway_tests::*;
+use serde_json::Value;
+
+#[injectable]
+struct EdgeController;
+
+#[controller]
+impl EdgeController {
+    #[get("small")]
+    async fn small(&self) -> &'static str {
+        "tiny"
+    }
+
+    #[get("big")]
+    async fn big(&self) -> Vec<u32> {
+        (0..2000).collect()
+    }
+
+    #[get("framed")]
+    #[header("X-Frame-Options", "DENY")]
+    async fn framed(&self) -> &'static str {
+        "mine"
+    }
+
+    #[post("echo")]
+    async fn echo(&self, #[body] body: Value) -> Value {
+        body
+    }
+}
+
+#[module(controllers = [EdgeController])]
+struct EdgeModule;
+
+async fn serve(configure: impl FnOnce(&mut NestApplication)) -> SocketAddr {
+    let mut app = NestFactory::create::<EdgeModule>().await.unwrap();
+    configure(&mut app);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(app.serve(listener, std::future::pending()));
+    addr
+}
+
+fn header<'a>(head: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    head.iter()
+        .find(|(n, _)| n == name)
+        .map(|(_, v)| v.as_str())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn edge_settings_behave_like_the_express_middlewares() {
+    let app = serve(|app| {
+        app.enable_cors()
+            .enable_compression()
+            .use_security_headers()
+            .set_body_limit(1024);
+    })
+    .await;
+
+    // CORS: a preflight, then a simple request.
+    let preflight = [
+        ("Origin", "http://web.example"),
+        ("Access-Control-Request-Method", "POST"),
+        ("Access-Control-Request-Headers", "x-custom"),
+    ];
+    let (status, head, _) = http_request(app, "OPTIONS", "/echo", &preflight, "").await;
+    assert!(
+        status == 200 || status == 204,
+        "preflight answered {status}"
+    );
+    assert_eq!(header(&head, "access-control-allow-origin"), Some("*"));
+    assert!(header(&head, "access-control-allow-methods").is_some_and(|m| m.contains("POST")));
+    assert_eq!(
+        header(&head, "access-control-allow-headers"),
+        Some("x-custom")
+    );
+    let (status, head, body) = http_request(
+        app,
+        "GET",
+        "/small",
+        &[("Origin", "http://web.example")],
+        "",
+    )
+    .await;
+    assert_eq!((status, body.as_str()), (200, "tiny"));
+    assert_eq!(header(&head, "access-control-allow-origin"), Some("*"));
+
+    // Compression above 1 kb only, when accepted.
+    let gzip = [("Accept-Encoding", "gzip")];
+    let (status, head, _) = http_request(app, "GET", "/big", &gzip, "").await;
+    assert_eq!(
+        (status, header(&head, "content-encoding")),
+        (200, Some("gzip"))
+    );
+    let (_, head, _) = http_request(app, "GET", "/small", &gzip, "").await;
+    assert_eq!(header(&head, "content-encoding"), None);
+    let (_, head, body) = http_request(app, "GET", "/big", &[], "").await;
+    assert_eq!(header(&head, "content-encoding"), None);
+    assert!(body.starts_with("[0,1,2,"));
+
+    // Helmet's headers; a route's own value wins.
+    let (_, head, _) = http_request(app, "GET", "/small", &[], "").await;
+    assert_eq!(header(&head, "x-content-type-options"), Some("nosniff"));
+    assert_eq!(header(&head, "x-frame-options"), Some("SAMEORIGIN"));
+    assert_eq!(
+        header(&head, "strict-transport-security"),
+        Some("max-age=31536000; includeSubDomains")
+    );
+    assert!(header(&head, "content-security-policy")
+        .is_some_and(|v| v.starts_with("default-src 'self'")));
+    let (_, head, _) = http_request(app, "GET", "/framed", &[], "").await;
+    assert_eq!(header(&head, "x-frame-options"), Some("DENY"));
+    // Errors get them too.
+    let (status, head, _) = http_request(app, "GET", "/nope", &[], "").await;
+    assert_eq!(
+        (status, header(&head, "x-content-type-options")),
+        (404, Some("nosniff"))
+    );
+
+    // The body limit.
+    let json = [("Content-Type", "application/json")];
+    let (status, _, body) = http_request(
+        app,
+        "POST",
+        "/echo",
+        &json,
+        &format!("[\"{}\"]", "x".repeat(2000)),
+    )
+    .await;
+    assert_eq!(
+        (status, body.as_str()),
+        (
+            413,
+            r#"{"statusCode":413,"message":"request entity too large"}"#
+        )
+    );
+    let (status, _, body) = http_request(app, "POST", "/echo", &json, r#"{"ok":true}"#).await;
+    assert_eq!((status, body.as_str()), (201, r#"{"ok":true}"#));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nothing_is_added_unless_asked() {
+    let app = serve(|_| {}).await;
+    let (_, head, _) = http_request(
+        app,
+        "GET",
+        "/big",
+        &[("Accept-Encoding", "gzip"), ("Origin", "http://x")],
+        "",
+    )
+    .await;
+    for name in [
+        "content-encoding",
+        "access-control-allow-origin",
+        "x-content-type-options",
+    ] {
+        assert_eq!(header(&head, name), None, "{name}");
+    }
+    // The default limit is Nest's 100 kb.
+    let json = [("Content-Type", "application/json")];
+    let (status, _, _) = http_request(
+        app,
+        "POST",
+        "/echo",
+        &json,
+        &format!("[\"{}\"]", "x".repeat(50_000)),
+    )
+    .await;
+    assert_eq!(status, 201);
+}
