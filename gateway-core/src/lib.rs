@@ -12,7 +12,7 @@
 //! | [`http`] | [`HttpException`](http::HttpException) with Nest's bodies, `RpcError` → HTTP, unknown routes, panics |
 //! | [`server`] | [`MessageRouter`](server::MessageRouter): message, stream and event handlers, [`RpcException`](server::RpcException) |
 //! | [`transport`] | the wire: [`tcp`](transport::tcp) (codec, [`TcpServer`](transport::tcp::TcpServer)) |
-//! | [`pattern`] | [`Pattern`](pattern::Pattern) and Nest's pattern normalization |
+//! | [`pattern`](mod@pattern) | [`Pattern`](pattern::Pattern) and Nest's pattern normalization |
 //!
 //! # Feature flags
 //!

@@ -1,7 +1,7 @@
 //! Dependency injection: providers by token, resolved once at boot.
 //!
 //! Modules ([`Module`], written with `#[module]`) list providers, controllers and imports. At
-//! boot the [`Container`] builds every controller and the providers it needs, each provider
+//! boot the container ([`Resolver`]) builds every controller and the providers it needs, each provider
 //! once (Nest's default singleton scope), by string token (`#[inject("USERS_SERVICE")]`) or by
 //! type (a field `users: Arc<UsersService>`). A missing provider or a cycle fails the boot with
 //! a message naming the class, the field, the token and the module. Request time never looks
