@@ -6,11 +6,18 @@
 //! | `GET /users/:id` | `{ cmd: "get_user" }` on the users service |
 //! | `POST /orders` | `{ cmd: "create_order" }` on the orders service, then the `order_created` event |
 //! | `GET /users/:id/profile` | the user and their orders, fetched in parallel |
+//! | `GET /users/:id/profile?partial=true` | the same, but without the orders (`"degraded":["orders"]`, `x-gateway-completed: false`) when the orders service fails |
 //!
 //! Every route needs `Authorization: Bearer $GATEWAY_TOKEN` (compared in constant time);
 //! otherwise 401 `Invalid or missing token`. The verified caller is forwarded to the services
 //! in each payload (`"user": {"sub": ..}`).
 
+use std::time::Duration;
+
+use gateway_core::__private::axum::http::StatusCode;
+use gateway_core::__private::axum::response::{IntoResponse, Response};
+use gateway_core::http::nest_response;
+use gateway_core::partial::{self, Partial};
 use gateway_core::prelude::*;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -128,29 +135,65 @@ impl GatewayController {
         Ok(order)
     }
 
+    /// The profile. With `?partial=true` a failed or slow orders service does not fail the
+    /// answer: it comes without orders, with `"degraded":["orders"]` and
+    /// `x-gateway-completed: false` (each part gets `PARTIAL_TIMEOUT_MS`, default 1000).
     #[get("users/:id/profile")]
     async fn profile(
         &self,
         #[param] id: u64,
+        #[query] query: ProfileQuery,
         #[user] user: VerifiedUser,
-    ) -> Result<Profile, HttpException> {
-        let (found, orders) = tokio::try_join!(
-            self.users.send::<User>(
-                pattern!({ cmd: "get_user" }),
-                &json!({ "id": id, "user": user })
-            ),
-            self.orders.send::<Vec<Order>>(
-                pattern!({ cmd: "list_orders" }),
-                &json!({ "userId": id, "user": user })
-            ),
-        )?;
-        Ok(Profile {
-            id: found.id,
-            name: found.name,
-            order_count: orders.len(),
-            orders,
-        })
+    ) -> Result<Response, HttpException> {
+        let get_user = self.users.send::<User>(
+            pattern!({ cmd: "get_user" }),
+            &json!({ "id": id, "user": user }),
+        );
+        let list_orders = self.orders.send::<Vec<Order>>(
+            pattern!({ cmd: "list_orders" }),
+            &json!({ "userId": id, "user": user }),
+        );
+        if !query.partial {
+            let (found, orders) = tokio::try_join!(get_user, list_orders)?;
+            return Ok(nest_response(
+                StatusCode::OK,
+                &Profile {
+                    id: found.id,
+                    name: found.name,
+                    order_count: orders.len(),
+                    orders,
+                },
+            ));
+        }
+        let budget = partial_budget();
+        let (found, orders) = tokio::join!(
+            partial::within("user", budget, get_user),
+            partial::within("orders", budget, list_orders),
+        );
+        let found = found?; // no user, no profile: fail as usual
+        let body = json!({
+            "id": found.id,
+            "name": found.name,
+            "orderCount": orders.as_ref().ok().map(Vec::len),
+            "orders": orders.as_ref().ok(),
+        });
+        Ok(Partial::new(body).missing([orders.err()]).into_response())
     }
+}
+
+/// The query of `GET /users/:id/profile`.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct ProfileQuery {
+    /// `?partial=true`: answer with what came (see `profile`).
+    #[serde(default)]
+    pub partial: bool,
+}
+
+fn partial_budget() -> Duration {
+    std::env::var("PARTIAL_TIMEOUT_MS")
+        .ok()
+        .and_then(|ms| ms.parse().ok())
+        .map_or(Duration::from_secs(1), Duration::from_millis)
 }
 
 fn service(name: &str, prefix: &str, default_port: u16) -> ClientOptions {

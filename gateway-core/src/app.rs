@@ -22,9 +22,14 @@ use tower_http::compression::CompressionLayer;
 use tower_http::cors::{self, CorsLayer};
 use tower_http::set_header::SetResponseHeaderLayer;
 
-use crate::http::{nest_defaults, BodyLimit, CanActivate, DynGuard, GlobalGuards, RouteMeta};
+use crate::http::{
+    global_filters, nest_defaults, BodyLimit, CanActivate, DynFilter, DynGuard, DynInterceptor,
+    ExceptionFilter, GlobalGuards, GlobalInterceptors, MakeId, NestInterceptor, RouteMeta,
+    ValidationOptions, REQUEST_ID_HEADER,
+};
 use crate::server::MessageRouter;
 use crate::transport::tcp::{ServerError, TcpServer};
+use tower_http::request_id::{PropagateRequestIdLayer, SetRequestIdLayer};
 
 /// Why an app could not start.
 #[derive(Debug, thiserror::Error)]
@@ -100,6 +105,8 @@ impl NestFactory {
         Ok(NestApplication {
             router,
             global_guards: Vec::new(),
+            global_interceptors: Vec::new(),
+            global_filters: Vec::new(),
             edge: Edge::default(),
         })
     }
@@ -241,6 +248,8 @@ fn check_routes<'a>(
 pub struct NestApplication {
     router: Router,
     global_guards: Vec<Arc<dyn DynGuard>>,
+    global_interceptors: Vec<Arc<dyn DynInterceptor>>,
+    global_filters: Vec<Arc<dyn DynFilter>>,
     edge: Edge,
 }
 
@@ -252,6 +261,8 @@ struct Edge {
     compression: bool,
     security_headers: bool,
     body_limit: Option<usize>,
+    request_id: bool,
+    validation: Option<ValidationOptions>,
 }
 
 /// Helmet's default headers (helmet 7/8), set unless a route set its own.
@@ -282,16 +293,29 @@ impl NestApplication {
     /// `tower_http::normalize_path::NormalizePath::trim_trailing_slash` to keep Express's
     /// non-strict trailing slashes, as [`serve`](Self::serve) does.)
     pub fn into_router(self) -> Router {
-        let mut router = if self.global_guards.is_empty() {
-            self.router
-        } else {
+        let mut router = self.router;
+        if !self.global_guards.is_empty() {
             let guards = GlobalGuards(self.global_guards.into());
-            self.router.layer(axum::Extension(guards))
-        };
+            router = router.layer(axum::Extension(guards));
+        }
+        if !self.global_interceptors.is_empty() {
+            let interceptors = GlobalInterceptors(self.global_interceptors.into());
+            router = router.layer(axum::Extension(interceptors));
+        }
         if let Some(limit) = self.edge.body_limit {
             router = router.layer(axum::Extension(BodyLimit(limit)));
         }
+        if let Some(options) = self.edge.validation {
+            router = router.layer(axum::Extension(options));
+        }
         router = nest_defaults(router);
+        if !self.global_filters.is_empty() {
+            let filters: Arc<[Arc<dyn DynFilter>]> = self.global_filters.into();
+            router = router.layer(axum::middleware::from_fn_with_state(
+                filters,
+                global_filters,
+            ));
+        }
         if self.edge.security_headers {
             for (name, value) in SECURITY_HEADERS {
                 router = router.layer(SetResponseHeaderLayer::if_not_present(
@@ -306,6 +330,11 @@ impl NestApplication {
                 .and(NotForContentType::IMAGES)
                 .and(NotForContentType::SSE);
             router = router.layer(CompressionLayer::new().compress_when(when));
+        }
+        if self.edge.request_id {
+            router = router
+                .layer(PropagateRequestIdLayer::new(REQUEST_ID_HEADER))
+                .layer(SetRequestIdLayer::new(REQUEST_ID_HEADER, MakeId::new()));
         }
         if let Some(cors) = self.edge.cors {
             router = router.layer(cors);
@@ -355,6 +384,36 @@ impl NestApplication {
         self
     }
 
+    /// Request ids: a request's `x-request-id` is kept (or one is made), returned on the
+    /// response, logged by [`LoggingInterceptor`](crate::http::LoggingInterceptor), and given
+    /// to routes that take a [`RequestId`](crate::http::RequestId) argument, to pass
+    /// downstream.
+    pub fn enable_request_id(&mut self) -> &mut Self {
+        self.edge.request_id = true;
+        self
+    }
+
+    /// Validation options for every `Valid<T>` body. Nest's
+    /// `app.useGlobalPipes(new ValidationPipe({ forbidNonWhitelisted: true }))`.
+    pub fn use_validation(&mut self, options: ValidationOptions) -> &mut Self {
+        self.edge.validation = Some(options);
+        self
+    }
+
+    /// Runs `interceptor` around every route (outside controller and route interceptors).
+    /// Nest's `app.useGlobalInterceptors(..)`.
+    pub fn use_global_interceptors(&mut self, interceptor: impl NestInterceptor) -> &mut Self {
+        self.global_interceptors.push(Arc::new(interceptor));
+        self
+    }
+
+    /// Offers every error response's exception to `filter` (after route and controller
+    /// filters; unknown routes and panics included). Nest's `app.useGlobalFilters(..)`.
+    pub fn use_global_filters(&mut self, filter: impl ExceptionFilter) -> &mut Self {
+        self.global_filters.push(Arc::new(filter));
+        self
+    }
+
     /// Guards every route (before controller and route guards). Nest's
     /// `app.useGlobalGuards(..)`.
     pub fn use_global_guards(&mut self, guard: impl CanActivate) -> &mut Self {
@@ -382,7 +441,9 @@ impl NestApplication {
         let app = NormalizePath::trim_trailing_slash(self.into_router());
         axum::serve(
             listener,
-            ServiceExt::<axum::extract::Request>::into_make_service(app),
+            ServiceExt::<axum::extract::Request>::into_make_service_with_connect_info::<
+                std::net::SocketAddr,
+            >(app),
         )
         .with_graceful_shutdown(shutdown)
         .await

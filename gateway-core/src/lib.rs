@@ -49,13 +49,16 @@
 #![warn(missing_docs)]
 
 pub mod app;
+pub mod auth;
 pub mod client;
 pub mod di;
 pub mod http;
 pub(crate) mod packet;
+pub mod partial;
 pub mod pattern;
 pub mod server;
 pub mod signal;
+pub mod throttle;
 pub mod transport;
 
 #[doc(hidden)]
@@ -63,8 +66,9 @@ pub mod transport;
 pub mod __private;
 
 pub use gateway_macros::{
-    controller, delete, event_pattern, get, guard, http_code, injectable, message_pattern, module,
-    patch, pattern, post, put,
+    apply_decorators, controller, delete, event_pattern, get, guard, http_code, injectable,
+    message_pattern, module, patch, pattern, post, public, put, roles, set_metadata, skip_throttle,
+    throttle, use_filters, use_interceptors,
 };
 pub use packet::NO_MESSAGE_HANDLER;
 
@@ -73,7 +77,10 @@ pub mod prelude {
     pub use crate::app::{BootError, NestApplication, NestFactory, NestMicroservice, Transport};
     pub use crate::client::{CallOptions, ClientOptions, ClientProxy, RpcError, RpcStream};
     pub use crate::di::{ClientsModule, Provider};
-    pub use crate::http::{CanActivate, ExecutionContext};
+    pub use crate::http::{
+        ArgumentsHost, CallContext, CanActivate, ExceptionFilter, ExecutionContext,
+        NestInterceptor, Next, RequestId, Valid,
+    };
     pub use crate::http::{Controller, HttpException};
     pub use crate::pattern;
     pub use crate::pattern::Pattern;
@@ -81,8 +88,9 @@ pub mod prelude {
     pub use crate::signal::shutdown_signal;
     pub use crate::transport::tcp::{ServerOptions, ShutdownHandle, TcpServer};
     pub use crate::{
-        controller, delete, event_pattern, get, guard, http_code, injectable, message_pattern,
-        module, patch, post, put,
+        apply_decorators, controller, delete, event_pattern, get, guard, http_code, injectable,
+        message_pattern, module, patch, post, public, put, roles, set_metadata, skip_throttle,
+        throttle, use_filters, use_interceptors,
     };
 }
 

@@ -4,17 +4,20 @@ use std::str::FromStr;
 use std::sync::Arc;
 
 use axum::body::Body as HttpBody;
-use axum::extract::{FromRequest, FromRequestParts, Query, RawPathParams, Request};
+use axum::extract::{FromRequestParts, RawPathParams, Request};
 use axum::http::request::Parts;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 use crate::http::{
-    nest_response, parse_param, run_guards, AuthUser, Body, CanActivate, DynGuard, HttpException,
-    RouteMeta,
+    catch_unwind, nest_response, parse_param, run_filters, run_guards, ArgumentsHost, AuthUser,
+    CallContext, CanActivate, DynFilter, DynGuard, DynInterceptor, ExceptionFilter,
+    GlobalInterceptors, HttpException, NestInterceptor, Next, PendingHeaders, RouteMeta,
 };
+pub use crate::http::{Decorator, MetaValue, Metadata};
+use crate::http::{FromJsonBody, FromQuery, ValidationOptions};
+use std::future::Future;
 
 pub use axum;
 pub use inventory;
@@ -22,14 +25,89 @@ pub use inventory;
 /// The payload type of a message handler that takes none.
 pub type IgnoredPayload = serde::de::IgnoredAny;
 
-/// Runs the app's global guards and the route's, before its arguments are read.
-pub async fn guard(
-    parts: &mut Parts,
+/// One request through a route: guards, then interceptors around `handler` (which reads the
+/// arguments, calls the method and builds the response), then the route's exception filters,
+/// then the headers guards set. With no interceptor and no filter this adds nothing to the
+/// handler but the guard loop.
+pub async fn handle<F, Fut>(
+    request: Request,
     route: &'static RouteMeta,
     controller: &'static str,
     guards: &[&dyn DynGuard],
-) -> Result<(), HttpException> {
-    run_guards(parts, route, controller, guards).await
+    interceptors: &[Arc<dyn DynInterceptor>],
+    filters: &[Arc<dyn DynFilter>],
+    handler: F,
+) -> Response
+where
+    F: FnOnce(Parts, HttpBody) -> Fut,
+    Fut: Future<Output = Response> + Send + 'static,
+{
+    let (mut parts, body) = request.into_parts();
+    let host =
+        (!filters.is_empty()).then(|| ArgumentsHost::new(&parts, Some(route), Some(controller)));
+    let guarded = run_guards(&mut parts, route, controller, guards).await;
+    let pending = parts.extensions.remove::<PendingHeaders>();
+    let mut response = match guarded {
+        Err(exception) => exception.into_response(),
+        Ok(()) => {
+            let global = parts.extensions.get::<GlobalInterceptors>().cloned();
+            if interceptors.is_empty() && global.is_none() {
+                if filters.is_empty() {
+                    handler(parts, body).await
+                } else {
+                    catch_unwind(handler(parts, body)).await
+                }
+            } else {
+                let ctx = CallContext::new(&parts, route, controller);
+                let mut chain: Vec<Arc<dyn DynInterceptor>> = Vec::new();
+                if let Some(global) = global {
+                    chain.extend(global.0.iter().cloned());
+                }
+                chain.extend(interceptors.iter().cloned());
+                let inner = handler(parts, body);
+                let inner: futures_util::future::BoxFuture<'static, Response> =
+                    if filters.is_empty() {
+                        Box::pin(inner)
+                    } else {
+                        Box::pin(catch_unwind(inner))
+                    };
+                Next::new(chain, ctx, inner).handle().await
+            }
+        }
+    };
+    if let Some(host) = host {
+        response = run_filters(response, filters, &host).await;
+    }
+    if let Some(pending) = pending {
+        pending.apply(&mut response);
+    }
+    response
+}
+
+/// An interceptor instance from `#[use_interceptors(expr)]`. The bound is the compile-time
+/// check; the macro spans this call on the expression.
+pub fn interceptor_value<I: NestInterceptor>(interceptor: I) -> Arc<dyn DynInterceptor> {
+    Arc::new(interceptor)
+}
+
+/// An interceptor resolved by DI from `#[use_interceptors(Type)]`.
+pub fn interceptor_instance<I: NestInterceptor>(interceptor: Arc<I>) -> Arc<dyn DynInterceptor> {
+    interceptor
+}
+
+/// A filter instance from `#[use_filters(expr)]`.
+pub fn filter_value<F: ExceptionFilter>(filter: F) -> Arc<dyn DynFilter> {
+    Arc::new(filter)
+}
+
+/// A filter resolved by DI from `#[use_filters(Type)]`.
+pub fn filter_instance<F: ExceptionFilter>(filter: Arc<F>) -> Arc<dyn DynFilter> {
+    filter
+}
+
+/// The metadata of `#[apply_decorators(D)]`; the bound is the check that `D` is a decorator.
+pub const fn decorator<D: Decorator>() -> &'static [Metadata] {
+    D::METADATA
 }
 
 /// The user a guard attached (`#[user]`); none attached is a 401.
@@ -67,11 +145,10 @@ pub fn path_param<T: FromStr>(
     parse_param(raw, expected)
 }
 
-/// The query string as `T` (`#[query]`); a mismatch is a 400 with Nest's shape.
-pub fn query<T: DeserializeOwned>(parts: &Parts) -> Result<T, HttpException> {
-    Query::<T>::try_from_uri(&parts.uri)
-        .map(|q| q.0)
-        .map_err(|rejection| HttpException::bad_request(rejection.body_text()))
+/// The query string as `T` (`#[query]`), or a validated `Valid<T>`; a mismatch is a 400 with
+/// Nest's shape.
+pub fn query<T: FromQuery>(parts: &Parts) -> Result<T, HttpException> {
+    T::from_query(parts.uri.query())
 }
 
 /// A header as the argument's type: `Option<String>` (absent: `None`) or `String` (absent:
@@ -108,12 +185,17 @@ pub async fn extract<T: FromRequestParts<()>>(parts: &mut Parts) -> Result<T, Re
         .map_err(IntoResponse::into_response)
 }
 
-/// The JSON body (`#[body]`), with Nest's 400/413.
-pub async fn body<T: DeserializeOwned>(parts: Parts, body: HttpBody) -> Result<T, Response> {
-    Body::<T>::from_request(Request::from_parts(parts, body), &())
+/// The JSON body (`#[body]`), or a validated `Valid<T>`, with Nest's 400/413.
+pub async fn body<T: FromJsonBody>(parts: Parts, body: HttpBody) -> Result<T, Response> {
+    let options = parts
+        .extensions
+        .get::<ValidationOptions>()
+        .copied()
+        .unwrap_or_default();
+    let text = crate::http::json_text(Request::from_parts(parts, body))
         .await
-        .map(|b| b.0)
-        .map_err(IntoResponse::into_response)
+        .map_err(IntoResponse::into_response)?;
+    T::from_json(&text, options).map_err(IntoResponse::into_response)
 }
 
 /// A route's `T: Serialize` result, sent as Nest sends it.
@@ -128,6 +210,14 @@ pub fn respond_result<T: Serialize, E: Into<HttpException>>(
 ) -> Response {
     match result {
         Ok(value) => nest_response(status, &value),
+        Err(error) => error.into().into_response(),
+    }
+}
+
+/// A route's `Result<Response, E>`: the response as is, or the error as an `HttpException`.
+pub fn respond_raw_result<E: Into<HttpException>>(result: Result<Response, E>) -> Response {
+    match result {
+        Ok(response) => response,
         Err(error) => error.into().into_response(),
     }
 }

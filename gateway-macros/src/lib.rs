@@ -120,7 +120,23 @@ route_marker! {
     /// `#[message_pattern({ cmd: "get_user" })]`: a request handler, inside a [`macro@controller`] block.
     message_pattern,
     /// `#[event_pattern("order_created")]`: an event handler, inside a [`macro@controller`] block.
-    event_pattern
+    event_pattern,
+    /// `#[set_metadata("key", value)]`: route or controller metadata for guards and interceptors (Nest's `@SetMetadata`).
+    set_metadata,
+    /// `#[public]`: the route (or controller) needs no authentication (`isPublic` metadata).
+    public,
+    /// `#[roles("admin")]`: the roles the roles guard requires (`roles` metadata).
+    roles,
+    /// `#[throttle(limit = 10, ttl = "60s")]`: this route's rate limit (Nest's `@Throttle`).
+    throttle,
+    /// `#[skip_throttle]`: no rate limit here (Nest's `@SkipThrottle()`).
+    skip_throttle,
+    /// `#[apply_decorators(AdminOnly)]`: the metadata of `Decorator` types (Nest's `applyDecorators`).
+    apply_decorators,
+    /// `#[use_interceptors(..)]`: interceptors around the routes (Nest's `@UseInterceptors`).
+    use_interceptors,
+    /// `#[use_filters(..)]`: exception filters for the routes (Nest's `@UseFilters`).
+    use_filters
 }
 
 /// A struct the container builds: each field is injected from a provider, by token with

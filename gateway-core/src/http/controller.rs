@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use axum::Router;
 
+use super::metadata::{Metadata, Reflector};
 use crate::di::{DiError, Resolver};
 use crate::server::MessageRouter;
 
@@ -60,6 +61,17 @@ pub struct RouteMeta {
     pub path: &'static str,
     /// The method implementing it.
     pub handler: &'static str,
+    /// The route's own metadata (`#[set_metadata]`, `#[roles]`, ...), one slice per attribute.
+    pub metadata: &'static [&'static [Metadata]],
+    /// The controller's metadata, for [`Reflector`]'s class lookups.
+    pub class_metadata: &'static [&'static [Metadata]],
+}
+
+impl RouteMeta {
+    /// The route's [`Reflector`]: its metadata, then its controller's.
+    pub fn reflector(&self) -> Reflector {
+        Reflector::new(self.metadata, self.class_metadata)
+    }
 }
 
 /// What every `#[controller]` submits to `inventory`, for tooling and the boot cross-check.

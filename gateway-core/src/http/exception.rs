@@ -4,6 +4,8 @@ use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value};
 
+use std::sync::Arc;
+
 use crate::client::RpcError;
 
 /// An HTTP error answered with Nest's JSON body, byte for byte (key order included).
@@ -25,10 +27,29 @@ use crate::client::RpcError;
 /// assert_eq!(e.status(), 401);
 /// assert_eq!(e.body().to_string(), r#"{"message":"Invalid or missing token","error":"Unauthorized","statusCode":401}"#);
 /// ```
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 pub struct HttpException {
     status: StatusCode,
     body: Value,
+    cause: Option<Arc<ExceptionCause>>,
+}
+
+/// Two exceptions are equal when they answer the same (status and body).
+impl PartialEq for HttpException {
+    fn eq(&self, other: &Self) -> bool {
+        self.status == other.status && self.body == other.body
+    }
+}
+
+/// What an [`HttpException`] was made from, when it was not thrown as one: for exception
+/// filters that catch downstream failures or everything.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum ExceptionCause {
+    /// A downstream call failed (the `?` on a `ClientProxy` call).
+    Rpc(RpcError),
+    /// The handler panicked; the panic's message.
+    Panic(String),
 }
 
 /// What a Nest exception constructor accepts: nothing, a message (string or list), or an
@@ -166,7 +187,11 @@ impl HttpException {
                 Value::Object(body)
             }
         };
-        HttpException { status, body }
+        HttpException {
+            status,
+            body,
+            cause: None,
+        }
     }
 
     /// The subclass shape: `{message, error, statusCode}`, or `{message, statusCode}` with no
@@ -188,7 +213,11 @@ impl HttpException {
                 Value::Object(body)
             }
         };
-        HttpException { status, body }
+        HttpException {
+            status,
+            body,
+            cause: None,
+        }
     }
 
     /// Nest's second constructor argument (`new NotFoundException('m', 'Custom Desc')`):
@@ -198,6 +227,28 @@ impl HttpException {
             *error = Value::from(description.into());
         }
         self
+    }
+
+    /// Records what this exception was made from (see [`rpc_error`](Self::rpc_error)).
+    pub fn with_cause(mut self, cause: ExceptionCause) -> Self {
+        self.cause = Some(Arc::new(cause));
+        self
+    }
+
+    /// The failed downstream call this exception answers, if it comes from one.
+    pub fn rpc_error(&self) -> Option<&RpcError> {
+        match self.cause.as_deref() {
+            Some(ExceptionCause::Rpc(error)) => Some(error),
+            _ => None,
+        }
+    }
+
+    /// The panic message, if this is the 500 for a panicking handler.
+    pub fn panic_message(&self) -> Option<&str> {
+        match self.cause.as_deref() {
+            Some(ExceptionCause::Panic(message)) => Some(message),
+            _ => None,
+        }
     }
 
     /// The HTTP status.
@@ -243,6 +294,8 @@ impl IntoResponse for HttpException {
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/json; charset=utf-8"),
         );
+        // Kept for exception filters, which run on responses.
+        response.extensions_mut().insert(self);
         response
     }
 }
@@ -261,8 +314,15 @@ impl From<RpcError> for HttpException {
     ///
     /// The full error is logged; the response never carries more than the service's name.
     fn from(error: RpcError) -> Self {
+        let exception = Self::answer_for(&error);
+        exception.with_cause(ExceptionCause::Rpc(error))
+    }
+}
+
+impl HttpException {
+    fn answer_for(error: &RpcError) -> Self {
         let service = error.service().unwrap_or("the service").to_owned();
-        match &error {
+        match error {
             RpcError::Remote { error: err, .. } => {
                 if let Some((status, message)) = http_error_of(err) {
                     tracing::debug!(%error, "downstream error passed through");

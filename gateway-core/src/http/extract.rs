@@ -4,6 +4,7 @@ use std::str::FromStr;
 
 use axum::extract::{FromRequest, Request};
 use axum::http::header;
+use bytes::Bytes;
 use serde::de::DeserializeOwned;
 
 use super::HttpException;
@@ -31,46 +32,51 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Body<T> {
     type Rejection = HttpException;
 
     async fn from_request(request: Request, _state: &S) -> Result<Self, HttpException> {
-        let limit = request
-            .extensions()
-            .get::<BodyLimit>()
-            .map_or(DEFAULT_BODY_LIMIT, |l| l.0);
-        let too_large = || HttpException::new("request entity too large", 413);
-        let announced = request
-            .headers()
-            .get(header::CONTENT_LENGTH)
-            .and_then(|v| v.to_str().ok()?.parse::<usize>().ok());
-        if announced.is_some_and(|len| len > limit) {
-            return Err(too_large());
-        }
-        let is_json = request
-            .headers()
-            .get(header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.split(';').next())
-            .is_some_and(|essence| essence.trim().eq_ignore_ascii_case("application/json"));
-        let bytes = axum::body::to_bytes(request.into_body(), limit)
-            .await
-            .map_err(|_| too_large())?;
-        let text: &[u8] = if is_json && !bytes.trim_ascii().is_empty() {
-            &bytes
-        } else {
-            b"{}"
-        };
-        if let Some(first) = text.trim_ascii_start().first() {
-            if *first != b'{' && *first != b'[' {
-                let shown = String::from_utf8_lossy(&text[..text.len().min(40)]);
-                return Err(HttpException::bad_request(format!(
-                    "Unexpected token '{}', \"{}\" is not valid JSON",
-                    char::from(*first),
-                    shown.trim()
-                )));
-            }
-        }
-        serde_json::from_slice(text)
+        let text = json_text(request).await?;
+        serde_json::from_slice(&text)
             .map(Body)
             .map_err(|error| HttpException::bad_request(error.to_string()))
     }
+}
+
+/// The JSON text of a request body, with Nest's answers: the 413 over the limit, the 400 for
+/// a scalar, and `{}` for an empty or non-JSON body.
+pub(crate) async fn json_text(request: Request) -> Result<Bytes, HttpException> {
+    let limit = request
+        .extensions()
+        .get::<BodyLimit>()
+        .map_or(DEFAULT_BODY_LIMIT, |l| l.0);
+    let too_large = || HttpException::new("request entity too large", 413);
+    let announced = request
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok()?.parse::<usize>().ok());
+    if announced.is_some_and(|len| len > limit) {
+        return Err(too_large());
+    }
+    let is_json = request
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|essence| essence.trim().eq_ignore_ascii_case("application/json"));
+    let bytes = axum::body::to_bytes(request.into_body(), limit)
+        .await
+        .map_err(|_| too_large())?;
+    if !is_json || bytes.trim_ascii().is_empty() {
+        return Ok(Bytes::from_static(b"{}"));
+    }
+    if let Some(first) = bytes.trim_ascii_start().first() {
+        if *first != b'{' && *first != b'[' {
+            let shown = String::from_utf8_lossy(&bytes[..bytes.len().min(40)]);
+            return Err(HttpException::bad_request(format!(
+                "Unexpected token '{}', \"{}\" is not valid JSON",
+                char::from(*first),
+                shown.trim()
+            )));
+        }
+    }
+    Ok(bytes)
 }
 
 /// What Nest's parse pipes say about integers and floats.

@@ -5,11 +5,15 @@ use std::future::Future;
 use std::sync::Arc;
 
 use axum::http::request::Parts;
-use axum::http::HeaderMap;
+use std::net::{IpAddr, SocketAddr};
+
+use axum::extract::ConnectInfo;
+use axum::http::{HeaderMap, HeaderName, HeaderValue};
+use axum::response::Response;
 use futures_util::future::BoxFuture;
 use futures_util::FutureExt;
 
-use super::{HttpException, RouteMeta};
+use super::{HttpException, Reflector, RouteMeta};
 
 /// A guard: decides whether a request reaches its route. Nest's `CanActivate`.
 ///
@@ -91,6 +95,35 @@ impl<'a> ExecutionContext<'a> {
         self.controller
     }
 
+    /// The route's and controller's metadata. Nest's `Reflector`, already bound to
+    /// `[context.getHandler(), context.getClass()]`.
+    pub fn reflector(&self) -> Reflector {
+        self.route.reflector()
+    }
+
+    /// The client's IP address: the connection's peer (Express's `req.ip` without
+    /// `trust proxy`), when the app is served by [`NestApplication::serve`](crate::app::NestApplication::serve).
+    pub fn client_ip(&self) -> Option<IpAddr> {
+        self.parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|c| c.0.ip())
+    }
+
+    /// Sets a header on the response this request gets, whether the route answers or a
+    /// guard refuses it (the throttler's `X-RateLimit-*` and `Retry-After`). Nest's
+    /// `context.switchToHttp().getResponse().setHeader(..)`.
+    pub fn set_response_header(&mut self, name: HeaderName, value: HeaderValue) {
+        match self.parts.extensions.get_mut::<PendingHeaders>() {
+            Some(pending) => pending.0.push((name, value)),
+            None => {
+                self.parts
+                    .extensions
+                    .insert(PendingHeaders(vec![(name, value)]));
+            }
+        }
+    }
+
     /// Attaches the authenticated user, for `#[user] user: T` arguments (and later guards).
     pub fn set_user<T: Clone + Send + Sync + 'static>(&mut self, user: T) {
         self.parts.extensions.insert(AuthUser(Arc::new(user)));
@@ -120,6 +153,18 @@ impl<G: CanActivate> DynGuard for G {
         ctx: &'a mut ExecutionContext<'_>,
     ) -> BoxFuture<'a, Result<bool, HttpException>> {
         self.can_activate(ctx).boxed()
+    }
+}
+
+/// Response headers set by guards, applied to whatever response the request gets.
+#[derive(Clone, Default)]
+pub(crate) struct PendingHeaders(pub Vec<(HeaderName, HeaderValue)>);
+
+impl PendingHeaders {
+    pub(crate) fn apply(self, response: &mut Response) {
+        for (name, value) in self.0 {
+            response.headers_mut().insert(name, value);
+        }
     }
 }
 

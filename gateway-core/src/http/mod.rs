@@ -16,28 +16,48 @@
 mod controller;
 mod exception;
 mod extract;
+mod filter;
 mod guard;
+mod interceptor;
+mod metadata;
+mod request_id;
 mod respond;
+mod validate;
 
 use std::any::Any;
 
 use axum::extract::OriginalUri;
 use axum::http::Method;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use tower_http::catch_panic::CatchPanicLayer;
 
 pub use controller::{
     registered_controllers, Controller, ControllerMeta, PatternMeta, RegisteredController,
     RouteMeta,
 };
-pub use exception::{ExceptionMessage, HttpException};
+pub use exception::{ExceptionCause, ExceptionMessage, HttpException};
+pub(crate) use extract::json_text;
 pub use extract::{
     parse_param, Body, BodyLimit, BOOLEAN_EXPECTED, DEFAULT_BODY_LIMIT, NUMERIC_EXPECTED,
     UUID_EXPECTED,
 };
-pub(crate) use guard::{run_guards, AuthUser, GlobalGuards};
+pub(crate) use filter::{catch_unwind, global_filters, run_filters};
+pub use filter::{ArgumentsHost, DynFilter, ExceptionFilter};
+pub(crate) use guard::{run_guards, AuthUser, GlobalGuards, PendingHeaders};
 pub use guard::{CanActivate, DynGuard, ExecutionContext};
+pub(crate) use interceptor::GlobalInterceptors;
+pub use interceptor::{
+    CallContext, DynInterceptor, LoggingInterceptor, NestInterceptor, Next, TimeoutInterceptor,
+    TransformInterceptor,
+};
+pub use metadata::{
+    Decorator, MetaValue, Metadata, Reflector, IS_PUBLIC_KEY, ROLES_KEY, SKIP_THROTTLE_KEY,
+    THROTTLE_KEY,
+};
+pub(crate) use request_id::MakeId;
+pub use request_id::{RequestId, REQUEST_ID_HEADER};
 pub use respond::{default_status, nest_response};
+pub use validate::{FromJsonBody, FromQuery, Valid, ValidationOptions};
 
 /// The fallback handler for unknown routes: Nest's 404
 /// `{"message":"Cannot GET /path","error":"Not Found","statusCode":404}`. The path keeps its
@@ -64,13 +84,7 @@ pub type CatchPanic = CatchPanicLayer<fn(Box<dyn Any + Send + 'static>) -> Respo
 /// `{"statusCode":500,"message":"Internal server error"}` (logged with the panic message).
 pub fn catch_panic_layer() -> CatchPanic {
     fn on_panic(panic: Box<dyn Any + Send + 'static>) -> Response {
-        let message = panic
-            .downcast_ref::<&str>()
-            .copied()
-            .or_else(|| panic.downcast_ref::<String>().map(String::as_str))
-            .unwrap_or("(no message)");
-        tracing::error!(panic = message, "a route handler panicked");
-        HttpException::internal().into_response()
+        filter::panic_response(panic.as_ref())
     }
     CatchPanicLayer::custom(on_panic as fn(Box<dyn Any + Send + 'static>) -> Response)
 }

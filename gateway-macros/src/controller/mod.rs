@@ -4,6 +4,7 @@
 //! every mistake collected), then expand (a `Controller` impl whose `mount` binds each route to
 //! the shared instance). Nothing in expansion re-reads tokens.
 
+mod edge;
 mod path;
 
 use proc_macro2::{Span, TokenStream};
@@ -14,6 +15,7 @@ use syn::{
 };
 
 use crate::diag::Diagnostics;
+use edge::{component, EdgeAttrs};
 use path::RoutePath;
 
 const METHODS: [(&str, &str); 5] = [
@@ -52,6 +54,8 @@ enum Output {
     Unit,
     Raw,
     Result,
+    /// `Result<Response, E>`.
+    ResultRaw,
     Value,
 }
 
@@ -160,12 +164,14 @@ fn expand_pattern_handler(h: &PatternHandler) -> TokenStream {
         };
     }
     let (method, body) = match (h.event, &h.output) {
-        (false, Output::Result) => (quote!(message), quote!(#call.await)),
+        (false, Output::Result | Output::ResultRaw) => (quote!(message), quote!(#call.await)),
         (false, _) => (
             quote!(message),
             quote!(::core::result::Result::<_, ::gateway_core::server::RpcException>::Ok(#call.await)),
         ),
-        (true, Output::Result | Output::Unit) => (quote!(event), quote!(#call.await)),
+        (true, Output::Result | Output::ResultRaw | Output::Unit) => {
+            (quote!(event), quote!(#call.await))
+        }
         (true, _) => (quote!(event), quote!({ let _ = #call.await; })),
     };
     quote! {
@@ -194,6 +200,8 @@ struct Route {
     guards: Vec<syn::Path>,
     /// `#[header("name", "value")]` on the method: response headers on success.
     headers: Vec<(String, String)>,
+    /// Metadata, interceptors and filters on the method.
+    edge: EdgeAttrs,
 }
 
 /// `#[header("Cache-Control", "no-store")]` on a route: a checked, lower-cased name and value.
@@ -253,7 +261,16 @@ fn output_of(output: &ReturnType) -> Output {
         Type::ImplTrait(_) => Output::Raw,
         Type::Tuple(t) if t.elems.is_empty() => Output::Unit,
         Type::Path(p) => match p.path.segments.last().map(|s| s.ident.to_string()) {
-            Some(last) if last == "Result" => Output::Result,
+            Some(last) if last == "Result" => {
+                let ok_is_response = p.path.segments.last().is_some_and(|s| matches!(&s.arguments,
+                    syn::PathArguments::AngleBracketed(a) if matches!(a.args.first(),
+                        Some(syn::GenericArgument::Type(Type::Path(t))) if t.path.segments.last().is_some_and(|s| s.ident == "Response"))));
+                if ok_is_response {
+                    Output::ResultRaw
+                } else {
+                    Output::Result
+                }
+            }
             Some(last) if last == "Response" => Output::Raw,
             _ => Output::Value,
         },
@@ -279,9 +296,16 @@ fn parse_route(f: &mut ImplItemFn, prefix: &str, diags: &mut Diagnostics) -> Opt
     let mut status = None;
     let mut guards = Vec::new();
     let mut headers = Vec::new();
+    let mut edge = EdgeAttrs::default();
+    let mut edge_attrs = Vec::new();
     let mut kept = Vec::new();
     for attr in f.attrs.drain(..) {
+        if edge.take(&attr, diags) {
+            edge_attrs.push(attr);
+            continue;
+        }
         if is_attr(&attr, "guard") {
+            edge_attrs.push(attr.clone());
             guards.extend(guard_list(&attr, diags));
             continue;
         }
@@ -307,7 +331,12 @@ fn parse_route(f: &mut ImplItemFn, prefix: &str, diags: &mut Diagnostics) -> Opt
         }
     }
     f.attrs = kept;
-    let (attr, method) = route_attr?;
+    let Some((attr, method)) = route_attr else {
+        if let Some(stray) = edge_attrs.first() {
+            diags.error_at(stray, "this attribute applies to a route: put it on a method marked `#[get(..)]`, `#[post(..)]`, ..., or on the `#[controller]` block for every route");
+        }
+        return None;
+    };
     let path_lit = string_arg(&attr).unwrap_or_else(|e| {
         diags.push(syn::Error::new(
             e.span(),
@@ -433,6 +462,7 @@ fn parse_route(f: &mut ImplItemFn, prefix: &str, diags: &mut Diagnostics) -> Opt
         output: output_of(&f.sig.output),
         guards,
         headers,
+        edge,
     })
 }
 
@@ -508,14 +538,17 @@ fn guard_var(all: &[syn::Path], guard: &syn::Path) -> syn::Ident {
     format_ident!("__guard{}", index)
 }
 
-fn expand_route(
-    route: &Route,
-    index: usize,
-    name: &str,
-    controller_guards: &[syn::Path],
-    all_guards: &[syn::Path],
-) -> TokenStream {
+/// What the controller block itself carries, applied to each of its routes.
+struct ControllerEdge<'a> {
+    name: &'a str,
+    guards: &'a [syn::Path],
+    all_guards: &'a [syn::Path],
+    edge: &'a EdgeAttrs,
+}
+
+fn expand_route(route: &Route, index: usize, ctl: &ControllerEdge<'_>) -> TokenStream {
     let private = quote!(::gateway_core::__private);
+    let name = ctl.name;
     let axum_path = &route.path.axum;
     let axum_fn = format_ident!("{}", route.axum_fn);
     let handler = &route.handler;
@@ -541,49 +574,90 @@ fn expand_route(
         Output::Unit => quote!({ let () = __result; #private::respond_value(__status, &()) }),
         Output::Raw => quote!(#private::axum::response::IntoResponse::into_response(__result)),
         Output::Result => quote!(#private::respond_result(__status, __result)),
+        Output::ResultRaw => quote!(#private::respond_raw_result(__result)),
         Output::Value => quote!(#private::respond_value(__status, &__result)),
     };
-    let guards: Vec<syn::Ident> = controller_guards
+    let guards: Vec<syn::Ident> = ctl
+        .guards
         .iter()
         .chain(&route.guards)
-        .map(|g| guard_var(all_guards, g))
+        .map(|g| guard_var(ctl.all_guards, g))
         .collect();
     let guard_count = guards.len();
     let header_names = route.headers.iter().map(|(n, _)| n);
     let header_values = route.headers.iter().map(|(_, v)| v);
+
+    // Interceptors and filters: built once at mount, shared by every request; a route with
+    // none passes an empty slice and pays nothing.
+    let list = |kind: &str,
+                items: Vec<&edge::Component>|
+     -> (TokenStream, TokenStream, TokenStream) {
+        let var = format_ident!("__{}s", kind);
+        if items.is_empty() {
+            return (quote!(), quote!(), quote!(&[]));
+        }
+        let dyn_ty = if kind == "filter" {
+            quote!(::gateway_core::http::DynFilter)
+        } else {
+            quote!(::gateway_core::http::DynInterceptor)
+        };
+        let built = items.iter().map(|c| component(c, kind, name));
+        (
+            quote!(let #var: ::std::sync::Arc<[::std::sync::Arc<dyn #dyn_ty>]> = ::std::sync::Arc::from(::std::vec![#(#built),*]);),
+            quote!(let #var = ::std::sync::Arc::clone(&#var);),
+            quote!(&#var),
+        )
+    };
+    let (build_interceptors, clone_interceptors, interceptors) = list(
+        "interceptor",
+        ctl.edge
+            .interceptors
+            .iter()
+            .chain(&route.edge.interceptors)
+            .collect(),
+    );
+    // Route filters are asked first, then the controller's (Nest's order).
+    let (build_filters, clone_filters, filters) = list(
+        "filter",
+        route.edge.filters.iter().chain(&ctl.edge.filters).collect(),
+    );
     quote_spanned! {route.path_span=>
         router = router.route(#axum_path, #private::axum::routing::#axum_fn({
             let this = ::std::sync::Arc::clone(&this);
             #(let #guards = ::std::sync::Arc::clone(&#guards);)*
+            #build_interceptors
+            #build_filters
             move |__request: #private::axum::extract::Request| {
                 let this = ::std::sync::Arc::clone(&this);
                 #(let #guards = ::std::sync::Arc::clone(&#guards);)*
+                #clone_interceptors
+                #clone_filters
                 async move {
-                    #[allow(unused_mut, unused_variables)]
-                    let (mut __parts, __body) = __request.into_parts();
                     let __guards: [&dyn ::gateway_core::http::DynGuard; #guard_count] = [#(&*#guards),*];
-                    if let ::core::result::Result::Err(e) = #private::guard(
-                        &mut __parts,
+                    #private::handle(
+                        __request,
                         &<Self as ::gateway_core::http::Controller>::META.routes[#index],
                         #name,
                         &__guards,
-                    ).await {
-                        return #private::axum::response::IntoResponse::into_response(e);
-                    }
-                    #path_params
-                    #(#heads)*
-                    #body
-                    let __status = #private::status(#status);
-                    let __result = this.#handler(#(#names),*).await;
-                    #[allow(unused_mut)]
-                    let mut __response = #respond;
-                    if __response.status().is_success() {
-                        #(__response.headers_mut().insert(
-                            #private::axum::http::HeaderName::from_static(#header_names),
-                            #private::axum::http::HeaderValue::from_static(#header_values),
-                        );)*
-                    }
-                    __response
+                        #interceptors,
+                        #filters,
+                        move |#[allow(unused_mut)] mut __parts, __body| async move {
+                            #path_params
+                            #(#heads)*
+                            #body
+                            let __status = #private::status(#status);
+                            let __result = this.#handler(#(#names),*).await;
+                            #[allow(unused_mut)]
+                            let mut __response = #respond;
+                            if __response.status().is_success() {
+                                #(__response.headers_mut().insert(
+                                    #private::axum::http::HeaderName::from_static(#header_names),
+                                    #private::axum::http::HeaderValue::from_static(#header_values),
+                                );)*
+                            }
+                            __response
+                        },
+                    ).await
                 }
             }
         }));
@@ -619,7 +693,11 @@ pub fn expand(attr: TokenStream, item: TokenStream) -> TokenStream {
         }
     };
     let mut controller_guards = Vec::new();
+    let mut controller_edge = EdgeAttrs::default();
     block.attrs.retain(|attr| {
+        if controller_edge.take(attr, &mut diags) {
+            return false;
+        }
         if is_attr(attr, "guard") {
             controller_guards.extend(guard_list(attr, &mut diags));
             return false;
@@ -657,9 +735,17 @@ pub fn expand(attr: TokenStream, item: TokenStream) -> TokenStream {
         .map(|p| if p.nest == "/" { String::new() } else { p.nest })
         .unwrap_or_default();
     let (impl_generics, _, where_clause) = block.generics.split_for_impl();
+    let class_metadata = &controller_edge.metadata;
     let metas = routes.iter().map(|r| {
         let (method, nest, handler) = (r.method, &r.path.nest, r.handler.to_string());
-        quote!(::gateway_core::http::RouteMeta { method: #method, path: #nest, handler: #handler })
+        let metadata = &r.edge.metadata;
+        quote!(::gateway_core::http::RouteMeta {
+            method: #method,
+            path: #nest,
+            handler: #handler,
+            metadata: &[#(#metadata),*],
+            class_metadata: &[#(#class_metadata),*],
+        })
     });
     let mut all_guards: Vec<syn::Path> = Vec::new();
     for guard in controller_guards
@@ -692,10 +778,16 @@ pub fn expand(attr: TokenStream, item: TokenStream) -> TokenStream {
         quote!(::gateway_core::http::PatternMeta { event: #event, route: #route, handler: #handler })
     });
     let registrations = handlers.iter().map(expand_pattern_handler);
+    let ctl = ControllerEdge {
+        name: &name,
+        guards: &controller_guards,
+        all_guards: &all_guards,
+        edge: &controller_edge,
+    };
     let mounts = routes
         .iter()
         .enumerate()
-        .map(|(i, r)| expand_route(r, i, &name, &controller_guards, &all_guards));
+        .map(|(i, r)| expand_route(r, i, &ctl));
     quote! {
         #block
 
