@@ -111,6 +111,17 @@ async fn check_seed_gateway(addr: SocketAddr, stop_orders: impl std::future::Fut
     );
     assert_eq!(get(addr, "/orders/1", Some(TOKEN)).await.0, 404);
 
+    // ?partial=true with every service up: the same profile, marked complete.
+    let bearer = format!("Bearer {TOKEN}");
+    let auth = [("Authorization", bearer.as_str())];
+    let (status, head, body) =
+        http_request(addr, "GET", "/users/42/profile?partial=true", &auth, "").await;
+    let body: Value = serde_json::from_str(&body).unwrap();
+    let (_, full) = get(addr, "/users/42/profile", Some(TOKEN)).await;
+    assert_eq!((status, &body), (200, &full), "the same profile");
+    assert!(body.get("degraded").is_none());
+    assert!(head.contains(&("x-gateway-completed".into(), "true".into())));
+
     // A service that goes away: a fast 503 naming it.
     stop_orders.await;
     tokio::time::sleep(std::time::Duration::from_millis(100)).await;
@@ -126,6 +137,17 @@ async fn check_seed_gateway(addr: SocketAddr, stop_orders: impl std::future::Fut
         200,
         "the users route still works"
     );
+    // ... and the partial profile answers without the orders, saying so.
+    let (status, head, body) =
+        http_request(addr, "GET", "/users/42/profile?partial=true", &auth, "").await;
+    assert_eq!(
+        (status, serde_json::from_str::<Value>(&body).unwrap()),
+        (
+            200,
+            json!({ "id": 42, "name": "Ada Lovelace", "orderCount": null, "orders": null, "degraded": ["orders"] })
+        )
+    );
+    assert!(head.contains(&("x-gateway-completed".into(), "false".into())));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

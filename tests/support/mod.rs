@@ -247,3 +247,41 @@ pub async fn http_call(
         .unwrap_or_default();
     (status, content_type, body)
 }
+
+/// Checks that a server (a broker, a database) answers on `addr`. Returns `false` (after
+/// saying which server is missing and how to start it) if the caller should skip; panics
+/// under CI, where nothing may be skipped.
+pub fn server_available(test: &str, name: &str, addr: &str, start: &str) -> bool {
+    let up = addr
+        .parse::<std::net::SocketAddr>()
+        .ok()
+        .is_some_and(|a| std::net::TcpStream::connect_timeout(&a, Duration::from_secs(1)).is_ok());
+    if up {
+        return true;
+    }
+    let why = format!("{name} is not running on {addr} (start it with `{start}`)");
+    if in_ci() {
+        panic!("{test} needs {why}; CI must not skip");
+    }
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr(), "SKIPPED {test}: {why}");
+    false
+}
+
+/// The Redis the throttler tests use.
+pub const REDIS_ADDR: &str = "127.0.0.1:6379";
+
+/// Skips the current test (returns early) when Redis is not running, outside CI.
+#[macro_export]
+macro_rules! require_redis {
+    ($test:expr) => {
+        if !$crate::server_available(
+            $test,
+            "Redis",
+            $crate::REDIS_ADDR,
+            "redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save '' --appendonly no",
+        ) {
+            return;
+        }
+    };
+}

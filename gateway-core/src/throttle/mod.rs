@@ -202,15 +202,13 @@ impl CanActivate for ThrottlerGuard {
             return Ok(true);
         }
         let (mut limit, mut ttl, mut block) = (self.limit, self.ttl, self.block);
-        if let Some(items) = reflector
+        if let Some([MetaValue::Int(l), MetaValue::Int(t), MetaValue::Int(b)]) = reflector
             .get_all_and_override(THROTTLE_KEY)
             .and_then(MetaValue::as_list)
         {
-            if let [MetaValue::Int(l), MetaValue::Int(t), MetaValue::Int(b)] = items {
-                limit = *l as u64;
-                ttl = Duration::from_millis(*t as u64);
-                block = (*b > 0).then(|| Duration::from_millis(*b as u64)).or(block);
-            }
+            limit = *l as u64;
+            ttl = Duration::from_millis(*t as u64);
+            block = (*b > 0).then(|| Duration::from_millis(*b as u64)).or(block);
         }
         let block = block.unwrap_or(ttl);
         let tracker = self

@@ -3,11 +3,14 @@
 use std::time::Duration;
 
 use futures_util::future::BoxFuture;
-use redis::aio::ConnectionManager;
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::Script;
 use tokio::sync::OnceCell;
 
 use super::{ThrottlerRecord, ThrottlerStorage};
+
+/// How long a request waits on Redis before the guard gives up (and lets it through).
+const TIMEOUT: Duration = Duration::from_millis(500);
 
 /// Counts the hit and applies the block in one step, so concurrent gateways cannot both slip
 /// under the limit. Returns `{hits, ms to window end, blocked, ms to block end}`.
@@ -61,8 +64,12 @@ impl RedisStorage {
     }
 
     async fn connection(&self) -> Result<ConnectionManager, String> {
+        let config = ConnectionManagerConfig::new()
+            .set_number_of_retries(1)
+            .set_connection_timeout(TIMEOUT)
+            .set_response_timeout(TIMEOUT);
         self.connection
-            .get_or_try_init(|| ConnectionManager::new(self.client.clone()))
+            .get_or_try_init(|| ConnectionManager::new_with_config(self.client.clone(), config))
             .await
             .cloned()
             .map_err(|e| e.to_string())
@@ -78,29 +85,43 @@ impl ThrottlerStorage for RedisStorage {
         block: Duration,
     ) -> BoxFuture<'a, Result<ThrottlerRecord, String>> {
         Box::pin(async move {
-            let mut connection = self.connection().await?;
-            let hits_key = format!("{}{key}", self.prefix);
-            let block_key = format!("{hits_key}:blocked");
-            let reply: Vec<i64> = self
-                .script
-                .key(hits_key)
-                .key(block_key)
-                .arg(ttl.as_millis() as u64)
-                .arg(limit)
-                .arg(block.as_millis() as u64)
-                .invoke_async(&mut connection)
+            tokio::time::timeout(2 * TIMEOUT, self.count(key, ttl, limit, block))
                 .await
-                .map_err(|e| e.to_string())?;
-            let [hits, expire, blocked, block_left] = reply[..] else {
-                return Err(format!("unexpected script reply {reply:?}"));
-            };
-            let ms = |n: i64| Duration::from_millis(n.max(0) as u64);
-            Ok(ThrottlerRecord {
-                total_hits: hits.max(0) as u64,
-                time_to_expire: ms(expire),
-                is_blocked: blocked == 1,
-                time_to_block_expire: ms(block_left),
-            })
+                .map_err(|_| "Redis did not answer in time".to_owned())?
+        })
+    }
+}
+
+impl RedisStorage {
+    async fn count(
+        &self,
+        key: &str,
+        ttl: Duration,
+        limit: u64,
+        block: Duration,
+    ) -> Result<ThrottlerRecord, String> {
+        let mut connection = self.connection().await?;
+        let hits_key = format!("{}{key}", self.prefix);
+        let block_key = format!("{hits_key}:blocked");
+        let reply: Vec<i64> = self
+            .script
+            .key(hits_key)
+            .key(block_key)
+            .arg(ttl.as_millis() as u64)
+            .arg(limit)
+            .arg(block.as_millis() as u64)
+            .invoke_async(&mut connection)
+            .await
+            .map_err(|e| e.to_string())?;
+        let [hits, expire, blocked, block_left] = reply[..] else {
+            return Err(format!("unexpected script reply {reply:?}"));
+        };
+        let ms = |n: i64| Duration::from_millis(n.max(0) as u64);
+        Ok(ThrottlerRecord {
+            total_hits: hits.max(0) as u64,
+            time_to_expire: ms(expire),
+            is_blocked: blocked == 1,
+            time_to_block_expire: ms(block_left),
         })
     }
 }
