@@ -64,6 +64,14 @@ pub fn pattern(input: TokenStream) -> TokenStream {
 /// `#[http_code(204)]` overrides.
 ///
 /// `#[guard(AuthGuard)]` under `#[controller]` guards every route; on a method, that route.
+/// The other edge attributes work the same way (controller: every route; method: that one):
+/// `#[use_interceptors(..)]`, `#[use_filters(..)]` (a type name is a provider built by DI,
+/// any other expression an instance), and metadata read by guards and interceptors through
+/// `Reflector`: `#[set_metadata("key", value)]`, `#[public]`, `#[roles("admin")]`,
+/// `#[throttle(limit = 10, ttl = "60s")]`, `#[skip_throttle]`, `#[apply_decorators(D)]`.
+/// A request runs global guards, controller guards, route guards, then interceptors (global,
+/// controller, route) around the argument pipes and the handler; route then controller
+/// filters see the exception a request ends with.
 ///
 /// The microservice side lives in the same block: `#[message_pattern({ cmd: "get_user" })]`
 /// on `async fn get_user(&self, #[payload] req: GetUser) -> Result<User, RpcException>` (a
