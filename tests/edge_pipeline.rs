@@ -141,7 +141,10 @@ impl NestInterceptor for FeatureHeader {
 }
 
 #[injectable]
-struct AuthController;
+struct AuthController {
+    #[inject("AUDIT_SERVICE")]
+    audit: ClientProxy,
+}
 
 #[controller("auth")]
 #[set_metadata("feature", "stable")]
@@ -150,6 +153,21 @@ impl AuthController {
     #[get("me")]
     async fn me(&self, #[user] claims: Value) -> Value {
         json!({ "sub": claims["sub"], "roles": claims["roles"] })
+    }
+
+    /// The verified claims travel downstream in the payload.
+    #[post("orders")]
+    async fn order(
+        &self,
+        #[user] claims: Value,
+        #[body] order: Value,
+    ) -> Result<Value, HttpException> {
+        let payload =
+            json!({ "order": order, "user": { "sub": claims["sub"], "roles": claims["roles"] } });
+        Ok(self
+            .audit
+            .send(pattern!({ cmd: "audit" }), &payload)
+            .await?)
     }
 
     #[get("health")]
@@ -172,12 +190,17 @@ impl AuthController {
     }
 }
 
-#[module(controllers = [AuthController], providers = [FeatureHeader])]
+#[module(
+    imports = [ClientsModule::register([ClientOptions::tcp("AUDIT_SERVICE", audit_addr())])],
+    controllers = [AuthController],
+    providers = [FeatureHeader],
+)]
 struct AuthModule;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn jwt_roles_public_and_metadata() {
     capture_logs();
+    start_audit_service().await;
     let app = serve::<AuthModule>(|app| {
         let jwt = JwtGuard::hs256(SECRET)
             .audience("gateway")
@@ -246,6 +269,21 @@ async fn jwt_roles_public_and_metadata() {
         "controller metadata"
     );
 
+    // The claims go downstream with the call.
+    let bearer = format!("Bearer {user}");
+    let auth = [
+        ("Authorization", bearer.as_str()),
+        ("Content-Type", "application/json"),
+    ];
+    let (status, _, body) = call(app, "POST", "/auth/orders", &auth, r#"{"item":"book"}"#).await;
+    assert_eq!(
+        (status, body),
+        (
+            201,
+            json!({ "order": { "item": "book" }, "user": { "sub": "user-7", "roles": ["user"] } })
+        )
+    );
+
     // #[public]: no token needed.
     assert_eq!(get("/auth/health", None).await.2, json!("ok"));
 
@@ -281,6 +319,7 @@ async fn jwt_roles_public_and_metadata() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rs256_tokens_are_checked_with_the_public_key() {
+    start_audit_service().await;
     let fixtures = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures");
     let private = std::fs::read(fixtures.join("jwt-test-private.pem")).unwrap();
     let public = std::fs::read(fixtures.join("jwt-test-public.pem")).unwrap();
@@ -683,9 +722,8 @@ fn audit_addr() -> String {
 )]
 struct PipelineModule;
 
-async fn pipeline_app() -> SocketAddr {
-    capture_logs();
-    // A microservice recording the payloads it receives.
+/// A microservice recording the payloads it receives, for this test's apps.
+async fn start_audit_service() {
     let router =
         MessageRouter::new().message(pattern!({ cmd: "audit" }), |payload: Value| async move {
             AUDITED.lock().unwrap().push(payload.clone());
@@ -694,6 +732,11 @@ async fn pipeline_app() -> SocketAddr {
     let server = TcpServer::bind("127.0.0.1:0", router).await.unwrap();
     AUDIT_ADDR.with(|a| *a.borrow_mut() = server.local_addr().to_string());
     tokio::spawn(server.serve());
+}
+
+async fn pipeline_app() -> SocketAddr {
+    capture_logs();
+    start_audit_service().await;
     serve::<PipelineModule>(|app| {
         app.enable_request_id()
             .use_global_interceptors(LoggingInterceptor::new())
