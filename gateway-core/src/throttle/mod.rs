@@ -182,6 +182,19 @@ impl ThrottlerGuard {
     }
 }
 
+/// The default tracker: the IP, an IPv6 address reduced to its /64 (as Nest's throttler does,
+/// so one client cannot dodge the limit by rotating through its own prefix).
+fn tracker_of_ip(ip: std::net::IpAddr) -> String {
+    match ip {
+        std::net::IpAddr::V6(v6) if v6.to_ipv4_mapped().is_none() => {
+            let s = v6.segments();
+            format!("{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
+        }
+        std::net::IpAddr::V6(v6) => v6.to_ipv4_mapped().expect("checked").to_string(),
+        v4 => v4.to_string(),
+    }
+}
+
 /// Rounded up to whole seconds, as Nest reports them.
 fn seconds(d: Duration) -> u64 {
     d.as_millis().div_ceil(1000) as u64
@@ -215,7 +228,7 @@ impl CanActivate for ThrottlerGuard {
             .tracker
             .as_ref()
             .and_then(|t| t(ctx))
-            .or_else(|| ctx.client_ip().map(|ip| ip.to_string()))
+            .or_else(|| ctx.client_ip().map(tracker_of_ip))
             .unwrap_or_else(|| "unknown".to_owned());
         let route = ctx.route();
         let key = format!("{}-{}-default-{tracker}", ctx.controller(), route.handler);
@@ -256,6 +269,18 @@ impl CanActivate for ThrottlerGuard {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ipv6_clients_are_counted_per_64_prefix() {
+        let a: std::net::IpAddr = "2001:db8:1:2:aaaa::1".parse().unwrap();
+        let b: std::net::IpAddr = "2001:db8:1:2:bbbb::9".parse().unwrap();
+        assert_eq!(tracker_of_ip(a), tracker_of_ip(b));
+        assert_eq!(
+            tracker_of_ip("::ffff:10.0.0.1".parse().unwrap()),
+            "10.0.0.1"
+        );
+        assert_eq!(tracker_of_ip("10.0.0.1".parse().unwrap()), "10.0.0.1");
+    }
 
     #[test]
     fn memory_windows_block_and_recover() {
