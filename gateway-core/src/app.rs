@@ -465,15 +465,45 @@ async fn bind(addr: impl ToSocketAddrs, shown: String) -> Result<TcpListener, Bo
 
 /// How a microservice is reached. Nest's `Transport` with its options.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub enum Transport {
     /// Nest's `Transport.TCP` on `host:port`.
     Tcp(String),
+    /// Nest's `Transport.NATS` through the NATS at `url`, in queue group `queue` if set
+    /// (feature `nats`).
+    #[cfg(feature = "nats")]
+    Nats {
+        /// `nats://host:port`.
+        url: String,
+        /// The queue group (Nest's `queue` option): instances in one group share the load.
+        queue: Option<String>,
+    },
 }
 
 impl Transport {
     /// `{ transport: Transport.TCP, options: { host, port } }`.
     pub fn tcp(addr: impl Into<String>) -> Self {
         Transport::Tcp(addr.into())
+    }
+
+    /// `{ transport: Transport.NATS, options: { servers: [url] } }`: every instance gets every
+    /// message (Nest's default).
+    #[cfg(feature = "nats")]
+    pub fn nats(url: impl Into<String>) -> Self {
+        Transport::Nats {
+            url: url.into(),
+            queue: None,
+        }
+    }
+
+    /// `{ transport: Transport.NATS, options: { servers: [url], queue } }`: instances share
+    /// the messages, each handled once.
+    #[cfg(feature = "nats")]
+    pub fn nats_queue(url: impl Into<String>, queue: impl Into<String>) -> Self {
+        Transport::Nats {
+            url: url.into(),
+            queue: Some(queue.into()),
+        }
     }
 }
 
@@ -491,18 +521,72 @@ impl std::fmt::Debug for NestMicroservice {
     }
 }
 
+/// A microservice's server, bound or connected and ready to serve.
+#[non_exhaustive]
+pub enum MicroserviceServer {
+    /// Listening on a TCP port.
+    Tcp(TcpServer),
+    /// Subscribed through NATS.
+    #[cfg(feature = "nats")]
+    Nats(crate::transport::nats::NatsServer),
+}
+
+impl MicroserviceServer {
+    /// Serves until `signal` completes, then lets in-flight handlers finish.
+    pub async fn serve_until(self, signal: impl Future<Output = ()>) {
+        match self {
+            MicroserviceServer::Tcp(server) => server.serve_until(signal).await,
+            #[cfg(feature = "nats")]
+            MicroserviceServer::Nats(server) => server.serve_until(signal).await,
+        }
+    }
+
+    /// The TCP server, for its address and shutdown handle (`None` on a broker).
+    pub fn tcp(&self) -> Option<&TcpServer> {
+        match self {
+            MicroserviceServer::Tcp(server) => Some(server),
+            #[cfg(feature = "nats")]
+            MicroserviceServer::Nats(_) => None,
+        }
+    }
+}
+
 impl NestMicroservice {
-    /// Binds the transport without serving yet (to learn the address, or to serve with your
-    /// own shutdown signal).
+    /// Binds a TCP transport without serving yet (to learn the address, or to serve with
+    /// your own shutdown signal). For any transport, use [`start`](Self::start).
+    ///
+    /// # Panics
+    /// If the transport is not TCP.
     pub async fn bind(self) -> Result<TcpServer, ServerError> {
+        match self.start().await? {
+            MicroserviceServer::Tcp(server) => Ok(server),
+            #[cfg(feature = "nats")]
+            _ => panic!("NestMicroservice::bind is for TCP; use start() for a broker transport"),
+        }
+    }
+
+    /// Binds or connects the transport, ready to serve.
+    pub async fn start(self) -> Result<MicroserviceServer, ServerError> {
         match self.transport {
-            Transport::Tcp(addr) => TcpServer::bind(addr, self.router).await,
+            Transport::Tcp(addr) => TcpServer::bind(addr, self.router)
+                .await
+                .map(MicroserviceServer::Tcp),
+            #[cfg(feature = "nats")]
+            Transport::Nats { url, queue } => {
+                let options = crate::transport::nats::NatsServerOptions {
+                    queue,
+                    ..Default::default()
+                };
+                crate::transport::nats::NatsServer::connect(&url, self.router, options)
+                    .await
+                    .map(MicroserviceServer::Nats)
+            }
         }
     }
 
     /// Serves until Ctrl-C or SIGTERM, then lets in-flight handlers finish.
     pub async fn listen(self) -> Result<(), ServerError> {
-        let server = self.bind().await?;
+        let server = self.start().await?;
         server.serve_until(crate::signal::shutdown_signal()).await;
         Ok(())
     }

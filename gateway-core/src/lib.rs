@@ -74,7 +74,9 @@ pub use packet::NO_MESSAGE_HANDLER;
 
 /// What a user of the framework needs in scope.
 pub mod prelude {
-    pub use crate::app::{BootError, NestApplication, NestFactory, NestMicroservice, Transport};
+    pub use crate::app::{
+        BootError, MicroserviceServer, NestApplication, NestFactory, NestMicroservice, Transport,
+    };
     pub use crate::client::{CallOptions, ClientOptions, ClientProxy, RpcError, RpcStream};
     pub use crate::di::{ClientsModule, Provider};
     pub use crate::http::{

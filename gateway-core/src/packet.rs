@@ -50,6 +50,22 @@ pub(crate) fn encode_event<T: Serialize + ?Sized>(
     Ok(())
 }
 
+/// Appends a broker event, `{"pattern":<raw>,"data":<payload>}`: NATS, Redis, MQTT and RMQ
+/// carry the pattern as written (the subject or channel carries the route).
+#[cfg_attr(not(feature = "nats"), allow(dead_code))]
+pub(crate) fn encode_broker_event<T: Serialize + ?Sized>(
+    out: &mut Vec<u8>,
+    pattern: &Pattern,
+    payload: &T,
+) -> serde_json::Result<()> {
+    out.extend_from_slice(br#"{"pattern":"#);
+    pattern.write_raw(out);
+    out.extend_from_slice(br#","data":"#);
+    serde_json::to_writer(&mut *out, payload)?;
+    out.push(b'}');
+    Ok(())
+}
+
 /// One reply packet, as a server sends it.
 #[derive(Debug, Clone, Copy)]
 pub(crate) enum Reply<'a> {

@@ -72,6 +72,8 @@ struct Inner {
 
 enum Transport {
     Tcp(TcpClient),
+    #[cfg(feature = "nats")]
+    Nats(crate::transport::nats::NatsClient),
 }
 
 impl std::fmt::Debug for ClientProxy {
@@ -97,6 +99,10 @@ impl ClientProxy {
                 max_frame_units,
                 incomplete_timeout,
             )),
+            #[cfg(feature = "nats")]
+            TransportOptions::Nats { url } => Transport::Nats(
+                crate::transport::nats::NatsClient::new(options.name.clone(), url),
+            ),
         };
         ClientProxy {
             inner: Arc::new(Inner {
@@ -128,6 +134,8 @@ impl ClientProxy {
     pub fn close(&self) {
         match &self.inner.transport {
             Transport::Tcp(tcp) => tcp.close(),
+            #[cfg(feature = "nats")]
+            Transport::Nats(nats) => nats.close(),
         }
     }
 
@@ -236,17 +244,21 @@ impl ClientProxy {
         let pattern = pattern.into();
         let (deadline, timeout) = options.budget(self.inner.timeout);
         let mut body = Vec::with_capacity(128);
-        let encoded =
-            encode_event(&mut body, &pattern, payload).map_err(|source| RpcError::Encode {
-                pattern: pattern.route().to_owned(),
-                source,
-            });
+        let encoded = match &self.inner.transport {
+            Transport::Tcp(_) => encode_event(&mut body, &pattern, payload),
+            #[cfg(feature = "nats")]
+            Transport::Nats(_) => crate::packet::encode_broker_event(&mut body, &pattern, payload),
+        }
+        .map_err(|source| RpcError::Encode {
+            pattern: pattern.route().to_owned(),
+            source,
+        });
         let client = self.clone();
         async move {
             encoded?;
             let send = async {
                 let conn = client.connection().await?;
-                conn.send(body)
+                conn.send(pattern.route(), None, body)
                     .await
                     .map_err(|reason| client.failure(&pattern, Failure::Lost(reason)))
             };
@@ -260,12 +272,16 @@ impl ClientProxy {
     pub fn pending_calls(&self) -> usize {
         match &self.inner.transport {
             Transport::Tcp(tcp) => tcp.current_pending(),
+            #[cfg(feature = "nats")]
+            Transport::Nats(nats) => nats.current_pending(),
         }
     }
 
     async fn connection(&self) -> Result<Arc<Connection>, RpcError> {
         match &self.inner.transport {
             Transport::Tcp(tcp) => tcp.connection().await,
+            #[cfg(feature = "nats")]
+            Transport::Nats(nats) => nats.connection().await,
         }
     }
 
@@ -300,9 +316,13 @@ impl ClientProxy {
                 continue;
             };
             let forget = Forget::new(&conn.pending, id);
-            conn.send(body.take().expect("the body is sent once"))
-                .await
-                .map_err(|reason| self.failure(pattern, Failure::Lost(reason)))?;
+            conn.send(
+                pattern.route(),
+                Some(id),
+                body.take().expect("the body is sent once"),
+            )
+            .await
+            .map_err(|reason| self.failure(pattern, Failure::Lost(reason)))?;
             forget.disarm();
             return Ok((conn, receiver));
         }

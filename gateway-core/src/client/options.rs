@@ -31,6 +31,8 @@ pub(crate) enum TransportOptions {
         max_frame_units: usize,
         incomplete_timeout: Duration,
     },
+    #[cfg(feature = "nats")]
+    Nats { url: Arc<str> },
 }
 
 impl ClientOptions {
@@ -48,6 +50,20 @@ impl ClientOptions {
         }
     }
 
+    /// A Nest `Transport.NATS` client (feature `nats`) through the NATS at `url`
+    /// (`nats://127.0.0.1:4222`): the service is found by subject, wherever it runs, and
+    /// several instances in a queue group share the calls.
+    #[cfg(feature = "nats")]
+    pub fn nats(name: impl Into<String>, url: impl Into<String>) -> Self {
+        ClientOptions {
+            name: name.into().into(),
+            transport: TransportOptions::Nats {
+                url: url.into().into(),
+            },
+            timeout: DEFAULT_TIMEOUT,
+        }
+    }
+
     /// The deadline for every call that does not set its own (default: 5 s). It covers the
     /// whole call: connecting, writing and waiting for the final reply.
     pub fn timeout(mut self, timeout: Duration) -> Self {
@@ -55,18 +71,20 @@ impl ClientOptions {
         self
     }
 
-    /// The largest reply frame accepted, in UTF-16 units (Nest's `maxBufferSize`, default
+    /// TCP only: the largest reply frame accepted, in UTF-16 units (Nest's `maxBufferSize`, default
     /// 128 Mi). A larger one is treated as a corrupt frame: the connection is closed.
     pub fn max_frame_units(mut self, units: usize) -> Self {
         match &mut self.transport {
             TransportOptions::Tcp {
                 max_frame_units, ..
             } => *max_frame_units = units,
+            #[cfg(feature = "nats")]
+            TransportOptions::Nats { .. } => {}
         }
         self
     }
 
-    /// How long a half-received reply frame may wait for more bytes before the connection is
+    /// TCP only: how long a half-received reply frame may wait for more bytes before the connection is
     /// closed and its calls fail (Nest's `incompleteMessageTimeout`, default 30 s). Without
     /// it, a service that stops mid-frame would wedge every later call on the connection.
     pub fn incomplete_timeout(mut self, idle: Duration) -> Self {
@@ -74,6 +92,8 @@ impl ClientOptions {
             TransportOptions::Tcp {
                 incomplete_timeout, ..
             } => *incomplete_timeout = idle,
+            #[cfg(feature = "nats")]
+            TransportOptions::Nats { .. } => {}
         }
         self
     }

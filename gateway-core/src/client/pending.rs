@@ -140,6 +140,17 @@ impl Pending {
         }
     }
 
+    /// Fails one waiting call (a transport learned it cannot be answered).
+    #[cfg_attr(not(feature = "nats"), allow(dead_code))]
+    pub fn fail(&self, id: u64, failure: Failure) {
+        let entry = self.lock().calls.remove(&id);
+        match entry {
+            Some(Entry::Single { tx, .. }) => drop(tx.send(Err(failure))),
+            Some(Entry::Stream { tx }) => drop(tx.send(Err(failure))),
+            None => {}
+        }
+    }
+
     /// Fails every waiting call with `reason` and refuses new ones.
     pub fn close(&self, reason: Arc<str>) {
         let calls = {

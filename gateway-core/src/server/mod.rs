@@ -270,6 +270,18 @@ impl MessageRouter {
         lookup(&self.messages, pattern)
     }
 
+    /// The request handler of a normalized route (a broker subject).
+    #[cfg_attr(not(feature = "nats"), allow(dead_code))]
+    pub(crate) fn message_by_route(&self, route: &str) -> Option<&MessageHandler> {
+        self.messages.get(route)
+    }
+
+    /// The event handlers of a normalized route (a broker subject).
+    #[cfg_attr(not(feature = "nats"), allow(dead_code))]
+    pub(crate) fn events_by_route(&self, route: &str) -> &[EventHandler] {
+        self.events.get(route).map_or(&[], Vec::as_slice)
+    }
+
     pub(crate) fn find_events(&self, pattern: &RawValue) -> &[EventHandler] {
         lookup(&self.events, pattern).map_or(&[], Vec::as_slice)
     }

@@ -4,3 +4,6 @@
 //! (see `shared/nest-wire.md`); the packet shapes they share live in `packet`.
 
 pub mod tcp;
+
+#[cfg(feature = "nats")]
+pub mod nats;

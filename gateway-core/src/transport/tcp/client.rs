@@ -32,11 +32,25 @@ pub(crate) struct TcpClient {
     dialling: tokio::sync::Mutex<()>,
 }
 
-/// One open socket: its pending table and the queue into its writer task.
+/// One open link to a service (a socket, or a broker subscription): its pending table and
+/// where request bodies go.
 pub(crate) struct Connection {
     pub pending: Pending,
-    bodies: mpsc::Sender<Vec<u8>>,
+    sink: Sink,
     closed: CancellationToken,
+}
+
+/// Where a connection's outgoing bodies go.
+pub(crate) enum Sink {
+    /// The queue into a TCP connection's writer task.
+    Tcp(mpsc::Sender<Vec<u8>>),
+    /// A NATS client: requests are published on the pattern's subject with a reply subject
+    /// under `inbox`.
+    #[cfg(feature = "nats")]
+    Nats {
+        client: async_nats::Client,
+        inbox: Arc<str>,
+    },
 }
 
 impl TcpClient {
@@ -119,6 +133,20 @@ impl Drop for TcpClient {
 }
 
 impl Connection {
+    pub(crate) fn new(sink: Sink) -> Arc<Self> {
+        Arc::new(Connection {
+            pending: Pending::default(),
+            sink,
+            closed: CancellationToken::new(),
+        })
+    }
+
+    /// Cancelled when the connection closes.
+    #[cfg_attr(not(feature = "nats"), allow(dead_code))]
+    pub(crate) fn closed_token(&self) -> &CancellationToken {
+        &self.closed
+    }
+
     fn start(
         stream: TcpStream,
         service: Arc<str>,
@@ -127,11 +155,7 @@ impl Connection {
     ) -> Arc<Self> {
         let (read, write) = stream.into_split();
         let (bodies, mut queue) = mpsc::channel(WRITE_QUEUE);
-        let conn = Arc::new(Connection {
-            pending: Pending::default(),
-            bodies,
-            closed: CancellationToken::new(),
-        });
+        let conn = Connection::new(Sink::Tcp(bodies));
 
         let writer = conn.clone();
         let writer_service = service.clone();
@@ -188,11 +212,31 @@ impl Connection {
         self.pending.close(reason);
     }
 
-    /// Queues one JSON body for the writer.
-    pub async fn send(&self, body: Vec<u8>) -> Result<(), Arc<str>> {
-        self.bodies
-            .send(body)
-            .await
-            .map_err(|_| Arc::from(CONNECTION_CLOSED))
+    /// Sends one JSON body: a request (`id`) or an event for the pattern `route`.
+    pub async fn send(&self, route: &str, id: Option<u64>, body: Vec<u8>) -> Result<(), Arc<str>> {
+        match &self.sink {
+            Sink::Tcp(bodies) => {
+                let _ = (route, id);
+                bodies
+                    .send(body)
+                    .await
+                    .map_err(|_| Arc::from(CONNECTION_CLOSED))
+            }
+            #[cfg(feature = "nats")]
+            Sink::Nats { client, inbox } => {
+                if self.is_closed() {
+                    return Err(CONNECTION_CLOSED.into());
+                }
+                let subject = route.to_owned();
+                let sent = match id {
+                    Some(id) => {
+                        let reply = format!("{inbox}.{id}");
+                        client.publish_with_reply(subject, reply, body.into()).await
+                    }
+                    None => client.publish(subject, body.into()).await,
+                };
+                sent.map_err(|e| Arc::from(e.to_string()))
+            }
+        }
     }
 }

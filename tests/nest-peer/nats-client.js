@@ -1,0 +1,47 @@
+'use strict';
+// A real NestJS ClientProxy on Transport.NATS calling our microservice; prints one JSON
+// object of outcomes. Usage: node nats-client.js <url> <ns>
+const { nest } = require('./common');
+const { ClientProxyFactory, Transport } = nest('@nestjs/microservices');
+const { lastValueFrom, toArray } = nest('rxjs');
+
+function describe(error) {
+  return error instanceof Error ? { jsError: error.message } : error;
+}
+
+async function outcome(observable) {
+  try { return { ok: await lastValueFrom(observable) }; } catch (e) { return { err: describe(e) }; }
+}
+
+async function all(observable) {
+  try { return { ok: await lastValueFrom(observable.pipe(toArray())) }; } catch (e) { return { err: describe(e) }; }
+}
+
+async function main() {
+  const [url, ns] = process.argv.slice(2);
+  const client = ClientProxyFactory.create({ transport: Transport.NATS, options: { servers: [url] } });
+  await client.connect();
+  const r = {};
+  r.getUser = await outcome(client.send({ cmd: 'get_user', ns }, { id: 42 }));
+  r.notFound = await outcome(client.send({ cmd: 'get_user', ns }, { id: 7 }));
+  r.reordered = await outcome(client.send({ ns, cmd: 'echo' }, { x: 1 }));
+  r.unicode = await outcome(client.send({ cmd: 'echo', ns }, { s: 'héllo 😀 日本', t: '\u2028\n"\\' }));
+  r.stream = await all(client.send({ cmd: 'count', ns }, { n: 3 }));
+  r.streamError = await all(client.send({ cmd: 'half', ns }, {}));
+  r.rpcString = await outcome(client.send({ cmd: 'rpc_str', ns }, {}));
+  r.panic = await outcome(client.send({ cmd: 'panic', ns }, {}));
+  r.unknown = await outcome(client.send({ cmd: 'nope', ns }, {}));
+
+  await lastValueFrom(client.emit(`order_created.${ns}`, { orderId: 1, note: 'ünïcode' }), { defaultValue: null });
+
+  const delays = Array.from({ length: 40 }, (_, i) => ((i * 37) % 11) * 5);
+  r.concurrent = await Promise.all(delays.map((ms, i) => outcome(client.send({ cmd: 'sleep', ns }, { ms, tag: i }))));
+  r.concurrentExpected = delays.map((ms, i) => ({ ok: { slept: ms, tag: i } }));
+
+  await new Promise((resolve) => setTimeout(resolve, 100));
+  r.events = await outcome(client.send({ cmd: 'events', ns }, {}));
+  await client.close();
+  process.stdout.write(JSON.stringify(r) + '\n');
+}
+
+main().catch((error) => { console.error(error); process.exit(1); });

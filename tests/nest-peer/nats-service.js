@@ -1,0 +1,52 @@
+'use strict';
+// A real NestJS microservice on Transport.NATS, the peer for our ClientProxy.
+// Usage: node nats-service.js <url> <ns> [queue]   (prints "ready" once subscribed)
+// Every pattern carries `ns` (a per-test-run namespace), so runs never share subjects.
+const { nest, decorateMethod, decorateClass } = require('./common');
+const { Controller, Module } = nest('@nestjs/common');
+const { MessagePattern, EventPattern, RpcException, Transport } = nest('@nestjs/microservices');
+const { NestFactory } = nest('@nestjs/core');
+const { from } = nest('rxjs');
+
+const [url, ns, queue] = process.argv.slice(2);
+const events = [];
+const instance = `nest-${process.pid}`;
+
+class PeerController {
+  getUser(data) {
+    if (Number(data.id) === 42) return { id: 42, name: 'Ada Lovelace' };
+    throw new RpcException({ statusCode: 404, message: 'User not found' });
+  }
+  echo(data) { return data; }
+  stream() { return from([{ n: 0 }, { n: 1 }, { n: 2 }]); }
+  rpcString() { throw new RpcException('boom'); }
+  sleep(data) { return new Promise((resolve) => setTimeout(() => resolve({ slept: data.ms, tag: data.tag }), data.ms)); }
+  whoami() { return instance; }
+  orderCreated(data) { events.push({ pattern: 'order_created', data }); }
+  listEvents() { return events; }
+}
+
+decorateMethod(PeerController, 'getUser', MessagePattern({ cmd: 'get_user', ns }));
+decorateMethod(PeerController, 'echo', MessagePattern({ cmd: 'echo', ns }));
+decorateMethod(PeerController, 'stream', MessagePattern({ cmd: 'stream', ns }));
+decorateMethod(PeerController, 'rpcString', MessagePattern({ cmd: 'rpc_str', ns }));
+decorateMethod(PeerController, 'sleep', MessagePattern({ cmd: 'sleep', ns }));
+decorateMethod(PeerController, 'whoami', MessagePattern({ cmd: 'whoami', ns }));
+decorateMethod(PeerController, 'orderCreated', EventPattern(`order_created.${ns}`));
+decorateMethod(PeerController, 'listEvents', MessagePattern({ cmd: 'events', ns }));
+decorateClass(PeerController, Controller());
+
+class PeerModule {}
+decorateClass(PeerModule, Module({ controllers: [PeerController] }));
+
+async function main() {
+  const app = await NestFactory.createMicroservice(PeerModule, {
+    transport: Transport.NATS,
+    options: { servers: [url], ...(queue ? { queue } : {}) },
+    logger: ['error', 'warn'],
+  });
+  await app.listen();
+  process.stdout.write('ready\n');
+}
+
+main().catch((error) => { console.error(error); process.exit(1); });
