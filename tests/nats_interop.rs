@@ -2,7 +2,6 @@
 //! NATS microservice, a Nest `ClientProxy` against our `NatsServer`, queue groups, and the
 //! broker going away (a private nats-server per fault test, so the shared one is untouched).
 
-use std::process::Stdio;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -332,66 +331,6 @@ async fn a_queue_group_shares_the_load_and_two_gateways_need_no_addresses() {
 
 // ---------------------------------------------------------------------------------------
 // The broker going away: a private nats-server on its own port.
-
-struct PrivateNats {
-    child: tokio::process::Child,
-    port: u16,
-}
-
-impl PrivateNats {
-    async fn start(port: u16) -> PrivateNats {
-        let child = tokio::process::Command::new(nats_server_binary())
-            .args(["-a", "127.0.0.1", "-p", &port.to_string()])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .kill_on_drop(true)
-            .spawn()
-            .expect("nats-server starts");
-        for _ in 0..100 {
-            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-                return PrivateNats { child, port };
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-        panic!("the private nats-server did not come up on {port}");
-    }
-
-    async fn stop(mut self) -> u16 {
-        let _ = self.child.kill().await;
-        let _ = self.child.wait().await;
-        self.port
-    }
-}
-
-fn nats_server_binary() -> &'static str {
-    [
-        "/usr/sbin/nats-server",
-        "/usr/bin/nats-server",
-        "/usr/local/bin/nats-server",
-    ]
-    .into_iter()
-    .find(|p| std::path::Path::new(p).exists())
-    .unwrap_or("nats-server")
-}
-
-fn nats_server_installed(test: &str) -> bool {
-    let ok = std::process::Command::new(nats_server_binary())
-        .arg("--version")
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !ok {
-        assert!(
-            !in_ci(),
-            "{test} needs the nats-server binary; CI must not skip"
-        );
-        use std::io::Write;
-        let _ = writeln!(
-            std::io::stderr(),
-            "SKIPPED {test}: nats-server is not installed (apt-get install nats-server)"
-        );
-    }
-    ok
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn broker_down_at_start_then_restarted_mid_load() {

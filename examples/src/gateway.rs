@@ -209,12 +209,17 @@ fn service(name: &str, prefix: &str, default_port: u16) -> ClientOptions {
             gateway_core::client::DEFAULT_TIMEOUT,
             std::time::Duration::from_millis,
         );
-    ClientOptions::tcp(name, addr).timeout(timeout)
+    match crate::nats_url() {
+        Some(url) => ClientOptions::nats(name, url),
+        None => ClientOptions::tcp(name, addr),
+    }
+    .timeout(timeout)
 }
 
 /// The gateway's module: the two clients (addresses from `USERS_SERVICE_HOST`/`_PORT` and
-/// `ORDERS_SERVICE_HOST`/`_PORT`, each call's deadline from `SERVICE_TIMEOUT_MS`, default
-/// 5000; all read at boot) and the controller.
+/// `ORDERS_SERVICE_HOST`/`_PORT`, or through NATS with `TRANSPORT=nats` and `NATS_URL`; each
+/// call's deadline from `SERVICE_TIMEOUT_MS`, default 5000; all read at boot) and the
+/// controller. The controller is the same whatever the transport.
 #[module(
     imports = [ClientsModule::register([
         service("USERS_SERVICE", "USERS_SERVICE", 3001),

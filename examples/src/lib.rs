@@ -243,6 +243,26 @@ pub async fn orders_service(addr: &str) -> Result<TcpServer, Box<dyn std::error:
     )
 }
 
+/// The broker URL when the system runs over NATS (`TRANSPORT=nats`, `NATS_URL`, default
+/// `nats://127.0.0.1:4222`); `None` for TCP (the default).
+pub fn nats_url() -> Option<String> {
+    match std::env::var("TRANSPORT").as_deref() {
+        Ok("nats" | "NATS") => {
+            Some(std::env::var("NATS_URL").unwrap_or_else(|_| "nats://127.0.0.1:4222".to_owned()))
+        }
+        _ => None,
+    }
+}
+
+/// A service's transport from the environment: NATS in queue group `queue` when
+/// `TRANSPORT=nats` (so instances share the load), else TCP on `$<PREFIX>_HOST:$<PREFIX>_PORT`.
+pub fn service_transport(prefix: &str, default_port: u16, queue: &str) -> Transport {
+    match nats_url() {
+        Some(url) => Transport::nats_queue(url, queue),
+        None => Transport::tcp(env_addr(prefix, default_port)),
+    }
+}
+
 /// Reads a port from the environment, or the default.
 pub fn env_port(name: &str, default: u16) -> u16 {
     match std::env::var(name) {

@@ -285,3 +285,70 @@ macro_rules! require_redis {
         }
     };
 }
+
+/// A nats-server of the test's own, on its own port (killed when dropped): for tests that
+/// stop the broker or need subjects nobody else uses.
+pub struct PrivateNats {
+    /// Its port.
+    pub port: u16,
+    child: tokio::process::Child,
+}
+
+impl PrivateNats {
+    /// Starts one on `port` and waits until it accepts connections.
+    pub async fn start(port: u16) -> PrivateNats {
+        let child = tokio::process::Command::new(nats_server_binary())
+            .args(["-a", "127.0.0.1", "-p", &port.to_string()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("nats-server starts");
+        for _ in 0..100 {
+            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                return PrivateNats { child, port };
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        panic!("the private nats-server did not come up on {port}");
+    }
+
+    /// Stops it; returns its port (to start another there).
+    pub async fn stop(mut self) -> u16 {
+        let _ = self.child.kill().await;
+        let _ = self.child.wait().await;
+        self.port
+    }
+}
+
+/// Where the nats-server binary is.
+pub fn nats_server_binary() -> &'static str {
+    [
+        "/usr/sbin/nats-server",
+        "/usr/bin/nats-server",
+        "/usr/local/bin/nats-server",
+    ]
+    .into_iter()
+    .find(|p| std::path::Path::new(p).exists())
+    .unwrap_or("nats-server")
+}
+
+/// Whether nats-server is installed; says how to get it (skip) or panics under CI.
+pub fn nats_server_installed(test: &str) -> bool {
+    let ok = std::process::Command::new(nats_server_binary())
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !ok {
+        assert!(
+            !in_ci(),
+            "{test} needs the nats-server binary; CI must not skip"
+        );
+        use std::io::Write;
+        let _ = writeln!(
+            std::io::stderr(),
+            "SKIPPED {test}: nats-server is not installed (apt-get install nats-server)"
+        );
+    }
+    ok
+}

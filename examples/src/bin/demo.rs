@@ -1,6 +1,7 @@
 //! The one command a newcomer runs: the users service (TCP 3001), the orders service (TCP
 //! 3002) and the gateway (HTTP 3000) in one process, with the same environment variables as
-//! the separate binaries. Prints the curl lines to try; Ctrl-C stops everything gracefully.
+//! the separate binaries (`TRANSPORT=nats` runs the services and the gateway's clients over
+//! NATS instead). Prints the curl lines to try; Ctrl-C stops everything gracefully.
 
 use std::hash::{BuildHasher, Hasher};
 
@@ -30,17 +31,37 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .filter(|t| !t.is_empty())
         .unwrap_or_else(made_up_token);
 
-    let users = users_service(&env_addr("USERS_SERVICE", 3001)).await?;
-    let orders = orders_service(&env_addr("ORDERS_SERVICE", 3002)).await?;
-    let (stop_users, stop_orders) = (users.shutdown_handle(), orders.shutdown_handle());
-    let users_task = tokio::spawn(users.serve());
-    let orders_task = tokio::spawn(orders.serve());
+    let users = NestFactory::create_microservice::<UsersModule>(service_transport(
+        "USERS_SERVICE",
+        3001,
+        "users",
+    ))
+    .await?
+    .start()
+    .await?;
+    let orders = NestFactory::create_microservice::<OrdersModule>(service_transport(
+        "ORDERS_SERVICE",
+        3002,
+        "orders",
+    ))
+    .await?
+    .start()
+    .await?;
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let until_stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
+        let _ = rx.wait_for(|stop| *stop).await;
+    };
+    let users_task = tokio::spawn(users.serve_until(until_stopped(stopped.clone())));
+    let orders_task = tokio::spawn(orders.serve_until(until_stopped(stopped)));
 
     let app = gateway::create(&token).await?;
     let listener = tokio::net::TcpListener::bind(("0.0.0.0", gateway_port)).await?;
 
     println!();
-    println!("Gateway on http://localhost:{gateway_port}, users-service on :{users_port}, orders-service on :{orders_port}.");
+    match nats_url() {
+        Some(url) => println!("Gateway on http://localhost:{gateway_port}; users-service and orders-service through NATS at {url}."),
+        None => println!("Gateway on http://localhost:{gateway_port}, users-service on :{users_port}, orders-service on :{orders_port}."),
+    }
     println!("Token for this run: GATEWAY_TOKEN={token}");
     println!();
     println!("  export GATEWAY_TOKEN={token}");
@@ -57,8 +78,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("Ctrl-C stops everything.");
 
     app.serve(listener, shutdown_signal()).await?;
-    stop_users.shutdown();
-    stop_orders.shutdown();
+    let _ = stop.send(true);
     let _ = tokio::join!(users_task, orders_task);
     Ok(())
 }
