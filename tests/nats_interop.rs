@@ -2,33 +2,22 @@
 //! NATS microservice, a Nest `ClientProxy` against our `NatsServer`, queue groups, and the
 //! broker going away (a private nats-server per fault test, so the shared one is untouched).
 
+#[path = "support/broker_checks.rs"]
+mod broker_checks;
+
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use futures_util::{stream, StreamExt};
+use broker_checks::{
+    namespace, nest_client_against_ours, our_client_against_nest, our_router, Unknown,
+};
 use gateway_core::prelude::*;
 use gateway_core::transport::nats::{NatsServer, NatsServerOptions};
 use gateway_tests::*;
-use serde::Deserialize;
 use serde_json::{json, Value};
 
 const NATS_URL: &str = "nats://127.0.0.1:4222";
-const UNICODE: &str = "héllo 😀 日本 \u{2028}\n\t\"\\ \u{1F600}\u{10FFFF}";
-
-/// A namespace for this run's subjects (the broker is shared; never assume it is empty).
-fn namespace() -> String {
-    static N: AtomicUsize = AtomicUsize::new(0);
-    format!(
-        "t{}x{}x{}",
-        std::process::id(),
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_millis(),
-        N.fetch_add(1, Ordering::Relaxed)
-    )
-}
 
 fn nats_up(test: &str) -> bool {
     server_available(
@@ -52,161 +41,9 @@ async fn our_client_against_a_nest_nats_microservice() {
     init_tracing();
     for version in Nest::ALL {
         eprintln!("our ClientProxy against a Nest {version:?} NATS microservice");
-        let ns = namespace();
-        let _nest = spawn_node_ready(version, "nats-service.js", &[NATS_URL, &ns]).await;
         let client = client(NATS_URL);
-        let p = |cmd: &str| json!({ "cmd": cmd, "ns": ns });
-
-        let user: Value = client
-            .send(p("get_user"), &json!({ "id": 42 }))
-            .await
-            .unwrap();
-        assert_eq!(user, json!({ "id": 42, "name": "Ada Lovelace" }));
-        match client
-            .send::<Value>(p("get_user"), &json!({ "id": 7 }))
-            .await
-        {
-            Err(RpcError::Remote { error, .. }) => {
-                assert_eq!(
-                    error,
-                    json!({ "statusCode": 404, "message": "User not found" })
-                )
-            }
-            other => panic!("expected a remote error, got {other:?}"),
-        }
-        // The subject is the normalized pattern: another key order reaches the same handler.
-        let echoed: Value = client
-            .send(json!({ "ns": ns, "cmd": "echo" }), &json!({ "s": UNICODE }))
-            .await
-            .unwrap();
-        assert_eq!(echoed, json!({ "s": UNICODE }));
-        let big = UNICODE.repeat(5_000);
-        let echoed: String = client.send(p("echo"), &big).await.unwrap();
-        assert_eq!(echoed, big);
-
-        let values: Vec<Value> = client
-            .send_stream::<Value>(p("stream"), &json!({}))
-            .await
-            .unwrap()
-            .map(Result::unwrap)
-            .collect()
-            .await;
-        assert_eq!(values, [json!({"n": 0}), json!({"n": 1}), json!({"n": 2})]);
-        match client.send::<Value>(p("rpc_str"), &json!({})).await {
-            Err(RpcError::Remote { error, .. }) => {
-                assert_eq!(error, json!({ "status": "error", "message": "boom" }))
-            }
-            other => panic!("expected a remote error, got {other:?}"),
-        }
-
-        // Nobody subscribed: NATS says so at once (no responders), no waiting for the deadline.
-        let started = Instant::now();
-        let unknown = client.send::<Value>(p("nope"), &json!({})).await;
-        assert!(
-            matches!(&unknown, Err(RpcError::ConnectionLost { reason, .. }) if reason.contains("no responders")),
-            "{unknown:?}"
-        );
-        assert!(started.elapsed() < Duration::from_secs(1));
-
-        client
-            .emit(
-                format!("order_created.{ns}"),
-                &json!({ "orderId": 1, "note": UNICODE }),
-            )
-            .await
-            .unwrap();
-        let mut events: Vec<Value> = Vec::new();
-        for _ in 0..50 {
-            events = client.send(p("events"), &json!({})).await.unwrap();
-            if !events.is_empty() {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-        assert_eq!(
-            events,
-            vec![json!({ "pattern": "order_created", "data": { "orderId": 1, "note": UNICODE } })]
-        );
-
-        let calls = (0..64u64).map(|i| {
-            let client = client.clone();
-            let pattern = p("sleep");
-            async move {
-                let ms = (i * 37) % 13 * 4;
-                let reply: Value = client
-                    .send(pattern, &json!({ "ms": ms, "tag": i }))
-                    .await
-                    .unwrap();
-                assert_eq!(reply, json!({ "slept": ms, "tag": i }));
-            }
-        });
-        futures_util::future::join_all(calls).await;
-        assert_eq!(client.pending_calls(), 0);
+        our_client_against_nest(version, "nats", NATS_URL, &client, Unknown::NoResponders).await;
     }
-}
-
-#[derive(Deserialize)]
-struct Count {
-    n: u64,
-}
-
-#[derive(Deserialize)]
-struct Sleep {
-    ms: u64,
-    tag: u64,
-}
-
-/// Our microservice with the handlers `nest-peer/nats-client.js` calls.
-fn our_router(ns: &str, events: Arc<Mutex<Vec<Value>>>) -> MessageRouter {
-    let p = |cmd: &str| json!({ "cmd": cmd, "ns": ns });
-    let seen = events.clone();
-    MessageRouter::new()
-        .message(p("get_user"), |req: Value| async move {
-            if req["id"] == 42 {
-                Ok(json!({ "id": 42, "name": "Ada Lovelace" }))
-            } else {
-                Err(RpcException::new(
-                    json!({ "statusCode": 404, "message": "User not found" }),
-                ))
-            }
-        })
-        .message(p("echo"), |data: Value| async move {
-            Ok::<_, RpcException>(data)
-        })
-        .stream(p("count"), |req: Count| {
-            stream::iter((0..req.n).map(|n| Ok::<_, RpcException>(json!({ "n": n }))))
-        })
-        .stream(p("half"), |_: Value| {
-            stream::iter([
-                Ok(json!(1)),
-                Err(RpcException::new(
-                    json!({ "code": "E1", "message": "mid-stream" }),
-                )),
-            ])
-        })
-        .message(p("rpc_str"), |_: Value| async move {
-            Err::<(), _>(RpcException::new("boom"))
-        })
-        .message(p("panic"), |_: Value| async move {
-            if true {
-                panic!("a bug in a handler");
-            }
-            Ok::<(), RpcException>(())
-        })
-        .message(p("sleep"), |req: Sleep| async move {
-            tokio::time::sleep(Duration::from_millis(req.ms)).await;
-            Ok::<_, RpcException>(json!({ "slept": req.ms, "tag": req.tag }))
-        })
-        .event(format!("order_created.{ns}"), move |data: Value| {
-            seen.lock()
-                .unwrap()
-                .push(json!({ "pattern": "order_created", "data": data }));
-            async {}
-        })
-        .message(p("events"), move |_: Value| {
-            let events = events.lock().unwrap().clone();
-            async move { Ok::<_, RpcException>(events) }
-        })
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -219,59 +56,14 @@ async fn a_nest_nats_client_against_our_microservice() {
     for version in Nest::ALL {
         eprintln!("a Nest {version:?} NATS ClientProxy against our microservice");
         let ns = namespace();
-        let events = Arc::new(Mutex::new(Vec::new()));
-        let server = NatsServer::connect(
-            NATS_URL,
-            our_router(&ns, events),
-            NatsServerOptions::default(),
-        )
-        .await
-        .unwrap();
+        let router = our_router(&ns, Arc::default());
+        let server = NatsServer::connect(NATS_URL, router, NatsServerOptions::default())
+            .await
+            .unwrap();
         let stop = server.shutdown_handle();
         let serving = tokio::spawn(server.serve());
         tokio::time::sleep(Duration::from_millis(100)).await; // subscriptions flushed
-
-        let out = run_node(version, "nats-client.js", &[NATS_URL, &ns], "").await;
-        // Nest 12's NATS client logs its status changes on stdout: the JSON is the last line.
-        let last = out.lines().last().unwrap_or_default();
-        let r: Value = serde_json::from_str(last).expect("nats-client.js prints JSON");
-        assert_eq!(
-            r["getUser"],
-            json!({ "ok": { "id": 42, "name": "Ada Lovelace" } })
-        );
-        assert_eq!(
-            r["notFound"],
-            json!({ "err": { "statusCode": 404, "message": "User not found" } })
-        );
-        assert_eq!(r["reordered"], json!({ "ok": { "x": 1 } }));
-        assert_eq!(
-            r["unicode"],
-            json!({ "ok": { "s": "héllo 😀 日本", "t": "\u{2028}\n\"\\" } })
-        );
-        assert_eq!(
-            r["stream"],
-            json!({ "ok": [{ "n": 0 }, { "n": 1 }, { "n": 2 }] })
-        );
-        assert_eq!(
-            r["streamError"],
-            json!({ "err": { "code": "E1", "message": "mid-stream" } })
-        );
-        assert_eq!(
-            r["rpcString"],
-            json!({ "err": { "status": "error", "message": "boom" } })
-        );
-        assert_eq!(
-            r["panic"],
-            json!({ "err": { "status": "error", "message": "Internal server error" } })
-        );
-        let unknown = r["unknown"]["err"]["jsError"].as_str().unwrap_or_default();
-        assert!(unknown.contains("no subscribers"), "{}", r["unknown"]);
-        assert_eq!(r["concurrent"], r["concurrentExpected"]);
-        assert_eq!(
-            r["events"]["ok"],
-            json!([{ "pattern": "order_created", "data": { "orderId": 1, "note": "ünïcode" } }])
-        );
-
+        nest_client_against_ours(version, "nats", NATS_URL, &ns, Unknown::NoResponders).await;
         stop.shutdown();
         tokio::time::timeout(Duration::from_secs(5), serving)
             .await

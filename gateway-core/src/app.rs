@@ -478,6 +478,9 @@ pub enum Transport {
         /// The queue group (Nest's `queue` option): instances in one group share the load.
         queue: Option<String>,
     },
+    /// Nest's `Transport.REDIS` through the Redis at `url` (feature `redis`).
+    #[cfg(feature = "redis")]
+    Redis(String),
 }
 
 impl Transport {
@@ -494,6 +497,12 @@ impl Transport {
             url: url.into(),
             queue: None,
         }
+    }
+
+    /// `{ transport: Transport.REDIS, options: { host, port } }`.
+    #[cfg(feature = "redis")]
+    pub fn redis(url: impl Into<String>) -> Self {
+        Transport::Redis(url.into())
     }
 
     /// `{ transport: Transport.NATS, options: { servers: [url], queue } }`: instances share
@@ -529,6 +538,9 @@ pub enum MicroserviceServer {
     /// Subscribed through NATS.
     #[cfg(feature = "nats")]
     Nats(crate::transport::nats::NatsServer),
+    /// Subscribed through Redis.
+    #[cfg(feature = "redis")]
+    Redis(crate::transport::redis::RedisServer),
 }
 
 impl MicroserviceServer {
@@ -538,6 +550,8 @@ impl MicroserviceServer {
             MicroserviceServer::Tcp(server) => server.serve_until(signal).await,
             #[cfg(feature = "nats")]
             MicroserviceServer::Nats(server) => server.serve_until(signal).await,
+            #[cfg(feature = "redis")]
+            MicroserviceServer::Redis(server) => server.serve_until(signal).await,
         }
     }
 
@@ -545,8 +559,8 @@ impl MicroserviceServer {
     pub fn tcp(&self) -> Option<&TcpServer> {
         match self {
             MicroserviceServer::Tcp(server) => Some(server),
-            #[cfg(feature = "nats")]
-            MicroserviceServer::Nats(_) => None,
+            #[allow(unreachable_patterns)]
+            _ => None,
         }
     }
 }
@@ -560,7 +574,7 @@ impl NestMicroservice {
     pub async fn bind(self) -> Result<TcpServer, ServerError> {
         match self.start().await? {
             MicroserviceServer::Tcp(server) => Ok(server),
-            #[cfg(feature = "nats")]
+            #[allow(unreachable_patterns)]
             _ => panic!("NestMicroservice::bind is for TCP; use start() for a broker transport"),
         }
     }
@@ -580,6 +594,12 @@ impl NestMicroservice {
                 crate::transport::nats::NatsServer::connect(&url, self.router, options)
                     .await
                     .map(MicroserviceServer::Nats)
+            }
+            #[cfg(feature = "redis")]
+            Transport::Redis(url) => {
+                crate::transport::redis::RedisServer::connect(&url, self.router)
+                    .await
+                    .map(MicroserviceServer::Redis)
             }
         }
     }

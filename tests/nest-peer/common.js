@@ -38,4 +38,19 @@ async function startTcpMicroservice(module, port) {
   return app;
 }
 
-module.exports = { nest, decorateMethod, decorateClass, startTcpMicroservice };
+// The `{ transport, options }` of a broker transport, for a client or a microservice.
+function brokerOptions(name, url, queue) {
+  const { Transport } = nest('@nestjs/microservices');
+  switch (name) {
+    case 'nats':
+      return { transport: Transport.NATS, options: { servers: [url], ...(queue ? { queue } : {}) } };
+    case 'redis': {
+      const { hostname, port } = new URL(url);
+      return { transport: Transport.REDIS, options: { host: hostname, port: Number(port) } };
+    }
+    default:
+      throw new Error(`unknown transport ${name}`);
+  }
+}
+
+module.exports = { nest, decorateMethod, decorateClass, startTcpMicroservice, brokerOptions };

@@ -74,6 +74,8 @@ enum Transport {
     Tcp(TcpClient),
     #[cfg(feature = "nats")]
     Nats(crate::transport::nats::NatsClient),
+    #[cfg(feature = "redis")]
+    Redis(crate::transport::redis::RedisClient),
 }
 
 impl std::fmt::Debug for ClientProxy {
@@ -102,6 +104,10 @@ impl ClientProxy {
             #[cfg(feature = "nats")]
             TransportOptions::Nats { url } => Transport::Nats(
                 crate::transport::nats::NatsClient::new(options.name.clone(), url),
+            ),
+            #[cfg(feature = "redis")]
+            TransportOptions::Redis { url } => Transport::Redis(
+                crate::transport::redis::RedisClient::new(options.name.clone(), url),
             ),
         };
         ClientProxy {
@@ -136,6 +142,8 @@ impl ClientProxy {
             Transport::Tcp(tcp) => tcp.close(),
             #[cfg(feature = "nats")]
             Transport::Nats(nats) => nats.close(),
+            #[cfg(feature = "redis")]
+            Transport::Redis(redis) => redis.close(),
         }
     }
 
@@ -246,8 +254,9 @@ impl ClientProxy {
         let mut body = Vec::with_capacity(128);
         let encoded = match &self.inner.transport {
             Transport::Tcp(_) => encode_event(&mut body, &pattern, payload),
-            #[cfg(feature = "nats")]
-            Transport::Nats(_) => crate::packet::encode_broker_event(&mut body, &pattern, payload),
+            #[cfg(any(feature = "nats", feature = "redis"))]
+            #[allow(unreachable_patterns)]
+            _ => crate::packet::encode_broker_event(&mut body, &pattern, payload),
         }
         .map_err(|source| RpcError::Encode {
             pattern: pattern.route().to_owned(),
@@ -274,6 +283,8 @@ impl ClientProxy {
             Transport::Tcp(tcp) => tcp.current_pending(),
             #[cfg(feature = "nats")]
             Transport::Nats(nats) => nats.current_pending(),
+            #[cfg(feature = "redis")]
+            Transport::Redis(redis) => redis.current_pending(),
         }
     }
 
@@ -282,6 +293,8 @@ impl ClientProxy {
             Transport::Tcp(tcp) => tcp.connection().await,
             #[cfg(feature = "nats")]
             Transport::Nats(nats) => nats.connection().await,
+            #[cfg(feature = "redis")]
+            Transport::Redis(redis) => redis.connection().await,
         }
     }
 

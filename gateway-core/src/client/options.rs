@@ -33,6 +33,8 @@ pub(crate) enum TransportOptions {
     },
     #[cfg(feature = "nats")]
     Nats { url: Arc<str> },
+    #[cfg(feature = "redis")]
+    Redis { url: Arc<str> },
 }
 
 impl ClientOptions {
@@ -64,6 +66,20 @@ impl ClientOptions {
         }
     }
 
+    /// A Nest `Transport.REDIS` client (feature `redis`) through the Redis at `url`
+    /// (`redis://127.0.0.1:6379`). A pattern no service handles is never answered (Redis
+    /// drops the message): such a call ends at its deadline.
+    #[cfg(feature = "redis")]
+    pub fn redis(name: impl Into<String>, url: impl Into<String>) -> Self {
+        ClientOptions {
+            name: name.into().into(),
+            transport: TransportOptions::Redis {
+                url: url.into().into(),
+            },
+            timeout: DEFAULT_TIMEOUT,
+        }
+    }
+
     /// The deadline for every call that does not set its own (default: 5 s). It covers the
     /// whole call: connecting, writing and waiting for the final reply.
     pub fn timeout(mut self, timeout: Duration) -> Self {
@@ -80,6 +96,8 @@ impl ClientOptions {
             } => *max_frame_units = units,
             #[cfg(feature = "nats")]
             TransportOptions::Nats { .. } => {}
+            #[cfg(feature = "redis")]
+            TransportOptions::Redis { .. } => {}
         }
         self
     }
@@ -94,6 +112,8 @@ impl ClientOptions {
             } => *incomplete_timeout = idle,
             #[cfg(feature = "nats")]
             TransportOptions::Nats { .. } => {}
+            #[cfg(feature = "redis")]
+            TransportOptions::Redis { .. } => {}
         }
         self
     }

@@ -7,3 +7,5 @@ pub mod tcp;
 
 #[cfg(feature = "nats")]
 pub mod nats;
+#[cfg(feature = "redis")]
+pub mod redis;

@@ -51,6 +51,12 @@ pub(crate) enum Sink {
         client: async_nats::Client,
         inbox: Arc<str>,
     },
+    /// Redis: a publishing connection, and the subscriber that hears the replies.
+    #[cfg(feature = "redis")]
+    Redis {
+        publisher: redis::aio::MultiplexedConnection,
+        replies: crate::transport::redis::ReplySubscriptions,
+    },
 }
 
 impl TcpClient {
@@ -142,7 +148,7 @@ impl Connection {
     }
 
     /// Cancelled when the connection closes.
-    #[cfg_attr(not(feature = "nats"), allow(dead_code))]
+    #[cfg_attr(not(any(feature = "nats", feature = "redis")), allow(dead_code))]
     pub(crate) fn closed_token(&self) -> &CancellationToken {
         &self.closed
     }
@@ -236,6 +242,13 @@ impl Connection {
                     None => client.publish(subject, body.into()).await,
                 };
                 sent.map_err(|e| Arc::from(e.to_string()))
+            }
+            #[cfg(feature = "redis")]
+            Sink::Redis { publisher, replies } => {
+                if self.is_closed() {
+                    return Err(CONNECTION_CLOSED.into());
+                }
+                crate::transport::redis::publish(publisher, replies, route, id, body).await
             }
         }
     }

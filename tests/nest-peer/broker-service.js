@@ -1,14 +1,14 @@
 'use strict';
-// A real NestJS microservice on Transport.NATS, the peer for our ClientProxy.
-// Usage: node nats-service.js <url> <ns> [queue]   (prints "ready" once subscribed)
+// A real NestJS microservice on a broker transport (nats, redis), the peer for our ClientProxy.
+// Usage: node broker-service.js <transport> <url> <ns> [queue]   (prints "ready" once subscribed)
 // Every pattern carries `ns` (a per-test-run namespace), so runs never share subjects.
-const { nest, decorateMethod, decorateClass } = require('./common');
+const { nest, decorateMethod, decorateClass, brokerOptions } = require('./common');
 const { Controller, Module } = nest('@nestjs/common');
-const { MessagePattern, EventPattern, RpcException, Transport } = nest('@nestjs/microservices');
+const { MessagePattern, EventPattern, RpcException } = nest('@nestjs/microservices');
 const { NestFactory } = nest('@nestjs/core');
 const { from } = nest('rxjs');
 
-const [url, ns, queue] = process.argv.slice(2);
+const [transport, url, ns, queue] = process.argv.slice(2);
 const events = [];
 const instance = `nest-${process.pid}`;
 
@@ -41,8 +41,7 @@ decorateClass(PeerModule, Module({ controllers: [PeerController] }));
 
 async function main() {
   const app = await NestFactory.createMicroservice(PeerModule, {
-    transport: Transport.NATS,
-    options: { servers: [url], ...(queue ? { queue } : {}) },
+    ...brokerOptions(transport, url, queue),
     logger: ['error', 'warn'],
   });
   await app.listen();

@@ -1,0 +1,273 @@
+//! Interop checks shared by the broker transports' tests (NATS, Redis): the same calls and
+//! answers whatever the broker, against the Nest peers `broker-service.js` and
+//! `broker-client.js`. Every pattern carries a per-run namespace (`ns`): brokers are shared.
+
+// Each test binary uses the part its transport needs.
+#![allow(dead_code)]
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use futures_util::{stream, StreamExt};
+use gateway_core::prelude::*;
+use gateway_tests::*;
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+pub const UNICODE: &str = "héllo 😀 日本 \u{2028}\n\t\"\\ \u{1F600}\u{10FFFF}";
+
+/// What a request for a pattern nobody handles gets on this broker.
+#[derive(Debug, Clone, Copy)]
+pub enum Unknown {
+    /// An immediate error (NATS "no responders").
+    NoResponders,
+    /// Nothing: the message is dropped (Redis pub/sub), so the call times out.
+    Dropped,
+}
+
+/// A namespace for this run's subjects (the broker is shared; never assume it is empty).
+pub fn namespace() -> String {
+    static N: AtomicUsize = AtomicUsize::new(0);
+    format!(
+        "t{}x{}x{}",
+        std::process::id(),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_millis(),
+        N.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+/// Our `client` against the Nest peer service on `transport` at `url`.
+pub async fn our_client_against_nest(
+    version: Nest,
+    transport: &str,
+    url: &str,
+    client: &ClientProxy,
+    expect_unknown: Unknown,
+) {
+    let ns = namespace();
+    let _nest = spawn_node_ready(version, "broker-service.js", &[transport, url, &ns]).await;
+    let p = |cmd: &str| json!({ "cmd": cmd, "ns": ns });
+
+    let user: Value = client
+        .send(p("get_user"), &json!({ "id": 42 }))
+        .await
+        .unwrap();
+    assert_eq!(user, json!({ "id": 42, "name": "Ada Lovelace" }));
+    match client
+        .send::<Value>(p("get_user"), &json!({ "id": 7 }))
+        .await
+    {
+        Err(RpcError::Remote { error, .. }) => {
+            assert_eq!(
+                error,
+                json!({ "statusCode": 404, "message": "User not found" })
+            )
+        }
+        other => panic!("expected a remote error, got {other:?}"),
+    }
+    // The subject is the normalized pattern: another key order reaches the same handler.
+    let echoed: Value = client
+        .send(json!({ "ns": ns, "cmd": "echo" }), &json!({ "s": UNICODE }))
+        .await
+        .unwrap();
+    assert_eq!(echoed, json!({ "s": UNICODE }));
+    let big = UNICODE.repeat(5_000);
+    let echoed: String = client.send(p("echo"), &big).await.unwrap();
+    assert_eq!(echoed, big);
+
+    let values: Vec<Value> = client
+        .send_stream::<Value>(p("stream"), &json!({}))
+        .await
+        .unwrap()
+        .map(Result::unwrap)
+        .collect()
+        .await;
+    assert_eq!(values, [json!({"n": 0}), json!({"n": 1}), json!({"n": 2})]);
+    match client.send::<Value>(p("rpc_str"), &json!({})).await {
+        Err(RpcError::Remote { error, .. }) => {
+            assert_eq!(error, json!({ "status": "error", "message": "boom" }))
+        }
+        other => panic!("expected a remote error, got {other:?}"),
+    }
+
+    // A pattern nobody handles: NATS says so at once (no responders); Redis drops the
+    // message, so the call ends at its deadline.
+    let started = Instant::now();
+    let unknown = client
+        .send_with::<Value>(
+            p("nope"),
+            &json!({}),
+            CallOptions::timeout(Duration::from_millis(500)),
+        )
+        .await;
+    match expect_unknown {
+        Unknown::NoResponders => {
+            assert!(
+                matches!(&unknown, Err(RpcError::ConnectionLost { reason, .. }) if reason.contains("no responders")),
+                "{unknown:?}"
+            );
+            assert!(started.elapsed() < Duration::from_millis(400));
+        }
+        Unknown::Dropped => {
+            assert!(
+                matches!(&unknown, Err(RpcError::Timeout { .. })),
+                "{unknown:?}"
+            )
+        }
+    }
+    client
+        .emit(
+            format!("order_created.{ns}"),
+            &json!({ "orderId": 1, "note": UNICODE }),
+        )
+        .await
+        .unwrap();
+    let mut events: Vec<Value> = Vec::new();
+    for _ in 0..50 {
+        events = client.send(p("events"), &json!({})).await.unwrap();
+        if !events.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(
+        events,
+        vec![json!({ "pattern": "order_created", "data": { "orderId": 1, "note": UNICODE } })]
+    );
+
+    let calls = (0..64u64).map(|i| {
+        let client = client.clone();
+        let pattern = p("sleep");
+        async move {
+            let ms = (i * 37) % 13 * 4;
+            let reply: Value = client
+                .send(pattern, &json!({ "ms": ms, "tag": i }))
+                .await
+                .unwrap();
+            assert_eq!(reply, json!({ "slept": ms, "tag": i }));
+        }
+    });
+    futures_util::future::join_all(calls).await;
+    assert_eq!(client.pending_calls(), 0);
+}
+
+#[derive(Deserialize)]
+struct Count {
+    n: u64,
+}
+
+#[derive(Deserialize)]
+struct Sleep {
+    ms: u64,
+    tag: u64,
+}
+
+/// Our microservice with the handlers `nest-peer/nats-client.js` calls.
+pub fn our_router(ns: &str, events: Arc<Mutex<Vec<Value>>>) -> MessageRouter {
+    let p = |cmd: &str| json!({ "cmd": cmd, "ns": ns });
+    let seen = events.clone();
+    MessageRouter::new()
+        .message(p("get_user"), |req: Value| async move {
+            if req["id"] == 42 {
+                Ok(json!({ "id": 42, "name": "Ada Lovelace" }))
+            } else {
+                Err(RpcException::new(
+                    json!({ "statusCode": 404, "message": "User not found" }),
+                ))
+            }
+        })
+        .message(p("echo"), |data: Value| async move {
+            Ok::<_, RpcException>(data)
+        })
+        .stream(p("count"), |req: Count| {
+            stream::iter((0..req.n).map(|n| Ok::<_, RpcException>(json!({ "n": n }))))
+        })
+        .stream(p("half"), |_: Value| {
+            stream::iter([
+                Ok(json!(1)),
+                Err(RpcException::new(
+                    json!({ "code": "E1", "message": "mid-stream" }),
+                )),
+            ])
+        })
+        .message(p("rpc_str"), |_: Value| async move {
+            Err::<(), _>(RpcException::new("boom"))
+        })
+        .message(p("panic"), |_: Value| async move {
+            if true {
+                panic!("a bug in a handler");
+            }
+            Ok::<(), RpcException>(())
+        })
+        .message(p("sleep"), |req: Sleep| async move {
+            tokio::time::sleep(Duration::from_millis(req.ms)).await;
+            Ok::<_, RpcException>(json!({ "slept": req.ms, "tag": req.tag }))
+        })
+        .event(format!("order_created.{ns}"), move |data: Value| {
+            seen.lock()
+                .unwrap()
+                .push(json!({ "pattern": "order_created", "data": data }));
+            async {}
+        })
+        .message(p("events"), move |_: Value| {
+            let events = events.lock().unwrap().clone();
+            async move { Ok::<_, RpcException>(events) }
+        })
+}
+
+/// The Nest peer client on `transport` at `url` against our server (already serving `ns`).
+pub async fn nest_client_against_ours(
+    version: Nest,
+    transport: &str,
+    url: &str,
+    ns: &str,
+    expect_unknown: Unknown,
+) {
+    let out = run_node(version, "broker-client.js", &[transport, url, ns], "").await;
+    // Nest 12's NATS client logs its status changes on stdout: the JSON is the last line.
+    let last = out.lines().last().unwrap_or_default();
+    let r: Value = serde_json::from_str(last).expect("broker-client.js prints JSON");
+    assert_eq!(
+        r["getUser"],
+        json!({ "ok": { "id": 42, "name": "Ada Lovelace" } })
+    );
+    assert_eq!(
+        r["notFound"],
+        json!({ "err": { "statusCode": 404, "message": "User not found" } })
+    );
+    assert_eq!(r["reordered"], json!({ "ok": { "x": 1 } }));
+    assert_eq!(
+        r["unicode"],
+        json!({ "ok": { "s": "héllo 😀 日本", "t": "\u{2028}\n\"\\" } })
+    );
+    assert_eq!(
+        r["stream"],
+        json!({ "ok": [{ "n": 0 }, { "n": 1 }, { "n": 2 }] })
+    );
+    assert_eq!(
+        r["streamError"],
+        json!({ "err": { "code": "E1", "message": "mid-stream" } })
+    );
+    assert_eq!(
+        r["rpcString"],
+        json!({ "err": { "status": "error", "message": "boom" } })
+    );
+    assert_eq!(
+        r["panic"],
+        json!({ "err": { "status": "error", "message": "Internal server error" } })
+    );
+    let unknown = r["unknown"]["err"]["jsError"].as_str().unwrap_or_default();
+    match expect_unknown {
+        Unknown::NoResponders => assert!(unknown.contains("no subscribers"), "{}", r["unknown"]),
+        Unknown::Dropped => assert!(unknown.contains("Timeout"), "{}", r["unknown"]),
+    }
+    assert_eq!(r["concurrent"], r["concurrentExpected"]);
+    assert_eq!(
+        r["events"]["ok"],
+        json!([{ "pattern": "order_created", "data": { "orderId": 1, "note": "ünïcode" } }])
+    );
+}
