@@ -7,10 +7,11 @@ mod broker_checks;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use broker_checks::{
-    namespace, nest_client_against_ours, our_client_against_nest, our_router, Unknown,
+    broker_down_then_restarted, namespace, nest_client_against_ours, our_client_against_nest,
+    our_router, Unknown,
 };
 use gateway_core::prelude::*;
 use gateway_core::transport::nats::{NatsServer, NatsServerOptions};
@@ -126,98 +127,14 @@ async fn a_queue_group_shares_the_load_and_two_gateways_need_no_addresses() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn broker_down_at_start_then_restarted_mid_load() {
-    if !nats_server_installed("broker_down_at_start_then_restarted_mid_load") {
+    if !BrokerKind::Nats.installed("broker_down_at_start_then_restarted_mid_load") {
         return;
     }
-    init_tracing();
-    let port = free_port();
-    let url = format!("nats://127.0.0.1:{port}");
-    let ns = namespace();
-    let client = client(&url);
-    let p = json!({ "cmd": "sleep", "ns": ns });
-
-    // No broker yet: a fast, clear failure (the edge answers 503), not a hang.
-    let started = Instant::now();
-    let down = client
-        .send::<Value>(p.clone(), &json!({ "ms": 0, "tag": 0 }))
-        .await;
-    assert!(matches!(down, Err(RpcError::Connect { .. })), "{down:?}");
-    assert!(started.elapsed() < Duration::from_secs(3));
-    assert_eq!(
-        HttpException::from(down.unwrap_err()).status(),
-        503,
-        "a dead broker is a 503 at the edge"
-    );
-
-    // The broker comes up: the same client connects on its next call.
-    let broker = PrivateNats::start(port).await;
-    let server = NatsServer::connect(
-        &url,
-        our_router(&ns, Arc::default()),
-        NatsServerOptions::default(),
-    )
-    .await
-    .unwrap();
-    tokio::spawn(server.serve());
-    tokio::time::sleep(Duration::from_millis(100)).await;
-    let ok: Value = client
-        .send(p.clone(), &json!({ "ms": 0, "tag": 1 }))
-        .await
-        .unwrap();
-    assert_eq!(ok, json!({ "slept": 0, "tag": 1 }));
-
-    // Mid-load restart: in-flight calls fail promptly with a clear error.
-    let in_flight: Vec<_> = (0..20)
-        .map(|i| {
-            let client = client.clone();
-            let p = p.clone();
-            tokio::spawn(async move {
-                let started = Instant::now();
-                let result = client
-                    .send::<Value>(p, &json!({ "ms": 800, "tag": i }))
-                    .await;
-                (result, started.elapsed())
-            })
-        })
-        .collect();
-    tokio::time::sleep(Duration::from_millis(200)).await;
-    let port = broker.stop().await;
-    for call in in_flight {
-        let (result, took) = call.await.unwrap();
-        assert!(
-            matches!(&result, Err(RpcError::ConnectionLost { .. })),
-            "an in-flight call during the restart: {result:?}"
-        );
-        assert!(took < Duration::from_secs(3), "failed in {took:?}");
-    }
-    assert_eq!(client.pending_calls(), 0, "nothing left pending");
-
-    // While it is down, calls fail fast.
-    let started = Instant::now();
-    assert!(client
-        .send::<Value>(p.clone(), &json!({ "ms": 0, "tag": 2 }))
-        .await
-        .is_err());
-    assert!(started.elapsed() < Duration::from_secs(3));
-
-    // It comes back: both ends reconnect by themselves; measure how long until a call works.
-    let _broker = PrivateNats::start(port).await;
-    let back = Instant::now();
-    let recovered = loop {
-        match client
-            .send::<Value>(p.clone(), &json!({ "ms": 0, "tag": 3 }))
+    broker_down_then_restarted(BrokerKind::Nats, "nats", client, |url, router| async move {
+        let server = NatsServer::connect(&url, router, NatsServerOptions::default())
             .await
-        {
-            Ok(value) => break value,
-            Err(_) if back.elapsed() < Duration::from_secs(15) => {
-                tokio::time::sleep(Duration::from_millis(100)).await
-            }
-            Err(error) => panic!("no recovery within 15 s: {error:?}"),
-        }
-    };
-    assert_eq!(recovered, json!({ "slept": 0, "tag": 3 }));
-    eprintln!(
-        "NATS restart: calls succeed again {:?} after the broker is back",
-        back.elapsed()
-    );
+            .unwrap();
+        tokio::spawn(server.serve());
+    })
+    .await;
 }

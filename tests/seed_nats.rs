@@ -13,11 +13,11 @@ use seed_checks::{check_seed_gateway, TOKEN};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_seed_gateway_answers_the_same_over_nats() {
-    if !nats_server_installed("the_seed_gateway_answers_the_same_over_nats") {
+    if !BrokerKind::Nats.installed("the_seed_gateway_answers_the_same_over_nats") {
         return;
     }
     init_tracing();
-    let broker = PrivateNats::start(free_port()).await;
+    let broker = PrivateBroker::start(BrokerKind::Nats, free_port()).await;
     std::env::set_var("TRANSPORT", "nats");
     std::env::set_var("NATS_URL", format!("nats://127.0.0.1:{}", broker.port));
 

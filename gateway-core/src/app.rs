@@ -481,6 +481,9 @@ pub enum Transport {
     /// Nest's `Transport.REDIS` through the Redis at `url` (feature `redis`).
     #[cfg(feature = "redis")]
     Redis(String),
+    /// Nest's `Transport.MQTT` through the broker at `url` (feature `mqtt`).
+    #[cfg(feature = "mqtt")]
+    Mqtt(String),
 }
 
 impl Transport {
@@ -497,6 +500,12 @@ impl Transport {
             url: url.into(),
             queue: None,
         }
+    }
+
+    /// `{ transport: Transport.MQTT, options: { url } }`.
+    #[cfg(feature = "mqtt")]
+    pub fn mqtt(url: impl Into<String>) -> Self {
+        Transport::Mqtt(url.into())
     }
 
     /// `{ transport: Transport.REDIS, options: { host, port } }`.
@@ -541,6 +550,9 @@ pub enum MicroserviceServer {
     /// Subscribed through Redis.
     #[cfg(feature = "redis")]
     Redis(crate::transport::redis::RedisServer),
+    /// Subscribed through MQTT.
+    #[cfg(feature = "mqtt")]
+    Mqtt(crate::transport::mqtt::MqttServer),
 }
 
 impl MicroserviceServer {
@@ -552,6 +564,8 @@ impl MicroserviceServer {
             MicroserviceServer::Nats(server) => server.serve_until(signal).await,
             #[cfg(feature = "redis")]
             MicroserviceServer::Redis(server) => server.serve_until(signal).await,
+            #[cfg(feature = "mqtt")]
+            MicroserviceServer::Mqtt(server) => server.serve_until(signal).await,
         }
     }
 
@@ -601,6 +615,10 @@ impl NestMicroservice {
                     .await
                     .map(MicroserviceServer::Redis)
             }
+            #[cfg(feature = "mqtt")]
+            Transport::Mqtt(url) => crate::transport::mqtt::MqttServer::connect(&url, self.router)
+                .await
+                .map(MicroserviceServer::Mqtt),
         }
     }
 

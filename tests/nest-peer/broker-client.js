@@ -1,5 +1,5 @@
 'use strict';
-// A real NestJS ClientProxy on a broker transport (nats, redis) calling our microservice;
+// A real NestJS ClientProxy on a broker transport (nats, redis, mqtt) calling our microservice;
 // prints one JSON object of outcomes (as its last line). Usage: node broker-client.js <transport> <url> <ns>
 const { nest, brokerOptions } = require('./common');
 const { ClientProxyFactory } = nest('@nestjs/microservices');

@@ -48,6 +48,8 @@ function brokerOptions(name, url, queue) {
       const { hostname, port } = new URL(url);
       return { transport: Transport.REDIS, options: { host: hostname, port: Number(port) } };
     }
+    case 'mqtt':
+      return { transport: Transport.MQTT, options: { url } };
     default:
       throw new Error(`unknown transport ${name}`);
   }

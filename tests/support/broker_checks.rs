@@ -271,3 +271,102 @@ pub async fn nest_client_against_ours(
         json!([{ "pattern": "order_created", "data": { "orderId": 1, "note": "ünïcode" } }])
     );
 }
+
+/// The broker down when the first call comes, then up, then killed mid-load, then back:
+/// fast `Connect` errors (503) while it is down, in-flight calls failing promptly with
+/// `ConnectionLost`, nothing left pending, and both ends recovering by themselves. `serve`
+/// connects our server for `router` to the broker at the URL and spawns it.
+pub async fn broker_down_then_restarted<F, Fut>(
+    kind: BrokerKind,
+    scheme: &str,
+    client_for: impl Fn(&str) -> ClientProxy,
+    serve: F,
+) where
+    F: Fn(String, MessageRouter) -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    init_tracing();
+    let port = free_port();
+    let url = format!("{scheme}://127.0.0.1:{port}");
+    let ns = namespace();
+    let client = client_for(&url);
+    let p = json!({ "cmd": "sleep", "ns": ns });
+
+    // No broker yet: a fast, clear failure (the edge answers 503), not a hang.
+    let started = Instant::now();
+    let down = client
+        .send::<Value>(p.clone(), &json!({ "ms": 0, "tag": 0 }))
+        .await;
+    assert!(matches!(down, Err(RpcError::Connect { .. })), "{down:?}");
+    assert!(started.elapsed() < Duration::from_secs(3));
+    assert_eq!(
+        HttpException::from(down.unwrap_err()).status(),
+        503,
+        "a dead broker is a 503 at the edge"
+    );
+
+    // The broker comes up: the same client connects on its next call.
+    let broker = PrivateBroker::start(kind, port).await;
+    serve(url.clone(), our_router(&ns, Arc::default())).await;
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let ok: Value = client
+        .send(p.clone(), &json!({ "ms": 0, "tag": 1 }))
+        .await
+        .unwrap();
+    assert_eq!(ok, json!({ "slept": 0, "tag": 1 }));
+
+    // Mid-load restart: in-flight calls fail promptly with a clear error.
+    let in_flight: Vec<_> = (0..20)
+        .map(|i| {
+            let client = client.clone();
+            let p = p.clone();
+            tokio::spawn(async move {
+                let started = Instant::now();
+                let result = client
+                    .send::<Value>(p, &json!({ "ms": 800, "tag": i }))
+                    .await;
+                (result, started.elapsed())
+            })
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let (kind, port) = broker.stop().await;
+    for call in in_flight {
+        let (result, took) = call.await.unwrap();
+        assert!(
+            matches!(&result, Err(RpcError::ConnectionLost { .. })),
+            "an in-flight call during the restart: {result:?}"
+        );
+        assert!(took < Duration::from_secs(3), "failed in {took:?}");
+    }
+    assert_eq!(client.pending_calls(), 0, "nothing left pending");
+
+    // While it is down, calls fail fast.
+    let started = Instant::now();
+    assert!(client
+        .send::<Value>(p.clone(), &json!({ "ms": 0, "tag": 2 }))
+        .await
+        .is_err());
+    assert!(started.elapsed() < Duration::from_secs(3));
+
+    // It comes back: both ends reconnect by themselves; measure how long until a call works.
+    let _broker = PrivateBroker::start(kind, port).await;
+    let back = Instant::now();
+    let recovered = loop {
+        match client
+            .send::<Value>(p.clone(), &json!({ "ms": 0, "tag": 3 }))
+            .await
+        {
+            Ok(value) => break value,
+            Err(_) if back.elapsed() < Duration::from_secs(15) => {
+                tokio::time::sleep(Duration::from_millis(100)).await
+            }
+            Err(error) => panic!("no recovery within 15 s: {error:?}"),
+        }
+    };
+    assert_eq!(recovered, json!({ "slept": 0, "tag": 3 }));
+    eprintln!(
+        "{kind:?} restart: calls succeed again {:?} after the broker is back",
+        back.elapsed()
+    );
+}

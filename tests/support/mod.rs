@@ -286,69 +286,119 @@ macro_rules! require_redis {
     };
 }
 
-/// A nats-server of the test's own, on its own port (killed when dropped): for tests that
-/// stop the broker or need subjects nobody else uses.
-pub struct PrivateNats {
+/// A broker binary the fault tests run privately (their own process and port).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BrokerKind {
+    /// nats-server.
+    Nats,
+    /// redis-server.
+    Redis,
+    /// mosquitto.
+    Mosquitto,
+}
+
+impl BrokerKind {
+    fn binary(self) -> &'static str {
+        let (name, paths): (&str, &[&str]) = match self {
+            BrokerKind::Nats => (
+                "nats-server",
+                &["/usr/sbin/nats-server", "/usr/bin/nats-server"],
+            ),
+            BrokerKind::Redis => (
+                "redis-server",
+                &["/usr/bin/redis-server", "/usr/sbin/redis-server"],
+            ),
+            BrokerKind::Mosquitto => ("mosquitto", &["/usr/sbin/mosquitto", "/usr/bin/mosquitto"]),
+        };
+        paths
+            .iter()
+            .copied()
+            .find(|p| std::path::Path::new(p).exists())
+            .unwrap_or(name)
+    }
+
+    fn args(self, port: u16) -> Vec<String> {
+        let port = port.to_string();
+        let args: Vec<&str> = match self {
+            BrokerKind::Nats => vec!["-a", "127.0.0.1", "-p", &port],
+            BrokerKind::Redis => vec![
+                "--bind",
+                "127.0.0.1",
+                "--port",
+                &port,
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ],
+            // Mosquitto 2 without a config file listens on loopback, anonymous allowed.
+            BrokerKind::Mosquitto => vec!["-p", &port],
+        };
+        args.into_iter().map(str::to_owned).collect()
+    }
+
+    /// Whether the binary is installed; says how to get it (skip) or panics under CI.
+    pub fn installed(self, test: &str) -> bool {
+        let flag = if self == BrokerKind::Mosquitto {
+            "-h"
+        } else {
+            "--version"
+        };
+        let ok = std::process::Command::new(self.binary())
+            .arg(flag)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok();
+        if !ok {
+            let package = match self {
+                BrokerKind::Nats => "nats-server",
+                BrokerKind::Redis => "redis-server",
+                BrokerKind::Mosquitto => "mosquitto",
+            };
+            assert!(!in_ci(), "{test} needs {package}; CI must not skip");
+            use std::io::Write;
+            let _ = writeln!(
+                std::io::stderr(),
+                "SKIPPED {test}: {package} is not installed (apt-get install {package})"
+            );
+        }
+        ok
+    }
+}
+
+/// A broker of the test's own, on its own port (killed when dropped): for tests that stop
+/// the broker or need subjects nobody else uses.
+pub struct PrivateBroker {
     /// Its port.
     pub port: u16,
+    kind: BrokerKind,
     child: tokio::process::Child,
 }
 
-impl PrivateNats {
+impl PrivateBroker {
     /// Starts one on `port` and waits until it accepts connections.
-    pub async fn start(port: u16) -> PrivateNats {
-        let child = tokio::process::Command::new(nats_server_binary())
-            .args(["-a", "127.0.0.1", "-p", &port.to_string()])
+    pub async fn start(kind: BrokerKind, port: u16) -> PrivateBroker {
+        let child = tokio::process::Command::new(kind.binary())
+            .args(kind.args(port))
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .kill_on_drop(true)
             .spawn()
-            .expect("nats-server starts");
-        for _ in 0..100 {
+            .unwrap_or_else(|e| panic!("{kind:?} starts: {e}"));
+        for _ in 0..150 {
             if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-                return PrivateNats { child, port };
+                return PrivateBroker { port, kind, child };
             }
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
-        panic!("the private nats-server did not come up on {port}");
+        panic!("the private {kind:?} did not come up on {port}");
     }
 
-    /// Stops it; returns its port (to start another there).
-    pub async fn stop(mut self) -> u16 {
+    /// Stops it (SIGKILL, as a crash would); returns a handle to start it again on its port.
+    pub async fn stop(mut self) -> (BrokerKind, u16) {
         let _ = self.child.kill().await;
         let _ = self.child.wait().await;
-        self.port
+        (self.kind, self.port)
     }
-}
-
-/// Where the nats-server binary is.
-pub fn nats_server_binary() -> &'static str {
-    [
-        "/usr/sbin/nats-server",
-        "/usr/bin/nats-server",
-        "/usr/local/bin/nats-server",
-    ]
-    .into_iter()
-    .find(|p| std::path::Path::new(p).exists())
-    .unwrap_or("nats-server")
-}
-
-/// Whether nats-server is installed; says how to get it (skip) or panics under CI.
-pub fn nats_server_installed(test: &str) -> bool {
-    let ok = std::process::Command::new(nats_server_binary())
-        .arg("--version")
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !ok {
-        assert!(
-            !in_ci(),
-            "{test} needs the nats-server binary; CI must not skip"
-        );
-        use std::io::Write;
-        let _ = writeln!(
-            std::io::stderr(),
-            "SKIPPED {test}: nats-server is not installed (apt-get install nats-server)"
-        );
-    }
-    ok
 }

@@ -76,6 +76,8 @@ enum Transport {
     Nats(crate::transport::nats::NatsClient),
     #[cfg(feature = "redis")]
     Redis(crate::transport::redis::RedisClient),
+    #[cfg(feature = "mqtt")]
+    Mqtt(crate::transport::mqtt::MqttClient),
 }
 
 impl std::fmt::Debug for ClientProxy {
@@ -108,6 +110,10 @@ impl ClientProxy {
             #[cfg(feature = "redis")]
             TransportOptions::Redis { url } => Transport::Redis(
                 crate::transport::redis::RedisClient::new(options.name.clone(), url),
+            ),
+            #[cfg(feature = "mqtt")]
+            TransportOptions::Mqtt { url } => Transport::Mqtt(
+                crate::transport::mqtt::MqttClient::new(options.name.clone(), url),
             ),
         };
         ClientProxy {
@@ -144,6 +150,8 @@ impl ClientProxy {
             Transport::Nats(nats) => nats.close(),
             #[cfg(feature = "redis")]
             Transport::Redis(redis) => redis.close(),
+            #[cfg(feature = "mqtt")]
+            Transport::Mqtt(mqtt) => mqtt.close(),
         }
     }
 
@@ -254,7 +262,7 @@ impl ClientProxy {
         let mut body = Vec::with_capacity(128);
         let encoded = match &self.inner.transport {
             Transport::Tcp(_) => encode_event(&mut body, &pattern, payload),
-            #[cfg(any(feature = "nats", feature = "redis"))]
+            #[cfg(any(feature = "nats", feature = "redis", feature = "mqtt"))]
             #[allow(unreachable_patterns)]
             _ => crate::packet::encode_broker_event(&mut body, &pattern, payload),
         }
@@ -285,6 +293,8 @@ impl ClientProxy {
             Transport::Nats(nats) => nats.current_pending(),
             #[cfg(feature = "redis")]
             Transport::Redis(redis) => redis.current_pending(),
+            #[cfg(feature = "mqtt")]
+            Transport::Mqtt(mqtt) => mqtt.current_pending(),
         }
     }
 
@@ -295,6 +305,8 @@ impl ClientProxy {
             Transport::Nats(nats) => nats.connection().await,
             #[cfg(feature = "redis")]
             Transport::Redis(redis) => redis.connection().await,
+            #[cfg(feature = "mqtt")]
+            Transport::Mqtt(mqtt) => mqtt.connection().await,
         }
     }
 

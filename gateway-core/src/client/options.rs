@@ -35,6 +35,8 @@ pub(crate) enum TransportOptions {
     Nats { url: Arc<str> },
     #[cfg(feature = "redis")]
     Redis { url: Arc<str> },
+    #[cfg(feature = "mqtt")]
+    Mqtt { url: Arc<str> },
 }
 
 impl ClientOptions {
@@ -80,6 +82,20 @@ impl ClientOptions {
         }
     }
 
+    /// A Nest `Transport.MQTT` client (feature `mqtt`) through the broker at `url`
+    /// (`mqtt://127.0.0.1:1883`). A pattern no service handles is never answered (the broker
+    /// drops the message): such a call ends at its deadline.
+    #[cfg(feature = "mqtt")]
+    pub fn mqtt(name: impl Into<String>, url: impl Into<String>) -> Self {
+        ClientOptions {
+            name: name.into().into(),
+            transport: TransportOptions::Mqtt {
+                url: url.into().into(),
+            },
+            timeout: DEFAULT_TIMEOUT,
+        }
+    }
+
     /// The deadline for every call that does not set its own (default: 5 s). It covers the
     /// whole call: connecting, writing and waiting for the final reply.
     pub fn timeout(mut self, timeout: Duration) -> Self {
@@ -98,6 +114,8 @@ impl ClientOptions {
             TransportOptions::Nats { .. } => {}
             #[cfg(feature = "redis")]
             TransportOptions::Redis { .. } => {}
+            #[cfg(feature = "mqtt")]
+            TransportOptions::Mqtt { .. } => {}
         }
         self
     }
@@ -114,6 +132,8 @@ impl ClientOptions {
             TransportOptions::Nats { .. } => {}
             #[cfg(feature = "redis")]
             TransportOptions::Redis { .. } => {}
+            #[cfg(feature = "mqtt")]
+            TransportOptions::Mqtt { .. } => {}
         }
         self
     }

@@ -271,13 +271,19 @@ impl MessageRouter {
     }
 
     /// The request handler of a normalized route (a broker subject).
-    #[cfg_attr(not(any(feature = "nats", feature = "redis")), allow(dead_code))]
+    #[cfg_attr(
+        not(any(feature = "nats", feature = "redis", feature = "mqtt")),
+        allow(dead_code)
+    )]
     pub(crate) fn message_by_route(&self, route: &str) -> Option<&MessageHandler> {
         self.messages.get(route)
     }
 
     /// The event handlers of a normalized route (a broker subject).
-    #[cfg_attr(not(any(feature = "nats", feature = "redis")), allow(dead_code))]
+    #[cfg_attr(
+        not(any(feature = "nats", feature = "redis", feature = "mqtt")),
+        allow(dead_code)
+    )]
     pub(crate) fn events_by_route(&self, route: &str) -> &[EventHandler] {
         self.events.get(route).map_or(&[], Vec::as_slice)
     }

@@ -57,6 +57,11 @@ pub(crate) enum Sink {
         publisher: redis::aio::MultiplexedConnection,
         replies: crate::transport::redis::ReplySubscriptions,
     },
+    /// MQTT: the client, and the reply topics it subscribed to.
+    #[cfg(feature = "mqtt")]
+    Mqtt {
+        replies: crate::transport::mqtt::ReplyTopics,
+    },
 }
 
 impl TcpClient {
@@ -148,7 +153,10 @@ impl Connection {
     }
 
     /// Cancelled when the connection closes.
-    #[cfg_attr(not(any(feature = "nats", feature = "redis")), allow(dead_code))]
+    #[cfg_attr(
+        not(any(feature = "nats", feature = "redis", feature = "mqtt")),
+        allow(dead_code)
+    )]
     pub(crate) fn closed_token(&self) -> &CancellationToken {
         &self.closed
     }
@@ -249,6 +257,13 @@ impl Connection {
                     return Err(CONNECTION_CLOSED.into());
                 }
                 crate::transport::redis::publish(publisher, replies, route, id, body).await
+            }
+            #[cfg(feature = "mqtt")]
+            Sink::Mqtt { replies } => {
+                if self.is_closed() {
+                    return Err(CONNECTION_CLOSED.into());
+                }
+                crate::transport::mqtt::publish(replies, route, id, body).await
             }
         }
     }
