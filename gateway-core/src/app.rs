@@ -552,7 +552,7 @@ pub enum MicroserviceServer {
     Redis(crate::transport::redis::RedisServer),
     /// Subscribed through MQTT.
     #[cfg(feature = "mqtt")]
-    Mqtt(crate::transport::mqtt::MqttServer),
+    Mqtt(Box<crate::transport::mqtt::MqttServer>),
 }
 
 impl MicroserviceServer {
@@ -618,7 +618,7 @@ impl NestMicroservice {
             #[cfg(feature = "mqtt")]
             Transport::Mqtt(url) => crate::transport::mqtt::MqttServer::connect(&url, self.router)
                 .await
-                .map(MicroserviceServer::Mqtt),
+                .map(|server| MicroserviceServer::Mqtt(Box::new(server))),
         }
     }
 
