@@ -42,7 +42,15 @@ async fn our_client_against_a_nest_mqtt_microservice() {
     for version in Nest::ALL {
         eprintln!("our ClientProxy against a Nest {version:?} MQTT microservice");
         let client = client(MQTT_URL);
-        our_client_against_nest(version, "mqtt", MQTT_URL, &client, Unknown::Dropped).await;
+        our_client_against_nest(
+            version,
+            "mqtt",
+            MQTT_URL,
+            &client,
+            Unknown::Dropped,
+            &namespace(),
+        )
+        .await;
     }
 }
 

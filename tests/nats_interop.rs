@@ -43,7 +43,15 @@ async fn our_client_against_a_nest_nats_microservice() {
     for version in Nest::ALL {
         eprintln!("our ClientProxy against a Nest {version:?} NATS microservice");
         let client = client(NATS_URL);
-        our_client_against_nest(version, "nats", NATS_URL, &client, Unknown::NoResponders).await;
+        our_client_against_nest(
+            version,
+            "nats",
+            NATS_URL,
+            &client,
+            Unknown::NoResponders,
+            &namespace(),
+        )
+        .await;
     }
 }
 

@@ -30,7 +30,15 @@ async fn our_client_against_a_nest_redis_microservice() {
     for version in Nest::ALL {
         eprintln!("our ClientProxy against a Nest {version:?} Redis microservice");
         let client = client(REDIS_URL);
-        our_client_against_nest(version, "redis", REDIS_URL, &client, Unknown::Dropped).await;
+        our_client_against_nest(
+            version,
+            "redis",
+            REDIS_URL,
+            &client,
+            Unknown::Dropped,
+            &namespace(),
+        )
+        .await;
     }
 }
 

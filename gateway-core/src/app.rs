@@ -484,6 +484,14 @@ pub enum Transport {
     /// Nest's `Transport.MQTT` through the broker at `url` (feature `mqtt`).
     #[cfg(feature = "mqtt")]
     Mqtt(String),
+    /// Nest's `Transport.RMQ`: the queue `queue` on the broker at `url` (feature `rmq`).
+    #[cfg(feature = "rmq")]
+    Rmq {
+        /// `amqp://user:password@host:port`.
+        url: String,
+        /// The queue the service consumes.
+        queue: String,
+    },
 }
 
 impl Transport {
@@ -499,6 +507,15 @@ impl Transport {
         Transport::Nats {
             url: url.into(),
             queue: None,
+        }
+    }
+
+    /// `{ transport: Transport.RMQ, options: { urls: [url], queue } }`.
+    #[cfg(feature = "rmq")]
+    pub fn rmq(url: impl Into<String>, queue: impl Into<String>) -> Self {
+        Transport::Rmq {
+            url: url.into(),
+            queue: queue.into(),
         }
     }
 
@@ -553,6 +570,9 @@ pub enum MicroserviceServer {
     /// Subscribed through MQTT.
     #[cfg(feature = "mqtt")]
     Mqtt(Box<crate::transport::mqtt::MqttServer>),
+    /// Consuming a RabbitMQ queue.
+    #[cfg(feature = "rmq")]
+    Rmq(crate::transport::rmq::RmqServer),
 }
 
 impl MicroserviceServer {
@@ -566,6 +586,8 @@ impl MicroserviceServer {
             MicroserviceServer::Redis(server) => server.serve_until(signal).await,
             #[cfg(feature = "mqtt")]
             MicroserviceServer::Mqtt(server) => server.serve_until(signal).await,
+            #[cfg(feature = "rmq")]
+            MicroserviceServer::Rmq(server) => server.serve_until(signal).await,
         }
     }
 
@@ -619,6 +641,12 @@ impl NestMicroservice {
             Transport::Mqtt(url) => crate::transport::mqtt::MqttServer::connect(&url, self.router)
                 .await
                 .map(|server| MicroserviceServer::Mqtt(Box::new(server))),
+            #[cfg(feature = "rmq")]
+            Transport::Rmq { url, queue } => {
+                crate::transport::rmq::RmqServer::connect(&url, &queue, self.router)
+                    .await
+                    .map(MicroserviceServer::Rmq)
+            }
         }
     }
 

@@ -53,7 +53,7 @@ pub(crate) fn encode_event<T: Serialize + ?Sized>(
 /// Appends a broker event, `{"pattern":<raw>,"data":<payload>}`: NATS, Redis, MQTT and RMQ
 /// carry the pattern as written (the subject or channel carries the route).
 #[cfg_attr(
-    not(any(feature = "nats", feature = "redis", feature = "mqtt")),
+    not(any(feature = "nats", feature = "redis", feature = "mqtt", feature = "rmq")),
     allow(dead_code)
 )]
 pub(crate) fn encode_broker_event<T: Serialize + ?Sized>(

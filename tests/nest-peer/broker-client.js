@@ -1,5 +1,5 @@
 'use strict';
-// A real NestJS ClientProxy on a broker transport (nats, redis, mqtt) calling our microservice;
+// A real NestJS ClientProxy on a broker transport (nats, redis, mqtt, rmq) calling our microservice;
 // prints one JSON object of outcomes (as its last line). Usage: node broker-client.js <transport> <url> <ns>
 const { nest, brokerOptions } = require('./common');
 const { ClientProxyFactory } = nest('@nestjs/microservices');
@@ -19,7 +19,7 @@ async function all(observable) {
 
 async function main() {
   const [transport, url, ns] = process.argv.slice(2);
-  const client = ClientProxyFactory.create(brokerOptions(transport, url));
+  const client = ClientProxyFactory.create(brokerOptions(transport, url, undefined, ns));
   await client.connect();
   const r = {};
   r.getUser = await outcome(client.send({ cmd: 'get_user', ns }, { id: 42 }));
@@ -30,7 +30,8 @@ async function main() {
   r.streamError = await all(client.send({ cmd: 'half', ns }, {}));
   r.rpcString = await outcome(client.send({ cmd: 'rpc_str', ns }, {}));
   r.panic = await outcome(client.send({ cmd: 'panic', ns }, {}));
-  // NATS answers 'no responders'; Redis drops the message, so the call would wait forever.
+  // NATS answers 'no responders', RabbitMQ the no-handler error; Redis and MQTT drop the
+  // message, so the call would wait forever.
   r.unknown = await outcome(client.send({ cmd: 'nope', ns }, {}).pipe(timeout(1000)));
 
   await lastValueFrom(client.emit(`order_created.${ns}`, { orderId: 1, note: 'ünïcode' }), { defaultValue: null });

@@ -1,5 +1,5 @@
 'use strict';
-// A real NestJS microservice on a broker transport (nats, redis, mqtt), the peer for our ClientProxy.
+// A real NestJS microservice on a broker transport (nats, redis, mqtt, rmq), the peer for our ClientProxy.
 // Usage: node broker-service.js <transport> <url> <ns> [queue]   (prints "ready" once subscribed)
 // Every pattern carries `ns` (a per-test-run namespace), so runs never share subjects.
 const { nest, decorateMethod, decorateClass, brokerOptions } = require('./common');
@@ -41,7 +41,7 @@ decorateClass(PeerModule, Module({ controllers: [PeerController] }));
 
 async function main() {
   const app = await NestFactory.createMicroservice(PeerModule, {
-    ...brokerOptions(transport, url, queue),
+    ...brokerOptions(transport, url, queue, ns),
     logger: ['error', 'warn'],
   });
   await app.listen();

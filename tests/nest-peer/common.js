@@ -39,7 +39,8 @@ async function startTcpMicroservice(module, port) {
 }
 
 // The `{ transport, options }` of a broker transport, for a client or a microservice.
-function brokerOptions(name, url, queue) {
+// RabbitMQ routes by queue, so its queue is required: `queue`, else `q-<ns>`.
+function brokerOptions(name, url, queue, ns) {
   const { Transport } = nest('@nestjs/microservices');
   switch (name) {
     case 'nats':
@@ -50,6 +51,8 @@ function brokerOptions(name, url, queue) {
     }
     case 'mqtt':
       return { transport: Transport.MQTT, options: { url } };
+    case 'rmq':
+      return { transport: Transport.RMQ, options: { urls: [url], queue: queue || `q-${ns}`, queueOptions: {} } };
     default:
       throw new Error(`unknown transport ${name}`);
   }

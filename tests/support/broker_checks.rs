@@ -22,6 +22,8 @@ pub const UNICODE: &str = "héllo 😀 日本 \u{2028}\n\t\"\\ \u{1F600}\u{10FFF
 pub enum Unknown {
     /// An immediate error (NATS "no responders").
     NoResponders,
+    /// The service's no-handler error (RabbitMQ: the queue's consumer answers).
+    NoHandler,
     /// Nothing: the message is dropped (Redis pub/sub), so the call times out.
     Dropped,
 }
@@ -47,9 +49,9 @@ pub async fn our_client_against_nest(
     url: &str,
     client: &ClientProxy,
     expect_unknown: Unknown,
+    ns: &str,
 ) {
-    let ns = namespace();
-    let _nest = spawn_node_ready(version, "broker-service.js", &[transport, url, &ns]).await;
+    let _nest = spawn_node_ready(version, "broker-service.js", &[transport, url, ns]).await;
     let p = |cmd: &str| json!({ "cmd": cmd, "ns": ns });
 
     let user: Value = client
@@ -111,6 +113,12 @@ pub async fn our_client_against_nest(
                 "{unknown:?}"
             );
             assert!(started.elapsed() < Duration::from_millis(400));
+        }
+        Unknown::NoHandler => {
+            assert!(
+                matches!(&unknown, Err(RpcError::Remote { error, .. }) if error == gateway_core::NO_MESSAGE_HANDLER),
+                "{unknown:?}"
+            )
         }
         Unknown::Dropped => {
             assert!(
@@ -264,6 +272,10 @@ pub async fn nest_client_against_ours(
     match expect_unknown {
         Unknown::NoResponders => assert!(unknown.contains("no subscribers"), "{}", r["unknown"]),
         Unknown::Dropped => assert!(unknown.contains("Timeout"), "{}", r["unknown"]),
+        Unknown::NoHandler => assert_eq!(
+            r["unknown"],
+            json!({ "err": gateway_core::NO_MESSAGE_HANDLER })
+        ),
     }
     assert_eq!(r["concurrent"], r["concurrentExpected"]);
     assert_eq!(

@@ -78,6 +78,8 @@ enum Transport {
     Redis(crate::transport::redis::RedisClient),
     #[cfg(feature = "mqtt")]
     Mqtt(crate::transport::mqtt::MqttClient),
+    #[cfg(feature = "rmq")]
+    Rmq(crate::transport::rmq::RmqClient),
 }
 
 impl std::fmt::Debug for ClientProxy {
@@ -114,6 +116,10 @@ impl ClientProxy {
             #[cfg(feature = "mqtt")]
             TransportOptions::Mqtt { url } => Transport::Mqtt(
                 crate::transport::mqtt::MqttClient::new(options.name.clone(), url),
+            ),
+            #[cfg(feature = "rmq")]
+            TransportOptions::Rmq { url, queue } => Transport::Rmq(
+                crate::transport::rmq::RmqClient::new(options.name.clone(), url, queue),
             ),
         };
         ClientProxy {
@@ -152,6 +158,8 @@ impl ClientProxy {
             Transport::Redis(redis) => redis.close(),
             #[cfg(feature = "mqtt")]
             Transport::Mqtt(mqtt) => mqtt.close(),
+            #[cfg(feature = "rmq")]
+            Transport::Rmq(rmq) => rmq.close(),
         }
     }
 
@@ -262,7 +270,7 @@ impl ClientProxy {
         let mut body = Vec::with_capacity(128);
         let encoded = match &self.inner.transport {
             Transport::Tcp(_) => encode_event(&mut body, &pattern, payload),
-            #[cfg(any(feature = "nats", feature = "redis", feature = "mqtt"))]
+            #[cfg(any(feature = "nats", feature = "redis", feature = "mqtt", feature = "rmq"))]
             #[allow(unreachable_patterns)]
             _ => crate::packet::encode_broker_event(&mut body, &pattern, payload),
         }
@@ -295,6 +303,8 @@ impl ClientProxy {
             Transport::Redis(redis) => redis.current_pending(),
             #[cfg(feature = "mqtt")]
             Transport::Mqtt(mqtt) => mqtt.current_pending(),
+            #[cfg(feature = "rmq")]
+            Transport::Rmq(rmq) => rmq.current_pending(),
         }
     }
 
@@ -307,6 +317,8 @@ impl ClientProxy {
             Transport::Redis(redis) => redis.connection().await,
             #[cfg(feature = "mqtt")]
             Transport::Mqtt(mqtt) => mqtt.connection().await,
+            #[cfg(feature = "rmq")]
+            Transport::Rmq(rmq) => rmq.connection().await,
         }
     }
 

@@ -37,6 +37,8 @@ pub(crate) enum TransportOptions {
     Redis { url: Arc<str> },
     #[cfg(feature = "mqtt")]
     Mqtt { url: Arc<str> },
+    #[cfg(feature = "rmq")]
+    Rmq { url: Arc<str>, queue: Arc<str> },
 }
 
 impl ClientOptions {
@@ -96,6 +98,21 @@ impl ClientOptions {
         }
     }
 
+    /// A Nest `Transport.RMQ` client (feature `rmq`) for the service consuming `queue` on the
+    /// broker at `url` (`amqp://guest:guest@127.0.0.1:5672`). Several service instances on the
+    /// queue share the calls (competing consumers).
+    #[cfg(feature = "rmq")]
+    pub fn rmq(name: impl Into<String>, url: impl Into<String>, queue: impl Into<String>) -> Self {
+        ClientOptions {
+            name: name.into().into(),
+            transport: TransportOptions::Rmq {
+                url: url.into().into(),
+                queue: queue.into().into(),
+            },
+            timeout: DEFAULT_TIMEOUT,
+        }
+    }
+
     /// The deadline for every call that does not set its own (default: 5 s). It covers the
     /// whole call: connecting, writing and waiting for the final reply.
     pub fn timeout(mut self, timeout: Duration) -> Self {
@@ -116,6 +133,8 @@ impl ClientOptions {
             TransportOptions::Redis { .. } => {}
             #[cfg(feature = "mqtt")]
             TransportOptions::Mqtt { .. } => {}
+            #[cfg(feature = "rmq")]
+            TransportOptions::Rmq { .. } => {}
         }
         self
     }
@@ -134,6 +153,8 @@ impl ClientOptions {
             TransportOptions::Redis { .. } => {}
             #[cfg(feature = "mqtt")]
             TransportOptions::Mqtt { .. } => {}
+            #[cfg(feature = "rmq")]
+            TransportOptions::Rmq { .. } => {}
         }
         self
     }

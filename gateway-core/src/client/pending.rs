@@ -96,9 +96,14 @@ impl Pending {
     /// Routes one reply packet (borrowed from `frame`) to its call. Replies to unknown ids
     /// (late, or not ours) are dropped, as Nest does.
     pub fn deliver(&self, frame: &Bytes, packet: &Response<'_>) {
-        let Some(id) = packet.our_id() else {
-            return;
-        };
+        if let Some(id) = packet.our_id() {
+            self.deliver_as(id, frame, packet);
+        }
+    }
+
+    /// Routes a reply packet to call `id` (a transport that correlates outside the body,
+    /// like RabbitMQ's `correlation_id`).
+    pub fn deliver_as(&self, id: u64, frame: &Bytes, packet: &Response<'_>) {
         let error = packet.error().map(|e| slice_of(frame, e));
         let value = packet.response.map(|r| slice_of(frame, r));
         let is_final = packet.is_final();

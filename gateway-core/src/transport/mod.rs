@@ -11,3 +11,5 @@ pub mod mqtt;
 pub mod nats;
 #[cfg(feature = "redis")]
 pub mod redis;
+#[cfg(feature = "rmq")]
+pub mod rmq;

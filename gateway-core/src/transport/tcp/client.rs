@@ -62,6 +62,12 @@ pub(crate) enum Sink {
     Mqtt {
         replies: crate::transport::mqtt::ReplyTopics,
     },
+    /// RabbitMQ: the channel consuming direct replies, and the service's queue.
+    #[cfg(feature = "rmq")]
+    Rmq {
+        channel: lapin::Channel,
+        queue: Arc<str>,
+    },
 }
 
 impl TcpClient {
@@ -154,7 +160,7 @@ impl Connection {
 
     /// Cancelled when the connection closes.
     #[cfg_attr(
-        not(any(feature = "nats", feature = "redis", feature = "mqtt")),
+        not(any(feature = "nats", feature = "redis", feature = "mqtt", feature = "rmq")),
         allow(dead_code)
     )]
     pub(crate) fn closed_token(&self) -> &CancellationToken {
@@ -264,6 +270,14 @@ impl Connection {
                     return Err(CONNECTION_CLOSED.into());
                 }
                 crate::transport::mqtt::publish(replies, route, id, body).await
+            }
+            #[cfg(feature = "rmq")]
+            Sink::Rmq { channel, queue } => {
+                if self.is_closed() {
+                    return Err(CONNECTION_CLOSED.into());
+                }
+                let _ = route;
+                crate::transport::rmq::publish(channel, queue, id, body).await
             }
         }
     }
