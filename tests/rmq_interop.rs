@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use broker_checks::{
-    namespace, nest_client_against_ours, our_client_against_nest, our_router, Unknown,
+    delete_queue, namespace, nest_client_against_ours, our_client_against_nest, our_router, Unknown,
 };
 use gateway_core::prelude::*;
 use gateway_core::transport::rmq::RmqServer;
@@ -31,21 +31,6 @@ fn rmq_up(test: &str) -> bool {
 
 fn client(url: &str, queue: &str) -> ClientProxy {
     ClientProxy::new(ClientOptions::rmq("RMQ_SERVICE", url, queue).timeout(Duration::from_secs(5)))
-}
-
-/// Deletes a test's queue (queues are durable: they would outlive the test).
-async fn delete_queue(queue: &str) {
-    let properties = lapin::ConnectionProperties::default()
-        .with_executor(tokio_executor_trait::Tokio::current())
-        .with_reactor(tokio_reactor_trait::Tokio);
-    if let Ok(conn) = lapin::Connection::connect(RMQ_URL, properties).await {
-        if let Ok(channel) = conn.create_channel().await {
-            let _ = channel
-                .queue_delete(queue, lapin::options::QueueDeleteOptions::default())
-                .await;
-        }
-        let _ = conn.close(200, "done").await;
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

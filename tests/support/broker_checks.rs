@@ -382,3 +382,19 @@ pub async fn broker_down_then_restarted<F, Fut>(
         back.elapsed()
     );
 }
+
+/// Deletes a test's queue (queues are durable: they would outlive the test).
+pub async fn delete_queue(queue: &str) {
+    const RMQ_URL: &str = "amqp://guest:guest@127.0.0.1:5672";
+    let properties = lapin::ConnectionProperties::default()
+        .with_executor(tokio_executor_trait::Tokio::current())
+        .with_reactor(tokio_reactor_trait::Tokio);
+    if let Ok(conn) = lapin::Connection::connect(RMQ_URL, properties).await {
+        if let Ok(channel) = conn.create_channel().await {
+            let _ = channel
+                .queue_delete(queue, lapin::options::QueueDeleteOptions::default())
+                .await;
+        }
+        let _ = conn.close(200, "done").await;
+    }
+}
