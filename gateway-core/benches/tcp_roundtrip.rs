@@ -8,9 +8,12 @@
 //! (default 3) after a 0.5 s warm-up. Without `--bench` (e.g. under `cargo test
 //! --all-targets`) it does a short smoke run instead.
 
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+mod common;
+
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use common::*;
 
 use gateway_core::prelude::*;
 use serde_json::{json, Value};
@@ -49,11 +52,14 @@ fn main() {
     let mut rows = Vec::new();
     for service in [Some(&ours), nest.as_ref()].into_iter().flatten() {
         for callers in CONCURRENCY {
-            let row = ours_client(service.port, callers, duration, warmup);
+            let addr = format!("127.0.0.1:{}", service.port);
+            let make = || ClientProxy::new(ClientOptions::tcp("BENCH", addr));
+            let row = ours_client(make, json!("echo"), callers, duration, warmup);
             print_row("ours", service.name, callers, &row);
             rows.push(("ours", service.name, callers, row));
             if nest.is_some() {
-                let row = nest_client(service.port, callers, duration, warmup);
+                let port = service.port.to_string();
+                let row = nest_client(&[&port], callers, duration, warmup);
                 print_row("nest", service.name, callers, &row);
                 rows.push(("nest", service.name, callers, row));
             }
@@ -75,60 +81,6 @@ fn main() {
     }
     if nest.is_none() {
         println!("(Nest rows skipped: run `npm ci --prefix tests/nest-peer` to include them)");
-    }
-}
-
-struct Row {
-    calls_per_sec: f64,
-    p50_us: f64,
-    p99_us: f64,
-    errors: u64,
-}
-
-fn print_row(client: &str, service: &str, callers: usize, row: &Row) {
-    println!(
-        "| {client} | {service} | {callers} | {:.0} | {:.0} | {:.0} | {} |",
-        row.calls_per_sec, row.p50_us, row.p99_us, row.errors
-    );
-}
-
-fn num_cores() -> usize {
-    std::thread::available_parallelism().map_or(1, |n| n.get())
-}
-
-/// A service process, killed on drop.
-struct Service {
-    name: &'static str,
-    port: u16,
-    child: Child,
-}
-
-impl Drop for Service {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn peer_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/nest-peer")
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("an ephemeral port")
-}
-
-fn wait_for_port(port: u16) {
-    let started = Instant::now();
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(
-            started.elapsed() < Duration::from_secs(30),
-            "service on {port} did not start"
-        );
-        std::thread::sleep(Duration::from_millis(50));
     }
 }
 
@@ -187,82 +139,4 @@ fn serve(port: u16) {
             .serve_until(gateway_core::signal::shutdown_signal())
             .await;
     });
-}
-
-fn ours_client(port: u16, callers: usize, duration: Duration, warmup: Duration) -> Row {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .expect("a runtime");
-    runtime.block_on(async move {
-        let client = ClientProxy::new(ClientOptions::tcp("BENCH", format!("127.0.0.1:{port}")));
-        client.connect().await.expect("connect");
-        let payload = json!({ "id": 42, "name": "Ada Lovelace", "tags": ["a", "b"] });
-        let start = Instant::now() + warmup;
-        let end = start + duration;
-        let workers: Vec<_> = (0..callers)
-            .map(|_| {
-                let client = client.clone();
-                let payload = payload.clone();
-                tokio::spawn(async move {
-                    let mut latencies = Vec::with_capacity(1 << 16);
-                    let mut errors = 0u64;
-                    loop {
-                        let t0 = Instant::now();
-                        if t0 >= end {
-                            break;
-                        }
-                        let ok = client.send::<Value>("echo", &payload).await.is_ok();
-                        if t0 >= start {
-                            latencies.push(t0.elapsed());
-                            errors += u64::from(!ok);
-                        }
-                    }
-                    (latencies, errors)
-                })
-            })
-            .collect();
-        let mut latencies = Vec::new();
-        let mut errors = 0;
-        for worker in workers {
-            let (l, e) = worker.await.expect("worker");
-            latencies.extend(l);
-            errors += e;
-        }
-        latencies.sort_unstable();
-        let pct = |p: f64| {
-            latencies
-                .get(((latencies.len() as f64 * p) as usize).min(latencies.len().saturating_sub(1)))
-                .map_or(0.0, |d| d.as_secs_f64() * 1e6)
-        };
-        Row {
-            calls_per_sec: latencies.len() as f64 / duration.as_secs_f64(),
-            p50_us: pct(0.50),
-            p99_us: pct(0.99),
-            errors,
-        }
-    })
-}
-
-fn nest_client(port: u16, callers: usize, duration: Duration, warmup: Duration) -> Row {
-    let out = Command::new("node")
-        .args([
-            "bench-client.js",
-            &port.to_string(),
-            &callers.to_string(),
-            &duration.as_millis().to_string(),
-            &warmup.as_millis().to_string(),
-        ])
-        .current_dir(peer_dir())
-        .output()
-        .expect("run node bench-client.js");
-    assert!(out.status.success(), "bench-client.js failed");
-    let r: Value = serde_json::from_slice(&out.stdout).expect("bench-client.js prints JSON");
-    let f = |k: &str| r[k].as_f64().unwrap_or(0.0);
-    Row {
-        calls_per_sec: f("calls") / f("seconds"),
-        p50_us: f("p50_us"),
-        p99_us: f("p99_us"),
-        errors: r["errors"].as_u64().unwrap_or(0),
-    }
 }

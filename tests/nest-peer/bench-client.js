@@ -1,14 +1,27 @@
 'use strict';
 // Drives a Nest ClientProxy against a TCP service for a bounded time and prints one JSON line:
 // {"calls":N,"seconds":S,"p50_us":..,"p99_us":..,"errors":E}
-// Usage: node bench-client.js <port> <concurrency> <duration_ms> <warmup_ms>
-const { nest } = require('./common');
+// Usage: node bench-client.js <port> <concurrency> <duration_ms> <warmup_ms>          (TCP, 'echo')
+//        node bench-client.js --broker <transport> <url> <ns> <concurrency> <duration_ms> <warmup_ms>
+//                                                            (a broker, { cmd: 'echo', ns })
+const { nest, brokerOptions } = require('./common');
 const { ClientProxyFactory, Transport } = nest('@nestjs/microservices');
 const { lastValueFrom } = nest('rxjs');
 
 async function main() {
-  const [port, concurrency, durationMs, warmupMs] = process.argv.slice(2).map(Number);
-  const client = ClientProxyFactory.create({ transport: Transport.TCP, options: { host: '127.0.0.1', port } });
+  let args = process.argv.slice(2);
+  let client;
+  let pattern = 'echo';
+  if (args[0] === '--broker') {
+    const [, transport, url, ns] = args;
+    client = ClientProxyFactory.create(brokerOptions(transport, url, undefined, ns));
+    pattern = { cmd: 'echo', ns };
+    args = args.slice(4);
+  } else {
+    client = ClientProxyFactory.create({ transport: Transport.TCP, options: { host: '127.0.0.1', port: Number(args[0]) } });
+    args = args.slice(1);
+  }
+  const [concurrency, durationMs, warmupMs] = args.map(Number);
   await client.connect();
   const payload = { id: 42, name: 'Ada Lovelace', tags: ['a', 'b'] };
   let recording = false;
@@ -19,7 +32,7 @@ async function main() {
     while (!stop) {
       const t0 = process.hrtime.bigint();
       try {
-        await lastValueFrom(client.send('echo', payload));
+        await lastValueFrom(client.send(pattern, payload));
       } catch (e) {
         errors += recording ? 1 : 0;
       }
@@ -38,7 +51,8 @@ async function main() {
   latencies.sort((a, b) => a - b);
   const pct = (p) => latencies[Math.min(latencies.length - 1, Math.floor((p / 100) * latencies.length))] || 0;
   process.stdout.write(JSON.stringify({ calls: latencies.length, seconds, p50_us: pct(50), p99_us: pct(99), errors }) + '\n');
-  client.close();
+  await client.close();
+  process.exit(0);
 }
 
 main().catch((error) => { console.error(error); process.exit(1); });

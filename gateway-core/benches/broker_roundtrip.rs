@@ -1,0 +1,185 @@
+//! Round-trip latency and calls per second of `ClientProxy::send` through each broker on
+//! loopback (NATS, Redis, MQTT, RabbitMQ), ours against the Nest `ClientProxy` in the same
+//! run, both calling the same service (ours, in its own process), with 1 and 64 callers.
+//!
+//! `cargo bench -p gateway-core --all-features --bench broker_roundtrip` (the brokers of
+//! `shared/services.md` on their default ports; a broker that is down is skipped, and the
+//! Nest rows need `npm ci --prefix tests/nest-peer`). `BENCH_SECS` per cell (default 3).
+
+mod common;
+
+use std::process::Command;
+use std::time::Duration;
+
+use common::*;
+use gateway_core::prelude::*;
+use gateway_core::transport::{
+    mqtt::MqttServer, nats::NatsServer, redis::RedisServer, rmq::RmqServer,
+};
+use serde_json::{json, Value};
+
+const CONCURRENCY: [usize; 2] = [1, 64];
+
+/// `(transport, url, port)` of each broker.
+const BROKERS: [(&str, &str, u16); 4] = [
+    ("nats", "nats://127.0.0.1:4222", 4222),
+    ("redis", "redis://127.0.0.1:6379", 6379),
+    ("mqtt", "mqtt://127.0.0.1:1883", 1883),
+    ("rmq", "amqp://guest:guest@127.0.0.1:5672", 5672),
+];
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    if let Some(i) = args.iter().position(|a| a == "--serve") {
+        return serve(&args[i + 1], &args[i + 2], &args[i + 3]);
+    }
+    let full = args.iter().any(|a| a == "--bench");
+    let secs: f64 = std::env::var("BENCH_SECS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(3.0);
+    let (duration, warmup) = if full {
+        (Duration::from_secs_f64(secs), Duration::from_millis(500))
+    } else {
+        (Duration::from_millis(200), Duration::from_millis(50))
+    };
+    let nest = peer_dir()
+        .join("node_modules/@nestjs/microservices")
+        .exists();
+    println!(
+        "ClientProxy round trip through each broker on loopback ({} cores), {:?} per cell; the service is ours",
+        num_cores(),
+        duration
+    );
+    println!("| transport | client | callers | calls/s | p50 µs | p99 µs | errors |");
+    println!("| --- | --- | ---: | ---: | ---: | ---: | ---: |");
+    let mut ratios = Vec::new();
+    for (transport, url, port) in BROKERS {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            println!("| {transport} | (broker not running on {port}: skipped) | | | | | |");
+            continue;
+        }
+        let ns = format!("bench{}x{}", std::process::id(), transport);
+        let child = Command::new(std::env::current_exe().expect("own path"))
+            .args(["--serve", transport, url, &ns])
+            .spawn()
+            .expect("start our server");
+        let _service = Service {
+            name: "ours",
+            port,
+            child,
+        };
+        std::thread::sleep(Duration::from_millis(700));
+        for callers in CONCURRENCY {
+            let pattern = json!({ "cmd": "echo", "ns": ns });
+            let queue = format!("q-{ns}");
+            let make = || ClientProxy::new(client_options(transport, url, &queue));
+            let ours = ours_client(make, pattern, callers, duration, warmup);
+            print_transport_row(transport, "ours", callers, &ours);
+            if nest {
+                let theirs = nest_client(
+                    &["--broker", transport, url, &ns],
+                    callers,
+                    duration,
+                    warmup,
+                );
+                print_transport_row(transport, "nest", callers, &theirs);
+                ratios.push((
+                    transport,
+                    callers,
+                    ours.calls_per_sec / theirs.calls_per_sec,
+                ));
+            }
+        }
+        if transport == "rmq" {
+            delete_queue(url, &format!("q-{ns}"));
+        }
+    }
+    for (transport, callers, ratio) in ratios {
+        println!("ratio ours/nest-client calls/s ({transport}, {callers} callers): {ratio:.2}");
+    }
+    if !nest {
+        println!("(Nest rows skipped: run `npm ci --prefix tests/nest-peer` to include them)");
+    }
+}
+
+/// RabbitMQ queues are durable: remove the bench's.
+fn delete_queue(url: &str, queue: &str) {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a runtime");
+    runtime.block_on(async {
+        let properties = lapin::ConnectionProperties::default()
+            .with_executor(tokio_executor_trait::Tokio::current())
+            .with_reactor(tokio_reactor_trait::Tokio);
+        if let Ok(conn) = lapin::Connection::connect(url, properties).await {
+            if let Ok(channel) = conn.create_channel().await {
+                let options = lapin::options::QueueDeleteOptions::default();
+                let _ = channel.queue_delete(queue, options).await;
+            }
+            let _ = conn.close(200, "done").await;
+        }
+    });
+}
+
+fn print_transport_row(transport: &str, client: &str, callers: usize, row: &Row) {
+    println!(
+        "| {transport} | {client} | {callers} | {:.0} | {:.0} | {:.0} | {} |",
+        row.calls_per_sec, row.p50_us, row.p99_us, row.errors
+    );
+}
+
+fn client_options(transport: &str, url: &str, queue: &str) -> ClientOptions {
+    match transport {
+        "nats" => ClientOptions::nats("BENCH", url),
+        "redis" => ClientOptions::redis("BENCH", url),
+        "mqtt" => ClientOptions::mqtt("BENCH", url),
+        _ => ClientOptions::rmq("BENCH", url, queue),
+    }
+}
+
+/// Our microservice on `transport`, in its own process, answering `{ cmd: "echo", ns }`.
+fn serve(transport: &str, url: &str, ns: &str) {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("a runtime");
+    runtime.block_on(async {
+        let router = MessageRouter::new().message(
+            json!({ "cmd": "echo", "ns": ns }),
+            |data: Value| async move { Ok::<_, RpcException>(data) },
+        );
+        let stop = gateway_core::signal::shutdown_signal();
+        match transport {
+            "nats" => {
+                NatsServer::connect(url, router, Default::default())
+                    .await
+                    .expect("nats")
+                    .serve_until(stop)
+                    .await
+            }
+            "redis" => {
+                RedisServer::connect(url, router)
+                    .await
+                    .expect("redis")
+                    .serve_until(stop)
+                    .await
+            }
+            "mqtt" => {
+                MqttServer::connect(url, router)
+                    .await
+                    .expect("mqtt")
+                    .serve_until(stop)
+                    .await
+            }
+            _ => {
+                RmqServer::connect(url, &format!("q-{ns}"), router)
+                    .await
+                    .expect("rmq")
+                    .serve_until(stop)
+                    .await
+            }
+        }
+    });
+}

@@ -1,0 +1,161 @@
+//! What the round-trip benches share: rows, the client drivers, process helpers.
+
+#![allow(dead_code)]
+
+use std::path::PathBuf;
+use std::process::{Child, Command};
+use std::time::{Duration, Instant};
+
+use gateway_core::prelude::*;
+use serde_json::{json, Value};
+
+/// One measured cell.
+pub struct Row {
+    pub calls_per_sec: f64,
+    pub p50_us: f64,
+    pub p99_us: f64,
+    pub errors: u64,
+}
+
+pub fn print_row(client: &str, service: &str, callers: usize, row: &Row) {
+    println!(
+        "| {client} | {service} | {callers} | {:.0} | {:.0} | {:.0} | {} |",
+        row.calls_per_sec, row.p50_us, row.p99_us, row.errors
+    );
+}
+
+pub fn num_cores() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
+/// A service process, killed on drop.
+pub struct Service {
+    pub name: &'static str,
+    pub port: u16,
+    pub child: Child,
+}
+
+impl Drop for Service {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+pub fn peer_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/nest-peer")
+}
+
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("an ephemeral port")
+}
+
+pub fn wait_for_port(port: u16) {
+    let started = Instant::now();
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "service on {port} did not start"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Drives `send(pattern, payload)` on the client `make` builds, from `callers` tasks, for
+/// `duration` after `warmup`.
+pub fn ours_client(
+    make: impl FnOnce() -> ClientProxy,
+    pattern: Value,
+    callers: usize,
+    duration: Duration,
+    warmup: Duration,
+) -> Row {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("a runtime");
+    runtime.block_on(async move {
+        let client = make();
+        client.connect().await.expect("connect");
+        let payload = json!({ "id": 42, "name": "Ada Lovelace", "tags": ["a", "b"] });
+        let start = Instant::now() + warmup;
+        let end = start + duration;
+        let workers: Vec<_> = (0..callers)
+            .map(|_| {
+                let client = client.clone();
+                let payload = payload.clone();
+                let pattern = pattern.clone();
+                tokio::spawn(async move {
+                    let mut latencies = Vec::with_capacity(1 << 16);
+                    let mut errors = 0u64;
+                    loop {
+                        let t0 = Instant::now();
+                        if t0 >= end {
+                            break;
+                        }
+                        let ok = client
+                            .send::<Value>(pattern.clone(), &payload)
+                            .await
+                            .is_ok();
+                        if t0 >= start {
+                            latencies.push(t0.elapsed());
+                            errors += u64::from(!ok);
+                        }
+                    }
+                    (latencies, errors)
+                })
+            })
+            .collect();
+        let mut latencies = Vec::new();
+        let mut errors = 0;
+        for worker in workers {
+            let (l, e) = worker.await.expect("worker");
+            latencies.extend(l);
+            errors += e;
+        }
+        latencies.sort_unstable();
+        let pct = |p: f64| {
+            latencies
+                .get(((latencies.len() as f64 * p) as usize).min(latencies.len().saturating_sub(1)))
+                .map_or(0.0, |d| d.as_secs_f64() * 1e6)
+        };
+        Row {
+            calls_per_sec: latencies.len() as f64 / duration.as_secs_f64(),
+            p50_us: pct(0.50),
+            p99_us: pct(0.99),
+            errors,
+        }
+    })
+}
+
+/// Runs `node bench-client.js <target..> <callers> <duration_ms> <warmup_ms>` (the Nest
+/// client) and reads its JSON line.
+pub fn nest_client(target: &[&str], callers: usize, duration: Duration, warmup: Duration) -> Row {
+    let (callers, duration, warmup) = (
+        callers.to_string(),
+        duration.as_millis().to_string(),
+        warmup.as_millis().to_string(),
+    );
+    let mut args = vec!["bench-client.js"];
+    args.extend_from_slice(target);
+    args.extend([callers.as_str(), duration.as_str(), warmup.as_str()]);
+    let out = Command::new("node")
+        .args(&args)
+        .current_dir(peer_dir())
+        .output()
+        .expect("run node bench-client.js");
+    assert!(out.status.success(), "bench-client.js failed");
+    let text = String::from_utf8_lossy(&out.stdout);
+    let last = text.lines().last().unwrap_or_default();
+    let r: Value = serde_json::from_str(last).expect("bench-client.js prints JSON");
+    let f = |k: &str| r[k].as_f64().unwrap_or(0.0);
+    Row {
+        calls_per_sec: f("calls") / f("seconds"),
+        p50_us: f("p50_us"),
+        p99_us: f("p99_us"),
+        errors: r["errors"].as_u64().unwrap_or(0),
+    }
+}
