@@ -86,7 +86,7 @@ pub mod prelude {
     pub use crate::http::{Controller, HttpException};
     pub use crate::pattern;
     pub use crate::pattern::Pattern;
-    pub use crate::server::{MessageRouter, RpcException};
+    pub use crate::server::{MessageContext, MessageRouter, RpcException};
     pub use crate::signal::shutdown_signal;
     pub use crate::transport::tcp::{ServerOptions, ShutdownHandle, TcpServer};
     pub use crate::{

@@ -22,6 +22,19 @@ async function main() {
   const client = ClientProxyFactory.create(brokerOptions(transport, url, undefined, ns));
   await client.connect();
   const r = {};
+  // Headers, where the transport has them (Nest's record builders).
+  if (transport === 'nats') {
+    const { NatsRecordBuilder } = nest('@nestjs/microservices');
+    let natsPackage;
+    try { natsPackage = nest('@nats-io/transport-node'); } catch (e) { natsPackage = nest('nats'); }
+    const headers = natsPackage.headers();
+    headers.set('x-request-id', 'rid-nest');
+    r.headers = await outcome(client.send({ cmd: 'headers', ns }, new NatsRecordBuilder({}).setHeaders(headers).build()));
+  } else if (transport === 'rmq') {
+    const { RmqRecordBuilder } = nest('@nestjs/microservices');
+    const record = new RmqRecordBuilder({}).setOptions({ headers: { 'x-request-id': 'rid-nest' } }).build();
+    r.headers = await outcome(client.send({ cmd: 'headers', ns }, record));
+  }
   r.getUser = await outcome(client.send({ cmd: 'get_user', ns }, { id: 42 }));
   r.notFound = await outcome(client.send({ cmd: 'get_user', ns }, { id: 7 }));
   r.reordered = await outcome(client.send({ ns, cmd: 'echo' }, { x: 1 }));

@@ -4,7 +4,7 @@
 // Every pattern carries `ns` (a per-test-run namespace), so runs never share subjects.
 const { nest, decorateMethod, decorateClass, brokerOptions } = require('./common');
 const { Controller, Module } = nest('@nestjs/common');
-const { MessagePattern, EventPattern, RpcException } = nest('@nestjs/microservices');
+const { MessagePattern, EventPattern, RpcException, Payload, Ctx } = nest('@nestjs/microservices');
 const { NestFactory } = nest('@nestjs/core');
 const { from } = nest('rxjs');
 
@@ -22,6 +22,17 @@ class PeerController {
   rpcString() { throw new RpcException('boom'); }
   sleep(data) { return new Promise((resolve) => setTimeout(() => resolve({ slept: data.ms, tag: data.tag }), data.ms)); }
   whoami() { return instance; }
+  // The x-request-id header the call carried: NATS headers, or RabbitMQ message headers.
+  headers(data, ctx) {
+    let rid = null;
+    const natsHeaders = typeof ctx.getHeaders === 'function' ? ctx.getHeaders() : undefined;
+    if (natsHeaders && typeof natsHeaders.get === 'function') rid = natsHeaders.get('x-request-id') || null;
+    const message = typeof ctx.getMessage === 'function' ? ctx.getMessage() : undefined;
+    if (message && message.properties && message.properties.headers) {
+      rid = message.properties.headers['x-request-id'] ?? rid;
+    }
+    return { rid };
+  }
   orderCreated(data) { events.push({ pattern: 'order_created', data }); }
   listEvents() { return events; }
 }
@@ -32,6 +43,9 @@ decorateMethod(PeerController, 'stream', MessagePattern({ cmd: 'stream', ns }));
 decorateMethod(PeerController, 'rpcString', MessagePattern({ cmd: 'rpc_str', ns }));
 decorateMethod(PeerController, 'sleep', MessagePattern({ cmd: 'sleep', ns }));
 decorateMethod(PeerController, 'whoami', MessagePattern({ cmd: 'whoami', ns }));
+decorateMethod(PeerController, 'headers', MessagePattern({ cmd: 'headers', ns }));
+Payload()(PeerController.prototype, 'headers', 0);
+Ctx()(PeerController.prototype, 'headers', 1);
 decorateMethod(PeerController, 'orderCreated', EventPattern(`order_created.${ns}`));
 decorateMethod(PeerController, 'listEvents', MessagePattern({ cmd: 'events', ns }));
 decorateClass(PeerController, Controller());

@@ -42,6 +42,11 @@ pub fn namespace() -> String {
     )
 }
 
+/// Whether the transport carries message headers (NATS, RabbitMQ).
+pub fn has_headers(transport: &str) -> bool {
+    matches!(transport, "nats" | "rmq")
+}
+
 /// Our `client` against the Nest peer service on `transport` at `url`.
 pub async fn our_client_against_nest(
     version: Nest,
@@ -52,6 +57,18 @@ pub async fn our_client_against_nest(
     ns: &str,
 ) {
     let _nest = spawn_node_ready(version, "broker-service.js", &[transport, url, ns]).await;
+    if has_headers(transport) {
+        let options = CallOptions::default().header("x-request-id", "rid-ours");
+        let seen: Value = client
+            .send_with(json!({ "cmd": "headers", "ns": ns }), &json!({}), options)
+            .await
+            .unwrap();
+        assert_eq!(
+            seen,
+            json!({ "rid": "rid-ours" }),
+            "the header reached the Nest handler"
+        );
+    }
     let p = |cmd: &str| json!({ "cmd": cmd, "ns": ns });
 
     let user: Value = client
@@ -188,6 +205,10 @@ pub fn our_router(ns: &str, events: Arc<Mutex<Vec<Value>>>) -> MessageRouter {
                 ))
             }
         })
+        .message(p("headers"), |_: Value| async move {
+            let context = MessageContext::current().expect("a handler has a context");
+            Ok::<_, RpcException>(json!({ "rid": context.header("x-request-id") }))
+        })
         .message(p("echo"), |data: Value| async move {
             Ok::<_, RpcException>(data)
         })
@@ -239,6 +260,13 @@ pub async fn nest_client_against_ours(
     // Nest 12's NATS client logs its status changes on stdout: the JSON is the last line.
     let last = out.lines().last().unwrap_or_default();
     let r: Value = serde_json::from_str(last).expect("broker-client.js prints JSON");
+    if has_headers(transport) {
+        assert_eq!(
+            r["headers"],
+            json!({ "ok": { "rid": "rid-nest" } }),
+            "the Nest client's header reached our handler"
+        );
+    }
     assert_eq!(
         r["getUser"],
         json!({ "ok": { "id": 42, "name": "Ada Lovelace" } })

@@ -193,9 +193,11 @@ impl ClientProxy {
         let client = self.clone();
         async move {
             let (id, body) = request?;
-            let reply = tokio::time::timeout_at(deadline, client.round_trip(&pattern, id, body))
-                .await
-                .map_err(|_| client.timeout_error(&pattern, timeout))??;
+            let headers = options.headers.as_deref();
+            let reply =
+                tokio::time::timeout_at(deadline, client.round_trip(&pattern, id, body, headers))
+                    .await
+                    .map_err(|_| client.timeout_error(&pattern, timeout))??;
             match reply {
                 Some(value) => client.decode(&pattern, &value),
                 None => serde_json::from_slice(b"null").map_err(|_| RpcError::EmptyResponse {
@@ -230,7 +232,13 @@ impl ClientProxy {
         let client = self.clone();
         async move {
             let (id, body) = request?;
-            let open = client.dispatch(&pattern, id, body, Pending::register_stream);
+            let open = client.dispatch(
+                &pattern,
+                id,
+                body,
+                options.headers.as_deref(),
+                Pending::register_stream,
+            );
             let (conn, rx) = tokio::time::timeout_at(deadline, open)
                 .await
                 .map_err(|_| client.timeout_error(&pattern, timeout))??;
@@ -283,7 +291,7 @@ impl ClientProxy {
             encoded?;
             let send = async {
                 let conn = client.connection().await?;
-                conn.send(pattern.route(), None, body)
+                conn.send(pattern.route(), None, options.headers.as_deref(), body)
                     .await
                     .map_err(|reason| client.failure(&pattern, Failure::Lost(reason)))
             };
@@ -344,6 +352,7 @@ impl ClientProxy {
         pattern: &Pattern,
         id: u64,
         body: Vec<u8>,
+        headers: Option<&[(String, String)]>,
         register: impl Fn(&Pending, u64) -> Result<R, Arc<str>>,
     ) -> Result<(Arc<Connection>, R), RpcError> {
         let mut body = Some(body);
@@ -356,6 +365,7 @@ impl ClientProxy {
             conn.send(
                 pattern.route(),
                 Some(id),
+                headers,
                 body.take().expect("the body is sent once"),
             )
             .await
@@ -372,9 +382,10 @@ impl ClientProxy {
         pattern: &Pattern,
         id: u64,
         body: Vec<u8>,
+        headers: Option<&[(String, String)]>,
     ) -> Result<Option<Bytes>, RpcError> {
         let (conn, reply) = self
-            .dispatch(pattern, id, body, Pending::register_single)
+            .dispatch(pattern, id, body, headers, Pending::register_single)
             .await?;
         let forget = Forget::new(&conn.pending, id);
         let outcome = reply

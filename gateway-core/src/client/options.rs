@@ -170,10 +170,11 @@ impl ClientOptions {
 /// A call's budget is the earlier of `timeout` (from now) and `deadline`; with neither, the
 /// client's default timeout. Use `deadline` to carve several parallel calls out of one HTTP
 /// request's budget.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct CallOptions {
     pub(crate) timeout: Option<Duration>,
     pub(crate) deadline: Option<Instant>,
+    pub(crate) headers: Option<Arc<[(String, String)]>>,
 }
 
 impl CallOptions {
@@ -181,16 +182,31 @@ impl CallOptions {
     pub fn timeout(timeout: Duration) -> Self {
         CallOptions {
             timeout: Some(timeout),
-            deadline: None,
+            ..CallOptions::default()
         }
     }
 
     /// This call must be done by `deadline`.
     pub fn deadline(deadline: Instant) -> Self {
         CallOptions {
-            timeout: None,
             deadline: Some(deadline),
+            ..CallOptions::default()
         }
+    }
+
+    /// Sends a message header with the call: NATS message headers (Nest's
+    /// `NatsRecordBuilder.setHeaders`, read by the service from its context) and RabbitMQ
+    /// message headers (Nest's `RmqRecordBuilder` options). TCP, Redis and MQTT carry none, as
+    /// in Nest: there the header is dropped.
+    pub fn header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        let mut headers: Vec<(String, String)> = self
+            .headers
+            .as_deref()
+            .map(<[_]>::to_vec)
+            .unwrap_or_default();
+        headers.push((name.into(), value.into()));
+        self.headers = Some(headers.into());
+        self
     }
 
     /// Also bound the call by `deadline` (the earlier bound wins).

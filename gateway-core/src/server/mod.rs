@@ -30,6 +30,67 @@ pub use exception::RpcException;
 use crate::packet::{encode_reply, Reply};
 use crate::pattern::{route_of_incoming, Pattern};
 
+tokio::task_local! {
+    static CONTEXT: MessageContext;
+}
+
+/// What a handler can know of the message it handles besides its payload: the subject,
+/// channel, topic or queue it came on, and its headers (NATS and RabbitMQ carry headers; TCP,
+/// Redis and MQTT none). Nest's `@Ctx()` (`NatsContext.getHeaders()`, `getSubject()`, ...).
+///
+/// Read it inside a handler's `async` body with [`MessageContext::current`].
+#[derive(Debug, Clone, Default)]
+pub struct MessageContext {
+    subject: String,
+    headers: Vec<(String, String)>,
+}
+
+impl MessageContext {
+    #[cfg_attr(
+        not(any(feature = "nats", feature = "redis", feature = "mqtt", feature = "rmq")),
+        allow(dead_code)
+    )]
+    pub(crate) fn new(subject: impl Into<String>, headers: Vec<(String, String)>) -> Self {
+        MessageContext {
+            subject: subject.into(),
+            headers,
+        }
+    }
+
+    /// The context of the message the running handler handles (`None` outside a handler, or
+    /// on the TCP transport, which has none).
+    pub fn current() -> Option<MessageContext> {
+        CONTEXT.try_with(Clone::clone).ok()
+    }
+
+    /// The subject (NATS), channel (Redis), topic (MQTT) or queue (RabbitMQ).
+    pub fn subject(&self) -> &str {
+        &self.subject
+    }
+
+    /// Every header, as received.
+    pub fn headers(&self) -> &[(String, String)] {
+        &self.headers
+    }
+
+    /// One header's value (the name compared without case).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// Runs `future` (a handler) with this context.
+    #[cfg_attr(
+        not(any(feature = "nats", feature = "redis", feature = "mqtt", feature = "rmq")),
+        allow(dead_code)
+    )]
+    pub(crate) fn scope<F: Future>(self, future: F) -> impl Future<Output = F::Output> {
+        CONTEXT.scope(self, future)
+    }
+}
+
 /// What a request handler returns: `Result<T, E>` with a serializable `T` and an error that
 /// converts into an [`RpcException`].
 pub trait HandlerResult: Send + 'static {

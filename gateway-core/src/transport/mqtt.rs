@@ -27,7 +27,7 @@ use super::tcp::client::{Connection, Sink, CONNECTION_CLOSED};
 use super::tcp::ServerError;
 use crate::client::RpcError;
 use crate::packet::{slice_of, Incoming, Response};
-use crate::server::{send_replies, MessageRouter};
+use crate::server::{send_replies, MessageContext, MessageRouter};
 
 /// Nest's default MQTT URL.
 pub const DEFAULT_MQTT_URL: &str = "mqtt://127.0.0.1:1883";
@@ -403,7 +403,7 @@ async fn handle(router: &MessageRouter, client: AsyncClient, topic: String, fram
                 return;
             };
             let id = slice_of(&frame, id);
-            let reply = handler(data);
+            let reply = MessageContext::new(topic.clone(), Vec::new()).scope(handler(data));
             let reply_topic = format!("{topic}/reply");
             let (tx, mut rx) = mpsc::channel::<Vec<u8>>(16);
             let publish = async {
@@ -421,7 +421,8 @@ async fn handle(router: &MessageRouter, client: AsyncClient, topic: String, fram
         }
         None => {
             for handler in router.events_by_route(&topic) {
-                handler(data.clone()).await;
+                let context = MessageContext::new(topic.clone(), Vec::new());
+                context.scope(handler(data.clone())).await;
             }
         }
     }

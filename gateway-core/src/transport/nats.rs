@@ -27,7 +27,7 @@ use super::tcp::ServerError;
 use crate::client::pending::Failure;
 use crate::client::RpcError;
 use crate::packet::{slice_of, Incoming, Response};
-use crate::server::{send_replies, MessageRouter};
+use crate::server::{send_replies, MessageContext, MessageRouter};
 
 /// Nest's default NATS URL.
 pub const DEFAULT_NATS_URL: &str = "nats://127.0.0.1:4222";
@@ -342,6 +342,17 @@ impl NatsServer {
 /// One message: a request (it has an `id`) answered on its reply subject, or an event.
 async fn handle(router: &MessageRouter, client: &Client, message: async_nats::Message) {
     let route = message.subject.as_str();
+    let headers = message
+        .headers
+        .iter()
+        .flat_map(|h| h.iter())
+        .flat_map(|(name, values)| {
+            values
+                .iter()
+                .map(move |v| (name.to_string(), v.as_str().to_owned()))
+        })
+        .collect();
+    let context = MessageContext::new(route, headers);
     let frame: Bytes = message.payload;
     let packet = match Incoming::parse(&frame) {
         Ok(packet) => packet,
@@ -363,7 +374,7 @@ async fn handle(router: &MessageRouter, client: &Client, message: async_nats::Me
                 return;
             };
             let id = slice_of(&frame, id);
-            let reply = handler(data);
+            let reply = context.scope(handler(data));
             let Some(reply_to) = message.reply else {
                 // Nest runs the handler and sends nothing back.
                 let _ = reply.await;
@@ -382,7 +393,7 @@ async fn handle(router: &MessageRouter, client: &Client, message: async_nats::Me
         }
         None => {
             for handler in router.events_by_route(route) {
-                handler(data.clone()).await;
+                context.clone().scope(handler(data.clone())).await;
             }
         }
     }

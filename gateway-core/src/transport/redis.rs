@@ -28,7 +28,7 @@ use super::tcp::client::{Connection, Sink, CONNECTION_CLOSED};
 use super::tcp::ServerError;
 use crate::client::RpcError;
 use crate::packet::{slice_of, Incoming, Response};
-use crate::server::{send_replies, MessageRouter};
+use crate::server::{send_replies, MessageContext, MessageRouter};
 
 /// Nest's default Redis URL.
 pub const DEFAULT_REDIS_URL: &str = "redis://127.0.0.1:6379";
@@ -358,7 +358,7 @@ async fn handle(
                 return;
             };
             let id = slice_of(&frame, id);
-            let reply = handler(data);
+            let reply = MessageContext::new(channel.clone(), Vec::new()).scope(handler(data));
             let reply_channel = format!("{channel}.reply");
             let (tx, mut rx) = mpsc::channel::<Vec<u8>>(16);
             let publish = async {
@@ -379,7 +379,8 @@ async fn handle(
         }
         None => {
             for handler in router.events_by_route(&channel) {
-                handler(data.clone()).await;
+                let context = MessageContext::new(channel.clone(), Vec::new());
+                context.scope(handler(data.clone())).await;
             }
         }
     }

@@ -29,7 +29,7 @@ use super::tcp::client::{Connection, Sink, CONNECTION_CLOSED};
 use super::tcp::ServerError;
 use crate::client::RpcError;
 use crate::packet::{encode_reply, slice_of, Incoming, Reply, Response};
-use crate::server::{send_replies, MessageRouter};
+use crate::server::{send_replies, MessageContext, MessageRouter};
 
 /// Nest's default RabbitMQ URL.
 pub const DEFAULT_RMQ_URL: &str = "amqp://127.0.0.1:5672";
@@ -67,9 +67,20 @@ pub(crate) async fn publish(
     channel: &Channel,
     queue: &str,
     id: Option<u64>,
+    headers: Option<&[(String, String)]>,
     body: Vec<u8>,
 ) -> Result<(), Arc<str>> {
     let mut properties = BasicProperties::default().with_delivery_mode(1);
+    if let Some(headers) = headers {
+        let mut table = FieldTable::default();
+        for (name, value) in headers {
+            table.insert(
+                name.as_str().into(),
+                lapin::types::AMQPValue::LongString(value.as_str().into()),
+            );
+        }
+        properties = properties.with_headers(table);
+    }
     if let Some(id) = id {
         properties = properties
             .with_reply_to(REPLY_TO.into())
@@ -398,6 +409,26 @@ async fn handle(router: &MessageRouter, channel: &Channel, delivery: lapin::mess
         .correlation_id()
         .as_ref()
         .map(|c| c.as_str().to_owned());
+    let headers = delivery
+        .properties
+        .headers()
+        .as_ref()
+        .map(|table| {
+            table
+                .inner()
+                .iter()
+                .map(|(name, value)| {
+                    let text = match value {
+                        lapin::types::AMQPValue::LongString(s) => s.to_string(),
+                        lapin::types::AMQPValue::ShortString(s) => s.as_str().to_owned(),
+                        other => format!("{other:?}"),
+                    };
+                    (name.as_str().to_owned(), text)
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let context = MessageContext::new(delivery.routing_key.as_str(), headers);
     match packet.id {
         Some(id) => {
             let Some(handler) = router.find_message(pattern) else {
@@ -412,7 +443,7 @@ async fn handle(router: &MessageRouter, channel: &Channel, delivery: lapin::mess
                 }
                 return;
             };
-            let result = handler(data);
+            let result = context.scope(handler(data));
             let Some(reply_to) = reply_to else {
                 let _ = result.await;
                 return;
@@ -436,7 +467,7 @@ async fn handle(router: &MessageRouter, channel: &Channel, delivery: lapin::mess
                 );
             }
             for handler in handlers {
-                handler(data.clone()).await;
+                context.clone().scope(handler(data.clone())).await;
             }
         }
     }

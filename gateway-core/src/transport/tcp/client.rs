@@ -233,10 +233,16 @@ impl Connection {
     }
 
     /// Sends one JSON body: a request (`id`) or an event for the pattern `route`.
-    pub async fn send(&self, route: &str, id: Option<u64>, body: Vec<u8>) -> Result<(), Arc<str>> {
+    pub async fn send(
+        &self,
+        route: &str,
+        id: Option<u64>,
+        headers: Option<&[(String, String)]>,
+        body: Vec<u8>,
+    ) -> Result<(), Arc<str>> {
         match &self.sink {
             Sink::Tcp(bodies) => {
-                let _ = (route, id);
+                let _ = (route, id, headers);
                 bodies
                     .send(body)
                     .await
@@ -248,12 +254,28 @@ impl Connection {
                     return Err(CONNECTION_CLOSED.into());
                 }
                 let subject = route.to_owned();
-                let sent = match id {
-                    Some(id) => {
+                let map = headers.map(|headers| {
+                    let mut map = async_nats::HeaderMap::new();
+                    for (name, value) in headers {
+                        map.append(name.as_str(), value.as_str());
+                    }
+                    map
+                });
+                let sent = match (id, map) {
+                    (Some(id), Some(map)) => {
+                        let reply = format!("{inbox}.{id}");
+                        client
+                            .publish_with_reply_and_headers(subject, reply, map, body.into())
+                            .await
+                    }
+                    (Some(id), None) => {
                         let reply = format!("{inbox}.{id}");
                         client.publish_with_reply(subject, reply, body.into()).await
                     }
-                    None => client.publish(subject, body.into()).await,
+                    (None, Some(map)) => {
+                        client.publish_with_headers(subject, map, body.into()).await
+                    }
+                    (None, None) => client.publish(subject, body.into()).await,
                 };
                 sent.map_err(|e| Arc::from(e.to_string()))
             }
@@ -262,6 +284,7 @@ impl Connection {
                 if self.is_closed() {
                     return Err(CONNECTION_CLOSED.into());
                 }
+                let _ = headers; // Redis pub/sub has no headers (nor has Nest's Redis transport)
                 crate::transport::redis::publish(publisher, replies, route, id, body).await
             }
             #[cfg(feature = "mqtt")]
@@ -269,6 +292,7 @@ impl Connection {
                 if self.is_closed() {
                     return Err(CONNECTION_CLOSED.into());
                 }
+                let _ = headers; // MQTT 3.1.1 has no headers
                 crate::transport::mqtt::publish(replies, route, id, body).await
             }
             #[cfg(feature = "rmq")]
@@ -277,7 +301,7 @@ impl Connection {
                     return Err(CONNECTION_CLOSED.into());
                 }
                 let _ = route;
-                crate::transport::rmq::publish(channel, queue, id, body).await
+                crate::transport::rmq::publish(channel, queue, id, headers, body).await
             }
         }
     }
