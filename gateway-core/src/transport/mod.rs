@@ -5,6 +5,8 @@
 
 pub mod tcp;
 
+#[cfg(any(feature = "nats", feature = "redis", feature = "mqtt", feature = "rmq"))]
+pub mod broker;
 #[cfg(feature = "mqtt")]
 pub mod mqtt;
 #[cfg(feature = "nats")]

@@ -17,17 +17,15 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use bytes::Bytes;
 use rumqttc::{AsyncClient, Event, EventLoop, MqttOptions, Packet, QoS};
-use tokio::sync::{mpsc, oneshot};
-use tokio_util::sync::CancellationToken;
+use tokio::sync::oneshot;
 use tokio_util::task::TaskTracker;
 
+use super::broker::{self, BrokerShutdown, Slot};
 use super::tcp::client::{Connection, Sink, CONNECTION_CLOSED};
 use super::tcp::ServerError;
 use crate::client::RpcError;
-use crate::packet::{slice_of, Incoming, Response};
-use crate::server::{send_replies, MessageContext, MessageRouter};
+use crate::server::{MessageContext, MessageRouter};
 
 /// Nest's default MQTT URL.
 pub const DEFAULT_MQTT_URL: &str = "mqtt://127.0.0.1:1883";
@@ -103,44 +101,23 @@ pub(crate) async fn publish(
 
 /// The client side: see the module docs.
 pub(crate) struct MqttClient {
-    service: Arc<str>,
-    url: Arc<str>,
-    current: Mutex<Option<Arc<Connection>>>,
-    dialling: tokio::sync::Mutex<()>,
+    slot: Slot,
 }
 
 impl MqttClient {
     pub fn new(service: Arc<str>, url: Arc<str>) -> Self {
         MqttClient {
-            service,
-            url,
-            current: Mutex::new(None),
-            dialling: tokio::sync::Mutex::new(()),
-        }
-    }
-
-    fn live(&self) -> Option<Arc<Connection>> {
-        let current = self.current.lock().unwrap_or_else(PoisonError::into_inner);
-        current.as_ref().filter(|c| !c.is_closed()).cloned()
-    }
-
-    fn unavailable(&self, reason: impl std::fmt::Display) -> RpcError {
-        RpcError::Connect {
-            service: self.service.clone(),
-            addr: self.url.clone(),
-            source: std::io::Error::new(std::io::ErrorKind::NotConnected, reason.to_string()),
+            slot: Slot::new(service, url),
         }
     }
 
     pub async fn connection(&self) -> Result<Arc<Connection>, RpcError> {
-        if let Some(conn) = self.live() {
-            return Ok(conn);
-        }
-        let _dialling = self.dialling.lock().await;
-        if let Some(conn) = self.live() {
-            return Ok(conn);
-        }
-        let options = options(&self.url, "client").map_err(|e| self.unavailable(e))?;
+        self.slot.get_or_open(|| self.open()).await
+    }
+
+    async fn open(&self) -> Result<Arc<Connection>, RpcError> {
+        let slot = &self.slot;
+        let options = options(&slot.url, "client").map_err(|e| slot.unavailable(e))?;
         let (client, mut events) = AsyncClient::new(options, 1024);
         let conn = Connection::new(Sink::Mqtt {
             replies: ReplyTopics {
@@ -150,7 +127,7 @@ impl MqttClient {
         });
         let (connected, is_connected) = oneshot::channel::<Result<(), String>>();
         let reader = conn.clone();
-        let service = self.service.clone();
+        let service = slot.service.clone();
         tokio::spawn(async move {
             let mut connected = Some(connected);
             loop {
@@ -165,13 +142,7 @@ impl MqttClient {
                         }
                     }
                     Ok(Event::Incoming(Packet::Publish(message))) => {
-                        let frame: Bytes = message.payload;
-                        match serde_json::from_slice::<Response>(&frame) {
-                            Ok(packet) => reader.pending.deliver(&frame, &packet),
-                            Err(error) => {
-                                tracing::debug!(%service, %error, "a reply that is not JSON was ignored")
-                            }
-                        }
+                        broker::deliver(&reader, &service, None, message.payload);
                     }
                     Ok(_) => {}
                     Err(error) => {
@@ -189,39 +160,21 @@ impl MqttClient {
             let _ = client.disconnect().await;
         });
         match tokio::time::timeout(Duration::from_secs(3), is_connected).await {
-            Ok(Ok(Ok(()))) => {}
-            Ok(Ok(Err(error))) => {
-                return Err(self.unavailable(format!("cannot connect to MQTT: {error}")))
-            }
+            Ok(Ok(Ok(()))) => Ok(conn),
+            Ok(Ok(Err(error))) => Err(slot.unavailable(format!("cannot connect to MQTT: {error}"))),
             _ => {
                 conn.close(CONNECTION_CLOSED.into());
-                return Err(self.unavailable("connecting to MQTT timed out"));
+                Err(slot.unavailable("connecting to MQTT timed out"))
             }
         }
-        *self.current.lock().unwrap_or_else(PoisonError::into_inner) = Some(conn.clone());
-        Ok(conn)
     }
 
     pub fn current_pending(&self) -> usize {
-        let current = self.current.lock().unwrap_or_else(PoisonError::into_inner);
-        current.as_ref().map_or(0, |c| c.pending.len())
+        self.slot.current_pending()
     }
 
     pub fn close(&self) {
-        let current = self
-            .current
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .take();
-        if let Some(conn) = current {
-            conn.close(CONNECTION_CLOSED.into());
-        }
-    }
-}
-
-impl Drop for MqttClient {
-    fn drop(&mut self) {
-        self.close();
+        self.slot.close();
     }
 }
 
@@ -240,18 +193,7 @@ pub struct MqttServer {
     events: EventLoop,
     url: String,
     router: Arc<MessageRouter>,
-    stop: CancellationToken,
-}
-
-/// Stops a running [`MqttServer`] from elsewhere.
-#[derive(Debug, Clone)]
-pub struct MqttShutdown(CancellationToken);
-
-impl MqttShutdown {
-    /// Stops receiving, lets in-flight handlers finish (within 10 s), then returns from `serve`.
-    pub fn shutdown(&self) {
-        self.0.cancel();
-    }
+    stop: BrokerShutdown,
 }
 
 impl MqttServer {
@@ -288,25 +230,19 @@ impl MqttServer {
             events,
             url: url.to_owned(),
             router: Arc::new(router),
-            stop: CancellationToken::new(),
+            stop: BrokerShutdown::default(),
         })
     }
 
     /// A handle that stops this server.
-    pub fn shutdown_handle(&self) -> MqttShutdown {
-        MqttShutdown(self.stop.clone())
+    pub fn shutdown_handle(&self) -> BrokerShutdown {
+        self.stop.clone()
     }
 
     /// Serves until `signal` completes, then shuts down gracefully.
     pub async fn serve_until(self, signal: impl std::future::Future<Output = ()>) {
         let stop = self.stop.clone();
-        let serve = self.serve();
-        tokio::pin!(serve);
-        tokio::select! {
-            _ = &mut serve => return,
-            _ = signal => stop.cancel(),
-        }
-        serve.await;
+        broker::serve_until(&stop, self.serve(), signal).await;
     }
 
     /// Serves until stopped, reconnecting and resubscribing whenever the broker goes away.
@@ -318,13 +254,7 @@ impl MqttServer {
             router,
             stop,
         } = self;
-        let routes: Vec<String> = router
-            .message_routes()
-            .chain(router.event_routes())
-            .map(str::to_owned)
-            .collect::<std::collections::BTreeSet<_>>()
-            .into_iter()
-            .collect();
+        let routes = broker::routes(&router);
         let subscribe = |client: AsyncClient, routes: Vec<String>| async move {
             for route in routes {
                 if let Err(error) = client.subscribe(route.clone(), QoS::AtMostOnce).await {
@@ -338,7 +268,7 @@ impl MqttServer {
         loop {
             let event = tokio::select! {
                 event = events.poll() => event,
-                _ = stop.cancelled() => break,
+                _ = stop.0.cancelled() => break,
             };
             match event {
                 Ok(Event::Incoming(Packet::ConnAck(_))) => {
@@ -349,7 +279,20 @@ impl MqttServer {
                     let router = router.clone();
                     let client = client.clone();
                     tasks.spawn(async move {
-                        handle(&router, client, message.topic, message.payload).await
+                        let reply_topic = format!("{}/reply", message.topic);
+                        let publish = |body: Vec<u8>| {
+                            let (client, reply_topic) = (client.clone(), reply_topic.clone());
+                            async move {
+                                let sent =
+                                    client.publish(reply_topic, QoS::AtMostOnce, false, body);
+                                if let Err(error) = sent.await {
+                                    tracing::warn!(%error, "a reply could not be published");
+                                }
+                            }
+                        };
+                        let context = MessageContext::new(message.topic, Vec::new());
+                        broker::handle_routed(&router, context, message.payload, Some(publish))
+                            .await;
                     });
                 }
                 Ok(_) => {}
@@ -357,73 +300,19 @@ impl MqttServer {
                     tracing::warn!(%url, %error, "MQTT connection lost; reconnecting");
                     tokio::select! {
                         _ = tokio::time::sleep(Duration::from_millis(500)) => {}
-                        _ = stop.cancelled() => break,
+                        _ = stop.0.cancelled() => break,
                     }
                 }
             }
         }
-        tasks.close();
         // Keep the event loop turning while the last replies go out.
-        let drain = async {
-            loop {
-                if events.poll().await.is_err() {
-                    break;
-                }
-            }
-        };
+        let drain = broker::drain(&tasks, Duration::from_secs(10), "mqtt");
+        let turn = async { while events.poll().await.is_ok() {} };
         tokio::select! {
-            _ = tasks.wait() => {}
             _ = drain => {}
-            _ = tokio::time::sleep(Duration::from_secs(10)) => {
-                tracing::warn!("MQTT shutdown: handlers still running after the grace period");
-            }
+            _ = turn => {}
         }
         let _ = client.disconnect().await;
         let _ = tokio::time::timeout(Duration::from_millis(200), events.poll()).await;
-    }
-}
-
-/// One message on a handler's topic: a request (with an `id`) answered on `<topic>/reply`, or
-/// an event.
-async fn handle(router: &MessageRouter, client: AsyncClient, topic: String, frame: Bytes) {
-    let packet = match Incoming::parse(&frame) {
-        Ok(packet) => packet,
-        Err(error) => {
-            tracing::error!(topic, %error, "a message that is not JSON was ignored");
-            return;
-        }
-    };
-    let data = packet
-        .data
-        .map_or_else(|| Bytes::from_static(b"null"), |d| slice_of(&frame, d));
-    match packet.id {
-        Some(id) => {
-            let Some(handler) = router.message_by_route(&topic) else {
-                tracing::warn!(topic, "a request for an event-only pattern was ignored");
-                return;
-            };
-            let id = slice_of(&frame, id);
-            let reply = MessageContext::new(topic.clone(), Vec::new()).scope(handler(data));
-            let reply_topic = format!("{topic}/reply");
-            let (tx, mut rx) = mpsc::channel::<Vec<u8>>(16);
-            let publish = async {
-                while let Some(body) = rx.recv().await {
-                    if let Err(error) = client
-                        .publish(reply_topic.clone(), QoS::AtMostOnce, false, body)
-                        .await
-                    {
-                        tracing::warn!(%error, "a reply could not be published");
-                    }
-                }
-            };
-            let produce = async move { send_replies(reply.await, Some(&id), &tx).await };
-            tokio::join!(produce, publish);
-        }
-        None => {
-            for handler in router.events_by_route(&topic) {
-                let context = MessageContext::new(topic.clone(), Vec::new());
-                context.scope(handler(data.clone())).await;
-            }
-        }
     }
 }

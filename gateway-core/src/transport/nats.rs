@@ -11,23 +11,20 @@
 //! - Server: [`NatsServer`] subscribes once per handler route, in a queue group when one is set
 //!   (several instances then share the load, each message handled once).
 
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_nats::connection::State;
 use async_nats::{Client, ConnectOptions, Event};
-use bytes::Bytes;
 use futures_util::StreamExt;
-use tokio::sync::mpsc;
-use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use super::broker::{self, BrokerShutdown, Slot};
 use super::tcp::client::{Connection, Sink, CONNECTION_CLOSED};
 use super::tcp::ServerError;
 use crate::client::pending::Failure;
 use crate::client::RpcError;
-use crate::packet::{slice_of, Incoming, Response};
-use crate::server::{send_replies, MessageContext, MessageRouter};
+use crate::server::{MessageContext, MessageRouter};
 
 /// Nest's default NATS URL.
 pub const DEFAULT_NATS_URL: &str = "nats://127.0.0.1:4222";
@@ -35,43 +32,17 @@ pub const DEFAULT_NATS_URL: &str = "nats://127.0.0.1:4222";
 /// What pending calls fail with when the broker connection drops.
 const BROKER_LOST: &str = "NATS connection lost";
 
-type Current = Arc<Mutex<Option<Arc<Connection>>>>;
-
 /// The client side: see the module docs.
 pub(crate) struct NatsClient {
-    service: Arc<str>,
-    url: Arc<str>,
+    slot: Slot,
     nats: tokio::sync::Mutex<Option<Client>>,
-    current: Current,
-}
-
-fn take_current(current: &Current) -> Option<Arc<Connection>> {
-    current
-        .lock()
-        .unwrap_or_else(PoisonError::into_inner)
-        .take()
 }
 
 impl NatsClient {
     pub fn new(service: Arc<str>, url: Arc<str>) -> Self {
         NatsClient {
-            service,
-            url,
+            slot: Slot::new(service, url),
             nats: tokio::sync::Mutex::new(None),
-            current: Arc::new(Mutex::new(None)),
-        }
-    }
-
-    fn live(&self) -> Option<Arc<Connection>> {
-        let current = self.current.lock().unwrap_or_else(PoisonError::into_inner);
-        current.as_ref().filter(|c| !c.is_closed()).cloned()
-    }
-
-    fn unavailable(&self, reason: impl std::fmt::Display) -> RpcError {
-        RpcError::Connect {
-            service: self.service.clone(),
-            addr: self.url.clone(),
-            source: std::io::Error::new(std::io::ErrorKind::NotConnected, reason.to_string()),
         }
     }
 
@@ -79,58 +50,48 @@ impl NatsClient {
     async fn client(&self) -> Result<Client, RpcError> {
         let mut nats = self.nats.lock().await;
         if nats.is_none() {
-            let current = self.current.clone();
-            let service = self.service.clone();
+            let close = self.slot.closer();
+            let service = self.slot.service.clone();
             let client = ConnectOptions::new()
                 .connection_timeout(Duration::from_secs(2))
                 .event_callback(move |event| {
-                    let current = current.clone();
-                    let service = service.clone();
-                    async move {
-                        match event {
-                            Event::Disconnected => {
-                                tracing::warn!(%service, "NATS connection lost; pending calls fail, reconnecting");
-                                if let Some(conn) = take_current(&current) {
-                                    conn.close(BROKER_LOST.into());
-                                }
-                            }
-                            Event::Connected => tracing::info!(%service, "NATS connected"),
-                            other => tracing::debug!(%service, event = %other, "NATS event"),
+                    match event {
+                        Event::Disconnected => {
+                            tracing::warn!(%service, "NATS connection lost; pending calls fail, reconnecting");
+                            close(BROKER_LOST);
                         }
+                        Event::Connected => tracing::info!(%service, "NATS connected"),
+                        other => tracing::debug!(%service, event = %other, "NATS event"),
                     }
+                    async {}
                 })
-                .connect(&*self.url)
+                .connect(&*self.slot.url)
                 .await
-                .map_err(|e| self.unavailable(format!("cannot connect to NATS: {e}")))?;
+                .map_err(|e| self.slot.unavailable(format!("cannot connect to NATS: {e}")))?;
             *nats = Some(client);
         }
         let client = nats.clone().expect("set above");
         if client.connection_state() != State::Connected {
-            return Err(self.unavailable("NATS is unreachable (reconnecting)"));
+            return Err(self.slot.unavailable("NATS is unreachable (reconnecting)"));
         }
         Ok(client)
     }
 
     /// The live inbox subscription, made if there is none.
     pub async fn connection(&self) -> Result<Arc<Connection>, RpcError> {
-        if let Some(conn) = self.live() {
-            return Ok(conn);
-        }
+        self.slot.get_or_open(|| self.open()).await
+    }
+
+    async fn open(&self) -> Result<Arc<Connection>, RpcError> {
         let client = self.client().await?;
-        if let Some(conn) = self.live() {
-            return Ok(conn);
-        }
         let inbox: Arc<str> = client.new_inbox().into();
-        let mut replies = client
-            .subscribe(format!("{inbox}.*"))
-            .await
-            .map_err(|e| self.unavailable(format!("cannot subscribe to the reply inbox: {e}")))?;
-        let conn = Connection::new(Sink::Nats {
-            client,
-            inbox: inbox.clone(),
-        });
+        let mut replies = client.subscribe(format!("{inbox}.*")).await.map_err(|e| {
+            self.slot
+                .unavailable(format!("cannot subscribe to the reply inbox: {e}"))
+        })?;
+        let conn = Connection::new(Sink::Nats { client, inbox });
         let reader = conn.clone();
-        let service = self.service.clone();
+        let service = self.slot.service.clone();
         tokio::spawn(async move {
             loop {
                 let message = tokio::select! {
@@ -141,47 +102,31 @@ impl NatsClient {
                     reader.close(CONNECTION_CLOSED.into());
                     break;
                 };
-                let id = message
-                    .subject
-                    .rsplit('.')
-                    .next()
-                    .and_then(|id| id.parse::<u64>().ok());
                 if message.status == Some(async_nats::StatusCode::NO_RESPONDERS) {
+                    let id = message
+                        .subject
+                        .rsplit('.')
+                        .next()
+                        .and_then(|id| id.parse().ok());
                     if let Some(id) = id {
                         let reason = format!("no responders: nothing subscribed to the pattern (NATS 503) for {service}");
                         reader.pending.fail(id, Failure::Lost(reason.into()));
                     }
                     continue;
                 }
-                let frame = message.payload;
-                match serde_json::from_slice::<Response>(&frame) {
-                    Ok(packet) => reader.pending.deliver(&frame, &packet),
-                    Err(error) => {
-                        tracing::error!(%service, %error, "a reply that is not JSON was ignored")
-                    }
-                }
+                broker::deliver(&reader, &service, None, message.payload);
             }
             let _ = replies.unsubscribe().await;
         });
-        *self.current.lock().unwrap_or_else(PoisonError::into_inner) = Some(conn.clone());
         Ok(conn)
     }
 
     pub fn current_pending(&self) -> usize {
-        let current = self.current.lock().unwrap_or_else(PoisonError::into_inner);
-        current.as_ref().map_or(0, |c| c.pending.len())
+        self.slot.current_pending()
     }
 
     pub fn close(&self) {
-        if let Some(conn) = take_current(&self.current) {
-            conn.close(CONNECTION_CLOSED.into());
-        }
-    }
-}
-
-impl Drop for NatsClient {
-    fn drop(&mut self) {
-        self.close();
+        self.slot.close();
     }
 }
 
@@ -226,19 +171,7 @@ pub struct NatsServer {
     client: Client,
     router: Arc<MessageRouter>,
     options: NatsServerOptions,
-    stop: CancellationToken,
-}
-
-/// Stops a running [`NatsServer`] from elsewhere.
-#[derive(Debug, Clone)]
-pub struct NatsShutdown(CancellationToken);
-
-impl NatsShutdown {
-    /// Unsubscribes, lets in-flight handlers finish (within the grace period), then returns
-    /// from `serve`.
-    pub fn shutdown(&self) {
-        self.0.cancel();
-    }
+    stop: BrokerShutdown,
 }
 
 impl NatsServer {
@@ -266,28 +199,23 @@ impl NatsServer {
             client,
             router: Arc::new(router),
             options,
-            stop: CancellationToken::new(),
+            stop: BrokerShutdown::default(),
         })
     }
 
     /// A handle that stops this server.
-    pub fn shutdown_handle(&self) -> NatsShutdown {
-        NatsShutdown(self.stop.clone())
+    pub fn shutdown_handle(&self) -> BrokerShutdown {
+        self.stop.clone()
     }
 
     /// Serves until `signal` completes, then shuts down gracefully.
     pub async fn serve_until(self, signal: impl std::future::Future<Output = ()>) {
         let stop = self.stop.clone();
-        let serve = self.serve();
-        tokio::pin!(serve);
-        tokio::select! {
-            _ = &mut serve => return,
-            _ = signal => stop.cancel(),
-        }
-        serve.await;
+        broker::serve_until(&stop, self.serve(), signal).await;
     }
 
-    /// Serves until stopped (or the subscriptions end).
+    /// Serves until stopped (or the subscriptions end). async-nats reconnects and
+    /// resubscribes by itself.
     pub async fn serve(self) {
         let NatsServer {
             client,
@@ -295,13 +223,7 @@ impl NatsServer {
             options,
             stop,
         } = self;
-        let routes: Vec<String> = router
-            .message_routes()
-            .chain(router.event_routes())
-            .map(str::to_owned)
-            .collect::<std::collections::BTreeSet<_>>()
-            .into_iter()
-            .collect();
+        let routes = broker::routes(&router);
         let mut subscriptions = Vec::new();
         for route in &routes {
             let subscribed = match &options.queue {
@@ -320,7 +242,7 @@ impl NatsServer {
         loop {
             let message = tokio::select! {
                 message = messages.next() => message,
-                _ = stop.cancelled() => break,
+                _ = stop.0.cancelled() => break,
             };
             let Some(message) = message else { break };
             let router = router.clone();
@@ -328,20 +250,13 @@ impl NatsServer {
             tasks.spawn(async move { handle(&router, &client, message).await });
         }
         drop(messages); // unsubscribes
-        tasks.close();
-        if tokio::time::timeout(options.grace_period, tasks.wait())
-            .await
-            .is_err()
-        {
-            tracing::warn!("NATS shutdown: handlers still running after the grace period");
-        }
+        broker::drain(&tasks, options.grace_period, "nats").await;
         let _ = client.flush().await;
     }
 }
 
-/// One message: a request (it has an `id`) answered on its reply subject, or an event.
+/// One message: its context (subject, headers), answered on its reply subject.
 async fn handle(router: &MessageRouter, client: &Client, message: async_nats::Message) {
-    let route = message.subject.as_str();
     let headers = message
         .headers
         .iter()
@@ -352,49 +267,16 @@ async fn handle(router: &MessageRouter, client: &Client, message: async_nats::Me
                 .map(move |v| (name.to_string(), v.as_str().to_owned()))
         })
         .collect();
-    let context = MessageContext::new(route, headers);
-    let frame: Bytes = message.payload;
-    let packet = match Incoming::parse(&frame) {
-        Ok(packet) => packet,
-        Err(error) => {
-            tracing::error!(subject = route, %error, "a message that is not JSON was ignored");
-            return;
-        }
-    };
-    let data = packet
-        .data
-        .map_or_else(|| Bytes::from_static(b"null"), |d| slice_of(&frame, d));
-    match packet.id {
-        Some(id) => {
-            let Some(handler) = router.message_by_route(route) else {
-                tracing::warn!(
-                    subject = route,
-                    "a request for an event-only pattern was ignored"
-                );
-                return;
-            };
-            let id = slice_of(&frame, id);
-            let reply = context.scope(handler(data));
-            let Some(reply_to) = message.reply else {
-                // Nest runs the handler and sends nothing back.
-                let _ = reply.await;
-                return;
-            };
-            let (tx, mut rx) = mpsc::channel::<Vec<u8>>(16);
-            let publish = async {
-                while let Some(body) = rx.recv().await {
-                    if let Err(error) = client.publish(reply_to.clone(), body.into()).await {
-                        tracing::warn!(%error, "a reply could not be published");
-                    }
+    let context = MessageContext::new(message.subject.as_str(), headers);
+    let publish = message.reply.map(|reply_to| {
+        move |body: Vec<u8>| {
+            let (client, reply_to) = (client.clone(), reply_to.clone());
+            async move {
+                if let Err(error) = client.publish(reply_to, body.into()).await {
+                    tracing::warn!(%error, "a reply could not be published");
                 }
-            };
-            let produce = async move { send_replies(reply.await, Some(&id), &tx).await };
-            tokio::join!(produce, publish);
-        }
-        None => {
-            for handler in router.events_by_route(route) {
-                context.clone().scope(handler(data.clone())).await;
             }
         }
-    }
+    });
+    broker::handle_routed(router, context, message.payload, publish).await;
 }

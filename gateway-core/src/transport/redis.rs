@@ -20,15 +20,13 @@ use std::time::Duration;
 use bytes::Bytes;
 use futures_util::StreamExt;
 use redis::aio::{MultiplexedConnection, PubSubSink};
-use tokio::sync::mpsc;
-use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use super::broker::{self, BrokerShutdown, Slot};
 use super::tcp::client::{Connection, Sink, CONNECTION_CLOSED};
 use super::tcp::ServerError;
 use crate::client::RpcError;
-use crate::packet::{slice_of, Incoming, Response};
-use crate::server::{send_replies, MessageContext, MessageRouter};
+use crate::server::{MessageContext, MessageRouter};
 
 /// Nest's default Redis URL.
 pub const DEFAULT_REDIS_URL: &str = "redis://127.0.0.1:6379";
@@ -90,45 +88,24 @@ pub(crate) async fn publish(
 
 /// The client side: see the module docs.
 pub(crate) struct RedisClient {
-    service: Arc<str>,
-    url: Arc<str>,
-    current: Mutex<Option<Arc<Connection>>>,
-    dialling: tokio::sync::Mutex<()>,
+    slot: Slot,
 }
 
 impl RedisClient {
     pub fn new(service: Arc<str>, url: Arc<str>) -> Self {
         RedisClient {
-            service,
-            url,
-            current: Mutex::new(None),
-            dialling: tokio::sync::Mutex::new(()),
-        }
-    }
-
-    fn live(&self) -> Option<Arc<Connection>> {
-        let current = self.current.lock().unwrap_or_else(PoisonError::into_inner);
-        current.as_ref().filter(|c| !c.is_closed()).cloned()
-    }
-
-    fn unavailable(&self, reason: impl std::fmt::Display) -> RpcError {
-        RpcError::Connect {
-            service: self.service.clone(),
-            addr: self.url.clone(),
-            source: std::io::Error::new(std::io::ErrorKind::NotConnected, reason.to_string()),
+            slot: Slot::new(service, url),
         }
     }
 
     pub async fn connection(&self) -> Result<Arc<Connection>, RpcError> {
-        if let Some(conn) = self.live() {
-            return Ok(conn);
-        }
-        let _dialling = self.dialling.lock().await;
-        if let Some(conn) = self.live() {
-            return Ok(conn);
-        }
-        let client = redis::Client::open(&*self.url)
-            .map_err(|e| self.unavailable(format!("bad Redis URL: {e}")))?;
+        self.slot.get_or_open(|| self.open()).await
+    }
+
+    async fn open(&self) -> Result<Arc<Connection>, RpcError> {
+        let slot = &self.slot;
+        let client = redis::Client::open(&*slot.url)
+            .map_err(|e| slot.unavailable(format!("bad Redis URL: {e}")))?;
         let connect = async {
             let publisher = client.get_multiplexed_async_connection().await?;
             let pubsub = client.get_async_pubsub().await?;
@@ -136,8 +113,8 @@ impl RedisClient {
         };
         let (publisher, pubsub) = tokio::time::timeout(CONNECT_TIMEOUT, connect)
             .await
-            .map_err(|_| self.unavailable("connecting to Redis timed out"))?
-            .map_err(|e| self.unavailable(format!("cannot connect to Redis: {e}")))?;
+            .map_err(|_| slot.unavailable("connecting to Redis timed out"))?
+            .map_err(|e| slot.unavailable(format!("cannot connect to Redis: {e}")))?;
         let (sink, mut messages) = pubsub.split();
         let conn = Connection::new(Sink::Redis {
             publisher,
@@ -147,7 +124,7 @@ impl RedisClient {
             },
         });
         let reader = conn.clone();
-        let service = self.service.clone();
+        let service = slot.service.clone();
         tokio::spawn(async move {
             loop {
                 let message = tokio::select! {
@@ -160,39 +137,18 @@ impl RedisClient {
                     return;
                 };
                 let frame = Bytes::copy_from_slice(message.get_payload_bytes());
-                match serde_json::from_slice::<Response>(&frame) {
-                    Ok(packet) => reader.pending.deliver(&frame, &packet),
-                    // Nest's client ignores a reply that is not JSON.
-                    Err(error) => {
-                        tracing::debug!(%service, %error, "a reply that is not JSON was ignored")
-                    }
-                }
+                broker::deliver(&reader, &service, None, frame);
             }
         });
-        *self.current.lock().unwrap_or_else(PoisonError::into_inner) = Some(conn.clone());
         Ok(conn)
     }
 
     pub fn current_pending(&self) -> usize {
-        let current = self.current.lock().unwrap_or_else(PoisonError::into_inner);
-        current.as_ref().map_or(0, |c| c.pending.len())
+        self.slot.current_pending()
     }
 
     pub fn close(&self) {
-        let current = self
-            .current
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .take();
-        if let Some(conn) = current {
-            conn.close(CONNECTION_CLOSED.into());
-        }
-    }
-}
-
-impl Drop for RedisClient {
-    fn drop(&mut self) {
-        self.close();
+        self.slot.close();
     }
 }
 
@@ -210,19 +166,7 @@ pub struct RedisServer {
     client: redis::Client,
     url: String,
     router: Arc<MessageRouter>,
-    stop: CancellationToken,
-    grace_period: Duration,
-}
-
-/// Stops a running [`RedisServer`] from elsewhere.
-#[derive(Debug, Clone)]
-pub struct RedisShutdown(CancellationToken);
-
-impl RedisShutdown {
-    /// Stops receiving, lets in-flight handlers finish (within 10 s), then returns from `serve`.
-    pub fn shutdown(&self) {
-        self.0.cancel();
-    }
+    stop: BrokerShutdown,
 }
 
 impl RedisServer {
@@ -246,58 +190,30 @@ impl RedisServer {
             client,
             url: url.to_owned(),
             router: Arc::new(router),
-            stop: CancellationToken::new(),
-            grace_period: Duration::from_secs(10),
+            stop: BrokerShutdown::default(),
         })
     }
 
     /// A handle that stops this server.
-    pub fn shutdown_handle(&self) -> RedisShutdown {
-        RedisShutdown(self.stop.clone())
+    pub fn shutdown_handle(&self) -> BrokerShutdown {
+        self.stop.clone()
     }
 
     /// Serves until `signal` completes, then shuts down gracefully.
     pub async fn serve_until(self, signal: impl std::future::Future<Output = ()>) {
         let stop = self.stop.clone();
-        let serve = self.serve();
-        tokio::pin!(serve);
-        tokio::select! {
-            _ = &mut serve => return,
-            _ = signal => stop.cancel(),
-        }
-        serve.await;
+        broker::serve_until(&stop, self.serve(), signal).await;
     }
 
     /// Serves until stopped, reconnecting (every 500 ms) whenever Redis goes away.
     pub async fn serve(self) {
-        let routes: Vec<String> = self
-            .router
-            .message_routes()
-            .chain(self.router.event_routes())
-            .map(str::to_owned)
-            .collect::<std::collections::BTreeSet<_>>()
-            .into_iter()
-            .collect();
+        let routes = broker::routes(&self.router);
         let tasks = TaskTracker::new();
-        while !self.stop.is_cancelled() {
-            match self.session(&routes, &tasks).await {
-                Ok(()) => break,
-                Err(error) => {
-                    tracing::warn!(url = %self.url, %error, "Redis connection lost; reconnecting");
-                    tokio::select! {
-                        _ = tokio::time::sleep(Duration::from_millis(500)) => {}
-                        _ = self.stop.cancelled() => break,
-                    }
-                }
-            }
-        }
-        tasks.close();
-        if tokio::time::timeout(self.grace_period, tasks.wait())
-            .await
-            .is_err()
-        {
-            tracing::warn!("Redis shutdown: handlers still running after the grace period");
-        }
+        broker::reconnecting(&self.stop, "redis", &self.url, || {
+            self.session(&routes, &tasks)
+        })
+        .await;
+        broker::drain(&tasks, Duration::from_secs(10), "redis").await;
     }
 
     /// One connection's life: `Ok` when stopped, `Err` when the connection failed.
@@ -319,7 +235,7 @@ impl RedisServer {
         loop {
             let message = tokio::select! {
                 message = messages.next() => message,
-                _ = self.stop.cancelled() => return Ok(()),
+                _ = self.stop.0.cancelled() => return Ok(()),
             };
             let Some(message) = message else {
                 return Err("the subscription ended".into());
@@ -328,60 +244,24 @@ impl RedisServer {
             let frame = Bytes::copy_from_slice(message.get_payload_bytes());
             let router = self.router.clone();
             let publisher = publisher.clone();
-            tasks.spawn(async move { handle(&router, publisher, channel, frame).await });
-        }
-    }
-}
-
-/// One message on a handler's channel: a request (with an `id`), answered on
-/// `<channel>.reply`, or an event.
-async fn handle(
-    router: &MessageRouter,
-    publisher: MultiplexedConnection,
-    channel: String,
-    frame: Bytes,
-) {
-    let packet = match Incoming::parse(&frame) {
-        Ok(packet) => packet,
-        Err(error) => {
-            tracing::error!(channel, %error, "a message that is not JSON was ignored");
-            return;
-        }
-    };
-    let data = packet
-        .data
-        .map_or_else(|| Bytes::from_static(b"null"), |d| slice_of(&frame, d));
-    match packet.id {
-        Some(id) => {
-            let Some(handler) = router.message_by_route(&channel) else {
-                tracing::warn!(channel, "a request for an event-only pattern was ignored");
-                return;
-            };
-            let id = slice_of(&frame, id);
-            let reply = MessageContext::new(channel.clone(), Vec::new()).scope(handler(data));
-            let reply_channel = format!("{channel}.reply");
-            let (tx, mut rx) = mpsc::channel::<Vec<u8>>(16);
-            let publish = async {
-                let mut publisher = publisher;
-                while let Some(body) = rx.recv().await {
-                    let sent: redis::RedisResult<i64> = redis::cmd("PUBLISH")
-                        .arg(&reply_channel)
-                        .arg(body)
-                        .query_async(&mut publisher)
-                        .await;
-                    if let Err(error) = sent {
-                        tracing::warn!(%error, "a reply could not be published");
+            tasks.spawn(async move {
+                let reply_channel = format!("{channel}.reply");
+                let publish = |body: Vec<u8>| {
+                    let (mut publisher, reply_channel) = (publisher.clone(), reply_channel.clone());
+                    async move {
+                        let sent: redis::RedisResult<i64> = redis::cmd("PUBLISH")
+                            .arg(&reply_channel)
+                            .arg(body)
+                            .query_async(&mut publisher)
+                            .await;
+                        if let Err(error) = sent {
+                            tracing::warn!(%error, "a reply could not be published");
+                        }
                     }
-                }
-            };
-            let produce = async move { send_replies(reply.await, Some(&id), &tx).await };
-            tokio::join!(produce, publish);
-        }
-        None => {
-            for handler in router.events_by_route(&channel) {
-                let context = MessageContext::new(channel.clone(), Vec::new());
-                context.scope(handler(data.clone())).await;
-            }
+                };
+                let context = MessageContext::new(channel, Vec::new());
+                broker::handle_routed(&router, context, frame, Some(publish)).await;
+            });
         }
     }
 }

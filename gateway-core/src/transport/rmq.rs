@@ -13,7 +13,7 @@
 //!   no prefetch limit; several instances on one queue are competing consumers, each message
 //!   handled once. It reconnects by itself when the broker comes back.
 
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -21,15 +21,14 @@ use futures_util::StreamExt;
 use lapin::options::{BasicConsumeOptions, BasicPublishOptions, QueueDeclareOptions};
 use lapin::types::FieldTable;
 use lapin::{BasicProperties, Channel, Connection as AmqpConnection, ConnectionProperties};
-use tokio::sync::mpsc;
-use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use super::broker::{self, BrokerShutdown, Slot};
 use super::tcp::client::{Connection, Sink, CONNECTION_CLOSED};
 use super::tcp::ServerError;
 use crate::client::RpcError;
-use crate::packet::{encode_reply, slice_of, Incoming, Reply, Response};
-use crate::server::{send_replies, MessageContext, MessageRouter};
+use crate::packet::{encode_reply, slice_of, Incoming, Reply};
+use crate::server::{MessageContext, MessageRouter};
 
 /// Nest's default RabbitMQ URL.
 pub const DEFAULT_RMQ_URL: &str = "amqp://127.0.0.1:5672";
@@ -95,48 +94,27 @@ pub(crate) async fn publish(
 
 /// The client side: see the module docs.
 pub(crate) struct RmqClient {
-    service: Arc<str>,
-    url: Arc<str>,
+    slot: Slot,
     queue: Arc<str>,
-    current: Mutex<Option<Arc<Connection>>>,
-    dialling: tokio::sync::Mutex<()>,
 }
 
 impl RmqClient {
     pub fn new(service: Arc<str>, url: Arc<str>, queue: Arc<str>) -> Self {
         RmqClient {
-            service,
-            url,
+            slot: Slot::new(service, url),
             queue,
-            current: Mutex::new(None),
-            dialling: tokio::sync::Mutex::new(()),
-        }
-    }
-
-    fn live(&self) -> Option<Arc<Connection>> {
-        let current = self.current.lock().unwrap_or_else(PoisonError::into_inner);
-        current.as_ref().filter(|c| !c.is_closed()).cloned()
-    }
-
-    fn unavailable(&self, reason: impl std::fmt::Display) -> RpcError {
-        RpcError::Connect {
-            service: self.service.clone(),
-            addr: self.url.clone(),
-            source: std::io::Error::new(std::io::ErrorKind::NotConnected, reason.to_string()),
         }
     }
 
     pub async fn connection(&self) -> Result<Arc<Connection>, RpcError> {
-        if let Some(conn) = self.live() {
-            return Ok(conn);
-        }
-        let _dialling = self.dialling.lock().await;
-        if let Some(conn) = self.live() {
-            return Ok(conn);
-        }
-        let amqp = connect(&self.url)
+        self.slot.get_or_open(|| self.open()).await
+    }
+
+    async fn open(&self) -> Result<Arc<Connection>, RpcError> {
+        let slot = &self.slot;
+        let amqp = connect(&slot.url)
             .await
-            .map_err(|e| self.unavailable(format!("cannot connect to RabbitMQ: {e}")))?;
+            .map_err(|e| slot.unavailable(format!("cannot connect to RabbitMQ: {e}")))?;
         let setup = async {
             let channel = amqp.create_channel().await?;
             declare(&channel, &self.queue).await?;
@@ -151,13 +129,13 @@ impl RmqClient {
         };
         let (channel, mut replies) = setup
             .await
-            .map_err(|e| self.unavailable(format!("cannot set up the RabbitMQ channel: {e}")))?;
+            .map_err(|e| slot.unavailable(format!("cannot set up the RabbitMQ channel: {e}")))?;
         let conn = Connection::new(Sink::Rmq {
             channel,
             queue: self.queue.clone(),
         });
         let reader = conn.clone();
-        let service = self.service.clone();
+        let service = slot.service.clone();
         tokio::spawn(async move {
             loop {
                 let delivery = tokio::select! {
@@ -174,48 +152,27 @@ impl RmqClient {
                         break;
                     }
                 };
-                let Some(id) = delivery
+                // Nest's RMQ replies carry no id: the correlation id says whose they are.
+                let id = delivery
                     .properties
                     .correlation_id()
                     .as_ref()
-                    .and_then(|c| c.as_str().parse::<u64>().ok())
-                else {
-                    continue;
-                };
-                let frame = Bytes::from(delivery.data);
-                match serde_json::from_slice::<Response>(&frame) {
-                    Ok(packet) => reader.pending.deliver_as(id, &frame, &packet),
-                    Err(error) => {
-                        tracing::debug!(%service, %error, "a reply that is not JSON was ignored")
-                    }
+                    .and_then(|c| c.as_str().parse::<u64>().ok());
+                if let Some(id) = id {
+                    broker::deliver(&reader, &service, Some(id), Bytes::from(delivery.data));
                 }
             }
             let _ = amqp.close(200, "client closed").await;
         });
-        *self.current.lock().unwrap_or_else(PoisonError::into_inner) = Some(conn.clone());
         Ok(conn)
     }
 
     pub fn current_pending(&self) -> usize {
-        let current = self.current.lock().unwrap_or_else(PoisonError::into_inner);
-        current.as_ref().map_or(0, |c| c.pending.len())
+        self.slot.current_pending()
     }
 
     pub fn close(&self) {
-        let current = self
-            .current
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .take();
-        if let Some(conn) = current {
-            conn.close(CONNECTION_CLOSED.into());
-        }
-    }
-}
-
-impl Drop for RmqClient {
-    fn drop(&mut self) {
-        self.close();
+        self.slot.close();
     }
 }
 
@@ -233,18 +190,7 @@ pub struct RmqServer {
     url: String,
     queue: String,
     router: Arc<MessageRouter>,
-    stop: CancellationToken,
-}
-
-/// Stops a running [`RmqServer`] from elsewhere.
-#[derive(Debug, Clone)]
-pub struct RmqShutdown(CancellationToken);
-
-impl RmqShutdown {
-    /// Stops consuming, lets in-flight handlers finish (within 10 s), then returns from `serve`.
-    pub fn shutdown(&self) {
-        self.0.cancel();
-    }
+    stop: BrokerShutdown,
 }
 
 impl RmqServer {
@@ -277,49 +223,26 @@ impl RmqServer {
             url: url.to_owned(),
             queue: queue.to_owned(),
             router: Arc::new(router),
-            stop: CancellationToken::new(),
+            stop: BrokerShutdown::default(),
         })
     }
 
     /// A handle that stops this server.
-    pub fn shutdown_handle(&self) -> RmqShutdown {
-        RmqShutdown(self.stop.clone())
+    pub fn shutdown_handle(&self) -> BrokerShutdown {
+        self.stop.clone()
     }
 
     /// Serves until `signal` completes, then shuts down gracefully.
     pub async fn serve_until(self, signal: impl std::future::Future<Output = ()>) {
         let stop = self.stop.clone();
-        let serve = self.serve();
-        tokio::pin!(serve);
-        tokio::select! {
-            _ = &mut serve => return,
-            _ = signal => stop.cancel(),
-        }
-        serve.await;
+        broker::serve_until(&stop, self.serve(), signal).await;
     }
 
     /// Serves until stopped, reconnecting (every 500 ms) whenever the broker goes away.
     pub async fn serve(self) {
         let tasks = TaskTracker::new();
-        while !self.stop.is_cancelled() {
-            match self.session(&tasks).await {
-                Ok(()) => break,
-                Err(error) => {
-                    tracing::warn!(url = %self.url, queue = %self.queue, %error, "RabbitMQ connection lost; reconnecting");
-                    tokio::select! {
-                        _ = tokio::time::sleep(Duration::from_millis(500)) => {}
-                        _ = self.stop.cancelled() => break,
-                    }
-                }
-            }
-        }
-        tasks.close();
-        if tokio::time::timeout(Duration::from_secs(10), tasks.wait())
-            .await
-            .is_err()
-        {
-            tracing::warn!("RabbitMQ shutdown: handlers still running after the grace period");
-        }
+        broker::reconnecting(&self.stop, "rmq", &self.url, || self.session(&tasks)).await;
+        broker::drain(&tasks, Duration::from_secs(10), "rmq").await;
     }
 
     async fn session(&self, tasks: &TaskTracker) -> Result<(), String> {
@@ -340,7 +263,7 @@ impl RmqServer {
         let result = loop {
             let delivery = tokio::select! {
                 delivery = deliveries.next() => delivery,
-                _ = self.stop.cancelled() => break Ok(()),
+                _ = self.stop.0.cancelled() => break Ok(()),
             };
             match delivery {
                 Some(Ok(delivery)) => {
@@ -354,8 +277,7 @@ impl RmqServer {
         };
         if result.is_ok() {
             // Let in-flight handlers reply on this channel before it closes.
-            tasks.close();
-            let _ = tokio::time::timeout(Duration::from_secs(10), tasks.wait()).await;
+            broker::drain(tasks, Duration::from_secs(10), "rmq").await;
             let _ = amqp.close(200, "shutdown").await;
         }
         result
@@ -448,15 +370,9 @@ async fn handle(router: &MessageRouter, channel: &Channel, delivery: lapin::mess
                 let _ = result.await;
                 return;
             };
-            let (tx, mut rx) = mpsc::channel::<Vec<u8>>(16);
-            let publish = async {
-                while let Some(body) = rx.recv().await {
-                    reply(channel, &reply_to, correlation.as_deref(), body).await;
-                }
-            };
+            let publish = |body: Vec<u8>| reply(channel, &reply_to, correlation.as_deref(), body);
             // Nest's RMQ replies carry no id: the correlation id says whose they are.
-            let produce = async move { send_replies(result.await, None, &tx).await };
-            tokio::join!(produce, publish);
+            broker::answer(result, None, publish).await;
         }
         None => {
             let handlers = router.find_events(pattern);
