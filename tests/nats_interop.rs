@@ -10,8 +10,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use broker_checks::{
-    broker_down_then_restarted, namespace, nest_client_against_ours, our_client_against_nest,
-    our_router, Unknown,
+    broker_down_then_restarted, namespace, nest_client_against_our_server, our_client_against_nest,
+    Unknown,
 };
 use gateway_core::prelude::*;
 use gateway_core::transport::nats::{NatsServer, NatsServerOptions};
@@ -63,21 +63,20 @@ async fn a_nest_nats_client_against_our_microservice() {
     require_nest!("a_nest_nats_client_against_our_microservice");
     init_tracing();
     for version in Nest::ALL {
-        eprintln!("a Nest {version:?} NATS ClientProxy against our microservice");
-        let ns = namespace();
-        let router = our_router(&ns, Arc::default());
-        let server = NatsServer::connect(NATS_URL, router, NatsServerOptions::default())
-            .await
-            .unwrap();
-        let stop = server.shutdown_handle();
-        let serving = tokio::spawn(server.serve());
-        tokio::time::sleep(Duration::from_millis(100)).await; // subscriptions flushed
-        nest_client_against_ours(version, "nats", NATS_URL, &ns, Unknown::NoResponders).await;
-        stop.shutdown();
-        tokio::time::timeout(Duration::from_secs(5), serving)
-            .await
-            .expect("the server stops")
-            .unwrap();
+        nest_client_against_our_server(
+            version,
+            "nats",
+            NATS_URL,
+            Unknown::NoResponders,
+            |ns, router| async move {
+                let _ = ns;
+                let server = NatsServer::connect(NATS_URL, router, NatsServerOptions::default())
+                    .await
+                    .unwrap();
+                (server.shutdown_handle(), tokio::spawn(server.serve()))
+            },
+        )
+        .await;
     }
 }
 

@@ -5,12 +5,11 @@
 #[path = "support/broker_checks.rs"]
 mod broker_checks;
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use broker_checks::{
-    broker_down_then_restarted, namespace, nest_client_against_ours, our_client_against_nest,
-    our_router, Unknown,
+    broker_down_then_restarted, namespace, nest_client_against_our_server, our_client_against_nest,
+    Unknown,
 };
 use gateway_core::prelude::*;
 use gateway_core::transport::redis::RedisServer;
@@ -48,20 +47,18 @@ async fn a_nest_redis_client_against_our_microservice() {
     require_nest!("a_nest_redis_client_against_our_microservice");
     init_tracing();
     for version in Nest::ALL {
-        eprintln!("a Nest {version:?} Redis ClientProxy against our microservice");
-        let ns = namespace();
-        let server = RedisServer::connect(REDIS_URL, our_router(&ns, Arc::default()))
-            .await
-            .unwrap();
-        let stop = server.shutdown_handle();
-        let serving = tokio::spawn(server.serve());
-        tokio::time::sleep(Duration::from_millis(100)).await; // subscribed
-        nest_client_against_ours(version, "redis", REDIS_URL, &ns, Unknown::Dropped).await;
-        stop.shutdown();
-        tokio::time::timeout(Duration::from_secs(5), serving)
-            .await
-            .expect("the server stops")
-            .unwrap();
+        nest_client_against_our_server(
+            version,
+            "redis",
+            REDIS_URL,
+            Unknown::Dropped,
+            |ns, router| async move {
+                let _ = ns;
+                let server = RedisServer::connect(REDIS_URL, router).await.unwrap();
+                (server.shutdown_handle(), tokio::spawn(server.serve()))
+            },
+        )
+        .await;
     }
 }
 

@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use broker_checks::{
-    delete_queue, namespace, nest_client_against_ours, our_client_against_nest, our_router, Unknown,
+    delete_queue, namespace, nest_client_against_our_server, our_client_against_nest, Unknown,
 };
 use gateway_core::prelude::*;
 use gateway_core::transport::rmq::RmqServer;
@@ -62,22 +62,18 @@ async fn a_nest_rmq_client_against_our_microservice() {
     require_nest!("a_nest_rmq_client_against_our_microservice");
     init_tracing();
     for version in Nest::ALL {
-        eprintln!("a Nest {version:?} RMQ ClientProxy against our microservice");
-        let ns = namespace();
-        let queue = format!("q-{ns}");
-        let server = RmqServer::connect(RMQ_URL, &queue, our_router(&ns, Arc::default()))
-            .await
-            .unwrap();
-        let stop = server.shutdown_handle();
-        let serving = tokio::spawn(server.serve());
-        tokio::time::sleep(Duration::from_millis(200)).await; // consuming
-        nest_client_against_ours(version, "rmq", RMQ_URL, &ns, Unknown::NoHandler).await;
-        stop.shutdown();
-        tokio::time::timeout(Duration::from_secs(5), serving)
-            .await
-            .expect("the server stops")
-            .unwrap();
-        delete_queue(&queue).await;
+        nest_client_against_our_server(
+            version,
+            "rmq",
+            RMQ_URL,
+            Unknown::NoHandler,
+            |ns, router| async move {
+                let queue = format!("q-{ns}");
+                let server = RmqServer::connect(RMQ_URL, &queue, router).await.unwrap();
+                (server.shutdown_handle(), tokio::spawn(server.serve()))
+            },
+        )
+        .await;
     }
 }
 

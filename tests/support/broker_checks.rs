@@ -248,6 +248,37 @@ pub fn our_router(ns: &str, events: Arc<Mutex<Vec<Value>>>) -> MessageRouter {
         })
 }
 
+/// Starts our server with `start(ns, router)` (it returns the server's shutdown handle and
+/// serving task), runs the Nest peer client against it, then stops it within 5 s.
+pub async fn nest_client_against_our_server<Fut>(
+    version: Nest,
+    transport: &str,
+    url: &str,
+    expect_unknown: Unknown,
+    start: impl FnOnce(String, MessageRouter) -> Fut,
+) where
+    Fut: std::future::Future<
+        Output = (
+            gateway_core::transport::broker::BrokerShutdown,
+            tokio::task::JoinHandle<()>,
+        ),
+    >,
+{
+    eprintln!("a Nest {version:?} {transport} ClientProxy against our microservice");
+    let ns = namespace();
+    let (stop, serving) = start(ns.clone(), our_router(&ns, Arc::default())).await;
+    tokio::time::sleep(Duration::from_millis(200)).await; // subscribed / consuming
+    nest_client_against_ours(version, transport, url, &ns, expect_unknown).await;
+    stop.shutdown();
+    tokio::time::timeout(Duration::from_secs(5), serving)
+        .await
+        .expect("the server stops")
+        .unwrap();
+    if transport == "rmq" {
+        delete_queue(&format!("q-{ns}")).await;
+    }
+}
+
 /// The Nest peer client on `transport` at `url` against our server (already serving `ns`).
 pub async fn nest_client_against_ours(
     version: Nest,
