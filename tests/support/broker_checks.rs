@@ -423,9 +423,12 @@ pub async fn broker_down_then_restarted<F, Fut>(
     // It comes back: both ends reconnect by themselves; measure how long until a call works.
     let _broker = PrivateBroker::start(kind, port).await;
     let back = Instant::now();
+    // Short deadlines: on Redis and MQTT a request sent before the server has resubscribed
+    // is dropped by the broker and would wait out the whole default deadline.
+    let quick = || CallOptions::timeout(Duration::from_millis(300));
     let recovered = loop {
         match client
-            .send::<Value>(p.clone(), &json!({ "ms": 0, "tag": 3 }))
+            .send_with::<Value>(p.clone(), &json!({ "ms": 0, "tag": 3 }), quick())
             .await
         {
             Ok(value) => break value,
