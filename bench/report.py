@@ -1,0 +1,93 @@
+"""Turns bench/run.sh's raw rows into results.md, chart.svg and the ratio lines.
+
+Usage: python3 bench/report.py <raw.tsv> <out dir> "<machine description>"
+"""
+import csv
+import datetime
+import sys
+
+raw, out, machine = sys.argv[1:4]
+rows = list(csv.DictReader(open(raw), delimiter="\t"))
+for r in rows:
+    for k in ("rps", "p50_us", "p99_us", "p999_us", "cpu_s_per_10k", "peak_rss_mb"):
+        r[k] = float(r[k])
+    r["connections"] = int(r["connections"])
+    r["errors"] = int(r["errors"])
+
+CONTENDERS = ["ours", "handwritten", "nest-fastify", "nest-express"]
+today = datetime.date.today().isoformat()
+
+def cell(series, contender, route, conns):
+    for r in rows:
+        if (r["series"], r["contender"], r["route"], r["connections"]) == (series, contender, route, conns):
+            return r
+    return None
+
+lines = [
+    f"# Gateway benchmark ({today})",
+    "",
+    f"Machine: {machine}. wrk (1 thread) pinned to core 0, the gateway to the last core; the",
+    "services share the cores with both, so figures are for comparing contenders within one run.",
+    "Latency in ms; CPU = gateway CPU seconds per 10k requests (from /proc); RSS = peak.",
+    "",
+    "| downstream | gateway | route | conns | req/s | p50 | p99 | p99.9 | CPU s/10k | RSS MB | errors |",
+    "| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+]
+for r in rows:
+    lines.append(
+        f"| {r['series']} | {r['contender']} | {r['route']} | {r['connections']} | {r['rps']:.0f} | "
+        f"{r['p50_us']/1000:.2f} | {r['p99_us']/1000:.2f} | {r['p999_us']/1000:.2f} | "
+        f"{r['cpu_s_per_10k']:.3f} | {r['peak_rss_mb']:.0f} | {r['errors']} |"
+    )
+
+# Ratios: the profile route, our services downstream, 64 connections.
+ratios = []
+def ratio(name, a, b, key, invert=False):
+    if a and b and b[key] > 0 and a[key] > 0:
+        value = (b[key] / a[key]) if invert else (a[key] / b[key])
+        ratios.append(f"ratio {name}: {value:.2f}")
+base = ("rust", "/users/42/profile", 64)
+ours = cell(base[0], "ours", base[1], base[2])
+fastify = cell(base[0], "nest-fastify", base[1], base[2])
+hand = cell(base[0], "handwritten", base[1], base[2])
+ratio("ours/nest-fastify rps", ours, fastify, "rps")
+ratio("ours/nest-fastify p99", ours, fastify, "p99_us")
+ratio("ours/nest-fastify cpu-per-request", ours, fastify, "cpu_s_per_10k")
+ratio("ours/handwritten rps", ours, hand, "rps")
+ratio("ours/handwritten p99", ours, hand, "p99_us")
+ratio("ours/handwritten cpu-per-request", ours, hand, "cpu_s_per_10k")
+lines += ["", "Ratios (GET /users/42/profile, our services, 64 connections; below 1 is better for p99 and CPU):", ""]
+lines += [f"    {r}" for r in ratios]
+lines += ["", "![requests per second](chart.svg)", ""]
+open(f"{out}/results.md", "w").write("\n".join(lines))
+
+# Chart: req/s per contender, profile route, each series and connection count.
+groups = [(s, c) for s in ("rust", "nest") for c in sorted({r["connections"] for r in rows}) if cell(s, "ours", "/users/42/profile", c)]
+colors = {"ours": "#d2691e", "handwritten": "#8b4513", "nest-fastify": "#4682b4", "nest-express": "#9acd32"}
+width, height, left, bottom, top = 760, 360, 60, 60, 30
+peak = max([r["rps"] for r in rows if r["route"] == "/users/42/profile"] + [1])
+group_w = (width - left - 20) / max(len(groups), 1)
+bar_w = group_w / (len(CONTENDERS) + 1)
+svg = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" font-family="sans-serif" font-size="11">',
+       f'<text x="{left}" y="18" font-size="13">GET /users/42/profile, requests/s ({today}; {machine})</text>',
+       f'<line x1="{left}" y1="{height-bottom}" x2="{width-10}" y2="{height-bottom}" stroke="#333"/>']
+for gi, (series, conns) in enumerate(groups):
+    x0 = left + gi * group_w
+    for ci, contender in enumerate(CONTENDERS):
+        r = cell(series, contender, "/users/42/profile", conns)
+        if not r:
+            continue
+        h = (height - bottom - top) * r["rps"] / peak
+        x = x0 + (ci + 0.5) * bar_w
+        svg.append(f'<rect x="{x:.1f}" y="{height-bottom-h:.1f}" width="{bar_w*0.9:.1f}" height="{h:.1f}" fill="{colors[contender]}"/>')
+        svg.append(f'<text x="{x+bar_w*0.45:.1f}" y="{height-bottom-h-3:.1f}" text-anchor="middle">{r["rps"]:.0f}</text>')
+    svg.append(f'<text x="{x0+group_w/2:.1f}" y="{height-bottom+16}" text-anchor="middle">{series} services, {conns} conns</text>')
+for ci, contender in enumerate(CONTENDERS):
+    svg.append(f'<rect x="{left+ci*150}" y="{height-22}" width="12" height="12" fill="{colors[contender]}"/>')
+    svg.append(f'<text x="{left+ci*150+16}" y="{height-12}">{contender}</text>')
+svg.append("</svg>")
+open(f"{out}/chart.svg", "w").write("\n".join(svg))
+
+print("\n".join(lines[6:6 + len(rows) + 2]))
+for r in ratios:
+    print(r)

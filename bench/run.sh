@@ -1,0 +1,118 @@
+#!/usr/bin/env bash
+# The gateway benchmark, one command: builds in release, starts the downstream services, starts
+# each gateway in turn on the same port, drives the same load with wrk, and writes
+# bench/results/results.md, bench/results/chart.svg and the ratio lines.
+#
+# Contenders: ours (examples `gateway`: macros, DI, guards), handwritten (plain axum +
+# ClientProxy), nest-fastify and nest-express (the seed's NestJS gateway). Downstream: our
+# users/orders services, then (second series) the NestJS ones. Routes: GET /users/42/profile
+# (auth + two parallel downstream calls + aggregation) and GET /users/42.
+#
+# Knobs: BENCH_SECONDS (per run, default 8, at most 20), BENCH_CONNECTIONS ("64 512"),
+# BENCH_SERIES ("rust nest"). The machine's cores are shared by wrk, the gateway and the
+# services: wrk is pinned to core 0 and the gateway to the last core when there are two or more.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+SECONDS_PER_RUN=${BENCH_SECONDS:-8}
+(( SECONDS_PER_RUN > 20 )) && SECONDS_PER_RUN=20
+CONNECTIONS=${BENCH_CONNECTIONS:-"64 512"}
+SERIES=${BENCH_SERIES:-"rust nest"}
+ROUTES="/users/42/profile /users/42"
+TOKEN=bench-token-0123456789
+GW=4300 USERS=4301 ORDERS=4302
+OUT=bench/results
+mkdir -p "$OUT"
+RAW="$OUT/raw.tsv"
+
+say() { printf '\n== %s\n' "$*" >&2; }
+
+say "tools"
+if ! command -v wrk >/dev/null; then apt-get update && apt-get install -y wrk; fi
+command -v node >/dev/null || { echo "Node.js 20+ is needed for the NestJS contenders" >&2; exit 1; }
+npm ci --prefix bench/nest-gateway --no-audit --no-fund --loglevel=error
+npm ci --prefix tests/nest-peer --no-audit --no-fund --loglevel=error
+
+say "cargo build --release"
+cargo build --release -p examples --bins
+
+CORES=$(nproc)
+LAST=$((CORES - 1))
+PIN_GATEWAY=() PIN_WRK=()
+if (( CORES > 1 )); then PIN_GATEWAY=(taskset -c "$LAST"); PIN_WRK=(taskset -c 0); fi
+pin_wrk() { "${PIN_WRK[@]}" "$@"; }
+
+PIDS=()
+cleanup() { for p in "${PIDS[@]:-}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; }
+trap cleanup EXIT
+
+wait_port() {
+  for _ in $(seq 1 200); do (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0; sleep 0.05; done
+  echo "nothing listens on $1" >&2; return 1
+}
+
+# utime + stime of a process, in clock ticks.
+cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
+peak_rss_kb() { awk '/VmHWM/ { print $2 }' "/proc/$1/status"; }
+
+start_services() { # rust|nest
+  if [[ $1 == rust ]]; then
+    USERS_SERVICE_PORT=$USERS RUST_LOG=warn target/release/users-service & PIDS+=($!)
+    ORDERS_SERVICE_PORT=$ORDERS RUST_LOG=warn target/release/orders-service & PIDS+=($!)
+  else
+    (cd tests/nest-peer && exec node seed-services.js users "$USERS") >/dev/null & PIDS+=($!)
+    (cd tests/nest-peer && exec node seed-services.js orders "$ORDERS") >/dev/null & PIDS+=($!)
+  fi
+  wait_port "$USERS"; wait_port "$ORDERS"
+}
+
+start_gateway() { # contender; prints the pid
+  local env=(GATEWAY_TOKEN=$TOKEN GATEWAY_PORT=$GW USERS_SERVICE_PORT=$USERS ORDERS_SERVICE_PORT=$ORDERS RUST_LOG=warn)
+  case $1 in
+    ours) env "${env[@]}" "${PIN_GATEWAY[@]}" target/release/gateway >/dev/null 2>&1 & ;;
+    handwritten) env "${env[@]}" "${PIN_GATEWAY[@]}" target/release/handwritten-gateway >/dev/null 2>&1 & ;;
+    nest-fastify) (cd bench/nest-gateway && exec "${PIN_GATEWAY[@]}" node gateway.js fastify $GW $USERS $ORDERS $TOKEN) >/dev/null 2>&1 & ;;
+    nest-express) (cd bench/nest-gateway && exec "${PIN_GATEWAY[@]}" node gateway.js express $GW $USERS $ORDERS $TOKEN) >/dev/null 2>&1 & ;;
+  esac
+  echo $!
+}
+
+printf 'series\tcontender\troute\tconnections\trps\tp50_us\tp99_us\tp999_us\tcpu_s_per_10k\tpeak_rss_mb\terrors\n' > "$RAW"
+TICK=$(getconf CLK_TCK)
+for series in $SERIES; do
+  say "downstream: $series services"
+  start_services "$series"
+  for contender in ours handwritten nest-fastify nest-express; do
+    pid=$(start_gateway "$contender"); PIDS+=("$pid")
+    wait_port "$GW"
+    # The process doing the work (`exec` keeps the pid; taskset execs too).
+    say "$contender (pid $pid) in front of the $series services"
+    pin_wrk wrk -t1 -c64 -d2s -H "Authorization: Bearer $TOKEN" "http://127.0.0.1:$GW/users/42/profile" >/dev/null # warm-up
+    for route in $ROUTES; do
+      for conns in $CONNECTIONS; do
+        before=$(cpu_ticks "$pid")
+        line=$(pin_wrk wrk -t1 -c"$conns" -d"${SECONDS_PER_RUN}s" --timeout 5s -s bench/report.lua \
+          -H "Authorization: Bearer $TOKEN" "http://127.0.0.1:$GW$route" | grep '^JSON ' | cut -c6-)
+        after=$(cpu_ticks "$pid")
+        rss=$(peak_rss_kb "$pid")
+        python3 - "$series" "$contender" "$route" "$conns" "$line" "$before" "$after" "$TICK" "$rss" >> "$RAW" <<'PY'
+import json, sys
+series, contender, route, conns, line, before, after, tick, rss = sys.argv[1:]
+r = json.loads(line)
+seconds = r["duration_us"] / 1e6
+cpu = (int(after) - int(before)) / int(tick)
+per10k = cpu / max(r["requests"], 1) * 10_000
+print("\t".join(map(str, [series, contender, route, conns, round(r["requests"] / seconds, 1), r["p50_us"], r["p99_us"],
+      r["p999_us"], round(per10k, 3), round(int(rss) / 1024, 1), r["socket_errors"] + r["non2xx"]])))
+PY
+        tail -1 "$RAW" >&2
+      done
+    done
+    kill "$pid"; wait "$pid" 2>/dev/null || true
+    for _ in $(seq 1 100); do (exec 3<>"/dev/tcp/127.0.0.1/$GW") 2>/dev/null || break; sleep 0.05; done
+  done
+  cleanup; PIDS=()
+done
+
+say "report"
+python3 bench/report.py "$RAW" "$OUT" "$(nproc) cores, $(uname -m), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), ${SECONDS_PER_RUN}s per run"
