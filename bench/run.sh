@@ -9,7 +9,7 @@
 # (auth + two parallel downstream calls + aggregation) and GET /users/42.
 #
 # Knobs: BENCH_SECONDS (per run, default 8, at most 20), BENCH_CONNECTIONS ("64 512"),
-# BENCH_SERIES ("rust nest"). The machine's cores are shared by wrk, the gateway and the
+# BENCH_SERIES ("rust nest"), BENCH_CONTENDERS ("ours handwritten nest-fastify nest-express"). The machine's cores are shared by wrk, the gateway and the
 # services: wrk is pinned to core 0 and the gateway to the last core when there are two or more.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -18,6 +18,7 @@ SECONDS_PER_RUN=${BENCH_SECONDS:-8}
 (( SECONDS_PER_RUN > 20 )) && SECONDS_PER_RUN=20
 CONNECTIONS=${BENCH_CONNECTIONS:-"64 512"}
 SERIES=${BENCH_SERIES:-"rust nest"}
+CONTENDERS=${BENCH_CONTENDERS:-"ours handwritten nest-fastify nest-express"}
 ROUTES="/users/42/profile /users/42"
 TOKEN=bench-token-0123456789
 GW=4300 USERS=4301 ORDERS=4302
@@ -82,7 +83,7 @@ TICK=$(getconf CLK_TCK)
 for series in $SERIES; do
   say "downstream: $series services"
   start_services "$series"
-  for contender in ours handwritten nest-fastify nest-express; do
+  for contender in $CONTENDERS; do
     pid=$(start_gateway "$contender"); PIDS+=("$pid")
     wait_port "$GW"
     # The process doing the work (`exec` keeps the pid; taskset execs too).

@@ -145,16 +145,20 @@ impl GatewayController {
         #[query] query: ProfileQuery,
         #[user] user: VerifiedUser,
     ) -> Result<Response, HttpException> {
-        let get_user = self.users.send::<User>(
-            pattern!({ cmd: "get_user" }),
-            &json!({ "id": id, "user": user }),
-        );
-        let list_orders = self.orders.send::<Vec<Order>>(
-            pattern!({ cmd: "list_orders" }),
-            &json!({ "userId": id, "user": user }),
-        );
+        let get_user = || {
+            self.users.send::<User>(
+                pattern!({ cmd: "get_user" }),
+                &json!({ "id": id, "user": user }),
+            )
+        };
+        let list_orders = || {
+            self.orders.send::<Vec<Order>>(
+                pattern!({ cmd: "list_orders" }),
+                &json!({ "userId": id, "user": user }),
+            )
+        };
         if !query.partial {
-            let (found, orders) = tokio::try_join!(get_user, list_orders)?;
+            let (found, orders) = tokio::try_join!(get_user(), list_orders())?;
             return Ok(nest_response(
                 StatusCode::OK,
                 &Profile {
@@ -167,8 +171,8 @@ impl GatewayController {
         }
         let budget = partial_budget();
         let (found, orders) = tokio::join!(
-            partial::within("user", budget, get_user),
-            partial::within("orders", budget, list_orders),
+            partial::within("user", budget, get_user()),
+            partial::within("orders", budget, list_orders()),
         );
         let found = found?; // no user, no profile: fail as usual
         let body = json!({

@@ -316,17 +316,41 @@ impl ClientProxy {
         }
     }
 
+    /// The open connection; opening one (rare) is boxed, so every call's future stays small
+    /// (it would otherwise carry room for a connect, the largest of which is a broker's).
     async fn connection(&self) -> Result<Arc<Connection>, RpcError> {
+        if let Some(conn) = self.live() {
+            return Ok(conn);
+        }
+        self.open().await
+    }
+
+    fn live(&self) -> Option<Arc<Connection>> {
         match &self.inner.transport {
-            Transport::Tcp(tcp) => tcp.connection().await,
+            Transport::Tcp(tcp) => tcp.live(),
             #[cfg(feature = "nats")]
-            Transport::Nats(nats) => nats.connection().await,
+            Transport::Nats(nats) => nats.live(),
             #[cfg(feature = "redis")]
-            Transport::Redis(redis) => redis.connection().await,
+            Transport::Redis(redis) => redis.live(),
             #[cfg(feature = "mqtt")]
-            Transport::Mqtt(mqtt) => mqtt.connection().await,
+            Transport::Mqtt(mqtt) => mqtt.live(),
             #[cfg(feature = "rmq")]
-            Transport::Rmq(rmq) => rmq.connection().await,
+            Transport::Rmq(rmq) => rmq.live(),
+        }
+    }
+
+    fn open(&self) -> futures_util::future::BoxFuture<'_, Result<Arc<Connection>, RpcError>> {
+        use futures_util::FutureExt;
+        match &self.inner.transport {
+            Transport::Tcp(tcp) => tcp.connection().boxed(),
+            #[cfg(feature = "nats")]
+            Transport::Nats(nats) => nats.connection().boxed(),
+            #[cfg(feature = "redis")]
+            Transport::Redis(redis) => redis.connection().boxed(),
+            #[cfg(feature = "mqtt")]
+            Transport::Mqtt(mqtt) => mqtt.connection().boxed(),
+            #[cfg(feature = "rmq")]
+            Transport::Rmq(rmq) => rmq.connection().boxed(),
         }
     }
 

@@ -41,7 +41,7 @@ impl Slot {
         }
     }
 
-    fn live(&self) -> Option<Arc<Connection>> {
+    pub fn live(&self) -> Option<Arc<Connection>> {
         let current = self.current.lock().unwrap_or_else(PoisonError::into_inner);
         current.as_ref().filter(|c| !c.is_closed()).cloned()
     }

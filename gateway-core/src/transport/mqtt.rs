@@ -173,6 +173,10 @@ impl MqttClient {
         self.slot.current_pending()
     }
 
+    pub fn live(&self) -> Option<Arc<Connection>> {
+        self.slot.live()
+    }
+
     pub fn close(&self) {
         self.slot.close();
     }

@@ -125,6 +125,10 @@ impl NatsClient {
         self.slot.current_pending()
     }
 
+    pub fn live(&self) -> Option<Arc<Connection>> {
+        self.slot.live()
+    }
+
     pub fn close(&self) {
         self.slot.close();
     }

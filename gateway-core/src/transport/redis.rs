@@ -147,6 +147,10 @@ impl RedisClient {
         self.slot.current_pending()
     }
 
+    pub fn live(&self) -> Option<Arc<Connection>> {
+        self.slot.live()
+    }
+
     pub fn close(&self) {
         self.slot.close();
     }

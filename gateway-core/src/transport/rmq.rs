@@ -171,6 +171,10 @@ impl RmqClient {
         self.slot.current_pending()
     }
 
+    pub fn live(&self) -> Option<Arc<Connection>> {
+        self.slot.live()
+    }
+
     pub fn close(&self) {
         self.slot.close();
     }

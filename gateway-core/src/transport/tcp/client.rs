@@ -87,7 +87,7 @@ impl TcpClient {
         }
     }
 
-    fn live(&self) -> Option<Arc<Connection>> {
+    pub fn live(&self) -> Option<Arc<Connection>> {
         let current = self.current.lock().unwrap_or_else(PoisonError::into_inner);
         current.as_ref().filter(|c| !c.is_closed()).cloned()
     }
@@ -248,6 +248,24 @@ impl Connection {
                     .await
                     .map_err(|_| Arc::from(CONNECTION_CLOSED))
             }
+            // Boxed, so a call's future does not carry room for the largest broker client's
+            // publish.
+            #[cfg(any(feature = "nats", feature = "redis", feature = "mqtt", feature = "rmq"))]
+            _ => Box::pin(self.publish(route, id, headers, body)).await,
+        }
+    }
+
+    /// Publishes through a broker client.
+    #[cfg(any(feature = "nats", feature = "redis", feature = "mqtt", feature = "rmq"))]
+    async fn publish(
+        &self,
+        route: &str,
+        id: Option<u64>,
+        headers: Option<&[(String, String)]>,
+        body: Vec<u8>,
+    ) -> Result<(), Arc<str>> {
+        match &self.sink {
+            Sink::Tcp(_) => unreachable!("TCP bodies go through the writer queue"),
             #[cfg(feature = "nats")]
             Sink::Nats { client, inbox } => {
                 if self.is_closed() {
