@@ -22,10 +22,12 @@ use tower_http::compression::CompressionLayer;
 use tower_http::cors::{self, CorsLayer};
 use tower_http::set_header::SetResponseHeaderLayer;
 
+use axum::response::Response;
+
 use crate::http::{
-    global_filters, nest_defaults, BodyLimit, CanActivate, DynFilter, DynGuard, DynInterceptor,
-    ExceptionFilter, GlobalGuards, GlobalInterceptors, MakeId, NestInterceptor, RouteMeta,
-    ValidationOptions, REQUEST_ID_HEADER,
+    global_filters, nest_defaults, nest_fallbacks, on_panic, BodyLimit, CanActivate, DynFilter,
+    DynGuard, DynInterceptor, ExceptionFilter, GlobalGuards, GlobalInterceptors, MakeId,
+    NestInterceptor, RouteMeta, ValidationOptions, REQUEST_ID_HEADER,
 };
 use crate::server::MessageRouter;
 use crate::transport::tcp::{ServerError, TcpServer};
@@ -293,22 +295,33 @@ impl NestApplication {
     /// `tower_http::normalize_path::NormalizePath::trim_trailing_slash` to keep Express's
     /// non-strict trailing slashes, as [`serve`](Self::serve) does.)
     pub fn into_router(self) -> Router {
-        let mut router = self.router;
-        if !self.global_guards.is_empty() {
-            let guards = GlobalGuards(self.global_guards.into());
-            router = router.layer(axum::Extension(guards));
-        }
-        if !self.global_interceptors.is_empty() {
-            let interceptors = GlobalInterceptors(self.global_interceptors.into());
-            router = router.layer(axum::Extension(interceptors));
-        }
-        if let Some(limit) = self.edge.body_limit {
-            router = router.layer(axum::Extension(BodyLimit(limit)));
-        }
-        if let Some(options) = self.edge.validation {
-            router = router.layer(axum::Extension(options));
-        }
-        router = nest_defaults(router);
+        let (router, settings) = self.assemble(true);
+        let settings = Arc::new(settings);
+        router.layer(axum::middleware::from_fn(
+            move |mut request: axum::extract::Request, next: axum::middleware::Next| {
+                settings.insert_into(&mut request);
+                next.run(request)
+            },
+        ))
+    }
+
+    /// The router with Nest's fallbacks and the edge layers, and the settings every request
+    /// carries. With `panics_inside`, the panic layer is a route layer (inside the edge
+    /// layers); otherwise the caller wraps the whole service in one.
+    fn assemble(self, panics_inside: bool) -> (Router, RequestSettings) {
+        let settings = RequestSettings {
+            guards: (!self.global_guards.is_empty())
+                .then(|| GlobalGuards(self.global_guards.into())),
+            interceptors: (!self.global_interceptors.is_empty())
+                .then(|| GlobalInterceptors(self.global_interceptors.into())),
+            body_limit: self.edge.body_limit.map(BodyLimit),
+            validation: self.edge.validation,
+        };
+        let mut router = if panics_inside || !self.global_filters.is_empty() {
+            nest_defaults(self.router)
+        } else {
+            nest_fallbacks(self.router)
+        };
         if !self.global_filters.is_empty() {
             let filters: Arc<[Arc<dyn DynFilter>]> = self.global_filters.into();
             router = router.layer(axum::middleware::from_fn_with_state(
@@ -339,7 +352,7 @@ impl NestApplication {
         if let Some(cors) = self.edge.cors {
             router = router.layer(cors);
         }
-        router
+        (router, settings)
     }
 
     /// CORS with the defaults Nest's `app.enableCors()` gets from the `cors` package: any
@@ -436,21 +449,111 @@ impl NestApplication {
     ) -> Result<(), BootError> {
         let addr = listener.local_addr().ok();
         tracing::info!(target: "NestApplication", ?addr, "Nest application successfully started");
-        // Express routes are not strict: `/users/42/` reaches `/users/42`. The path has to be
-        // normalized before routing, so this wraps the router instead of being a layer in it.
-        let app = NormalizePath::trim_trailing_slash(self.into_router());
-        axum::serve(
-            listener,
-            ServiceExt::<axum::extract::Request>::into_make_service_with_connect_info::<
-                std::net::SocketAddr,
-            >(app),
-        )
-        .with_graceful_shutdown(shutdown)
-        .await
-        .map_err(|source| BootError::Serve {
+        let failed = |source| BootError::Serve {
             addr: addr.map_or_else(String::new, |a| a.to_string()),
             source,
-        })
+        };
+        // Express routes are not strict: `/users/42/` reaches `/users/42`. The path has to be
+        // normalized before routing, so this wraps the router instead of being a layer in it.
+        if !self.global_filters.is_empty() {
+            // Global filters must see panics: the panic layer stays inside them.
+            let app = NormalizePath::trim_trailing_slash(self.into_router());
+            let make = ServiceExt::<axum::extract::Request>::into_make_service_with_connect_info::<
+                std::net::SocketAddr,
+            >(app);
+            return axum::serve(listener, make)
+                .with_graceful_shutdown(shutdown)
+                .await
+                .map_err(failed);
+        }
+        // The settings and the panic catcher wrap the whole router once, instead of once per
+        // route (a per-route layer costs a boxed future per request).
+        let (router, settings) = self.assemble(false);
+        let app = NormalizePath::trim_trailing_slash(WithSettings {
+            inner: router,
+            settings: Arc::new(settings),
+        });
+        let make = ServiceExt::<axum::extract::Request>::into_make_service_with_connect_info::<
+            std::net::SocketAddr,
+        >(app);
+        axum::serve(listener, make)
+            .with_graceful_shutdown(shutdown)
+            .await
+            .map_err(failed)
+    }
+}
+
+/// What every request carries from the app's settings (global guards and interceptors, body
+/// limit, validation options), as request extensions.
+#[derive(Clone, Default)]
+struct RequestSettings {
+    guards: Option<GlobalGuards>,
+    interceptors: Option<GlobalInterceptors>,
+    body_limit: Option<BodyLimit>,
+    validation: Option<ValidationOptions>,
+}
+
+impl RequestSettings {
+    fn insert_into(&self, request: &mut axum::extract::Request) {
+        let extensions = request.extensions_mut();
+        if let Some(guards) = &self.guards {
+            extensions.insert(guards.clone());
+        }
+        if let Some(interceptors) = &self.interceptors {
+            extensions.insert(interceptors.clone());
+        }
+        if let Some(limit) = self.body_limit {
+            extensions.insert(limit);
+        }
+        if let Some(validation) = self.validation {
+            extensions.insert(validation);
+        }
+    }
+}
+
+/// Puts the app's [`RequestSettings`] into each request and answers a panicking handler with
+/// Nest's 500, around the whole router: what per-route layers did, without a boxed future per
+/// layer per request.
+#[derive(Clone)]
+struct WithSettings<S> {
+    inner: S,
+    settings: Arc<RequestSettings>,
+}
+
+type Caught = std::thread::Result<Result<Response, std::convert::Infallible>>;
+
+fn answer_panics(caught: Caught) -> Result<Response, std::convert::Infallible> {
+    caught.unwrap_or_else(|panic| Ok(on_panic(panic)))
+}
+
+impl<S> tower_service::Service<axum::extract::Request> for WithSettings<S>
+where
+    S: tower_service::Service<
+        axum::extract::Request,
+        Response = Response,
+        Error = std::convert::Infallible,
+    >,
+{
+    type Response = Response;
+    type Error = std::convert::Infallible;
+    type Future = futures_util::future::Map<
+        futures_util::future::CatchUnwind<std::panic::AssertUnwindSafe<S::Future>>,
+        fn(Caught) -> Result<Response, std::convert::Infallible>,
+    >;
+
+    fn poll_ready(
+        &mut self,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut request: axum::extract::Request) -> Self::Future {
+        use futures_util::FutureExt;
+        self.settings.insert_into(&mut request);
+        std::panic::AssertUnwindSafe(self.inner.call(request))
+            .catch_unwind()
+            .map(answer_panics as fn(Caught) -> Result<Response, std::convert::Infallible>)
     }
 }
 

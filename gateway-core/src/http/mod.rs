@@ -44,6 +44,7 @@ pub use extract::{
 pub(crate) use filter::{catch_unwind, global_filters, run_filters};
 pub use filter::{ArgumentsHost, DynFilter, ExceptionFilter};
 pub(crate) use guard::{run_guards, AuthUser, GlobalGuards, PendingHeaders};
+
 pub use guard::{CanActivate, DynGuard, ExecutionContext};
 pub(crate) use interceptor::GlobalInterceptors;
 pub use interceptor::{
@@ -83,8 +84,18 @@ pub type CatchPanic = CatchPanicLayer<fn(Box<dyn Any + Send + 'static>) -> Respo
 /// A layer that turns a panic in a handler into Nest's 500
 /// `{"statusCode":500,"message":"Internal server error"}` (logged with the panic message).
 pub fn catch_panic_layer() -> CatchPanic {
-    fn on_panic(panic: Box<dyn Any + Send + 'static>) -> Response {
-        filter::panic_response(panic.as_ref())
-    }
     CatchPanicLayer::custom(on_panic as fn(Box<dyn Any + Send + 'static>) -> Response)
+}
+
+/// Nest's 500 for a panic (logged, and carrying the message for exception filters).
+pub(crate) fn on_panic(panic: Box<dyn Any + Send + 'static>) -> Response {
+    filter::panic_response(panic.as_ref())
+}
+
+/// [`nest_defaults`] without the panic layer, for an app that catches panics around the whole
+/// router (one wrapper instead of one per route).
+pub(crate) fn nest_fallbacks(router: axum::Router) -> axum::Router {
+    router
+        .method_not_allowed_fallback(route_not_found)
+        .fallback(route_not_found)
 }
