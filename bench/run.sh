@@ -8,13 +8,13 @@
 # users/orders services, then (second series) the NestJS ones. Routes: GET /users/42/profile
 # (auth + two parallel downstream calls + aggregation) and GET /users/42.
 #
-# Knobs: BENCH_SECONDS (per run, default 8, at most 20), BENCH_CONNECTIONS ("64 512"),
+# Knobs: BENCH_SECONDS (per run, default 6, at most 20), BENCH_CONNECTIONS ("64 512"),
 # BENCH_SERIES ("rust nest"), BENCH_CONTENDERS ("ours handwritten nest-fastify nest-express"). The machine's cores are shared by wrk, the gateway and the
 # services: wrk is pinned to core 0 and the gateway to the last core when there are two or more.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
-SECONDS_PER_RUN=${BENCH_SECONDS:-8}
+SECONDS_PER_RUN=${BENCH_SECONDS:-6}
 (( SECONDS_PER_RUN > 20 )) && SECONDS_PER_RUN=20
 CONNECTIONS=${BENCH_CONNECTIONS:-"64 512"}
 SERIES=${BENCH_SERIES:-"rust nest"}
