@@ -67,7 +67,15 @@ struct Entry {
 /// In-process storage (the default): fixed windows per key, swept as they expire.
 #[derive(Default)]
 pub struct MemoryStorage {
-    entries: Mutex<HashMap<String, Entry>>,
+    entries: Mutex<Entries>,
+}
+
+#[derive(Default)]
+struct Entries {
+    map: HashMap<String, Entry>,
+    /// The size at which expired entries are swept next: twice what a sweep leaves (at least
+    /// 10 000), so many live clients cost one sweep per doubling, not one per request.
+    sweep_at: usize,
 }
 
 impl MemoryStorage {
@@ -78,11 +86,15 @@ impl MemoryStorage {
 
     fn hit(&self, key: &str, ttl: Duration, limit: u64, block: Duration) -> ThrottlerRecord {
         let now = Instant::now();
-        let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
-        if entries.len() >= 10_000 {
-            entries.retain(|_, e| e.expires > now || e.blocked_until.is_some_and(|b| b > now));
+        let mut guard = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+        let entries = &mut *guard;
+        if entries.map.len() >= entries.sweep_at.max(10_000) {
+            entries
+                .map
+                .retain(|_, e| e.expires > now || e.blocked_until.is_some_and(|b| b > now));
+            entries.sweep_at = entries.map.len() * 2;
         }
-        let entry = entries.entry(key.to_owned()).or_insert(Entry {
+        let entry = entries.map.entry(key.to_owned()).or_insert(Entry {
             hits: 0,
             expires: now + ttl,
             blocked_until: None,
@@ -280,6 +292,31 @@ mod tests {
             "10.0.0.1"
         );
         assert_eq!(tracker_of_ip("10.0.0.1".parse().unwrap()), "10.0.0.1");
+    }
+
+    #[test]
+    fn expired_windows_are_swept_and_live_ones_do_not_cost_a_sweep_per_hit() {
+        let s = MemoryStorage::new();
+        let short = Duration::from_millis(1);
+        for i in 0..10_000 {
+            s.hit(&format!("old-{i}"), short, 5, short);
+        }
+        std::thread::sleep(Duration::from_millis(5));
+        s.hit("new", Duration::from_secs(60), 5, Duration::from_secs(60));
+        let entries = s.entries.lock().unwrap();
+        assert_eq!(entries.map.len(), 1, "the expired windows are gone");
+        // Live entries set the next sweep to twice their number (at least 10 000).
+        assert_eq!(entries.sweep_at, 0);
+        drop(entries);
+        let long = Duration::from_secs(60);
+        for i in 0..10_001 {
+            s.hit(&format!("live-{i}"), long, 5, long);
+        }
+        let entries = s.entries.lock().unwrap();
+        assert_eq!(
+            entries.sweep_at, 20_000,
+            "one sweep, then none until the size doubles"
+        );
     }
 
     #[test]
