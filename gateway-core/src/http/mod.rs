@@ -26,8 +26,7 @@ mod validate;
 
 use std::any::Any;
 
-use axum::extract::OriginalUri;
-use axum::http::Method;
+use axum::http::{Method, Uri};
 use axum::response::Response;
 use tower_http::catch_panic::CatchPanicLayer;
 
@@ -62,8 +61,9 @@ pub use validate::{FromJsonBody, FromQuery, Valid, ValidationOptions};
 
 /// The fallback handler for unknown routes: Nest's 404
 /// `{"message":"Cannot GET /path","error":"Not Found","statusCode":404}`. The path keeps its
-/// query string, as Express's `originalUrl` does.
-pub async fn route_not_found(method: Method, OriginalUri(uri): OriginalUri) -> HttpException {
+/// query string, as Express's `originalUrl` does. (Nested under a prefix in a bigger axum app,
+/// the path shown is the nested one.)
+pub async fn route_not_found(method: Method, uri: Uri) -> HttpException {
     let url = uri.path_and_query().map_or(uri.path(), |p| p.as_str());
     HttpException::route_not_found(method.as_str(), url)
 }
