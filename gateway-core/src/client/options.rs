@@ -45,13 +45,18 @@ impl ClientOptions {
     /// A Nest `Transport.TCP` client for the service at `addr` (`host:port`; a host name is
     /// resolved at connect time and every address it resolves to is tried).
     pub fn tcp(name: impl Into<String>, addr: impl Into<String>) -> Self {
+        let transport = TransportOptions::Tcp {
+            addr: addr.into().into(),
+            max_frame_units: DEFAULT_MAX_FRAME_UNITS,
+            incomplete_timeout: DEFAULT_INCOMPLETE_TIMEOUT,
+        };
+        Self::with(name, transport)
+    }
+
+    fn with(name: impl Into<String>, transport: TransportOptions) -> Self {
         ClientOptions {
             name: name.into().into(),
-            transport: TransportOptions::Tcp {
-                addr: addr.into().into(),
-                max_frame_units: DEFAULT_MAX_FRAME_UNITS,
-                incomplete_timeout: DEFAULT_INCOMPLETE_TIMEOUT,
-            },
+            transport,
             timeout: DEFAULT_TIMEOUT,
         }
     }
@@ -61,13 +66,12 @@ impl ClientOptions {
     /// several instances in a queue group share the calls.
     #[cfg(feature = "nats")]
     pub fn nats(name: impl Into<String>, url: impl Into<String>) -> Self {
-        ClientOptions {
-            name: name.into().into(),
-            transport: TransportOptions::Nats {
+        Self::with(
+            name,
+            TransportOptions::Nats {
                 url: url.into().into(),
             },
-            timeout: DEFAULT_TIMEOUT,
-        }
+        )
     }
 
     /// A Nest `Transport.REDIS` client (feature `redis`) through the Redis at `url`
@@ -75,13 +79,12 @@ impl ClientOptions {
     /// drops the message): such a call ends at its deadline.
     #[cfg(feature = "redis")]
     pub fn redis(name: impl Into<String>, url: impl Into<String>) -> Self {
-        ClientOptions {
-            name: name.into().into(),
-            transport: TransportOptions::Redis {
+        Self::with(
+            name,
+            TransportOptions::Redis {
                 url: url.into().into(),
             },
-            timeout: DEFAULT_TIMEOUT,
-        }
+        )
     }
 
     /// A Nest `Transport.MQTT` client (feature `mqtt`) through the broker at `url`
@@ -89,13 +92,12 @@ impl ClientOptions {
     /// drops the message): such a call ends at its deadline.
     #[cfg(feature = "mqtt")]
     pub fn mqtt(name: impl Into<String>, url: impl Into<String>) -> Self {
-        ClientOptions {
-            name: name.into().into(),
-            transport: TransportOptions::Mqtt {
+        Self::with(
+            name,
+            TransportOptions::Mqtt {
                 url: url.into().into(),
             },
-            timeout: DEFAULT_TIMEOUT,
-        }
+        )
     }
 
     /// A Nest `Transport.RMQ` client (feature `rmq`) for the service consuming `queue` on the
@@ -103,14 +105,8 @@ impl ClientOptions {
     /// queue share the calls (competing consumers).
     #[cfg(feature = "rmq")]
     pub fn rmq(name: impl Into<String>, url: impl Into<String>, queue: impl Into<String>) -> Self {
-        ClientOptions {
-            name: name.into().into(),
-            transport: TransportOptions::Rmq {
-                url: url.into().into(),
-                queue: queue.into().into(),
-            },
-            timeout: DEFAULT_TIMEOUT,
-        }
+        let (url, queue) = (url.into().into(), queue.into().into());
+        Self::with(name, TransportOptions::Rmq { url, queue })
     }
 
     /// The deadline for every call that does not set its own (default: 5 s). It covers the
