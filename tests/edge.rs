@@ -1,7 +1,5 @@
 //! App-wide HTTP settings over real HTTP: CORS, compression, security headers, body limit.
 
-use std::net::SocketAddr;
-
 use gateway_core::prelude::*;
 use gateway_tests::*;
 use serde_json::Value;
@@ -36,24 +34,9 @@ impl EdgeController {
 #[module(controllers = [EdgeController])]
 struct EdgeModule;
 
-async fn serve(configure: impl FnOnce(&mut NestApplication)) -> SocketAddr {
-    let mut app = NestFactory::create::<EdgeModule>().await.unwrap();
-    configure(&mut app);
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(app.serve(listener, std::future::pending()));
-    addr
-}
-
-fn header<'a>(head: &'a [(String, String)], name: &str) -> Option<&'a str> {
-    head.iter()
-        .find(|(n, _)| n == name)
-        .map(|(_, v)| v.as_str())
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn edge_settings_behave_like_the_express_middlewares() {
-    let app = serve(|app| {
+    let app = serve_app::<EdgeModule>(|app| {
         app.enable_cors()
             .enable_compression()
             .use_security_headers()
@@ -144,7 +127,7 @@ async fn edge_settings_behave_like_the_express_middlewares() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn nothing_is_added_unless_asked() {
-    let app = serve(|_| {}).await;
+    let app = serve_app::<EdgeModule>(|_| {}).await;
     let (_, head, _) = http_request(
         app,
         "GET",

@@ -56,23 +56,6 @@ fn logs() -> String {
 // ---------------------------------------------------------------------------------------
 // Helpers.
 
-async fn serve<M: gateway_core::di::Module>(
-    configure: impl FnOnce(&mut NestApplication),
-) -> SocketAddr {
-    let mut app = NestFactory::create::<M>().await.expect("the app boots");
-    configure(&mut app);
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(app.serve(listener, std::future::pending()));
-    addr
-}
-
-fn header<'a>(head: &'a [(String, String)], name: &str) -> Option<&'a str> {
-    head.iter()
-        .find(|(n, _)| n == name)
-        .map(|(_, v)| v.as_str())
-}
-
 async fn call(
     addr: SocketAddr,
     method: &str,
@@ -201,7 +184,7 @@ struct AuthModule;
 async fn jwt_roles_public_and_metadata() {
     capture_logs();
     start_audit_service().await;
-    let app = serve::<AuthModule>(|app| {
+    let app = serve_app::<AuthModule>(|app| {
         let jwt = JwtGuard::hs256(SECRET)
             .audience("gateway")
             .issuer("auth.test")
@@ -323,7 +306,7 @@ async fn rs256_tokens_are_checked_with_the_public_key() {
     let fixtures = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures");
     let private = std::fs::read(fixtures.join("jwt-test-private.pem")).unwrap();
     let public = std::fs::read(fixtures.join("jwt-test-public.pem")).unwrap();
-    let app = serve::<AuthModule>(|app| {
+    let app = serve_app::<AuthModule>(|app| {
         app.use_global_guards(JwtGuard::rs256_pem(&public).unwrap().audience("gateway"));
     })
     .await;
@@ -383,7 +366,7 @@ struct LimitedModule;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn throttling_answers_nest_headers_and_429() {
-    let app = serve::<LimitedModule>(|app| {
+    let app = serve_app::<LimitedModule>(|app| {
         app.use_global_guards(ThrottlerGuard::new(100, Duration::from_secs(60)));
     })
     .await;
@@ -420,7 +403,7 @@ async fn throttling_answers_nest_headers_and_429() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn throttling_by_a_custom_key() {
-    let app = serve::<LimitedModule>(|app| {
+    let app = serve_app::<LimitedModule>(|app| {
         app.use_global_guards(
             ThrottlerGuard::new(2, Duration::from_secs(30)).tracker(|ctx| {
                 ctx.headers()
@@ -453,11 +436,11 @@ async fn two_gateways_share_one_budget_on_redis() {
             .storage(RedisStorage::new(&url).unwrap().prefix(prefix.clone()))
     };
     let (first, second) = (guard(), guard());
-    let one = serve::<LimitedModule>(|app| {
+    let one = serve_app::<LimitedModule>(|app| {
         app.use_global_guards(first);
     })
     .await;
-    let two = serve::<LimitedModule>(|app| {
+    let two = serve_app::<LimitedModule>(|app| {
         app.use_global_guards(second);
     })
     .await;
@@ -488,11 +471,11 @@ async fn two_gateways_share_one_budget_on_redis() {
         ThrottlerGuard::new(10, Duration::from_secs(20))
             .storage(RedisStorage::new(&url).unwrap().prefix(prefix.clone())),
     );
-    let one = serve::<LimitedModule>(|app| {
+    let one = serve_app::<LimitedModule>(|app| {
         app.use_global_guards(a);
     })
     .await;
-    let two = serve::<LimitedModule>(|app| {
+    let two = serve_app::<LimitedModule>(|app| {
         app.use_global_guards(b);
     })
     .await;
@@ -514,7 +497,7 @@ async fn a_redis_outage_lets_requests_through() {
     // Nothing listens on this port: the storage fails and the guard fails open, logged.
     let port = free_port();
     let storage = RedisStorage::new(&format!("redis://127.0.0.1:{port}")).unwrap();
-    let app = serve::<LimitedModule>(|app| {
+    let app = serve_app::<LimitedModule>(|app| {
         app.use_global_guards(ThrottlerGuard::new(1, Duration::from_secs(20)).storage(storage));
     })
     .await;
@@ -737,7 +720,7 @@ async fn start_audit_service() {
 async fn pipeline_app() -> SocketAddr {
     capture_logs();
     start_audit_service().await;
-    serve::<PipelineModule>(|app| {
+    serve_app::<PipelineModule>(|app| {
         app.enable_request_id()
             .use_global_interceptors(LoggingInterceptor::new())
             .use_global_interceptors(GlobalMark)

@@ -7,9 +7,11 @@
 mod broker_checks;
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use broker_checks::{delete_queue, namespace, our_router};
+use broker_checks::{
+    assert_in_flight_lost, await_recovery, delete_queue, namespace, our_router, start_in_flight,
+};
 use gateway_core::prelude::*;
 use gateway_core::transport::rmq::RmqServer;
 use gateway_tests::*;
@@ -65,55 +67,18 @@ async fn rabbitmq_restarted_mid_load() {
         .unwrap();
     assert_eq!(ok, json!({ "slept": 0, "tag": 0 }));
 
-    let in_flight: Vec<_> = (0..20)
-        .map(|i| {
-            let client = client.clone();
-            let p = p.clone();
-            tokio::spawn(async move {
-                let started = Instant::now();
-                let result = client
-                    .send::<Value>(p, &json!({ "ms": 1500, "tag": i }))
-                    .await;
-                (result, started.elapsed())
-            })
-        })
-        .collect();
+    let in_flight = start_in_flight(&client, &p, 20, 1500);
     tokio::time::sleep(Duration::from_millis(200)).await;
     let stopped = tokio::task::spawn_blocking(|| rabbitmqctl(&["stop_app"]))
         .await
         .unwrap();
     let started_again = tokio::task::spawn_blocking(|| rabbitmqctl(&["start_app"]));
-    for call in in_flight {
-        let (result, took) = call.await.unwrap();
-        assert!(
-            matches!(&result, Err(RpcError::ConnectionLost { .. })),
-            "an in-flight call during the restart: {result:?}"
-        );
-        assert!(took < Duration::from_secs(5), "failed in {took:?}");
-    }
-    assert_eq!(client.pending_calls(), 0, "nothing left pending");
+    assert_in_flight_lost(&client, in_flight, Duration::from_secs(5)).await;
     assert!(
         stopped && started_again.await.unwrap(),
         "rabbitmqctl restarted the app"
     );
-
-    let back = Instant::now();
-    let recovered = loop {
-        match client
-            .send::<Value>(p.clone(), &json!({ "ms": 0, "tag": 1 }))
-            .await
-        {
-            Ok(value) => break value,
-            Err(_) if back.elapsed() < Duration::from_secs(30) => {
-                tokio::time::sleep(Duration::from_millis(200)).await
-            }
-            Err(error) => panic!("no recovery within 30 s: {error:?}"),
-        }
-    };
-    assert_eq!(recovered, json!({ "slept": 0, "tag": 1 }));
-    eprintln!(
-        "RabbitMQ restart: calls succeed again {:?} after start_app returned",
-        back.elapsed()
-    );
+    let took = await_recovery(&client, &p, Duration::from_secs(30)).await;
+    eprintln!("RabbitMQ restart: calls succeed again {took:?} after start_app returned");
     delete_queue(&queue).await;
 }

@@ -387,30 +387,10 @@ pub async fn broker_down_then_restarted<F, Fut>(
     assert_eq!(ok, json!({ "slept": 0, "tag": 1 }));
 
     // Mid-load restart: in-flight calls fail promptly with a clear error.
-    let in_flight: Vec<_> = (0..20)
-        .map(|i| {
-            let client = client.clone();
-            let p = p.clone();
-            tokio::spawn(async move {
-                let started = Instant::now();
-                let result = client
-                    .send::<Value>(p, &json!({ "ms": 800, "tag": i }))
-                    .await;
-                (result, started.elapsed())
-            })
-        })
-        .collect();
+    let in_flight = start_in_flight(&client, &p, 20, 800);
     tokio::time::sleep(Duration::from_millis(200)).await;
     let (kind, port) = broker.stop().await;
-    for call in in_flight {
-        let (result, took) = call.await.unwrap();
-        assert!(
-            matches!(&result, Err(RpcError::ConnectionLost { .. })),
-            "an in-flight call during the restart: {result:?}"
-        );
-        assert!(took < Duration::from_secs(3), "failed in {took:?}");
-    }
-    assert_eq!(client.pending_calls(), 0, "nothing left pending");
+    assert_in_flight_lost(&client, in_flight, Duration::from_secs(3)).await;
 
     // While it is down, calls fail fast.
     let started = Instant::now();
@@ -422,27 +402,8 @@ pub async fn broker_down_then_restarted<F, Fut>(
 
     // It comes back: both ends reconnect by themselves; measure how long until a call works.
     let _broker = PrivateBroker::start(kind, port).await;
-    let back = Instant::now();
-    // Short deadlines: on Redis and MQTT a request sent before the server has resubscribed
-    // is dropped by the broker and would wait out the whole default deadline.
-    let quick = || CallOptions::timeout(Duration::from_millis(300));
-    let recovered = loop {
-        match client
-            .send_with::<Value>(p.clone(), &json!({ "ms": 0, "tag": 3 }), quick())
-            .await
-        {
-            Ok(value) => break value,
-            Err(_) if back.elapsed() < Duration::from_secs(15) => {
-                tokio::time::sleep(Duration::from_millis(100)).await
-            }
-            Err(error) => panic!("no recovery within 15 s: {error:?}"),
-        }
-    };
-    assert_eq!(recovered, json!({ "slept": 0, "tag": 3 }));
-    eprintln!(
-        "{kind:?} restart: calls succeed again {:?} after the broker is back",
-        back.elapsed()
-    );
+    let took = await_recovery(&client, &p, Duration::from_secs(15)).await;
+    eprintln!("{kind:?} restart: calls succeed again {took:?} after the broker is back");
 }
 
 /// Deletes a test's queue (queues are durable: they would outlive the test).
@@ -459,4 +420,65 @@ pub async fn delete_queue(queue: &str) {
         }
         let _ = conn.close(200, "done").await;
     }
+}
+
+/// Starts `count` calls that each keep the service busy for `ms`, to be cut by a broker
+/// restart; each task gives the call's result and how long it took.
+pub fn start_in_flight(
+    client: &ClientProxy,
+    pattern: &Value,
+    count: u64,
+    ms: u64,
+) -> Vec<tokio::task::JoinHandle<(Result<Value, RpcError>, Duration)>> {
+    (0..count)
+        .map(|i| {
+            let (client, pattern) = (client.clone(), pattern.clone());
+            tokio::spawn(async move {
+                let started = Instant::now();
+                let result = client
+                    .send::<Value>(pattern, &json!({ "ms": ms, "tag": i }))
+                    .await;
+                (result, started.elapsed())
+            })
+        })
+        .collect()
+}
+
+/// Every in-flight call failed with `ConnectionLost` within `limit`, and none is left pending.
+pub async fn assert_in_flight_lost(
+    client: &ClientProxy,
+    calls: Vec<tokio::task::JoinHandle<(Result<Value, RpcError>, Duration)>>,
+    limit: Duration,
+) {
+    for call in calls {
+        let (result, took) = call.await.unwrap();
+        assert!(
+            matches!(&result, Err(RpcError::ConnectionLost { .. })),
+            "an in-flight call during the restart: {result:?}"
+        );
+        assert!(took < limit, "failed in {took:?}");
+    }
+    assert_eq!(client.pending_calls(), 0, "nothing left pending");
+}
+
+/// Calls until one succeeds (within `limit`), with short per-call deadlines: on Redis and
+/// MQTT a request sent before the server has resubscribed is dropped by the broker and would
+/// wait out the whole default deadline. Returns how long recovery took.
+pub async fn await_recovery(client: &ClientProxy, pattern: &Value, limit: Duration) -> Duration {
+    let back = Instant::now();
+    let quick = || CallOptions::timeout(Duration::from_millis(300));
+    let recovered = loop {
+        match client
+            .send_with::<Value>(pattern.clone(), &json!({ "ms": 0, "tag": 3 }), quick())
+            .await
+        {
+            Ok(value) => break value,
+            Err(_) if back.elapsed() < limit => {
+                tokio::time::sleep(Duration::from_millis(100)).await
+            }
+            Err(error) => panic!("no recovery within {limit:?}: {error:?}"),
+        }
+    };
+    assert_eq!(recovered, json!({ "slept": 0, "tag": 3 }));
+    back.elapsed()
 }

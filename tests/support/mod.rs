@@ -402,3 +402,25 @@ impl PrivateBroker {
         (self.kind, self.port)
     }
 }
+
+/// Boots `M`, lets `configure` set the app up (guards, edge settings), and serves it on a
+/// free loopback port for the rest of the test.
+pub async fn serve_app<M: gateway_core::di::Module>(
+    configure: impl FnOnce(&mut gateway_core::app::NestApplication),
+) -> std::net::SocketAddr {
+    let mut app = gateway_core::app::NestFactory::create::<M>()
+        .await
+        .expect("the app boots");
+    configure(&mut app);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(app.serve(listener, std::future::pending()));
+    addr
+}
+
+/// One response header's value, from [`http_request`]'s header list.
+pub fn header<'a>(head: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    head.iter()
+        .find(|(n, _)| n == name)
+        .map(|(_, v)| v.as_str())
+}
