@@ -437,6 +437,17 @@ async fn a_peer_that_stops_mid_frame_is_disconnected() {
     idle.write_all(body).await.unwrap();
     let n = idle.read(&mut [0u8; 128]).await.unwrap();
     assert!(n > 0, "the idle connection still answers");
+    // A slow peer that keeps sending is not: the limit counts from the last bytes received.
+    let mut slow = TcpStream::connect(addr).await.unwrap();
+    let frame = format!("{}#{}", body.len(), std::str::from_utf8(body).unwrap());
+    let started = Instant::now();
+    for chunk in frame.as_bytes().chunks(10) {
+        slow.write_all(chunk).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(120)).await;
+    }
+    assert!(started.elapsed() > Duration::from_millis(400));
+    let n = slow.read(&mut [0u8; 128]).await.unwrap();
+    assert!(n > 0, "a peer trickling a frame in is answered");
 
     // Our client: a service that sends half a reply and goes quiet.
     let peer = garbage_peer(b"60#{\"response\":").await;

@@ -51,12 +51,11 @@ fn main() {
         num_cores(),
         duration
     );
-    println!("| transport | client | callers | calls/s | p50 µs | p99 µs | errors |");
-    println!("| --- | --- | ---: | ---: | ---: | ---: | ---: |");
+    print_header("transport", "client");
     let mut ratios = Vec::new();
     for (transport, url, port) in BROKERS {
         if std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            println!("| {transport} | (broker not running on {port}: skipped) | | | | | |");
+            println!("| {transport} | (broker not running on {port}: skipped) | | | | | | |");
             continue;
         }
         let ns = format!("bench{}x{}", std::process::id(), transport);
@@ -75,7 +74,7 @@ fn main() {
             let queue = format!("q-{ns}");
             let make = || ClientProxy::new(client_options(transport, url, &queue));
             let ours = ours_client(make, pattern, callers, duration, warmup);
-            print_transport_row(transport, "ours", callers, &ours);
+            print_row(transport, "ours", callers, &ours);
             if nest {
                 let theirs = nest_client(
                     &["--broker", transport, url, &ns],
@@ -83,20 +82,23 @@ fn main() {
                     duration,
                     warmup,
                 );
-                print_transport_row(transport, "nest", callers, &theirs);
-                ratios.push((
-                    transport,
-                    callers,
-                    ours.calls_per_sec / theirs.calls_per_sec,
-                ));
+                print_row(transport, "nest", callers, &theirs);
+                ratios.push((transport, callers, ours, theirs));
             }
         }
         if transport == "rmq" {
             delete_queue(url, &format!("q-{ns}"));
         }
     }
-    for (transport, callers, ratio) in ratios {
-        println!("ratio ours/nest-client calls/s ({transport}, {callers} callers): {ratio:.2}");
+    for (transport, callers, ours, theirs) in ratios {
+        println!(
+            "ratio ours/nest-client calls/s ({transport}, {callers} callers): {:.2}",
+            ours.calls_per_sec / theirs.calls_per_sec
+        );
+        println!(
+            "ratio ours/nest-client cpu-per-call ({transport}, {callers} callers): {:.2}",
+            ours.cpu_us_per_call / theirs.cpu_us_per_call
+        );
     }
     if !nest {
         println!("(Nest rows skipped: run `npm ci --prefix tests/nest-peer` to include them)");
@@ -121,13 +123,6 @@ fn delete_queue(url: &str, queue: &str) {
             let _ = conn.close(200, "done").await;
         }
     });
-}
-
-fn print_transport_row(transport: &str, client: &str, callers: usize, row: &Row) {
-    println!(
-        "| {transport} | {client} | {callers} | {:.0} | {:.0} | {:.0} | {} |",
-        row.calls_per_sec, row.p50_us, row.p99_us, row.errors
-    );
 }
 
 fn client_options(transport: &str, url: &str, queue: &str) -> ClientOptions {

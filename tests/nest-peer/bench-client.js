@@ -1,6 +1,7 @@
 'use strict';
 // Drives a Nest ClientProxy against a TCP service for a bounded time and prints one JSON line:
-// {"calls":N,"seconds":S,"p50_us":..,"p99_us":..,"errors":E}
+// {"calls":N,"seconds":S,"p50_us":..,"p99_us":..,"errors":E,"cpu_us":C} (C: this process's CPU
+// time, user + system, over the measured window)
 // Usage: node bench-client.js <port> <concurrency> <duration_ms> <warmup_ms>          (TCP, 'echo')
 //        node bench-client.js --broker <transport> <url> <ns> <concurrency> <duration_ms> <warmup_ms>
 //                                                            (a broker, { cmd: 'echo', ns })
@@ -43,14 +44,16 @@ async function main() {
   await new Promise((r) => setTimeout(r, warmupMs));
   recording = true;
   const started = process.hrtime.bigint();
+  const cpuStart = process.cpuUsage();
   await new Promise((r) => setTimeout(r, durationMs));
   recording = false;
+  const cpu = process.cpuUsage(cpuStart);
   const seconds = Number(process.hrtime.bigint() - started) / 1e9;
   stop = true;
   await Promise.all(workers);
   latencies.sort((a, b) => a - b);
   const pct = (p) => latencies[Math.min(latencies.length - 1, Math.floor((p / 100) * latencies.length))] || 0;
-  process.stdout.write(JSON.stringify({ calls: latencies.length, seconds, p50_us: pct(50), p99_us: pct(99), errors }) + '\n');
+  process.stdout.write(JSON.stringify({ calls: latencies.length, seconds, p50_us: pct(50), p99_us: pct(99), errors, cpu_us: cpu.user + cpu.system }) + '\n');
   await client.close();
   process.exit(0);
 }

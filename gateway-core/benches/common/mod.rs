@@ -15,13 +15,35 @@ pub struct Row {
     pub p50_us: f64,
     pub p99_us: f64,
     pub errors: u64,
+    /// CPU time the client's process spent per call (user + system), in µs: the figure
+    /// that says how much a client costs, whatever the service can take.
+    pub cpu_us_per_call: f64,
 }
 
-pub fn print_row(client: &str, service: &str, callers: usize, row: &Row) {
+/// The table's header, matching [`print_row`]: two label columns, then the figures.
+pub fn print_header(first: &str, second: &str) {
+    println!("| {first} | {second} | callers | calls/s | p50 µs | p99 µs | client CPU µs/call | errors |");
+    println!("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |");
+}
+
+/// One row under [`print_header`].
+pub fn print_row(first: &str, second: &str, callers: usize, row: &Row) {
     println!(
-        "| {client} | {service} | {callers} | {:.0} | {:.0} | {:.0} | {} |",
-        row.calls_per_sec, row.p50_us, row.p99_us, row.errors
+        "| {first} | {second} | {callers} | {:.0} | {:.0} | {:.0} | {:.1} | {} |",
+        row.calls_per_sec, row.p50_us, row.p99_us, row.cpu_us_per_call, row.errors
     );
+}
+
+/// CPU time (user + system) this process has used so far, in µs.
+pub fn own_cpu_us() -> f64 {
+    // SAFETY: getrusage only writes the struct it is given.
+    let usage = unsafe {
+        let mut usage = std::mem::zeroed::<libc::rusage>();
+        libc::getrusage(libc::RUSAGE_SELF, &mut usage);
+        usage
+    };
+    let us = |t: libc::timeval| t.tv_sec as f64 * 1e6 + t.tv_usec as f64;
+    us(usage.ru_utime) + us(usage.ru_stime)
 }
 
 pub fn num_cores() -> usize {
@@ -74,6 +96,12 @@ pub fn ours_client(
     warmup: Duration,
 ) -> Row {
     let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(
+            std::env::var("WORKERS")
+                .ok()
+                .and_then(|w| w.parse().ok())
+                .unwrap_or(2),
+        )
         .enable_all()
         .build()
         .expect("a runtime");
@@ -109,6 +137,10 @@ pub fn ours_client(
                 })
             })
             .collect();
+        tokio::time::sleep_until(start.into()).await;
+        let cpu_start = own_cpu_us();
+        tokio::time::sleep_until(end.into()).await;
+        let cpu = own_cpu_us() - cpu_start;
         let mut latencies = Vec::new();
         let mut errors = 0;
         for worker in workers {
@@ -127,6 +159,7 @@ pub fn ours_client(
             p50_us: pct(0.50),
             p99_us: pct(0.99),
             errors,
+            cpu_us_per_call: cpu / latencies.len().max(1) as f64,
         }
     })
 }
@@ -157,5 +190,6 @@ pub fn nest_client(target: &[&str], callers: usize, duration: Duration, warmup: 
         p50_us: f("p50_us"),
         p99_us: f("p99_us"),
         errors: r["errors"].as_u64().unwrap_or(0),
+        cpu_us_per_call: f("cpu_us") / f("calls").max(1.0),
     }
 }

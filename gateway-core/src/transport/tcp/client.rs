@@ -181,7 +181,7 @@ impl Connection {
         let writer_service = service.clone();
         tokio::spawn(async move {
             let result = tokio::select! {
-                result = write_frames(write, &mut queue) => result,
+                result = write_frames(write, &mut queue, || writer.pending.len() > 1) => result,
                 _ = writer.closed.cancelled() => Ok(()),
             };
             if let Err(error) = result {

@@ -14,10 +14,15 @@ pub use server::{ServerError, ServerOptions, ShutdownHandle, TcpServer};
 
 use std::time::Duration;
 
+use std::future::Future;
+use std::pin::Pin;
+use std::task::Poll;
+
 use bytes::Bytes;
 use futures_util::{SinkExt, StreamExt};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::mpsc;
+use tokio::time::{Instant, Sleep};
 use tokio_util::codec::{FramedRead, FramedWrite};
 
 /// Nest's default `incompleteMessageTimeout`: how long a half-received frame may sit with no
@@ -25,41 +30,64 @@ use tokio_util::codec::{FramedRead, FramedWrite};
 pub const DEFAULT_INCOMPLETE_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// The next frame, like `frames.next()`, except that a peer that stops sending in the middle
-/// of a frame (no new bytes for a whole `idle` tick, so between one and two `idle`s) yields
-/// [`CodecError::Stalled`]. Waiting for the *start* of a frame is never limited: idle
-/// connections are fine.
+/// of a frame (no new bytes for `idle`) yields [`CodecError::Stalled`]. Waiting for the
+/// *start* of a frame is never limited: idle connections are fine.
+///
+/// The stall timer exists only while part of a frame is buffered, so the usual frame, read
+/// whole, costs no timer.
 pub(crate) async fn next_frame<R: AsyncRead + Unpin>(
     frames: &mut FramedRead<R, NestCodec>,
     idle: Duration,
 ) -> Option<Result<Bytes, CodecError>> {
-    let mut buffered = frames.read_buffer().len();
-    loop {
-        // `next()` is cancel-safe: bytes read so far stay in the buffer.
-        match tokio::time::timeout(idle, frames.next()).await {
-            Ok(next) => return next,
-            Err(_) => {
-                let now = frames.read_buffer().len();
-                if now > 0 && now == buffered {
-                    return Some(Err(CodecError::Stalled {
-                        buffered: now,
-                        idle,
-                    }));
-                }
-                buffered = now;
-            }
+    // The buffered length the timer was armed for, and the timer.
+    let mut stall: Option<(usize, Pin<Box<Sleep>>)> = None;
+    std::future::poll_fn(|cx| {
+        if let Poll::Ready(next) = frames.poll_next_unpin(cx) {
+            return Poll::Ready(next);
         }
-    }
+        // The codec keeps an unfinished frame in the buffer, so bytes here are one.
+        let buffered = frames.read_buffer().len();
+        if buffered == 0 {
+            stall = None;
+            return Poll::Pending;
+        }
+        match &mut stall {
+            // New bytes came: the peer has `idle` again.
+            Some((seen, timer)) if *seen != buffered => {
+                *seen = buffered;
+                timer.as_mut().reset(Instant::now() + idle);
+            }
+            Some(_) => {}
+            None => stall = Some((buffered, Box::pin(tokio::time::sleep(idle)))),
+        }
+        let (_, timer) = stall.as_mut().expect("armed above");
+        match timer.as_mut().poll(cx) {
+            Poll::Ready(()) => Poll::Ready(Some(Err(CodecError::Stalled { buffered, idle }))),
+            Poll::Pending => Poll::Pending,
+        }
+    })
+    .await
 }
 
 /// Writes every JSON body from `bodies` as a frame, batching whatever is queued into one
 /// write. Ends when every sender is gone (`Ok`) or the socket fails (`Err`).
+///
+/// `busy` says whether more bodies are likely on their way (other calls or requests in flight
+/// on this connection). Then the writer first lets every other task that is ready run, once,
+/// so the frames they queue (other HTTP requests' calls, other handlers' replies) leave in the
+/// same write: one syscall and one TCP segment for many frames, for us and for the peer
+/// reading them. A lone call is written at once.
 pub(crate) async fn write_frames<W: AsyncWrite + Unpin>(
     writer: W,
     bodies: &mut mpsc::Receiver<Vec<u8>>,
+    busy: impl Fn() -> bool,
 ) -> Result<(), CodecError> {
     let mut sink = FramedWrite::new(writer, NestCodec::default());
     while let Some(first) = bodies.recv().await {
         sink.feed(first).await?;
+        if bodies.is_empty() && busy() {
+            tokio::task::yield_now().await;
+        }
         while let Ok(next) = bodies.try_recv() {
             sink.feed(next).await?;
         }

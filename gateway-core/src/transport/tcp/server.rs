@@ -234,9 +234,13 @@ impl ConnectionCtx {
 
         let writer_closed = closed.clone();
         let peer = self.peer;
+        // Every in-flight handler holds a sender, and so does the reading loop: more than one
+        // means more replies are coming.
+        let senders = out.downgrade();
         let writer = self.tasks.spawn(async move {
+            let busy = || senders.strong_count() > 1;
             tokio::select! {
-                result = write_frames(write, &mut queue) => if let Err(error) = result {
+                result = write_frames(write, &mut queue, busy) => if let Err(error) = result {
                     tracing::debug!(%peer, %error, "write failed");
                     writer_closed.cancel();
                 },
