@@ -10,6 +10,11 @@
 
 pub mod gateway;
 
+/// Every example binary allocates with mimalloc: request handling allocates small, short-lived
+/// buffers on one thread and frees them on another, which glibc's allocator handles slowly.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use std::sync::{Arc, Mutex, PoisonError};
 
 use gateway_core::prelude::*;

@@ -4,7 +4,8 @@
 //!
 //! `cargo bench -p gateway-core --all-features --bench broker_roundtrip` (the brokers of
 //! `shared/services.md` on their default ports; a broker that is down is skipped, and the
-//! Nest rows need `npm ci --prefix tests/nest-peer`). `BENCH_SECS` per cell (default 3).
+//! Nest rows need `npm ci --prefix tests/nest-peer`). `BENCH_SECS` per cell (default 3),
+//! `BENCH_WORKERS` threads for our client (default 1).
 
 mod common;
 

@@ -7,7 +7,8 @@
 //!
 //! `cargo bench -p gateway-core --bench tcp_roundtrip` (needs `npm ci --prefix tests/nest-peer`
 //! for the Nest rows; without it only our rows run). Each cell runs `BENCH_SECS` seconds
-//! (default 3) after a 0.5 s warm-up. Without `--bench` (e.g. under `cargo test
+//! (default 3) after a 0.5 s warm-up; our client runs on `BENCH_WORKERS` runtime threads
+//! (default 1, like Node's one). Without `--bench` (e.g. under `cargo test
 //! --all-targets`) it does a short smoke run instead.
 
 mod common;

@@ -52,10 +52,14 @@ where
         Ok(()) => {
             let global = parts.extensions.get::<GlobalInterceptors>().cloned();
             if interceptors.is_empty() && global.is_none() {
+                // Boxed where it is made: the handler's future (the method's, with its
+                // downstream calls) is the big part of the request's state, and every future
+                // that held it inline, up to axum's box, would be copied whole when moved.
+                let handler = Box::pin(handler(parts, body));
                 if filters.is_empty() {
-                    handler(parts, body).await
+                    handler.await
                 } else {
-                    catch_unwind(handler(parts, body)).await
+                    catch_unwind(handler).await
                 }
             } else {
                 let ctx = CallContext::new(&parts, route, controller);

@@ -86,6 +86,15 @@ pub fn wait_for_port(port: u16) {
     }
 }
 
+/// Worker threads for our client's runtime: `BENCH_WORKERS`, default 1, the Nest client's one
+/// thread (the service runs beside it on the same machine).
+pub fn workers() -> usize {
+    std::env::var("BENCH_WORKERS")
+        .ok()
+        .and_then(|w| w.parse().ok())
+        .unwrap_or(1)
+}
+
 /// Drives `send(pattern, payload)` on the client `make` builds, from `callers` tasks, for
 /// `duration` after `warmup`.
 pub fn ours_client(
@@ -96,12 +105,7 @@ pub fn ours_client(
     warmup: Duration,
 ) -> Row {
     let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(
-            std::env::var("WORKERS")
-                .ok()
-                .and_then(|w| w.parse().ok())
-                .unwrap_or(2),
-        )
+        .worker_threads(workers())
         .enable_all()
         .build()
         .expect("a runtime");
