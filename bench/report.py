@@ -26,8 +26,8 @@ def cell(series, contender, route, conns):
 lines = [
     f"# Gateway benchmark ({today})",
     "",
-    f"Machine: {machine}. wrk (1 thread) pinned to core 0, the gateway to the last core; the",
-    "services share the cores with both, so figures are for comparing contenders within one run.",
+    f"Machine: {machine}. wrk (1 thread) and the services pinned to core 0, the gateway alone on",
+    "the last core; figures are for comparing contenders within one run.",
     "Latency in ms; CPU = gateway CPU seconds per 10k requests (from /proc); RSS = peak.",
     "",
     "| downstream | gateway | route | conns | req/s | p50 | p99 | p99.9 | CPU s/10k | RSS MB | errors |",

@@ -9,8 +9,9 @@
 # (auth + two parallel downstream calls + aggregation) and GET /users/42.
 #
 # Knobs: BENCH_SECONDS (per run, default 6, at most 20), BENCH_CONNECTIONS ("64 512"),
-# BENCH_SERIES ("rust nest"), BENCH_CONTENDERS ("ours handwritten nest-fastify nest-express"). The machine's cores are shared by wrk, the gateway and the
-# services: wrk is pinned to core 0 and the gateway to the last core when there are two or more.
+# BENCH_SERIES ("rust nest"), BENCH_CONTENDERS ("ours handwritten nest-fastify nest-express").
+# With two or more cores, wrk and the services are pinned to core 0 and the gateway has the last
+# core to itself, so each gateway's figures are its own, not shared with the load around it.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -39,9 +40,9 @@ cargo build --release -p examples --bins
 
 CORES=$(nproc)
 LAST=$((CORES - 1))
-PIN_GATEWAY=() PIN_WRK=()
-if (( CORES > 1 )); then PIN_GATEWAY=(taskset -c "$LAST"); PIN_WRK=(taskset -c 0); fi
-pin_wrk() { "${PIN_WRK[@]}" "$@"; }
+PIN_GATEWAY=() PIN_LOAD=()
+if (( CORES > 1 )); then PIN_GATEWAY=(taskset -c "$LAST"); PIN_LOAD=(taskset -c 0); fi
+pin_load() { "${PIN_LOAD[@]}" "$@"; }
 
 PIDS=()
 cleanup() { for p in "${PIDS[@]:-}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; }
@@ -56,13 +57,24 @@ wait_port() {
 cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
 peak_rss_kb() { awk '/VmHWM/ { print $2 }' "/proc/$1/status"; }
 
+listening() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+# A port still held (by a previous contender, or anything else) would send the load elsewhere.
+ensure_free() {
+  for port in "$@"; do
+    for _ in $(seq 1 100); do listening "$port" || continue 2; sleep 0.05; done
+    echo "port $port is still taken: stop what listens there (ss -ltnp) and run again" >&2; exit 1
+  done
+}
+
 start_services() { # rust|nest
+  ensure_free "$USERS" "$ORDERS"
   if [[ $1 == rust ]]; then
-    USERS_SERVICE_PORT=$USERS RUST_LOG=warn target/release/users-service & PIDS+=($!)
-    ORDERS_SERVICE_PORT=$ORDERS RUST_LOG=warn target/release/orders-service & PIDS+=($!)
+    # Not through a shell function: `$!` must be the service's own pid (taskset execs).
+    USERS_SERVICE_PORT=$USERS RUST_LOG=warn "${PIN_LOAD[@]}" target/release/users-service & PIDS+=($!)
+    ORDERS_SERVICE_PORT=$ORDERS RUST_LOG=warn "${PIN_LOAD[@]}" target/release/orders-service & PIDS+=($!)
   else
-    (cd tests/nest-peer && exec node seed-services.js users "$USERS") >/dev/null & PIDS+=($!)
-    (cd tests/nest-peer && exec node seed-services.js orders "$ORDERS") >/dev/null & PIDS+=($!)
+    (cd tests/nest-peer && exec "${PIN_LOAD[@]}" node seed-services.js users "$USERS") >/dev/null & PIDS+=($!)
+    (cd tests/nest-peer && exec "${PIN_LOAD[@]}" node seed-services.js orders "$ORDERS") >/dev/null & PIDS+=($!)
   fi
   wait_port "$USERS"; wait_port "$ORDERS"
 }
@@ -84,15 +96,16 @@ for series in $SERIES; do
   say "downstream: $series services"
   start_services "$series"
   for contender in $CONTENDERS; do
+    ensure_free "$GW"
     pid=$(start_gateway "$contender"); PIDS+=("$pid")
     wait_port "$GW"
     # The process doing the work (`exec` keeps the pid; taskset execs too).
     say "$contender (pid $pid) in front of the $series services"
-    pin_wrk wrk -t1 -c64 -d2s -H "Authorization: Bearer $TOKEN" "http://127.0.0.1:$GW/users/42/profile" >/dev/null # warm-up
+    pin_load wrk -t1 -c64 -d2s -H "Authorization: Bearer $TOKEN" "http://127.0.0.1:$GW/users/42/profile" >/dev/null # warm-up
     for route in $ROUTES; do
       for conns in $CONNECTIONS; do
         before=$(cpu_ticks "$pid")
-        line=$(pin_wrk wrk -t1 -c"$conns" -d"${SECONDS_PER_RUN}s" --timeout 5s -s bench/report.lua \
+        line=$(pin_load wrk -t1 -c"$conns" -d"${SECONDS_PER_RUN}s" --timeout 5s -s bench/report.lua \
           -H "Authorization: Bearer $TOKEN" "http://127.0.0.1:$GW$route" | grep '^JSON ' | cut -c6-)
         after=$(cpu_ticks "$pid")
         rss=$(peak_rss_kb "$pid")
@@ -110,7 +123,6 @@ PY
       done
     done
     kill "$pid"; wait "$pid" 2>/dev/null || true
-    for _ in $(seq 1 100); do (exec 3<>"/dev/tcp/127.0.0.1/$GW") 2>/dev/null || break; sleep 0.05; done
   done
   cleanup; PIDS=()
 done

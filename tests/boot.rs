@@ -279,3 +279,57 @@ fn every_controller_in_the_binary_is_known_to_inventory() {
         .map(|c| c.meta.routes.len());
     assert_eq!(routes, Some(3));
 }
+
+#[injectable]
+struct ForgottenController;
+
+#[controller]
+impl ForgottenController {
+    #[get("forgotten")]
+    async fn forgotten(&self) -> &'static str {
+        "never served"
+    }
+}
+
+/// Where a test's log lines go.
+#[derive(Clone, Default)]
+struct Captured(Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn only_a_controller_no_module_lists_is_reported_as_forgotten() {
+    let captured = Captured::default();
+    let writer = captured.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_env_filter("warn")
+        .with_ansi(false)
+        .with_writer(move || writer.clone())
+        .finish();
+    let _guard = tracing_subscriber::util::SubscriberInitExt::set_default(subscriber);
+    let app = NestFactory::create::<AppModule>().await.unwrap();
+    drop(app);
+    let logs = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    // Listed by no module: a forgotten `controllers = [..]` entry.
+    assert!(
+        logs.contains("ForgottenController is a #[controller] but no module lists it"),
+        "{logs}"
+    );
+    // Listed by modules AppModule does not import (another app in the same binary): quiet.
+    for other in [
+        "FarmController",
+        "OtherController",
+        "RenamedController",
+        "EmptyController",
+    ] {
+        assert!(!logs.contains(other), "{other} reported: {logs}");
+    }
+}

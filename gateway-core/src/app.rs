@@ -139,19 +139,26 @@ fn boot<M: Module>(kind: Kind) -> Result<(Router, MessageRouter), BootError> {
     }
     let controllers = std::mem::take(&mut registry.controllers);
     // The cross-check: a controller compiled into the binary that no module lists is
-    // usually a forgotten `controllers = [..]` entry.
+    // usually a forgotten `controllers = [..]` entry. One that another module lists belongs
+    // to another app built from the same crate (a service beside its gateway): fine.
     for registered in crate::http::registered_controllers() {
-        if !controllers
-            .iter()
-            .any(|c| c.type_name == (registered.type_name)())
-        {
-            tracing::warn!(
+        let type_name = (registered.type_name)();
+        if controllers.iter().any(|c| c.type_name == type_name) {
+            continue;
+        }
+        match crate::http::module_listing(type_name) {
+            Some(other) => tracing::debug!(
+                controller = registered.meta.name,
+                module = other,
+                root = M::NAME,
+                "controller of a module this app does not import: not served here"
+            ),
+            None => tracing::warn!(
                 controller = registered.meta.name,
                 module = M::NAME,
-                "{} is a #[controller] but no module imported by {} lists it: its routes are not served",
-                registered.meta.name,
-                M::NAME
-            );
+                "{} is a #[controller] but no module lists it: its routes are not served (add it to a module's `controllers = [..]`)",
+                registered.meta.name
+            ),
         }
     }
     let serves = |c: &crate::di::ControllerEntry| match kind {

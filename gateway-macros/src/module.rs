@@ -75,6 +75,10 @@ pub fn expand(attr: TokenStream, item: TokenStream) -> TokenStream {
         .controllers
         .iter()
         .map(|t| quote!(__module.controller::<#t>();));
+    let controller_names = lists
+        .controllers
+        .iter()
+        .map(|t| quote!(::core::any::type_name::<#t> as fn() -> &'static str));
     // A bare type path is a class provider; any other expression is a `Provider` value.
     let providers = lists.providers.iter().map(|e| match e {
         Expr::Path(p) if p.qself.is_none() && p.attrs.is_empty() => {
@@ -85,6 +89,13 @@ pub fn expand(attr: TokenStream, item: TokenStream) -> TokenStream {
     });
     quote! {
         #strukt
+
+        ::gateway_core::__private::inventory::submit! {
+            ::gateway_core::http::RegisteredModule {
+                name: #name_str,
+                controllers: &[#(#controller_names),*],
+            }
+        }
 
         impl ::gateway_core::di::Module for #name {
             const NAME: &'static str = #name_str;

@@ -88,6 +88,27 @@ pub struct RegisteredController {
 
 inventory::collect!(RegisteredController);
 
+/// What every `#[module]` submits to `inventory`: its name and the controllers it lists. The
+/// boot cross-check uses it to tell a forgotten controller (no module lists it) from one that
+/// belongs to another app built from the same crate (another module lists it).
+#[derive(Debug)]
+pub struct RegisteredModule {
+    /// The module's name.
+    pub name: &'static str,
+    /// `std::any::type_name` of each controller in its `controllers = [..]`.
+    pub controllers: &'static [fn() -> &'static str],
+}
+
+inventory::collect!(RegisteredModule);
+
+/// The module linked into this binary that lists the controller named `type_name`, if any.
+pub fn module_listing(type_name: &str) -> Option<&'static str> {
+    inventory::iter::<RegisteredModule>
+        .into_iter()
+        .find(|m| m.controllers.iter().any(|c| c() == type_name))
+        .map(|m| m.name)
+}
+
 /// Every `#[controller]` linked into this binary, sorted by type name.
 pub fn registered_controllers() -> Vec<&'static RegisteredController> {
     let mut all: Vec<_> = inventory::iter::<RegisteredController>

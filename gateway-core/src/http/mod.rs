@@ -31,8 +31,8 @@ use axum::response::Response;
 use tower_http::catch_panic::CatchPanicLayer;
 
 pub use controller::{
-    registered_controllers, Controller, ControllerMeta, PatternMeta, RegisteredController,
-    RouteMeta,
+    module_listing, registered_controllers, Controller, ControllerMeta, PatternMeta,
+    RegisteredController, RegisteredModule, RouteMeta,
 };
 pub use exception::{ExceptionCause, ExceptionMessage, HttpException};
 pub(crate) use extract::json_text;
