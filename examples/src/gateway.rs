@@ -193,7 +193,9 @@ pub struct ProfileQuery {
     pub partial: bool,
 }
 
-fn partial_budget() -> Duration {
+/// How long each part of a `?partial=true` profile may take: `PARTIAL_TIMEOUT_MS`, default
+/// 1000.
+pub fn partial_budget() -> Duration {
     std::env::var("PARTIAL_TIMEOUT_MS")
         .ok()
         .and_then(|ms| ms.parse().ok())

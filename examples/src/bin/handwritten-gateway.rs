@@ -1,20 +1,22 @@
 //! The benchmark's baseline: the seed gateway written by hand on plain axum + tokio + our TCP
 //! `ClientProxy`, with no macros, no DI container and no guard framework, doing the same work
-//! as `gateway` (constant-time bearer check, the same payloads, parallel calls, the same
-//! answers). What `gateway` costs beyond this is the framework's overhead.
+//! as `gateway` (constant-time bearer check, the same payloads, parallel calls, `?partial=true`,
+//! the same answers). What `gateway` costs beyond this is the framework's overhead.
 //!
 //! `GATEWAY_TOKEN=... handwritten-gateway` (same environment variables as `gateway`).
 
 use std::sync::Arc;
 
-use axum::extract::{Path, State};
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Path, Query, State};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
-use examples::gateway::Profile;
+use examples::gateway::{partial_budget, Profile, ProfileQuery};
 use examples::{env_addr, env_port, init_logging, Order, User};
 use gateway_core::http::{nest_response, HttpException};
+use gateway_core::partial::{self, Partial};
 use gateway_core::prelude::*;
 use serde_json::json;
 use subtle::ConstantTimeEq;
@@ -70,33 +72,53 @@ async fn user(
 async fn profile(
     State(gw): State<Arc<Gateway>>,
     Path(id): Path<String>,
+    query: Result<Query<ProfileQuery>, QueryRejection>,
     headers: HeaderMap,
 ) -> Response {
     let result = async {
         gw.authorized(&headers)?;
         let id = id_of(&id)?;
+        let Query(query) = query.map_err(|e| HttpException::bad_request(e.body_text()))?;
         let caller = json!({ "sub": "api-client" });
-        let (found, orders) = tokio::try_join!(
+        let get_user = || {
             gw.users.send::<User>(
                 pattern!({ cmd: "get_user" }),
-                &json!({ "id": id, "user": caller })
-            ),
+                &json!({ "id": id, "user": caller }),
+            )
+        };
+        let list_orders = || {
             gw.orders.send::<Vec<Order>>(
                 pattern!({ cmd: "list_orders" }),
-                &json!({ "userId": id, "user": caller })
-            ),
-        )?;
-        Ok::<_, HttpException>(Profile {
-            id: found.id,
-            name: found.name,
-            order_count: orders.len(),
-            orders,
-        })
+                &json!({ "userId": id, "user": caller }),
+            )
+        };
+        if !query.partial {
+            let (found, orders) = tokio::try_join!(get_user(), list_orders())?;
+            return Ok(nest_response(
+                axum::http::StatusCode::OK,
+                &Profile {
+                    id: found.id,
+                    name: found.name,
+                    order_count: orders.len(),
+                    orders,
+                },
+            ));
+        }
+        let budget = partial_budget();
+        let (found, orders) = tokio::join!(
+            partial::within("user", budget, get_user()),
+            partial::within("orders", budget, list_orders()),
+        );
+        let found = found?;
+        let body = json!({
+            "id": found.id,
+            "name": found.name,
+            "orderCount": orders.as_ref().ok().map(Vec::len),
+            "orders": orders.as_ref().ok(),
+        });
+        Ok::<_, HttpException>(Partial::new(body).missing([orders.err()]).into_response())
     };
-    match result.await {
-        Ok(profile) => nest_response(axum::http::StatusCode::OK, &profile),
-        Err(error) => error.into_response(),
-    }
+    result.await.unwrap_or_else(IntoResponse::into_response)
 }
 
 #[tokio::main]
