@@ -159,30 +159,40 @@ impl GatewayController {
         };
         if !query.partial {
             let (found, orders) = tokio::try_join!(get_user(), list_orders())?;
-            return Ok(nest_response(
-                StatusCode::OK,
-                &Profile {
-                    id: found.id,
-                    name: found.name,
-                    order_count: orders.len(),
-                    orders,
-                },
-            ));
+            return Ok(nest_response(StatusCode::OK, &Profile::new(found, orders)));
         }
         let budget = partial_budget();
         let (found, orders) = tokio::join!(
             partial::within("user", budget, get_user()),
             partial::within("orders", budget, list_orders()),
         );
-        let found = found?; // no user, no profile: fail as usual
-        let body = json!({
-            "id": found.id,
-            "name": found.name,
-            "orderCount": orders.as_ref().ok().map(Vec::len),
-            "orders": orders.as_ref().ok(),
-        });
-        Ok(Partial::new(body).missing([orders.err()]).into_response())
+        // No user, no profile: fail as usual.
+        Ok(partial_profile(found?, orders))
     }
+}
+
+impl Profile {
+    /// The profile of `user`, with their orders.
+    pub fn new(user: User, orders: Vec<Order>) -> Self {
+        Profile {
+            id: user.id,
+            name: user.name,
+            order_count: orders.len(),
+            orders,
+        }
+    }
+}
+
+/// The `?partial=true` answer: the user, and their orders if they came (otherwise
+/// `"orders": null`, `"degraded": ["orders"]` and `x-gateway-completed: false`).
+pub fn partial_profile(user: User, orders: Result<Vec<Order>, partial::Degraded>) -> Response {
+    let body = json!({
+        "id": user.id,
+        "name": user.name,
+        "orderCount": orders.as_ref().ok().map(Vec::len),
+        "orders": orders.as_ref().ok(),
+    });
+    Partial::new(body).missing([orders.err()]).into_response()
 }
 
 /// The query of `GET /users/:id/profile`.

@@ -13,10 +13,10 @@ use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
-use examples::gateway::{partial_budget, Profile, ProfileQuery};
+use examples::gateway::{partial_budget, partial_profile, Profile, ProfileQuery};
 use examples::{env_addr, env_port, init_logging, Order, User};
 use gateway_core::http::{nest_response, HttpException};
-use gateway_core::partial::{self, Partial};
+use gateway_core::partial;
 use gateway_core::prelude::*;
 use serde_json::json;
 use subtle::ConstantTimeEq;
@@ -96,12 +96,7 @@ async fn profile(
             let (found, orders) = tokio::try_join!(get_user(), list_orders())?;
             return Ok(nest_response(
                 axum::http::StatusCode::OK,
-                &Profile {
-                    id: found.id,
-                    name: found.name,
-                    order_count: orders.len(),
-                    orders,
-                },
+                &Profile::new(found, orders),
             ));
         }
         let budget = partial_budget();
@@ -109,14 +104,7 @@ async fn profile(
             partial::within("user", budget, get_user()),
             partial::within("orders", budget, list_orders()),
         );
-        let found = found?;
-        let body = json!({
-            "id": found.id,
-            "name": found.name,
-            "orderCount": orders.as_ref().ok().map(Vec::len),
-            "orders": orders.as_ref().ok(),
-        });
-        Ok::<_, HttpException>(Partial::new(body).missing([orders.err()]).into_response())
+        Ok::<_, HttpException>(partial_profile(found?, orders))
     };
     result.await.unwrap_or_else(IntoResponse::into_response)
 }
