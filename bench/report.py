@@ -75,6 +75,19 @@ ratio("ours/nest-fastify cpu-per-request", ours, fastify, "cpu_s_per_10k")
 ratio("ours/handwritten rps", ours, hand, "rps")
 ratio("ours/handwritten p99", ours, hand, "p99_us")
 ratio("ours/handwritten cpu-per-request", ours, hand, "cpu_s_per_10k")
+# Instructions per request (callgrind), when run.sh could count them.
+instr = {}
+try:
+    for r in csv.DictReader(open(f"{out}/instructions.tsv"), delimiter="\t"):
+        instr[r["contender"]] = int(r["instructions_per_request"])
+except (FileNotFoundError, KeyError, ValueError):
+    pass
+if "ours" in instr and "handwritten" in instr:
+    lines += ["", "User-space instructions per profile request (callgrind, our services, 16 connections; the",
+              "steady figure: the kernel's share is the same for both):", "",
+              "| gateway | instructions / request |", "| --- | ---: |"]
+    lines += [f"| {c} | {instr[c]} |" for c in ("ours", "handwritten")]
+    ratios.append(f"ratio ours/handwritten instructions-per-request: {instr['ours'] / instr['handwritten']:.2f}")
 lines += ["", "Ratios (GET /users/42/profile, our services, 64 connections; below 1 is better for p99 and CPU):", ""]
 lines += [f"    {r}" for r in ratios]
 lines += ["", "![requests per second](chart.svg)", ""]
@@ -107,6 +120,7 @@ for ci, contender in enumerate(CONTENDERS):
 svg.append("</svg>")
 open(f"{out}/chart.svg", "w").write("\n".join(svg))
 
-print("\n".join(lines[6:6 + len(rows) + 2]))
+table = next(i for i, line in enumerate(lines) if line.startswith("| downstream"))
+print("\n".join(lines[table:table + len(rows) + 2]))
 for r in ratios:
     print(r)

@@ -10,7 +10,9 @@
 #
 # Knobs: BENCH_SECONDS (per run, default 5, at most 20), BENCH_CONNECTIONS ("64 512"),
 # BENCH_SERIES ("rust nest"), BENCH_CONTENDERS ("ours handwritten nest-fastify nest-express"),
-# BENCH_ROUNDS (2: how many times ours and handwritten are measured, alternating).
+# BENCH_ROUNDS (2: how many times ours and handwritten are measured, alternating). With
+# valgrind installed it also counts ours' and handwritten's instructions per profile request
+# (callgrind), the figure that does not move with the machine's load.
 # With two or more cores, wrk and the services are pinned to core 0 and the gateway has the last
 # core to itself, so each gateway's figures are its own, not shared with the load around it.
 set -euo pipefail
@@ -101,6 +103,40 @@ start_gateway() { # contender; prints the pid
   echo $!
 }
 
+# The steady figure: user-space instructions per profile request (callgrind), ours and
+# handwritten, our services downstream. Counted over a fixed window after a warm-up, so start-up
+# is not in it; the kernel's share is the same for both (the same syscalls per request).
+INSTR="$OUT/instructions.tsv"
+printf 'contender\trequests\tinstructions_per_request\n' > "$INSTR"
+count_instructions() {
+  if ! command -v valgrind >/dev/null || ! command -v callgrind_control >/dev/null; then
+    echo "valgrind not found: instructions per request not counted (apt-get install valgrind)" >&2
+    return 0
+  fi
+  local contender bin dir vpid requests ir
+  for contender in ours handwritten; do
+    [[ " $CONTENDERS " == *" $contender "* ]] || continue
+    bin=gateway; [[ $contender == handwritten ]] && bin=handwritten-gateway
+    dir=$(mktemp -d)
+    ensure_free "$GW"
+    env GATEWAY_TOKEN=$TOKEN GATEWAY_PORT=$GW USERS_SERVICE_PORT=$USERS ORDERS_SERVICE_PORT=$ORDERS RUST_LOG=warn \
+      "${PIN_GATEWAY[@]}" valgrind --tool=callgrind --callgrind-out-file="$dir/cg.%p" "target/release/$bin" >/dev/null 2>&1 &
+    vpid=$!; PIDS+=("$vpid")
+    for _ in $(seq 1 200); do listening "$GW" && break; sleep 0.1; done
+    say "$contender under callgrind (pid $vpid)"
+    pin_load wrk -t1 -c16 -d2s -H "Authorization: Bearer $TOKEN" "http://127.0.0.1:$GW/users/42/profile" >/dev/null
+    callgrind_control -z "$vpid" >/dev/null 2>&1
+    requests=$(pin_load wrk -t1 -c16 -d4s -H "Authorization: Bearer $TOKEN" "http://127.0.0.1:$GW/users/42/profile" | awk '/requests in/ { print $1 }')
+    callgrind_control -d "$vpid" >/dev/null 2>&1
+    kill "$vpid"; wait "$vpid" 2>/dev/null || true
+    ir=$(awk '/^summary:/ { print $2 }' "$dir"/cg.*.1 2>/dev/null | sort -n | tail -1)
+    rm -rf "$dir"
+    if [[ -n $ir && -n $requests && $requests -gt 0 ]]; then
+      printf '%s\t%s\t%s\n' "$contender" "$requests" "$((ir / requests))" | tee -a "$INSTR" >&2
+    fi
+  done
+}
+
 printf 'series\tcontender\troute\tconnections\trps\tp50_us\tp99_us\tp999_us\tcpu_s_per_10k\tpeak_rss_mb\terrors\n' > "$RAW"
 TICK=$(getconf CLK_TCK)
 for series in $SERIES; do
@@ -135,6 +171,7 @@ PY
     done
     kill "$pid"; wait "$pid" 2>/dev/null || true
   done
+  [[ $series == rust ]] && count_instructions
   cleanup; PIDS=()
 done
 
