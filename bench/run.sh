@@ -25,14 +25,17 @@ SERIES=${BENCH_SERIES:-"rust nest"}
 CONTENDERS=${BENCH_CONTENDERS:-"ours handwritten nest-fastify nest-express"}
 ROUNDS=${BENCH_ROUNDS:-2}
 # ours and handwritten are a few percent apart, within one run's noise: they are measured
-# ROUNDS times, alternating (ours, handwritten, ..., handwritten, ours), and averaged.
-ORDER=$CONTENDERS
-for ((round = 2; round <= ROUNDS; round++)); do
-  again=""
-  for c in $CONTENDERS; do [[ $c == ours || $c == handwritten ]] && again="$c $again"; done
-  (( round % 2 == 0 )) || again=$(echo $again | tr ' ' '\n' | tac | xargs)
-  ORDER="$ORDER $again"
+# ROUNDS times back to back, alternating (ours, handwritten, handwritten, ours, ...), and
+# averaged; then the Nest contenders, once.
+PAIR="" REST=""
+for c in $CONTENDERS; do
+  if [[ $c == ours || $c == handwritten ]]; then PAIR="$PAIR $c"; else REST="$REST $c"; fi
 done
+ORDER=""
+for ((round = 1; round <= ROUNDS; round++)); do
+  if (( round % 2 )); then ORDER="$ORDER $PAIR"; else ORDER="$ORDER $(echo $PAIR | tr ' ' '\n' | tac | xargs)"; fi
+done
+ORDER="$ORDER $REST"
 ROUTES="/users/42/profile /users/42"
 TOKEN=bench-token-0123456789
 GW=4300 USERS=4301 ORDERS=4302
