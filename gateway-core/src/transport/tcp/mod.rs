@@ -12,11 +12,10 @@ pub mod server;
 pub use codec::{CodecError, NestCodec, DEFAULT_MAX_FRAME_UNITS};
 pub use server::{ServerError, ServerOptions, ShutdownHandle, TcpServer};
 
-use std::time::Duration;
-
 use std::future::Future;
 use std::pin::Pin;
 use std::task::Poll;
+use std::time::Duration;
 
 use bytes::Bytes;
 use futures_util::{SinkExt, StreamExt};
@@ -45,7 +44,8 @@ pub(crate) async fn next_frame<R: AsyncRead + Unpin>(
         if let Poll::Ready(next) = frames.poll_next_unpin(cx) {
             return Poll::Ready(next);
         }
-        // The codec keeps an unfinished frame in the buffer, so bytes here are one.
+        // The codec leaves a frame in the buffer until it is whole: bytes left here are the
+        // start of one.
         let buffered = frames.read_buffer().len();
         if buffered == 0 {
             stall = None;
