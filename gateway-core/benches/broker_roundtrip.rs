@@ -96,10 +96,12 @@ fn main() {
             "ratio ours/nest-client calls/s ({transport}, {callers} callers): {:.2}",
             ours.calls_per_sec / theirs.calls_per_sec
         );
-        println!(
-            "ratio ours/nest-client cpu-per-call ({transport}, {callers} callers): {:.2}",
-            ours.cpu_us_per_call / theirs.cpu_us_per_call
-        );
+        let cpu = ours.cpu_us_per_call / theirs.cpu_us_per_call;
+        if cpu.is_finite() {
+            println!(
+                "ratio ours/nest-client cpu-per-call ({transport}, {callers} callers): {cpu:.2}"
+            );
+        }
     }
     if !nest {
         println!("(Nest rows skipped: run `npm ci --prefix tests/nest-peer` to include them)");

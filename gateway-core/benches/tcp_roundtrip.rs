@@ -78,10 +78,12 @@ fn main() {
                     "ratio ours/nest-client calls/s ({service} service, {callers} callers): {:.2}",
                     o.3.calls_per_sec / n.3.calls_per_sec
                 );
-                println!(
-                    "ratio ours/nest-client cpu-per-call ({service} service, {callers} callers): {:.2}",
-                    o.3.cpu_us_per_call / n.3.cpu_us_per_call
-                );
+                let cpu = o.3.cpu_us_per_call / n.3.cpu_us_per_call;
+                if cpu.is_finite() {
+                    println!(
+                        "ratio ours/nest-client cpu-per-call ({service} service, {callers} callers): {cpu:.2}"
+                    );
+                }
             }
         }
     }

@@ -16,7 +16,7 @@ pub struct Row {
     pub p99_us: f64,
     pub errors: u64,
     /// CPU time the client's process spent per call (user + system), in µs: the figure
-    /// that says how much a client costs, whatever the service can take.
+    /// that says how much a client costs, whatever the service can take (NaN if unknown).
     pub cpu_us_per_call: f64,
 }
 
@@ -29,12 +29,28 @@ pub fn print_header(first: &str, second: &str) {
 /// One row under [`print_header`].
 pub fn print_row(first: &str, second: &str, callers: usize, row: &Row) {
     println!(
-        "| {first} | {second} | {callers} | {:.0} | {:.0} | {:.0} | {:.1} | {} |",
-        row.calls_per_sec, row.p50_us, row.p99_us, row.cpu_us_per_call, row.errors
+        "| {first} | {second} | {callers} | {:.0} | {:.0} | {:.0} | {} | {} |",
+        row.calls_per_sec,
+        row.p50_us,
+        row.p99_us,
+        if row.cpu_us_per_call.is_finite() {
+            format!("{:.1}", row.cpu_us_per_call)
+        } else {
+            "n/a".to_owned()
+        },
+        row.errors
     );
 }
 
+/// CPU time (user + system) this process has used so far, in µs; NaN where getrusage is
+/// missing (the column reads n/a and no CPU ratio is printed).
+#[cfg(not(unix))]
+pub fn own_cpu_us() -> f64 {
+    f64::NAN
+}
+
 /// CPU time (user + system) this process has used so far, in µs.
+#[cfg(unix)]
 pub fn own_cpu_us() -> f64 {
     // SAFETY: getrusage only writes the struct it is given.
     let usage = unsafe {
