@@ -39,6 +39,8 @@ ORDER="$ORDER $REST"
 ROUTES="/users/42/profile /users/42"
 TOKEN=bench-token-0123456789
 GW=4300 USERS=4301 ORDERS=4302
+# What our gateways (ours, handwritten) are started with.
+GATEWAY_ENV=(GATEWAY_TOKEN=$TOKEN GATEWAY_PORT=$GW USERS_SERVICE_PORT=$USERS ORDERS_SERVICE_PORT=$ORDERS RUST_LOG=warn)
 OUT=bench/results
 mkdir -p "$OUT"
 RAW="$OUT/raw.tsv"
@@ -96,10 +98,9 @@ start_services() { # rust|nest
 }
 
 start_gateway() { # contender; prints the pid
-  local env=(GATEWAY_TOKEN=$TOKEN GATEWAY_PORT=$GW USERS_SERVICE_PORT=$USERS ORDERS_SERVICE_PORT=$ORDERS RUST_LOG=warn)
   case $1 in
-    ours) env "${env[@]}" "${PIN_GATEWAY[@]}" target/release/gateway >/dev/null 2>&1 & ;;
-    handwritten) env "${env[@]}" "${PIN_GATEWAY[@]}" target/release/handwritten-gateway >/dev/null 2>&1 & ;;
+    ours) env "${GATEWAY_ENV[@]}" "${PIN_GATEWAY[@]}" target/release/gateway >/dev/null 2>&1 & ;;
+    handwritten) env "${GATEWAY_ENV[@]}" "${PIN_GATEWAY[@]}" target/release/handwritten-gateway >/dev/null 2>&1 & ;;
     nest-fastify) (cd bench/nest-gateway && exec "${PIN_GATEWAY[@]}" node gateway.js fastify $GW $USERS $ORDERS $TOKEN) >/dev/null 2>&1 & ;;
     nest-express) (cd bench/nest-gateway && exec "${PIN_GATEWAY[@]}" node gateway.js express $GW $USERS $ORDERS $TOKEN) >/dev/null 2>&1 & ;;
   esac
@@ -122,8 +123,7 @@ count_instructions() {
     bin=gateway; [[ $contender == handwritten ]] && bin=handwritten-gateway
     dir=$(mktemp -d)
     ensure_free "$GW"
-    env GATEWAY_TOKEN=$TOKEN GATEWAY_PORT=$GW USERS_SERVICE_PORT=$USERS ORDERS_SERVICE_PORT=$ORDERS RUST_LOG=warn \
-      "${PIN_GATEWAY[@]}" valgrind --tool=callgrind --callgrind-out-file="$dir/cg.%p" "target/release/$bin" >/dev/null 2>&1 &
+    env "${GATEWAY_ENV[@]}" "${PIN_GATEWAY[@]}" valgrind --tool=callgrind --callgrind-out-file="$dir/cg.%p" "target/release/$bin" >/dev/null 2>&1 &
     vpid=$!; PIDS+=("$vpid")
     for _ in $(seq 1 200); do listening "$GW" && break; sleep 0.1; done
     say "$contender under callgrind (pid $vpid)"

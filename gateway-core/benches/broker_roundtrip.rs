@@ -34,16 +34,7 @@ fn main() {
     if let Some(i) = args.iter().position(|a| a == "--serve") {
         return serve(&args[i + 1], &args[i + 2], &args[i + 3]);
     }
-    let full = args.iter().any(|a| a == "--bench");
-    let secs: f64 = std::env::var("BENCH_SECS")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(3.0);
-    let (duration, warmup) = if full {
-        (Duration::from_secs_f64(secs), Duration::from_millis(500))
-    } else {
-        (Duration::from_millis(200), Duration::from_millis(50))
-    };
+    let (duration, warmup) = cell_timing(&args);
     let nest = peer_dir()
         .join("node_modules/@nestjs/microservices")
         .exists();

@@ -14,7 +14,6 @@
 mod common;
 
 use std::process::{Command, Stdio};
-use std::time::Duration;
 
 use common::*;
 
@@ -32,16 +31,7 @@ fn main() {
     {
         return serve(port.parse().expect("--serve <port>"));
     }
-    let full = args.iter().any(|a| a == "--bench");
-    let secs: f64 = std::env::var("BENCH_SECS")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(3.0);
-    let (duration, warmup) = if full {
-        (Duration::from_secs_f64(secs), Duration::from_millis(500))
-    } else {
-        (Duration::from_millis(200), Duration::from_millis(50))
-    };
+    let (duration, warmup) = cell_timing(&args);
 
     let ours = Service::ours();
     let nest = Service::nest();

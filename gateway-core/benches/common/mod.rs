@@ -62,6 +62,19 @@ pub fn own_cpu_us() -> f64 {
     us(usage.ru_utime) + us(usage.ru_stime)
 }
 
+/// How long each cell runs and its warm-up: `BENCH_SECS` (default 3 s) after 0.5 s under
+/// `cargo bench` (`--bench`); a short smoke run otherwise (e.g. `cargo test --all-targets`).
+pub fn cell_timing(args: &[String]) -> (Duration, Duration) {
+    if !args.iter().any(|a| a == "--bench") {
+        return (Duration::from_millis(200), Duration::from_millis(50));
+    }
+    let secs: f64 = std::env::var("BENCH_SECS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(3.0);
+    (Duration::from_secs_f64(secs), Duration::from_millis(500))
+}
+
 pub fn num_cores() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get())
 }

@@ -264,13 +264,13 @@ impl Connection {
         headers: Option<&[(String, String)]>,
         body: Vec<u8>,
     ) -> Result<(), Arc<str>> {
+        if self.is_closed() {
+            return Err(CONNECTION_CLOSED.into());
+        }
         match &self.sink {
             Sink::Tcp(_) => unreachable!("TCP bodies go through the writer queue"),
             #[cfg(feature = "nats")]
             Sink::Nats { client, inbox } => {
-                if self.is_closed() {
-                    return Err(CONNECTION_CLOSED.into());
-                }
                 let subject = route.to_owned();
                 let map = headers.map(|headers| {
                     let mut map = async_nats::HeaderMap::new();
@@ -299,25 +299,16 @@ impl Connection {
             }
             #[cfg(feature = "redis")]
             Sink::Redis { publisher, replies } => {
-                if self.is_closed() {
-                    return Err(CONNECTION_CLOSED.into());
-                }
                 let _ = headers; // Redis pub/sub has no headers (nor has Nest's Redis transport)
                 crate::transport::redis::publish(publisher, replies, route, id, body).await
             }
             #[cfg(feature = "mqtt")]
             Sink::Mqtt { replies } => {
-                if self.is_closed() {
-                    return Err(CONNECTION_CLOSED.into());
-                }
                 let _ = headers; // MQTT 3.1.1 has no headers
                 crate::transport::mqtt::publish(replies, route, id, body).await
             }
             #[cfg(feature = "rmq")]
             Sink::Rmq { channel, queue } => {
-                if self.is_closed() {
-                    return Err(CONNECTION_CLOSED.into());
-                }
                 let _ = route;
                 crate::transport::rmq::publish(channel, queue, id, headers, body).await
             }
