@@ -88,7 +88,8 @@ pub mod prelude {
     pub use crate::pattern::Pattern;
     pub use crate::server::{MessageContext, MessageRouter, RpcException};
     pub use crate::signal::shutdown_signal;
-    pub use crate::transport::tcp::{ServerOptions, ShutdownHandle, TcpServer};
+    pub use crate::server::ShutdownHandle;
+    pub use crate::transport::tcp::{ServerOptions, TcpServer};
     pub use crate::{
         apply_decorators, controller, delete, event_pattern, get, guard, http_code, injectable,
         message_pattern, module, patch, post, public, put, roles, set_metadata, skip_throttle,

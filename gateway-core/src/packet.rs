@@ -50,13 +50,9 @@ pub(crate) fn encode_event<T: Serialize + ?Sized>(
     Ok(())
 }
 
-/// Appends a broker event, `{"pattern":<raw>,"data":<payload>}`: NATS, Redis, MQTT and RMQ
-/// carry the pattern as written (the subject or channel carries the route).
-#[cfg_attr(
-    not(any(feature = "nats", feature = "redis", feature = "mqtt", feature = "rmq")),
-    allow(dead_code)
-)]
-pub(crate) fn encode_broker_event<T: Serialize + ?Sized>(
+/// Appends an event with the pattern as written, `{"pattern":<raw>,"data":<payload>}`: NATS,
+/// Redis, MQTT and RMQ carry it so (the subject or channel carries the route).
+pub(crate) fn encode_raw_event<T: Serialize + ?Sized>(
     out: &mut Vec<u8>,
     pattern: &Pattern,
     payload: &T,

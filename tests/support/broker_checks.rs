@@ -259,7 +259,7 @@ pub async fn nest_client_against_our_server<Fut>(
 ) where
     Fut: std::future::Future<
         Output = (
-            gateway_core::transport::broker::BrokerShutdown,
+            gateway_core::server::ShutdownHandle,
             tokio::task::JoinHandle<()>,
         ),
     >,

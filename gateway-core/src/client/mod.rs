@@ -9,9 +9,11 @@
 //! Not for: retrying (a call is sent at most once; only a connection found dead *before*
 //! anything was written is replaced within the same call) or load balancing.
 
+mod connection;
 mod error;
 mod options;
 pub(crate) mod pending;
+mod transport;
 
 use std::future::Future;
 use std::marker::PhantomData;
@@ -28,13 +30,17 @@ use serde::Serialize;
 use tokio::sync::mpsc;
 use tokio::time::{Instant, Sleep};
 
+pub use connection::{Closer, Connection, Outgoing, Publish, CONNECTION_CLOSED};
 pub use error::RpcError;
+/// The boxed future [`ClientTransport`] and [`Publish`] return (re-exported from
+/// `futures-util`, so a transport's crate need not depend on it).
+pub use futures_util::future::BoxFuture;
 pub use options::{CallOptions, ClientOptions, DEFAULT_TIMEOUT};
+pub use transport::{ClientTransport, ConnectContext, EventPattern};
 
-use crate::packet::{encode_event, encode_request};
+use crate::packet::{encode_event, encode_raw_event, encode_request};
 use crate::pattern::Pattern;
-use crate::transport::tcp::client::{Connection, TcpClient, CONNECTION_CLOSED};
-use options::TransportOptions;
+use connection::Slot;
 use pending::{Failure, Forget, Pending, StreamItem};
 
 /// How many times one call may find its connection closed before anything was written.
@@ -66,20 +72,12 @@ pub struct ClientProxy {
 struct Inner {
     name: Arc<str>,
     timeout: Duration,
-    transport: Transport,
+    slot: Slot,
+    transport: Box<dyn ClientTransport>,
+    /// Fixed per transport: read once, not through the trait object on every event.
+    event_pattern: EventPattern,
+    connect: ConnectContext,
     next_id: AtomicU64,
-}
-
-enum Transport {
-    Tcp(TcpClient),
-    #[cfg(feature = "nats")]
-    Nats(crate::transport::nats::NatsClient),
-    #[cfg(feature = "redis")]
-    Redis(crate::transport::redis::RedisClient),
-    #[cfg(feature = "mqtt")]
-    Mqtt(crate::transport::mqtt::MqttClient),
-    #[cfg(feature = "rmq")]
-    Rmq(crate::transport::rmq::RmqClient),
 }
 
 impl std::fmt::Debug for ClientProxy {
@@ -94,39 +92,23 @@ impl ClientProxy {
     /// A client for the service `options` describe. Nothing connects until the first call
     /// or [`connect`](Self::connect).
     pub fn new(options: ClientOptions) -> Self {
-        let transport = match options.transport {
-            TransportOptions::Tcp {
-                addr,
-                max_frame_units,
-                incomplete_timeout,
-            } => Transport::Tcp(TcpClient::new(
-                options.name.clone(),
-                addr,
-                max_frame_units,
-                incomplete_timeout,
-            )),
-            #[cfg(feature = "nats")]
-            TransportOptions::Nats { url } => Transport::Nats(
-                crate::transport::nats::NatsClient::new(options.name.clone(), url),
-            ),
-            #[cfg(feature = "redis")]
-            TransportOptions::Redis { url } => Transport::Redis(
-                crate::transport::redis::RedisClient::new(options.name.clone(), url),
-            ),
-            #[cfg(feature = "mqtt")]
-            TransportOptions::Mqtt { url } => Transport::Mqtt(
-                crate::transport::mqtt::MqttClient::new(options.name.clone(), url),
-            ),
-            #[cfg(feature = "rmq")]
-            TransportOptions::Rmq { url, queue } => Transport::Rmq(
-                crate::transport::rmq::RmqClient::new(options.name.clone(), url, queue),
-            ),
+        let transport = (options.make)();
+        let slot = Slot::new();
+        let connect = ConnectContext {
+            service: options.name.clone(),
+            address: options.address,
+            closer: slot.closer(),
+            max_frame_units: options.max_frame_units,
+            incomplete_timeout: options.incomplete_timeout,
         };
         ClientProxy {
             inner: Arc::new(Inner {
                 name: options.name,
                 timeout: options.timeout,
+                slot,
+                event_pattern: transport.event_pattern(),
                 transport,
+                connect,
                 next_id: AtomicU64::new(1),
             }),
         }
@@ -150,17 +132,7 @@ impl ClientProxy {
     /// Closes the connection. Pending calls fail with `Connection closed`; a later call
     /// connects again (as in Nest).
     pub fn close(&self) {
-        match &self.inner.transport {
-            Transport::Tcp(tcp) => tcp.close(),
-            #[cfg(feature = "nats")]
-            Transport::Nats(nats) => nats.close(),
-            #[cfg(feature = "redis")]
-            Transport::Redis(redis) => redis.close(),
-            #[cfg(feature = "mqtt")]
-            Transport::Mqtt(mqtt) => mqtt.close(),
-            #[cfg(feature = "rmq")]
-            Transport::Rmq(rmq) => rmq.close(),
-        }
+        self.inner.slot.close();
     }
 
     /// Sends a request and waits for its reply, within the client's default timeout.
@@ -276,11 +248,9 @@ impl ClientProxy {
         let pattern = pattern.into();
         let (deadline, timeout) = options.budget(self.inner.timeout);
         let mut body = Vec::with_capacity(128);
-        let encoded = match &self.inner.transport {
-            Transport::Tcp(_) => encode_event(&mut body, &pattern, payload),
-            #[cfg(any(feature = "nats", feature = "redis", feature = "mqtt", feature = "rmq"))]
-            #[allow(unreachable_patterns)]
-            _ => crate::packet::encode_broker_event(&mut body, &pattern, payload),
+        let encoded = match self.inner.event_pattern {
+            EventPattern::Route => encode_event(&mut body, &pattern, payload),
+            EventPattern::Raw => encode_raw_event(&mut body, &pattern, payload),
         }
         .map_err(|source| RpcError::Encode {
             pattern: pattern.route().to_owned(),
@@ -303,55 +273,25 @@ impl ClientProxy {
 
     /// Calls waiting for a reply on the current connection (0 when there is none).
     pub fn pending_calls(&self) -> usize {
-        match &self.inner.transport {
-            Transport::Tcp(tcp) => tcp.current_pending(),
-            #[cfg(feature = "nats")]
-            Transport::Nats(nats) => nats.current_pending(),
-            #[cfg(feature = "redis")]
-            Transport::Redis(redis) => redis.current_pending(),
-            #[cfg(feature = "mqtt")]
-            Transport::Mqtt(mqtt) => mqtt.current_pending(),
-            #[cfg(feature = "rmq")]
-            Transport::Rmq(rmq) => rmq.current_pending(),
-        }
+        self.inner.slot.current_pending()
     }
 
     /// The open connection; opening one (rare) is boxed, so every call's future stays small
     /// (it would otherwise carry room for a connect, the largest of which is a broker's).
     async fn connection(&self) -> Result<Arc<Connection>, RpcError> {
-        if let Some(conn) = self.live() {
+        if let Some(conn) = self.inner.slot.live() {
             return Ok(conn);
         }
         self.open().await
     }
 
-    fn live(&self) -> Option<Arc<Connection>> {
-        match &self.inner.transport {
-            Transport::Tcp(tcp) => tcp.live(),
-            #[cfg(feature = "nats")]
-            Transport::Nats(nats) => nats.live(),
-            #[cfg(feature = "redis")]
-            Transport::Redis(redis) => redis.live(),
-            #[cfg(feature = "mqtt")]
-            Transport::Mqtt(mqtt) => mqtt.live(),
-            #[cfg(feature = "rmq")]
-            Transport::Rmq(rmq) => rmq.live(),
-        }
-    }
-
-    fn open(&self) -> futures_util::future::BoxFuture<'_, Result<Arc<Connection>, RpcError>> {
-        use futures_util::FutureExt;
-        match &self.inner.transport {
-            Transport::Tcp(tcp) => tcp.connection().boxed(),
-            #[cfg(feature = "nats")]
-            Transport::Nats(nats) => nats.connection().boxed(),
-            #[cfg(feature = "redis")]
-            Transport::Redis(redis) => redis.connection().boxed(),
-            #[cfg(feature = "mqtt")]
-            Transport::Mqtt(mqtt) => mqtt.connection().boxed(),
-            #[cfg(feature = "rmq")]
-            Transport::Rmq(rmq) => rmq.connection().boxed(),
-        }
+    fn open(&self) -> BoxFuture<'_, Result<Arc<Connection>, RpcError>> {
+        let inner = &*self.inner;
+        Box::pin(
+            inner
+                .slot
+                .get_or_open(|| inner.transport.connect(&inner.connect)),
+        )
     }
 
     fn encode_request(

@@ -3,7 +3,7 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-use crate::transport::tcp::{DEFAULT_INCOMPLETE_TIMEOUT, DEFAULT_MAX_FRAME_UNITS};
+use super::transport::ClientTransport;
 
 /// The deadline a call gets when neither the client nor the call sets one.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5);
@@ -11,102 +11,52 @@ pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5);
 /// How to reach one service: its name (the token it is injected under, e.g. `USERS_SERVICE`),
 /// its transport and address, and call defaults. Nest's `ClientOptions`.
 ///
+/// Each transport module adds its constructor: [`tcp`](Self::tcp) always, `nats`, `redis`,
+/// `mqtt`, `rmq` with their features; [`custom`](Self::custom) takes a transport of your own.
+///
 /// ```
 /// # use gateway_core::client::ClientOptions;
 /// # use std::time::Duration;
 /// let users = ClientOptions::tcp("USERS_SERVICE", "127.0.0.1:3001").timeout(Duration::from_secs(2));
 /// assert_eq!(users.name(), "USERS_SERVICE");
 /// ```
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct ClientOptions {
     pub(crate) name: Arc<str>,
-    pub(crate) transport: TransportOptions,
+    pub(crate) address: Arc<str>,
+    pub(crate) make: Arc<dyn Fn() -> Box<dyn ClientTransport> + Send + Sync>,
     pub(crate) timeout: Duration,
+    pub(crate) max_frame_units: Option<usize>,
+    pub(crate) incomplete_timeout: Option<Duration>,
 }
 
-#[derive(Debug, Clone)]
-pub(crate) enum TransportOptions {
-    Tcp {
-        addr: Arc<str>,
-        max_frame_units: usize,
-        incomplete_timeout: Duration,
-    },
-    #[cfg(feature = "nats")]
-    Nats { url: Arc<str> },
-    #[cfg(feature = "redis")]
-    Redis { url: Arc<str> },
-    #[cfg(feature = "mqtt")]
-    Mqtt { url: Arc<str> },
-    #[cfg(feature = "rmq")]
-    Rmq { url: Arc<str>, queue: Arc<str> },
+impl std::fmt::Debug for ClientOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClientOptions")
+            .field("name", &self.name)
+            .field("address", &self.address)
+            .field("timeout", &self.timeout)
+            .finish_non_exhaustive()
+    }
 }
 
 impl ClientOptions {
-    /// A Nest `Transport.TCP` client for the service at `addr` (`host:port`; a host name is
-    /// resolved at connect time and every address it resolves to is tried).
-    pub fn tcp(name: impl Into<String>, addr: impl Into<String>) -> Self {
-        let transport = TransportOptions::Tcp {
-            addr: addr.into().into(),
-            max_frame_units: DEFAULT_MAX_FRAME_UNITS,
-            incomplete_timeout: DEFAULT_INCOMPLETE_TIMEOUT,
-        };
-        Self::with(name, transport)
-    }
-
-    fn with(name: impl Into<String>, transport: TransportOptions) -> Self {
+    /// A client for `name` over a transport of your own (Nest's custom `ClientProxy`):
+    /// `make` builds one transport per client proxy; `address` names where it goes (for logs
+    /// and errors). See [`ClientTransport`].
+    pub fn custom<T: ClientTransport>(
+        name: impl Into<String>,
+        address: impl Into<String>,
+        make: impl Fn() -> T + Send + Sync + 'static,
+    ) -> Self {
         ClientOptions {
             name: name.into().into(),
-            transport,
+            address: address.into().into(),
+            make: Arc::new(move || Box::new(make())),
             timeout: DEFAULT_TIMEOUT,
+            max_frame_units: None,
+            incomplete_timeout: None,
         }
-    }
-
-    /// A Nest `Transport.NATS` client (feature `nats`) through the NATS at `url`
-    /// (`nats://127.0.0.1:4222`): the service is found by subject, wherever it runs, and
-    /// several instances in a queue group share the calls.
-    #[cfg(feature = "nats")]
-    pub fn nats(name: impl Into<String>, url: impl Into<String>) -> Self {
-        Self::with(
-            name,
-            TransportOptions::Nats {
-                url: url.into().into(),
-            },
-        )
-    }
-
-    /// A Nest `Transport.REDIS` client (feature `redis`) through the Redis at `url`
-    /// (`redis://127.0.0.1:6379`). A pattern no service handles is never answered (Redis
-    /// drops the message): such a call ends at its deadline.
-    #[cfg(feature = "redis")]
-    pub fn redis(name: impl Into<String>, url: impl Into<String>) -> Self {
-        Self::with(
-            name,
-            TransportOptions::Redis {
-                url: url.into().into(),
-            },
-        )
-    }
-
-    /// A Nest `Transport.MQTT` client (feature `mqtt`) through the broker at `url`
-    /// (`mqtt://127.0.0.1:1883`). A pattern no service handles is never answered (the broker
-    /// drops the message): such a call ends at its deadline.
-    #[cfg(feature = "mqtt")]
-    pub fn mqtt(name: impl Into<String>, url: impl Into<String>) -> Self {
-        Self::with(
-            name,
-            TransportOptions::Mqtt {
-                url: url.into().into(),
-            },
-        )
-    }
-
-    /// A Nest `Transport.RMQ` client (feature `rmq`) for the service consuming `queue` on the
-    /// broker at `url` (`amqp://guest:guest@127.0.0.1:5672`). Several service instances on the
-    /// queue share the calls (competing consumers).
-    #[cfg(feature = "rmq")]
-    pub fn rmq(name: impl Into<String>, url: impl Into<String>, queue: impl Into<String>) -> Self {
-        let (url, queue) = (url.into().into(), queue.into().into());
-        Self::with(name, TransportOptions::Rmq { url, queue })
     }
 
     /// The deadline for every call that does not set its own (default: 5 s). It covers the
@@ -116,48 +66,31 @@ impl ClientOptions {
         self
     }
 
-    /// TCP only: the largest reply frame accepted, in UTF-16 units (Nest's `maxBufferSize`, default
-    /// 128 Mi). A larger one is treated as a corrupt frame: the connection is closed.
+    /// The largest reply frame accepted, in UTF-16 units (Nest's `maxBufferSize`, default
+    /// 128 Mi), for transports that frame a byte stream (TCP). A larger one is treated as a
+    /// corrupt frame: the connection is closed.
     pub fn max_frame_units(mut self, units: usize) -> Self {
-        match &mut self.transport {
-            TransportOptions::Tcp {
-                max_frame_units, ..
-            } => *max_frame_units = units,
-            #[cfg(feature = "nats")]
-            TransportOptions::Nats { .. } => {}
-            #[cfg(feature = "redis")]
-            TransportOptions::Redis { .. } => {}
-            #[cfg(feature = "mqtt")]
-            TransportOptions::Mqtt { .. } => {}
-            #[cfg(feature = "rmq")]
-            TransportOptions::Rmq { .. } => {}
-        }
+        self.max_frame_units = Some(units);
         self
     }
 
-    /// TCP only: how long a half-received reply frame may wait for more bytes before the connection is
-    /// closed and its calls fail (Nest's `incompleteMessageTimeout`, default 30 s). Without
-    /// it, a service that stops mid-frame would wedge every later call on the connection.
+    /// How long a half-received reply frame may wait for more bytes before the connection is
+    /// closed and its calls fail (Nest's `incompleteMessageTimeout`, default 30 s), for
+    /// transports that frame a byte stream (TCP). Without it, a service that stops mid-frame
+    /// would wedge every later call on the connection.
     pub fn incomplete_timeout(mut self, idle: Duration) -> Self {
-        match &mut self.transport {
-            TransportOptions::Tcp {
-                incomplete_timeout, ..
-            } => *incomplete_timeout = idle,
-            #[cfg(feature = "nats")]
-            TransportOptions::Nats { .. } => {}
-            #[cfg(feature = "redis")]
-            TransportOptions::Redis { .. } => {}
-            #[cfg(feature = "mqtt")]
-            TransportOptions::Mqtt { .. } => {}
-            #[cfg(feature = "rmq")]
-            TransportOptions::Rmq { .. } => {}
-        }
+        self.incomplete_timeout = Some(idle);
         self
     }
 
     /// The service's name, as given.
     pub fn name(&self) -> &str {
         &self.name
+    }
+
+    /// Where the transport goes: the address or URL given.
+    pub fn address(&self) -> &str {
+        &self.address
     }
 }
 

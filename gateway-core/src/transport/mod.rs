@@ -1,12 +1,23 @@
 //! Transports: how packets travel between a client proxy and a microservice.
 //!
-//! One module per transport. Each speaks its Nest counterpart's wire format exactly
-//! (see `shared/nest-wire.md`); the packet shapes they share live in `packet`.
+//! One module per transport, each speaking its Nest counterpart's wire format exactly (see
+//! `docs/nest-wire.md`) and owning both sides: the client (a
+//! [`ClientTransport`](crate::client::ClientTransport) behind its `ClientOptions::tcp(..)`-style
+//! constructor) and the server (a [`Server`](crate::server::Server) behind its
+//! `Transport::tcp(..)`-style constructor). No transport module imports another; what they
+//! share lives in [`client`](crate::client) (the connection seam), [`server`](crate::server)
+//! (the dispatcher, shutdown, grace period) and `packet` (Nest's JSON packets).
+//!
+//! | module | feature | Nest |
+//! | --- | --- | --- |
+//! | [`tcp`] | always | `Transport.TCP` |
+//! | `nats` | `nats` | `Transport.NATS` |
+//! | `redis` | `redis` | `Transport.REDIS` |
+//! | `mqtt` | `mqtt` | `Transport.MQTT` |
+//! | `rmq` | `rmq` | `Transport.RMQ` |
 
 pub mod tcp;
 
-#[cfg(any(feature = "nats", feature = "redis", feature = "mqtt", feature = "rmq"))]
-pub mod broker;
 #[cfg(feature = "mqtt")]
 pub mod mqtt;
 #[cfg(feature = "nats")]

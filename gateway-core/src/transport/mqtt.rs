@@ -21,11 +21,17 @@ use rumqttc::{AsyncClient, Event, EventLoop, MqttOptions, Packet, QoS};
 use tokio::sync::oneshot;
 use tokio_util::task::TaskTracker;
 
-use super::broker::{self, BrokerShutdown, Slot};
-use super::tcp::client::{Connection, Sink, CONNECTION_CLOSED};
-use super::tcp::ServerError;
-use crate::client::RpcError;
-use crate::server::{MessageContext, MessageRouter};
+use crate::client::{
+    BoxFuture, ClientOptions, ClientTransport, ConnectContext, Connection, Outgoing, Publish,
+    RpcError, CONNECTION_CLOSED,
+};
+use crate::server::broker::serve_routed;
+use crate::server::broker::{drain, routes, Core};
+use crate::server::serving::serve_until;
+use crate::server::{
+    MessageContext, MessageRouter, Server, ServerError, ServerTransport, ShutdownHandle,
+    Transport,
+};
 
 /// Nest's default MQTT URL.
 pub const DEFAULT_MQTT_URL: &str = "mqtt://127.0.0.1:1883";
@@ -64,121 +70,133 @@ fn options(url: &str, role: &str) -> Result<MqttOptions, String> {
     Ok(options)
 }
 
-/// The client's reply subscriptions.
-pub(crate) struct ReplyTopics {
+impl ClientOptions {
+    /// A Nest `Transport.MQTT` client (feature `mqtt`) through the broker at `url`
+    /// (`mqtt://127.0.0.1:1883`). A pattern no service handles is never answered (the broker
+    /// drops the message): such a call ends at its deadline.
+    pub fn mqtt(name: impl Into<String>, url: impl Into<String>) -> Self {
+        ClientOptions::custom(name, url, || MqttTransport)
+    }
+}
+
+/// The client side: see the module docs.
+struct MqttTransport;
+
+impl ClientTransport for MqttTransport {
+    fn connect<'a>(
+        &'a self,
+        context: &'a ConnectContext,
+    ) -> BoxFuture<'a, Result<Arc<Connection>, RpcError>> {
+        Box::pin(open(context))
+    }
+}
+
+async fn open(context: &ConnectContext) -> Result<Arc<Connection>, RpcError> {
+    let options = options(context.address(), "client").map_err(|e| context.unavailable(e))?;
+    let (client, mut events) = AsyncClient::new(options, 1024);
+    let conn = Connection::with_publisher(MqttPublisher {
+        client: client.clone(),
+        topics: Mutex::new(HashSet::new()),
+    });
+    let (connected, is_connected) = oneshot::channel::<Result<(), String>>();
+    let reader = conn.clone();
+    let service = context.service().clone();
+    tokio::spawn(async move {
+        let mut connected = Some(connected);
+        loop {
+            let event = tokio::select! {
+                event = events.poll() => event,
+                _ = reader.closed() => break,
+            };
+            match event {
+                Ok(Event::Incoming(Packet::ConnAck(_))) => {
+                    if let Some(tx) = connected.take() {
+                        let _ = tx.send(Ok(()));
+                    }
+                }
+                Ok(Event::Incoming(Packet::Publish(message))) => reader.deliver(message.payload),
+                Ok(_) => {}
+                Err(error) => {
+                    match connected.take() {
+                        Some(tx) => drop(tx.send(Err(error.to_string()))),
+                        None => {
+                            tracing::warn!(%service, %error, "MQTT connection lost; pending calls fail")
+                        }
+                    }
+                    reader.close(CONNECTION_CLOSED);
+                    break;
+                }
+            }
+        }
+        let _ = client.disconnect().await;
+    });
+    match tokio::time::timeout(Duration::from_secs(3), is_connected).await {
+        Ok(Ok(Ok(()))) => Ok(conn),
+        Ok(Ok(Err(error))) => Err(context.unavailable(format!("cannot connect to MQTT: {error}"))),
+        _ => {
+            conn.close(CONNECTION_CLOSED);
+            Err(context.unavailable("connecting to MQTT timed out"))
+        }
+    }
+}
+
+/// The client, and the reply topics it subscribed to.
+struct MqttPublisher {
     client: AsyncClient,
     topics: Mutex<HashSet<String>>,
 }
 
-/// Publishes one packet: a request (after subscribing to its replies if needed) or an event.
-pub(crate) async fn publish(
-    replies: &ReplyTopics,
-    route: &str,
-    id: Option<u64>,
-    body: Vec<u8>,
-) -> Result<(), Arc<str>> {
-    if id.is_some() {
-        let topic = format!("{route}/reply");
-        let new = replies
-            .topics
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .insert(topic.clone());
-        if new {
-            replies
-                .client
-                .subscribe(topic, QoS::AtMostOnce)
-                .await
-                .map_err(|e| Arc::from(e.to_string()))?;
-        }
-    }
-    replies
-        .client
-        .publish(route, QoS::AtMostOnce, false, body)
-        .await
-        .map_err(|e| Arc::from(e.to_string()))
-}
-
-/// The client side: see the module docs.
-pub(crate) struct MqttClient {
-    slot: Slot,
-}
-
-impl MqttClient {
-    pub fn new(service: Arc<str>, url: Arc<str>) -> Self {
-        MqttClient {
-            slot: Slot::new(service, url),
-        }
-    }
-
-    pub async fn connection(&self) -> Result<Arc<Connection>, RpcError> {
-        self.slot.get_or_open(|| self.open()).await
-    }
-
-    async fn open(&self) -> Result<Arc<Connection>, RpcError> {
-        let slot = &self.slot;
-        let options = options(&slot.url, "client").map_err(|e| slot.unavailable(e))?;
-        let (client, mut events) = AsyncClient::new(options, 1024);
-        let conn = Connection::new(Sink::Mqtt {
-            replies: ReplyTopics {
-                client: client.clone(),
-                topics: Mutex::new(HashSet::new()),
-            },
-        });
-        let (connected, is_connected) = oneshot::channel::<Result<(), String>>();
-        let reader = conn.clone();
-        let service = slot.service.clone();
-        tokio::spawn(async move {
-            let mut connected = Some(connected);
-            loop {
-                let event = tokio::select! {
-                    event = events.poll() => event,
-                    _ = reader.closed_token().cancelled() => break,
-                };
-                match event {
-                    Ok(Event::Incoming(Packet::ConnAck(_))) => {
-                        if let Some(tx) = connected.take() {
-                            let _ = tx.send(Ok(()));
-                        }
-                    }
-                    Ok(Event::Incoming(Packet::Publish(message))) => {
-                        broker::deliver(&reader, &service, None, message.payload);
-                    }
-                    Ok(_) => {}
-                    Err(error) => {
-                        match connected.take() {
-                            Some(tx) => drop(tx.send(Err(error.to_string()))),
-                            None => {
-                                tracing::warn!(%service, %error, "MQTT connection lost; pending calls fail")
-                            }
-                        }
-                        reader.close(CONNECTION_CLOSED.into());
-                        break;
-                    }
+impl Publish for MqttPublisher {
+    /// A request (after subscribing to its replies if needed) or an event. MQTT 3.1.1 has no
+    /// headers.
+    fn publish<'a>(&'a self, message: Outgoing<'a>) -> BoxFuture<'a, Result<(), Arc<str>>> {
+        Box::pin(async move {
+            if message.id.is_some() {
+                let topic = format!("{}/reply", message.route);
+                let new = self
+                    .topics
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .insert(topic.clone());
+                if new {
+                    self.client
+                        .subscribe(topic, QoS::AtMostOnce)
+                        .await
+                        .map_err(|e| Arc::from(e.to_string()))?;
                 }
             }
-            let _ = client.disconnect().await;
-        });
-        match tokio::time::timeout(Duration::from_secs(3), is_connected).await {
-            Ok(Ok(Ok(()))) => Ok(conn),
-            Ok(Ok(Err(error))) => Err(slot.unavailable(format!("cannot connect to MQTT: {error}"))),
-            _ => {
-                conn.close(CONNECTION_CLOSED.into());
-                Err(slot.unavailable("connecting to MQTT timed out"))
-            }
-        }
+            self.client
+                .publish(message.route, QoS::AtMostOnce, false, message.body)
+                .await
+                .map_err(|e| Arc::from(e.to_string()))
+        })
+    }
+}
+
+impl Transport {
+    /// `{ transport: Transport.MQTT, options: { url } }` (feature `mqtt`).
+    pub fn mqtt(url: impl Into<String>) -> Self {
+        Transport::custom(MqttStrategy { url: url.into() })
+    }
+}
+
+struct MqttStrategy {
+    url: String,
+}
+
+impl ServerTransport for MqttStrategy {
+    fn start(
+        &self,
+        router: MessageRouter,
+    ) -> BoxFuture<'_, Result<Box<dyn Server>, ServerError>> {
+        Box::pin(async move {
+            let server = MqttServer::connect(&self.url, router).await?;
+            Ok(Box::new(server) as Box<dyn Server>)
+        })
     }
 
-    pub fn current_pending(&self) -> usize {
-        self.slot.current_pending()
-    }
-
-    pub fn live(&self) -> Option<Arc<Connection>> {
-        self.slot.live()
-    }
-
-    pub fn close(&self) {
-        self.slot.close();
+    fn describe(&self) -> String {
+        self.url.clone()
     }
 }
 
@@ -196,24 +214,15 @@ pub struct MqttServer {
     client: AsyncClient,
     events: EventLoop,
     url: String,
-    router: Arc<MessageRouter>,
-    stop: BrokerShutdown,
+    core: Core,
 }
 
 impl MqttServer {
     /// Connects to the broker at `url` (`mqtt://host:port`). Fails if it cannot, or if the
     /// router has a pattern registered twice.
     pub async fn connect(url: &str, router: MessageRouter) -> Result<Self, ServerError> {
-        if let Some(route) = router.duplicate_routes().first() {
-            return Err(ServerError::DuplicatePattern {
-                route: route.clone(),
-            });
-        }
-        let refused = |e: String| ServerError::Bind {
-            addr: url.to_owned(),
-            source: std::io::Error::new(std::io::ErrorKind::ConnectionRefused, e),
-        };
-        let options = options(url, "server").map_err(refused)?;
+        let core = Core::new(router)?;
+        let options = options(url, "server").map_err(|e| ServerError::connect(url, e))?;
         let (client, mut events) = AsyncClient::new(options, 1024);
         // Wait for the broker's ConnAck, so a dead broker fails here.
         let connack = async {
@@ -221,32 +230,37 @@ impl MqttServer {
                 match events.poll().await {
                     Ok(Event::Incoming(Packet::ConnAck(_))) => return Ok(()),
                     Ok(_) => {}
-                    Err(error) => return Err(error.to_string()),
+                    Err(error) => return Err(error),
                 }
             }
         };
         tokio::time::timeout(Duration::from_secs(3), connack)
             .await
-            .map_err(|_| refused("connecting timed out".into()))?
-            .map_err(refused)?;
+            .map_err(|_| ServerError::connect(url, "connecting timed out"))?
+            .map_err(|e| ServerError::connect(url, e))?;
         Ok(MqttServer {
             client,
             events,
             url: url.to_owned(),
-            router: Arc::new(router),
-            stop: BrokerShutdown::default(),
+            core,
         })
     }
 
+    /// How long a graceful shutdown waits for in-flight handlers (default 10 s).
+    pub fn grace_period(mut self, grace: Duration) -> Self {
+        self.core.grace_period = grace;
+        self
+    }
+
     /// A handle that stops this server.
-    pub fn shutdown_handle(&self) -> BrokerShutdown {
-        self.stop.clone()
+    pub fn shutdown_handle(&self) -> ShutdownHandle {
+        self.core.stop.clone()
     }
 
     /// Serves until `signal` completes, then shuts down gracefully.
     pub async fn serve_until(self, signal: impl std::future::Future<Output = ()>) {
-        let stop = self.stop.clone();
-        broker::serve_until(&stop, self.serve(), signal).await;
+        let stop = self.core.stop.clone();
+        serve_until(&stop, self.serve(), signal).await;
     }
 
     /// Serves until stopped, reconnecting and resubscribing whenever the broker goes away.
@@ -255,10 +269,14 @@ impl MqttServer {
             client,
             mut events,
             url,
+            core,
+        } = self;
+        let Core {
             router,
             stop,
-        } = self;
-        let routes = broker::routes(&router);
+            grace_period,
+        } = core;
+        let routes = routes(&router);
         let subscribe = |client: AsyncClient, routes: Vec<String>| async move {
             for route in routes {
                 if let Err(error) = client.subscribe(route.clone(), QoS::AtMostOnce).await {
@@ -272,7 +290,7 @@ impl MqttServer {
         loop {
             let event = tokio::select! {
                 event = events.poll() => event,
-                _ = stop.0.cancelled() => break,
+                _ = stop.stopping() => break,
             };
             match event {
                 Ok(Event::Incoming(Packet::ConnAck(_))) => {
@@ -295,8 +313,7 @@ impl MqttServer {
                             }
                         };
                         let context = MessageContext::new(message.topic, Vec::new());
-                        broker::handle_routed(&router, context, message.payload, Some(publish))
-                            .await;
+                        serve_routed(&router, context, message.payload, Some(publish)).await;
                     });
                 }
                 Ok(_) => {}
@@ -304,13 +321,13 @@ impl MqttServer {
                     tracing::warn!(%url, %error, "MQTT connection lost; reconnecting");
                     tokio::select! {
                         _ = tokio::time::sleep(Duration::from_millis(500)) => {}
-                        _ = stop.0.cancelled() => break,
+                        _ = stop.stopping() => break,
                     }
                 }
             }
         }
         // Keep the event loop turning while the last replies go out.
-        let drain = broker::drain(&tasks, Duration::from_secs(10), "mqtt");
+        let drain = drain(&tasks, grace_period, "mqtt");
         let turn = async { while events.poll().await.is_ok() {} };
         tokio::select! {
             _ = drain => {}
@@ -318,5 +335,15 @@ impl MqttServer {
         }
         let _ = client.disconnect().await;
         let _ = tokio::time::timeout(Duration::from_millis(200), events.poll()).await;
+    }
+}
+
+impl Server for MqttServer {
+    fn shutdown_handle(&self) -> ShutdownHandle {
+        MqttServer::shutdown_handle(self)
+    }
+
+    fn serve(self: Box<Self>) -> BoxFuture<'static, ()> {
+        Box::pin(MqttServer::serve(*self))
     }
 }

@@ -19,12 +19,17 @@ use async_nats::{Client, ConnectOptions, Event};
 use futures_util::StreamExt;
 use tokio_util::task::TaskTracker;
 
-use super::broker::{self, BrokerShutdown, Slot};
-use super::tcp::client::{Connection, Sink, CONNECTION_CLOSED};
-use super::tcp::ServerError;
-use crate::client::pending::Failure;
-use crate::client::RpcError;
-use crate::server::{MessageContext, MessageRouter};
+use crate::client::{
+    BoxFuture, ClientOptions, ClientTransport, ConnectContext, Connection, Outgoing, Publish,
+    RpcError, CONNECTION_CLOSED,
+};
+use crate::server::broker::serve_routed;
+use crate::server::broker::{drain, routes, Core};
+use crate::server::serving::serve_until;
+use crate::server::{
+    MessageContext, MessageRouter, Server, ServerError, ServerTransport, ShutdownHandle,
+    Transport, DEFAULT_GRACE_PERIOD,
+};
 
 /// Nest's default NATS URL.
 pub const DEFAULT_NATS_URL: &str = "nats://127.0.0.1:4222";
@@ -32,74 +37,73 @@ pub const DEFAULT_NATS_URL: &str = "nats://127.0.0.1:4222";
 /// What pending calls fail with when the broker connection drops.
 const BROKER_LOST: &str = "NATS connection lost";
 
+impl ClientOptions {
+    /// A Nest `Transport.NATS` client (feature `nats`) through the NATS at `url`
+    /// (`nats://127.0.0.1:4222`): the service is found by subject, wherever it runs, and
+    /// several instances in a queue group share the calls.
+    pub fn nats(name: impl Into<String>, url: impl Into<String>) -> Self {
+        ClientOptions::custom(name, url, || NatsTransport {
+            nats: tokio::sync::Mutex::new(None),
+        })
+    }
+}
+
 /// The client side: see the module docs.
-pub(crate) struct NatsClient {
-    slot: Slot,
+struct NatsTransport {
+    /// One NATS connection for the client's life: async-nats reconnects it by itself.
     nats: tokio::sync::Mutex<Option<Client>>,
 }
 
-impl NatsClient {
-    pub fn new(service: Arc<str>, url: Arc<str>) -> Self {
-        NatsClient {
-            slot: Slot::new(service, url),
-            nats: tokio::sync::Mutex::new(None),
-        }
-    }
-
+impl NatsTransport {
     /// The NATS connection, made on first use; calls fail fast while it is down.
-    async fn client(&self) -> Result<Client, RpcError> {
+    async fn client(&self, context: &ConnectContext) -> Result<Client, RpcError> {
         let mut nats = self.nats.lock().await;
         if nats.is_none() {
-            let close = self.slot.closer();
-            let service = self.slot.service.clone();
+            let close = context.closer();
+            let service = context.service().clone();
             let client = ConnectOptions::new()
                 .connection_timeout(Duration::from_secs(2))
                 .event_callback(move |event| {
                     match event {
                         Event::Disconnected => {
                             tracing::warn!(%service, "NATS connection lost; pending calls fail, reconnecting");
-                            close(BROKER_LOST);
+                            close.close(BROKER_LOST);
                         }
                         Event::Connected => tracing::info!(%service, "NATS connected"),
                         other => tracing::debug!(%service, event = %other, "NATS event"),
                     }
                     async {}
                 })
-                .connect(&*self.slot.url)
+                .connect(&**context.address())
                 .await
-                .map_err(|e| self.slot.unavailable(format!("cannot connect to NATS: {e}")))?;
+                .map_err(|e| context.unavailable(format!("cannot connect to NATS: {e}")))?;
             *nats = Some(client);
         }
         let client = nats.clone().expect("set above");
         if client.connection_state() != State::Connected {
-            return Err(self.slot.unavailable("NATS is unreachable (reconnecting)"));
+            return Err(context.unavailable("NATS is unreachable (reconnecting)"));
         }
         Ok(client)
     }
 
-    /// The live inbox subscription, made if there is none.
-    pub async fn connection(&self) -> Result<Arc<Connection>, RpcError> {
-        self.slot.get_or_open(|| self.open()).await
-    }
-
-    async fn open(&self) -> Result<Arc<Connection>, RpcError> {
-        let client = self.client().await?;
+    /// Subscribes to a fresh reply inbox and reads it.
+    async fn open(&self, context: &ConnectContext) -> Result<Arc<Connection>, RpcError> {
+        let client = self.client(context).await?;
         let inbox: Arc<str> = client.new_inbox().into();
         let mut replies = client.subscribe(format!("{inbox}.*")).await.map_err(|e| {
-            self.slot
-                .unavailable(format!("cannot subscribe to the reply inbox: {e}"))
+            context.unavailable(format!("cannot subscribe to the reply inbox: {e}"))
         })?;
-        let conn = Connection::new(Sink::Nats { client, inbox });
+        let conn = Connection::with_publisher(NatsPublisher { client, inbox });
         let reader = conn.clone();
-        let service = self.slot.service.clone();
+        let service = context.service().clone();
         tokio::spawn(async move {
             loop {
                 let message = tokio::select! {
                     message = replies.next() => message,
-                    _ = reader.closed_token().cancelled() => break,
+                    _ = reader.closed() => break,
                 };
                 let Some(message) = message else {
-                    reader.close(CONNECTION_CLOSED.into());
+                    reader.close(CONNECTION_CLOSED);
                     break;
                 };
                 if message.status == Some(async_nats::StatusCode::NO_RESPONDERS) {
@@ -109,28 +113,63 @@ impl NatsClient {
                         .next()
                         .and_then(|id| id.parse().ok());
                     if let Some(id) = id {
-                        let reason = format!("no responders: nothing subscribed to the pattern (NATS 503) for {service}");
-                        reader.pending.fail(id, Failure::Lost(reason.into()));
+                        reader.fail(id, format!("no responders: nothing subscribed to the pattern (NATS 503) for {service}"));
                     }
                     continue;
                 }
-                broker::deliver(&reader, &service, None, message.payload);
+                reader.deliver(message.payload);
             }
             let _ = replies.unsubscribe().await;
         });
         Ok(conn)
     }
+}
 
-    pub fn current_pending(&self) -> usize {
-        self.slot.current_pending()
+impl ClientTransport for NatsTransport {
+    fn connect<'a>(
+        &'a self,
+        context: &'a ConnectContext,
+    ) -> BoxFuture<'a, Result<Arc<Connection>, RpcError>> {
+        Box::pin(self.open(context))
     }
+}
 
-    pub fn live(&self) -> Option<Arc<Connection>> {
-        self.slot.live()
-    }
+/// Requests are published on the pattern's subject with a reply subject under `inbox`.
+struct NatsPublisher {
+    client: Client,
+    inbox: Arc<str>,
+}
 
-    pub fn close(&self) {
-        self.slot.close();
+impl Publish for NatsPublisher {
+    fn publish<'a>(&'a self, message: Outgoing<'a>) -> BoxFuture<'a, Result<(), Arc<str>>> {
+        Box::pin(async move {
+            let Outgoing {
+                route,
+                id,
+                headers,
+                body,
+            } = message;
+            let (client, subject) = (&self.client, route.to_owned());
+            let map = headers.map(|headers| {
+                let mut map = async_nats::HeaderMap::new();
+                for (name, value) in headers {
+                    map.append(name.as_str(), value.as_str());
+                }
+                map
+            });
+            let reply = id.map(|id| format!("{}.{id}", self.inbox));
+            let sent = match (reply, map) {
+                (Some(reply), Some(map)) => {
+                    client
+                        .publish_with_reply_and_headers(subject, reply, map, body.into())
+                        .await
+                }
+                (Some(reply), None) => client.publish_with_reply(subject, reply, body.into()).await,
+                (None, Some(map)) => client.publish_with_headers(subject, map, body.into()).await,
+                (None, None) => client.publish(subject, body.into()).await,
+            };
+            sent.map_err(|e| Arc::from(e.to_string()))
+        })
     }
 }
 
@@ -148,7 +187,7 @@ impl Default for NatsServerOptions {
     fn default() -> Self {
         NatsServerOptions {
             queue: None,
-            grace_period: Duration::from_secs(10),
+            grace_period: DEFAULT_GRACE_PERIOD,
         }
     }
 }
@@ -158,6 +197,58 @@ impl NatsServerOptions {
     pub fn queue(mut self, queue: impl Into<String>) -> Self {
         self.queue = Some(queue.into());
         self
+    }
+
+    /// Waits up to `grace` for in-flight handlers on shutdown.
+    pub fn grace_period(mut self, grace: Duration) -> Self {
+        self.grace_period = grace;
+        self
+    }
+}
+
+impl Transport {
+    /// `{ transport: Transport.NATS, options: { servers: [url] } }`: every instance gets every
+    /// message (Nest's default).
+    pub fn nats(url: impl Into<String>) -> Self {
+        Self::nats_with(url, NatsServerOptions::default())
+    }
+
+    /// `{ transport: Transport.NATS, options: { servers: [url], queue } }`: instances share
+    /// the messages, each handled once.
+    pub fn nats_queue(url: impl Into<String>, queue: impl Into<String>) -> Self {
+        Self::nats_with(url, NatsServerOptions::default().queue(queue))
+    }
+
+    /// NATS with every option ([`NatsServerOptions`]).
+    pub fn nats_with(url: impl Into<String>, options: NatsServerOptions) -> Self {
+        Transport::custom(NatsStrategy {
+            url: url.into(),
+            options,
+        })
+    }
+}
+
+struct NatsStrategy {
+    url: String,
+    options: NatsServerOptions,
+}
+
+impl ServerTransport for NatsStrategy {
+    fn start(
+        &self,
+        router: MessageRouter,
+    ) -> BoxFuture<'_, Result<Box<dyn Server>, ServerError>> {
+        Box::pin(async move {
+            let server = NatsServer::connect(&self.url, router, self.options.clone()).await?;
+            Ok(Box::new(server) as Box<dyn Server>)
+        })
+    }
+
+    fn describe(&self) -> String {
+        match &self.options.queue {
+            Some(queue) => format!("{} (queue {queue})", self.url),
+            None => self.url.clone(),
+        }
     }
 }
 
@@ -173,9 +264,8 @@ impl NatsServerOptions {
 /// ```
 pub struct NatsServer {
     client: Client,
-    router: Arc<MessageRouter>,
-    options: NatsServerOptions,
-    stop: BrokerShutdown,
+    core: Core,
+    queue: Option<String>,
 }
 
 impl NatsServer {
@@ -186,36 +276,29 @@ impl NatsServer {
         router: MessageRouter,
         options: NatsServerOptions,
     ) -> Result<Self, ServerError> {
-        if let Some(route) = router.duplicate_routes().first() {
-            return Err(ServerError::DuplicatePattern {
-                route: route.clone(),
-            });
-        }
+        let mut core = Core::new(router)?;
+        core.grace_period = options.grace_period;
         let client = ConnectOptions::new()
             .connection_timeout(Duration::from_secs(2))
             .connect(url)
             .await
-            .map_err(|e| ServerError::Bind {
-                addr: url.to_owned(),
-                source: std::io::Error::new(std::io::ErrorKind::ConnectionRefused, e.to_string()),
-            })?;
+            .map_err(|e| ServerError::connect(url, e))?;
         Ok(NatsServer {
             client,
-            router: Arc::new(router),
-            options,
-            stop: BrokerShutdown::default(),
+            core,
+            queue: options.queue,
         })
     }
 
     /// A handle that stops this server.
-    pub fn shutdown_handle(&self) -> BrokerShutdown {
-        self.stop.clone()
+    pub fn shutdown_handle(&self) -> ShutdownHandle {
+        self.core.stop.clone()
     }
 
     /// Serves until `signal` completes, then shuts down gracefully.
     pub async fn serve_until(self, signal: impl std::future::Future<Output = ()>) {
-        let stop = self.stop.clone();
-        broker::serve_until(&stop, self.serve(), signal).await;
+        let stop = self.core.stop.clone();
+        serve_until(&stop, self.serve(), signal).await;
     }
 
     /// Serves until stopped (or the subscriptions end). async-nats reconnects and
@@ -223,14 +306,13 @@ impl NatsServer {
     pub async fn serve(self) {
         let NatsServer {
             client,
-            router,
-            options,
-            stop,
+            core,
+            queue,
         } = self;
-        let routes = broker::routes(&router);
+        let routes = routes(&core.router);
         let mut subscriptions = Vec::new();
         for route in &routes {
-            let subscribed = match &options.queue {
+            let subscribed = match &queue {
                 Some(queue) => client.queue_subscribe(route.clone(), queue.clone()).await,
                 None => client.subscribe(route.clone()).await,
             };
@@ -240,22 +322,32 @@ impl NatsServer {
             }
         }
         let _ = client.flush().await;
-        tracing::info!(routes = ?routes, queue = ?options.queue, "microservice listening on NATS");
+        tracing::info!(routes = ?routes, queue = ?queue, "microservice listening on NATS");
         let mut messages = futures_util::stream::select_all(subscriptions);
         let tasks = TaskTracker::new();
         loop {
             let message = tokio::select! {
                 message = messages.next() => message,
-                _ = stop.0.cancelled() => break,
+                _ = core.stop.stopping() => break,
             };
             let Some(message) = message else { break };
-            let router = router.clone();
+            let router = core.router.clone();
             let client = client.clone();
             tasks.spawn(async move { handle(&router, &client, message).await });
         }
         drop(messages); // unsubscribes
-        broker::drain(&tasks, options.grace_period, "nats").await;
+        drain(&tasks, core.grace_period, "nats").await;
         let _ = client.flush().await;
+    }
+}
+
+impl Server for NatsServer {
+    fn shutdown_handle(&self) -> ShutdownHandle {
+        NatsServer::shutdown_handle(self)
+    }
+
+    fn serve(self: Box<Self>) -> BoxFuture<'static, ()> {
+        Box::pin(NatsServer::serve(*self))
     }
 }
 
@@ -282,5 +374,5 @@ async fn handle(router: &MessageRouter, client: &Client, message: async_nats::Me
             }
         }
     });
-    broker::handle_routed(router, context, message.payload, publish).await;
+    serve_routed(router, context, message.payload, publish).await;
 }

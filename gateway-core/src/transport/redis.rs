@@ -22,11 +22,17 @@ use futures_util::StreamExt;
 use redis::aio::{MultiplexedConnection, PubSubSink};
 use tokio_util::task::TaskTracker;
 
-use super::broker::{self, BrokerShutdown, Slot};
-use super::tcp::client::{Connection, Sink, CONNECTION_CLOSED};
-use super::tcp::ServerError;
-use crate::client::RpcError;
-use crate::server::{MessageContext, MessageRouter};
+use crate::client::{
+    BoxFuture, ClientOptions, ClientTransport, ConnectContext, Connection, Outgoing, Publish,
+    RpcError, CONNECTION_CLOSED,
+};
+use crate::server::broker::serve_routed;
+use crate::server::broker::{drain, reconnecting, routes, Core};
+use crate::server::serving::serve_until;
+use crate::server::{
+    MessageContext, MessageRouter, Server, ServerError, ServerTransport, ShutdownHandle,
+    Transport,
+};
 
 /// Nest's default Redis URL.
 pub const DEFAULT_REDIS_URL: &str = "redis://127.0.0.1:6379";
@@ -34,15 +40,75 @@ pub const DEFAULT_REDIS_URL: &str = "redis://127.0.0.1:6379";
 /// How long connecting to Redis may take.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
 
-/// The subscriber side of a client connection: what it listens on.
-pub(crate) struct ReplySubscriptions {
-    sink: PubSubSink,
+impl ClientOptions {
+    /// A Nest `Transport.REDIS` client (feature `redis`) through the Redis at `url`
+    /// (`redis://127.0.0.1:6379`). A pattern no service handles is never answered (Redis
+    /// drops the message): such a call ends at its deadline.
+    pub fn redis(name: impl Into<String>, url: impl Into<String>) -> Self {
+        ClientOptions::custom(name, url, || RedisTransport)
+    }
+}
+
+/// The client side: see the module docs.
+struct RedisTransport;
+
+impl ClientTransport for RedisTransport {
+    fn connect<'a>(
+        &'a self,
+        context: &'a ConnectContext,
+    ) -> BoxFuture<'a, Result<Arc<Connection>, RpcError>> {
+        Box::pin(open(context))
+    }
+}
+
+async fn open(context: &ConnectContext) -> Result<Arc<Connection>, RpcError> {
+    let client = redis::Client::open(&**context.address())
+        .map_err(|e| context.unavailable(format!("bad Redis URL: {e}")))?;
+    let connect = async {
+        let publisher = client.get_multiplexed_async_connection().await?;
+        let pubsub = client.get_async_pubsub().await?;
+        Ok::<_, redis::RedisError>((publisher, pubsub))
+    };
+    let (publisher, pubsub) = tokio::time::timeout(CONNECT_TIMEOUT, connect)
+        .await
+        .map_err(|_| context.unavailable("connecting to Redis timed out"))?
+        .map_err(|e| context.unavailable(format!("cannot connect to Redis: {e}")))?;
+    let (sink, mut messages) = pubsub.split();
+    let conn = Connection::with_publisher(RedisPublisher {
+        publisher,
+        replies: sink,
+        channels: Mutex::new(HashSet::new()),
+    });
+    let reader = conn.clone();
+    let service = context.service().clone();
+    tokio::spawn(async move {
+        loop {
+            let message = tokio::select! {
+                message = messages.next() => message,
+                _ = reader.closed() => return,
+            };
+            let Some(message) = message else {
+                tracing::warn!(%service, "Redis connection lost; pending calls fail");
+                reader.close(CONNECTION_CLOSED);
+                return;
+            };
+            reader.deliver(Bytes::copy_from_slice(message.get_payload_bytes()));
+        }
+    });
+    Ok(conn)
+}
+
+/// A publishing connection, and the subscriber that hears the replies.
+struct RedisPublisher {
+    publisher: MultiplexedConnection,
+    replies: PubSubSink,
+    /// The reply channels subscribed to.
     channels: Mutex<HashSet<String>>,
 }
 
-impl ReplySubscriptions {
+impl RedisPublisher {
     /// Subscribes to `<route>.reply` unless already done; returns once Redis acknowledged.
-    async fn ensure(&self, route: &str) -> Result<(), Arc<str>> {
+    async fn ensure_replies(&self, route: &str) -> Result<(), Arc<str>> {
         let channel = format!("{route}.reply");
         if self
             .channels
@@ -52,7 +118,7 @@ impl ReplySubscriptions {
         {
             return Ok(());
         }
-        self.sink
+        self.replies
             .clone()
             .subscribe(&channel)
             .await
@@ -65,94 +131,50 @@ impl ReplySubscriptions {
     }
 }
 
-/// Publishes one packet: a request (after making sure its replies will be heard) or an event.
-pub(crate) async fn publish(
-    publisher: &MultiplexedConnection,
-    replies: &ReplySubscriptions,
-    route: &str,
-    id: Option<u64>,
-    body: Vec<u8>,
-) -> Result<(), Arc<str>> {
-    if id.is_some() {
-        replies.ensure(route).await?;
-    }
-    let mut publisher = publisher.clone();
-    redis::cmd("PUBLISH")
-        .arg(route)
-        .arg(body)
-        .query_async::<i64>(&mut publisher)
-        .await
-        .map(drop)
-        .map_err(|e| Arc::from(e.to_string()))
-}
-
-/// The client side: see the module docs.
-pub(crate) struct RedisClient {
-    slot: Slot,
-}
-
-impl RedisClient {
-    pub fn new(service: Arc<str>, url: Arc<str>) -> Self {
-        RedisClient {
-            slot: Slot::new(service, url),
-        }
-    }
-
-    pub async fn connection(&self) -> Result<Arc<Connection>, RpcError> {
-        self.slot.get_or_open(|| self.open()).await
-    }
-
-    async fn open(&self) -> Result<Arc<Connection>, RpcError> {
-        let slot = &self.slot;
-        let client = redis::Client::open(&*slot.url)
-            .map_err(|e| slot.unavailable(format!("bad Redis URL: {e}")))?;
-        let connect = async {
-            let publisher = client.get_multiplexed_async_connection().await?;
-            let pubsub = client.get_async_pubsub().await?;
-            Ok::<_, redis::RedisError>((publisher, pubsub))
-        };
-        let (publisher, pubsub) = tokio::time::timeout(CONNECT_TIMEOUT, connect)
-            .await
-            .map_err(|_| slot.unavailable("connecting to Redis timed out"))?
-            .map_err(|e| slot.unavailable(format!("cannot connect to Redis: {e}")))?;
-        let (sink, mut messages) = pubsub.split();
-        let conn = Connection::new(Sink::Redis {
-            publisher,
-            replies: ReplySubscriptions {
-                sink,
-                channels: Mutex::new(HashSet::new()),
-            },
-        });
-        let reader = conn.clone();
-        let service = slot.service.clone();
-        tokio::spawn(async move {
-            loop {
-                let message = tokio::select! {
-                    message = messages.next() => message,
-                    _ = reader.closed_token().cancelled() => return,
-                };
-                let Some(message) = message else {
-                    tracing::warn!(%service, "Redis connection lost; pending calls fail");
-                    reader.close(CONNECTION_CLOSED.into());
-                    return;
-                };
-                let frame = Bytes::copy_from_slice(message.get_payload_bytes());
-                broker::deliver(&reader, &service, None, frame);
+impl Publish for RedisPublisher {
+    /// A request (after making sure its replies will be heard) or an event. Redis pub/sub has
+    /// no headers (nor has Nest's Redis transport).
+    fn publish<'a>(&'a self, message: Outgoing<'a>) -> BoxFuture<'a, Result<(), Arc<str>>> {
+        Box::pin(async move {
+            if message.id.is_some() {
+                self.ensure_replies(message.route).await?;
             }
-        });
-        Ok(conn)
+            let mut publisher = self.publisher.clone();
+            redis::cmd("PUBLISH")
+                .arg(message.route)
+                .arg(message.body)
+                .query_async::<i64>(&mut publisher)
+                .await
+                .map(drop)
+                .map_err(|e| Arc::from(e.to_string()))
+        })
+    }
+}
+
+impl Transport {
+    /// `{ transport: Transport.REDIS, options: { host, port } }` (feature `redis`).
+    pub fn redis(url: impl Into<String>) -> Self {
+        Transport::custom(RedisStrategy { url: url.into() })
+    }
+}
+
+struct RedisStrategy {
+    url: String,
+}
+
+impl ServerTransport for RedisStrategy {
+    fn start(
+        &self,
+        router: MessageRouter,
+    ) -> BoxFuture<'_, Result<Box<dyn Server>, ServerError>> {
+        Box::pin(async move {
+            let server = RedisServer::connect(&self.url, router).await?;
+            Ok(Box::new(server) as Box<dyn Server>)
+        })
     }
 
-    pub fn current_pending(&self) -> usize {
-        self.slot.current_pending()
-    }
-
-    pub fn live(&self) -> Option<Arc<Connection>> {
-        self.slot.live()
-    }
-
-    pub fn close(&self) {
-        self.slot.close();
+    fn describe(&self) -> String {
+        self.url.clone()
     }
 }
 
@@ -169,57 +191,52 @@ impl RedisClient {
 pub struct RedisServer {
     client: redis::Client,
     url: String,
-    router: Arc<MessageRouter>,
-    stop: BrokerShutdown,
+    core: Core,
 }
 
 impl RedisServer {
     /// Checks that Redis answers at `url` and that the router has no duplicate pattern.
     pub async fn connect(url: &str, router: MessageRouter) -> Result<Self, ServerError> {
-        if let Some(route) = router.duplicate_routes().first() {
-            return Err(ServerError::DuplicatePattern {
-                route: route.clone(),
-            });
-        }
-        let refused = |e: String| ServerError::Bind {
-            addr: url.to_owned(),
-            source: std::io::Error::new(std::io::ErrorKind::ConnectionRefused, e),
-        };
-        let client = redis::Client::open(url).map_err(|e| refused(e.to_string()))?;
+        let core = Core::new(router)?;
+        let client = redis::Client::open(url).map_err(|e| ServerError::connect(url, e))?;
         tokio::time::timeout(CONNECT_TIMEOUT, client.get_multiplexed_async_connection())
             .await
-            .map_err(|_| refused("connecting to Redis timed out".into()))?
-            .map_err(|e| refused(e.to_string()))?;
+            .map_err(|_| ServerError::connect(url, "connecting to Redis timed out"))?
+            .map_err(|e| ServerError::connect(url, e))?;
         Ok(RedisServer {
             client,
             url: url.to_owned(),
-            router: Arc::new(router),
-            stop: BrokerShutdown::default(),
+            core,
         })
     }
 
+    /// How long a graceful shutdown waits for in-flight handlers (default 10 s).
+    pub fn grace_period(mut self, grace: Duration) -> Self {
+        self.core.grace_period = grace;
+        self
+    }
+
     /// A handle that stops this server.
-    pub fn shutdown_handle(&self) -> BrokerShutdown {
-        self.stop.clone()
+    pub fn shutdown_handle(&self) -> ShutdownHandle {
+        self.core.stop.clone()
     }
 
     /// Serves until `signal` completes, then shuts down gracefully.
     pub async fn serve_until(self, signal: impl std::future::Future<Output = ()>) {
-        let stop = self.stop.clone();
-        broker::serve_until(&stop, self.serve(), signal).await;
+        let stop = self.core.stop.clone();
+        serve_until(&stop, self.serve(), signal).await;
     }
 
     /// Serves until stopped, reconnecting (every 500 ms) whenever Redis goes away.
     pub async fn serve(self) {
-        let routes = broker::routes(&self.router);
+        let routes = routes(&self.core.router);
         let tasks = TaskTracker::new();
-        broker::reconnecting(&self.stop, "redis", &self.url, || {
+        reconnecting(&self.core.stop, "redis", &self.url, || {
             self.session(&routes, &tasks)
         })
         .await;
-        broker::drain(&tasks, Duration::from_secs(10), "redis").await;
+        drain(&tasks, self.core.grace_period, "redis").await;
     }
-
     /// One connection's life: `Ok` when stopped, `Err` when the connection failed.
     async fn session(&self, routes: &[String], tasks: &TaskTracker) -> Result<(), String> {
         let connect = async {
@@ -239,14 +256,14 @@ impl RedisServer {
         loop {
             let message = tokio::select! {
                 message = messages.next() => message,
-                _ = self.stop.0.cancelled() => return Ok(()),
+                _ = self.core.stop.stopping() => return Ok(()),
             };
             let Some(message) = message else {
                 return Err("the subscription ended".into());
             };
             let channel = message.get_channel_name().to_owned();
             let frame = Bytes::copy_from_slice(message.get_payload_bytes());
-            let router = self.router.clone();
+            let router = self.core.router.clone();
             let publisher = publisher.clone();
             tasks.spawn(async move {
                 let reply_channel = format!("{channel}.reply");
@@ -264,8 +281,18 @@ impl RedisServer {
                     }
                 };
                 let context = MessageContext::new(channel, Vec::new());
-                broker::handle_routed(&router, context, frame, Some(publish)).await;
+                serve_routed(&router, context, frame, Some(publish)).await;
             });
         }
+    }
+}
+
+impl Server for RedisServer {
+    fn shutdown_handle(&self) -> ShutdownHandle {
+        RedisServer::shutdown_handle(self)
+    }
+
+    fn serve(self: Box<Self>) -> BoxFuture<'static, ()> {
+        Box::pin(RedisServer::serve(*self))
     }
 }

@@ -23,12 +23,19 @@ use lapin::types::FieldTable;
 use lapin::{BasicProperties, Channel, Connection as AmqpConnection, ConnectionProperties};
 use tokio_util::task::TaskTracker;
 
-use super::broker::{self, BrokerShutdown, Slot};
-use super::tcp::client::{Connection, Sink, CONNECTION_CLOSED};
-use super::tcp::ServerError;
-use crate::client::RpcError;
-use crate::packet::{encode_reply, slice_of, Incoming, Reply};
-use crate::server::{MessageContext, MessageRouter};
+use crate::client::{
+    BoxFuture, ClientOptions, ClientTransport, ConnectContext, Connection, Outgoing, Publish,
+    RpcError, CONNECTION_CLOSED,
+};
+use crate::server::dispatch::{dispatch, Dispatch};
+
+use crate::server::broker::{answer, drain, reconnecting, Core};
+use crate::server::serving::serve_until;
+use crate::server::{
+    MessageContext, MessageRouter, Server, ServerError, ServerTransport, ShutdownHandle,
+    Transport,
+};
+use crate::packet::{encode_reply, Reply};
 
 /// Nest's default RabbitMQ URL.
 pub const DEFAULT_RMQ_URL: &str = "amqp://127.0.0.1:5672";
@@ -60,61 +67,37 @@ async fn declare(channel: &Channel, queue: &str) -> lapin::Result<()> {
         .map(drop)
 }
 
-/// Publishes one packet to the service's queue: a request (direct reply-to, correlated by
-/// id) or an event.
-pub(crate) async fn publish(
-    channel: &Channel,
-    queue: &str,
-    id: Option<u64>,
-    headers: Option<&[(String, String)]>,
-    body: Vec<u8>,
-) -> Result<(), Arc<str>> {
-    let mut properties = BasicProperties::default().with_delivery_mode(1);
-    if let Some(headers) = headers {
-        let mut table = FieldTable::default();
-        for (name, value) in headers {
-            table.insert(
-                name.as_str().into(),
-                lapin::types::AMQPValue::LongString(value.as_str().into()),
-            );
-        }
-        properties = properties.with_headers(table);
+impl ClientOptions {
+    /// A Nest `Transport.RMQ` client (feature `rmq`) for the service consuming `queue` on the
+    /// broker at `url` (`amqp://guest:guest@127.0.0.1:5672`). Several service instances on the
+    /// queue share the calls (competing consumers).
+    pub fn rmq(name: impl Into<String>, url: impl Into<String>, queue: impl Into<String>) -> Self {
+        let queue: Arc<str> = queue.into().into();
+        ClientOptions::custom(name, url, move || RmqTransport {
+            queue: queue.clone(),
+        })
     }
-    if let Some(id) = id {
-        properties = properties
-            .with_reply_to(REPLY_TO.into())
-            .with_correlation_id(id.to_string().into());
-    }
-    channel
-        .basic_publish("", queue, BasicPublishOptions::default(), &body, properties)
-        .await
-        .map(drop)
-        .map_err(|e| Arc::from(e.to_string()))
 }
 
 /// The client side: see the module docs.
-pub(crate) struct RmqClient {
-    slot: Slot,
+struct RmqTransport {
     queue: Arc<str>,
 }
 
-impl RmqClient {
-    pub fn new(service: Arc<str>, url: Arc<str>, queue: Arc<str>) -> Self {
-        RmqClient {
-            slot: Slot::new(service, url),
-            queue,
-        }
+impl ClientTransport for RmqTransport {
+    fn connect<'a>(
+        &'a self,
+        context: &'a ConnectContext,
+    ) -> BoxFuture<'a, Result<Arc<Connection>, RpcError>> {
+        Box::pin(self.open(context))
     }
+}
 
-    pub async fn connection(&self) -> Result<Arc<Connection>, RpcError> {
-        self.slot.get_or_open(|| self.open()).await
-    }
-
-    async fn open(&self) -> Result<Arc<Connection>, RpcError> {
-        let slot = &self.slot;
-        let amqp = connect(&slot.url)
+impl RmqTransport {
+    async fn open(&self, context: &ConnectContext) -> Result<Arc<Connection>, RpcError> {
+        let amqp = connect(context.address())
             .await
-            .map_err(|e| slot.unavailable(format!("cannot connect to RabbitMQ: {e}")))?;
+            .map_err(|e| context.unavailable(format!("cannot connect to RabbitMQ: {e}")))?;
         let setup = async {
             let channel = amqp.create_channel().await?;
             declare(&channel, &self.queue).await?;
@@ -127,20 +110,20 @@ impl RmqClient {
                 .await?;
             Ok::<_, lapin::Error>((channel, replies))
         };
-        let (channel, mut replies) = setup
-            .await
-            .map_err(|e| slot.unavailable(format!("cannot set up the RabbitMQ channel: {e}")))?;
-        let conn = Connection::new(Sink::Rmq {
+        let (channel, mut replies) = setup.await.map_err(|e| {
+            context.unavailable(format!("cannot set up the RabbitMQ channel: {e}"))
+        })?;
+        let conn = Connection::with_publisher(RmqPublisher {
             channel,
             queue: self.queue.clone(),
         });
         let reader = conn.clone();
-        let service = slot.service.clone();
+        let service = context.service().clone();
         tokio::spawn(async move {
             loop {
                 let delivery = tokio::select! {
                     delivery = replies.next() => delivery,
-                    _ = reader.closed_token().cancelled() => break,
+                    _ = reader.closed() => break,
                 };
                 let delivery = match delivery {
                     Some(Ok(delivery)) => delivery,
@@ -148,7 +131,7 @@ impl RmqClient {
                         if let Some(Err(error)) = other {
                             tracing::warn!(%service, %error, "RabbitMQ connection lost; pending calls fail");
                         }
-                        reader.close(CONNECTION_CLOSED.into());
+                        reader.close(CONNECTION_CLOSED);
                         break;
                     }
                 };
@@ -159,24 +142,85 @@ impl RmqClient {
                     .as_ref()
                     .and_then(|c| c.as_str().parse::<u64>().ok());
                 if let Some(id) = id {
-                    broker::deliver(&reader, &service, Some(id), Bytes::from(delivery.data));
+                    reader.deliver_to(id, Bytes::from(delivery.data));
                 }
             }
             let _ = amqp.close(200, "client closed").await;
         });
         Ok(conn)
     }
+}
 
-    pub fn current_pending(&self) -> usize {
-        self.slot.current_pending()
+/// The channel consuming direct replies, and the service's queue.
+struct RmqPublisher {
+    channel: Channel,
+    queue: Arc<str>,
+}
+
+impl Publish for RmqPublisher {
+    /// Publishes one packet to the service's queue: a request (direct reply-to, correlated by
+    /// id) or an event.
+    fn publish<'a>(&'a self, message: Outgoing<'a>) -> BoxFuture<'a, Result<(), Arc<str>>> {
+        Box::pin(async move {
+            let mut properties = BasicProperties::default().with_delivery_mode(1);
+            if let Some(headers) = message.headers {
+                let mut table = FieldTable::default();
+                for (name, value) in headers {
+                    table.insert(
+                        name.as_str().into(),
+                        lapin::types::AMQPValue::LongString(value.as_str().into()),
+                    );
+                }
+                properties = properties.with_headers(table);
+            }
+            if let Some(id) = message.id {
+                properties = properties
+                    .with_reply_to(REPLY_TO.into())
+                    .with_correlation_id(id.to_string().into());
+            }
+            self.channel
+                .basic_publish(
+                    "",
+                    &self.queue,
+                    BasicPublishOptions::default(),
+                    &message.body,
+                    properties,
+                )
+                .await
+                .map(drop)
+                .map_err(|e| Arc::from(e.to_string()))
+        })
+    }
+}
+
+impl Transport {
+    /// `{ transport: Transport.RMQ, options: { urls: [url], queue } }` (feature `rmq`).
+    pub fn rmq(url: impl Into<String>, queue: impl Into<String>) -> Self {
+        Transport::custom(RmqStrategy {
+            url: url.into(),
+            queue: queue.into(),
+        })
+    }
+}
+
+struct RmqStrategy {
+    url: String,
+    queue: String,
+}
+
+impl ServerTransport for RmqStrategy {
+    fn start(
+        &self,
+        router: MessageRouter,
+    ) -> BoxFuture<'_, Result<Box<dyn Server>, ServerError>> {
+        Box::pin(async move {
+            let server = RmqServer::connect(&self.url, &self.queue, router).await?;
+            Ok(Box::new(server) as Box<dyn Server>)
+        })
     }
 
-    pub fn live(&self) -> Option<Arc<Connection>> {
-        self.slot.live()
-    }
-
-    pub fn close(&self) {
-        self.slot.close();
+    fn describe(&self) -> String {
+        format!("{} (queue {})", self.url, self.queue)
     }
 }
 
@@ -193,8 +237,7 @@ impl RmqClient {
 pub struct RmqServer {
     url: String,
     queue: String,
-    router: Arc<MessageRouter>,
-    stop: BrokerShutdown,
+    core: Core,
 }
 
 impl RmqServer {
@@ -205,48 +248,47 @@ impl RmqServer {
         queue: &str,
         router: MessageRouter,
     ) -> Result<Self, ServerError> {
-        if let Some(route) = router.duplicate_routes().first() {
-            return Err(ServerError::DuplicatePattern {
-                route: route.clone(),
-            });
-        }
-        let refused = |e: String| ServerError::Bind {
-            addr: url.to_owned(),
-            source: std::io::Error::new(std::io::ErrorKind::ConnectionRefused, e),
-        };
-        let amqp = connect(url).await.map_err(refused)?;
+        let core = Core::new(router)?;
+        let amqp = connect(url)
+            .await
+            .map_err(|e| ServerError::connect(url, e))?;
         let channel = amqp
             .create_channel()
             .await
-            .map_err(|e| refused(e.to_string()))?;
+            .map_err(|e| ServerError::connect(url, e))?;
         declare(&channel, queue)
             .await
-            .map_err(|e| refused(e.to_string()))?;
+            .map_err(|e| ServerError::connect(url, e))?;
         let _ = amqp.close(200, "checked").await;
         Ok(RmqServer {
             url: url.to_owned(),
             queue: queue.to_owned(),
-            router: Arc::new(router),
-            stop: BrokerShutdown::default(),
+            core,
         })
     }
 
+    /// How long a graceful shutdown waits for in-flight handlers (default 10 s).
+    pub fn grace_period(mut self, grace: Duration) -> Self {
+        self.core.grace_period = grace;
+        self
+    }
+
     /// A handle that stops this server.
-    pub fn shutdown_handle(&self) -> BrokerShutdown {
-        self.stop.clone()
+    pub fn shutdown_handle(&self) -> ShutdownHandle {
+        self.core.stop.clone()
     }
 
     /// Serves until `signal` completes, then shuts down gracefully.
     pub async fn serve_until(self, signal: impl std::future::Future<Output = ()>) {
-        let stop = self.stop.clone();
-        broker::serve_until(&stop, self.serve(), signal).await;
+        let stop = self.core.stop.clone();
+        serve_until(&stop, self.serve(), signal).await;
     }
 
     /// Serves until stopped, reconnecting (every 500 ms) whenever the broker goes away.
     pub async fn serve(self) {
         let tasks = TaskTracker::new();
-        broker::reconnecting(&self.stop, "rmq", &self.url, || self.session(&tasks)).await;
-        broker::drain(&tasks, Duration::from_secs(10), "rmq").await;
+        reconnecting(&self.core.stop, "rmq", &self.url, || self.session(&tasks)).await;
+        drain(&tasks, self.core.grace_period, "rmq").await;
     }
 
     async fn session(&self, tasks: &TaskTracker) -> Result<(), String> {
@@ -267,11 +309,11 @@ impl RmqServer {
         let result = loop {
             let delivery = tokio::select! {
                 delivery = deliveries.next() => delivery,
-                _ = self.stop.0.cancelled() => break Ok(()),
+                _ = self.core.stop.stopping() => break Ok(()),
             };
             match delivery {
                 Some(Ok(delivery)) => {
-                    let router = self.router.clone();
+                    let router = self.core.router.clone();
                     let channel = channel.clone();
                     tasks.spawn(async move { handle(&router, &channel, delivery).await });
                 }
@@ -281,10 +323,20 @@ impl RmqServer {
         };
         if result.is_ok() {
             // Let in-flight handlers reply on this channel before it closes.
-            broker::drain(tasks, Duration::from_secs(10), "rmq").await;
+            drain(tasks, self.core.grace_period, "rmq").await;
             let _ = amqp.close(200, "shutdown").await;
         }
         result
+    }
+}
+
+impl Server for RmqServer {
+    fn shutdown_handle(&self) -> ShutdownHandle {
+        RmqServer::shutdown_handle(self)
+    }
+
+    fn serve(self: Box<Self>) -> BoxFuture<'static, ()> {
+        Box::pin(RmqServer::serve(*self))
     }
 }
 
@@ -307,88 +359,62 @@ async fn reply(channel: &Channel, reply_to: &str, correlation: Option<&str>, bod
     }
 }
 
+/// The headers of a delivery, as text.
+fn headers(properties: &BasicProperties) -> Vec<(String, String)> {
+    let Some(table) = properties.headers() else {
+        return Vec::new();
+    };
+    table
+        .inner()
+        .iter()
+        .map(|(name, value)| {
+            let text = match value {
+                lapin::types::AMQPValue::LongString(s) => s.to_string(),
+                lapin::types::AMQPValue::ShortString(s) => s.as_str().to_owned(),
+                other => format!("{other:?}"),
+            };
+            (name.as_str().to_owned(), text)
+        })
+        .collect()
+}
+
 /// One delivery: a request (with an `id`) answered to its `reply_to` with its
 /// `correlation_id`, or an event.
 async fn handle(router: &MessageRouter, channel: &Channel, delivery: lapin::message::Delivery) {
     let frame = Bytes::from(delivery.data);
-    let packet = match Incoming::parse(&frame) {
-        Ok(packet) => packet,
-        Err(error) => {
-            tracing::error!(%error, "a message that is not JSON was ignored");
-            return;
-        }
-    };
-    let Some(pattern) = packet.pattern else {
-        tracing::debug!("a message without a pattern was ignored");
-        return;
-    };
-    let data = packet
-        .data
-        .map_or_else(|| Bytes::from_static(b"null"), |d| slice_of(&frame, d));
-    let reply_to = delivery
-        .properties
-        .reply_to()
-        .as_ref()
-        .map(|r| r.as_str().to_owned());
+    let context = MessageContext::new(
+        delivery.routing_key.as_str(),
+        headers(&delivery.properties),
+    );
+    let reply_to = delivery.properties.reply_to().as_ref().map(|r| r.as_str());
     let correlation = delivery
         .properties
         .correlation_id()
         .as_ref()
-        .map(|c| c.as_str().to_owned());
-    let headers = delivery
-        .properties
-        .headers()
-        .as_ref()
-        .map(|table| {
-            table
-                .inner()
-                .iter()
-                .map(|(name, value)| {
-                    let text = match value {
-                        lapin::types::AMQPValue::LongString(s) => s.to_string(),
-                        lapin::types::AMQPValue::ShortString(s) => s.as_str().to_owned(),
-                        other => format!("{other:?}"),
-                    };
-                    (name.as_str().to_owned(), text)
-                })
-                .collect()
-        })
-        .unwrap_or_default();
-    let context = MessageContext::new(delivery.routing_key.as_str(), headers);
-    match packet.id {
-        Some(id) => {
-            let Some(handler) = router.find_message(pattern) else {
-                tracing::warn!(
-                    pattern = pattern.get(),
-                    "There is no matching message handler defined in the remote service."
-                );
-                if let Some(reply_to) = &reply_to {
-                    let mut body = Vec::with_capacity(128);
-                    encode_reply(&mut body, Reply::NoHandler, Some(&slice_of(&frame, id)));
-                    reply(channel, reply_to, correlation.as_deref(), body).await;
-                }
-                return;
-            };
-            let result = context.scope(handler(data));
+        .map(|c| c.as_str());
+    match dispatch(router, &frame, None, Some(&context)) {
+        Err(error) => tracing::error!(%error, "a message that is not JSON was ignored"),
+        Ok(Dispatch::Request { reply: result, .. }) => {
             let Some(reply_to) = reply_to else {
                 let _ = result.await;
                 return;
             };
-            let publish = |body: Vec<u8>| reply(channel, &reply_to, correlation.as_deref(), body);
+            let publish = |body: Vec<u8>| reply(channel, reply_to, correlation, body);
             // Nest's RMQ replies carry no id: the correlation id says whose they are.
-            broker::answer(result, None, publish).await;
+            answer(result, None, publish).await;
         }
-        None => {
-            let handlers = router.find_events(pattern);
-            if handlers.is_empty() {
-                tracing::error!(
-                    pattern = pattern.get(),
-                    "There is no matching event handler defined in the remote service."
-                );
-            }
-            for handler in handlers {
-                context.clone().scope(handler(data.clone())).await;
+        Ok(Dispatch::NoHandler { id }) => {
+            if let Some(reply_to) = reply_to {
+                let mut body = Vec::with_capacity(128);
+                encode_reply(&mut body, Reply::NoHandler, Some(&id));
+                reply(channel, reply_to, correlation, body).await;
             }
         }
+        Ok(Dispatch::Events(runs)) => {
+            for run in runs {
+                run.await;
+            }
+        }
+        Ok(Dispatch::Ignored) => {}
     }
 }

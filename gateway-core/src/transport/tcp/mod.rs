@@ -5,12 +5,14 @@
 //! - [`server`]: [`TcpServer`], a microservice listener that routes to a
 //!   [`MessageRouter`](crate::server::MessageRouter).
 
-pub(crate) mod client;
+mod client;
 pub mod codec;
 pub mod server;
 
 pub use codec::{CodecError, NestCodec, DEFAULT_MAX_FRAME_UNITS};
-pub use server::{ServerError, ServerOptions, ShutdownHandle, TcpServer};
+pub use server::{ServerOptions, TcpServer};
+/// Re-exported from [`server`](crate::server), where every transport's servers share them.
+pub use crate::server::{ServerError, ShutdownHandle};
 
 use std::future::Future;
 use std::pin::Pin;

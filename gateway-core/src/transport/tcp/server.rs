@@ -10,41 +10,27 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
+use futures_util::future::BoxFuture;
 use tokio::net::{TcpListener, TcpStream, ToSocketAddrs};
 use tokio::sync::mpsc;
 use tokio_util::codec::FramedRead;
-use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use super::{
     next_frame, write_frames, CodecError, NestCodec, DEFAULT_INCOMPLETE_TIMEOUT,
     DEFAULT_MAX_FRAME_UNITS,
 };
-use crate::packet::{encode_reply, slice_of, Incoming, Reply};
-use crate::server::{send_replies, MessageRouter};
+use crate::packet::{encode_reply, Reply};
+use crate::server::dispatch::{dispatch, Dispatch};
+use crate::server::reply::send_replies;
+use crate::server::serving::{check_router, serve_until};
+use crate::server::{
+    MessageRouter, Server, ServerError, ServerTransport, ShutdownHandle, Transport,
+    DEFAULT_GRACE_PERIOD,
+};
 
 /// Replies queued per connection before handlers wait for the socket.
 const REPLY_QUEUE: usize = 1024;
-
-/// Why a server could not start.
-#[derive(Debug, thiserror::Error)]
-pub enum ServerError {
-    /// The address could not be bound.
-    #[error("cannot listen on {addr}: {source}")]
-    Bind {
-        /// The address asked for.
-        addr: String,
-        /// The socket error.
-        #[source]
-        source: std::io::Error,
-    },
-    /// Two request handlers share a pattern.
-    #[error("the pattern {route} has more than one message handler")]
-    DuplicatePattern {
-        /// The normalized pattern.
-        route: String,
-    },
-}
 
 /// Settings for a [`TcpServer`].
 #[derive(Debug, Clone)]
@@ -62,30 +48,10 @@ pub struct ServerOptions {
 impl Default for ServerOptions {
     fn default() -> Self {
         ServerOptions {
-            grace_period: Duration::from_secs(10),
+            grace_period: DEFAULT_GRACE_PERIOD,
             max_frame_units: DEFAULT_MAX_FRAME_UNITS,
             incomplete_timeout: DEFAULT_INCOMPLETE_TIMEOUT,
         }
-    }
-}
-
-/// Stops a running [`TcpServer`] from elsewhere (a signal handler, a test).
-#[derive(Debug, Clone, Default)]
-pub struct ShutdownHandle {
-    graceful: CancellationToken,
-    hard: CancellationToken,
-}
-
-impl ShutdownHandle {
-    /// Stop accepting and reading; finish in-flight requests within the grace period.
-    pub fn shutdown(&self) {
-        self.graceful.cancel();
-    }
-
-    /// Drop every connection now, as if the process died. In-flight handlers are abandoned.
-    pub fn kill(&self) {
-        self.graceful.cancel();
-        self.hard.cancel();
     }
 }
 
@@ -124,11 +90,7 @@ impl TcpServer {
         router: MessageRouter,
         options: ServerOptions,
     ) -> Result<Self, ServerError> {
-        if let Some(route) = router.duplicate_routes().first() {
-            return Err(ServerError::DuplicatePattern {
-                route: route.clone(),
-            });
-        }
+        check_router(&router)?;
         let listener = TcpListener::bind(&addr)
             .await
             .map_err(|source| ServerError::Bind {
@@ -158,13 +120,7 @@ impl TcpServer {
     /// Serves until `signal` completes, then shuts down gracefully.
     pub async fn serve_until(self, signal: impl std::future::Future<Output = ()>) {
         let handle = self.handle.clone();
-        let serve = self.serve();
-        tokio::pin!(serve);
-        tokio::select! {
-            _ = &mut serve => return,
-            _ = signal => handle.shutdown(),
-        }
-        serve.await;
+        serve_until(&handle, self.serve(), signal).await;
     }
 
     /// Serves until the [`ShutdownHandle`] stops it; returns once every connection is closed.
@@ -180,7 +136,7 @@ impl TcpServer {
         let tasks = TaskTracker::new();
         loop {
             tokio::select! {
-                _ = handle.graceful.cancelled() => break,
+                _ = handle.stopping() => break,
                 accepted = listener.accept() => match accepted {
                     Ok((socket, peer)) => {
                         let _ = socket.set_nodelay(true);
@@ -211,7 +167,7 @@ impl TcpServer {
                 handle.kill();
                 tasks.wait().await;
             }
-            _ = handle.hard.cancelled() => tasks.wait().await,
+            _ = handle.killed() => tasks.wait().await,
         }
         tracing::info!(?addr, "microservice stopped");
     }
@@ -230,7 +186,7 @@ impl ConnectionCtx {
     async fn run(self, socket: TcpStream) {
         let (read, write) = socket.into_split();
         let (out, mut queue) = mpsc::channel::<Vec<u8>>(REPLY_QUEUE);
-        let closed = self.handle.hard.child_token();
+        let closed = self.handle.hard_token().child_token();
 
         let writer_closed = closed.clone();
         let peer = self.peer;
@@ -253,7 +209,7 @@ impl ConnectionCtx {
             let next = tokio::select! {
                 next = next_frame(&mut frames, self.incomplete_timeout) => next,
                 _ = closed.cancelled() => break,
-                _ = self.handle.graceful.cancelled() => break,
+                _ = self.handle.stopping() => break,
             };
             match next {
                 Some(Ok(frame)) => {
@@ -283,29 +239,9 @@ impl ConnectionCtx {
 
     /// Routes one frame. Only invalid JSON is an error (it closes the connection).
     fn dispatch(&self, frame: Bytes, out: &mpsc::Sender<Vec<u8>>) -> serde_json::Result<()> {
-        let packet = Incoming::parse(&frame)?;
-        let Some(pattern) = packet.pattern else {
-            tracing::debug!(peer = %self.peer, "packet without a pattern ignored");
-            return Ok(());
-        };
-        let data = packet
-            .data
-            .map_or_else(|| Bytes::from_static(b"null"), |d| slice_of(&frame, d));
-        let hard = self.handle.hard.clone();
-        match packet.id {
-            Some(id) => {
-                let id = slice_of(&frame, id);
-                let Some(handler) = self.router.find_message(pattern) else {
-                    tracing::warn!(peer = %self.peer, pattern = pattern.get(), "There is no matching message handler defined in the remote service.");
-                    let mut body = Vec::with_capacity(128);
-                    encode_reply(&mut body, Reply::NoHandler, Some(&id));
-                    let out = out.clone();
-                    self.tasks.spawn(async move {
-                        let _ = out.send(body).await;
-                    });
-                    return Ok(());
-                };
-                let reply = handler(data);
+        let hard = self.handle.hard_token().clone();
+        match dispatch(&self.router, &frame, None, None)? {
+            Dispatch::Request { id, reply } => {
                 let out = out.clone();
                 self.tasks.spawn(async move {
                     tokio::select! {
@@ -314,13 +250,16 @@ impl ConnectionCtx {
                     }
                 });
             }
-            None => {
-                let handlers = self.router.find_events(pattern);
-                if handlers.is_empty() {
-                    tracing::error!(peer = %self.peer, pattern = pattern.get(), "There is no matching event handler defined in the remote service.");
-                }
-                for handler in handlers {
-                    let run = handler(data.clone());
+            Dispatch::NoHandler { id } => {
+                let mut body = Vec::with_capacity(128);
+                encode_reply(&mut body, Reply::NoHandler, Some(&id));
+                let out = out.clone();
+                self.tasks.spawn(async move {
+                    let _ = out.send(body).await;
+                });
+            }
+            Dispatch::Events(runs) => {
+                for run in runs {
                     let hard = hard.clone();
                     self.tasks.spawn(async move {
                         tokio::select! {
@@ -330,7 +269,63 @@ impl ConnectionCtx {
                     });
                 }
             }
+            Dispatch::Ignored => {}
         }
         Ok(())
+    }
+}
+
+impl Server for TcpServer {
+    fn shutdown_handle(&self) -> ShutdownHandle {
+        self.handle.clone()
+    }
+
+    fn local_addr(&self) -> Option<SocketAddr> {
+        Some(TcpServer::local_addr(self))
+    }
+
+    fn serve(self: Box<Self>) -> BoxFuture<'static, ()> {
+        Box::pin(TcpServer::serve(*self))
+    }
+}
+
+impl Transport {
+    /// `{ transport: Transport.TCP, options: { host, port } }`: listen on `addr`
+    /// (`host:port`).
+    pub fn tcp(addr: impl Into<String>) -> Self {
+        Transport::custom(TcpStrategy {
+            addr: addr.into(),
+            options: ServerOptions::default(),
+        })
+    }
+
+    /// [`tcp`](Self::tcp) with `options` (grace period, frame limits).
+    pub fn tcp_with(addr: impl Into<String>, options: ServerOptions) -> Self {
+        Transport::custom(TcpStrategy {
+            addr: addr.into(),
+            options,
+        })
+    }
+}
+
+/// The TCP server strategy behind [`Transport::tcp`].
+struct TcpStrategy {
+    addr: String,
+    options: ServerOptions,
+}
+
+impl ServerTransport for TcpStrategy {
+    fn start(
+        &self,
+        router: MessageRouter,
+    ) -> BoxFuture<'_, Result<Box<dyn Server>, ServerError>> {
+        Box::pin(async move {
+            let server = TcpServer::bind_with(&*self.addr, router, self.options.clone()).await?;
+            Ok(Box::new(server) as Box<dyn Server>)
+        })
+    }
+
+    fn describe(&self) -> String {
+        format!("tcp://{}", self.addr)
     }
 }

@@ -1,0 +1,138 @@
+//! Boot: the module tree becomes a container, controllers, and the HTTP and message routers.
+
+use axum::Router;
+
+use super::BootError;
+use crate::di::{Module, ModuleBuilder, Registry, Resolver};
+use crate::http::RouteMeta;
+use crate::server::MessageRouter;
+
+#[derive(Clone, Copy, PartialEq)]
+pub(super) enum Kind {
+    Http,
+    Microservice,
+}
+
+/// Collects the module tree, checks it, builds every controller.
+pub(super) fn boot<M: Module>(kind: Kind) -> Result<(Router, MessageRouter), BootError> {
+    let mut registry = Registry::default();
+    M::configure(&mut ModuleBuilder::root::<M>(&mut registry));
+    if let Some(error) = registry.errors.first() {
+        return Err(error.clone().into());
+    }
+    let controllers = std::mem::take(&mut registry.controllers);
+    // The cross-check: a controller compiled into the binary that no module lists is
+    // usually a forgotten `controllers = [..]` entry. One that another module lists belongs
+    // to another app built from the same crate (a service beside its gateway): fine.
+    for registered in crate::http::registered_controllers() {
+        let type_name = (registered.type_name)();
+        if controllers.iter().any(|c| c.type_name == type_name) {
+            continue;
+        }
+        match crate::http::module_listing(type_name) {
+            Some(other) => tracing::debug!(
+                controller = registered.meta.name,
+                module = other,
+                root = M::NAME,
+                "controller of a module this app does not import: not served here"
+            ),
+            None => tracing::warn!(
+                controller = registered.meta.name,
+                module = M::NAME,
+                "{} is a #[controller] but no module lists it: its routes are not served (add it to a module's `controllers = [..]`)",
+                registered.meta.name
+            ),
+        }
+    }
+    let serves = |c: &crate::di::ControllerEntry| match kind {
+        Kind::Http => !c.meta.routes.is_empty(),
+        Kind::Microservice => !c.meta.patterns.is_empty(),
+    };
+    if let Some(empty) = controllers
+        .iter()
+        .find(|c| c.meta.routes.is_empty() && c.meta.patterns.is_empty())
+    {
+        return Err(BootError::EmptyController {
+            controller: empty.meta.name,
+            module: empty.module,
+        });
+    }
+    if !controllers.iter().any(serves) {
+        return Err(BootError::NoRoutes { module: M::NAME });
+    }
+    if kind == Kind::Http {
+        check_routes(
+            controllers
+                .iter()
+                .flat_map(|c| c.meta.routes.iter().map(move |r| (c.meta.name, r))),
+        )?;
+    }
+
+    let mut resolver = Resolver::new(&registry);
+    let mut router = Router::new();
+    let mut messages = MessageRouter::new();
+    for entry in controllers {
+        resolver.in_module(entry.module);
+        (router, messages) = (entry.mount)(&mut resolver, router, messages)?;
+        if kind == Kind::Http && !entry.meta.routes.is_empty() {
+            let prefix = if entry.meta.prefix.is_empty() {
+                "/"
+            } else {
+                entry.meta.prefix
+            };
+            tracing::info!(target: "RoutesResolver", "{} {{{prefix}}}:", entry.meta.name);
+            for route in entry.meta.routes {
+                tracing::info!(target: "RouterExplorer", "Mapped {{{}, {}}} route", route.path, route.method);
+            }
+        }
+    }
+    if let Some(route) = messages.duplicate_routes().first() {
+        return Err(BootError::DuplicatePattern {
+            route: route.clone(),
+        });
+    }
+    Ok((router, messages))
+}
+
+/// Replaces `:name` segments with `:`, so routes that collide compare equal.
+fn shape(path: &str) -> String {
+    path.split('/')
+        .map(|s| if s.starts_with(':') { ":" } else { s })
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
+fn check_routes<'a>(
+    routes: impl Iterator<Item = (&'static str, &'a RouteMeta)>,
+) -> Result<(), BootError> {
+    let mut seen: Vec<(&'static str, &RouteMeta, String)> = Vec::new();
+    for (controller, route) in routes {
+        let route_shape = shape(route.path);
+        for (other_controller, other, other_shape) in &seen {
+            if *other_shape != route_shape {
+                continue;
+            }
+            let first = format!("{other_controller}::{}", other.handler);
+            let second = format!("{controller}::{}", route.handler);
+            if other.path != route.path {
+                return Err(BootError::ConflictingRoutes {
+                    first_path: other.path,
+                    first,
+                    second_path: route.path,
+                    second,
+                });
+            }
+            if other.method == route.method {
+                return Err(BootError::DuplicateRoute {
+                    method: route.method,
+                    path: route.path,
+                    first,
+                    second,
+                });
+            }
+        }
+        seen.push((controller, route, route_shape));
+    }
+    Ok(())
+}
+

@@ -1,0 +1,355 @@
+//! [`NestApplication`]: the HTTP application, its app-wide settings (Nest's `app.use..`
+//! calls) and its serve path.
+
+use std::future::Future;
+use std::sync::Arc;
+
+use axum::http::{HeaderName, HeaderValue, Method};
+use axum::response::Response;
+use axum::Router;
+use axum::ServiceExt;
+use tokio::net::{TcpListener, ToSocketAddrs};
+use tower_http::compression::predicate::{NotForContentType, Predicate, SizeAbove};
+use tower_http::compression::CompressionLayer;
+use tower_http::cors::{self, CorsLayer};
+use tower_http::normalize_path::NormalizePath;
+use tower_http::request_id::{PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::set_header::SetResponseHeaderLayer;
+
+use super::BootError;
+use crate::http::{
+    global_filters, nest_defaults, nest_fallbacks, on_panic, BodyLimit, CanActivate, DynFilter,
+    DynGuard, DynInterceptor, ExceptionFilter, GlobalGuards, GlobalInterceptors, MakeId,
+    NestInterceptor, ValidationOptions, REQUEST_ID_HEADER,
+};
+
+/// A booted app. Nest's `INestApplication`.
+pub struct NestApplication {
+    router: Router,
+    global_guards: Vec<Arc<dyn DynGuard>>,
+    global_interceptors: Vec<Arc<dyn DynInterceptor>>,
+    global_filters: Vec<Arc<dyn DynFilter>>,
+    edge: Edge,
+}
+
+/// The app-wide HTTP settings (Nest's `app.enableCors()`, `app.use(compression())`,
+/// `app.use(helmet())`, the body parser's limit).
+#[derive(Default)]
+struct Edge {
+    cors: Option<CorsLayer>,
+    compression: bool,
+    security_headers: bool,
+    body_limit: Option<usize>,
+    request_id: bool,
+    validation: Option<ValidationOptions>,
+}
+
+/// Helmet's default headers (helmet 7/8), set unless a route set its own.
+const SECURITY_HEADERS: [(&str, &str); 12] = [
+    ("content-security-policy", "default-src 'self';base-uri 'self';font-src 'self' https: data:;form-action 'self';frame-ancestors 'self';img-src 'self' data:;object-src 'none';script-src 'self';script-src-attr 'none';style-src 'self' https: 'unsafe-inline';upgrade-insecure-requests"),
+    ("cross-origin-opener-policy", "same-origin"),
+    ("cross-origin-resource-policy", "same-origin"),
+    ("origin-agent-cluster", "?1"),
+    ("referrer-policy", "no-referrer"),
+    ("strict-transport-security", "max-age=31536000; includeSubDomains"),
+    ("x-content-type-options", "nosniff"),
+    ("x-dns-prefetch-control", "off"),
+    ("x-download-options", "noopen"),
+    ("x-frame-options", "SAMEORIGIN"),
+    ("x-permitted-cross-domain-policies", "none"),
+    ("x-xss-protection", "0"),
+];
+
+impl std::fmt::Debug for NestApplication {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NestApplication").finish_non_exhaustive()
+    }
+}
+
+impl NestApplication {
+    pub(super) fn new(router: Router) -> Self {
+        NestApplication {
+            router,
+            global_guards: Vec::new(),
+            global_interceptors: Vec::new(),
+            global_filters: Vec::new(),
+            edge: Edge::default(),
+        }
+    }
+
+    /// The app as an axum `Router`, with Nest's handling of unknown routes and panics: to
+    /// nest it in a bigger axum app or serve it yourself. (Serving it yourself, wrap it in
+    /// `tower_http::normalize_path::NormalizePath::trim_trailing_slash` to keep Express's
+    /// non-strict trailing slashes, as [`serve`](Self::serve) does.)
+    pub fn into_router(self) -> Router {
+        let (router, settings) = self.assemble(true);
+        let settings = Arc::new(settings);
+        router.layer(axum::middleware::from_fn(
+            move |mut request: axum::extract::Request, next: axum::middleware::Next| {
+                settings.insert_into(&mut request);
+                next.run(request)
+            },
+        ))
+    }
+
+    /// The router with Nest's fallbacks and the edge layers, and the settings every request
+    /// carries. With `panics_inside`, the panic layer is a route layer (inside the edge
+    /// layers); otherwise the caller wraps the whole service in one.
+    fn assemble(self, panics_inside: bool) -> (Router, RequestSettings) {
+        let settings = RequestSettings {
+            guards: (!self.global_guards.is_empty())
+                .then(|| GlobalGuards(self.global_guards.into())),
+            interceptors: (!self.global_interceptors.is_empty())
+                .then(|| GlobalInterceptors(self.global_interceptors.into())),
+            body_limit: self.edge.body_limit.map(BodyLimit),
+            validation: self.edge.validation,
+        };
+        let mut router = if panics_inside || !self.global_filters.is_empty() {
+            nest_defaults(self.router)
+        } else {
+            nest_fallbacks(self.router)
+        };
+        if !self.global_filters.is_empty() {
+            let filters: Arc<[Arc<dyn DynFilter>]> = self.global_filters.into();
+            router = router.layer(axum::middleware::from_fn_with_state(
+                filters,
+                global_filters,
+            ));
+        }
+        if self.edge.security_headers {
+            for (name, value) in SECURITY_HEADERS {
+                router = router.layer(SetResponseHeaderLayer::if_not_present(
+                    HeaderName::from_static(name),
+                    HeaderValue::from_static(value),
+                ));
+            }
+        }
+        if self.edge.compression {
+            let when = SizeAbove::new(1024)
+                .and(NotForContentType::GRPC)
+                .and(NotForContentType::IMAGES)
+                .and(NotForContentType::SSE);
+            router = router.layer(CompressionLayer::new().compress_when(when));
+        }
+        if self.edge.request_id {
+            router = router
+                .layer(PropagateRequestIdLayer::new(REQUEST_ID_HEADER))
+                .layer(SetRequestIdLayer::new(REQUEST_ID_HEADER, MakeId::new()));
+        }
+        if let Some(cors) = self.edge.cors {
+            router = router.layer(cors);
+        }
+        (router, settings)
+    }
+
+    /// CORS with the defaults Nest's `app.enableCors()` gets from the `cors` package: any
+    /// origin, methods GET, HEAD, PUT, PATCH, POST, DELETE, and the request's headers allowed.
+    pub fn enable_cors(&mut self) -> &mut Self {
+        let cors = CorsLayer::new()
+            .allow_origin(cors::Any)
+            .allow_methods([
+                Method::GET,
+                Method::HEAD,
+                Method::PUT,
+                Method::PATCH,
+                Method::POST,
+                Method::DELETE,
+            ])
+            .allow_headers(cors::AllowHeaders::mirror_request());
+        self.enable_cors_with(cors)
+    }
+
+    /// CORS configured with tower-http's [`CorsLayer`] (origins, credentials, max age...).
+    pub fn enable_cors_with(&mut self, cors: CorsLayer) -> &mut Self {
+        self.edge.cors = Some(cors);
+        self
+    }
+
+    /// gzip for responses over 1 kb when the client accepts it, as Express's `compression()`.
+    pub fn enable_compression(&mut self) -> &mut Self {
+        self.edge.compression = true;
+        self
+    }
+
+    /// Helmet's default security headers on every response (a route's own value wins).
+    pub fn use_security_headers(&mut self) -> &mut Self {
+        self.edge.security_headers = true;
+        self
+    }
+
+    /// The largest JSON body a `#[body]` accepts (default 100 kb, as Nest's body parser);
+    /// larger is 413 `{"statusCode":413,"message":"request entity too large"}`.
+    pub fn set_body_limit(&mut self, bytes: usize) -> &mut Self {
+        self.edge.body_limit = Some(bytes);
+        self
+    }
+
+    /// Request ids: a request's `x-request-id` is kept (or one is made), returned on the
+    /// response, logged by [`LoggingInterceptor`](crate::http::LoggingInterceptor), and given
+    /// to routes that take a [`RequestId`](crate::http::RequestId) argument, to pass
+    /// downstream.
+    pub fn enable_request_id(&mut self) -> &mut Self {
+        self.edge.request_id = true;
+        self
+    }
+
+    /// Validation options for every `Valid<T>` body. Nest's
+    /// `app.useGlobalPipes(new ValidationPipe({ forbidNonWhitelisted: true }))`.
+    pub fn use_validation(&mut self, options: ValidationOptions) -> &mut Self {
+        self.edge.validation = Some(options);
+        self
+    }
+
+    /// Runs `interceptor` around every route (outside controller and route interceptors).
+    /// Nest's `app.useGlobalInterceptors(..)`.
+    pub fn use_global_interceptors(&mut self, interceptor: impl NestInterceptor) -> &mut Self {
+        self.global_interceptors.push(Arc::new(interceptor));
+        self
+    }
+
+    /// Offers every error response's exception to `filter` (after route and controller
+    /// filters; unknown routes and panics included). Nest's `app.useGlobalFilters(..)`.
+    pub fn use_global_filters(&mut self, filter: impl ExceptionFilter) -> &mut Self {
+        self.global_filters.push(Arc::new(filter));
+        self
+    }
+
+    /// Guards every route (before controller and route guards). Nest's
+    /// `app.useGlobalGuards(..)`.
+    pub fn use_global_guards(&mut self, guard: impl CanActivate) -> &mut Self {
+        self.global_guards.push(Arc::new(guard));
+        self
+    }
+
+    /// Serves on every interface at `port` (as Nest's `app.listen(port)` does) until Ctrl-C or
+    /// SIGTERM, then lets in-flight requests finish.
+    pub async fn listen(self, port: u16) -> Result<(), BootError> {
+        let listener = bind(("0.0.0.0", port), port.to_string()).await?;
+        self.serve(listener, crate::signal::shutdown_signal()).await
+    }
+
+    /// Serves on `listener` until `shutdown` completes, then lets in-flight requests finish.
+    pub async fn serve(
+        self,
+        listener: TcpListener,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> Result<(), BootError> {
+        let addr = listener.local_addr().ok();
+        tracing::info!(target: "NestApplication", ?addr, "Nest application successfully started");
+        let failed = |source| BootError::Serve {
+            addr: addr.map_or_else(String::new, |a| a.to_string()),
+            source,
+        };
+        // Express routes are not strict: `/users/42/` reaches `/users/42`. The path has to be
+        // normalized before routing, so this wraps the router instead of being a layer in it.
+        if !self.global_filters.is_empty() {
+            // Global filters must see panics: the panic layer stays inside them.
+            let app = NormalizePath::trim_trailing_slash(self.into_router());
+            let make = ServiceExt::<axum::extract::Request>::into_make_service_with_connect_info::<
+                std::net::SocketAddr,
+            >(app);
+            return axum::serve(listener, make)
+                .with_graceful_shutdown(shutdown)
+                .await
+                .map_err(failed);
+        }
+        // The settings and the panic catcher wrap the whole router once, instead of once per
+        // route (a per-route layer costs a boxed future per request).
+        let (router, settings) = self.assemble(false);
+        let app = NormalizePath::trim_trailing_slash(WithSettings {
+            inner: router,
+            settings: Arc::new(settings),
+        });
+        let make = ServiceExt::<axum::extract::Request>::into_make_service_with_connect_info::<
+            std::net::SocketAddr,
+        >(app);
+        axum::serve(listener, make)
+            .with_graceful_shutdown(shutdown)
+            .await
+            .map_err(failed)
+    }
+}
+
+/// What every request carries from the app's settings (global guards and interceptors, body
+/// limit, validation options), as request extensions.
+#[derive(Clone, Default)]
+struct RequestSettings {
+    guards: Option<GlobalGuards>,
+    interceptors: Option<GlobalInterceptors>,
+    body_limit: Option<BodyLimit>,
+    validation: Option<ValidationOptions>,
+}
+
+impl RequestSettings {
+    fn insert_into(&self, request: &mut axum::extract::Request) {
+        let extensions = request.extensions_mut();
+        if let Some(guards) = &self.guards {
+            extensions.insert(guards.clone());
+        }
+        if let Some(interceptors) = &self.interceptors {
+            extensions.insert(interceptors.clone());
+        }
+        if let Some(limit) = self.body_limit {
+            extensions.insert(limit);
+        }
+        if let Some(validation) = self.validation {
+            extensions.insert(validation);
+        }
+    }
+}
+
+/// Puts the app's [`RequestSettings`] into each request and answers a panicking handler with
+/// Nest's 500, around the whole router: what per-route layers did, without a boxed future per
+/// layer per request.
+#[derive(Clone)]
+struct WithSettings<S> {
+    inner: S,
+    settings: Arc<RequestSettings>,
+}
+
+type Caught = std::thread::Result<Result<Response, std::convert::Infallible>>;
+
+fn answer_panics(caught: Caught) -> Result<Response, std::convert::Infallible> {
+    caught.unwrap_or_else(|panic| Ok(on_panic(panic)))
+}
+
+impl<S> tower_service::Service<axum::extract::Request> for WithSettings<S>
+where
+    S: tower_service::Service<
+        axum::extract::Request,
+        Response = Response,
+        Error = std::convert::Infallible,
+    >,
+{
+    type Response = Response;
+    type Error = std::convert::Infallible;
+    type Future = futures_util::future::Map<
+        futures_util::future::CatchUnwind<std::panic::AssertUnwindSafe<S::Future>>,
+        fn(Caught) -> Result<Response, std::convert::Infallible>,
+    >;
+
+    fn poll_ready(
+        &mut self,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut request: axum::extract::Request) -> Self::Future {
+        use futures_util::FutureExt;
+        self.settings.insert_into(&mut request);
+        std::panic::AssertUnwindSafe(self.inner.call(request))
+            .catch_unwind()
+            .map(answer_panics as fn(Caught) -> Result<Response, std::convert::Infallible>)
+    }
+}
+
+async fn bind(addr: impl ToSocketAddrs, shown: String) -> Result<TcpListener, BootError> {
+    TcpListener::bind(addr)
+        .await
+        .map_err(|source| BootError::Serve {
+            addr: shown,
+            source,
+        })
+}
+

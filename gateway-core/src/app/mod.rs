@@ -1,0 +1,119 @@
+//! [`NestFactory`]: booting a module tree into an HTTP app ([`NestApplication`]) or a
+//! microservice ([`NestMicroservice`]).
+//!
+//! - `boot`: the module tree becomes a container, controllers and routers. Boot does all the
+//!   checking so requests do none: every controller and provider is built (or the boot fails
+//!   naming the class, field, token and module), routes that collide across controllers are
+//!   refused naming both handlers, a listed controller with no route and an app with no route
+//!   at all are refused, and the route table is logged as Nest logs it
+//!   (`Mapped {/users/:id, GET} route`).
+//! - `http`: the HTTP application and its app-wide settings.
+//! - `microservice`: serving message patterns over a [`Transport`].
+
+mod boot;
+mod http;
+mod microservice;
+
+pub use crate::server::Transport;
+pub use http::NestApplication;
+pub use microservice::{MicroserviceServer, NestMicroservice};
+
+use crate::di::{DiError, Module};
+use crate::server::ServerError;
+use boot::{boot, Kind};
+
+/// Why an app could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum BootError {
+    /// The dependency graph could not be built.
+    #[error(transparent)]
+    Di(#[from] DiError),
+    /// Two handlers serve the same method and path.
+    #[error("duplicate route {method} {path}: served by both {first} and {second}")]
+    DuplicateRoute {
+        /// The method.
+        method: &'static str,
+        /// The path, in Nest syntax.
+        path: &'static str,
+        /// `Controller::handler` registered first.
+        first: String,
+        /// `Controller::handler` registered second.
+        second: String,
+    },
+    /// Two routes at the same place name their parameters differently (the router cannot
+    /// hold both).
+    #[error("routes {first_path} ({first}) and {second_path} ({second}) are the same path with different parameter names: use the same names")]
+    ConflictingRoutes {
+        /// The first route's path.
+        first_path: &'static str,
+        /// Its handler.
+        first: String,
+        /// The second route's path.
+        second_path: &'static str,
+        /// Its handler.
+        second: String,
+    },
+    /// A module lists a controller that has no route.
+    #[error("{controller} is listed in {module} but has no route: mark its methods with #[get(..)], #[post(..)], ...")]
+    EmptyController {
+        /// The controller.
+        controller: &'static str,
+        /// The module listing it.
+        module: &'static str,
+    },
+    /// Two message handlers share a pattern.
+    #[error("the pattern {route} has more than one #[message_pattern] handler")]
+    DuplicatePattern {
+        /// The normalized pattern.
+        route: String,
+    },
+    /// No module lists a controller with something to serve (routes for an HTTP app,
+    /// patterns for a microservice).
+    #[error("{module} and its imports list no controller with anything to serve")]
+    NoRoutes {
+        /// The root module.
+        module: &'static str,
+    },
+    /// A microservice's server could not start (address taken, broker unreachable).
+    #[error(transparent)]
+    Server(#[from] ServerError),
+    /// [`NestMicroservice::bind`] was asked for a TCP server of a microservice on another
+    /// transport.
+    #[error("{transport} is not a TCP transport: use start() instead of bind()")]
+    NotTcp {
+        /// The transport the microservice was created with.
+        transport: String,
+    },
+    /// The address could not be bound, or serving failed.
+    #[error("cannot serve on {addr}: {source}")]
+    Serve {
+        /// The address.
+        addr: String,
+        /// The socket error.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// Nest's `NestFactory`.
+pub struct NestFactory;
+
+impl NestFactory {
+    /// Builds the app for `M`: resolves every provider and controller and mounts every route.
+    /// Nothing is served until [`NestApplication::listen`].
+    pub async fn create<M: Module>() -> Result<NestApplication, BootError> {
+        let (router, _) = boot::<M>(Kind::Http)?;
+        Ok(NestApplication::new(router))
+    }
+
+    /// Builds a microservice for `M`: every `#[message_pattern]` and `#[event_pattern]` of
+    /// its controllers, served over `transport` by [`NestMicroservice::listen`]. Nest's
+    /// `NestFactory.createMicroservice(AppModule, { transport, options })`.
+    pub async fn create_microservice<M: Module>(
+        transport: Transport,
+    ) -> Result<NestMicroservice, BootError> {
+        let (_, router) = boot::<M>(Kind::Microservice)?;
+        Ok(NestMicroservice::new(router, transport))
+    }
+}
+

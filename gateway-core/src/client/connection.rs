@@ -1,0 +1,280 @@
+//! The connection seam every transport plugs into: one open link to a service (its pending
+//! table, where request bodies go, whether it is closed) and the lazy dial cell a client
+//! proxy keeps it in.
+//!
+//! A transport's [`ClientTransport::connect`](super::ClientTransport::connect) makes a
+//! [`Connection`], starts whatever reads the service's replies (handing each to
+//! [`Connection::deliver`]) and returns it. Everything else (registering calls, deadlines,
+//! forgetting calls that gave up, failing every call when the link dies, dialling again on
+//! the next call) is done here, once, for every transport.
+//!
+//! Not for: encoding (see `packet`) or framing (a transport's own concern).
+
+use std::future::Future;
+use std::sync::{Arc, Mutex, PoisonError};
+
+use bytes::Bytes;
+use futures_util::future::BoxFuture;
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+use super::pending::{Failure, Pending};
+use super::RpcError;
+use crate::packet::Response;
+
+/// Nest's reason for a connection that went away.
+pub const CONNECTION_CLOSED: &str = "Connection closed";
+
+/// One outgoing packet, as a [`Publish`] implementation receives it.
+#[derive(Debug)]
+pub struct Outgoing<'a> {
+    /// The normalized pattern (Nest's route): the subject, channel or topic on brokers.
+    pub route: &'a str,
+    /// The request's packet id; `None` for an event.
+    pub id: Option<u64>,
+    /// Message headers set with [`CallOptions::header`](super::CallOptions::header).
+    pub headers: Option<&'a [(String, String)]>,
+    /// The JSON packet, already encoded in Nest's shape.
+    pub body: Vec<u8>,
+}
+
+/// Sends outgoing packets for a connection whose transport publishes through a client
+/// library (a broker's): NATS, Redis, MQTT, RabbitMQ, or a user's own.
+///
+/// A transport that writes a byte stream should use [`Connection::with_queue`] instead: a
+/// queue costs no boxing or dynamic call per packet.
+pub trait Publish: Send + Sync + 'static {
+    /// Sends one packet. An error fails the call that sent it with
+    /// [`RpcError::ConnectionLost`] and that reason.
+    fn publish<'a>(&'a self, message: Outgoing<'a>) -> BoxFuture<'a, Result<(), Arc<str>>>;
+}
+
+/// Where a connection's outgoing bodies go.
+enum Sink {
+    /// A writer task's queue (TCP, or any byte-stream transport).
+    Queue(mpsc::Sender<Vec<u8>>),
+    /// A client library that publishes each packet.
+    Publisher(Box<dyn Publish>),
+}
+
+/// One open link to a service (a socket, or a broker subscription): its pending table and
+/// where request bodies go. Made by a transport's `connect`; see the module docs.
+pub struct Connection {
+    pub(crate) pending: Pending,
+    sink: Sink,
+    closed: CancellationToken,
+}
+
+impl std::fmt::Debug for Connection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Connection")
+            .field("pending", &self.pending.len())
+            .field("closed", &self.is_closed())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Connection {
+    fn new(sink: Sink) -> Arc<Self> {
+        Arc::new(Connection {
+            pending: Pending::default(),
+            sink,
+            closed: CancellationToken::new(),
+        })
+    }
+
+    /// A connection whose packets go into `queue`, read by the transport's writer task.
+    /// When the writer stops reading, calls fail with `Connection closed`.
+    pub fn with_queue(queue: mpsc::Sender<Vec<u8>>) -> Arc<Self> {
+        Self::new(Sink::Queue(queue))
+    }
+
+    /// A connection whose packets go through `publisher`.
+    pub fn with_publisher(publisher: impl Publish) -> Arc<Self> {
+        Self::new(Sink::Publisher(Box::new(publisher)))
+    }
+
+    /// Hands one reply packet to its pending call, by the id in its body. A reply that is not
+    /// JSON, or for no call of ours, is ignored (as Nest's clients ignore one).
+    pub fn deliver(&self, frame: Bytes) {
+        self.deliver_packet(None, frame);
+    }
+
+    /// Hands one reply packet to the call `id`, for transports that correlate outside the
+    /// body (RabbitMQ's `correlation_id`).
+    pub fn deliver_to(&self, id: u64, frame: Bytes) {
+        self.deliver_packet(Some(id), frame);
+    }
+
+    fn deliver_packet(&self, id: Option<u64>, frame: Bytes) {
+        match serde_json::from_slice::<Response>(&frame) {
+            Ok(packet) => match id {
+                Some(id) => self.pending.deliver_as(id, &frame, &packet),
+                None => self.pending.deliver(&frame, &packet),
+            },
+            Err(error) => tracing::debug!(%error, "a reply that is not JSON was ignored"),
+        }
+    }
+
+    /// Like [`deliver`](Self::deliver), for a frame already parsed (the TCP reader parses
+    /// once to tell a corrupt frame from a reply).
+    pub(crate) fn deliver_parsed(&self, frame: &Bytes, packet: &Response<'_>) {
+        self.pending.deliver(frame, packet);
+    }
+
+    /// Fails the call `id` alone with `reason` (NATS's "no responders").
+    pub fn fail(&self, id: u64, reason: impl Into<Arc<str>>) {
+        self.pending.fail(id, Failure::Lost(reason.into()));
+    }
+
+    /// Calls waiting for a reply on this connection.
+    pub fn pending_calls(&self) -> usize {
+        self.pending.len()
+    }
+
+    /// Whether the connection is closed: the next call dials again.
+    pub fn is_closed(&self) -> bool {
+        self.closed.is_cancelled()
+    }
+
+    /// Completes when the connection closes: a transport's reader and writer tasks stop then.
+    pub fn closed(&self) -> impl Future<Output = ()> + Send + '_ {
+        self.closed.cancelled()
+    }
+
+    /// Fails every pending call with `reason`, refuses new ones, and tells the transport's
+    /// tasks to stop (through [`closed`](Self::closed)).
+    pub fn close(&self, reason: impl Into<Arc<str>>) {
+        // Mark it closed before waking anyone: a woken caller that retries at once must not
+        // find this connection still looking alive.
+        self.closed.cancel();
+        self.pending.close(reason.into());
+    }
+
+    /// Sends one JSON body: a request (`id`) or an event for the pattern `route`.
+    pub(crate) async fn send(
+        &self,
+        route: &str,
+        id: Option<u64>,
+        headers: Option<&[(String, String)]>,
+        body: Vec<u8>,
+    ) -> Result<(), Arc<str>> {
+        match &self.sink {
+            Sink::Queue(bodies) => bodies
+                .send(body)
+                .await
+                .map_err(|_| Arc::from(CONNECTION_CLOSED)),
+            Sink::Publisher(publisher) => {
+                if self.is_closed() {
+                    return Err(CONNECTION_CLOSED.into());
+                }
+                let message = Outgoing {
+                    route,
+                    id,
+                    headers,
+                    body,
+                };
+                publisher.publish(message).await
+            }
+        }
+    }
+}
+
+/// Closes whatever connection a client proxy holds at the time, from anywhere (a broker
+/// client's disconnect callback). Cheap to clone.
+#[derive(Clone, Default)]
+pub struct Closer {
+    current: Arc<Mutex<Option<Arc<Connection>>>>,
+}
+
+impl std::fmt::Debug for Closer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Closer").finish_non_exhaustive()
+    }
+}
+
+impl Closer {
+    /// Closes the live connection, failing its pending calls with `reason`. The next call
+    /// dials again.
+    pub fn close(&self, reason: &str) {
+        let conn = self
+            .current
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        if let Some(conn) = conn {
+            conn.close(reason);
+        }
+    }
+}
+
+/// The lazy dial cell: the live connection, made on first use; concurrent first calls share
+/// one dial.
+pub(crate) struct Slot {
+    current: Closer,
+    dialling: tokio::sync::Mutex<()>,
+}
+
+impl Slot {
+    pub fn new() -> Self {
+        Slot {
+            current: Closer::default(),
+            dialling: tokio::sync::Mutex::new(()),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Option<Arc<Connection>>> {
+        self.current
+            .current
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The open connection, if there is one.
+    pub fn live(&self) -> Option<Arc<Connection>> {
+        self.lock().as_ref().filter(|c| !c.is_closed()).cloned()
+    }
+
+    /// The live connection, or a new one from `open`. Callers bound this with their deadline.
+    pub async fn get_or_open<Fut>(
+        &self,
+        open: impl FnOnce() -> Fut,
+    ) -> Result<Arc<Connection>, RpcError>
+    where
+        Fut: Future<Output = Result<Arc<Connection>, RpcError>>,
+    {
+        if let Some(conn) = self.live() {
+            return Ok(conn);
+        }
+        let _dialling = self.dialling.lock().await;
+        if let Some(conn) = self.live() {
+            return Ok(conn);
+        }
+        let conn = open().await?;
+        *self.lock() = Some(conn.clone());
+        Ok(conn)
+    }
+
+    /// A handle that closes the live connection from anywhere.
+    pub fn closer(&self) -> Closer {
+        self.current.clone()
+    }
+
+    /// Calls waiting on the live connection.
+    pub fn current_pending(&self) -> usize {
+        self.lock().as_ref().map_or(0, |c| c.pending.len())
+    }
+
+    /// Closes the live connection; its pending calls fail with `Connection closed`.
+    pub fn close(&self) {
+        self.current.close(CONNECTION_CLOSED);
+    }
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        // The transport's reader task holds the connection alive; without this it would
+        // outlive the client.
+        self.close();
+    }
+}

@@ -1,0 +1,152 @@
+//! What the broker transports' servers (NATS, Redis, MQTT, RabbitMQ) share: the router,
+//! shutdown handle and grace period they hold ([`Core`]), the loop that reconnects to a
+//! broker, the drain on shutdown, answering through a publish function, and serving a message
+//! routed by subject. Declared only when a broker feature is on.
+
+// With only some brokers enabled, some helpers have no user.
+#![cfg_attr(
+    not(all(feature = "nats", feature = "redis", feature = "mqtt", feature = "rmq")),
+    allow(dead_code)
+)]
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use tokio::sync::mpsc;
+use tokio_util::task::TaskTracker;
+
+use super::dispatch::{dispatch, Dispatch};
+use super::reply::{send_replies, HandlerReply};
+use super::serving::check_router;
+use super::{MessageContext, MessageRouter, ServerError, ShutdownHandle, DEFAULT_GRACE_PERIOD};
+
+impl ServerError {
+    /// A `Connect` error for `url`.
+    pub(crate) fn connect(
+        url: &str,
+        source: impl Into<Box<dyn std::error::Error + Send + Sync>>,
+    ) -> Self {
+        ServerError::Connect {
+            url: url.to_owned(),
+            source: source.into(),
+        }
+    }
+}
+
+/// Runs `session` until it returns `Ok` (stopped), running it again 500 ms after each `Err`
+/// (the broker went away), until `stop`.
+pub(crate) async fn reconnecting<Fut>(
+    stop: &ShutdownHandle,
+    broker: &str,
+    url: &str,
+    mut session: impl FnMut() -> Fut,
+) where
+    Fut: Future<Output = Result<(), String>>,
+{
+    while !stop.is_shutdown() {
+        match session().await {
+            Ok(()) => break,
+            Err(error) => {
+                tracing::warn!(broker, url, %error, "broker connection lost; reconnecting");
+                tokio::select! {
+                    _ = tokio::time::sleep(Duration::from_millis(500)) => {}
+                    _ = stop.stopping() => break,
+                }
+            }
+        }
+    }
+}
+
+/// Waits (within `grace`) for the handlers still running.
+pub(crate) async fn drain(tasks: &TaskTracker, grace: Duration, transport: &str) {
+    tasks.close();
+    if tokio::time::timeout(grace, tasks.wait()).await.is_err() {
+        tracing::warn!(
+            transport,
+            in_flight = tasks.len(),
+            "shutdown: handlers still running after the grace period"
+        );
+    }
+}
+
+/// Every route the router handles, each once, sorted: what a broker server subscribes to.
+pub(crate) fn routes(router: &MessageRouter) -> Vec<String> {
+    router
+        .message_routes()
+        .chain(router.event_routes())
+        .map(str::to_owned)
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .collect()
+}
+
+/// What a broker server holds besides its client library: the router (checked), the
+/// shutdown handle and the grace period.
+pub(crate) struct Core {
+    pub router: Arc<MessageRouter>,
+    pub stop: ShutdownHandle,
+    pub grace_period: Duration,
+}
+
+impl Core {
+    /// Checks `router` (see [`check_router`]).
+    pub fn new(router: MessageRouter) -> Result<Self, ServerError> {
+        check_router(&router)?;
+        Ok(Core {
+            router: Arc::new(router),
+            stop: ShutdownHandle::default(),
+            grace_period: DEFAULT_GRACE_PERIOD,
+        })
+    }
+}
+
+/// Sends a handler's reply packets through `publish` as they come (Nest's reply packets; `id`
+/// echoed in each unless the transport correlates outside the body): for transports that
+/// publish each reply through a client library rather than a writer queue.
+pub(crate) async fn answer<Fut>(
+    reply: impl Future<Output = HandlerReply>,
+    id: Option<Bytes>,
+    mut publish: impl FnMut(Vec<u8>) -> Fut,
+) where
+    Fut: Future<Output = ()>,
+{
+    let (tx, mut rx) = mpsc::channel::<Vec<u8>>(16);
+    let pump = async {
+        while let Some(body) = rx.recv().await {
+            publish(body).await;
+        }
+    };
+    let produce = async move { send_replies(reply.await, id.as_deref(), &tx).await };
+    tokio::join!(produce, pump);
+}
+
+/// One message on a subscribed subject (NATS subject, Redis channel, MQTT topic), run to the
+/// end: a request answered through `publish` (when the transport gave somewhere to reply; a
+/// request for a subject with no request handler is ignored, as the subscription was for its
+/// events), or its events, one after the other.
+pub(crate) async fn serve_routed<Fut>(
+    router: &MessageRouter,
+    context: MessageContext,
+    frame: Bytes,
+    publish: Option<impl FnMut(Vec<u8>) -> Fut>,
+) where
+    Fut: Future<Output = ()>,
+{
+    let subject = context.subject().to_owned();
+    match dispatch(router, &frame, Some(&subject), Some(&context)) {
+        Err(error) => tracing::error!(route = subject, %error, "a message that is not JSON was ignored"),
+        Ok(Dispatch::Request { id, reply }) => match publish {
+            Some(publish) => answer(reply, Some(id), publish).await,
+            // Nest runs the handler and sends nothing back.
+            None => drop(reply.await),
+        },
+        Ok(Dispatch::Events(runs)) => {
+            for run in runs {
+                run.await;
+            }
+        }
+        Ok(Dispatch::NoHandler { .. } | Dispatch::Ignored) => {}
+    }
+}

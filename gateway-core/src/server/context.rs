@@ -1,0 +1,59 @@
+//! [`MessageContext`]: what a handler can know of its message besides the payload.
+
+use std::future::Future;
+
+tokio::task_local! {
+    static CONTEXT: MessageContext;
+}
+
+/// What a handler can know of the message it handles besides its payload: the subject,
+/// channel, topic or queue it came on, and its headers (NATS and RabbitMQ carry headers; TCP,
+/// Redis and MQTT none). Nest's `@Ctx()` (`NatsContext.getHeaders()`, `getSubject()`, ...).
+///
+/// Read it inside a handler's `async` body with [`MessageContext::current`].
+#[derive(Debug, Clone, Default)]
+pub struct MessageContext {
+    subject: String,
+    headers: Vec<(String, String)>,
+}
+
+impl MessageContext {
+    /// The context of a message that came on `subject` with `headers`: what a transport's
+    /// server builds for each message it hands to the router.
+    pub fn new(subject: impl Into<String>, headers: Vec<(String, String)>) -> Self {
+        MessageContext {
+            subject: subject.into(),
+            headers,
+        }
+    }
+
+    /// The context of the message the running handler handles (`None` outside a handler, or
+    /// on the TCP transport, which has none).
+    pub fn current() -> Option<MessageContext> {
+        CONTEXT.try_with(Clone::clone).ok()
+    }
+
+    /// The subject (NATS), channel (Redis), topic (MQTT) or queue (RabbitMQ).
+    pub fn subject(&self) -> &str {
+        &self.subject
+    }
+
+    /// Every header, as received.
+    pub fn headers(&self) -> &[(String, String)] {
+        &self.headers
+    }
+
+    /// One header's value (the name compared without case).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// Runs `future` (a handler) with this context.
+    pub(crate) fn scope<F: Future>(self, future: F) -> impl Future<Output = F::Output> {
+        CONTEXT.scope(self, future)
+    }
+}
+

@@ -1,0 +1,97 @@
+//! The one dispatcher every transport's server calls: an incoming packet becomes a request
+//! to answer, Nest's no-handler answer, event handlers to run, or nothing.
+//!
+//! A transport decides only how to run what comes back (spawned, cancelled on a hard
+//! shutdown) and where replies go (a writer queue, a broker's reply subject).
+
+use bytes::Bytes;
+use futures_util::future::BoxFuture;
+
+use super::reply::HandlerReply;
+use super::{MessageContext, MessageRouter};
+use crate::packet::{slice_of, Incoming};
+
+/// What an incoming packet asks for.
+pub(crate) enum Dispatch {
+    /// A request: run `reply` and send its packets, echoing `id` (the id's raw JSON).
+    Request {
+        id: Bytes,
+        reply: BoxFuture<'static, HandlerReply>,
+    },
+    /// A request no handler takes (already logged): Nest answers with its no-handler error.
+    NoHandler { id: Bytes },
+    /// An event: every handler of its pattern, each to run (none is logged).
+    Events(Vec<BoxFuture<'static, ()>>),
+    /// A packet without a pattern: nothing to do.
+    Ignored,
+}
+
+/// Routes one packet (`frame`, Nest's JSON). The pattern is the packet's own, or `subject`
+/// when the transport routes by subject (NATS, Redis, MQTT: the subject is the normalized
+/// pattern). Handlers run with `context` when there is one. Only a frame that is not JSON is
+/// an error.
+pub(crate) fn dispatch(
+    router: &MessageRouter,
+    frame: &Bytes,
+    subject: Option<&str>,
+    context: Option<&MessageContext>,
+) -> serde_json::Result<Dispatch> {
+    let packet = Incoming::parse(frame)?;
+    let pattern = packet.pattern;
+    if subject.is_none() && pattern.is_none() {
+        tracing::debug!("packet without a pattern ignored");
+        return Ok(Dispatch::Ignored);
+    }
+    let shown = || subject.or(pattern.map(|p| p.get())).unwrap_or_default();
+    let data = packet
+        .data
+        .map_or_else(|| Bytes::from_static(b"null"), |d| slice_of(frame, d));
+    match packet.id {
+        Some(id) => {
+            let id = slice_of(frame, id);
+            let handler = match (subject, pattern) {
+                (Some(subject), _) => router.message_by_route(subject),
+                (None, Some(pattern)) => router.find_message(pattern),
+                (None, None) => None,
+            };
+            let Some(handler) = handler else {
+                tracing::warn!(
+                    pattern = shown(),
+                    "There is no matching message handler defined in the remote service."
+                );
+                return Ok(Dispatch::NoHandler { id });
+            };
+            let reply = handler(data);
+            let reply = match context {
+                Some(context) => Box::pin(context.clone().scope(reply)),
+                None => reply,
+            };
+            Ok(Dispatch::Request { id, reply })
+        }
+        None => {
+            let handlers = match (subject, pattern) {
+                (Some(subject), _) => router.events_by_route(subject),
+                (None, Some(pattern)) => router.find_events(pattern),
+                (None, None) => &[],
+            };
+            if handlers.is_empty() {
+                tracing::error!(
+                    pattern = shown(),
+                    "There is no matching event handler defined in the remote service."
+                );
+            }
+            let runs = handlers
+                .iter()
+                .map(|handler| {
+                    let run = handler(data.clone());
+                    match context {
+                        Some(context) => Box::pin(context.clone().scope(run)),
+                        None => run,
+                    }
+                })
+                .collect();
+            Ok(Dispatch::Events(runs))
+        }
+    }
+}
+

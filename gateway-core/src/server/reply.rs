@@ -1,0 +1,104 @@
+//! A handler's answer and how it becomes Nest's reply packets.
+
+use futures_util::stream::BoxStream;
+use futures_util::{FutureExt, StreamExt};
+use tokio::sync::mpsc;
+
+use super::RpcException;
+use crate::packet::{encode_reply, Reply};
+
+/// A handler's answer, ready to be framed.
+pub(crate) enum HandlerReply {
+    One(Result<Vec<u8>, RpcException>),
+    Stream(BoxStream<'static, Result<Vec<u8>, RpcException>>),
+}
+
+/// Sends a handler's reply packets to `out`, as Nest does: one value with `isDisposed`; a
+/// stream's values as they come, the completion merged into the last value when it is already
+/// known, else sent alone; an error as a final `err`.
+pub(crate) async fn send_replies(
+    reply: HandlerReply,
+    id: Option<&[u8]>,
+    out: &mpsc::Sender<Vec<u8>>,
+) {
+    let send = |reply: Reply<'_>| {
+        let mut body = Vec::with_capacity(64);
+        encode_reply(&mut body, reply, id);
+        out.send(body)
+    };
+    let mut items = match reply {
+        HandlerReply::One(Ok(json)) => {
+            let _ = send(Reply::Value {
+                json: &json,
+                last: true,
+            })
+            .await;
+            return;
+        }
+        HandlerReply::One(Err(exception)) => {
+            let _ = send(Reply::Error {
+                json: &exception.to_json(),
+            })
+            .await;
+            return;
+        }
+        HandlerReply::Stream(items) => items,
+    };
+    let mut held: Option<Vec<u8>> = None;
+    loop {
+        let next = match items.next().now_or_never() {
+            Some(next) => next,
+            None => {
+                // The stream is waiting: what we hold is not the last value.
+                if let Some(json) = held.take() {
+                    let _ = send(Reply::Value {
+                        json: &json,
+                        last: false,
+                    })
+                    .await;
+                }
+                items.next().await
+            }
+        };
+        match next {
+            Some(Ok(json)) => {
+                if let Some(previous) = held.replace(json) {
+                    let _ = send(Reply::Value {
+                        json: &previous,
+                        last: false,
+                    })
+                    .await;
+                }
+            }
+            Some(Err(exception)) => {
+                if let Some(json) = held.take() {
+                    let _ = send(Reply::Value {
+                        json: &json,
+                        last: false,
+                    })
+                    .await;
+                }
+                let _ = send(Reply::Error {
+                    json: &exception.to_json(),
+                })
+                .await;
+                return;
+            }
+            None => {
+                let _ = match held.take() {
+                    Some(json) => {
+                        send(Reply::Value {
+                            json: &json,
+                            last: true,
+                        })
+                        .await
+                    }
+                    None => send(Reply::Done).await,
+                };
+                return;
+            }
+        }
+    }
+}
+
+

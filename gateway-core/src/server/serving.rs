@@ -1,0 +1,150 @@
+//! What every transport's server shares: the seam a server plugs into ([`ServerTransport`],
+//! [`Server`]), the [`ShutdownHandle`], the grace period, and the loops a broker server runs
+//! (reconnecting, draining).
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_util::future::BoxFuture;
+use tokio_util::sync::CancellationToken;
+
+use super::{MessageRouter, ServerError};
+
+/// How long a graceful shutdown waits for in-flight handlers unless told otherwise.
+pub const DEFAULT_GRACE_PERIOD: Duration = Duration::from_secs(10);
+
+/// Stops a running server from elsewhere (a signal handler, a test). Cheap to clone.
+#[derive(Debug, Clone, Default)]
+pub struct ShutdownHandle {
+    graceful: CancellationToken,
+    hard: CancellationToken,
+}
+
+impl ShutdownHandle {
+    /// Stop accepting and reading; finish in-flight requests within the grace period.
+    pub fn shutdown(&self) {
+        self.graceful.cancel();
+    }
+
+    /// Drop every connection now, as if the process died. In-flight handlers are abandoned.
+    pub fn kill(&self) {
+        self.graceful.cancel();
+        self.hard.cancel();
+    }
+
+    /// Whether [`shutdown`](Self::shutdown) (or [`kill`](Self::kill)) was called.
+    pub fn is_shutdown(&self) -> bool {
+        self.graceful.is_cancelled()
+    }
+
+    /// Completes once [`shutdown`](Self::shutdown) (or [`kill`](Self::kill)) is called.
+    pub fn stopping(&self) -> impl Future<Output = ()> + Send + '_ {
+        self.graceful.cancelled()
+    }
+
+    /// Completes once [`kill`](Self::kill) is called.
+    pub fn killed(&self) -> impl Future<Output = ()> + Send + '_ {
+        self.hard.cancelled()
+    }
+
+    pub(crate) fn hard_token(&self) -> &CancellationToken {
+        &self.hard
+    }
+}
+
+/// A server bound or connected and ready to serve: what [`ServerTransport::start`] returns.
+pub trait Server: std::any::Any + Send {
+    /// A handle that stops this server.
+    fn shutdown_handle(&self) -> ShutdownHandle;
+
+    /// The address a listener bound (TCP), `None` for a broker's subscriber.
+    fn local_addr(&self) -> Option<SocketAddr> {
+        None
+    }
+
+    /// Serves until the shutdown handle stops it, then lets in-flight handlers finish within
+    /// the grace period.
+    fn serve(self: Box<Self>) -> BoxFuture<'static, ()>;
+}
+
+/// The server side of a transport, as a microservice is given it
+/// ([`Transport`](crate::app::Transport)): Nest's `CustomTransportStrategy`. Implement it to
+/// serve a [`MessageRouter`] over a transport of your own; hand each incoming packet to the
+/// router and send back what it answers.
+pub trait ServerTransport: Send + Sync + 'static {
+    /// Binds or connects, ready to serve `router`. Fails if the address is taken, the broker
+    /// cannot be reached, or `router` has a pattern registered twice
+    /// ([`check_router`]).
+    fn start(
+        &self,
+        router: MessageRouter,
+    ) -> BoxFuture<'_, Result<Box<dyn Server>, ServerError>>;
+
+    /// Where the server listens or connects, for logs (`tcp://127.0.0.1:3001`).
+    fn describe(&self) -> String;
+}
+
+/// Refuses a router with a pattern registered twice (Nest would let the later handler win
+/// silently).
+pub fn check_router(router: &MessageRouter) -> Result<(), ServerError> {
+    match router.duplicate_routes().first() {
+        Some(route) => Err(ServerError::DuplicatePattern {
+            route: route.clone(),
+        }),
+        None => Ok(()),
+    }
+}
+
+/// Runs `serve` until it ends or `signal` completes; then stops it and waits for it.
+pub(crate) async fn serve_until(
+    stop: &ShutdownHandle,
+    serve: impl Future<Output = ()>,
+    signal: impl Future<Output = ()>,
+) {
+    tokio::pin!(serve);
+    tokio::select! {
+        _ = &mut serve => return,
+        _ = signal => stop.shutdown(),
+    }
+    serve.await;
+}
+
+/// How a microservice is reached: Nest's `Transport` with its options. Each transport module
+/// adds its constructor ([`tcp`](Self::tcp) always; `nats`, `redis`, `mqtt`, `rmq` with their
+/// features); [`custom`](Self::custom) takes a [`ServerTransport`] of your own.
+#[derive(Clone)]
+pub struct Transport {
+    strategy: Arc<dyn ServerTransport>,
+}
+
+impl std::fmt::Debug for Transport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("Transport")
+            .field(&self.strategy.describe())
+            .finish()
+    }
+}
+
+impl Transport {
+    /// A transport of your own: Nest's `{ strategy: new MyTransport() }`.
+    pub fn custom(strategy: impl ServerTransport) -> Self {
+        Transport {
+            strategy: Arc::new(strategy),
+        }
+    }
+
+    /// Where the server listens or connects, for logs.
+    pub fn describe(&self) -> String {
+        self.strategy.describe()
+    }
+
+    /// Binds or connects, ready to serve `router`.
+    pub(crate) async fn start(
+        &self,
+        router: MessageRouter,
+    ) -> Result<Box<dyn Server>, ServerError> {
+        self.strategy.start(router).await
+    }
+}
