@@ -86,9 +86,9 @@ pub mod prelude {
     pub use crate::http::{Controller, HttpException};
     pub use crate::pattern;
     pub use crate::pattern::Pattern;
+    pub use crate::server::ShutdownHandle;
     pub use crate::server::{MessageContext, MessageRouter, RpcException};
     pub use crate::signal::shutdown_signal;
-    pub use crate::server::ShutdownHandle;
     pub use crate::transport::tcp::{ServerOptions, TcpServer};
     pub use crate::{
         apply_decorators, controller, delete, event_pattern, get, guard, http_code, injectable,

@@ -135,4 +135,3 @@ fn check_routes<'a>(
     }
     Ok(())
 }
-

@@ -352,4 +352,3 @@ async fn bind(addr: impl ToSocketAddrs, shown: String) -> Result<TcpListener, Bo
             source,
         })
 }
-

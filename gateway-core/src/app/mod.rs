@@ -116,4 +116,3 @@ impl NestFactory {
         Ok(NestMicroservice::new(router, transport))
     }
 }
-

@@ -14,11 +14,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use tokio::sync::mpsc;
 use tokio_util::task::TaskTracker;
 
 use super::dispatch::{dispatch, Dispatch};
-use super::reply::{send_replies, HandlerReply};
+use super::reply::answer;
 use super::serving::check_router;
 use super::{MessageContext, MessageRouter, ServerError, ShutdownHandle, DEFAULT_GRACE_PERIOD};
 
@@ -102,26 +101,6 @@ impl Core {
     }
 }
 
-/// Sends a handler's reply packets through `publish` as they come (Nest's reply packets; `id`
-/// echoed in each unless the transport correlates outside the body): for transports that
-/// publish each reply through a client library rather than a writer queue.
-pub(crate) async fn answer<Fut>(
-    reply: impl Future<Output = HandlerReply>,
-    id: Option<Bytes>,
-    mut publish: impl FnMut(Vec<u8>) -> Fut,
-) where
-    Fut: Future<Output = ()>,
-{
-    let (tx, mut rx) = mpsc::channel::<Vec<u8>>(16);
-    let pump = async {
-        while let Some(body) = rx.recv().await {
-            publish(body).await;
-        }
-    };
-    let produce = async move { send_replies(reply.await, id.as_deref(), &tx).await };
-    tokio::join!(produce, pump);
-}
-
 /// One message on a subscribed subject (NATS subject, Redis channel, MQTT topic), run to the
 /// end: a request answered through `publish` (when the transport gave somewhere to reply; a
 /// request for a subject with no request handler is ignored, as the subscription was for its
@@ -136,7 +115,9 @@ pub(crate) async fn serve_routed<Fut>(
 {
     let subject = context.subject().to_owned();
     match dispatch(router, &frame, Some(&subject), Some(&context)) {
-        Err(error) => tracing::error!(route = subject, %error, "a message that is not JSON was ignored"),
+        Err(error) => {
+            tracing::error!(route = subject, %error, "a message that is not JSON was ignored")
+        }
         Ok(Dispatch::Request { id, reply }) => match publish {
             Some(publish) => answer(reply, Some(id), publish).await,
             // Nest runs the handler and sends nothing back.

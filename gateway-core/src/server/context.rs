@@ -56,4 +56,3 @@ impl MessageContext {
         CONTEXT.scope(self, future)
     }
 }
-

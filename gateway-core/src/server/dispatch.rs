@@ -4,12 +4,14 @@
 //! A transport decides only how to run what comes back (spawned, cancelled on a hard
 //! shutdown) and where replies go (a writer queue, a broker's reply subject).
 
+use std::future::Future;
+
 use bytes::Bytes;
 use futures_util::future::BoxFuture;
 
-use super::reply::HandlerReply;
+use super::reply::{answer, HandlerReply};
 use super::{MessageContext, MessageRouter};
-use crate::packet::{slice_of, Incoming};
+use crate::packet::{encode_reply, slice_of, Incoming, Reply};
 
 /// What an incoming packet asks for.
 pub(crate) enum Dispatch {
@@ -95,3 +97,36 @@ pub(crate) fn dispatch(
     }
 }
 
+impl MessageRouter {
+    /// Handles one incoming packet (`frame`, Nest's JSON) to the end, as a server of a custom
+    /// transport would ([`ServerTransport`](super::ServerTransport)): a request's reply
+    /// packets (or Nest's no-handler error) go to `reply` as they come, each echoing the
+    /// request's id; an event runs every handler of its pattern, one after the other. The
+    /// pattern is read from the packet; handlers see `context` through
+    /// [`MessageContext::current`]. Fails only on a frame that is not JSON.
+    pub async fn handle_packet<Fut>(
+        &self,
+        frame: Bytes,
+        context: Option<MessageContext>,
+        mut reply: impl FnMut(Vec<u8>) -> Fut,
+    ) -> serde_json::Result<()>
+    where
+        Fut: Future<Output = ()>,
+    {
+        match dispatch(self, &frame, None, context.as_ref())? {
+            Dispatch::Request { id, reply: result } => answer(result, Some(id), reply).await,
+            Dispatch::NoHandler { id } => {
+                let mut body = Vec::with_capacity(128);
+                encode_reply(&mut body, Reply::NoHandler, Some(&id));
+                reply(body).await;
+            }
+            Dispatch::Events(runs) => {
+                for run in runs {
+                    run.await;
+                }
+            }
+            Dispatch::Ignored => {}
+        }
+        Ok(())
+    }
+}

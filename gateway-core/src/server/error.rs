@@ -29,4 +29,3 @@ pub enum ServerError {
         route: String,
     },
 }
-

@@ -28,7 +28,9 @@ pub use context::MessageContext;
 pub use error::ServerError;
 pub use exception::RpcException;
 pub use router::MessageRouter;
-pub use serving::{check_router, Server, ServerTransport, ShutdownHandle, Transport, DEFAULT_GRACE_PERIOD};
+pub use serving::{
+    check_router, Server, ServerTransport, ShutdownHandle, Transport, DEFAULT_GRACE_PERIOD,
+};
 
 use serde::Serialize;
 
@@ -70,4 +72,3 @@ impl<E: Into<RpcException> + Send + 'static> EventResult for Result<(), E> {
         }
     }
 }
-

@@ -1,5 +1,8 @@
 //! A handler's answer and how it becomes Nest's reply packets.
 
+use std::future::Future;
+
+use bytes::Bytes;
 use futures_util::stream::BoxStream;
 use futures_util::{FutureExt, StreamExt};
 use tokio::sync::mpsc;
@@ -101,4 +104,22 @@ pub(crate) async fn send_replies(
     }
 }
 
-
+/// Sends a handler's reply packets through `publish` as they come (Nest's reply packets; `id`
+/// echoed in each unless the transport correlates outside the body): for transports that
+/// publish each reply through a client library rather than a writer queue.
+pub(crate) async fn answer<Fut>(
+    reply: impl Future<Output = HandlerReply>,
+    id: Option<Bytes>,
+    mut publish: impl FnMut(Vec<u8>) -> Fut,
+) where
+    Fut: Future<Output = ()>,
+{
+    let (tx, mut rx) = mpsc::channel::<Vec<u8>>(16);
+    let pump = async {
+        while let Some(body) = rx.recv().await {
+            publish(body).await;
+        }
+    };
+    let produce = async move { send_replies(reply.await, id.as_deref(), &tx).await };
+    tokio::join!(produce, pump);
+}

@@ -21,7 +21,6 @@ pub(crate) type MessageHandler =
     Arc<dyn Fn(Bytes) -> BoxFuture<'static, HandlerReply> + Send + Sync>;
 pub(crate) type EventHandler = Arc<dyn Fn(Bytes) -> BoxFuture<'static, ()> + Send + Sync>;
 
-
 /// Pattern → handler tables. See the module docs.
 ///
 /// ```
@@ -255,9 +254,9 @@ fn lookup<'a, V>(table: &'a HashMap<Box<str>, V>, pattern: &RawValue) -> Option<
 mod tests {
     use super::*;
     use crate::server::reply::send_replies;
-    use tokio::sync::mpsc;
     use futures_util::stream;
     use serde_json::json;
+    use tokio::sync::mpsc;
 
     async fn replies(router: &MessageRouter, pattern: &str, data: &'static str) -> Vec<String> {
         let raw = RawValue::from_string(pattern.to_owned()).unwrap();

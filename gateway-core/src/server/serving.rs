@@ -77,10 +77,7 @@ pub trait ServerTransport: Send + Sync + 'static {
     /// Binds or connects, ready to serve `router`. Fails if the address is taken, the broker
     /// cannot be reached, or `router` has a pattern registered twice
     /// ([`check_router`]).
-    fn start(
-        &self,
-        router: MessageRouter,
-    ) -> BoxFuture<'_, Result<Box<dyn Server>, ServerError>>;
+    fn start(&self, router: MessageRouter) -> BoxFuture<'_, Result<Box<dyn Server>, ServerError>>;
 
     /// Where the server listens or connects, for logs (`tcp://127.0.0.1:3001`).
     fn describe(&self) -> String;

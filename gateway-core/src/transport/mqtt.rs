@@ -29,8 +29,7 @@ use crate::server::broker::serve_routed;
 use crate::server::broker::{drain, routes, Core};
 use crate::server::serving::serve_until;
 use crate::server::{
-    MessageContext, MessageRouter, Server, ServerError, ServerTransport, ShutdownHandle,
-    Transport,
+    MessageContext, MessageRouter, Server, ServerError, ServerTransport, ShutdownHandle, Transport,
 };
 
 /// Nest's default MQTT URL.
@@ -185,10 +184,7 @@ struct MqttStrategy {
 }
 
 impl ServerTransport for MqttStrategy {
-    fn start(
-        &self,
-        router: MessageRouter,
-    ) -> BoxFuture<'_, Result<Box<dyn Server>, ServerError>> {
+    fn start(&self, router: MessageRouter) -> BoxFuture<'_, Result<Box<dyn Server>, ServerError>> {
         Box::pin(async move {
             let server = MqttServer::connect(&self.url, router).await?;
             Ok(Box::new(server) as Box<dyn Server>)

@@ -27,8 +27,8 @@ use crate::server::broker::serve_routed;
 use crate::server::broker::{drain, routes, Core};
 use crate::server::serving::serve_until;
 use crate::server::{
-    MessageContext, MessageRouter, Server, ServerError, ServerTransport, ShutdownHandle,
-    Transport, DEFAULT_GRACE_PERIOD,
+    MessageContext, MessageRouter, Server, ServerError, ServerTransport, ShutdownHandle, Transport,
+    DEFAULT_GRACE_PERIOD,
 };
 
 /// Nest's default NATS URL.
@@ -234,10 +234,7 @@ struct NatsStrategy {
 }
 
 impl ServerTransport for NatsStrategy {
-    fn start(
-        &self,
-        router: MessageRouter,
-    ) -> BoxFuture<'_, Result<Box<dyn Server>, ServerError>> {
+    fn start(&self, router: MessageRouter) -> BoxFuture<'_, Result<Box<dyn Server>, ServerError>> {
         Box::pin(async move {
             let server = NatsServer::connect(&self.url, router, self.options.clone()).await?;
             Ok(Box::new(server) as Box<dyn Server>)

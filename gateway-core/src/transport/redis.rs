@@ -30,8 +30,7 @@ use crate::server::broker::serve_routed;
 use crate::server::broker::{drain, reconnecting, routes, Core};
 use crate::server::serving::serve_until;
 use crate::server::{
-    MessageContext, MessageRouter, Server, ServerError, ServerTransport, ShutdownHandle,
-    Transport,
+    MessageContext, MessageRouter, Server, ServerError, ServerTransport, ShutdownHandle, Transport,
 };
 
 /// Nest's default Redis URL.
@@ -163,10 +162,7 @@ struct RedisStrategy {
 }
 
 impl ServerTransport for RedisStrategy {
-    fn start(
-        &self,
-        router: MessageRouter,
-    ) -> BoxFuture<'_, Result<Box<dyn Server>, ServerError>> {
+    fn start(&self, router: MessageRouter) -> BoxFuture<'_, Result<Box<dyn Server>, ServerError>> {
         Box::pin(async move {
             let server = RedisServer::connect(&self.url, router).await?;
             Ok(Box::new(server) as Box<dyn Server>)

@@ -29,13 +29,13 @@ use crate::client::{
 };
 use crate::server::dispatch::{dispatch, Dispatch};
 
-use crate::server::broker::{answer, drain, reconnecting, Core};
+use crate::packet::{encode_reply, Reply};
+use crate::server::broker::{drain, reconnecting, Core};
+use crate::server::reply::answer;
 use crate::server::serving::serve_until;
 use crate::server::{
-    MessageContext, MessageRouter, Server, ServerError, ServerTransport, ShutdownHandle,
-    Transport,
+    MessageContext, MessageRouter, Server, ServerError, ServerTransport, ShutdownHandle, Transport,
 };
-use crate::packet::{encode_reply, Reply};
 
 /// Nest's default RabbitMQ URL.
 pub const DEFAULT_RMQ_URL: &str = "amqp://127.0.0.1:5672";
@@ -110,9 +110,9 @@ impl RmqTransport {
                 .await?;
             Ok::<_, lapin::Error>((channel, replies))
         };
-        let (channel, mut replies) = setup.await.map_err(|e| {
-            context.unavailable(format!("cannot set up the RabbitMQ channel: {e}"))
-        })?;
+        let (channel, mut replies) = setup
+            .await
+            .map_err(|e| context.unavailable(format!("cannot set up the RabbitMQ channel: {e}")))?;
         let conn = Connection::with_publisher(RmqPublisher {
             channel,
             queue: self.queue.clone(),
@@ -209,10 +209,7 @@ struct RmqStrategy {
 }
 
 impl ServerTransport for RmqStrategy {
-    fn start(
-        &self,
-        router: MessageRouter,
-    ) -> BoxFuture<'_, Result<Box<dyn Server>, ServerError>> {
+    fn start(&self, router: MessageRouter) -> BoxFuture<'_, Result<Box<dyn Server>, ServerError>> {
         Box::pin(async move {
             let server = RmqServer::connect(&self.url, &self.queue, router).await?;
             Ok(Box::new(server) as Box<dyn Server>)
@@ -382,10 +379,7 @@ fn headers(properties: &BasicProperties) -> Vec<(String, String)> {
 /// `correlation_id`, or an event.
 async fn handle(router: &MessageRouter, channel: &Channel, delivery: lapin::message::Delivery) {
     let frame = Bytes::from(delivery.data);
-    let context = MessageContext::new(
-        delivery.routing_key.as_str(),
-        headers(&delivery.properties),
-    );
+    let context = MessageContext::new(delivery.routing_key.as_str(), headers(&delivery.properties));
     let reply_to = delivery.properties.reply_to().as_ref().map(|r| r.as_str());
     let correlation = delivery
         .properties

@@ -12,8 +12,8 @@ use tokio_util::codec::FramedRead;
 
 use super::{next_frame, write_frames, NestCodec, DEFAULT_INCOMPLETE_TIMEOUT};
 use crate::client::{
-    BoxFuture, ClientOptions, ClientTransport, ConnectContext, Connection, EventPattern,
-    RpcError, CONNECTION_CLOSED,
+    BoxFuture, ClientOptions, ClientTransport, ConnectContext, Connection, EventPattern, RpcError,
+    CONNECTION_CLOSED,
 };
 use crate::packet::Response;
 use crate::transport::tcp::DEFAULT_MAX_FRAME_UNITS;

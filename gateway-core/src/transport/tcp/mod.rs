@@ -9,10 +9,10 @@ mod client;
 pub mod codec;
 pub mod server;
 
-pub use codec::{CodecError, NestCodec, DEFAULT_MAX_FRAME_UNITS};
-pub use server::{ServerOptions, TcpServer};
 /// Re-exported from [`server`](crate::server), where every transport's servers share them.
 pub use crate::server::{ServerError, ShutdownHandle};
+pub use codec::{CodecError, NestCodec, DEFAULT_MAX_FRAME_UNITS};
+pub use server::{ServerOptions, TcpServer};
 
 use std::future::Future;
 use std::pin::Pin;

@@ -74,6 +74,14 @@ pub struct TcpServer {
     handle: ShutdownHandle,
 }
 
+impl std::fmt::Debug for TcpServer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TcpServer")
+            .field("addr", &self.listener.local_addr().ok())
+            .finish_non_exhaustive()
+    }
+}
+
 impl TcpServer {
     /// Binds `addr` with default options. Fails if the address is taken or the router has a
     /// pattern registered twice.
@@ -315,10 +323,7 @@ struct TcpStrategy {
 }
 
 impl ServerTransport for TcpStrategy {
-    fn start(
-        &self,
-        router: MessageRouter,
-    ) -> BoxFuture<'_, Result<Box<dyn Server>, ServerError>> {
+    fn start(&self, router: MessageRouter) -> BoxFuture<'_, Result<Box<dyn Server>, ServerError>> {
         Box::pin(async move {
             let server = TcpServer::bind_with(&*self.addr, router, self.options.clone()).await?;
             Ok(Box::new(server) as Box<dyn Server>)

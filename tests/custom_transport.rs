@@ -1,0 +1,178 @@
+//! A transport written outside the crate, with the public traits only: an in-memory
+//! transport (client: `ClientTransport`; server: `ServerTransport`), and the seed system
+//! running over it: the example services as microservices on it, the example gateway's
+//! controller calling them through it, the seed gateway's HTTP contract unchanged.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+#[path = "support/seed_checks.rs"]
+mod seed_checks;
+
+use examples::gateway::{AuthGuard, GatewayController};
+use examples::{OrdersModule, UsersModule};
+use gateway_core::client::{
+    BoxFuture, ClientTransport, ConnectContext, Connection, CONNECTION_CLOSED,
+};
+use gateway_core::prelude::*;
+use gateway_core::server::{check_router, Server, ServerError, ServerTransport};
+use seed_checks::{check_seed_gateway, TOKEN};
+
+/// Where in-memory services are found by name: their router, and the handle that stops them.
+type Hub = Mutex<HashMap<String, (Arc<MessageRouter>, ShutdownHandle)>>;
+
+fn hub() -> &'static Hub {
+    static HUB: std::sync::OnceLock<Hub> = std::sync::OnceLock::new();
+    HUB.get_or_init(Hub::default)
+}
+
+/// The server side: a service registers its router under `name` while it serves.
+struct MemoryServerTransport {
+    name: String,
+}
+
+struct MemoryServer {
+    name: String,
+    router: Arc<MessageRouter>,
+    stop: ShutdownHandle,
+}
+
+impl ServerTransport for MemoryServerTransport {
+    fn start(&self, router: MessageRouter) -> BoxFuture<'_, Result<Box<dyn Server>, ServerError>> {
+        Box::pin(async move {
+            check_router(&router)?;
+            Ok(Box::new(MemoryServer {
+                name: self.name.clone(),
+                router: Arc::new(router),
+                stop: ShutdownHandle::default(),
+            }) as Box<dyn Server>)
+        })
+    }
+
+    fn describe(&self) -> String {
+        format!("memory://{}", self.name)
+    }
+}
+
+impl Server for MemoryServer {
+    fn shutdown_handle(&self) -> ShutdownHandle {
+        self.stop.clone()
+    }
+
+    fn serve(self: Box<Self>) -> BoxFuture<'static, ()> {
+        Box::pin(async move {
+            hub()
+                .lock()
+                .unwrap()
+                .insert(self.name.clone(), (self.router.clone(), self.stop.clone()));
+            self.stop.stopping().await;
+            hub().lock().unwrap().remove(&self.name);
+        })
+    }
+}
+
+/// The client side: a connection is a queue into the named service's router.
+struct MemoryClientTransport {
+    name: String,
+}
+
+impl ClientTransport for MemoryClientTransport {
+    fn connect<'a>(
+        &'a self,
+        context: &'a ConnectContext,
+    ) -> BoxFuture<'a, Result<Arc<Connection>, RpcError>> {
+        Box::pin(async move {
+            let Some((router, stop)) = hub().lock().unwrap().get(&self.name).cloned() else {
+                return Err(context.unavailable(format!("no in-memory service {}", self.name)));
+            };
+            let (requests, mut queue) = tokio::sync::mpsc::channel::<Vec<u8>>(64);
+            let conn = Connection::with_queue(requests);
+            let reader = conn.clone();
+            tokio::spawn(async move {
+                loop {
+                    let request = tokio::select! {
+                        request = queue.recv() => request,
+                        _ = stop.stopping() => None,
+                        _ = reader.closed() => return,
+                    };
+                    let Some(request) = request else { break };
+                    let (router, replies) = (router.clone(), reader.clone());
+                    tokio::spawn(async move {
+                        let delivered = router.handle_packet(request.into(), None, |reply| {
+                            replies.deliver(reply.into());
+                            std::future::ready(())
+                        });
+                        delivered.await.expect("our client sends JSON");
+                    });
+                }
+                reader.close(CONNECTION_CLOSED);
+            });
+            Ok(conn)
+        })
+    }
+}
+
+fn memory(token: &str, service: &str) -> ClientOptions {
+    let service = service.to_owned();
+    ClientOptions::custom(token, format!("memory://{service}"), move || {
+        MemoryClientTransport {
+            name: service.clone(),
+        }
+    })
+}
+
+/// The seed gateway's controller, its clients on the in-memory transport.
+#[module(
+    imports = [ClientsModule::register([
+        memory("USERS_SERVICE", "users"),
+        memory("ORDERS_SERVICE", "orders"),
+    ])],
+    controllers = [GatewayController],
+)]
+struct MemoryGatewayModule;
+
+fn memory_transport(name: &str) -> Transport {
+    Transport::custom(MemoryServerTransport { name: name.into() })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_seed_gateway_runs_over_a_transport_written_outside_the_crate() {
+    gateway_tests::init_tracing();
+    let users = NestFactory::create_microservice::<UsersModule>(memory_transport("users"))
+        .await
+        .unwrap()
+        .start()
+        .await
+        .unwrap();
+    let orders = NestFactory::create_microservice::<OrdersModule>(memory_transport("orders"))
+        .await
+        .unwrap()
+        .start()
+        .await
+        .unwrap();
+    assert!(users.tcp().is_none() && users.local_addr().is_none());
+    let stop_orders = orders.shutdown_handle();
+    tokio::spawn(users.serve());
+    tokio::spawn(orders.serve());
+    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+
+    let mut app = NestFactory::create::<MemoryGatewayModule>().await.unwrap();
+    app.use_global_guards(AuthGuard::new(TOKEN));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(app.serve(listener, std::future::pending()));
+
+    check_seed_gateway(addr, async move { stop_orders.shutdown() }).await;
+}
+
+#[tokio::test]
+async fn bind_on_another_transport_is_a_boot_error_not_a_panic() {
+    let service = NestFactory::create_microservice::<UsersModule>(memory_transport("elsewhere"))
+        .await
+        .unwrap();
+    let error = service.bind().await.unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        "memory://elsewhere is not a TCP transport: use start() instead of bind()"
+    );
+}
