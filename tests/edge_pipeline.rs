@@ -6,9 +6,9 @@ use std::net::SocketAddr;
 use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use gateway_core::__private::axum::http::StatusCode;
-use gateway_core::__private::axum::response::{IntoResponse, Response};
 use gateway_core::auth::{JwtGuard, RolesGuard};
+use gateway_core::axum::http::StatusCode;
+use gateway_core::axum::response::{IntoResponse, Response};
 use gateway_core::http::{
     Decorator, LoggingInterceptor, MetaValue, Metadata, TimeoutInterceptor, TransformInterceptor,
     ValidationOptions,
@@ -549,11 +549,7 @@ impl ExceptionFilter for DownstreamFilter {
             "path": host.uri().path(),
             "route": host.route().map(|r| r.path),
         });
-        Ok((
-            StatusCode::BAD_GATEWAY,
-            gateway_core::__private::axum::Json(body),
-        )
-            .into_response())
+        Ok((StatusCode::BAD_GATEWAY, gateway_core::axum::Json(body)).into_response())
     }
 }
 
@@ -588,7 +584,7 @@ impl ExceptionFilter for NotFoundFilter {
         }
         Ok((
             StatusCode::NOT_FOUND,
-            gateway_core::__private::axum::Json(json!({ "missing": host.uri().path() })),
+            gateway_core::axum::Json(json!({ "missing": host.uri().path() })),
         )
             .into_response())
     }

@@ -14,8 +14,8 @@
 
 use std::time::Duration;
 
-use gateway_core::__private::axum::http::StatusCode;
-use gateway_core::__private::axum::response::{IntoResponse, Response};
+use gateway_core::axum::http::StatusCode;
+use gateway_core::axum::response::{IntoResponse, Response};
 use gateway_core::http::nest_response;
 use gateway_core::partial::{self, Partial};
 use gateway_core::prelude::*;

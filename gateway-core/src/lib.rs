@@ -6,19 +6,29 @@
 //!
 //! | module | for |
 //! | --- | --- |
-//! | [`client`] | [`ClientProxy`](client::ClientProxy): `send`, `emit`, streams, deadlines, [`RpcError`](client::RpcError) |
+//! | [`client`] | [`ClientProxy`](client::ClientProxy): `send`, `emit`, streams, deadlines, [`RpcError`](client::RpcError), [`ClientsModule`](client::ClientsModule), the connection seam every transport plugs into |
 //! | [`app`] | [`NestFactory`](app::NestFactory): boot a module tree, serve it |
-//! | [`di`] | providers, modules, [`ClientsModule`](di::ClientsModule) |
+//! | [`di`] | providers, modules, the container |
 //! | [`http`] | [`HttpException`](http::HttpException) with Nest's bodies, `RpcError` → HTTP, unknown routes, panics |
-//! | [`server`] | [`MessageRouter`](server::MessageRouter): message, stream and event handlers, [`RpcException`](server::RpcException) |
-//! | [`transport`] | the wire: [`tcp`](transport::tcp) (codec, [`TcpServer`](transport::tcp::TcpServer)) |
+//! | [`server`] | [`MessageRouter`](server::MessageRouter): message, stream and event handlers, [`RpcException`](server::RpcException), the dispatcher and server seam every transport plugs into |
+//! | [`transport`] | one module per transport, each owning its wire, client and server: [`tcp`](transport::tcp) always, brokers by feature |
 //! | [`pattern`](mod@pattern) | [`Pattern`](pattern::Pattern) and Nest's pattern normalization |
 //!
 //! # Feature flags
 //!
 //! | feature | default | what it adds |
 //! | --- | --- | --- |
-//! | (none) | — | the TCP transport is always on; broker transports come as features |
+//! | (none) | — | the TCP transport, always on |
+//! | `nats` | off | `ClientOptions::nats`, `Transport::nats`, `transport::nats` (async-nats) |
+//! | `redis` | off | `ClientOptions::redis`, `Transport::redis`, `transport::redis`, and the throttler's `RedisStorage` (redis) |
+//! | `mqtt` | off | `ClientOptions::mqtt`, `Transport::mqtt`, `transport::mqtt` (rumqttc) |
+//! | `rmq` | off | `ClientOptions::rmq`, `Transport::rmq`, `transport::rmq` (lapin) |
+//! | `jwt` | off | `auth::JwtGuard` (jsonwebtoken) |
+//!
+//! A transport of your own plugs into the same seams: [`client::ClientTransport`] with
+//! [`ClientOptions::custom`](client::ClientOptions::custom) for the client side,
+//! [`server::ServerTransport`] with [`Transport::custom`](server::Transport::custom) for the
+//! server side.
 //!
 //! # Example: a microservice and a client
 //!
@@ -72,13 +82,21 @@ pub use gateway_macros::{
 };
 pub use packet::NO_MESSAGE_HANDLER;
 
+// Crates whose types appear in the public API, so a user names the same versions we use
+// (`gateway_core::axum::response::Response`) without a dependency of their own.
+pub use axum;
+pub use tower_http;
+pub use validator;
+
 /// What a user of the framework needs in scope.
 pub mod prelude {
     pub use crate::app::{
         BootError, MicroserviceServer, NestApplication, NestFactory, NestMicroservice, Transport,
     };
-    pub use crate::client::{CallOptions, ClientOptions, ClientProxy, RpcError, RpcStream};
-    pub use crate::di::{ClientsModule, Provider};
+    pub use crate::client::{
+        CallOptions, ClientOptions, ClientProxy, ClientsModule, RpcError, RpcStream,
+    };
+    pub use crate::di::Provider;
     pub use crate::http::{
         ArgumentsHost, CallContext, CanActivate, ExceptionFilter, ExecutionContext,
         NestInterceptor, Next, RequestId, Valid,

@@ -10,83 +10,20 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
+/// The request pipeline every route runs (see `http/pipeline.rs`).
+pub use crate::http::pipeline::run as handle;
 use crate::http::{
-    catch_unwind, nest_response, parse_param, run_filters, run_guards, ArgumentsHost, AuthUser,
-    CallContext, CanActivate, DynFilter, DynGuard, DynInterceptor, ExceptionFilter,
-    GlobalInterceptors, HttpException, NestInterceptor, Next, PendingHeaders, RouteMeta,
+    nest_response, parse_param, AuthUser, CanActivate, DynFilter, DynGuard, DynInterceptor,
+    ExceptionFilter, HttpException, NestInterceptor,
 };
 pub use crate::http::{Decorator, MetaValue, Metadata};
 use crate::http::{FromJsonBody, FromQuery, ValidationOptions};
-use std::future::Future;
 
 pub use axum;
 pub use inventory;
 
 /// The payload type of a message handler that takes none.
 pub type IgnoredPayload = serde::de::IgnoredAny;
-
-/// One request through a route: guards, then interceptors around `handler` (which reads the
-/// arguments, calls the method and builds the response), then the route's exception filters,
-/// then the headers guards set. With no interceptor and no filter this adds nothing to the
-/// handler but the guard loop.
-pub async fn handle<F, Fut>(
-    request: Request,
-    route: &'static RouteMeta,
-    controller: &'static str,
-    guards: &[&dyn DynGuard],
-    interceptors: &[Arc<dyn DynInterceptor>],
-    filters: &[Arc<dyn DynFilter>],
-    handler: F,
-) -> Response
-where
-    F: FnOnce(Parts, HttpBody) -> Fut,
-    Fut: Future<Output = Response> + Send + 'static,
-{
-    let (mut parts, body) = request.into_parts();
-    let host =
-        (!filters.is_empty()).then(|| ArgumentsHost::new(&parts, Some(route), Some(controller)));
-    let guarded = run_guards(&mut parts, route, controller, guards).await;
-    let pending = parts.extensions.remove::<PendingHeaders>();
-    let mut response = match guarded {
-        Err(exception) => exception.into_response(),
-        Ok(()) => {
-            let global = parts.extensions.get::<GlobalInterceptors>().cloned();
-            if interceptors.is_empty() && global.is_none() {
-                // Boxed where it is made: the handler's future (the method's, with its
-                // downstream calls) is the big part of the request's state, and every future
-                // that held it inline, up to axum's box, would be copied whole when moved.
-                let handler = Box::pin(handler(parts, body));
-                if filters.is_empty() {
-                    handler.await
-                } else {
-                    catch_unwind(handler).await
-                }
-            } else {
-                let ctx = CallContext::new(&parts, route, controller);
-                let mut chain: Vec<Arc<dyn DynInterceptor>> = Vec::new();
-                if let Some(global) = global {
-                    chain.extend(global.0.iter().cloned());
-                }
-                chain.extend(interceptors.iter().cloned());
-                let inner = handler(parts, body);
-                let inner: futures_util::future::BoxFuture<'static, Response> =
-                    if filters.is_empty() {
-                        Box::pin(inner)
-                    } else {
-                        Box::pin(catch_unwind(inner))
-                    };
-                Next::new(chain, ctx, inner).handle().await
-            }
-        }
-    };
-    if let Some(host) = host {
-        response = run_filters(response, filters, &host).await;
-    }
-    if let Some(pending) = pending {
-        pending.apply(&mut response);
-    }
-    response
-}
 
 /// An interceptor instance from `#[use_interceptors(expr)]`. The bound is the compile-time
 /// check; the macro spans this call on the expression.

@@ -1,16 +1,62 @@
 //! Boot: the module tree becomes a container, controllers, and the HTTP and message routers.
 
+use std::any::type_name;
+use std::sync::Arc;
+
 use axum::Router;
 
 use super::BootError;
-use crate::di::{Module, ModuleBuilder, Registry, Resolver};
-use crate::http::RouteMeta;
+use crate::di::{DiError, Injectable, Module, ModuleBuilder, Registry, Resolver};
+use crate::http::{Controller, ControllerMeta, RouteMeta};
 use crate::server::MessageRouter;
 
+/// What is being booted: which of a controller's faces gets mounted.
 #[derive(Clone, Copy, PartialEq)]
 pub(super) enum Kind {
+    /// Routes on the HTTP router.
     Http,
+    /// Message and event handlers on the message router.
     Microservice,
+}
+
+/// Builds a controller once the container is ready, then mounts its routes or registers its
+/// message handlers.
+type Mount = Box<
+    dyn FnOnce(
+        &mut Resolver<'_>,
+        Kind,
+        Router,
+        MessageRouter,
+    ) -> Result<(Router, MessageRouter), DiError>,
+>;
+
+/// One controller a module lists, as the container keeps it for boot.
+struct ControllerMount {
+    module: &'static str,
+    type_name: &'static str,
+    meta: ControllerMeta,
+    mount: Mount,
+}
+
+impl ModuleBuilder<'_> {
+    /// A controller: built with its dependencies at boot, then its routes mounted (HTTP app)
+    /// or its message handlers registered (microservice). What `#[module(controllers = [..])]`
+    /// calls.
+    pub fn controller<C: Controller + Injectable>(&mut self) {
+        let mount: Mount = Box::new(|resolver, kind, router, messages| {
+            let controller = Arc::new(resolver.build::<C>()?);
+            Ok(match kind {
+                Kind::Http => (C::mount(controller, router, resolver)?, messages),
+                Kind::Microservice => (router, C::register(controller, messages)),
+            })
+        });
+        self.push_controller(Box::new(ControllerMount {
+            module: "",
+            type_name: type_name::<C>(),
+            meta: C::META,
+            mount,
+        }));
+    }
 }
 
 /// Collects the module tree, checks it, builds every controller.
@@ -20,7 +66,16 @@ pub(super) fn boot<M: Module>(kind: Kind) -> Result<(Router, MessageRouter), Boo
     if let Some(error) = registry.errors.first() {
         return Err(error.clone().into());
     }
-    let controllers = std::mem::take(&mut registry.controllers);
+    let controllers: Vec<ControllerMount> = std::mem::take(&mut registry.controllers)
+        .into_iter()
+        .map(|listed| ControllerMount {
+            module: listed.module,
+            ..*listed
+                .entry
+                .downcast::<ControllerMount>()
+                .expect("only ModuleBuilder::controller lists controllers")
+        })
+        .collect();
     // The cross-check: a controller compiled into the binary that no module lists is
     // usually a forgotten `controllers = [..]` entry. One that another module lists belongs
     // to another app built from the same crate (a service beside its gateway): fine.
@@ -44,7 +99,7 @@ pub(super) fn boot<M: Module>(kind: Kind) -> Result<(Router, MessageRouter), Boo
             ),
         }
     }
-    let serves = |c: &crate::di::ControllerEntry| match kind {
+    let serves = |c: &ControllerMount| match kind {
         Kind::Http => !c.meta.routes.is_empty(),
         Kind::Microservice => !c.meta.patterns.is_empty(),
     };
@@ -73,7 +128,7 @@ pub(super) fn boot<M: Module>(kind: Kind) -> Result<(Router, MessageRouter), Boo
     let mut messages = MessageRouter::new();
     for entry in controllers {
         resolver.in_module(entry.module);
-        (router, messages) = (entry.mount)(&mut resolver, router, messages)?;
+        (router, messages) = (entry.mount)(&mut resolver, kind, router, messages)?;
         if kind == Kind::Http && !entry.meta.routes.is_empty() {
             let prefix = if entry.meta.prefix.is_empty() {
                 "/"

@@ -9,6 +9,7 @@
 //! Not for: retrying (a call is sent at most once; only a connection found dead *before*
 //! anything was written is replaced within the same call) or load balancing.
 
+mod clients_module;
 mod connection;
 mod error;
 mod options;
@@ -30,6 +31,7 @@ use serde::Serialize;
 use tokio::sync::mpsc;
 use tokio::time::{Instant, Sleep};
 
+pub use clients_module::ClientsModule;
 pub use connection::{Closer, Connection, Outgoing, Publish, CONNECTION_CLOSED};
 pub use error::RpcError;
 /// The boxed future [`ClientTransport`] and [`Publish`] return (re-exported from

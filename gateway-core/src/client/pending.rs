@@ -146,7 +146,6 @@ impl Pending {
     }
 
     /// Fails one waiting call (a transport learned it cannot be answered).
-    #[cfg_attr(not(feature = "nats"), allow(dead_code))]
     pub fn fail(&self, id: u64, failure: Failure) {
         let entry = self.lock().calls.remove(&id);
         match entry {

@@ -7,6 +7,10 @@
 //! a message naming the class, the field, the token and the module. Request time never looks
 //! anything up: controllers hold their dependencies as plain fields.
 //!
+//! The container knows nothing of HTTP, transports or controllers' routes: the app layer
+//! registers controllers through it and mounts them (`app`), `ClientsModule` lives with the
+//! clients (`client`).
+//!
 //! Not for: request-scoped providers or module-private visibility (every provider is visible
 //! to every module here; Nest's `exports` are not enforced).
 
@@ -15,8 +19,6 @@ use std::borrow::Cow;
 use std::collections::HashMap;
 use std::fmt;
 use std::sync::Arc;
-
-use crate::client::{ClientOptions, ClientProxy};
 
 /// How a provider is found: by a string token, or by the type of the value.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -147,7 +149,7 @@ pub trait Module: 'static {
 }
 
 /// Something a module can import: another module, or a dynamic module such as
-/// [`ClientsModule::register`].
+/// [`ClientsModule::register`](crate::client::ClientsModule::register).
 pub trait Import {
     /// Registers what it brings.
     fn import(self, into: &mut ModuleBuilder<'_>);
@@ -159,23 +161,12 @@ impl<M: Module> Import for M {
     }
 }
 
-/// A controller mount, deferred until the container is built.
-/// Builds a controller once the container is ready, then mounts its routes and registers
-/// its message handlers.
-pub(crate) type Mount = Box<
-    dyn FnOnce(
-        &mut Resolver<'_>,
-        axum::Router,
-        crate::server::MessageRouter,
-    ) -> Result<(axum::Router, crate::server::MessageRouter), DiError>,
->;
-
-/// One controller a module lists.
+/// One controller a module lists, as the layer that serves it registered it (the app adds
+/// `ModuleBuilder::controller`): opaque to the container, which only keeps the list in
+/// order.
 pub(crate) struct ControllerEntry {
     pub module: &'static str,
-    pub type_name: &'static str,
-    pub meta: crate::http::ControllerMeta,
-    pub mount: Mount,
+    pub entry: Box<dyn Any>,
 }
 
 /// Everything collected from the module tree.
@@ -241,18 +232,11 @@ impl<'a> ModuleBuilder<'a> {
         self.register(provider.token, provider.recipe);
     }
 
-    /// A controller: built with its dependencies, then its routes mounted.
-    pub fn controller<C: crate::http::Controller + Injectable>(&mut self) {
-        let mount: Mount = Box::new(|r, router, messages| {
-            let controller = Arc::new(r.build::<C>()?);
-            let router = C::mount(controller.clone(), router, r)?;
-            Ok((router, C::register(controller, messages)))
-        });
+    /// Adds a controller, in list order, for the app layer to build and mount.
+    pub(crate) fn push_controller(&mut self, entry: Box<dyn Any>) {
         self.registry.controllers.push(ControllerEntry {
             module: self.module,
-            type_name: type_name::<C>(),
-            meta: C::META,
-            mount,
+            entry,
         });
     }
 }
@@ -358,29 +342,5 @@ impl<'a> Resolver<'a> {
         let built = C::construct(self);
         self.stack.pop();
         built
-    }
-}
-
-/// Nest's `ClientsModule`: registers one [`ClientProxy`] per [`ClientOptions`], under its
-/// name, to be injected with `#[inject("USERS_SERVICE")] users: ClientProxy`.
-pub struct ClientsModule {
-    clients: Vec<ClientOptions>,
-}
-
-impl ClientsModule {
-    /// `ClientsModule.register([{ name: 'USERS_SERVICE', transport: Transport.TCP, .. }])`.
-    pub fn register(clients: impl IntoIterator<Item = ClientOptions>) -> Self {
-        ClientsModule {
-            clients: clients.into_iter().collect(),
-        }
-    }
-}
-
-impl Import for ClientsModule {
-    fn import(self, into: &mut ModuleBuilder<'_>) {
-        for options in self.clients {
-            let name = options.name().to_owned();
-            into.provide(Provider::value(name, ClientProxy::new(options)));
-        }
     }
 }

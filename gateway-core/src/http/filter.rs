@@ -32,7 +32,7 @@ use super::{ExceptionCause, HttpException, RouteMeta};
 ///
 /// ```
 /// use gateway_core::http::{ArgumentsHost, ExceptionFilter, HttpException};
-/// use gateway_core::__private::axum::response::{IntoResponse, Response};
+/// use gateway_core::axum::response::{IntoResponse, Response};
 /// use serde_json::json;
 ///
 /// /// Answers downstream failures with a problem+json body; leaves the rest to Nest's.
@@ -47,7 +47,7 @@ use super::{ExceptionCause, HttpException, RouteMeta};
 ///         Ok((axum::http::StatusCode::BAD_GATEWAY, axum::Json(body)).into_response())
 ///     }
 /// }
-/// # use gateway_core::__private::axum;
+/// # use gateway_core::axum;
 /// ```
 #[diagnostic::on_unimplemented(
     message = "`{Self}` is not an exception filter",

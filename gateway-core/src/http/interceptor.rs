@@ -25,7 +25,7 @@ use super::{HttpException, Reflector, RouteMeta};
 ///
 /// ```
 /// use gateway_core::http::{CallContext, NestInterceptor, Next};
-/// use gateway_core::__private::axum::response::Response;
+/// use gateway_core::axum::response::Response;
 ///
 /// /// Adds `x-served-by` to every response.
 /// struct ServedBy;

@@ -6,7 +6,10 @@
 //!   `text/html`, `null` as an empty body).
 //! - [`Body`] and [`parse_param`]: request bodies and typed params, with Nest's 400 and 413
 //!   bodies.
-//! - [`CanActivate`] and [`ExecutionContext`]: guards.
+//! - `pipeline`: one request through a route (guards → interceptors → pipes and handler →
+//!   filters), the code every generated route calls.
+//! - [`CanActivate`] and [`ExecutionContext`]: guards; [`NestInterceptor`]: interceptors;
+//!   [`ExceptionFilter`]: filters.
 //! - [`route_not_found`] and [`nest_defaults`]: unknown routes and methods (`Cannot GET /path`).
 //! - [`catch_panic_layer`]: a panicking handler answers Nest's 500 instead of dropping the
 //!   connection.
@@ -20,6 +23,7 @@ mod filter;
 mod guard;
 mod interceptor;
 mod metadata;
+pub(crate) mod pipeline;
 mod request_id;
 mod respond;
 mod validate;

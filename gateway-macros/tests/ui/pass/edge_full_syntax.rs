@@ -15,7 +15,7 @@ impl Decorator for AdminOnly {
 struct Audit;
 
 impl NestInterceptor for Audit {
-    async fn intercept(&self, _ctx: &CallContext, next: Next) -> gateway_core::__private::axum::response::Response {
+    async fn intercept(&self, _ctx: &CallContext, next: Next) -> gateway_core::axum::response::Response {
         next.handle().await
     }
 }
