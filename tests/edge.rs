@@ -155,3 +155,50 @@ async fn nothing_is_added_unless_asked() {
     .await;
     assert_eq!(status, 201);
 }
+
+/// A user's axum routes and tower layers go through the same serve path as the
+/// controllers' routes, and `into_router()` is that same app (trailing slashes, fallbacks,
+/// settings) in an axum `Router`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn merged_routes_and_user_layers_share_the_serve_path() {
+    use gateway_core::axum::{self, http::HeaderValue, routing::get};
+    use gateway_core::tower_http::set_header::SetResponseHeaderLayer;
+
+    let configure = |app: &mut gateway_core::app::NestApplication| {
+        app.merge(axum::Router::new().route("/plain", get(|| async { "plain axum" })))
+            .layer(SetResponseHeaderLayer::overriding(
+                axum::http::HeaderName::from_static("x-layer"),
+                HeaderValue::from_static("mine"),
+            ))
+            .use_security_headers();
+    };
+    let served = serve_app::<EdgeModule>(configure).await;
+
+    let mut app = NestFactory::create::<EdgeModule>().await.unwrap();
+    configure(&mut app);
+    let router = app.into_router();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let routed = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+
+    for app in [served, routed] {
+        for (path, want) in [
+            ("/small", "tiny"),
+            ("/small/", "tiny"),
+            ("/plain", "plain axum"),
+        ] {
+            let (status, head, body) = http_request(app, "GET", path, &[], "").await;
+            assert_eq!((status, body.as_str()), (200, want), "{path}");
+            assert_eq!(header(&head, "x-layer"), Some("mine"), "{path}");
+            assert_eq!(header(&head, "x-content-type-options"), Some("nosniff"));
+        }
+        let (status, _, body) = http_request(app, "GET", "/nope", &[], "").await;
+        assert_eq!(
+            (status, body.as_str()),
+            (
+                404,
+                r#"{"message":"Cannot GET /nope","error":"Not Found","statusCode":404}"#
+            )
+        );
+    }
+}

@@ -2,7 +2,7 @@
 //!
 //! Requests `{"pattern":P,"data":D,"id":ID}`, events `{"pattern":P,"data":D}`, replies
 //! `{"response":V,"isDisposed":true,"id":ID}` / `{"err":E,"isDisposed":true,"id":ID}`, and the
-//! no-handler reply, with Nest's key order (nest-wire.md §1). Encoders write straight into a
+//! no-handler reply, with Nest's key order (docs/nest-wire.md §1). Encoders write straight into a
 //! caller's buffer; decoders borrow from the received frame, so a payload is never copied
 //! until a handler or caller deserializes it.
 //!

@@ -29,8 +29,12 @@ pub struct NestApplication {
     global_guards: Vec<Arc<dyn DynGuard>>,
     global_interceptors: Vec<Arc<dyn DynInterceptor>>,
     global_filters: Vec<Arc<dyn DynFilter>>,
+    layers: Vec<UserLayer>,
     edge: Edge,
 }
+
+/// A user's tower layer, applied to the router at assembly.
+type UserLayer = Box<dyn FnOnce(Router) -> Router + Send>;
 
 /// The app-wide HTTP settings (Nest's `app.enableCors()`, `app.use(compression())`,
 /// `app.use(helmet())`, the body parser's limit).
@@ -73,29 +77,63 @@ impl NestApplication {
             global_guards: Vec::new(),
             global_interceptors: Vec::new(),
             global_filters: Vec::new(),
+            layers: Vec::new(),
             edge: Edge::default(),
         }
     }
 
-    /// The app as an axum `Router`, with Nest's handling of unknown routes and panics: to
-    /// nest it in a bigger axum app or serve it yourself. (Serving it yourself, wrap it in
-    /// `tower_http::normalize_path::NormalizePath::trim_trailing_slash` to keep Express's
-    /// non-strict trailing slashes, as [`serve`](Self::serve) does.)
+    /// The app as an axum `Router`, with Nest's handling of unknown routes, panics and
+    /// trailing slashes: to nest it in a bigger axum app or serve it yourself. It is the same
+    /// service [`serve`](Self::serve) runs, wrapped once (its routes carry no per-route
+    /// layer of ours).
     pub fn into_router(self) -> Router {
-        let (router, settings) = self.assemble(true);
-        let settings = Arc::new(settings);
-        router.layer(axum::middleware::from_fn(
-            move |mut request: axum::extract::Request, next: axum::middleware::Next| {
-                settings.insert_into(&mut request);
-                next.run(request)
-            },
-        ))
+        Router::new().fallback_service(self.into_service())
+    }
+
+    /// Merges plain axum routes into the app (`Router::merge`): they are served on the same
+    /// path as the controllers' routes, with Nest's fallbacks, panics, app-wide settings and
+    /// [`layer`](Self::layer)s. (Guards, interceptors and filters run on controllers' routes;
+    /// a plain axum handler is its own pipeline.)
+    pub fn merge(&mut self, router: Router) -> &mut Self {
+        self.router = std::mem::take(&mut self.router).merge(router);
+        self
+    }
+
+    /// Adds a tower layer around every route (axum's `Router::layer`), inside the app-wide
+    /// CORS, compression, request-id and security-header layers, outside the global filters.
+    pub fn layer<L>(&mut self, layer: L) -> &mut Self
+    where
+        L: tower_layer::Layer<axum::routing::Route> + Clone + Send + Sync + 'static,
+        L::Service: tower_service::Service<axum::extract::Request> + Clone + Send + Sync + 'static,
+        <L::Service as tower_service::Service<axum::extract::Request>>::Response:
+            axum::response::IntoResponse + 'static,
+        <L::Service as tower_service::Service<axum::extract::Request>>::Error:
+            Into<std::convert::Infallible> + 'static,
+        <L::Service as tower_service::Service<axum::extract::Request>>::Future: Send + 'static,
+    {
+        self.layers
+            .push(Box::new(move |router: Router| router.layer(layer)));
+        self
+    }
+
+    /// The whole app as one tower service: what [`serve`](Self::serve) runs and
+    /// [`into_router`](Self::into_router) wraps. The settings and the panic catcher wrap the
+    /// whole router once, instead of once per route (a per-route layer costs a boxed future
+    /// per request); Express routes are not strict, so `/users/42/` reaches `/users/42`,
+    /// normalized before routing.
+    fn into_service(self) -> NormalizePath<WithSettings<Router>> {
+        let (router, settings) = self.assemble();
+        NormalizePath::trim_trailing_slash(WithSettings {
+            inner: router,
+            settings: Arc::new(settings),
+        })
     }
 
     /// The router with Nest's fallbacks and the edge layers, and the settings every request
-    /// carries. With `panics_inside`, the panic layer is a route layer (inside the edge
-    /// layers); otherwise the caller wraps the whole service in one.
-    fn assemble(self, panics_inside: bool) -> (Router, RequestSettings) {
+    /// carries. Global filters must see panics: with any, the panic layer sits inside them
+    /// (per route); otherwise [`WithSettings`] alone catches them, around the whole router.
+    fn assemble(self) -> (Router, RequestSettings) {
+        let panics_inside = !self.global_filters.is_empty();
         let settings = RequestSettings {
             guards: (!self.global_guards.is_empty())
                 .then(|| GlobalGuards(self.global_guards.into())),
@@ -104,7 +142,7 @@ impl NestApplication {
             body_limit: self.edge.body_limit.map(BodyLimit),
             validation: self.edge.validation,
         };
-        let mut router = if panics_inside || !self.global_filters.is_empty() {
+        let mut router = if panics_inside {
             nest_defaults(self.router)
         } else {
             nest_fallbacks(self.router)
@@ -115,6 +153,9 @@ impl NestApplication {
                 filters,
                 global_filters,
             ));
+        }
+        for layer in self.layers {
+            router = layer(router);
         }
         if self.edge.security_headers {
             for (name, value) in SECURITY_HEADERS {
@@ -240,29 +281,9 @@ impl NestApplication {
             addr: addr.map_or_else(String::new, |a| a.to_string()),
             source,
         };
-        // Express routes are not strict: `/users/42/` reaches `/users/42`. The path has to be
-        // normalized before routing, so this wraps the router instead of being a layer in it.
-        if !self.global_filters.is_empty() {
-            // Global filters must see panics: the panic layer stays inside them.
-            let app = NormalizePath::trim_trailing_slash(self.into_router());
-            let make = ServiceExt::<axum::extract::Request>::into_make_service_with_connect_info::<
-                std::net::SocketAddr,
-            >(app);
-            return axum::serve(listener, make)
-                .with_graceful_shutdown(shutdown)
-                .await
-                .map_err(failed);
-        }
-        // The settings and the panic catcher wrap the whole router once, instead of once per
-        // route (a per-route layer costs a boxed future per request).
-        let (router, settings) = self.assemble(false);
-        let app = NormalizePath::trim_trailing_slash(WithSettings {
-            inner: router,
-            settings: Arc::new(settings),
-        });
         let make = ServiceExt::<axum::extract::Request>::into_make_service_with_connect_info::<
             std::net::SocketAddr,
-        >(app);
+        >(self.into_service());
         axum::serve(listener, make)
             .with_graceful_shutdown(shutdown)
             .await

@@ -302,7 +302,7 @@ impl IntoResponse for HttpException {
 
 impl From<RpcError> for HttpException {
     /// What a failed downstream call answers at the HTTP edge. Nest's rules where Nest has
-    /// one (nest-wire.md §8.3), and two deliberate departures:
+    /// one (docs/nest-wire.md §8.3), and two deliberate departures:
     ///
     /// | `RpcError` | HTTP |
     /// | --- | --- |
@@ -374,7 +374,7 @@ mod tests {
         e.body().to_string()
     }
 
-    // Every row of nest-wire.md §8.2.
+    // Every row of docs/nest-wire.md §8.2.
     #[test]
     fn bodies_match_nest_byte_for_byte() {
         let cases = [
@@ -506,7 +506,7 @@ mod tests {
         }
     }
 
-    // nest-wire.md §8.3, and our 503/504.
+    // docs/nest-wire.md §8.3, and our 503/504.
     #[test]
     fn rpc_errors_map_like_a_nest_gateway() {
         let cases = [

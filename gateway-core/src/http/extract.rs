@@ -1,4 +1,4 @@
-//! Request extraction with Nest's answers to bad input (nest-wire.md §8.4, §8.5).
+//! Request extraction with Nest's answers to bad input (docs/nest-wire.md §8.4, §8.5).
 
 use std::str::FromStr;
 

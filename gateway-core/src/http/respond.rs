@@ -1,4 +1,4 @@
-//! Success responses exactly as a Nest (Express) route sends them (nest-wire.md §8.1).
+//! Success responses exactly as a Nest (Express) route sends them (docs/nest-wire.md §8.1).
 
 use axum::body::Body;
 use axum::http::{header, HeaderValue, Method, StatusCode};

@@ -169,7 +169,7 @@ mod tests {
         route_of(&v)
     }
 
-    // Every row of nest-wire.md §2.1, which was produced by Nest 12.1.1.
+    // Every row of docs/nest-wire.md §2.1, which was produced by Nest 12.1.1.
     #[test]
     fn matches_nest_examples() {
         assert_eq!(route(json!("get_user")), "get_user");

@@ -1,5 +1,5 @@
 //! The MQTT transport (feature `mqtt`), byte-compatible with Nest's `Transport.MQTT`
-//! (nest-wire.md §6): a request is published (QoS 0) on the normalized pattern as topic,
+//! (docs/nest-wire.md §6): a request is published (QoS 0) on the normalized pattern as topic,
 //! its replies come on `<topic>/reply`, an event is published on the topic with no id.
 //!
 //! - Client: one MQTT connection per client proxy (rumqttc). Before the first request for a

@@ -1,5 +1,5 @@
 //! The NATS transport (feature `nats`), byte-compatible with Nest's `Transport.NATS`
-//! (nest-wire.md §4): requests are published on the normalized pattern as subject with a
+//! (docs/nest-wire.md §4): requests are published on the normalized pattern as subject with a
 //! reply inbox, the body is Nest's packet with the raw pattern, replies are Nest's reply
 //! packets, events carry no reply subject.
 //!

@@ -1,5 +1,5 @@
 //! The Redis transport (feature `redis`), byte-compatible with Nest's `Transport.REDIS`
-//! (nest-wire.md §5): a request is `PUBLISH <route> <packet>`, its replies come on
+//! (docs/nest-wire.md §5): a request is `PUBLISH <route> <packet>`, its replies come on
 //! `<route>.reply`, an event is `PUBLISH <route> <packet>` with no id.
 //!
 //! - Client: two connections per client proxy, as ioredis has: a multiplexed one to publish

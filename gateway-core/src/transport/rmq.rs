@@ -1,5 +1,5 @@
 //! The RabbitMQ transport (feature `rmq`), byte-compatible with Nest's `Transport.RMQ`
-//! (nest-wire.md §7): requests go to the service's queue through the default exchange with
+//! (docs/nest-wire.md §7): requests go to the service's queue through the default exchange with
 //! `reply_to = amq.rabbitmq.reply-to` (direct reply-to) and `correlation_id = <id>`; replies
 //! come back correlated by that property (their body has no id); events are sent to the queue
 //! with neither.

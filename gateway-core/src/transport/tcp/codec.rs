@@ -259,7 +259,7 @@ mod tests {
 
     #[test]
     fn prefix_counts_utf16_units_like_nest() {
-        // The capture in nest-wire.md §3.1: 64 units, 71 bytes.
+        // The capture in docs/nest-wire.md §3.1: 64 units, 71 bytes.
         let json = r#"{"pattern":{"cmd":"echo"},"data":{"s":"héllo 😀 日本"},"id":"r18"}"#;
         assert_eq!(json.len(), 71);
         assert_eq!(&encode(json)[..3], b"64#");
