@@ -85,6 +85,7 @@ impl ClientTransport for MemoryClientTransport {
             let Some((router, stop)) = hub().lock().unwrap().get(&self.name).cloned() else {
                 return Err(context.unavailable(format!("no in-memory service {}", self.name)));
             };
+            let subject = format!("memory://{}", self.name);
             let (requests, mut queue) = tokio::sync::mpsc::channel::<Vec<u8>>(64);
             let conn = Connection::with_queue(requests);
             let reader = conn.clone();
@@ -97,11 +98,13 @@ impl ClientTransport for MemoryClientTransport {
                     };
                     let Some(request) = request else { break };
                     let (router, replies) = (router.clone(), reader.clone());
+                    let context = MessageContext::new(subject.clone(), Vec::new());
                     tokio::spawn(async move {
-                        let delivered = router.handle_packet(request.into(), None, |reply| {
-                            replies.deliver(reply.into());
-                            std::future::ready(())
-                        });
+                        let delivered =
+                            router.handle_packet(request.into(), Some(context), |reply| {
+                                replies.deliver(reply.into());
+                                std::future::ready(())
+                            });
                         delivered.await.expect("our client sends JSON");
                     });
                 }
@@ -175,4 +178,44 @@ async fn bind_on_another_transport_is_a_boot_error_not_a_panic() {
         error.to_string(),
         "memory://elsewhere is not a TCP transport: use start() instead of bind()"
     );
+}
+
+/// Nest's `@Ctx()`: a handler reads the message's context, marked or by position.
+#[injectable]
+struct ContextController;
+
+#[controller]
+impl ContextController {
+    #[message_pattern("whoami")]
+    async fn whoami(&self, #[ctx] ctx: MessageContext) -> String {
+        ctx.subject().to_owned()
+    }
+
+    #[message_pattern("echo_with_subject")]
+    async fn echo(&self, text: String, ctx: MessageContext) -> String {
+        format!("{text} via {}", ctx.subject())
+    }
+}
+
+#[module(controllers = [ContextController])]
+struct ContextModule;
+
+#[tokio::test]
+async fn handlers_read_the_message_context() {
+    let service = NestFactory::create_microservice::<ContextModule>(memory_transport("ctx"))
+        .await
+        .unwrap()
+        .start()
+        .await
+        .unwrap();
+    let stop = service.shutdown_handle();
+    let serving = tokio::spawn(service.serve());
+    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    let client = ClientProxy::new(memory("CTX", "ctx"));
+    let subject: String = client.send("whoami", &()).await.unwrap();
+    assert_eq!(subject, "memory://ctx");
+    let echoed: String = client.send("echo_with_subject", "hi").await.unwrap();
+    assert_eq!(echoed, "hi via memory://ctx");
+    stop.shutdown();
+    serving.await.unwrap();
 }

@@ -9,6 +9,7 @@
 //! | [`module`] | a module: `imports`, `controllers`, `providers` |
 //! | [`get`], [`post`], [`put`], [`patch`], [`delete`], [`http_code`] | route markers inside a `#[controller]` block |
 
+mod attrs;
 mod controller;
 mod diag;
 mod injectable;
@@ -104,8 +105,8 @@ macro_rules! route_marker {
     ($($(#[$doc:meta])* $name:ident),*) => {$(
         $(#[$doc])*
         #[proc_macro_attribute]
-        pub fn $name(_attr: TokenStream, item: TokenStream) -> TokenStream {
-            controller::misplaced(stringify!($name), item.into()).into()
+        pub fn $name(attr: TokenStream, item: TokenStream) -> TokenStream {
+            controller::misplaced(stringify!($name), attr.into(), item.into()).into()
         }
     )*};
 }

@@ -173,9 +173,29 @@ fn validate(node: Node, depth: usize, diagnostics: &mut Diagnostics) -> Value {
     }
 }
 
-/// Parses, checks and normalizes a pattern literal: the `Pattern` expression and its route,
-/// or every mistake found.
-pub fn parse(input: TokenStream, span: Span) -> Result<(TokenStream, String), syn::Error> {
+/// A checked, normalized pattern: its route (the normalized string every transport routes
+/// by) and, for an object pattern, its JSON as written (what requests carry).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PatternLit {
+    pub route: String,
+    pub raw: Option<String>,
+}
+
+impl PatternLit {
+    /// The `Pattern` expression.
+    pub fn expr(&self) -> TokenStream {
+        let route = &self.route;
+        match &self.raw {
+            None => quote!(::gateway_core::pattern::Pattern::from_static(#route)),
+            Some(raw) => {
+                quote!(::gateway_core::pattern::Pattern::__from_static_parts(#raw, #route))
+            }
+        }
+    }
+}
+
+/// Parses, checks and normalizes a pattern literal, or reports every mistake found.
+pub fn parse(input: TokenStream, span: Span) -> Result<PatternLit, syn::Error> {
     if input.is_empty() {
         return Err(syn::Error::new(
             span,
@@ -189,22 +209,17 @@ pub fn parse(input: TokenStream, span: Span) -> Result<(TokenStream, String), sy
         return Err(error);
     }
     Ok(match value {
-        Value::String(s) => {
-            let expr = quote!(::gateway_core::pattern::Pattern::from_static(#s));
-            (expr, s)
-        }
-        other => {
-            let raw = other.to_string();
-            let route = route::route_of(&other);
-            let expr = quote!(::gateway_core::pattern::Pattern::__from_static_parts(#raw, #route));
-            (expr, route)
-        }
+        Value::String(route) => PatternLit { route, raw: None },
+        other => PatternLit {
+            route: route::route_of(&other),
+            raw: Some(other.to_string()),
+        },
     })
 }
 
 pub fn expand(input: TokenStream) -> TokenStream {
     match parse(input, Span::call_site()) {
-        Ok((expr, _)) => expr,
+        Ok(pattern) => pattern.expr(),
         Err(error) => {
             let error = error.to_compile_error();
             quote!({ #error; ::gateway_core::pattern::Pattern::from_static("") })

@@ -1,138 +1,88 @@
-//! The edge attributes shared by controllers and routes: metadata (`#[set_metadata]`,
-//! `#[public]`, `#[roles]`, `#[throttle]`, `#[skip_throttle]`, `#[apply_decorators]`),
-//! `#[use_interceptors]` and `#[use_filters]`.
+//! The edge attributes shared by controllers and routes, parsed into the model: guards,
+//! metadata (`#[set_metadata]`, `#[public]`, `#[roles]`, `#[throttle]`, `#[skip_throttle]`,
+//! `#[apply_decorators]`), `#[use_interceptors]` and `#[use_filters]`.
 
-use proc_macro2::TokenStream;
-use quote::{quote, quote_spanned, ToTokens};
 use syn::parse::Parser;
 use syn::punctuated::Punctuated;
-use syn::spanned::Spanned;
 use syn::{Attribute, Expr, Lit, Token};
 
+use super::model::{Component, Edge, Meta, MetaKey, MetaLit};
+use crate::attrs::{self, args, EDGE_ATTRS};
 use crate::diag::Diagnostics;
 
-/// What a controller or a route adds at the edge.
-#[derive(Default)]
-pub struct EdgeAttrs {
-    /// One `&'static [Metadata]` expression per metadata attribute, in source order.
-    pub metadata: Vec<TokenStream>,
-    pub interceptors: Vec<Component>,
-    pub filters: Vec<Component>,
-}
-
-/// An interceptor or filter: a type resolved by DI, or an instance expression.
-#[derive(Clone)]
-pub enum Component {
-    Di(syn::Path),
-    Value(Expr),
-}
-
-pub const EDGE_ATTRS: [&str; 8] = [
-    "set_metadata",
-    "public",
-    "roles",
-    "throttle",
-    "skip_throttle",
-    "apply_decorators",
-    "use_interceptors",
-    "use_filters",
-];
-
-fn args(attr: &Attribute) -> TokenStream {
-    match &attr.meta {
-        syn::Meta::List(list) => list.tokens.clone(),
-        _ => TokenStream::new(),
-    }
-}
-
-impl EdgeAttrs {
-    /// Consumes `attr` if it is an edge attribute.
-    pub fn take(&mut self, attr: &Attribute, diags: &mut Diagnostics) -> bool {
-        let Some(name) = EDGE_ATTRS.iter().find(|n| attr.path().is_ident(n)) else {
-            return false;
-        };
-        let meta = quote!(::gateway_core::__private);
-        match *name {
-            "public" => {
-                if !args(attr).is_empty() {
-                    diags.error_at(attr, "`#[public]` takes no arguments");
-                }
-                self.metadata.push(quote!(&[#meta::Metadata::new(::gateway_core::http::IS_PUBLIC_KEY, #meta::MetaValue::Bool(true))]));
+/// Reads `attr` into `edge` if it is an edge attribute (reporting its mistakes); `false` if
+/// it is not one.
+pub fn take(edge: &mut Edge, attr: &Attribute, diags: &mut Diagnostics) -> bool {
+    let Some(name) = attrs::which(attr, &EDGE_ATTRS) else {
+        return false;
+    };
+    match name {
+        "guard" => match attrs::paths(attr) {
+            Ok(guards) if !guards.is_empty() => edge.guards.extend(guards),
+            _ => diags.error_at(attr, "`#[guard(..)]` takes guard types: `#[guard(AuthGuard)]`, `#[guard(AuthGuard, RolesGuard)]`"),
+        },
+        "public" => {
+            if !args(attr).is_empty() {
+                diags.error_at(attr, "`#[public]` takes no arguments");
             }
-            "roles" => {
-                let parsed =
-                    Punctuated::<syn::LitStr, Token![,]>::parse_terminated.parse2(args(attr));
-                match parsed {
-                    Ok(roles) if !roles.is_empty() => {
-                        let roles = roles.iter();
-                        self.metadata.push(quote!(&[#meta::Metadata::new(::gateway_core::http::ROLES_KEY, #meta::MetaValue::List(&[#(#meta::MetaValue::Str(#roles)),*]))]));
-                    }
-                    _ => diags.error_at(attr, "`#[roles(..)]` takes role names: `#[roles(\"admin\")]`, `#[roles(\"admin\", \"ops\")]`"),
-                }
-            }
-            "skip_throttle" => {
-                let tokens = args(attr);
-                let skip = if tokens.is_empty() {
-                    Some(true)
-                } else {
-                    match syn::parse2::<syn::LitBool>(tokens) {
-                        Ok(b) => Some(b.value),
-                        Err(_) => {
-                            diags.error_at(attr, "`#[skip_throttle]` takes nothing, or `false` to undo a controller's `#[skip_throttle]`");
-                            None
-                        }
-                    }
-                };
-                if let Some(skip) = skip {
-                    self.metadata.push(quote!(&[#meta::Metadata::new(::gateway_core::http::SKIP_THROTTLE_KEY, #meta::MetaValue::Bool(#skip))]));
-                }
-            }
-            "throttle" => {
-                if let Some((limit, ttl, block)) = throttle(attr, diags) {
-                    self.metadata.push(quote!(&[#meta::Metadata::new(::gateway_core::http::THROTTLE_KEY, #meta::MetaValue::List(&[
-                        #meta::MetaValue::Int(#limit), #meta::MetaValue::Int(#ttl), #meta::MetaValue::Int(#block)
-                    ]))]));
-                }
-            }
-            "set_metadata" => {
-                if let Some(tokens) = set_metadata(attr, diags) {
-                    self.metadata.push(tokens);
-                }
-            }
-            "apply_decorators" => {
-                match Punctuated::<syn::Path, Token![,]>::parse_terminated.parse2(args(attr)) {
-                    Ok(list) if !list.is_empty() => {
-                        for path in list {
-                            self.metadata.push(quote_spanned!(path.span()=> #meta::decorator::<#path>()));
-                        }
-                    }
-                    _ => diags.error_at(attr, "`#[apply_decorators(..)]` takes decorator types: `#[apply_decorators(AdminOnly)]`"),
-                }
-            }
-            "use_interceptors" | "use_filters" => {
-                let what = if *name == "use_filters" {
-                    "filter"
-                } else {
-                    "interceptor"
-                };
-                match Punctuated::<Expr, Token![,]>::parse_terminated.parse2(args(attr)) {
-                    Ok(list) if !list.is_empty() => {
-                        let list = list.into_iter().map(|e| match e {
-                            Expr::Path(p) if p.qself.is_none() => Component::Di(p.path),
-                            other => Component::Value(other),
-                        });
-                        if *name == "use_filters" {
-                            self.filters.extend(list);
-                        } else {
-                            self.interceptors.extend(list);
-                        }
-                    }
-                    _ => diags.error_at(attr, format!("`#[{name}(..)]` takes {what}s: a type (built by DI) or an expression (an instance), e.g. `#[{name}(Audit{c}, Timeout{c}::new(..))]`", c = if what == "filter" { "Filter" } else { "Interceptor" })),
-                }
-            }
-            _ => unreachable!("listed in EDGE_ATTRS"),
+            edge.metadata.push(Meta::Public);
         }
-        true
+        "roles" => match attrs::strings(attr) {
+            Ok(roles) if !roles.is_empty() => edge.metadata.push(Meta::Roles(roles)),
+            _ => diags.error_at(attr, "`#[roles(..)]` takes role names: `#[roles(\"admin\")]`, `#[roles(\"admin\", \"ops\")]`"),
+        },
+        "skip_throttle" => {
+            let tokens = args(attr);
+            if tokens.is_empty() {
+                edge.metadata.push(Meta::SkipThrottle(true));
+            } else {
+                match syn::parse2::<syn::LitBool>(tokens) {
+                    Ok(b) => edge.metadata.push(Meta::SkipThrottle(b.value)),
+                    Err(_) => diags.error_at(attr, "`#[skip_throttle]` takes nothing, or `false` to undo a controller's `#[skip_throttle]`"),
+                }
+            }
+        }
+        "throttle" => {
+            if let Some((limit, ttl, block)) = throttle(attr, diags) {
+                edge.metadata.push(Meta::Throttle { limit, ttl, block });
+            }
+        }
+        "set_metadata" => edge.metadata.extend(set_metadata(attr, diags)),
+        "apply_decorators" => {
+            match Punctuated::<syn::Path, Token![,]>::parse_terminated.parse2(args(attr)) {
+                Ok(list) if !list.is_empty() => {
+                    edge.metadata.extend(list.into_iter().map(Meta::Decorator))
+                }
+                _ => diags.error_at(attr, "`#[apply_decorators(..)]` takes decorator types: `#[apply_decorators(AdminOnly)]`"),
+            }
+        }
+        "use_interceptors" => edge.interceptors.extend(components(attr, name, diags)),
+        "use_filters" => edge.filters.extend(components(attr, name, diags)),
+        _ => unreachable!("listed in EDGE_ATTRS"),
+    }
+    true
+}
+
+/// `#[use_interceptors(A, B::new())]`: a type is resolved by DI, any other expression is an
+/// instance.
+fn components(attr: &Attribute, name: &str, diags: &mut Diagnostics) -> Vec<Component> {
+    match Punctuated::<Expr, Token![,]>::parse_terminated.parse2(args(attr)) {
+        Ok(list) if !list.is_empty() => list
+            .into_iter()
+            .map(|e| match e {
+                Expr::Path(p) if p.qself.is_none() => Component::Di(p.path),
+                other => Component::Value(other),
+            })
+            .collect(),
+        _ => {
+            let (what, kind) = if name == "use_filters" {
+                ("filter", "Filter")
+            } else {
+                ("interceptor", "Interceptor")
+            };
+            diags.error_at(attr, format!("`#[{name}(..)]` takes {what}s: a type (built by DI) or an expression (an instance), e.g. `#[{name}(Audit{kind}, Timeout{kind}::new(..))]`"));
+            Vec::new()
+        }
     }
 }
 
@@ -217,7 +167,7 @@ fn duration_ms(lit: &Lit) -> Option<i64> {
 }
 
 /// `#[set_metadata(key, value)]`: the key a string or a `const`, the value a literal.
-fn set_metadata(attr: &Attribute, diags: &mut Diagnostics) -> Option<TokenStream> {
+fn set_metadata(attr: &Attribute, diags: &mut Diagnostics) -> Option<Meta> {
     const USAGE: &str = "`#[set_metadata(key, value)]` takes a key (a string or a `const`) and a value: a string, an integer, a bool, or a list of them, e.g. `#[set_metadata(\"roles\", [\"admin\"])]`";
     let parsed = Punctuated::<Expr, Token![,]>::parse_terminated.parse2(args(attr));
     let list: Vec<Expr> = match parsed {
@@ -230,32 +180,29 @@ fn set_metadata(attr: &Attribute, diags: &mut Diagnostics) -> Option<TokenStream
     let key = match &list[0] {
         Expr::Lit(syn::ExprLit {
             lit: Lit::Str(s), ..
-        }) => s.to_token_stream(),
-        Expr::Path(p) => p.to_token_stream(),
+        }) => MetaKey::Str(s.clone()),
+        Expr::Path(p) => MetaKey::Const(p.clone()),
         other => {
             diags.error_at(other, "the key is a string or a `const` holding one");
             return None;
         }
     };
     let value = meta_value(&list[1], diags)?;
-    Some(quote!(&[::gateway_core::__private::Metadata::new(#key, #value)]))
+    Some(Meta::Set { key, value })
 }
 
-fn meta_value(expr: &Expr, diags: &mut Diagnostics) -> Option<TokenStream> {
-    let meta = quote!(::gateway_core::__private::MetaValue);
+const NOT_A_VALUE: &str = "metadata values are strings, integers (i64), booleans, or lists of them";
+
+fn meta_value(expr: &Expr, diags: &mut Diagnostics) -> Option<MetaLit> {
     match expr {
         Expr::Lit(lit) => match &lit.lit {
-            Lit::Str(s) => Some(quote!(#meta::Str(#s))),
-            Lit::Bool(b) => Some(quote!(#meta::Bool(#b))),
+            Lit::Str(s) => Some(MetaLit::Str(s.clone())),
+            Lit::Bool(b) => Some(MetaLit::Bool(b.value)),
             Lit::Int(n) if n.base10_parse::<i64>().is_ok() => {
-                let n = n.base10_parse::<i64>().ok()?;
-                Some(quote!(#meta::Int(#n)))
+                n.base10_parse().ok().map(MetaLit::Int)
             }
             _ => {
-                diags.error_at(
-                    lit,
-                    "metadata values are strings, integers (i64), booleans, or lists of them",
-                );
+                diags.error_at(lit, NOT_A_VALUE);
                 None
             }
         },
@@ -266,54 +213,20 @@ fn meta_value(expr: &Expr, diags: &mut Diagnostics) -> Option<TokenStream> {
         }) => match &**inner {
             Expr::Lit(syn::ExprLit {
                 lit: Lit::Int(n), ..
-            }) => {
-                let n = -n.base10_parse::<i64>().ok()?;
-                Some(quote!(#meta::Int(#n)))
-            }
+            }) => n.base10_parse::<i64>().ok().map(|n| MetaLit::Int(-n)),
             _ => {
-                diags.error_at(
-                    expr,
-                    "metadata values are strings, integers (i64), booleans, or lists of them",
-                );
+                diags.error_at(expr, NOT_A_VALUE);
                 None
             }
         },
         Expr::Array(array) => {
-            let items: Option<Vec<TokenStream>> =
+            let items: Option<Vec<MetaLit>> =
                 array.elems.iter().map(|e| meta_value(e, diags)).collect();
-            let items = items?;
-            Some(quote!(#meta::List(&[#(#items),*])))
+            items.map(MetaLit::List)
         }
         other => {
             diags.error_at(other, "metadata values are literals known at compile time: strings, integers, booleans, or lists of them");
             None
-        }
-    }
-}
-
-/// The expression building one interceptor or filter at mount time (`kind` is `interceptor`
-/// or `filter`), resolving DI types through `__resolver`.
-pub fn component(c: &Component, kind: &str, controller: &str) -> TokenStream {
-    let private = quote!(::gateway_core::__private);
-    match c {
-        Component::Di(path) => {
-            let instance = quote::format_ident!("{kind}_instance");
-            let attr = if kind == "filter" {
-                "use_filters"
-            } else {
-                "use_interceptors"
-            };
-            let field = format!(
-                "#[{attr}({})]",
-                path.to_token_stream().to_string().replace(' ', "")
-            );
-            quote_spanned! {path.span()=>
-                #private::#instance::<#path>(__resolver.typed::<::std::sync::Arc<#path>>(#controller, #field)?)
-            }
-        }
-        Component::Value(expr) => {
-            let value = quote::format_ident!("{kind}_value");
-            quote_spanned!(expr.span()=> #private::#value(#expr))
         }
     }
 }

@@ -1,0 +1,78 @@
+//! Check: what parsing cannot see one method at a time. Every `:name` of a path is taken by
+//! an argument and every `#[param]` names a segment; one body per route; no two routes of the
+//! controller that axum could not tell apart.
+
+use super::model::{Controller, Route, Source};
+use crate::diag::Diagnostics;
+
+pub fn controller(controller: &Controller, diags: &mut Diagnostics) {
+    for route in &controller.routes {
+        arguments(route, diags);
+    }
+    collisions(&controller.routes, diags);
+}
+
+/// A route's arguments against its path. (A malformed path was reported already; checking
+/// arguments against it would only add noise.)
+fn arguments(route: &Route, diags: &mut Diagnostics) {
+    let path = &route.path;
+    if route.path_ok {
+        for name in &path.params {
+            let taken = route
+                .args
+                .iter()
+                .any(|a| matches!(&a.source, Source::Param(p) if p == name));
+            if !taken {
+                diags.error(route.path_span, format!(
+                    "the path has `:{name}` but no argument takes it: add `#[param] {name}: String` (any type that parses from a string works, e.g. `u64`)"
+                ));
+            }
+        }
+    }
+    let mut bodies = 0;
+    for arg in &route.args {
+        match &arg.source {
+            Source::Param(name) if route.path_ok && !path.params.contains(name) => diags.error_at(&arg.at, format!(
+                "`#[param]` `{name}` has no `:{name}` in the path \"{}\": add the segment or fix the name",
+                path.nest
+            )),
+            Source::Body => {
+                bodies += 1;
+                if bodies > 1 {
+                    diags.error_at(&arg.at, "a route has one body: take it as one `#[body]` struct with every field");
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+/// Two routes of one controller that axum could not tell apart.
+fn collisions(routes: &[Route], diags: &mut Diagnostics) {
+    for (i, later) in routes.iter().enumerate() {
+        for earlier in &routes[..i] {
+            if earlier.path.shape != later.path.shape {
+                continue;
+            }
+            let (message, note) = if earlier.path.params != later.path.params {
+                (format!(
+                    "\"{}\" and \"{}\" are the same route with different parameter names: use the same names",
+                    later.path.nest, earlier.path.nest
+                ), "the other route")
+            } else if earlier.method == later.method {
+                (
+                    format!(
+                        "duplicate route: {} {} is already served by `{}`",
+                        later.method.name, later.path.nest, earlier.handler
+                    ),
+                    "first defined here",
+                )
+            } else {
+                continue;
+            };
+            let mut error = syn::Error::new_spanned(&later.attr, message);
+            error.combine(syn::Error::new_spanned(&earlier.attr, note));
+            diags.push(error);
+        }
+    }
+}

@@ -1,0 +1,476 @@
+//! Expand: the model becomes an `impl Controller` (its route table as `&'static` data, the
+//! routes mounted on axum, the message handlers registered) and an `inventory` entry.
+//! Nothing here reads the user's tokens again; how a value becomes a response is left to
+//! the runtime's traits (`__private::pick`), so a type alias works like the type.
+
+use proc_macro2::TokenStream;
+use quote::{format_ident, quote, quote_spanned, ToTokens};
+use syn::spanned::Spanned;
+
+use super::model::{
+    Arg, Component, Controller, Handler, HandlerArg, Meta, MetaKey, MetaLit, Route, Source,
+};
+
+fn private() -> TokenStream {
+    quote!(::gateway_core::__private)
+}
+
+/// The whole expansion of a checked controller (the impl block itself is emitted by the
+/// caller).
+pub fn controller(ctl: &Controller) -> TokenStream {
+    let self_ty = &ctl.self_ty;
+    let name = &ctl.name;
+    let prefix = &ctl.prefix;
+    let (impl_generics, _, where_clause) = ctl.generics.split_for_impl();
+    let class_metadata: Vec<TokenStream> = ctl.edge.metadata.iter().map(metadata).collect();
+    let routes = ctl.routes.iter().map(|r| {
+        let (method, nest, handler) = (r.method.name, &r.path.nest, r.handler.to_string());
+        let own = r.edge.metadata.iter().map(metadata);
+        quote!(::gateway_core::http::RouteMeta {
+            method: #method,
+            path: #nest,
+            handler: #handler,
+            metadata: &[#(#own),*],
+            class_metadata: &[#(#class_metadata),*],
+        })
+    });
+    let patterns = ctl.handlers.iter().map(|h| {
+        let (event, route, handler) = (h.event, &h.pattern.route, h.handler.to_string());
+        quote!(::gateway_core::http::PatternMeta { event: #event, route: #route, handler: #handler })
+    });
+    let guards = all_guards(ctl);
+    let resolve_guards = guards
+        .iter()
+        .enumerate()
+        .map(|(i, g)| resolve_guard(i, g, name));
+    let mounts = ctl
+        .routes
+        .iter()
+        .enumerate()
+        .map(|(i, r)| route(r, i, ctl, &guards));
+    let registrations = ctl.handlers.iter().map(handler);
+    let private = private();
+    quote! {
+        #private::inventory::submit! {
+            ::gateway_core::http::RegisteredController {
+                meta: &<#self_ty as ::gateway_core::http::Controller>::META,
+                type_name: ::core::any::type_name::<#self_ty>,
+            }
+        }
+
+        impl #impl_generics ::gateway_core::http::Controller for #self_ty #where_clause {
+            const META: ::gateway_core::http::ControllerMeta = ::gateway_core::http::ControllerMeta {
+                name: #name,
+                prefix: #prefix,
+                routes: &[#(#routes),*],
+                patterns: &[#(#patterns),*],
+            };
+
+            #[allow(unused_mut)]
+            fn register(
+                this: ::std::sync::Arc<Self>,
+                mut router: ::gateway_core::server::MessageRouter,
+            ) -> ::gateway_core::server::MessageRouter {
+                #(#registrations)*
+                router
+            }
+
+            #[allow(unused_variables)]
+            fn mount(
+                this: ::std::sync::Arc<Self>,
+                mut router: #private::axum::Router,
+                __resolver: &mut ::gateway_core::di::Resolver<'_>,
+            ) -> ::core::result::Result<#private::axum::Router, ::gateway_core::di::DiError> {
+                #(#resolve_guards)*
+                #(#mounts)*
+                ::core::result::Result::Ok(router)
+            }
+        }
+    }
+}
+
+/// After a mistake: an `impl Controller` with nothing in it, so a module listing the
+/// controller compiles and the mistake is the only error.
+pub fn stub(self_ty: &syn::Type, generics: &syn::Generics, name: &str) -> TokenStream {
+    let (impl_generics, _, where_clause) = generics.split_for_impl();
+    let private = private();
+    quote! {
+        impl #impl_generics ::gateway_core::http::Controller for #self_ty #where_clause {
+            const META: ::gateway_core::http::ControllerMeta = ::gateway_core::http::ControllerMeta {
+                name: #name,
+                prefix: "",
+                routes: &[],
+                patterns: &[],
+            };
+
+            fn register(
+                _: ::std::sync::Arc<Self>,
+                router: ::gateway_core::server::MessageRouter,
+            ) -> ::gateway_core::server::MessageRouter {
+                router
+            }
+
+            fn mount(
+                _: ::std::sync::Arc<Self>,
+                router: #private::axum::Router,
+                _: &mut ::gateway_core::di::Resolver<'_>,
+            ) -> ::core::result::Result<#private::axum::Router, ::gateway_core::di::DiError> {
+                ::core::result::Result::Ok(router)
+            }
+        }
+    }
+}
+
+/// The `&'static [Metadata]` of one metadata attribute.
+fn metadata(meta: &Meta) -> TokenStream {
+    let private = private();
+    let http = quote!(::gateway_core::http);
+    let one =
+        |key: TokenStream, value: TokenStream| quote!(&[#private::Metadata::new(#key, #value)]);
+    match meta {
+        Meta::Public => one(
+            quote!(#http::IS_PUBLIC_KEY),
+            quote!(#private::MetaValue::Bool(true)),
+        ),
+        Meta::Roles(roles) => one(
+            quote!(#http::ROLES_KEY),
+            quote!(#private::MetaValue::List(&[#(#private::MetaValue::Str(#roles)),*])),
+        ),
+        Meta::SkipThrottle(skip) => one(
+            quote!(#http::SKIP_THROTTLE_KEY),
+            quote!(#private::MetaValue::Bool(#skip)),
+        ),
+        Meta::Throttle { limit, ttl, block } => one(
+            quote!(#http::THROTTLE_KEY),
+            quote!(#private::MetaValue::List(&[
+                #private::MetaValue::Int(#limit), #private::MetaValue::Int(#ttl), #private::MetaValue::Int(#block)
+            ])),
+        ),
+        Meta::Set { key, value } => {
+            let key = match key {
+                MetaKey::Str(s) => s.to_token_stream(),
+                MetaKey::Const(p) => p.to_token_stream(),
+            };
+            one(key, meta_value(value))
+        }
+        Meta::Decorator(path) => quote_spanned!(path.span()=> #private::decorator::<#path>()),
+    }
+}
+
+fn meta_value(value: &MetaLit) -> TokenStream {
+    let meta = quote!(::gateway_core::__private::MetaValue);
+    match value {
+        MetaLit::Str(s) => quote!(#meta::Str(#s)),
+        MetaLit::Bool(b) => quote!(#meta::Bool(#b)),
+        MetaLit::Int(n) => quote!(#meta::Int(#n)),
+        MetaLit::List(items) => {
+            let items = items.iter().map(meta_value);
+            quote!(#meta::List(&[#(#items),*]))
+        }
+    }
+}
+
+/// Every guard of the controller, each once, in first-use order: each is resolved once at
+/// mount and shared by the routes that use it.
+fn all_guards(ctl: &Controller) -> Vec<syn::Path> {
+    let mut all: Vec<syn::Path> = Vec::new();
+    for guard in ctl
+        .edge
+        .guards
+        .iter()
+        .chain(ctl.routes.iter().flat_map(|r| &r.edge.guards))
+    {
+        if !all.iter().any(|g| same_path(g, guard)) {
+            all.push(guard.clone());
+        }
+    }
+    all
+}
+
+fn same_path(a: &syn::Path, b: &syn::Path) -> bool {
+    a.to_token_stream().to_string() == b.to_token_stream().to_string()
+}
+
+/// The variable holding a guard instance, by the guard's position in the controller's list.
+fn guard_var(all: &[syn::Path], guard: &syn::Path) -> syn::Ident {
+    let index = all
+        .iter()
+        .position(|g| same_path(g, guard))
+        .expect("every guard is listed");
+    format_ident!("__guard{}", index)
+}
+
+/// Resolves guard `i` by DI; the bound check's span sits on the guard's name.
+fn resolve_guard(i: usize, guard: &syn::Path, controller: &str) -> TokenStream {
+    let var = format_ident!("__guard{}", i);
+    let field = format!(
+        "#[guard({})]",
+        guard.to_token_stream().to_string().replace(' ', "")
+    );
+    quote_spanned! {guard.span()=>
+        let #var: ::std::sync::Arc<dyn ::gateway_core::http::DynGuard> =
+            ::gateway_core::__private::guard_instance::<#guard>(
+                __resolver.typed::<::std::sync::Arc<#guard>>(#controller, #field)?,
+            );
+    }
+}
+
+/// The expression building one interceptor or filter at mount time (`kind` is `interceptor`
+/// or `filter`), resolving DI types through `__resolver`.
+fn component(c: &Component, kind: &str, controller: &str) -> TokenStream {
+    let private = private();
+    match c {
+        Component::Di(path) => {
+            let instance = format_ident!("{kind}_instance");
+            let attr = if kind == "filter" {
+                "use_filters"
+            } else {
+                "use_interceptors"
+            };
+            let field = format!(
+                "#[{attr}({})]",
+                path.to_token_stream().to_string().replace(' ', "")
+            );
+            quote_spanned! {path.span()=>
+                #private::#instance::<#path>(__resolver.typed::<::std::sync::Arc<#path>>(#controller, #field)?)
+            }
+        }
+        Component::Value(expr) => {
+            let value = format_ident!("{kind}_value");
+            quote_spanned!(expr.span()=> #private::#value(#expr))
+        }
+    }
+}
+
+/// Interceptors or filters of a route: built once at mount, shared by every request; a route
+/// with none passes an empty slice and pays nothing. The statements that build them, that
+/// clone them into a request, and the slice to pass.
+fn shared_list(
+    kind: &str,
+    items: Vec<&Component>,
+    controller: &str,
+) -> (TokenStream, TokenStream, TokenStream) {
+    let var = format_ident!("__{}s", kind);
+    if items.is_empty() {
+        return (quote!(), quote!(), quote!(&[]));
+    }
+    let dyn_ty = if kind == "filter" {
+        quote!(::gateway_core::http::DynFilter)
+    } else {
+        quote!(::gateway_core::http::DynInterceptor)
+    };
+    let built = items.iter().map(|c| component(c, kind, controller));
+    (
+        quote!(let #var: ::std::sync::Arc<[::std::sync::Arc<dyn #dyn_ty>]> = ::std::sync::Arc::from(::std::vec![#(#built),*]);),
+        quote!(let #var = ::std::sync::Arc::clone(&#var);),
+        quote!(&#var),
+    )
+}
+
+/// One argument, read from the request (returning the error response if it cannot be).
+fn extract(arg: &Arg, index: usize) -> TokenStream {
+    let var = format_ident!("__arg{}", index);
+    let ty = &arg.ty;
+    let private = private();
+    let bail = quote!(match __value {
+        ::core::result::Result::Ok(v) => v,
+        ::core::result::Result::Err(e) => return #private::axum::response::IntoResponse::into_response(e),
+    });
+    let value = match &arg.source {
+        Source::Param(name) => {
+            let expected = quote!(|| {
+                use #private::pick::{PickBoolean as _, PickNamed as _, PickNumeric as _};
+                (&&&#private::pick::Out::<#ty>::new())
+                    .pick_param()
+                    .expected(#private::pick::Out::<#ty>::new())
+            });
+            quote_spanned!(ty.span()=> #private::path_param::<#ty>(&__path, #name, #expected))
+        }
+        Source::Query => quote_spanned!(ty.span()=> #private::query::<#ty>(&__parts)),
+        Source::Header(name) => {
+            quote_spanned!(ty.span()=> #private::header::<#ty>(&__parts, #name))
+        }
+        Source::Headers => {
+            quote!(::core::result::Result::<_, #private::axum::response::Response>::Ok(__parts.headers.clone()))
+        }
+        Source::Req => {
+            quote!(::core::result::Result::<_, #private::axum::response::Response>::Ok(__parts.clone()))
+        }
+        Source::User => quote_spanned!(ty.span()=> #private::user::<#ty>(&__parts)),
+        Source::Extractor => {
+            quote_spanned!(ty.span()=> #private::extract::<#ty>(&mut __parts).await)
+        }
+        Source::Body => quote_spanned!(ty.span()=> #private::body::<#ty>(__parts, __body).await),
+    };
+    quote!(let #var: #ty = { let __value = #value; #bail };)
+}
+
+/// The handler's call and response: the arguments in order (the body last, as it consumes
+/// the request), the method, the response its value makes, the route's success headers.
+fn call(route: &Route) -> TokenStream {
+    let private = private();
+    let handler = &route.handler;
+    let status = route.status;
+    let path_params = route.args.iter().any(|a| matches!(a.source, Source::Param(_))).then(|| {
+        quote!(let __path = match #private::raw_path(&mut __parts).await { ::core::result::Result::Ok(p) => p, ::core::result::Result::Err(r) => return r };)
+    });
+    let is_body = |a: &&Arg| matches!(a.source, Source::Body);
+    let heads = route
+        .args
+        .iter()
+        .enumerate()
+        .filter(|(_, a)| !is_body(a))
+        .map(|(i, a)| extract(a, i));
+    let body = route
+        .args
+        .iter()
+        .enumerate()
+        .find(|(_, a)| is_body(a))
+        .map(|(i, a)| extract(a, i));
+    let names = (0..route.args.len()).map(|i| format_ident!("__arg{}", i));
+    let pick =
+        quote_spanned!(route.output_span=> (&&&&&&#private::pick::Out::of(&__result)).pick());
+    let header_names = route.headers.iter().map(|(n, _)| n);
+    let header_values = route.headers.iter().map(|(_, v)| v);
+    quote! {
+        move |#[allow(unused_mut)] mut __parts, __body| async move {
+            #path_params
+            #(#heads)*
+            #body
+            let __status = #private::status(#status);
+            let __result = this.#handler(#(#names),*).await;
+            #[allow(unused_mut)]
+            let mut __response = {
+                use #private::pick::{
+                    PickAsIs as _, PickAsIsOrError as _, PickInto as _, PickIntoOrError as _,
+                    PickJson as _, PickJsonOrError as _,
+                };
+                #pick.respond(__status, __result)
+            };
+            if __response.status().is_success() {
+                #(__response.headers_mut().insert(
+                    #private::axum::http::HeaderName::from_static(#header_names),
+                    #private::axum::http::HeaderValue::from_static(#header_values),
+                );)*
+            }
+            __response
+        }
+    }
+}
+
+/// One route mounted on the router: its guards, interceptors and filters, then the request
+/// pipeline around the handler's call.
+fn route(route: &Route, index: usize, ctl: &Controller, all: &[syn::Path]) -> TokenStream {
+    let private = private();
+    let name = &ctl.name;
+    let axum_path = &route.path.axum;
+    let axum_fn = format_ident!("{}", route.method.axum_fn);
+    let guards: Vec<syn::Ident> = ctl
+        .edge
+        .guards
+        .iter()
+        .chain(&route.edge.guards)
+        .map(|g| guard_var(all, g))
+        .collect();
+    let guard_count = guards.len();
+    let interceptors = ctl.edge.interceptors.iter().chain(&route.edge.interceptors);
+    let (build_interceptors, clone_interceptors, interceptors) =
+        shared_list("interceptor", interceptors.collect(), name);
+    // Route filters are asked first, then the controller's (Nest's order).
+    let filters = route.edge.filters.iter().chain(&ctl.edge.filters);
+    let (build_filters, clone_filters, filters) = shared_list("filter", filters.collect(), name);
+    let call = call(route);
+    quote_spanned! {route.path_span=>
+        router = router.route(#axum_path, #private::axum::routing::#axum_fn({
+            let this = ::std::sync::Arc::clone(&this);
+            #(let #guards = ::std::sync::Arc::clone(&#guards);)*
+            #build_interceptors
+            #build_filters
+            move |__request: #private::axum::extract::Request| {
+                let this = ::std::sync::Arc::clone(&this);
+                #(let #guards = ::std::sync::Arc::clone(&#guards);)*
+                #clone_interceptors
+                #clone_filters
+                async move {
+                    let __guards: [&dyn ::gateway_core::http::DynGuard; #guard_count] = [#(&*#guards),*];
+                    #private::handle(
+                        __request,
+                        &<Self as ::gateway_core::http::Controller>::META.routes[#index],
+                        #name,
+                        &__guards,
+                        #interceptors,
+                        #filters,
+                        #call,
+                    ).await
+                }
+            }
+        }));
+    }
+}
+
+/// One message, stream or event handler registered on the message router. Nest passes a
+/// handler its payload and its context; what it returns becomes the reply by its traits.
+fn handler(h: &Handler) -> TokenStream {
+    let private = private();
+    let pattern = h.pattern.expr();
+    let method = &h.handler;
+    let payload = h.args.iter().find_map(|a| match a {
+        HandlerArg::Payload(ty) => Some(ty),
+        HandlerArg::Ctx(_) => None,
+    });
+    let param = match payload {
+        Some(ty) => quote!(__payload: #ty),
+        None => quote!(_: #private::IgnoredPayload),
+    };
+    let args = h.args.iter().map(|a| match a {
+        HandlerArg::Payload(_) => quote!(__payload),
+        HandlerArg::Ctx(ty) => quote_spanned! {ty.span()=>
+            {
+                let __ctx: #ty = ::gateway_core::server::MessageContext::current().unwrap_or_default();
+                __ctx
+            }
+        },
+    });
+    let call = quote!(this.#method(#(#args),*));
+    if h.stream {
+        return quote! {
+            router = router.stream(#pattern, {
+                let this = ::std::sync::Arc::clone(&this);
+                move |#param| #call
+            });
+        };
+    }
+    let pick_event =
+        quote_spanned!(h.output_span=> (&&#private::pick::Out::of(&__result)).pick_event());
+    let pick_reply =
+        quote_spanned!(h.output_span=> (&&#private::pick::Out::of(&__result)).pick_reply());
+    let (register, finish) = if h.event {
+        (
+            quote!(event),
+            quote! {
+                use #private::pick::{PickDrop as _, PickReport as _};
+                #pick_event.finish(__result)
+            },
+        )
+    } else {
+        (
+            quote!(message),
+            quote! {
+                use #private::pick::{PickReply as _, PickReplyOk as _};
+                #pick_reply.reply(__result)
+            },
+        )
+    };
+    quote! {
+        router = router.#register(#pattern, {
+            let this = ::std::sync::Arc::clone(&this);
+            move |#param| {
+                let this = ::std::sync::Arc::clone(&this);
+                async move {
+                    let __result = #call.await;
+                    #finish
+                }
+            }
+        });
+    }
+}

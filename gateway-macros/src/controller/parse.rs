@@ -1,0 +1,441 @@
+//! Parse: the `#[controller]` attribute and impl block into the [`model`](super::model),
+//! stripping the attributes it consumes. Mistakes are collected, not returned at the first.
+
+use proc_macro2::{Span, TokenStream};
+use quote::ToTokens;
+use syn::spanned::Spanned;
+use syn::{
+    Attribute, FnArg, ImplItem, ImplItemFn, ItemImpl, LitInt, LitStr, Pat, ReturnType, Type,
+};
+
+use super::model::{Arg, Controller, Edge, Handler, HandlerArg, Method, Route, Source};
+use super::{edge, path};
+use crate::attrs::{
+    self, is_attr, listing, EDGE_ATTRS, HANDLER_ARG_ATTRS, ROUTE_ARG_ATTRS, ROUTE_METHODS,
+};
+use crate::diag::Diagnostics;
+
+/// The prefix of `#[controller("api")]`, normalized (`/api`; empty for none).
+pub fn prefix(attr: TokenStream, diags: &mut Diagnostics) -> String {
+    if attr.is_empty() {
+        return String::new();
+    }
+    let lit = match syn::parse2::<LitStr>(attr) {
+        Ok(lit) => lit,
+        Err(e) => {
+            diags.error(
+                e.span(),
+                "`#[controller]` takes an optional path prefix: `#[controller(\"api\")]`",
+            );
+            return String::new();
+        }
+    };
+    match path::parse(&lit.value(), "") {
+        Ok(p) if p.nest == "/" => String::new(),
+        Ok(p) => p.nest,
+        Err(message) => {
+            diags.error(lit.span(), message);
+            String::new()
+        }
+    }
+}
+
+/// The controller's name: its type's last path segment, as Nest names a class.
+pub fn name(self_ty: &Type) -> String {
+    match self_ty {
+        Type::Path(p) => p
+            .path
+            .segments
+            .last()
+            .map(|s| s.ident.to_string())
+            .unwrap_or_default(),
+        other => other.to_token_stream().to_string(),
+    }
+}
+
+/// Reads the whole block.
+pub fn controller(prefix: String, block: &mut ItemImpl, diags: &mut Diagnostics) -> Controller {
+    let mut class_edge = Edge::default();
+    block
+        .attrs
+        .retain(|attr| !edge::take(&mut class_edge, attr, diags));
+    let mut routes = Vec::new();
+    let mut handlers = Vec::new();
+    for item in block.items.iter_mut() {
+        if let ImplItem::Fn(f) = item {
+            match handler(f, diags) {
+                Some(handler) => handlers.push(handler),
+                None => routes.extend(route(f, &prefix, diags)),
+            }
+        }
+    }
+    Controller {
+        self_ty: (*block.self_ty).clone(),
+        generics: block.generics.clone(),
+        name: name(&block.self_ty),
+        prefix,
+        edge: class_edge,
+        routes,
+        handlers,
+    }
+}
+
+/// Where the return type is written (the method's name when there is none).
+fn output_span(f: &ImplItemFn) -> Span {
+    match &f.sig.output {
+        ReturnType::Type(_, ty) => ty.span(),
+        ReturnType::Default => f.sig.ident.span(),
+    }
+}
+
+/// Whether the method takes `&self` first.
+fn takes_ref_self(f: &ImplItemFn) -> bool {
+    matches!(f.sig.inputs.first(), Some(FnArg::Receiver(r)) if matches!(r.kind, syn::ReceiverKind::Reference(_, _, None)))
+}
+
+/// A return type spelled `impl ..Stream..`: only to explain a mistake, never to decide code.
+fn spelled_stream(output: &ReturnType) -> bool {
+    let ReturnType::Type(_, ty) = output else {
+        return false;
+    };
+    let Type::ImplTrait(t) = &**ty else {
+        return false;
+    };
+    t.bounds.iter().any(|b| matches!(b, syn::TypeParamBound::Trait(t) if t.path.segments.last().is_some_and(|s| s.ident == "Stream")))
+}
+
+/// Reads a `#[message_pattern(..)]` / `#[event_pattern(..)]` method, if it is one.
+fn handler(f: &mut ImplItemFn, diags: &mut Diagnostics) -> Option<Handler> {
+    let index = f
+        .attrs
+        .iter()
+        .position(|a| is_attr(a, "message_pattern") || is_attr(a, "event_pattern"))?;
+    let attr = f.attrs.remove(index);
+    let event = is_attr(&attr, "event_pattern");
+    for other in &f.attrs {
+        if let Some(name) =
+            attrs::which(other, &["message_pattern", "event_pattern"]).or_else(|| {
+                ROUTE_METHODS
+                    .iter()
+                    .map(|(n, _)| *n)
+                    .find(|n| is_attr(other, n))
+            })
+        {
+            diags.error_at(other, format!("a method is one route or one message/event handler, and this one is already a `#[{}]`: move `#[{name}]` to a method of its own", attr.path().to_token_stream()));
+        } else if let Some(name) = attrs::which(other, &EDGE_ATTRS) {
+            diags.error_at(other, format!("`#[{name}]` applies to HTTP routes (`#[get(..)]`, `#[post(..)]`, ...) and to the `#[controller]` block; message and event handlers take none yet"));
+        }
+    }
+    f.attrs.retain(|a| attrs::which(a, &EDGE_ATTRS).is_none());
+    let tokens = attrs::args(&attr);
+    let pattern = if tokens.is_empty() {
+        diags.error_at(&attr, "expected a pattern: a string like `\"user_created\"` or an object like `{ cmd: \"get_user\" }`");
+        None
+    } else {
+        crate::pattern::parse(tokens, attr.span())
+            .map_err(|error| diags.push(error))
+            .ok()
+    };
+    let stream = f.sig.asyncness.is_none();
+    if spelled_stream(&f.sig.output) && !stream {
+        diags.error(f.sig.asyncness.span(), "a handler that returns `impl Stream` is a plain `fn` (the stream is the asynchronous part)");
+    } else if stream && !spelled_stream(&f.sig.output) {
+        diags.error(f.sig.fn_token.span(), "message and event handlers must be `async fn` (or a plain `fn` returning `impl Stream`)");
+    }
+    if !takes_ref_self(f) {
+        diags.error(
+            f.sig.ident.span(),
+            "handlers take `&self` first: `async fn name(&self, #[payload] data: T)`",
+        );
+    }
+    let args = handler_args(f, diags);
+    Some(Handler {
+        event,
+        pattern: pattern?,
+        handler: f.sig.ident.clone(),
+        args,
+        stream,
+        output_span: output_span(f),
+    })
+}
+
+/// A handler's arguments, as Nest passes them: the payload and the context, marked
+/// `#[payload]` and `#[ctx]`, or by position when none is marked.
+fn handler_args(f: &mut ImplItemFn, diags: &mut Diagnostics) -> Vec<HandlerArg> {
+    let typed: Vec<&mut syn::PatType> = f
+        .sig
+        .inputs
+        .iter_mut()
+        .filter_map(|input| match input {
+            FnArg::Typed(typed) => Some(typed),
+            FnArg::Receiver(_) => None,
+        })
+        .collect();
+    let marked = typed.iter().any(|t| {
+        t.attrs
+            .iter()
+            .any(|a| attrs::which(a, &HANDLER_ARG_ATTRS).is_some())
+    });
+    let mut args = Vec::new();
+    for (position, typed) in typed.into_iter().enumerate() {
+        let mark = typed
+            .attrs
+            .iter()
+            .find_map(|a| attrs::which(a, &HANDLER_ARG_ATTRS));
+        typed
+            .attrs
+            .retain(|a| attrs::which(a, &HANDLER_ARG_ATTRS).is_none());
+        let ty = (*typed.ty).clone();
+        let arg = match (mark, marked, position) {
+            (Some("payload"), ..) | (None, false, 0) => HandlerArg::Payload(ty),
+            (Some(_), ..) | (None, false, 1) => HandlerArg::Ctx(ty),
+            (None, ..) => {
+                diags.error_at(&*typed, format!("a message handler takes the message's data and, optionally, its context: mark this argument {}", listing(&HANDLER_ARG_ATTRS)));
+                continue;
+            }
+        };
+        let twice = args.iter().any(|a| {
+            matches!(
+                (a, &arg),
+                (HandlerArg::Payload(_), HandlerArg::Payload(_))
+                    | (HandlerArg::Ctx(_), HandlerArg::Ctx(_))
+            )
+        });
+        if twice {
+            diags.error_at(&*typed, "a message handler takes one `#[payload]` and one `#[ctx]`: put everything it needs in the payload's type");
+            continue;
+        }
+        args.push(arg);
+    }
+    args
+}
+
+/// A route method's own attributes, read and removed.
+struct RouteAttrs {
+    route: Option<(Attribute, &'static str)>,
+    status: Option<u16>,
+    headers: Vec<(String, String)>,
+    edge: Edge,
+    /// The edge attributes as written, to point at when the method is not a route.
+    edge_attrs: Vec<Attribute>,
+}
+
+fn route_attrs(f: &mut ImplItemFn, diags: &mut Diagnostics) -> RouteAttrs {
+    let mut found = RouteAttrs {
+        route: None,
+        status: None,
+        headers: Vec::new(),
+        edge: Edge::default(),
+        edge_attrs: Vec::new(),
+    };
+    let mut kept = Vec::new();
+    for attr in f.attrs.drain(..) {
+        if edge::take(&mut found.edge, &attr, diags) {
+            found.edge_attrs.push(attr);
+        } else if is_attr(&attr, "header") {
+            found.headers.extend(response_header(&attr, diags));
+        } else if let Some((_, method)) = ROUTE_METHODS.iter().find(|(n, _)| is_attr(&attr, n)) {
+            if found.route.is_some() {
+                diags.error_at(
+                    &attr,
+                    "a method can serve one route: split it into two methods",
+                );
+            }
+            found.route = Some((attr, *method));
+        } else if is_attr(&attr, "http_code") {
+            match attr.parse_args::<LitInt>().and_then(|l| l.base10_parse::<u16>()) {
+                Ok(code) if (100..=599).contains(&code) => found.status = Some(code),
+                _ => diags.error_at(&attr, "`#[http_code(..)]` takes a status code from 100 to 599, e.g. `#[http_code(204)]`"),
+            }
+        } else {
+            kept.push(attr);
+        }
+    }
+    f.attrs = kept;
+    found
+}
+
+/// `#[header("Cache-Control", "no-store")]` on a route: a checked, lower-cased name and value.
+fn response_header(attr: &Attribute, diags: &mut Diagnostics) -> Option<(String, String)> {
+    let pair = match attrs::strings(attr) {
+        Ok(list) if list.len() == 2 => list,
+        _ => {
+            diags.error_at(attr, "on a route, `#[header(..)]` sets a response header: `#[header(\"Cache-Control\", \"no-store\")]`");
+            return None;
+        }
+    };
+    let (name, value) = (pair[0].value(), pair[1].value());
+    let token = |c: char| c.is_ascii_alphanumeric() || "!#$%&'*+-.^_`|~".contains(c);
+    if name.is_empty() || !name.chars().all(token) {
+        diags.error_at(
+            &pair[0],
+            format!("`{name}` is not a valid header name: use letters, digits and `-`"),
+        );
+        return None;
+    }
+    if !value.chars().all(|c| c == '\t' || (' '..='~').contains(&c)) {
+        diags.error_at(&pair[1], "a header value must be visible ASCII");
+        return None;
+    }
+    Some((name.to_ascii_lowercase(), value))
+}
+
+/// Reads one method: `None` if it is not a route.
+fn route(f: &mut ImplItemFn, prefix: &str, diags: &mut Diagnostics) -> Option<Route> {
+    let found = route_attrs(f, diags);
+    let Some((attr, method)) = found.route else {
+        if let Some(stray) = found.edge_attrs.first() {
+            diags.error_at(stray, "this attribute applies to a route: put it on a method marked `#[get(..)]`, `#[post(..)]`, ..., or on the `#[controller]` block for every route");
+        }
+        return None;
+    };
+    let path_lit = attrs::string_arg(&attr).unwrap_or_else(|e| {
+        diags.error(
+            e.span(),
+            "a route attribute takes a path string, e.g. `#[get(\"users/:id\")]`",
+        );
+        None
+    });
+    let path_span = path_lit.as_ref().map_or(attr.span(), LitStr::span);
+    let raw_path = path_lit.as_ref().map(LitStr::value).unwrap_or_default();
+    let (path, path_ok) = match path::parse(prefix, &raw_path) {
+        Ok(path) => (path, true),
+        Err(message) => {
+            diags.error(path_span, message);
+            (path::parse("", "").expect("the root path parses"), false)
+        }
+    };
+    if f.sig.asyncness.is_none() {
+        diags.error(f.sig.fn_token.span(), "route handlers must be `async fn`");
+    }
+    if !takes_ref_self(f) {
+        diags.error(
+            f.sig.ident.span(),
+            "route handlers take `&self` first: `async fn name(&self, ...)`",
+        );
+    }
+    let axum_fn = ROUTE_METHODS
+        .iter()
+        .find(|(_, m)| *m == method)
+        .map(|(name, _)| *name)
+        .expect("a known method");
+    Some(Route {
+        method: Method {
+            name: method,
+            axum_fn,
+        },
+        path,
+        path_ok,
+        attr: attr.meta.to_token_stream(),
+        path_span,
+        handler: f.sig.ident.clone(),
+        output_span: output_span(f),
+        status: found
+            .status
+            .unwrap_or(if method == "POST" { 201 } else { 200 }),
+        args: route_args(f, diags),
+        headers: found.headers,
+        edge: found.edge,
+    })
+}
+
+/// A route's arguments after `&self`, each from the attribute that marks it (or any axum
+/// extractor, unmarked).
+fn route_args(f: &mut ImplItemFn, diags: &mut Diagnostics) -> Vec<Arg> {
+    let mut args = Vec::new();
+    for input in f.sig.inputs.iter_mut() {
+        let FnArg::Typed(typed) = input else { continue };
+        let mut source = None;
+        let mut kept = Vec::new();
+        for attr in typed.attrs.drain(..) {
+            let Some(name) = attrs::which(&attr, &ROUTE_ARG_ATTRS) else {
+                kept.push(attr);
+                continue;
+            };
+            if source.is_some() {
+                diags.error_at(
+                    &attr,
+                    format!("an argument takes one of {}", listing(&ROUTE_ARG_ATTRS)),
+                );
+                continue;
+            }
+            source =
+                arg_source(name, &attr, &typed.pat, diags).map(|s| (s, attr.to_token_stream()));
+        }
+        typed.attrs = kept;
+        let (source, at) = source.unwrap_or((Source::Extractor, typed.ty.to_token_stream()));
+        args.push(Arg {
+            source,
+            ty: (*typed.ty).clone(),
+            at,
+        });
+    }
+    args
+}
+
+fn arg_source(name: &str, attr: &Attribute, pat: &Pat, diags: &mut Diagnostics) -> Option<Source> {
+    let lit = attrs::string_arg(attr).unwrap_or_else(|e| {
+        diags.push(e);
+        None
+    });
+    Some(match name {
+        "param" => match (lit, pat) {
+            (Some(lit), _) => Source::Param(lit.value()),
+            (None, Pat::Ident(ident)) => Source::Param(ident.ident.to_string()),
+            (None, _) => {
+                diags.error_at(attr, "name the parameter: `#[param(\"id\")]`");
+                return None;
+            }
+        },
+        "header" => match lit {
+            Some(lit) => Source::Header(lit.value().to_ascii_lowercase()),
+            None => {
+                diags.error_at(attr, "name the header: `#[header(\"x-request-id\")]`");
+                return None;
+            }
+        },
+        "body" => Source::Body,
+        "query" => Source::Query,
+        "headers" => Source::Headers,
+        "user" => Source::User,
+        _ => Source::Req,
+    })
+}
+
+/// `#[get]` and friends outside a `#[controller]` block: say where they belong. An edge
+/// attribute written above `#[controller]` (it runs first) is moved below it, where
+/// `#[controller]` reads it.
+pub fn misplaced(name: &str, attr: TokenStream, item: TokenStream) -> TokenStream {
+    if EDGE_ATTRS.contains(&name) {
+        if let Ok(mut block) = syn::parse2::<ItemImpl>(item.clone()) {
+            let controller = block.attrs.iter().position(|a| {
+                a.path()
+                    .segments
+                    .last()
+                    .is_some_and(|s| s.ident == "controller")
+            });
+            if let Some(index) = controller {
+                let controller = block.attrs.remove(index);
+                let ident = syn::Ident::new(name, Span::call_site());
+                let inner: Attribute = syn::parse_quote!(#[#ident(#attr)]);
+                let rest = block.attrs.clone();
+                block.attrs = std::iter::once(controller)
+                    .chain(std::iter::once(inner))
+                    .chain(rest)
+                    .collect();
+                return block.into_token_stream();
+            }
+        }
+    }
+    let places = if EDGE_ATTRS.contains(&name) {
+        "on a method inside an impl block marked `#[controller]`, or on that impl block"
+    } else {
+        "on a method inside an impl block marked `#[controller]`"
+    };
+    let error = syn::Error::new(
+        Span::call_site(),
+        format!("`#[{name}]` only works {places}"),
+    )
+    .to_compile_error();
+    quote::quote!(#error #item)
+}

@@ -1,0 +1,15 @@
+use gateway_core::prelude::*;
+
+#[injectable]
+struct UsersController;
+
+#[controller]
+impl UsersController {
+    #[message_pattern("get_user")]
+    #[guard(AuthGuard)]
+    async fn get_user(&self, #[payload] id: u64) -> u64 {
+        id
+    }
+}
+
+fn main() {}
