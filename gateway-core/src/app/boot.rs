@@ -76,29 +76,7 @@ pub(super) fn boot<M: Module>(kind: Kind) -> Result<(Router, MessageRouter), Boo
                 .expect("only ModuleBuilder::controller lists controllers")
         })
         .collect();
-    // The cross-check: a controller compiled into the binary that no module lists is
-    // usually a forgotten `controllers = [..]` entry. One that another module lists belongs
-    // to another app built from the same crate (a service beside its gateway): fine.
-    for registered in crate::http::registered_controllers() {
-        let type_name = (registered.type_name)();
-        if controllers.iter().any(|c| c.type_name == type_name) {
-            continue;
-        }
-        match crate::http::module_listing(type_name) {
-            Some(other) => tracing::debug!(
-                controller = registered.meta.name,
-                module = other,
-                root = M::NAME,
-                "controller of a module this app does not import: not served here"
-            ),
-            None => tracing::warn!(
-                controller = registered.meta.name,
-                module = M::NAME,
-                "{} is a #[controller] but no module lists it: its routes are not served (add it to a module's `controllers = [..]`)",
-                registered.meta.name
-            ),
-        }
-    }
+    cross_check::<M>(&controllers);
     let serves = |c: &ControllerMount| match kind {
         Kind::Http => !c.meta.routes.is_empty(),
         Kind::Microservice => !c.meta.patterns.is_empty(),
@@ -147,6 +125,33 @@ pub(super) fn boot<M: Module>(kind: Kind) -> Result<(Router, MessageRouter), Boo
         });
     }
     Ok((router, messages))
+}
+
+
+/// The cross-check: a controller compiled into the binary that no module lists is usually a
+/// forgotten `controllers = [..]` entry. One that another module lists belongs to another app
+/// built from the same crate (a service beside its gateway): fine.
+fn cross_check<M: Module>(controllers: &[ControllerMount]) {
+    for registered in crate::http::registered_controllers() {
+        let type_name = (registered.type_name)();
+        if controllers.iter().any(|c| c.type_name == type_name) {
+            continue;
+        }
+        match crate::http::module_listing(type_name) {
+            Some(other) => tracing::debug!(
+                controller = registered.meta.name,
+                module = other,
+                root = M::NAME,
+                "controller of a module this app does not import: not served here"
+            ),
+            None => tracing::warn!(
+                controller = registered.meta.name,
+                module = M::NAME,
+                "{} is a #[controller] but no module lists it: its routes are not served (add it to a module's `controllers = [..]`)",
+                registered.meta.name
+            ),
+        }
+    }
 }
 
 /// Replaces `:name` segments with `:`, so routes that collide compare equal.

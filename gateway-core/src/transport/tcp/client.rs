@@ -16,7 +16,7 @@ use crate::client::{
     CONNECTION_CLOSED,
 };
 use crate::packet::Response;
-use crate::transport::tcp::DEFAULT_MAX_FRAME_UNITS;
+use super::DEFAULT_MAX_FRAME_UNITS;
 
 /// Frames queued for the writer before callers wait for room.
 const WRITE_QUEUE: usize = 1024;
