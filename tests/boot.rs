@@ -333,3 +333,35 @@ async fn only_a_controller_no_module_lists_is_reported_as_forgotten() {
         assert!(!logs.contains(other), "{other} reported: {logs}");
     }
 }
+
+/// A broker that cannot be reached is a connect error naming it, with the client library's
+/// own error kept as the source: not "cannot listen on" (nothing is listened on), not a panic.
+#[tokio::test]
+async fn an_unreachable_broker_is_a_connect_error_that_keeps_its_cause() {
+    for transport in [
+        gateway_core::app::Transport::nats("nats://127.0.0.1:1"),
+        gateway_core::app::Transport::redis("redis://127.0.0.1:1"),
+        gateway_core::app::Transport::mqtt("mqtt://127.0.0.1:1"),
+        gateway_core::app::Transport::rmq("amqp://127.0.0.1:1", "users"),
+    ] {
+        let service =
+            gateway_core::app::NestFactory::create_microservice::<examples::UsersModule>(transport)
+                .await
+                .unwrap();
+        let error = service.start().await.unwrap_err();
+        let gateway_core::app::BootError::Server(gateway_core::server::ServerError::Connect {
+            url,
+            ..
+        }) = &error
+        else {
+            panic!("expected a connect error, got {error:?}");
+        };
+        assert!(url.ends_with("127.0.0.1:1"), "{url}");
+        assert!(
+            error.to_string().starts_with("cannot connect to "),
+            "{error}"
+        );
+        let cause = std::error::Error::source(&error).expect("the client library's error is kept");
+        assert!(!cause.to_string().is_empty());
+    }
+}

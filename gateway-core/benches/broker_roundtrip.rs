@@ -3,7 +3,7 @@
 //! run, both calling the same service (ours, in its own process), with 1 and 64 callers.
 //!
 //! `cargo bench -p gateway-core --all-features --bench broker_roundtrip` (the brokers of
-//! `shared/services.md` on their default ports; a broker that is down is skipped, and the
+//! `.ci/run` starts, on their default ports; a broker that is down is skipped, and the
 //! Nest rows need `npm ci --prefix tests/nest-peer`). `BENCH_SECS` per cell (default 3),
 //! `BENCH_WORKERS` threads for our client (default 1).
 

@@ -127,7 +127,6 @@ pub(super) fn boot<M: Module>(kind: Kind) -> Result<(Router, MessageRouter), Boo
     Ok((router, messages))
 }
 
-
 /// The cross-check: a controller compiled into the binary that no module lists is usually a
 /// forgotten `controllers = [..]` entry. One that another module lists belongs to another app
 /// built from the same crate (a service beside its gateway): fine.

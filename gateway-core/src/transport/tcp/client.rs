@@ -10,13 +10,13 @@ use tokio::net::TcpStream;
 use tokio::sync::mpsc;
 use tokio_util::codec::FramedRead;
 
+use super::DEFAULT_MAX_FRAME_UNITS;
 use super::{next_frame, write_frames, NestCodec, DEFAULT_INCOMPLETE_TIMEOUT};
 use crate::client::{
     BoxFuture, ClientOptions, ClientTransport, ConnectContext, Connection, EventPattern, RpcError,
     CONNECTION_CLOSED,
 };
 use crate::packet::Response;
-use super::DEFAULT_MAX_FRAME_UNITS;
 
 /// Frames queued for the writer before callers wait for room.
 const WRITE_QUEUE: usize = 1024;
