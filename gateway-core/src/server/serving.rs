@@ -132,6 +132,17 @@ impl Transport {
         }
     }
 
+    /// A transport whose server `start` makes from the router: what each transport module's
+    /// constructor (`Transport::nats(..)`) is.
+    pub(crate) fn from_fn<S, F, Fut>(describe: String, start: F) -> Self
+    where
+        S: Server,
+        F: Fn(MessageRouter) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<S, ServerError>> + Send + 'static,
+    {
+        Transport::custom(FnStrategy { describe, start })
+    }
+
     /// Where the server listens or connects, for logs.
     pub fn describe(&self) -> String {
         self.strategy.describe()
@@ -143,5 +154,27 @@ impl Transport {
         router: MessageRouter,
     ) -> Result<Box<dyn Server>, ServerError> {
         self.strategy.start(router).await
+    }
+}
+
+/// The strategy behind [`Transport::from_fn`].
+struct FnStrategy<F> {
+    describe: String,
+    start: F,
+}
+
+impl<S, F, Fut> ServerTransport for FnStrategy<F>
+where
+    S: Server,
+    F: Fn(MessageRouter) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Result<S, ServerError>> + Send + 'static,
+{
+    fn start(&self, router: MessageRouter) -> BoxFuture<'_, Result<Box<dyn Server>, ServerError>> {
+        let started = (self.start)(router);
+        Box::pin(async move { Ok(Box::new(started.await?) as Box<dyn Server>) })
+    }
+
+    fn describe(&self) -> String {
+        self.describe.clone()
     }
 }

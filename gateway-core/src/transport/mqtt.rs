@@ -29,7 +29,7 @@ use crate::server::broker::serve_routed;
 use crate::server::broker::{drain, routes, Core};
 use crate::server::serving::serve_until;
 use crate::server::{
-    MessageContext, MessageRouter, Server, ServerError, ServerTransport, ShutdownHandle, Transport,
+    MessageContext, MessageRouter, Server, ServerError, ShutdownHandle, Transport,
 };
 
 /// Nest's default MQTT URL.
@@ -175,24 +175,11 @@ impl Publish for MqttPublisher {
 impl Transport {
     /// `{ transport: Transport.MQTT, options: { url } }` (feature `mqtt`).
     pub fn mqtt(url: impl Into<String>) -> Self {
-        Transport::custom(MqttStrategy { url: url.into() })
-    }
-}
-
-struct MqttStrategy {
-    url: String,
-}
-
-impl ServerTransport for MqttStrategy {
-    fn start(&self, router: MessageRouter) -> BoxFuture<'_, Result<Box<dyn Server>, ServerError>> {
-        Box::pin(async move {
-            let server = MqttServer::connect(&self.url, router).await?;
-            Ok(Box::new(server) as Box<dyn Server>)
+        let url: String = url.into();
+        Transport::from_fn(url.clone(), move |router| {
+            let url = url.clone();
+            async move { MqttServer::connect(&url, router).await }
         })
-    }
-
-    fn describe(&self) -> String {
-        self.url.clone()
     }
 }
 

@@ -27,7 +27,7 @@ use crate::server::broker::serve_routed;
 use crate::server::broker::{drain, routes, Core};
 use crate::server::serving::serve_until;
 use crate::server::{
-    MessageContext, MessageRouter, Server, ServerError, ServerTransport, ShutdownHandle, Transport,
+    MessageContext, MessageRouter, Server, ServerError, ShutdownHandle, Transport,
     DEFAULT_GRACE_PERIOD,
 };
 
@@ -221,31 +221,15 @@ impl Transport {
 
     /// NATS with every option ([`NatsServerOptions`]).
     pub fn nats_with(url: impl Into<String>, options: NatsServerOptions) -> Self {
-        Transport::custom(NatsStrategy {
-            url: url.into(),
-            options,
+        let url: String = url.into();
+        let describe = match &options.queue {
+            Some(queue) => format!("{url} (queue {queue})"),
+            None => url.clone(),
+        };
+        Transport::from_fn(describe, move |router| {
+            let (url, options) = (url.clone(), options.clone());
+            async move { NatsServer::connect(&url, router, options).await }
         })
-    }
-}
-
-struct NatsStrategy {
-    url: String,
-    options: NatsServerOptions,
-}
-
-impl ServerTransport for NatsStrategy {
-    fn start(&self, router: MessageRouter) -> BoxFuture<'_, Result<Box<dyn Server>, ServerError>> {
-        Box::pin(async move {
-            let server = NatsServer::connect(&self.url, router, self.options.clone()).await?;
-            Ok(Box::new(server) as Box<dyn Server>)
-        })
-    }
-
-    fn describe(&self) -> String {
-        match &self.options.queue {
-            Some(queue) => format!("{} (queue {queue})", self.url),
-            None => self.url.clone(),
-        }
     }
 }
 

@@ -30,7 +30,7 @@ use crate::server::broker::serve_routed;
 use crate::server::broker::{drain, reconnecting, routes, Core};
 use crate::server::serving::serve_until;
 use crate::server::{
-    MessageContext, MessageRouter, Server, ServerError, ServerTransport, ShutdownHandle, Transport,
+    MessageContext, MessageRouter, Server, ServerError, ShutdownHandle, Transport,
 };
 
 /// Nest's default Redis URL.
@@ -153,24 +153,11 @@ impl Publish for RedisPublisher {
 impl Transport {
     /// `{ transport: Transport.REDIS, options: { host, port } }` (feature `redis`).
     pub fn redis(url: impl Into<String>) -> Self {
-        Transport::custom(RedisStrategy { url: url.into() })
-    }
-}
-
-struct RedisStrategy {
-    url: String,
-}
-
-impl ServerTransport for RedisStrategy {
-    fn start(&self, router: MessageRouter) -> BoxFuture<'_, Result<Box<dyn Server>, ServerError>> {
-        Box::pin(async move {
-            let server = RedisServer::connect(&self.url, router).await?;
-            Ok(Box::new(server) as Box<dyn Server>)
+        let url: String = url.into();
+        Transport::from_fn(url.clone(), move |router| {
+            let url = url.clone();
+            async move { RedisServer::connect(&url, router).await }
         })
-    }
-
-    fn describe(&self) -> String {
-        self.url.clone()
     }
 }
 

@@ -34,7 +34,7 @@ use crate::server::broker::{drain, reconnecting, Core};
 use crate::server::reply::answer;
 use crate::server::serving::serve_until;
 use crate::server::{
-    MessageContext, MessageRouter, Server, ServerError, ServerTransport, ShutdownHandle, Transport,
+    MessageContext, MessageRouter, Server, ServerError, ShutdownHandle, Transport,
 };
 
 /// Nest's default RabbitMQ URL.
@@ -196,28 +196,11 @@ impl Publish for RmqPublisher {
 impl Transport {
     /// `{ transport: Transport.RMQ, options: { urls: [url], queue } }` (feature `rmq`).
     pub fn rmq(url: impl Into<String>, queue: impl Into<String>) -> Self {
-        Transport::custom(RmqStrategy {
-            url: url.into(),
-            queue: queue.into(),
+        let (url, queue): (String, String) = (url.into(), queue.into());
+        Transport::from_fn(format!("{url} (queue {queue})"), move |router| {
+            let (url, queue) = (url.clone(), queue.clone());
+            async move { RmqServer::connect(&url, &queue, router).await }
         })
-    }
-}
-
-struct RmqStrategy {
-    url: String,
-    queue: String,
-}
-
-impl ServerTransport for RmqStrategy {
-    fn start(&self, router: MessageRouter) -> BoxFuture<'_, Result<Box<dyn Server>, ServerError>> {
-        Box::pin(async move {
-            let server = RmqServer::connect(&self.url, &self.queue, router).await?;
-            Ok(Box::new(server) as Box<dyn Server>)
-        })
-    }
-
-    fn describe(&self) -> String {
-        format!("{} (queue {})", self.url, self.queue)
     }
 }
 

@@ -25,8 +25,7 @@ use crate::server::dispatch::{dispatch, Dispatch};
 use crate::server::reply::send_replies;
 use crate::server::serving::{check_router, serve_until};
 use crate::server::{
-    MessageRouter, Server, ServerError, ServerTransport, ShutdownHandle, Transport,
-    DEFAULT_GRACE_PERIOD,
+    MessageRouter, Server, ServerError, ShutdownHandle, Transport, DEFAULT_GRACE_PERIOD,
 };
 
 /// Replies queued per connection before handlers wait for the socket.
@@ -301,36 +300,15 @@ impl Transport {
     /// `{ transport: Transport.TCP, options: { host, port } }`: listen on `addr`
     /// (`host:port`).
     pub fn tcp(addr: impl Into<String>) -> Self {
-        Transport::custom(TcpStrategy {
-            addr: addr.into(),
-            options: ServerOptions::default(),
-        })
+        Self::tcp_with(addr, ServerOptions::default())
     }
 
     /// [`tcp`](Self::tcp) with `options` (grace period, frame limits).
     pub fn tcp_with(addr: impl Into<String>, options: ServerOptions) -> Self {
-        Transport::custom(TcpStrategy {
-            addr: addr.into(),
-            options,
+        let addr: String = addr.into();
+        Transport::from_fn(format!("tcp://{addr}"), move |router| {
+            let (addr, options) = (addr.clone(), options.clone());
+            async move { TcpServer::bind_with(&*addr, router, options).await }
         })
-    }
-}
-
-/// The TCP server strategy behind [`Transport::tcp`].
-struct TcpStrategy {
-    addr: String,
-    options: ServerOptions,
-}
-
-impl ServerTransport for TcpStrategy {
-    fn start(&self, router: MessageRouter) -> BoxFuture<'_, Result<Box<dyn Server>, ServerError>> {
-        Box::pin(async move {
-            let server = TcpServer::bind_with(&*self.addr, router, self.options.clone()).await?;
-            Ok(Box::new(server) as Box<dyn Server>)
-        })
-    }
-
-    fn describe(&self) -> String {
-        format!("tcp://{}", self.addr)
     }
 }
