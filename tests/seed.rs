@@ -6,17 +6,27 @@ use std::net::SocketAddr;
 #[path = "support/seed_checks.rs"]
 mod seed_checks;
 
-use examples::{gateway, orders_service, users_service};
+use examples::{gateway, orders_service, typed_gateway, users_service};
 use gateway_tests::*;
-use seed_checks::{check_seed_gateway, get, TOKEN};
+use seed_checks::{check_seed_gateway, check_typed_gateway, get, TOKEN};
 use serde_json::json;
 
 /// Boots the gateway against the services on the given ports, as the binary does (it reads
 /// `USERS_SERVICE_PORT` and `ORDERS_SERVICE_PORT` at boot).
 async fn start_gateway(users_port: u16, orders_port: u16) -> SocketAddr {
+    start_any_gateway(users_port, orders_port, false).await
+}
+
+/// The seed's gateway, or (`typed`) the typed one.
+async fn start_any_gateway(users_port: u16, orders_port: u16, typed: bool) -> SocketAddr {
     std::env::set_var("USERS_SERVICE_PORT", users_port.to_string());
     std::env::set_var("ORDERS_SERVICE_PORT", orders_port.to_string());
-    let app = gateway::create(TOKEN).await.expect("the gateway boots");
+    let app = if typed {
+        typed_gateway::create(TOKEN).await
+    } else {
+        gateway::create(TOKEN).await
+    }
+    .expect("the gateway boots");
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(app.serve(listener, std::future::pending()));
@@ -35,6 +45,16 @@ async fn the_seed_gateway_answers_the_same_in_front_of_rust_and_nest_services() 
     tokio::spawn(orders.serve());
     let addr = start_gateway(users_port, orders_port).await;
     check_seed_gateway(addr, async move { stop.kill() }).await;
+
+    // The typed gateway, in front of fresh services.
+    let users = users_service("127.0.0.1:0").await.unwrap();
+    let orders = orders_service("127.0.0.1:0").await.unwrap();
+    let (users_port, orders_port) = (users.local_addr().port(), orders.local_addr().port());
+    let stop = orders.shutdown_handle();
+    tokio::spawn(users.serve());
+    tokio::spawn(orders.serve());
+    let addr = start_any_gateway(users_port, orders_port, true).await;
+    check_typed_gateway(addr, async move { stop.kill() }).await;
 
     // A service that accepts and never answers: 504 at the deadline, not a hang.
     let silent = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();

@@ -1,31 +1,26 @@
-//! The seed's API gateway: the one place for authentication, in front of the users and
-//! orders services.
+//! The seed's API gateway, line for line: `src/app.module.ts`, `src/gateway.controller.ts`
+//! (with the profile excerpt), `src/auth.guard.ts` and `app.useGlobalGuards(new AuthGuard())`.
 //!
 //! | route | does |
 //! | --- | --- |
-//! | `GET /users/:id` | `{ cmd: "get_user" }` on the users service |
-//! | `POST /orders` | `{ cmd: "create_order" }` on the orders service, then the `order_created` event |
-//! | `GET /users/:id/profile` | the user and their orders, fetched in parallel |
-//! | `GET /users/:id/profile?partial=true` | the same, but without the orders (`"degraded":["orders"]`, `x-gateway-completed: false`) when the orders service fails |
+//! | `GET /users/:id` | `{ cmd: "get_user" }` with `{ id }` on the users service; its reply as it came |
+//! | `POST /orders` | `{ cmd: "create_order" }` with the body as it came on the orders service; its reply as it came (201) |
+//! | `GET /users/:id/profile` | the user and their orders, fetched in parallel: `{ id, name, orderCount, orders }` |
 //!
-//! Every route needs `Authorization: Bearer $GATEWAY_TOKEN` (compared in constant time);
-//! otherwise 401 `Invalid or missing token`. The verified caller is forwarded to the services
-//! in each payload (`"user": {"sub": ..}`).
+//! Every route needs `Authorization: Bearer $GATEWAY_TOKEN`; otherwise 401 `Invalid or missing
+//! token`. The payloads are the seed's (`{ id }`, `{ userId: id }`, the body), so the wire is
+//! the seed's own gateway's. The typed variant, which also forwards the verified user
+//! downstream, is [`typed_gateway`](crate::typed_gateway).
 
-use std::time::Duration;
-
-use gateway_core::axum::http::StatusCode;
-use gateway_core::axum::response::{IntoResponse, Response};
-use gateway_core::http::nest_response;
-use gateway_core::partial::{self, Partial};
 use gateway_core::prelude::*;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use subtle::ConstantTimeEq;
 
-use crate::{env_host, env_port, Order, User, VerifiedUser};
+use crate::{env_host, env_port, VerifiedUser};
 
-/// The seed's bearer-token guard: the token must equal `GATEWAY_TOKEN`.
+/// The seed's `AuthGuard`: the bearer token must equal `GATEWAY_TOKEN`; the request's user is
+/// then `{ id: 'verified-from-token' }`.
 pub struct AuthGuard {
     token: String,
 }
@@ -38,7 +33,8 @@ impl AuthGuard {
         }
     }
 
-    /// A guard accepting the token in the environment variable `var`.
+    /// A guard accepting the token in the environment variable `var` (read once, at boot; an
+    /// empty or unset one is refused here, where the seed's guard would refuse every request).
     pub fn from_env(var: &str) -> Result<Self, String> {
         match std::env::var(var) {
             Ok(token) if !token.is_empty() => Ok(AuthGuard::new(token)),
@@ -51,50 +47,25 @@ impl AuthGuard {
 
 impl CanActivate for AuthGuard {
     async fn can_activate(&self, ctx: &mut ExecutionContext<'_>) -> Result<bool, HttpException> {
-        let presented = ctx
+        // The seed's `req.headers['authorization']?.replace('Bearer ', '')`: the first
+        // `Bearer ` goes, wherever it is; then an exact (constant-time) comparison.
+        let header = ctx
             .headers()
             .get("authorization")
             .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "))
             .unwrap_or_default();
-        if !bool::from(presented.as_bytes().ct_eq(self.token.as_bytes())) || presented.is_empty() {
+        let token = header.replacen("Bearer ", "", 1);
+        if token.is_empty() || !bool::from(token.as_bytes().ct_eq(self.token.as_bytes())) {
             return Err(HttpException::unauthorized("Invalid or missing token"));
         }
         ctx.set_user(VerifiedUser {
-            sub: "api-client".into(),
+            id: "verified-from-token".into(),
         });
         Ok(true)
     }
 }
 
-/// The body of `POST /orders`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct CreateOrderDto {
-    /// Who orders.
-    pub user_id: u64,
-    /// What.
-    pub item: String,
-    /// How many (default 1).
-    #[serde(default = "crate::one")]
-    pub quantity: u32,
-}
-
-/// What `GET /users/:id/profile` answers.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Profile {
-    /// The user's id.
-    pub id: u64,
-    /// The user's name.
-    pub name: String,
-    /// How many orders they placed.
-    pub order_count: usize,
-    /// The orders.
-    pub orders: Vec<Order>,
-}
-
-/// The gateway's routes.
+/// The seed's `GatewayController`.
 #[injectable]
 pub struct GatewayController {
     #[inject("USERS_SERVICE")]
@@ -103,116 +74,69 @@ pub struct GatewayController {
     orders: ClientProxy,
 }
 
+/// What the profile reads of a user: its `id` and `name`, as the service sent them (absent
+/// ones stay absent, as `JSON.stringify` drops `undefined`).
+#[derive(Debug, Deserialize)]
+pub struct UserFields {
+    /// `user.id`.
+    pub id: Option<RawReply>,
+    /// `user.name`.
+    pub name: Option<RawReply>,
+}
+
+/// The profile: `{ id: user.id, name: user.name, orderCount: orders.length, orders }`.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Profile {
+    /// `user.id`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub id: Option<RawReply>,
+    /// `user.name`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<RawReply>,
+    /// `orders.length`.
+    pub order_count: usize,
+    /// The orders, as the service sent them.
+    pub orders: Vec<RawReply>,
+}
+
 #[controller]
 impl GatewayController {
     #[get("users/:id")]
-    async fn get_user(
-        &self,
-        #[param] id: u64,
-        #[user] user: VerifiedUser,
-    ) -> Result<User, HttpException> {
-        Ok(self
-            .users
-            .send(
-                pattern!({ cmd: "get_user" }),
-                &json!({ "id": id, "user": user }),
-            )
-            .await?)
+    async fn get_user(&self, #[param] id: String) -> Result<RawReply, RpcError> {
+        self.users
+            .send(pattern!({ cmd: "get_user" }), &json!({ "id": id }))
+            .await
     }
 
     #[post("orders")]
-    async fn create_order(
-        &self,
-        #[body] dto: CreateOrderDto,
-        #[user] user: VerifiedUser,
-    ) -> Result<Order, HttpException> {
-        let payload = json!({ "userId": dto.user_id, "item": dto.item, "quantity": dto.quantity, "user": user });
-        let order: Order = self
-            .orders
-            .send(pattern!({ cmd: "create_order" }), &payload)
-            .await?;
-        self.orders.emit("order_created", &order).await?;
-        Ok(order)
+    async fn create_order(&self, #[body] dto: RawReply) -> Result<RawReply, RpcError> {
+        self.orders
+            .send(pattern!({ cmd: "create_order" }), &dto)
+            .await
     }
 
-    /// The profile. With `?partial=true` a failed or slow orders service does not fail the
-    /// answer: it comes without orders, with `"degraded":["orders"]` and
-    /// `x-gateway-completed: false` (each part gets `PARTIAL_TIMEOUT_MS`, default 1000).
     #[get("users/:id/profile")]
-    async fn profile(
-        &self,
-        #[param] id: u64,
-        #[query] query: ProfileQuery,
-        #[user] user: VerifiedUser,
-    ) -> Result<Response, HttpException> {
-        let get_user = || {
-            self.users.send::<User>(
-                pattern!({ cmd: "get_user" }),
-                &json!({ "id": id, "user": user }),
-            )
-        };
-        let list_orders = || {
-            self.orders.send::<Vec<Order>>(
-                pattern!({ cmd: "list_orders" }),
-                &json!({ "userId": id, "user": user }),
-            )
-        };
-        if !query.partial {
-            let (found, orders) = tokio::try_join!(get_user(), list_orders())?;
-            return Ok(nest_response(StatusCode::OK, &Profile::new(found, orders)));
-        }
-        let budget = partial_budget();
-        let (found, orders) = tokio::join!(
-            partial::within("user", budget, get_user()),
-            partial::within("orders", budget, list_orders()),
-        );
-        // No user, no profile: fail as usual.
-        Ok(partial_profile(found?, orders))
-    }
-}
-
-impl Profile {
-    /// The profile of `user`, with their orders.
-    pub fn new(user: User, orders: Vec<Order>) -> Self {
-        Profile {
+    async fn get_profile(&self, #[param] id: String) -> Result<Profile, RpcError> {
+        let (user, orders) = tokio::try_join!(
+            self.users
+                .send::<UserFields>(pattern!({ cmd: "get_user" }), &json!({ "id": id })),
+            self.orders
+                .send::<Vec<RawReply>>(pattern!({ cmd: "list_orders" }), &json!({ "userId": id })),
+        )?;
+        Ok(Profile {
             id: user.id,
             name: user.name,
             order_count: orders.len(),
             orders,
-        }
+        })
     }
 }
 
-/// The `?partial=true` answer: the user, and their orders if they came (otherwise
-/// `"orders": null`, `"degraded": ["orders"]` and `x-gateway-completed: false`).
-pub fn partial_profile(user: User, orders: Result<Vec<Order>, partial::Degraded>) -> Response {
-    let body = json!({
-        "id": user.id,
-        "name": user.name,
-        "orderCount": orders.as_ref().ok().map(Vec::len),
-        "orders": orders.as_ref().ok(),
-    });
-    Partial::new(body).missing([orders.err()]).into_response()
-}
-
-/// The query of `GET /users/:id/profile`.
-#[derive(Debug, Clone, Default, Deserialize)]
-pub struct ProfileQuery {
-    /// `?partial=true`: answer with what came (see `profile`).
-    #[serde(default)]
-    pub partial: bool,
-}
-
-/// How long each part of a `?partial=true` profile may take: `PARTIAL_TIMEOUT_MS`, default
-/// 1000.
-pub fn partial_budget() -> Duration {
-    std::env::var("PARTIAL_TIMEOUT_MS")
-        .ok()
-        .and_then(|ms| ms.parse().ok())
-        .map_or(Duration::from_secs(1), Duration::from_millis)
-}
-
-fn service(name: &str, prefix: &str, default_port: u16) -> ClientOptions {
+/// How a downstream service is reached: TCP on `$<PREFIX>_HOST:$<PREFIX>_PORT` (the seed's
+/// `127.0.0.1:3001` and `:3002` by default), or NATS with `TRANSPORT=nats`; each call's
+/// deadline from `SERVICE_TIMEOUT_MS` (default 5000). All read at boot.
+pub fn service(name: &str, prefix: &str, default_port: u16) -> ClientOptions {
     let addr = format!(
         "{}:{}",
         env_host(&format!("{prefix}_HOST")),
@@ -232,10 +156,7 @@ fn service(name: &str, prefix: &str, default_port: u16) -> ClientOptions {
     .timeout(timeout)
 }
 
-/// The gateway's module: the two clients (addresses from `USERS_SERVICE_HOST`/`_PORT` and
-/// `ORDERS_SERVICE_HOST`/`_PORT`, or through NATS with `TRANSPORT=nats` and `NATS_URL`; each
-/// call's deadline from `SERVICE_TIMEOUT_MS`, default 5000; all read at boot) and the
-/// controller. The controller is the same whatever the transport.
+/// The seed's `AppModule`: the two clients and the controller.
 #[module(
     imports = [ClientsModule::register([
         service("USERS_SERVICE", "USERS_SERVICE", 3001),
@@ -245,7 +166,8 @@ fn service(name: &str, prefix: &str, default_port: u16) -> ClientOptions {
 )]
 pub struct GatewayModule;
 
-/// Boots the gateway with `AuthGuard` accepting `token` on every route.
+/// Boots the gateway with `AuthGuard` accepting `token` on every route (the seed's
+/// `app.useGlobalGuards(new AuthGuard())`).
 pub async fn create(token: &str) -> Result<NestApplication, BootError> {
     let mut app = NestFactory::create::<GatewayModule>().await?;
     app.use_global_guards(AuthGuard::new(token));

@@ -3,12 +3,16 @@
 //! - `users-service` (TCP, `USERS_SERVICE_PORT`, default 3001): `{ cmd: "get_user" }`.
 //! - `orders-service` (TCP, `ORDERS_SERVICE_PORT`, default 3002): `{ cmd: "list_orders" }`,
 //!   `{ cmd: "create_order" }`, and the event `order_created`.
-//! - `gateway` (HTTP, `GATEWAY_PORT`, default 3000): the seed's gateway, see [`gateway`].
+//! - `gateway` (HTTP, `GATEWAY_PORT`, default 3000): the seed's gateway, line for line, see
+//!   [`gateway`].
+//! - `typed-gateway` (HTTP, same settings): the same routes with typed handlers, the verified
+//!   user forwarded downstream, validation and partial answers, see [`typed_gateway`].
 //! - `demo`: all three in one process.
 //!
 //! Any Nest `ClientProxy` (Transport.TCP) can call these services unchanged.
 
 pub mod gateway;
+pub mod typed_gateway;
 
 /// Every example binary allocates with mimalloc: a request makes many small, short-lived
 /// allocations, which mimalloc serves in fewer instructions than glibc's malloc (12% fewer per
@@ -22,99 +26,87 @@ use gateway_core::prelude::*;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-/// A user, as the users service returns it.
+/// A user, as the users service returns it: `{"id":"42","name":"Ada Lovelace"}`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct User {
-    /// The user's id.
-    pub id: u64,
+    /// The user's id (a string, as the seed's ids are).
+    pub id: String,
     /// The user's display name.
     pub name: String,
 }
 
-/// An order, as the orders service returns it.
+/// An order, as the orders service returns it: `{"id":"o-1","items":["book"]}`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Order {
-    /// The order's id.
-    pub id: u64,
-    /// Who placed it.
-    pub user_id: u64,
+    /// The order's id: `o-1`, `o-2`, ...
+    pub id: String,
     /// What was ordered.
-    pub item: String,
-    /// How many.
-    pub quantity: u32,
-    /// Who the gateway verified when the order was placed (absent for seeded orders).
+    pub items: Vec<String>,
+    /// Who the gateway verified when the order was placed, when it forwarded one (the typed
+    /// gateway does; the seed's gateway forwards the body as it came).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub placed_by: Option<String>,
 }
 
-/// The caller the gateway verified, forwarded to the services in every payload.
+/// The caller the gateway's guard verified: the seed's `req.user = { id: 'verified-from-token' }`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct VerifiedUser {
     /// Who the token belongs to.
-    pub sub: String,
+    pub id: String,
 }
 
-/// The payload of `{ cmd: "get_user" }`.
+/// A user or order id as a gateway forwards it: the seed sends strings (`"42"`); a number is
+/// taken as its decimal text.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(transparent)]
+pub struct Id(pub String);
+
+impl<'de> Deserialize<'de> for Id {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            Text(String),
+            Number(serde_json::Number),
+        }
+        Ok(Id(match Raw::deserialize(d)? {
+            Raw::Text(text) => text,
+            Raw::Number(n) => n.to_string(),
+        }))
+    }
+}
+
+/// The payload of `{ cmd: "get_user" }`: the seed's `{ id }`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct GetUser {
-    /// Which user. Accepts a number or a numeric string, as a gateway forwards path params.
-    #[serde(with = "id_or_string")]
-    pub id: u64,
+    /// Which user.
+    pub id: Id,
 }
 
-/// The payload of `{ cmd: "list_orders" }`.
+/// The payload of `{ cmd: "list_orders" }`: the seed's `{ userId: id }`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ListOrders {
     /// Whose orders.
-    #[serde(with = "id_or_string")]
-    pub user_id: u64,
+    pub user_id: Id,
 }
 
-/// The payload of `{ cmd: "create_order" }`.
+/// The payload of `{ cmd: "create_order" }`: the seed's body `{ userId: string; items: string[] }`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct CreateOrder {
     /// Who orders.
-    #[serde(with = "id_or_string")]
-    pub user_id: u64,
+    pub user_id: Id,
     /// What.
-    pub item: String,
-    /// How many (default 1).
-    #[serde(default = "one")]
-    pub quantity: u32,
-    /// The verified caller, when the gateway forwards one.
+    pub items: Vec<String>,
+    /// The verified caller, when the gateway forwards one (the typed gateway does).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user: Option<VerifiedUser>,
 }
 
-fn one() -> u32 {
-    1
-}
-
-mod id_or_string {
-    use serde::{Deserialize, Deserializer, Serializer};
-
-    pub fn serialize<S: Serializer>(id: &u64, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_u64(*id)
-    }
-
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
-        #[derive(Deserialize)]
-        #[serde(untagged)]
-        enum Id {
-            Number(u64),
-            Text(String),
-        }
-        match Id::deserialize(d)? {
-            Id::Number(n) => Ok(n),
-            Id::Text(s) => s.parse().map_err(serde::de::Error::custom),
-        }
-    }
-}
-
-/// The users service: `{ cmd: "get_user" }`.
+/// The users service: `{ cmd: "get_user" }`. User 42 is Ada Lovelace; any other id is a 404
+/// (`RpcException({ statusCode: 404, message })`, which a Nest gateway answers as that 404).
 #[injectable]
 pub struct UsersController;
 
@@ -122,9 +114,9 @@ pub struct UsersController;
 impl UsersController {
     #[message_pattern({ cmd: "get_user" })]
     async fn get_user(&self, #[payload] req: GetUser) -> Result<User, RpcException> {
-        match req.id {
-            42 => Ok(User {
-                id: 42,
+        match req.id.0.as_str() {
+            "42" => Ok(User {
+                id: "42".into(),
                 name: "Ada Lovelace".into(),
             }),
             id => Err(RpcException::new(json!({
@@ -139,57 +131,58 @@ impl UsersController {
 #[module(controllers = [UsersController])]
 pub struct UsersModule;
 
-/// The orders service's state: orders in memory, seeded with two for user 42.
+/// The orders service's state: orders in memory by user, seeded with the seed's two orders
+/// of user 42 (`o-1`: book; `o-2`: pen, ink).
 #[derive(Debug, Clone)]
 pub struct OrderStore {
-    orders: Arc<Mutex<Vec<Order>>>,
+    orders: Arc<Mutex<Vec<(String, Order)>>>,
 }
 
 impl Default for OrderStore {
     fn default() -> Self {
-        let seed = |id, item: &str, quantity| Order {
-            id,
-            user_id: 42,
-            item: item.into(),
-            quantity,
-            placed_by: None,
+        let seed = |id: &str, items: &[&str]| {
+            let items = items.iter().map(|i| i.to_string()).collect();
+            let order = Order {
+                id: id.into(),
+                items,
+                placed_by: None,
+            };
+            ("42".to_owned(), order)
         };
         OrderStore {
             orders: Arc::new(Mutex::new(vec![
-                seed(1, "Analytical Engine", 1),
-                seed(2, "Punched cards", 100),
+                seed("o-1", &["book"]),
+                seed("o-2", &["pen", "ink"]),
             ])),
         }
     }
 }
 
 impl OrderStore {
-    fn with<R>(&self, f: impl FnOnce(&mut Vec<Order>) -> R) -> R {
+    fn with<R>(&self, f: impl FnOnce(&mut Vec<(String, Order)>) -> R) -> R {
         f(&mut self.orders.lock().unwrap_or_else(PoisonError::into_inner))
     }
 
     /// Every order of `user_id`.
-    pub fn list(&self, user_id: u64) -> Vec<Order> {
+    pub fn list(&self, user_id: &str) -> Vec<Order> {
         self.with(|orders| {
             orders
                 .iter()
-                .filter(|o| o.user_id == user_id)
-                .cloned()
+                .filter(|(user, _)| user == user_id)
+                .map(|(_, order)| order.clone())
                 .collect()
         })
     }
 
-    /// Stores a new order and returns it.
+    /// Stores a new order (`o-<n>`) and returns it.
     pub fn create(&self, req: CreateOrder) -> Order {
         self.with(|orders| {
             let order = Order {
-                id: orders.len() as u64 + 1,
-                user_id: req.user_id,
-                item: req.item,
-                quantity: req.quantity,
-                placed_by: req.user.map(|u| u.sub),
+                id: format!("o-{}", orders.len() + 1),
+                items: req.items,
+                placed_by: req.user.map(|u| u.id),
             };
-            orders.push(order.clone());
+            orders.push((req.user_id.0, order.clone()));
             order
         })
     }
@@ -206,22 +199,17 @@ pub struct OrdersController {
 impl OrdersController {
     #[message_pattern({ cmd: "list_orders" })]
     async fn list_orders(&self, #[payload] req: ListOrders) -> Vec<Order> {
-        self.store.list(req.user_id)
+        self.store.list(&req.user_id.0)
     }
 
     #[message_pattern({ cmd: "create_order" })]
-    async fn create_order(&self, #[payload] req: CreateOrder) -> Result<Order, RpcException> {
-        if req.item.trim().is_empty() {
-            return Err(RpcException::new(
-                json!({ "statusCode": 400, "message": "item must not be empty" }),
-            ));
-        }
-        Ok(self.store.create(req))
+    async fn create_order(&self, #[payload] req: CreateOrder) -> Order {
+        self.store.create(req)
     }
 
     #[event_pattern("order_created")]
     async fn order_created(&self, #[payload] order: Order) {
-        tracing::info!(order.id, order.user_id, item = %order.item, "order_created received");
+        tracing::info!(order.id, items = ?order.items, "order_created received");
     }
 }
 

@@ -94,7 +94,7 @@ pub mod prelude {
         BootError, MicroserviceServer, NestApplication, NestFactory, NestMicroservice, Transport,
     };
     pub use crate::client::{
-        CallOptions, ClientOptions, ClientProxy, ClientsModule, RpcError, RpcStream,
+        CallOptions, ClientOptions, ClientProxy, ClientsModule, RawReply, RpcError, RpcStream,
     };
     pub use crate::di::Provider;
     pub use crate::http::{

@@ -8,30 +8,28 @@ const { MessagePattern, EventPattern, RpcException } = nest('@nestjs/microservic
 
 class UsersController {
   getUser(data) {
-    const id = Number(data.id);
-    if (id === 42) return { id: 42, name: 'Ada Lovelace' };
+    const id = String(data.id);
+    if (id === '42') return { id: '42', name: 'Ada Lovelace' };
     throw new RpcException({ statusCode: 404, message: `User ${id} not found` });
   }
 }
 decorateMethod(UsersController, 'getUser', MessagePattern({ cmd: 'get_user' }));
 decorateClass(UsersController, Controller());
 
+// The seed's orders of user 42; new orders get string ids too.
 const orders = [
-  { id: 1, userId: 42, item: 'Analytical Engine', quantity: 1 },
-  { id: 2, userId: 42, item: 'Punched cards', quantity: 100 },
+  { userId: '42', order: { id: 'o-1', items: ['book'] } },
+  { userId: '42', order: { id: 'o-2', items: ['pen', 'ink'] } },
 ];
 
 class OrdersController {
   listOrders(data) {
-    return orders.filter((o) => o.userId === Number(data.userId));
+    return orders.filter((o) => o.userId === String(data.userId)).map((o) => o.order);
   }
   createOrder(data) {
-    if (!data.item || !String(data.item).trim()) {
-      throw new RpcException({ statusCode: 400, message: 'item must not be empty' });
-    }
-    const order = { id: orders.length + 1, userId: Number(data.userId), item: data.item, quantity: data.quantity ?? 1 };
-    if (data.user && data.user.sub) order.placedBy = data.user.sub;
-    orders.push(order);
+    const order = { id: `o-${orders.length + 1}`, items: data.items };
+    if (data.user && data.user.id) order.placedBy = data.user.id;
+    orders.push({ userId: String(data.userId), order });
     return order;
   }
   orderCreated(order) {

@@ -65,15 +65,13 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("Token for this run: GATEWAY_TOKEN={token}");
     println!();
     println!("  export GATEWAY_TOKEN={token}");
-    println!(
-        "  curl -H \"Authorization: Bearer $GATEWAY_TOKEN\" localhost:{gateway_port}/users/42"
-    );
-    println!("  curl -H \"Authorization: Bearer $GATEWAY_TOKEN\" localhost:{gateway_port}/users/42/profile");
+    println!("  curl -H \"Authorization: Bearer $GATEWAY_TOKEN\" http://localhost:{gateway_port}/users/42/profile");
+    println!("  curl -H \"Authorization: Bearer $GATEWAY_TOKEN\" http://localhost:{gateway_port}/users/42");
     println!(
         "  curl -H \"Authorization: Bearer $GATEWAY_TOKEN\" -H 'Content-Type: application/json' \\"
     );
-    println!("       -d '{{\"userId\":42,\"item\":\"Difference Engine\"}}' localhost:{gateway_port}/orders");
-    println!("  curl localhost:{gateway_port}/users/42            # 401 without the token");
+    println!("       -d '{{\"userId\":\"42\",\"items\":[\"quill\"]}}' http://localhost:{gateway_port}/orders");
+    println!("  curl http://localhost:{gateway_port}/users/42/profile     # 401 without the token");
     println!();
     println!("Ctrl-C stops everything.");
 

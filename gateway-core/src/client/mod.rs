@@ -45,6 +45,21 @@ use crate::pattern::Pattern;
 use connection::Slot;
 use pending::{Failure, Forget, Pending, StreamItem};
 
+/// A reply kept as the service sent it: its JSON text, not parsed into a type of ours.
+/// `send::<RawReply>(..)` costs one scan of the reply; a route returning it answers with
+/// those bytes (object keys in the service's order, fields the service added included), as a
+/// Nest route returning `this.client.send(..)` does.
+///
+/// ```no_run
+/// # use gateway_core::prelude::*;
+/// # use serde_json::json;
+/// # async fn demo(users: ClientProxy) -> Result<(), RpcError> {
+/// let user: RawReply = users.send(pattern!({ cmd: "get_user" }), &json!({ "id": "42" })).await?;
+/// assert_eq!(user.get(), r#"{"id":"42","name":"Ada Lovelace"}"#);
+/// # Ok(()) }
+/// ```
+pub type RawReply = Box<serde_json::value::RawValue>;
+
 /// How many times one call may find its connection closed before anything was written.
 const ATTEMPTS: usize = 2;
 
