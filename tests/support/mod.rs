@@ -124,14 +124,29 @@ fn node_command(version: Nest, script: &str, args: &[&str]) -> Command {
 /// Starts `node <script> <args..>` in the peer directory and waits until it prints a line
 /// starting with `ready`.
 pub async fn spawn_node_ready(version: Nest, script: &str, args: &[&str]) -> NodeProcess {
-    let mut child = node_command(version, script, args)
+    spawn_node_until(version, script, args, &[], "ready").await
+}
+
+/// Starts `node <script> <args..>` in the peer directory with `env` set, and waits until it
+/// prints a line starting with `ready` (the word a program of ours prints, or the seed's
+/// gateway's `API gateway listening`).
+pub async fn spawn_node_until(
+    version: Nest,
+    script: &str,
+    args: &[&str],
+    env: &[(&str, String)],
+    ready: &str,
+) -> NodeProcess {
+    let mut command = node_command(version, script, args);
+    command.envs(env.iter().map(|(k, v)| (*k, v.as_str())));
+    let mut child = command
         .spawn()
         .unwrap_or_else(|e| panic!("cannot start node {script}: {e}"));
     let stdout = child.stdout.take().expect("stdout is piped");
     let mut lines = BufReader::new(stdout).lines();
     let ready = tokio::time::timeout(Duration::from_secs(30), async {
         while let Ok(Some(line)) = lines.next_line().await {
-            if line.starts_with("ready") {
+            if line.starts_with(ready) {
                 return true;
             }
         }
@@ -147,6 +162,40 @@ pub async fn spawn_node_ready(version: Nest, script: &str, args: &[&str]) -> Nod
 /// Starts the Nest TCP microservice peer on `port`.
 pub async fn spawn_nest_service(version: Nest, port: u16) -> NodeProcess {
     spawn_node_ready(version, "service.js", &[&port.to_string()]).await
+}
+
+/// The seed's TypeScript (`tests/nest-peer/seed/src`: its gateway as the seed writes it, and
+/// users and orders services as a Nest team writes them) compiled by the pinned `tsc` for
+/// `version`, once per test process. Returns the folder of the compiled scripts, relative to
+/// the peer directory (where `node` runs): `seed/dist` (Nest 11) or `v12/seed-dist`; each
+/// resolves `@nestjs/*` from its version's `node_modules`.
+pub fn compile_seed(version: Nest) -> &'static str {
+    static COMPILED: [std::sync::OnceLock<()>; 2] =
+        [std::sync::OnceLock::new(), std::sync::OnceLock::new()];
+    let (index, out) = match version {
+        Nest::V11 => (0, "seed/dist"),
+        Nest::V12 => (1, "v12/seed-dist"),
+    };
+    COMPILED[index].get_or_init(|| {
+        let output = std::process::Command::new("node")
+            .args([
+                "node_modules/typescript/bin/tsc",
+                "-p",
+                "seed/tsconfig.json",
+                "--outDir",
+                out,
+            ])
+            .current_dir(nest_peer_dir())
+            .output()
+            .expect("node runs tsc");
+        assert!(
+            output.status.success(),
+            "tsc failed: {}{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+    });
+    out
 }
 
 /// Runs `node <script> <args..>` to completion, feeding `stdin`, and returns its stdout.

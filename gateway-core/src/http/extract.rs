@@ -68,12 +68,10 @@ pub(crate) async fn json_text(request: Request) -> Result<Bytes, HttpException> 
     }
     if let Some(first) = bytes.trim_ascii_start().first() {
         if *first != b'{' && *first != b'[' {
-            let shown = String::from_utf8_lossy(&bytes[..bytes.len().min(40)]);
-            return Err(HttpException::bad_request(format!(
-                "Unexpected token '{}', \"{}\" is not valid JSON",
-                char::from(*first),
-                shown.trim()
-            )));
+            let text = String::from_utf8_lossy(&bytes);
+            return Err(HttpException::bad_request(
+                super::json_syntax::strict_violation(&text),
+            ));
         }
     }
     Ok(bytes)

@@ -22,6 +22,7 @@ mod extract;
 mod filter;
 mod guard;
 mod interceptor;
+mod json_syntax;
 mod metadata;
 pub(crate) mod pipeline;
 mod request_id;

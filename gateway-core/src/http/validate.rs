@@ -71,9 +71,22 @@ pub trait FromJsonBody: Sized {
     fn from_json(text: &[u8], options: ValidationOptions) -> Result<Self, HttpException>;
 }
 
+/// A body serde refused: text that is not JSON gets Node's `JSON.parse` message, as Nest's
+/// body parser answers; JSON of the wrong shape gets serde's (Nest has no such check without a
+/// validation pipe).
+fn body_error(text: &[u8], error: &serde_json::Error) -> HttpException {
+    let message = match error.classify() {
+        serde_json::error::Category::Syntax | serde_json::error::Category::Eof => {
+            super::json_syntax::v8_message(&String::from_utf8_lossy(text))
+        }
+        _ => None,
+    };
+    HttpException::bad_request(message.unwrap_or_else(|| error.to_string()))
+}
+
 impl<T: DeserializeOwned> FromJsonBody for T {
     fn from_json(text: &[u8], _: ValidationOptions) -> Result<Self, HttpException> {
-        serde_json::from_slice(text).map_err(|error| HttpException::bad_request(error.to_string()))
+        serde_json::from_slice(text).map_err(|error| body_error(text, &error))
     }
 }
 
@@ -89,7 +102,7 @@ impl<T: DeserializeOwned + Validate> FromJsonBody for Valid<T> {
             T::deserialize(&mut de)
         }
         .and_then(|value| de.end().map(|()| value))
-        .map_err(|error| HttpException::bad_request(error.to_string()))?;
+        .map_err(|error| body_error(text, &error))?;
         check(value, unknown)
     }
 }
