@@ -12,6 +12,7 @@
 //! Any Nest `ClientProxy` (Transport.TCP) can call these services unchanged.
 
 pub mod gateway;
+pub mod nest_suite;
 pub mod typed_gateway;
 
 /// Every example binary allocates with mimalloc: a request makes many small, short-lived

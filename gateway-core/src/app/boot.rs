@@ -13,7 +13,8 @@ use crate::server::MessageRouter;
 /// What is being booted: which of a controller's faces gets mounted.
 #[derive(Clone, Copy, PartialEq)]
 pub(super) enum Kind {
-    /// Routes on the HTTP router.
+    /// Routes on the HTTP router, and the message handlers of controllers that have any, for
+    /// a hybrid app's `connect_microservice`.
     Http,
     /// Message and event handlers on the message router.
     Microservice,
@@ -46,7 +47,13 @@ impl ModuleBuilder<'_> {
         let mount: Mount = Box::new(|resolver, kind, router, messages| {
             let controller = Arc::new(resolver.build::<C>()?);
             Ok(match kind {
-                Kind::Http => (C::mount(controller, router, resolver)?, messages),
+                Kind::Http if C::META.patterns.is_empty() => {
+                    (C::mount(controller, router, resolver)?, messages)
+                }
+                Kind::Http => {
+                    let router = C::mount(controller.clone(), router, resolver)?;
+                    (router, C::register(controller, messages))
+                }
                 Kind::Microservice => (router, C::register(controller, messages)),
             })
         });

@@ -22,10 +22,15 @@ use crate::http::{
     DynGuard, DynInterceptor, ExceptionFilter, GlobalGuards, GlobalInterceptors, MakeId,
     NestInterceptor, ValidationOptions, REQUEST_ID_HEADER,
 };
+use crate::server::{MessageRouter, ShutdownHandle, Transport};
 
 /// A booted app. Nest's `INestApplication`.
 pub struct NestApplication {
     router: Router,
+    /// The message handlers of the app's controllers, for connected microservices.
+    messages: MessageRouter,
+    microservices: Vec<Transport>,
+    running: Vec<(ShutdownHandle, tokio::task::JoinHandle<()>)>,
     global_guards: Vec<Arc<dyn DynGuard>>,
     global_interceptors: Vec<Arc<dyn DynInterceptor>>,
     global_filters: Vec<Arc<dyn DynFilter>>,
@@ -71,15 +76,41 @@ impl std::fmt::Debug for NestApplication {
 }
 
 impl NestApplication {
-    pub(super) fn new(router: Router) -> Self {
+    pub(super) fn new(router: Router, messages: MessageRouter) -> Self {
         NestApplication {
             router,
+            messages,
+            microservices: Vec::new(),
+            running: Vec::new(),
             global_guards: Vec::new(),
             global_interceptors: Vec::new(),
             global_filters: Vec::new(),
             layers: Vec::new(),
             edge: Edge::default(),
         }
+    }
+
+    /// Serves the app's `#[message_pattern]` and `#[event_pattern]` handlers over `transport`
+    /// too, once [`start_all_microservices`](Self::start_all_microservices) is called: a
+    /// hybrid application, one process and one container for HTTP routes and message handlers
+    /// (in one controller if you like). Nest's `app.connectMicroservice(options)`; call it once
+    /// per transport.
+    pub fn connect_microservice(&mut self, transport: Transport) -> &mut Self {
+        self.microservices.push(transport);
+        self
+    }
+
+    /// Binds or connects every connected microservice and starts serving it in the background
+    /// (Nest's `await app.startAllMicroservices()`). They stop, gracefully, when the app's
+    /// [`serve`](Self::serve) or [`listen`](Self::listen) ends.
+    pub async fn start_all_microservices(&mut self) -> Result<(), BootError> {
+        for transport in std::mem::take(&mut self.microservices) {
+            let server = transport.start(self.messages.clone()).await?;
+            tracing::info!(target: "NestMicroservice", transport = %transport.describe(), "Nest microservice successfully started");
+            let stop = server.shutdown_handle();
+            self.running.push((stop, tokio::spawn(server.serve())));
+        }
+        Ok(())
     }
 
     /// The app as an axum `Router`, with Nest's handling of unknown routes, panics and
@@ -271,7 +302,7 @@ impl NestApplication {
 
     /// Serves on `listener` until `shutdown` completes, then lets in-flight requests finish.
     pub async fn serve(
-        self,
+        mut self,
         listener: TcpListener,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> Result<(), BootError> {
@@ -281,13 +312,21 @@ impl NestApplication {
             addr: addr.map_or_else(String::new, |a| a.to_string()),
             source,
         };
+        let running = std::mem::take(&mut self.running);
         let make = ServiceExt::<axum::extract::Request>::into_make_service_with_connect_info::<
             std::net::SocketAddr,
         >(self.into_service());
-        axum::serve(listener, make)
+        let served = axum::serve(listener, make)
             .with_graceful_shutdown(shutdown)
             .await
-            .map_err(failed)
+            .map_err(failed);
+        for (stop, _) in &running {
+            stop.shutdown();
+        }
+        for (_, task) in running {
+            let _ = task.await;
+        }
+        served
     }
 }
 

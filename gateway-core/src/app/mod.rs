@@ -102,8 +102,8 @@ impl NestFactory {
     /// Builds the app for `M`: resolves every provider and controller and mounts every route.
     /// Nothing is served until [`NestApplication::listen`].
     pub async fn create<M: Module>() -> Result<NestApplication, BootError> {
-        let (router, _) = boot::<M>(Kind::Http)?;
-        Ok(NestApplication::new(router))
+        let (router, messages) = boot::<M>(Kind::Http)?;
+        Ok(NestApplication::new(router, messages))
     }
 
     /// Builds a microservice for `M`: every `#[message_pattern]` and `#[event_pattern]` of

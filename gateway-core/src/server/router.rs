@@ -43,7 +43,7 @@ pub(crate) type EventHandler = Arc<dyn Fn(Bytes) -> BoxFuture<'static, ()> + Sen
 ///     });
 /// assert_eq!(router.message_routes().collect::<Vec<_>>(), [r#"{"cmd":"get_user"}"#]);
 /// ```
-#[derive(Default)]
+#[derive(Default, Clone)]
 pub struct MessageRouter {
     messages: HashMap<Box<str>, MessageHandler>,
     events: HashMap<Box<str>, Vec<EventHandler>>,

@@ -1,0 +1,61 @@
+//! The facts NestJS's own specs assert, against its apps ported to this framework
+//! (`examples::nest_suite`): `integration/microservices/e2e/sum-rpc.spec.ts` and
+//! `sum-rpc-async.spec.ts`, each request and expected answer as the spec has it.
+
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use examples::nest_suite;
+use gateway_tests::*;
+
+async fn post(app: std::net::SocketAddr, path: &str, body: &str) -> (u16, String) {
+    let json = [("Content-Type", "application/json")];
+    let (status, _, text) = http_request(app, "POST", path, &json, body).await;
+    (status, text)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sum_rpc() {
+    init_tracing();
+    let microservice = free_port();
+    std::env::set_var("MICROSERVICE_PORT", microservice.to_string());
+    let app = nest_suite::create(microservice)
+        .await
+        .expect("the hybrid app boots and its microservice starts");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let server = listener.local_addr().unwrap();
+    tokio::spawn(app.serve(listener, std::future::pending()));
+
+    // `/POST`, `/POST (Promise/async)`, `/POST (Observable stream)`.
+    for command in ["sum", "asyncSum", "streamSum"] {
+        assert_eq!(
+            post(server, &format!("/?command={command}"), "[1,2,3,4,5]").await,
+            (200, "15".to_owned()),
+            "{command}"
+        );
+    }
+    // `/POST (concurrent)`: ten lists summed at once.
+    let lists: Vec<Vec<u32>> = (0..10)
+        .map(|i| (1..=10).map(|k| i * 10 + k).collect())
+        .collect();
+    assert_eq!(
+        post(
+            server,
+            "/concurrent",
+            &serde_json::to_string(&lists).unwrap()
+        )
+        .await,
+        (200, "true".to_owned())
+    );
+    // `/POST (streaming)`.
+    assert_eq!(
+        post(server, "/stream", "[1,2,3,4,5]").await,
+        (200, "15".to_owned())
+    );
+    // `/POST (pattern not found)`.
+    assert_eq!(post(server, "/?command=test", "[]").await.0, 500);
+    // `/POST (event notification)`: the handler has run within a second.
+    post(server, "/notify", "[1,2,3,4,5]").await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert!(nest_suite::IS_NOTIFIED.load(Ordering::SeqCst));
+}
