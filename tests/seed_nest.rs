@@ -33,6 +33,8 @@ fn requests() -> Vec<Request> {
             String::new(),
         ),
         ("GET", "/users/7".into(), vec![auth()], String::new()),
+        // The Nest users service throws an Error (not an RpcException) for this id.
+        ("GET", "/users/boom".into(), vec![auth()], String::new()),
         (
             "GET",
             "/users/7/profile".into(),
@@ -150,10 +152,15 @@ async fn exchange(
     (status, content_type, body)
 }
 
-async fn run_all(addr: SocketAddr) -> Vec<Exchange> {
+/// Every request's exchange; `None` for the requests `skip` names (by path).
+async fn run_all(addr: SocketAddr, skip: &[&str]) -> Vec<Option<Exchange>> {
     let mut out = Vec::new();
     for (method, path, headers, body) in requests() {
-        out.push(exchange(addr, method, &path, &headers, &body).await);
+        if skip.contains(&path.as_str()) {
+            out.push(None);
+            continue;
+        }
+        out.push(Some(exchange(addr, method, &path, &headers, &body).await));
     }
     out
 }
@@ -212,9 +219,10 @@ async fn our_gateway(users: u16, orders: u16) -> SocketAddr {
     addr
 }
 
-fn assert_same(ours: &[Exchange], nest: &[Exchange], what: &str) {
+fn assert_same(ours: &[Option<Exchange>], nest: &[Option<Exchange>], what: &str) {
     let requests = requests();
-    for (i, (a, b)) in ours.iter().zip(nest).enumerate() {
+    for (i, pair) in ours.iter().zip(nest).enumerate() {
+        let (Some(a), Some(b)) = pair else { continue };
         let (method, path, _, body) = &requests[i];
         let shown: String = body.chars().take(80).collect();
         let cut = |e: &Exchange| (e.0, e.1.clone(), e.2.chars().take(300).collect::<String>());
@@ -241,17 +249,41 @@ async fn our_gateway_answers_as_the_seeds_nest_gateway() {
         let dist = compile_seed(version);
 
         // Each gateway in front of its own Nest services (fresh state, the same data).
-        let (users, orders, _services) = nest_services(version, dist).await;
+        let (users, orders, mut behind_nest) = nest_services(version, dist).await;
         let (nest, _gateway) = nest_gateway(version, dist, users, orders).await;
-        let theirs = run_all(nest).await;
-        let (users, orders, _services) = nest_services(version, dist).await;
+        let theirs = run_all(nest, &[]).await;
+        let (users, orders, mut behind_ours) = nest_services(version, dist).await;
         let our_addr = our_gateway(users, orders).await;
-        let ours = run_all(our_addr).await;
+        let ours = run_all(our_addr, &[]).await;
         assert_same(&ours, &theirs, &format!("Nest {version:?} services"));
         check_non_json_body(our_addr, nest).await;
+
+        // A dead service (README: "A dead service is a 503"): Nest answers 500, ours 503.
+        behind_nest[1].kill().await;
+        behind_ours[1].kill().await;
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        let auth = [("Authorization", format!("Bearer {TOKEN}"))];
+        let dead = exchange(nest, "GET", "/users/42/profile", &auth, "").await;
         assert_eq!(
-            theirs[1].2,
-            r#"{"id":"42","name":"Ada Lovelace","orderCount":2,"orders":[{"id":"o-1","items":["book"]},{"id":"o-2","items":["pen","ink"]}]}"#,
+            (dead.0, dead.2.as_str()),
+            (
+                500,
+                r#"{"statusCode":500,"message":"Internal server error"}"#
+            )
+        );
+        let dead = exchange(our_addr, "GET", "/users/42/profile", &auth, "").await;
+        assert_eq!(
+            (dead.0, dead.2.as_str()),
+            (
+                503,
+                r#"{"message":"ORDERS_SERVICE is unavailable","error":"Service Unavailable","statusCode":503}"#
+            )
+        );
+        assert_eq!(
+            theirs[1].as_ref().map(|e| e.2.as_str()),
+            Some(
+                r#"{"id":"42","name":"Ada Lovelace","orderCount":2,"orders":[{"id":"o-1","items":["book"]},{"id":"o-2","items":["pen","ink"]}]}"#
+            ),
             "the seed's own output"
         );
 
@@ -265,7 +297,8 @@ async fn our_gateway_answers_as_the_seeds_nest_gateway() {
         tokio::spawn(users_server.serve());
         tokio::spawn(orders_server.serve());
         let (nest, _gateway) = nest_gateway(version, dist, users, orders).await;
-        let over_ours = run_all(nest).await;
+        // (Our users service has no failing id: `boom` is a 404 there.)
+        let over_ours = run_all(nest, &["/users/boom"]).await;
         assert_same(
             &over_ours,
             &theirs,

@@ -10,6 +10,10 @@ const users = [{ id: '42', name: 'Ada Lovelace' }];
 export class UsersController {
   @MessagePattern({ cmd: 'get_user' })
   getUser(@Payload() data: { id: string }) {
+    if (data.id === 'boom') {
+      // A bug in a service: anything but an RpcException.
+      throw new Error('boom');
+    }
     const user = users.find((u) => u.id === String(data.id));
     if (!user) {
       throw new RpcException({ statusCode: 404, message: `User ${data.id} not found` });
