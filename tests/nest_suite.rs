@@ -59,3 +59,67 @@ async fn sum_rpc() {
     tokio::time::sleep(Duration::from_secs(1)).await;
     assert!(nest_suite::IS_NOTIFIED.load(Ordering::SeqCst));
 }
+
+/// `integration/microservices/e2e/sum-nats.spec.ts`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sum_nats() {
+    if !server_available(
+        "sum_nats",
+        "NATS",
+        "127.0.0.1:4222",
+        "apt-get install nats-server && nats-server -js",
+    ) {
+        return;
+    }
+    init_tracing();
+    let app = nest_suite::create_nats()
+        .await
+        .expect("the hybrid app boots and its NATS microservice starts");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let server = listener.local_addr().unwrap();
+    tokio::spawn(app.serve(listener, std::future::pending()));
+
+    // `/POST`, `/POST (Promise/async)`, `/POST (Observable stream)`: wildcard handlers.
+    for command in ["math.sum", "async.sum", "stream.sum"] {
+        assert_eq!(
+            post(server, &format!("/?command={command}"), "[1,2,3,4,5]").await,
+            (200, "15".to_owned()),
+            "{command}"
+        );
+    }
+    // `/POST (streaming)`.
+    assert_eq!(
+        post(server, "/stream", "[1,2,3,4,5]").await,
+        (200, "15".to_owned())
+    );
+    // `/POST (concurrent)`.
+    let lists: Vec<Vec<u32>> = (0..10)
+        .map(|i| (1..=10).map(|k| i * 10 + k).collect())
+        .collect();
+    assert_eq!(
+        post(
+            server,
+            "/concurrent",
+            &serde_json::to_string(&lists).unwrap()
+        )
+        .await,
+        (200, "true".to_owned())
+    );
+    // `/GET (exception)`: the service's RpcException as the route's value.
+    let (status, _, body) = http_request(server, "GET", "/exception", &[], "").await;
+    assert_eq!(
+        (
+            status,
+            serde_json::from_str::<serde_json::Value>(&body).unwrap()
+        ),
+        (
+            200,
+            serde_json::json!({ "message": "test", "status": "error" })
+        )
+    );
+    // `/POST (event notification)`: both handlers of the event have run.
+    post(server, "/notify", "[1,2,3,4,5]").await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert!(nest_suite::NATS_NOTIFIED[0].load(Ordering::SeqCst));
+    assert!(nest_suite::NATS_NOTIFIED[1].load(Ordering::SeqCst));
+}

@@ -1,6 +1,7 @@
 //! NestJS's microservices integration apps, ported (`examples::nest_suite`):
 //! `nest-suite <transport>` with HTTP on `PORT` (8080) and the microservice on
-//! `MICROSERVICE_PORT` (3000). Ported so far: `tcp`.
+//! `MICROSERVICE_PORT` (3000); brokers at `NATS_URL` (nats://127.0.0.1:4222). Ported so far:
+//! `tcp`, `nats`.
 
 use examples::{env_port, init_logging, nest_suite};
 use gateway_core::prelude::*;

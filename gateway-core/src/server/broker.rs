@@ -101,22 +101,25 @@ impl Core {
     }
 }
 
-/// One message on a subscribed subject (NATS subject, Redis channel, MQTT topic), run to the
-/// end: a request answered through `publish` (when the transport gave somewhere to reply; a
-/// request for a subject with no request handler is ignored, as the subscription was for its
-/// events), or its events, one after the other.
+/// One message on a subscription (NATS subject, Redis channel, MQTT topic), run to the end:
+/// a request answered through `publish` (when the transport gave somewhere to reply; a request
+/// for a route with no request handler is ignored, as the subscription was for its events),
+/// or its events, one after the other. `route` is the pattern subscribed to, which is how the
+/// handler is found (a wildcard's handler gets every subject it matches, as in Nest); the
+/// context carries the subject the message came on.
 pub(crate) async fn serve_routed<Fut>(
     router: &MessageRouter,
+    route: &str,
     context: MessageContext,
     frame: Bytes,
     publish: Option<impl FnMut(Vec<u8>) -> Fut>,
 ) where
     Fut: Future<Output = ()>,
 {
-    let subject = context.subject().to_owned();
-    match dispatch(router, &frame, Some(&subject), Some(&context)) {
+    match dispatch(router, &frame, Some(route), Some(&context)) {
         Err(error) => {
-            tracing::error!(route = subject, %error, "a message that is not JSON was ignored")
+            let subject = context.subject();
+            tracing::error!(route, subject, %error, "a message that is not JSON was ignored")
         }
         Ok(Dispatch::Request { id, reply }) => match publish {
             Some(publish) => answer(reply, Some(id), publish).await,
@@ -129,5 +132,45 @@ pub(crate) async fn serve_routed<Fut>(
             }
         }
         Ok(Dispatch::NoHandler { .. } | Dispatch::Ignored) => {}
+    }
+}
+
+/// The route an MQTT topic is handled by: the topic itself, or the first subscribed pattern
+/// whose wildcards (`+` one level, `#` the rest) match it, as Nest's MQTT server matches.
+pub(crate) fn mqtt_route<'a>(routes: &'a [String], topic: &str) -> Option<&'a str> {
+    if let Some(exact) = routes.iter().find(|r| *r == topic) {
+        return Some(exact);
+    }
+    routes
+        .iter()
+        .find(|pattern| mqtt_matches(pattern, topic))
+        .map(String::as_str)
+}
+
+fn mqtt_matches(pattern: &str, topic: &str) -> bool {
+    let mut levels = topic.split('/');
+    for filter in pattern.split('/') {
+        match (filter, levels.next()) {
+            ("#", _) => return true,
+            ("+", Some(_)) => {}
+            (filter, Some(level)) if filter == level => {}
+            _ => return false,
+        }
+    }
+    levels.next().is_none()
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn mqtt_wildcards_match_as_in_nest() {
+        let routes: Vec<String> = ["math/+", "events/#", "exact"].map(String::from).to_vec();
+        let route = |topic| super::mqtt_route(&routes, topic);
+        assert_eq!(route("math/sum"), Some("math/+"));
+        assert_eq!(route("math/sum/more"), None);
+        assert_eq!(route("events/a/b"), Some("events/#"));
+        assert_eq!(route("events"), Some("events/#"));
+        assert_eq!(route("exact"), Some("exact"));
+        assert_eq!(route("other"), None);
     }
 }

@@ -25,8 +25,8 @@ use crate::client::{
     BoxFuture, ClientOptions, ClientTransport, ConnectContext, Connection, Outgoing, Publish,
     RpcError, CONNECTION_CLOSED,
 };
-use crate::server::broker::serve_routed;
 use crate::server::broker::{drain, routes, Core};
+use crate::server::broker::{mqtt_route, serve_routed};
 use crate::server::serving::serve_until;
 use crate::server::{
     MessageContext, MessageRouter, Server, ServerError, ShutdownHandle, Transport,
@@ -281,6 +281,10 @@ impl MqttServer {
                     tokio::spawn(subscribe(client.clone(), routes.clone()));
                 }
                 Ok(Event::Incoming(Packet::Publish(message))) => {
+                    let Some(route) = mqtt_route(&routes, &message.topic).map(str::to_owned) else {
+                        tracing::warn!(topic = %message.topic, "a message on a topic no handler subscribed to was ignored");
+                        continue;
+                    };
                     let router = router.clone();
                     let client = client.clone();
                     tasks.spawn(async move {
@@ -296,7 +300,8 @@ impl MqttServer {
                             }
                         };
                         let context = MessageContext::new(message.topic, Vec::new());
-                        serve_routed(&router, context, message.payload, Some(publish)).await;
+                        serve_routed(&router, &route, context, message.payload, Some(publish))
+                            .await;
                     });
                 }
                 Ok(_) => {}

@@ -298,7 +298,12 @@ impl NatsServer {
                 None => client.subscribe(route.clone()).await,
             };
             match subscribed {
-                Ok(sub) => subscriptions.push(sub),
+                // Each message keeps the route it was subscribed by: a wildcard's handler
+                // gets every subject the wildcard matches.
+                Ok(sub) => {
+                    let route: Arc<str> = route.as_str().into();
+                    subscriptions.push(sub.map(move |message| (route.clone(), message)));
+                }
                 Err(error) => tracing::error!(subject = %route, %error, "cannot subscribe"),
             }
         }
@@ -311,10 +316,12 @@ impl NatsServer {
                 message = messages.next() => message,
                 _ = core.stop.stopping() => break,
             };
-            let Some(message) = message else { break };
+            let Some((route, message)) = message else {
+                break;
+            };
             let router = core.router.clone();
             let client = client.clone();
-            tasks.spawn(async move { handle(&router, &client, message).await });
+            tasks.spawn(async move { handle(&router, &client, &route, message).await });
         }
         drop(messages); // unsubscribes
         drain(&tasks, core.grace_period, "nats").await;
@@ -333,7 +340,12 @@ impl Server for NatsServer {
 }
 
 /// One message: its context (subject, headers), answered on its reply subject.
-async fn handle(router: &MessageRouter, client: &Client, message: async_nats::Message) {
+async fn handle(
+    router: &MessageRouter,
+    client: &Client,
+    route: &str,
+    message: async_nats::Message,
+) {
     let headers = message
         .headers
         .iter()
@@ -355,5 +367,5 @@ async fn handle(router: &MessageRouter, client: &Client, message: async_nats::Me
             }
         }
     });
-    serve_routed(router, context, message.payload, publish).await;
+    serve_routed(router, route, context, message.payload, publish).await;
 }

@@ -263,8 +263,8 @@ impl RedisServer {
                         }
                     }
                 };
-                let context = MessageContext::new(channel, Vec::new());
-                serve_routed(&router, context, frame, Some(publish)).await;
+                let context = MessageContext::new(channel.clone(), Vec::new());
+                serve_routed(&router, &channel, context, frame, Some(publish)).await;
             });
         }
     }
