@@ -123,3 +123,135 @@ async fn sum_nats() {
     assert!(nest_suite::NATS_NOTIFIED[0].load(Ordering::SeqCst));
     assert!(nest_suite::NATS_NOTIFIED[1].load(Ordering::SeqCst));
 }
+
+/// `integration/microservices/e2e/sum-mqtt.spec.ts`, with the wildcard and shared-subscription
+/// routes of its app.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sum_mqtt() {
+    if !server_available(
+        "sum_mqtt",
+        "Mosquitto",
+        "127.0.0.1:1883",
+        "apt-get install mosquitto && mosquitto -d",
+    ) {
+        return;
+    }
+    init_tracing();
+    let app = nest_suite::create_mqtt()
+        .await
+        .expect("the hybrid app boots and its MQTT microservice starts");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let server = listener.local_addr().unwrap();
+    tokio::spawn(app.serve(listener, std::future::pending()));
+    tokio::time::sleep(Duration::from_millis(200)).await; // the subscriptions are in place
+
+    for command in ["sum", "asyncSum", "streamSum"] {
+        assert_eq!(
+            post(server, &format!("/?command={command}"), "[1,2,3,4,5]").await,
+            (200, "15".to_owned()),
+            "{command}"
+        );
+    }
+    let lists: Vec<Vec<u32>> = (0..10)
+        .map(|i| (1..=10).map(|k| i * 10 + k).collect())
+        .collect();
+    assert_eq!(
+        post(
+            server,
+            "/concurrent",
+            &serde_json::to_string(&lists).unwrap()
+        )
+        .await,
+        (200, "true".to_owned())
+    );
+    assert_eq!(
+        post(server, "/stream", "[1,2,3,4,5]").await,
+        (200, "15".to_owned())
+    );
+    // Wildcard and shared subscriptions: messages (POST answers 201 with the sum) and events.
+    for route in [
+        "/wildcard-message",
+        "/wildcard-message2",
+        "/shared-wildcard-message",
+        "/shared-wildcard-message2",
+    ] {
+        assert_eq!(
+            post(server, route, "[1,2,3,4,5]").await,
+            (201, "15".to_owned()),
+            "{route}"
+        );
+    }
+    for route in [
+        "/notify",
+        "/wildcard-event",
+        "/wildcard-event2",
+        "/shared-wildcard-event",
+        "/shared-wildcard-event2",
+    ] {
+        assert_eq!(post(server, route, "").await.0, 201, "{route}");
+    }
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert!(nest_suite::MQTT_NOTIFIED.load(Ordering::SeqCst));
+    for (flag, name) in [
+        "wildcard-event/#",
+        "wildcard-event2/+/test",
+        "$share/test-group/shared-wildcard-event/#",
+        "$share/test-group/shared-wildcard-event2/+/test",
+    ]
+    .iter()
+    .enumerate()
+    {
+        assert!(
+            nest_suite::MQTT_RECEIVED[flag].load(Ordering::SeqCst),
+            "{name} was not handled"
+        );
+    }
+}
+
+/// `integration/microservices/e2e/sum-redis.spec.ts`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sum_redis() {
+    if !server_available(
+        "sum_redis",
+        "Redis",
+        "127.0.0.1:6379",
+        "apt-get install redis-server && redis-server --daemonize yes",
+    ) {
+        return;
+    }
+    init_tracing();
+    let app = nest_suite::create_redis()
+        .await
+        .expect("the hybrid app boots and its Redis microservice starts");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let server = listener.local_addr().unwrap();
+    tokio::spawn(app.serve(listener, std::future::pending()));
+    tokio::time::sleep(Duration::from_millis(200)).await; // the subscriptions are in place
+
+    for command in ["sum", "asyncSum", "streamSum"] {
+        assert_eq!(
+            post(server, &format!("/?command={command}"), "[1,2,3,4,5]").await,
+            (200, "15".to_owned()),
+            "{command}"
+        );
+    }
+    assert_eq!(
+        post(server, "/stream", "[1,2,3,4,5]").await,
+        (200, "15".to_owned())
+    );
+    let lists: Vec<Vec<u32>> = (0..10)
+        .map(|i| (1..=10).map(|k| i * 10 + k).collect())
+        .collect();
+    assert_eq!(
+        post(
+            server,
+            "/concurrent",
+            &serde_json::to_string(&lists).unwrap()
+        )
+        .await,
+        (200, "true".to_owned())
+    );
+    post(server, "/notify", "[1,2,3,4,5]").await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert!(nest_suite::REDIS_NOTIFIED.load(Ordering::SeqCst));
+}

@@ -1,7 +1,8 @@
 //! NestJS's microservices integration apps, ported (`examples::nest_suite`):
 //! `nest-suite <transport>` with HTTP on `PORT` (8080) and the microservice on
 //! `MICROSERVICE_PORT` (3000); brokers at `NATS_URL` (nats://127.0.0.1:4222). Ported so far:
-//! `tcp`, `nats`.
+//! `tcp`, `nats`, `mqtt` (`MQTT_URL`, mqtt://127.0.0.1:1883), `redis` (`REDIS_URL`,
+//! redis://127.0.0.1:6379).
 
 use examples::{env_port, init_logging, nest_suite};
 use gateway_core::prelude::*;

@@ -148,6 +148,11 @@ pub(crate) fn mqtt_route<'a>(routes: &'a [String], topic: &str) -> Option<&'a st
 }
 
 fn mqtt_matches(pattern: &str, topic: &str) -> bool {
+    // A shared subscription (`$share/<group>/<filter>`) matches as its filter.
+    let pattern = match pattern.strip_prefix("$share/") {
+        Some(rest) => rest.split_once('/').map_or(rest, |(_, filter)| filter),
+        None => pattern,
+    };
     let mut levels = topic.split('/');
     for filter in pattern.split('/') {
         match (filter, levels.next()) {
@@ -164,7 +169,9 @@ fn mqtt_matches(pattern: &str, topic: &str) -> bool {
 mod tests {
     #[test]
     fn mqtt_wildcards_match_as_in_nest() {
-        let routes: Vec<String> = ["math/+", "events/#", "exact"].map(String::from).to_vec();
+        let routes: Vec<String> = ["math/+", "events/#", "exact", "$share/g/shared/+/x"]
+            .map(String::from)
+            .to_vec();
         let route = |topic| super::mqtt_route(&routes, topic);
         assert_eq!(route("math/sum"), Some("math/+"));
         assert_eq!(route("math/sum/more"), None);
@@ -172,5 +179,6 @@ mod tests {
         assert_eq!(route("events"), Some("events/#"));
         assert_eq!(route("exact"), Some("exact"));
         assert_eq!(route("other"), None);
+        assert_eq!(route("shared/a/x"), Some("$share/g/shared/+/x"));
     }
 }

@@ -44,6 +44,12 @@ pub(crate) fn dispatch(
         tracing::debug!("packet without a pattern ignored");
         return Ok(Dispatch::Ignored);
     }
+    if subject.is_some() && pattern.is_none() && packet.data.is_none() && packet.id.is_some() {
+        // A reply (`{"response":..,"id":..}`) heard back by a wildcard subscription that also
+        // matches its reply topic (MQTT's `x/#` hears `x/y/reply`): not a request.
+        tracing::debug!("a reply packet on a subscribed route ignored");
+        return Ok(Dispatch::Ignored);
+    }
     let shown = || subject.or(pattern.map(|p| p.get())).unwrap_or_default();
     let data = packet
         .data

@@ -11,6 +11,13 @@ use super::model::{
     Arg, Component, Controller, Handler, HandlerArg, Meta, MetaKey, MetaLit, Route, Source,
 };
 
+/// A span at the user's `span` (where an error should point) that resolves names as the rest
+/// of the expansion does: the generated locals (`__parts`, `__result`, `this`) stay visible
+/// when the user's tokens come from another macro (a `macro_rules!` that writes controllers).
+fn at(span: proc_macro2::Span) -> proc_macro2::Span {
+    proc_macro2::Span::call_site().located_at(span)
+}
+
 fn private() -> TokenStream {
     quote!(::gateway_core::__private)
 }
@@ -153,7 +160,7 @@ fn metadata(meta: &Meta) -> TokenStream {
             };
             one(key, meta_value(value))
         }
-        Meta::Decorator(path) => quote_spanned!(path.span()=> #private::decorator::<#path>()),
+        Meta::Decorator(path) => quote_spanned!(at(path.span())=> #private::decorator::<#path>()),
     }
 }
 
@@ -207,7 +214,7 @@ fn resolve_guard(i: usize, guard: &syn::Path, controller: &str) -> TokenStream {
         "#[guard({})]",
         guard.to_token_stream().to_string().replace(' ', "")
     );
-    quote_spanned! {guard.span()=>
+    quote_spanned! {at(guard.span())=>
         let #var: ::std::sync::Arc<dyn ::gateway_core::http::DynGuard> =
             ::gateway_core::__private::guard_instance::<#guard>(
                 __resolver.typed::<::std::sync::Arc<#guard>>(#controller, #field)?,
@@ -231,13 +238,13 @@ fn component(c: &Component, kind: &str, controller: &str) -> TokenStream {
                 "#[{attr}({})]",
                 path.to_token_stream().to_string().replace(' ', "")
             );
-            quote_spanned! {path.span()=>
+            quote_spanned! {at(path.span())=>
                 #private::#instance::<#path>(__resolver.typed::<::std::sync::Arc<#path>>(#controller, #field)?)
             }
         }
         Component::Value(expr) => {
             let value = format_ident!("{kind}_value");
-            quote_spanned!(expr.span()=> #private::#value(#expr))
+            quote_spanned!(at(expr.span())=> #private::#value(#expr))
         }
     }
 }
@@ -284,11 +291,11 @@ fn extract(arg: &Arg, index: usize) -> TokenStream {
                     .pick_param()
                     .expected(#private::pick::Out::<#ty>::new())
             });
-            quote_spanned!(ty.span()=> #private::path_param::<#ty>(&__path, #name, #expected))
+            quote_spanned!(at(ty.span())=> #private::path_param::<#ty>(&__path, #name, #expected))
         }
-        Source::Query => quote_spanned!(ty.span()=> #private::query::<#ty>(&__parts)),
+        Source::Query => quote_spanned!(at(ty.span())=> #private::query::<#ty>(&__parts)),
         Source::Header(name) => {
-            quote_spanned!(ty.span()=> #private::header::<#ty>(&__parts, #name))
+            quote_spanned!(at(ty.span())=> #private::header::<#ty>(&__parts, #name))
         }
         Source::Headers => {
             quote!(::core::result::Result::<_, #private::axum::response::Response>::Ok(__parts.headers.clone()))
@@ -296,11 +303,13 @@ fn extract(arg: &Arg, index: usize) -> TokenStream {
         Source::Req => {
             quote!(::core::result::Result::<_, #private::axum::response::Response>::Ok(__parts.clone()))
         }
-        Source::User => quote_spanned!(ty.span()=> #private::user::<#ty>(&__parts)),
+        Source::User => quote_spanned!(at(ty.span())=> #private::user::<#ty>(&__parts)),
         Source::Extractor => {
-            quote_spanned!(ty.span()=> #private::extract::<#ty>(&mut __parts).await)
+            quote_spanned!(at(ty.span())=> #private::extract::<#ty>(&mut __parts).await)
         }
-        Source::Body => quote_spanned!(ty.span()=> #private::body::<#ty>(__parts, __body).await),
+        Source::Body => {
+            quote_spanned!(at(ty.span())=> #private::body::<#ty>(__parts, __body).await)
+        }
     };
     quote!(let #var: #ty = { let __value = #value; #bail };)
 }
@@ -329,7 +338,7 @@ fn call(route: &Route) -> TokenStream {
         .map(|(i, a)| extract(a, i));
     let names = (0..route.args.len()).map(|i| format_ident!("__arg{}", i));
     let pick =
-        quote_spanned!(route.output_span=> (&&&&&&#private::pick::Out::of(&__result)).pick());
+        quote_spanned!(at(route.output_span)=> (&&&&&&#private::pick::Out::of(&__result)).pick());
     let header_names = route.headers.iter().map(|(n, _)| n);
     let header_values = route.headers.iter().map(|(_, v)| v);
     quote! {
@@ -380,7 +389,7 @@ fn route(route: &Route, index: usize, ctl: &Controller, all: &[syn::Path]) -> To
     let filters = route.edge.filters.iter().chain(&ctl.edge.filters);
     let (build_filters, clone_filters, filters) = shared_list("filter", filters.collect(), name);
     let call = call(route);
-    quote_spanned! {route.path_span=>
+    quote_spanned! {at(route.path_span)=>
         router = router.route(#axum_path, #private::axum::routing::#axum_fn({
             let this = ::std::sync::Arc::clone(&this);
             #(let #guards = ::std::sync::Arc::clone(&#guards);)*
@@ -424,7 +433,7 @@ fn handler(h: &Handler) -> TokenStream {
     };
     let args = h.args.iter().map(|a| match a {
         HandlerArg::Payload(_) => quote!(__payload),
-        HandlerArg::Ctx(ty) => quote_spanned! {ty.span()=>
+        HandlerArg::Ctx(ty) => quote_spanned! {at(ty.span())=>
             {
                 let __ctx: #ty = ::gateway_core::server::MessageContext::current().unwrap_or_default();
                 __ctx
@@ -441,9 +450,9 @@ fn handler(h: &Handler) -> TokenStream {
         };
     }
     let pick_event =
-        quote_spanned!(h.output_span=> (&&#private::pick::Out::of(&__result)).pick_event());
+        quote_spanned!(at(h.output_span)=> (&&#private::pick::Out::of(&__result)).pick_event());
     let pick_reply =
-        quote_spanned!(h.output_span=> (&&#private::pick::Out::of(&__result)).pick_reply());
+        quote_spanned!(at(h.output_span)=> (&&#private::pick::Out::of(&__result)).pick_reply());
     let (register, finish) = if h.event {
         (
             quote!(event),
