@@ -72,7 +72,7 @@ async fn sum_nats() {
         return;
     }
     init_tracing();
-    let app = nest_suite::create_nats()
+    let app = nest_suite::nats::create()
         .await
         .expect("the hybrid app boots and its NATS microservice starts");
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -120,8 +120,8 @@ async fn sum_nats() {
     // `/POST (event notification)`: both handlers of the event have run.
     post(server, "/notify", "[1,2,3,4,5]").await;
     tokio::time::sleep(Duration::from_secs(1)).await;
-    assert!(nest_suite::NATS_NOTIFIED[0].load(Ordering::SeqCst));
-    assert!(nest_suite::NATS_NOTIFIED[1].load(Ordering::SeqCst));
+    assert!(nest_suite::nats::NOTIFIED[0].load(Ordering::SeqCst));
+    assert!(nest_suite::nats::NOTIFIED[1].load(Ordering::SeqCst));
 }
 
 /// `integration/microservices/e2e/sum-mqtt.spec.ts`, with the wildcard and shared-subscription
@@ -137,7 +137,7 @@ async fn sum_mqtt() {
         return;
     }
     init_tracing();
-    let app = nest_suite::create_mqtt()
+    let app = nest_suite::mqtt::create()
         .await
         .expect("the hybrid app boots and its MQTT microservice starts");
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -191,7 +191,7 @@ async fn sum_mqtt() {
         assert_eq!(post(server, route, "").await.0, 201, "{route}");
     }
     tokio::time::sleep(Duration::from_secs(1)).await;
-    assert!(nest_suite::MQTT_NOTIFIED.load(Ordering::SeqCst));
+    assert!(nest_suite::mqtt::NOTIFIED.load(Ordering::SeqCst));
     for (flag, name) in [
         "wildcard-event/#",
         "wildcard-event2/+/test",
@@ -202,7 +202,7 @@ async fn sum_mqtt() {
     .enumerate()
     {
         assert!(
-            nest_suite::MQTT_RECEIVED[flag].load(Ordering::SeqCst),
+            nest_suite::mqtt::RECEIVED[flag].load(Ordering::SeqCst),
             "{name} was not handled"
         );
     }
@@ -220,7 +220,7 @@ async fn sum_redis() {
         return;
     }
     init_tracing();
-    let app = nest_suite::create_redis()
+    let app = nest_suite::redis::create()
         .await
         .expect("the hybrid app boots and its Redis microservice starts");
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -253,5 +253,47 @@ async fn sum_redis() {
     );
     post(server, "/notify", "[1,2,3,4,5]").await;
     tokio::time::sleep(Duration::from_secs(1)).await;
-    assert!(nest_suite::REDIS_NOTIFIED.load(Ordering::SeqCst));
+    assert!(nest_suite::redis::NOTIFIED.load(Ordering::SeqCst));
+}
+
+/// `integration/microservices/e2e/sum-rmq.spec.ts`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sum_rmq() {
+    if !server_available(
+        "sum_rmq",
+        "RabbitMQ",
+        "127.0.0.1:5672",
+        "apt-get install rabbitmq-server && rabbitmq-server -detached",
+    ) {
+        return;
+    }
+    init_tracing();
+    let app = nest_suite::rmq::create()
+        .await
+        .expect("the hybrid app boots and its RabbitMQ microservice starts");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let server = listener.local_addr().unwrap();
+    tokio::spawn(app.serve(listener, std::future::pending()));
+    tokio::time::sleep(Duration::from_millis(300)).await; // the consumer is in place
+
+    for command in ["sum", "asyncSum", "streamSum"] {
+        assert_eq!(
+            post(server, &format!("/?command={command}"), "[1,2,3,4,5]").await,
+            (200, "15".to_owned()),
+            "{command}"
+        );
+    }
+    assert_eq!(
+        post(
+            server,
+            "/concurrent",
+            "[[1,2,3,4,5],[6,7,8,9,10],[11,12,13,14,15],[16,17,18,19,20],[21,22,23,24,25]]"
+        )
+        .await,
+        (200, "true".to_owned())
+    );
+    assert_eq!(
+        post(server, "/stream", "[1,2,3,4,5]").await,
+        (200, "15".to_owned())
+    );
 }

@@ -1,22 +1,39 @@
 //! NestJS's microservices integration apps, ported (`examples::nest_suite`):
-//! `nest-suite <transport>` with HTTP on `PORT` (8080) and the microservice on
-//! `MICROSERVICE_PORT` (3000); brokers at `NATS_URL` (nats://127.0.0.1:4222). Ported so far:
-//! `tcp`, `nats`, `mqtt` (`MQTT_URL`, mqtt://127.0.0.1:1883), `redis` (`REDIS_URL`,
-//! redis://127.0.0.1:6379).
+//! `nest-suite <transport>` with HTTP on `PORT` (8080). Ported: `tcp` (the microservice on
+//! `MICROSERVICE_PORT`, 3000), `nats` (`NATS_URL`, nats://127.0.0.1:4222), and with the
+//! features of the same names `mqtt` (`MQTT_URL`), `redis` (`REDIS_URL`), `rmq` (`RMQ_URL`):
+//! `cargo run -p examples --features mqtt --bin nest-suite -- mqtt`.
 
 use examples::{env_port, init_logging, nest_suite};
 use gateway_core::prelude::*;
+
+async fn create(transport: &str) -> Result<NestApplication, Box<dyn std::error::Error>> {
+    Ok(match transport {
+        "tcp" => nest_suite::create(nest_suite::microservice_port()).await?,
+        "nats" => nest_suite::nats::create().await?,
+        #[cfg(feature = "mqtt")]
+        "mqtt" => nest_suite::mqtt::create().await?,
+        #[cfg(feature = "redis")]
+        "redis" => nest_suite::redis::create().await?,
+        #[cfg(feature = "rmq")]
+        "rmq" => nest_suite::rmq::create().await?,
+        // Reached only for the apps whose feature is off.
+        #[allow(unreachable_patterns)]
+        "mqtt" | "redis" | "rmq" => {
+            return Err(format!(
+                "the {transport} apps need the feature: cargo run -p examples --features {transport} --bin nest-suite -- {transport}"
+            )
+            .into())
+        }
+        other => return Err(format!("the {other} apps of Nest's suite are not ported").into()),
+    })
+}
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     init_logging();
     let transport = std::env::args().nth(1).unwrap_or_else(|| "tcp".to_owned());
-    if transport != "tcp" {
-        return Err(
-            format!("the {transport} apps of Nest's suite are not ported yet (tcp is)").into(),
-        );
-    }
-    let app = nest_suite::create(nest_suite::microservice_port()).await?;
+    let app = create(&transport).await?;
     let port = env_port("PORT", 8080);
     let listener = tokio::net::TcpListener::bind(("0.0.0.0", port)).await?;
     println!("Nest suite ({transport}) on http://localhost:{port}");

@@ -1,0 +1,175 @@
+//! NestJS's own microservices integration suite (`integration/microservices` in the Nest
+//! repository), its apps ported to this framework, so our tests can assert the facts its specs
+//! assert. `cargo run -p examples --bin nest-suite -- tcp` serves them (HTTP on `PORT`, default
+//! 8080; the microservice on `MICROSERVICE_PORT`, default Nest's 3000).
+//!
+//! Ported so far (each a hybrid application whose controller has HTTP routes that call,
+//! through a client, the message handlers it also serves):
+//! - `tcp`: the RPC app of `sum-rpc` ([`AppController`]). Not yet: its `useFactory`/`useClass`
+//!   clients and custom client class (they need factory providers).
+//! - `nats`: the NATS app of `sum-nats` ([`nats::NatsController`]): wildcard patterns (`math.*`),
+//!   two handlers of one event, an exception caught by the route. Not yet: its record-builder
+//!   route.
+//! - `redis` (feature `redis`): the Redis app of `sum-redis` (`RedisController`: the RPC app's
+//!   controller over Redis).
+//! - `mqtt` (feature `mqtt`): the MQTT app of `sum-mqtt` (`MqttController`): wildcard (`#`, `+`) and shared
+//!   (`$share/<group>/..`) subscriptions for messages and events. Not yet: its record-builder
+//!   route (QoS from the packet).
+
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use futures_util::{Stream, StreamExt};
+use gateway_core::prelude::*;
+use serde::Deserialize;
+use serde_json::json;
+
+/// Set by the `notification` event handler (the spec's `AppController.IS_NOTIFIED`).
+pub static IS_NOTIFIED: AtomicBool = AtomicBool::new(false);
+
+/// The microservice's port: `MICROSERVICE_PORT`, default Nest's TCP default, 3000.
+pub fn microservice_port() -> u16 {
+    crate::env_port("MICROSERVICE_PORT", 3000)
+}
+
+/// `?command=..`.
+#[derive(Debug, Deserialize)]
+pub struct Command {
+    /// The `cmd` of the pattern to call.
+    pub command: String,
+}
+
+pub(crate) fn sum(data: Option<Vec<i64>>) -> i64 {
+    data.unwrap_or_default().iter().sum()
+}
+
+/// The controller that `sum-rpc` (`AppController`, over TCP), `sum-redis` (`RedisController`),
+/// `sum-mqtt` (`MqttController`) and `sum-rmq` (`RmqController`) share, line for line but for the client's transport:
+/// `$client` is the injected client's token, `$notified` the flag its `notification` handler
+/// sets, and `$extra` the methods an app adds.
+macro_rules! sum_app_controller {
+    ($(#[$doc:meta])* $name:ident, $client:literal, $notified:ident $(, { $($extra:tt)* })?) => {
+        $(#[$doc])*
+        #[injectable]
+        pub struct $name {
+            #[inject($client)]
+            client: ClientProxy,
+        }
+
+        #[controller]
+        impl $name {
+            #[post("")]
+            #[http_code(200)]
+            async fn call(
+                &self,
+                #[query] q: Command,
+                #[body] data: RawReply,
+            ) -> Result<RawReply, RpcError> {
+                self.client.send(json!({ "cmd": q.command }), &data).await
+            }
+
+            /// Every value of the `streaming` reply, summed as they come (the spec's
+            /// `.pipe(scan((a, b) => a + b))`); the last sum is the answer.
+            #[post("stream")]
+            #[http_code(200)]
+            async fn stream(&self, #[body] data: RawReply) -> Result<i64, HttpException> {
+                let mut values = self
+                    .client
+                    .send_stream::<i64>(pattern!({ cmd: "streaming" }), &data)
+                    .await?;
+                let mut total = 0;
+                while let Some(value) = values.next().await {
+                    total += value?;
+                }
+                Ok(total)
+            }
+
+            /// Every list summed by the `sum` handler at once; `true` when every sum is right.
+            #[post("concurrent")]
+            #[http_code(200)]
+            async fn concurrent(&self, #[body] data: Vec<Vec<i64>>) -> Result<bool, RpcError> {
+                let calls = data.iter().map(|tab| {
+                    let expected: i64 = tab.iter().sum();
+                    let sent = self.client.send::<i64>(pattern!({ cmd: "sum" }), tab);
+                    async move { sent.await.map(|result| result == expected) }
+                });
+                let results = futures_util::future::try_join_all(calls).await?;
+                Ok(results.into_iter().all(|right| right))
+            }
+
+            #[post("notify")]
+            async fn send_notification(&self) -> Result<(), RpcError> {
+                self.client.emit("notification", &true).await
+            }
+
+            #[message_pattern({ cmd: "sum" })]
+            async fn sum(&self, data: Option<Vec<i64>>) -> i64 {
+                sum(data)
+            }
+
+            #[message_pattern({ cmd: "asyncSum" })]
+            async fn async_sum(&self, data: Option<Vec<i64>>) -> i64 {
+                tokio::task::yield_now().await;
+                sum(data)
+            }
+
+            #[message_pattern({ cmd: "streamSum" })]
+            fn stream_sum(
+                &self,
+                data: Option<Vec<i64>>,
+            ) -> impl Stream<Item = Result<i64, RpcException>> + Send + 'static {
+                futures_util::stream::iter([Ok(sum(data))])
+            }
+
+            #[message_pattern({ cmd: "streaming" })]
+            fn streaming(
+                &self,
+                data: Vec<i64>,
+            ) -> impl Stream<Item = Result<i64, RpcException>> + Send + 'static {
+                futures_util::stream::iter(data.into_iter().map(Ok))
+            }
+
+            #[event_pattern("notification")]
+            async fn event_handler(&self, data: bool) {
+                $notified.store(data, Ordering::SeqCst);
+            }
+
+            $($($extra)*)?
+        }
+    };
+}
+
+sum_app_controller!(
+    /// The spec app's `AppController`: its `@Client({ transport: Transport.TCP })` is the
+    /// injected `CLIENT` (to localhost on the microservice's port).
+    AppController,
+    "CLIENT",
+    IS_NOTIFIED
+);
+
+/// The spec app's module: the controller and its client.
+#[module(
+    imports = [ClientsModule::register([ClientOptions::tcp(
+        "CLIENT",
+        format!("127.0.0.1:{}", microservice_port()),
+    )])],
+    controllers = [AppController],
+)]
+pub struct ApplicationModule;
+
+/// The spec's set-up: the app, with a TCP microservice connected on `0.0.0.0:<port>` and
+/// started (`connectMicroservice`, `startAllMicroservices`).
+pub async fn create(microservice_port: u16) -> Result<NestApplication, BootError> {
+    let mut app = NestFactory::create::<ApplicationModule>().await?;
+    app.connect_microservice(Transport::tcp(format!("0.0.0.0:{microservice_port}")));
+    app.start_all_microservices().await?;
+    Ok(app)
+}
+
+pub mod nats;
+
+#[cfg(feature = "mqtt")]
+pub mod mqtt;
+#[cfg(feature = "redis")]
+pub mod redis;
+#[cfg(feature = "rmq")]
+pub mod rmq;

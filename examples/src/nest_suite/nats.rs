@@ -1,0 +1,139 @@
+//! `sum-nats`: Nest's NATS app (`src/nats/nats.controller.ts`), ported.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use futures_util::{Stream, StreamExt};
+use gateway_core::prelude::*;
+use serde_json::json;
+
+use super::{sum, Command};
+
+/// Set by the first and the second `notification` handler of [`NatsController`] (the spec's
+/// `NatsController.IS_NOTIFIED` and `IS_NOTIFIED2`).
+pub static NOTIFIED: [AtomicBool; 2] = [AtomicBool::new(false), AtomicBool::new(false)];
+
+/// The spec app's `NatsController`: its client is the injected `NATS_CLIENT`.
+#[injectable]
+pub struct NatsController {
+    #[inject("NATS_CLIENT")]
+    client: ClientProxy,
+}
+
+#[controller]
+impl NatsController {
+    #[post("")]
+    #[http_code(200)]
+    async fn call(
+        &self,
+        #[query] q: Command,
+        #[body] data: RawReply,
+    ) -> Result<RawReply, RpcError> {
+        self.client.connect().await?;
+        self.client.send(q.command, &data).await
+    }
+
+    #[post("stream")]
+    #[http_code(200)]
+    async fn stream(&self, #[body] data: RawReply) -> Result<i64, HttpException> {
+        let mut values = self
+            .client
+            .send_stream::<i64>("streaming.sum", &data)
+            .await?;
+        let mut total = 0;
+        while let Some(value) = values.next().await {
+            total += value?;
+        }
+        Ok(total)
+    }
+
+    #[post("concurrent")]
+    #[http_code(200)]
+    async fn concurrent(&self, #[body] data: Vec<Vec<i64>>) -> Result<bool, RpcError> {
+        let calls = data.iter().map(|tab| {
+            let expected: i64 = tab.iter().sum();
+            let sent = self.client.send::<i64>("math.sum", tab);
+            async move { sent.await.map(|result| result == expected) }
+        });
+        let results = futures_util::future::try_join_all(calls).await?;
+        Ok(results.into_iter().all(|right| right))
+    }
+
+    /// The service's error, caught and answered as a value (the spec's
+    /// `.pipe(catchError(err => of(err)))`).
+    #[get("exception")]
+    async fn get_error(&self) -> Result<RawReply, RpcError> {
+        match self.client.send::<RawReply>("exception", &json!({})).await {
+            Err(RpcError::Remote { error, .. }) => {
+                Ok(serde_json::value::to_raw_value(&error).expect("JSON"))
+            }
+            other => other,
+        }
+    }
+
+    #[post("notify")]
+    async fn send_notification(&self) -> Result<(), RpcError> {
+        self.client.emit("notification", &true).await
+    }
+
+    #[message_pattern("math.*")]
+    async fn sum(&self, #[payload] data: Option<Vec<i64>>, #[ctx] _context: MessageContext) -> i64 {
+        sum(data)
+    }
+
+    #[message_pattern("async.*")]
+    async fn async_sum(&self, data: Option<Vec<i64>>) -> i64 {
+        tokio::task::yield_now().await;
+        sum(data)
+    }
+
+    #[message_pattern("stream.*")]
+    fn stream_sum(
+        &self,
+        data: Option<Vec<i64>>,
+    ) -> impl Stream<Item = Result<i64, RpcException>> + Send + 'static {
+        futures_util::stream::iter([Ok(sum(data))])
+    }
+
+    #[message_pattern("streaming.*")]
+    fn streaming(
+        &self,
+        data: Vec<i64>,
+    ) -> impl Stream<Item = Result<i64, RpcException>> + Send + 'static {
+        futures_util::stream::iter(data.into_iter().map(Ok))
+    }
+
+    #[message_pattern("exception")]
+    async fn throw_error(&self) -> Result<i64, RpcException> {
+        Err(RpcException::new("test"))
+    }
+
+    #[event_pattern("notification")]
+    async fn event_handler(&self, #[payload] data: bool) {
+        NOTIFIED[0].store(data, Ordering::SeqCst);
+    }
+
+    #[event_pattern("notification")]
+    async fn event_handler2(&self, #[payload] data: bool) {
+        NOTIFIED[1].store(data, Ordering::SeqCst);
+    }
+}
+
+/// The NATS URL of the NATS apps: `NATS_URL`, default `nats://127.0.0.1:4222`.
+pub fn url() -> String {
+    std::env::var("NATS_URL").unwrap_or_else(|_| "nats://127.0.0.1:4222".to_owned())
+}
+
+/// The NATS app's module: the controller and its client.
+#[module(
+    imports = [ClientsModule::register([ClientOptions::nats("NATS_CLIENT", url())])],
+    controllers = [NatsController],
+)]
+pub struct NatsModule;
+
+/// The NATS spec's set-up: the app with a NATS microservice connected and started.
+pub async fn create() -> Result<NestApplication, BootError> {
+    let mut app = NestFactory::create::<NatsModule>().await?;
+    app.connect_microservice(Transport::nats(url()));
+    app.start_all_microservices().await?;
+    Ok(app)
+}

@@ -1,0 +1,40 @@
+//! `sum-redis`: Nest's Redis app (`src/redis/redis.controller.ts`), ported.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use futures_util::{Stream, StreamExt};
+use gateway_core::prelude::*;
+use serde_json::json;
+
+use super::{sum, Command};
+
+sum_app_controller!(
+    /// The spec app's `RedisController`: its `@Client({ transport: Transport.REDIS })` is the
+    /// injected `REDIS_CLIENT`.
+    RedisController,
+    "REDIS_CLIENT",
+    NOTIFIED
+);
+
+/// Set by [`RedisController`]'s `notification` handler.
+pub static NOTIFIED: AtomicBool = AtomicBool::new(false);
+
+/// The Redis URL of the Redis apps: `REDIS_URL`, default `redis://127.0.0.1:6379`.
+pub fn url() -> String {
+    std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned())
+}
+
+/// The Redis app's module: the controller and its client.
+#[module(
+    imports = [ClientsModule::register([ClientOptions::redis("REDIS_CLIENT", url())])],
+    controllers = [RedisController],
+)]
+pub struct RedisModule;
+
+/// The Redis spec's set-up: the app with a Redis microservice connected and started.
+pub async fn create() -> Result<NestApplication, BootError> {
+    let mut app = NestFactory::create::<RedisModule>().await?;
+    app.connect_microservice(Transport::redis(url()));
+    app.start_all_microservices().await?;
+    Ok(app)
+}
