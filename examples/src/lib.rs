@@ -281,6 +281,27 @@ pub fn env_addr(prefix: &str, default_port: u16) -> String {
     format!("{host}:{port}")
 }
 
+/// What the `gateway` and `typed-gateway` binaries do: the token from `GATEWAY_TOKEN`, the
+/// app from `create`, served on `GATEWAY_PORT` (default 3000) until Ctrl-C or SIGTERM, after
+/// printing `<name> listening on http://localhost:<port>` as the seed's `main.ts` does.
+pub async fn run_gateway<F, Fut>(name: &str, create: F) -> Result<(), Box<dyn std::error::Error>>
+where
+    F: FnOnce(String) -> Fut,
+    Fut: std::future::Future<Output = Result<NestApplication, BootError>>,
+{
+    init_logging();
+    let token = std::env::var("GATEWAY_TOKEN")
+        .ok()
+        .filter(|t| !t.is_empty())
+        .ok_or("GATEWAY_TOKEN is not set: the gateway needs the bearer token it accepts")?;
+    let app = create(token).await?;
+    let port = env_port("GATEWAY_PORT", 3000);
+    let listener = tokio::net::TcpListener::bind(("0.0.0.0", port)).await?;
+    println!("{name} listening on http://localhost:{port}");
+    app.serve(listener, shutdown_signal()).await?;
+    Ok(())
+}
+
 /// Logs to stderr at `info` (or `RUST_LOG`).
 pub fn init_logging() {
     let _ = tracing_subscriber::fmt()
