@@ -470,3 +470,125 @@ async fn a_peer_that_stops_mid_frame_is_disconnected() {
     let echoed: i32 = client.send("echo", &2).await.unwrap();
     assert_eq!(echoed, 2);
 }
+
+/// Nest's `tcp-memory-bounds.spec.ts`, `maxSendBufferSize`: the server that a peer asks for
+/// 20 replies of 1 MiB, never reading them, drops that peer once more than the limit (2 MiB)
+/// waits for its socket; a peer that reads gets all of them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_peer_that_lets_replies_pile_up_unread_is_dropped() {
+    init_tracing();
+    const PAYLOAD: usize = 1024 * 1024;
+    let payload_router = || {
+        MessageRouter::new().message(json!({ "cmd": "payload" }), |_: Value| async move {
+            Ok::<_, RpcException>("x".repeat(PAYLOAD))
+        })
+    };
+    let frames = || {
+        let mut out = Vec::new();
+        for i in 0..20 {
+            let json =
+                json!({ "pattern": { "cmd": "payload" }, "data": null, "id": i.to_string() })
+                    .to_string();
+            out.extend_from_slice(format!("{}#{json}", json.len()).as_bytes());
+        }
+        out
+    };
+    let serve = |limit: usize| {
+        let router = payload_router();
+        async move {
+            let options = ServerOptions {
+                max_send_buffer: Some(limit),
+                ..ServerOptions::default()
+            };
+            let server = TcpServer::bind_with("127.0.0.1:0", router, options)
+                .await
+                .unwrap();
+            let addr = server.local_addr();
+            tokio::spawn(server.serve());
+            addr
+        }
+    };
+
+    // "should drop a peer that lets responses pile up unread".
+    let addr = serve(2 * 1024 * 1024).await;
+    let mut socket = TcpStream::connect(addr).await.unwrap();
+    socket.write_all(&frames()).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(500)).await; // the peer does not read meanwhile
+    let mut received = 0usize;
+    let mut buf = vec![0u8; 1 << 16];
+    let ended = tokio::time::timeout(Duration::from_secs(10), async {
+        loop {
+            match socket.read(&mut buf).await {
+                Ok(0) | Err(_) => return,
+                Ok(n) => received += n,
+            }
+        }
+    })
+    .await;
+    assert!(ended.is_ok(), "the server kept the connection open");
+    assert!(
+        received < 20 * PAYLOAD,
+        "the connection was dropped before every reply was sent ({received} bytes came)"
+    );
+
+    // "should serve a peer that reads its responses".
+    let addr = serve(32 * 1024 * 1024).await;
+    let mut socket = TcpStream::connect(addr).await.unwrap();
+    socket.write_all(&frames()).await.unwrap();
+    let mut received = 0usize;
+    tokio::time::timeout(Duration::from_secs(20), async {
+        while received < 20 * PAYLOAD {
+            match socket.read(&mut buf).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => received += n,
+            }
+        }
+    })
+    .await
+    .expect("every reply arrives");
+    assert!(received >= 20 * PAYLOAD, "only {received} bytes came");
+}
+
+/// A peer that sends requests and never reads the replies is not read from past
+/// `max_in_flight` requests: it slows itself down; our memory stays bounded.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_peer_that_never_reads_is_no_longer_read_past_the_in_flight_limit() {
+    init_tracing();
+    let handled = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counter = handled.clone();
+    let router = MessageRouter::new().message("big", move |_: Value| {
+        counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        async move { Ok::<_, RpcException>("y".repeat(64 * 1024)) }
+    });
+    // (Counted when the handler is called: every request read is counted.)
+    let options = ServerOptions {
+        max_in_flight: 8,
+        ..ServerOptions::default()
+    };
+    let server = TcpServer::bind_with("127.0.0.1:0", router, options)
+        .await
+        .unwrap();
+    let addr = server.local_addr();
+    tokio::spawn(server.serve());
+
+    let mut socket = TcpStream::connect(addr).await.unwrap();
+    let json = r#"{"pattern":"big","data":null,"id":"1"}"#;
+    let frame = format!("{}#{json}", json.len());
+    // Keep writing (bounded in count and time) without ever reading.
+    let _ = tokio::time::timeout(Duration::from_secs(2), async {
+        for _ in 0..200_000 {
+            if socket.write_all(frame.as_bytes()).await.is_err() {
+                break;
+            }
+        }
+    })
+    .await;
+    let count = handled.load(std::sync::atomic::Ordering::SeqCst);
+    // What the socket buffers hold on both sides (about 70 replies of 64 KiB on loopback),
+    // plus twice the in-flight limit. Without the limit, the count grows with every request
+    // the peer writes (2 500 in this test's 2 s, measured, and without bound).
+    assert!(
+        count < 500,
+        "{count} requests were handled for a peer that never reads"
+    );
+}

@@ -10,6 +10,20 @@ use tokio::sync::mpsc;
 use super::RpcException;
 use crate::packet::{encode_reply, Reply};
 
+/// Where a request's reply packets go, one by one: a writer queue. `false` when they can no
+/// longer go anywhere (the connection is gone).
+pub(crate) trait ReplyOut: Sync {
+    /// Queues one reply packet.
+    fn send(&self, body: Vec<u8>) -> impl Future<Output = bool> + Send;
+}
+
+impl ReplyOut for mpsc::Sender<Vec<u8>> {
+    fn send(&self, body: Vec<u8>) -> impl Future<Output = bool> + Send {
+        let sent = mpsc::Sender::send(self, body);
+        async move { sent.await.is_ok() }
+    }
+}
+
 /// A handler's answer, ready to be framed.
 pub(crate) enum HandlerReply {
     One(Result<Vec<u8>, RpcException>),
@@ -19,11 +33,7 @@ pub(crate) enum HandlerReply {
 /// Sends a handler's reply packets to `out`, as Nest does: one value with `isDisposed`; a
 /// stream's values as they come, the completion merged into the last value when it is already
 /// known, else sent alone; an error as a final `err`.
-pub(crate) async fn send_replies(
-    reply: HandlerReply,
-    id: Option<&[u8]>,
-    out: &mpsc::Sender<Vec<u8>>,
-) {
+pub(crate) async fn send_replies(reply: HandlerReply, id: Option<&[u8]>, out: &impl ReplyOut) {
     let send = |reply: Reply<'_>| {
         let mut body = Vec::with_capacity(64);
         encode_reply(&mut body, reply, id);

@@ -78,7 +78,7 @@ fn start(
     let writer_service = service.clone();
     tokio::spawn(async move {
         let result = tokio::select! {
-            result = write_frames(write, &mut queue, || writer.pending_calls() > 1) => result,
+            result = write_frames(write, &mut queue, || writer.pending_calls() > 1, |_| {}) => result,
             _ = writer.closed() => Ok(()),
         };
         if let Err(error) = result {

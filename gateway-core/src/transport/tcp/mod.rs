@@ -78,22 +78,27 @@ pub(crate) async fn next_frame<R: AsyncRead + Unpin>(
 /// on this connection). Then the writer first lets every other task that is ready run, once,
 /// so the frames they queue (other HTTP requests' calls, other handlers' replies) leave in the
 /// same write: one syscall and one TCP segment for many frames, for us and for the peer
-/// reading them. A lone call is written at once.
+/// reading them. A lone call is written at once. `written` hears how many body bytes each
+/// flush handed to the socket.
 pub(crate) async fn write_frames<W: AsyncWrite + Unpin>(
     writer: W,
     bodies: &mut mpsc::Receiver<Vec<u8>>,
     busy: impl Fn() -> bool,
+    written: impl Fn(usize),
 ) -> Result<(), CodecError> {
     let mut sink = FramedWrite::new(writer, NestCodec::default());
     while let Some(first) = bodies.recv().await {
+        let mut bytes = first.len();
         sink.feed(first).await?;
         if bodies.is_empty() && busy() {
             tokio::task::yield_now().await;
         }
         while let Ok(next) = bodies.try_recv() {
+            bytes += next.len();
             sink.feed(next).await?;
         }
         SinkExt::<Vec<u8>>::flush(&mut sink).await?;
+        written(bytes);
     }
     Ok(())
 }

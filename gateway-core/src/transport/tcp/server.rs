@@ -11,9 +11,13 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use futures_util::future::BoxFuture;
+use std::future::Future;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use tokio::net::{TcpListener, TcpStream, ToSocketAddrs};
-use tokio::sync::mpsc;
+
+use tokio::sync::{mpsc, OwnedSemaphorePermit, Semaphore};
 use tokio_util::codec::FramedRead;
+use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use super::{
@@ -22,14 +26,15 @@ use super::{
 };
 use crate::packet::{encode_reply, Reply};
 use crate::server::dispatch::{dispatch, Dispatch};
-use crate::server::reply::send_replies;
+use crate::server::reply::{send_replies, ReplyOut};
 use crate::server::serving::{check_router, serve_until};
 use crate::server::{
     MessageRouter, Server, ServerError, ShutdownHandle, Transport, DEFAULT_GRACE_PERIOD,
 };
 
-/// Replies queued per connection before handlers wait for the socket.
-const REPLY_QUEUE: usize = 1024;
+/// Requests one connection may have in flight before its reader waits (see
+/// [`ServerOptions::max_in_flight`]).
+pub const DEFAULT_MAX_IN_FLIGHT: usize = 1024;
 
 /// Settings for a [`TcpServer`].
 #[derive(Debug, Clone)]
@@ -42,6 +47,16 @@ pub struct ServerOptions {
     /// How long a half-received frame may wait for more bytes before the connection is
     /// closed (Nest's `incompleteMessageTimeout`, default 30 s).
     pub incomplete_timeout: Duration,
+    /// The most reply bytes one connection may have waiting for its socket (Nest's
+    /// `maxSendBufferSize`): a peer that sends requests and lets the replies pile up unread
+    /// past it is disconnected. `None` (Nest's default): no byte limit, but see
+    /// `max_in_flight`.
+    pub max_send_buffer: Option<usize>,
+    /// The most requests one connection may have in flight (being handled, or replying): past
+    /// it the server stops reading that connection until one finishes, and as many replies at
+    /// most wait for its socket; so a peer that never reads its replies slows itself down
+    /// instead of growing our memory (default 1024).
+    pub max_in_flight: usize,
 }
 
 impl Default for ServerOptions {
@@ -50,6 +65,8 @@ impl Default for ServerOptions {
             grace_period: DEFAULT_GRACE_PERIOD,
             max_frame_units: DEFAULT_MAX_FRAME_UNITS,
             incomplete_timeout: DEFAULT_INCOMPLETE_TIMEOUT,
+            max_send_buffer: None,
+            max_in_flight: DEFAULT_MAX_IN_FLIGHT,
         }
     }
 }
@@ -154,6 +171,8 @@ impl TcpServer {
                             peer,
                             max_frame_units: options.max_frame_units,
                             incomplete_timeout: options.incomplete_timeout,
+                            max_send_buffer: options.max_send_buffer,
+                            in_flight: Arc::new(Semaphore::new(options.max_in_flight.max(1))),
                         };
                         tasks.spawn(connection.run(socket));
                     }
@@ -187,23 +206,70 @@ struct ConnectionCtx {
     peer: SocketAddr,
     max_frame_units: usize,
     incomplete_timeout: Duration,
+    max_send_buffer: Option<usize>,
+    in_flight: Arc<Semaphore>,
+}
+
+/// One connection's replies on their way to its socket, counted in bytes until the writer
+/// hands them to the socket (Nest's `maxSendBufferSize`).
+#[derive(Clone)]
+struct ReplyQueue {
+    tx: mpsc::Sender<Vec<u8>>,
+    queued: Arc<AtomicUsize>,
+    limit: Option<usize>,
+    closed: CancellationToken,
+    peer: SocketAddr,
+}
+
+impl ReplyOut for ReplyQueue {
+    fn send(&self, body: Vec<u8>) -> impl Future<Output = bool> + Send {
+        let len = body.len();
+        let queued = self.queued.fetch_add(len, Ordering::Relaxed) + len;
+        let over = self.limit.filter(|limit| queued > *limit);
+        if let Some(limit) = over {
+            if !self.closed.is_cancelled() {
+                tracing::warn!(peer = %self.peer, queued, limit, "the peer lets its replies pile up unread (maxSendBufferSize); closing the connection");
+            }
+            self.closed.cancel();
+        }
+        let sent = (over.is_none()).then(|| self.tx.send(body));
+        async move {
+            match sent {
+                Some(sent) => sent.await.is_ok(),
+                None => false,
+            }
+        }
+    }
 }
 
 impl ConnectionCtx {
     async fn run(self, socket: TcpStream) {
         let (read, write) = socket.into_split();
-        let (out, mut queue) = mpsc::channel::<Vec<u8>>(REPLY_QUEUE);
+        // Replies wait for the socket in a queue as long as the in-flight limit: with the
+        // requests being handled, at most twice the limit per connection.
+        let (tx, mut queue) = mpsc::channel::<Vec<u8>>(self.in_flight.available_permits().max(1));
         let closed = self.handle.hard_token().child_token();
+        let queued = Arc::new(AtomicUsize::new(0));
+        let out = ReplyQueue {
+            tx,
+            queued: queued.clone(),
+            limit: self.max_send_buffer,
+            closed: closed.clone(),
+            peer: self.peer,
+        };
 
         let writer_closed = closed.clone();
         let peer = self.peer;
         // Every in-flight handler holds a sender, and so does the reading loop: more than one
         // means more replies are coming.
-        let senders = out.downgrade();
+        let senders = out.tx.downgrade();
         let writer = self.tasks.spawn(async move {
             let busy = || senders.strong_count() > 1;
+            let written = |bytes| {
+                queued.fetch_sub(bytes, Ordering::Relaxed);
+            };
             tokio::select! {
-                result = write_frames(write, &mut queue, busy) => if let Err(error) = result {
+                result = write_frames(write, &mut queue, busy, written) => if let Err(error) = result {
                     tracing::debug!(%peer, %error, "write failed");
                     writer_closed.cancel();
                 },
@@ -213,6 +279,13 @@ impl ConnectionCtx {
 
         let mut frames = FramedRead::new(read, NestCodec::new(self.max_frame_units));
         loop {
+            // A request in flight holds a permit until its reply is queued: with none left, the
+            // connection is not read (the peer's writes wait in its socket).
+            let permit = tokio::select! {
+                permit = self.in_flight.clone().acquire_owned() => permit.expect("the semaphore is never closed"),
+                _ = closed.cancelled() => break,
+                _ = self.handle.stopping() => break,
+            };
             let next = tokio::select! {
                 next = next_frame(&mut frames, self.incomplete_timeout) => next,
                 _ = closed.cancelled() => break,
@@ -220,7 +293,7 @@ impl ConnectionCtx {
             };
             match next {
                 Some(Ok(frame)) => {
-                    if let Err(error) = self.dispatch(frame, &out) {
+                    if let Err(error) = self.dispatch(frame, &out, permit) {
                         tracing::error!(%peer, %error, "The invalid received message from tcp server; closing the connection");
                         closed.cancel();
                         break;
@@ -244,8 +317,14 @@ impl ConnectionCtx {
         let _ = writer.await;
     }
 
-    /// Routes one frame. Only invalid JSON is an error (it closes the connection).
-    fn dispatch(&self, frame: Bytes, out: &mpsc::Sender<Vec<u8>>) -> serde_json::Result<()> {
+    /// Routes one frame; its work holds `permit` until done. Only invalid JSON is an error
+    /// (it closes the connection).
+    fn dispatch(
+        &self,
+        frame: Bytes,
+        out: &ReplyQueue,
+        permit: OwnedSemaphorePermit,
+    ) -> serde_json::Result<()> {
         let hard = self.handle.hard_token().clone();
         match dispatch(&self.router, &frame, None, None)? {
             Dispatch::Request { id, reply } => {
@@ -255,6 +334,7 @@ impl ConnectionCtx {
                         _ = async { send_replies(reply.await, Some(&id), &out).await } => {}
                         _ = hard.cancelled() => {}
                     }
+                    drop(permit);
                 });
             }
             Dispatch::NoHandler { id } => {
@@ -263,16 +343,19 @@ impl ConnectionCtx {
                 let out = out.clone();
                 self.tasks.spawn(async move {
                     let _ = out.send(body).await;
+                    drop(permit);
                 });
             }
             Dispatch::Events(runs) => {
+                let permit = Arc::new(permit);
                 for run in runs {
-                    let hard = hard.clone();
+                    let (hard, permit) = (hard.clone(), permit.clone());
                     self.tasks.spawn(async move {
                         tokio::select! {
                             _ = run => {}
                             _ = hard.cancelled() => {}
                         }
+                        drop(permit);
                     });
                 }
             }
