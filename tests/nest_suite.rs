@@ -186,3 +186,23 @@ async fn sum_rmq() {
     let lists = "[[1,2,3,4,5],[6,7,8,9,10],[11,12,13,14,15],[16,17,18,19,20],[21,22,23,24,25]]";
     the_sums(server, &["sum", "asyncSum", "streamSum"], lists).await;
 }
+
+/// `broadcast-nats.spec.ts`: two microservices of one app both answer one request.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn broadcast_nats() {
+    let start = "apt-get install nats-server && nats-server -js";
+    if !server_available("broadcast_nats", "NATS", "127.0.0.1:4222", start) {
+        return;
+    }
+    init_tracing();
+    let app = nest_suite::nats::create_broadcast()
+        .await
+        .expect("the hybrid app boots and both NATS microservices start");
+    let server = serve(app, Duration::from_millis(100)).await;
+    // `Broadcast (2 subscribers)`.
+    let (status, _, body) = http_request(server, "GET", "/broadcast", &[], "").await;
+    assert_eq!((status, body.as_str()), (200, "2"));
+    // `Retrieve the message subject`.
+    let (status, _, body) = http_request(server, "GET", "/subject", &[], "").await;
+    assert_eq!((status, body.as_str()), (200, "retrieve.subject.hello"));
+}

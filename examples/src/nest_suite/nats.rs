@@ -137,3 +137,62 @@ pub async fn create() -> Result<NestApplication, BootError> {
     app.start_all_microservices().await?;
     Ok(app)
 }
+
+/// `broadcast-nats`: Nest's `NatsBroadcastController`. Two NATS microservices of one app both
+/// answer `broadcast.*` (no queue group: each gets every message).
+#[injectable]
+pub struct NatsBroadcastController {
+    #[inject("NATS_CLIENT")]
+    client: ClientProxy,
+}
+
+#[controller]
+impl NatsBroadcastController {
+    /// The first two values of the replies, summed: one from each instance.
+    #[get("broadcast")]
+    async fn multicast(&self) -> Result<i64, HttpException> {
+        let replies = self
+            .client
+            .send_stream::<i64>("broadcast.test", &json!({}))
+            .await?;
+        let mut total = 0;
+        let mut first_two = replies.take(2);
+        while let Some(value) = first_two.next().await {
+            total += value?;
+        }
+        Ok(total)
+    }
+
+    /// One value, and the reply never completes (the spec's `observer.next(1)`).
+    #[message_pattern("broadcast.*")]
+    fn reply_broadcast(&self) -> impl Stream<Item = Result<i64, RpcException>> + Send + 'static {
+        futures_util::stream::once(async { Ok(1) }).chain(futures_util::stream::pending())
+    }
+
+    #[get("subject")]
+    async fn get_subject(&self) -> Result<String, RpcError> {
+        self.client.send("retrieve.subject.hello", &json!({})).await
+    }
+
+    /// The subject the message came on (Nest's second handler argument, its context).
+    #[message_pattern("retrieve.subject.*")]
+    async fn reply_subject(&self, _data: serde_json::Value, context: MessageContext) -> String {
+        context.subject().to_owned()
+    }
+}
+
+/// The broadcast app's module.
+#[module(
+    imports = [ClientsModule::register([ClientOptions::nats("NATS_CLIENT", url())])],
+    controllers = [NatsBroadcastController],
+)]
+pub struct NatsBroadcastModule;
+
+/// The broadcast spec's set-up: two NATS microservices connected to one app.
+pub async fn create_broadcast() -> Result<NestApplication, BootError> {
+    let mut app = NestFactory::create::<NatsBroadcastModule>().await?;
+    app.connect_microservice(Transport::nats(url()));
+    app.connect_microservice(Transport::nats(url()));
+    app.start_all_microservices().await?;
+    Ok(app)
+}
