@@ -187,7 +187,8 @@ async fn sum_rmq() {
     the_sums(server, &["sum", "asyncSum", "streamSum"], lists).await;
 }
 
-/// `broadcast-nats.spec.ts`: two microservices of one app both answer one request.
+/// `broadcast-nats.spec.ts` and `multicast-nats.spec.ts`: two microservices of one app both
+/// answer one request.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn broadcast_nats() {
     let start = "apt-get install nats-server && nats-server -js";
@@ -201,6 +202,9 @@ async fn broadcast_nats() {
     let server = serve(app, Duration::from_millis(100)).await;
     // `Broadcast (2 subscribers)`.
     let (status, _, body) = http_request(server, "GET", "/broadcast", &[], "").await;
+    assert_eq!((status, body.as_str()), (200, "2"));
+    // `Multicast (2 subscribers)`.
+    let (status, _, body) = http_request(server, "GET", "/multicast", &[], "").await;
     assert_eq!((status, body.as_str()), (200, "2"));
     // `Retrieve the message subject`.
     let (status, _, body) = http_request(server, "GET", "/subject", &[], "").await;

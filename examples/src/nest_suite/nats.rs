@@ -181,14 +181,45 @@ impl NatsBroadcastController {
     }
 }
 
-/// The broadcast app's module.
+/// `multicast-nats`: Nest's `NatsMulticastController`, the same with an object pattern.
+#[injectable]
+pub struct NatsMulticastController {
+    #[inject("NATS_CLIENT")]
+    client: ClientProxy,
+}
+
+#[controller]
+impl NatsMulticastController {
+    /// The first two values of the replies, summed: one from each instance.
+    #[get("multicast")]
+    async fn multicast(&self) -> Result<i64, HttpException> {
+        let replies = self
+            .client
+            .send_stream::<i64>(pattern!({ cmd: "multicast" }), &json!({}))
+            .await?;
+        let mut total = 0;
+        let mut first_two = replies.take(2);
+        while let Some(value) = first_two.next().await {
+            total += value?;
+        }
+        Ok(total)
+    }
+
+    /// One value, and the reply never completes.
+    #[message_pattern({ cmd: "multicast" })]
+    fn reply_multicast(&self) -> impl Stream<Item = Result<i64, RpcException>> + Send + 'static {
+        futures_util::stream::once(async { Ok(1) }).chain(futures_util::stream::pending())
+    }
+}
+
+/// The broadcast and multicast apps' module (one app serves both specs).
 #[module(
     imports = [ClientsModule::register([ClientOptions::nats("NATS_CLIENT", url())])],
-    controllers = [NatsBroadcastController],
+    controllers = [NatsBroadcastController, NatsMulticastController],
 )]
 pub struct NatsBroadcastModule;
 
-/// The broadcast spec's set-up: two NATS microservices connected to one app.
+/// The broadcast and multicast specs' set-up: two NATS microservices connected to one app.
 pub async fn create_broadcast() -> Result<NestApplication, BootError> {
     let mut app = NestFactory::create::<NatsBroadcastModule>().await?;
     app.connect_microservice(Transport::nats(url()));
