@@ -42,6 +42,38 @@ pub(crate) fn sum(data: Option<Vec<i64>>) -> i64 {
     data.unwrap_or_default().iter().sum()
 }
 
+/// The values of `pattern`'s streamed reply to `data`, the first `take` of them, summed as
+/// they come (the specs' `.pipe(scan((a, b) => a + b), take(n))`).
+pub(crate) async fn streamed_sum(
+    client: &ClientProxy,
+    pattern: impl Into<Pattern>,
+    data: &(impl serde::Serialize + ?Sized),
+    take: usize,
+) -> Result<i64, HttpException> {
+    let mut values = client.send_stream::<i64>(pattern, data).await?.take(take);
+    let mut total = 0;
+    while let Some(value) = values.next().await {
+        total += value?;
+    }
+    Ok(total)
+}
+
+/// Every list summed at once by `pattern`'s handler: `true` when every sum is right (the
+/// specs' `/concurrent`).
+pub(crate) async fn sums_right(
+    client: &ClientProxy,
+    pattern: Pattern,
+    lists: &[Vec<i64>],
+) -> Result<bool, RpcError> {
+    let calls = lists.iter().map(|tab| {
+        let expected: i64 = tab.iter().sum();
+        let sent = client.send::<i64>(pattern.clone(), tab);
+        async move { sent.await.map(|result| result == expected) }
+    });
+    let results = futures_util::future::try_join_all(calls).await?;
+    Ok(results.into_iter().all(|right| right))
+}
+
 /// The controller that `sum-rpc` (`AppController`, over TCP), `sum-redis` (`RedisController`),
 /// `sum-mqtt` (`MqttController`) and `sum-rmq` (`RmqController`) share, line for line but for the client's transport:
 /// `$client` is the injected client's token, `$notified` the flag its `notification` handler
@@ -72,28 +104,14 @@ macro_rules! sum_app_controller {
             #[post("stream")]
             #[http_code(200)]
             async fn stream(&self, #[body] data: RawReply) -> Result<i64, HttpException> {
-                let mut values = self
-                    .client
-                    .send_stream::<i64>(pattern!({ cmd: "streaming" }), &data)
-                    .await?;
-                let mut total = 0;
-                while let Some(value) = values.next().await {
-                    total += value?;
-                }
-                Ok(total)
+                $crate::nest_suite::streamed_sum(&self.client, pattern!({ cmd: "streaming" }), &data, usize::MAX).await
             }
 
             /// Every list summed by the `sum` handler at once; `true` when every sum is right.
             #[post("concurrent")]
             #[http_code(200)]
             async fn concurrent(&self, #[body] data: Vec<Vec<i64>>) -> Result<bool, RpcError> {
-                let calls = data.iter().map(|tab| {
-                    let expected: i64 = tab.iter().sum();
-                    let sent = self.client.send::<i64>(pattern!({ cmd: "sum" }), tab);
-                    async move { sent.await.map(|result| result == expected) }
-                });
-                let results = futures_util::future::try_join_all(calls).await?;
-                Ok(results.into_iter().all(|right| right))
+                $crate::nest_suite::sums_right(&self.client, pattern!({ cmd: "sum" }), &data).await
             }
 
             #[post("notify")]

@@ -2,7 +2,7 @@
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use futures_util::{Stream, StreamExt};
+use futures_util::Stream;
 use gateway_core::prelude::*;
 use serde_json::json;
 

@@ -6,7 +6,7 @@ use futures_util::{Stream, StreamExt};
 use gateway_core::prelude::*;
 use serde_json::json;
 
-use super::{sum, Command};
+use super::{streamed_sum, sum, sums_right, Command};
 
 /// Set by the first and the second `notification` handler of [`NatsController`] (the spec's
 /// `NatsController.IS_NOTIFIED` and `IS_NOTIFIED2`).
@@ -35,27 +35,13 @@ impl NatsController {
     #[post("stream")]
     #[http_code(200)]
     async fn stream(&self, #[body] data: RawReply) -> Result<i64, HttpException> {
-        let mut values = self
-            .client
-            .send_stream::<i64>("streaming.sum", &data)
-            .await?;
-        let mut total = 0;
-        while let Some(value) = values.next().await {
-            total += value?;
-        }
-        Ok(total)
+        streamed_sum(&self.client, "streaming.sum", &data, usize::MAX).await
     }
 
     #[post("concurrent")]
     #[http_code(200)]
     async fn concurrent(&self, #[body] data: Vec<Vec<i64>>) -> Result<bool, RpcError> {
-        let calls = data.iter().map(|tab| {
-            let expected: i64 = tab.iter().sum();
-            let sent = self.client.send::<i64>("math.sum", tab);
-            async move { sent.await.map(|result| result == expected) }
-        });
-        let results = futures_util::future::try_join_all(calls).await?;
-        Ok(results.into_iter().all(|right| right))
+        sums_right(&self.client, "math.sum".into(), &data).await
     }
 
     /// The service's error, caught and answered as a value (the spec's
@@ -151,16 +137,7 @@ impl NatsBroadcastController {
     /// The first two values of the replies, summed: one from each instance.
     #[get("broadcast")]
     async fn multicast(&self) -> Result<i64, HttpException> {
-        let replies = self
-            .client
-            .send_stream::<i64>("broadcast.test", &json!({}))
-            .await?;
-        let mut total = 0;
-        let mut first_two = replies.take(2);
-        while let Some(value) = first_two.next().await {
-            total += value?;
-        }
-        Ok(total)
+        streamed_sum(&self.client, "broadcast.test", &json!({}), 2).await
     }
 
     /// One value, and the reply never completes (the spec's `observer.next(1)`).
@@ -193,16 +170,7 @@ impl NatsMulticastController {
     /// The first two values of the replies, summed: one from each instance.
     #[get("multicast")]
     async fn multicast(&self) -> Result<i64, HttpException> {
-        let replies = self
-            .client
-            .send_stream::<i64>(pattern!({ cmd: "multicast" }), &json!({}))
-            .await?;
-        let mut total = 0;
-        let mut first_two = replies.take(2);
-        while let Some(value) = first_two.next().await {
-            total += value?;
-        }
-        Ok(total)
+        streamed_sum(&self.client, pattern!({ cmd: "multicast" }), &json!({}), 2).await
     }
 
     /// One value, and the reply never completes.

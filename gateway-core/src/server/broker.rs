@@ -165,6 +165,43 @@ fn mqtt_matches(pattern: &str, topic: &str) -> bool {
     levels.next().is_none()
 }
 
+/// What every broker server (a struct with a `core: Core` field and an inherent
+/// `async fn serve(self)`) offers the same way: `grace_period`, `shutdown_handle`,
+/// `serve_until`, and its `impl Server`.
+macro_rules! broker_server {
+    ($server:ident) => {
+        impl $server {
+            /// How long a graceful shutdown waits for in-flight handlers (default 10 s).
+            pub fn grace_period(mut self, grace: std::time::Duration) -> Self {
+                self.core.grace_period = grace;
+                self
+            }
+
+            /// A handle that stops this server.
+            pub fn shutdown_handle(&self) -> $crate::server::ShutdownHandle {
+                self.core.stop.clone()
+            }
+
+            /// Serves until `signal` completes, then shuts down gracefully.
+            pub async fn serve_until(self, signal: impl std::future::Future<Output = ()>) {
+                let stop = self.core.stop.clone();
+                $crate::server::serving::serve_until(&stop, self.serve(), signal).await;
+            }
+        }
+
+        impl $crate::server::Server for $server {
+            fn shutdown_handle(&self) -> $crate::server::ShutdownHandle {
+                $server::shutdown_handle(self)
+            }
+
+            fn serve(self: Box<Self>) -> futures_util::future::BoxFuture<'static, ()> {
+                Box::pin($server::serve(*self))
+            }
+        }
+    };
+}
+pub(crate) use broker_server;
+
 #[cfg(test)]
 mod tests {
     #[test]

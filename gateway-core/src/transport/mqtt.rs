@@ -25,12 +25,9 @@ use crate::client::{
     BoxFuture, ClientOptions, ClientTransport, ConnectContext, Connection, Outgoing, Publish,
     RpcError, CONNECTION_CLOSED,
 };
-use crate::server::broker::{drain, routes, Core};
+use crate::server::broker::{broker_server, drain, routes, Core};
 use crate::server::broker::{mqtt_route, serve_routed};
-use crate::server::serving::serve_until;
-use crate::server::{
-    MessageContext, MessageRouter, Server, ServerError, ShutdownHandle, Transport,
-};
+use crate::server::{MessageContext, MessageRouter, ServerError, Transport};
 
 /// Nest's default MQTT URL.
 pub const DEFAULT_MQTT_URL: &str = "mqtt://127.0.0.1:1883";
@@ -229,23 +226,6 @@ impl MqttServer {
         })
     }
 
-    /// How long a graceful shutdown waits for in-flight handlers (default 10 s).
-    pub fn grace_period(mut self, grace: Duration) -> Self {
-        self.core.grace_period = grace;
-        self
-    }
-
-    /// A handle that stops this server.
-    pub fn shutdown_handle(&self) -> ShutdownHandle {
-        self.core.stop.clone()
-    }
-
-    /// Serves until `signal` completes, then shuts down gracefully.
-    pub async fn serve_until(self, signal: impl std::future::Future<Output = ()>) {
-        let stop = self.core.stop.clone();
-        serve_until(&stop, self.serve(), signal).await;
-    }
-
     /// Serves until stopped, reconnecting and resubscribing whenever the broker goes away.
     pub async fn serve(self) {
         let MqttServer {
@@ -326,12 +306,4 @@ impl MqttServer {
     }
 }
 
-impl Server for MqttServer {
-    fn shutdown_handle(&self) -> ShutdownHandle {
-        MqttServer::shutdown_handle(self)
-    }
-
-    fn serve(self: Box<Self>) -> BoxFuture<'static, ()> {
-        Box::pin(MqttServer::serve(*self))
-    }
-}
+broker_server!(MqttServer);

@@ -24,12 +24,8 @@ use crate::client::{
     RpcError, CONNECTION_CLOSED,
 };
 use crate::server::broker::serve_routed;
-use crate::server::broker::{drain, routes, Core};
-use crate::server::serving::serve_until;
-use crate::server::{
-    MessageContext, MessageRouter, Server, ServerError, ShutdownHandle, Transport,
-    DEFAULT_GRACE_PERIOD,
-};
+use crate::server::broker::{broker_server, drain, routes, Core};
+use crate::server::{MessageContext, MessageRouter, ServerError, Transport, DEFAULT_GRACE_PERIOD};
 
 /// Nest's default NATS URL.
 pub const DEFAULT_NATS_URL: &str = "nats://127.0.0.1:4222";
@@ -271,17 +267,6 @@ impl NatsServer {
         })
     }
 
-    /// A handle that stops this server.
-    pub fn shutdown_handle(&self) -> ShutdownHandle {
-        self.core.stop.clone()
-    }
-
-    /// Serves until `signal` completes, then shuts down gracefully.
-    pub async fn serve_until(self, signal: impl std::future::Future<Output = ()>) {
-        let stop = self.core.stop.clone();
-        serve_until(&stop, self.serve(), signal).await;
-    }
-
     /// Serves until stopped (or the subscriptions end). async-nats reconnects and
     /// resubscribes by itself.
     pub async fn serve(self) {
@@ -329,15 +314,7 @@ impl NatsServer {
     }
 }
 
-impl Server for NatsServer {
-    fn shutdown_handle(&self) -> ShutdownHandle {
-        NatsServer::shutdown_handle(self)
-    }
-
-    fn serve(self: Box<Self>) -> BoxFuture<'static, ()> {
-        Box::pin(NatsServer::serve(*self))
-    }
-}
+broker_server!(NatsServer);
 
 /// One message: its context (subject, headers), answered on its reply subject.
 async fn handle(

@@ -27,11 +27,8 @@ use crate::client::{
     RpcError, CONNECTION_CLOSED,
 };
 use crate::server::broker::serve_routed;
-use crate::server::broker::{drain, reconnecting, routes, Core};
-use crate::server::serving::serve_until;
-use crate::server::{
-    MessageContext, MessageRouter, Server, ServerError, ShutdownHandle, Transport,
-};
+use crate::server::broker::{broker_server, drain, reconnecting, routes, Core};
+use crate::server::{MessageContext, MessageRouter, ServerError, Transport};
 
 /// Nest's default Redis URL.
 pub const DEFAULT_REDIS_URL: &str = "redis://127.0.0.1:6379";
@@ -193,23 +190,6 @@ impl RedisServer {
         })
     }
 
-    /// How long a graceful shutdown waits for in-flight handlers (default 10 s).
-    pub fn grace_period(mut self, grace: Duration) -> Self {
-        self.core.grace_period = grace;
-        self
-    }
-
-    /// A handle that stops this server.
-    pub fn shutdown_handle(&self) -> ShutdownHandle {
-        self.core.stop.clone()
-    }
-
-    /// Serves until `signal` completes, then shuts down gracefully.
-    pub async fn serve_until(self, signal: impl std::future::Future<Output = ()>) {
-        let stop = self.core.stop.clone();
-        serve_until(&stop, self.serve(), signal).await;
-    }
-
     /// Serves until stopped, reconnecting (every 500 ms) whenever Redis goes away.
     pub async fn serve(self) {
         let routes = routes(&self.core.router);
@@ -270,12 +250,4 @@ impl RedisServer {
     }
 }
 
-impl Server for RedisServer {
-    fn shutdown_handle(&self) -> ShutdownHandle {
-        RedisServer::shutdown_handle(self)
-    }
-
-    fn serve(self: Box<Self>) -> BoxFuture<'static, ()> {
-        Box::pin(RedisServer::serve(*self))
-    }
-}
+broker_server!(RedisServer);

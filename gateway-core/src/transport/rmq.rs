@@ -30,12 +30,9 @@ use crate::client::{
 use crate::server::dispatch::{dispatch, Dispatch};
 
 use crate::packet::{encode_reply, Reply};
-use crate::server::broker::{drain, reconnecting, Core};
+use crate::server::broker::{broker_server, drain, reconnecting, Core};
 use crate::server::reply::answer;
-use crate::server::serving::serve_until;
-use crate::server::{
-    MessageContext, MessageRouter, Server, ServerError, ShutdownHandle, Transport,
-};
+use crate::server::{MessageContext, MessageRouter, ServerError, Transport};
 
 /// Nest's default RabbitMQ URL.
 pub const DEFAULT_RMQ_URL: &str = "amqp://127.0.0.1:5672";
@@ -247,23 +244,6 @@ impl RmqServer {
         })
     }
 
-    /// How long a graceful shutdown waits for in-flight handlers (default 10 s).
-    pub fn grace_period(mut self, grace: Duration) -> Self {
-        self.core.grace_period = grace;
-        self
-    }
-
-    /// A handle that stops this server.
-    pub fn shutdown_handle(&self) -> ShutdownHandle {
-        self.core.stop.clone()
-    }
-
-    /// Serves until `signal` completes, then shuts down gracefully.
-    pub async fn serve_until(self, signal: impl std::future::Future<Output = ()>) {
-        let stop = self.core.stop.clone();
-        serve_until(&stop, self.serve(), signal).await;
-    }
-
     /// Serves until stopped, reconnecting (every 500 ms) whenever the broker goes away.
     pub async fn serve(self) {
         let tasks = TaskTracker::new();
@@ -310,15 +290,7 @@ impl RmqServer {
     }
 }
 
-impl Server for RmqServer {
-    fn shutdown_handle(&self) -> ShutdownHandle {
-        RmqServer::shutdown_handle(self)
-    }
-
-    fn serve(self: Box<Self>) -> BoxFuture<'static, ()> {
-        Box::pin(RmqServer::serve(*self))
-    }
-}
+broker_server!(RmqServer);
 
 async fn reply(channel: &Channel, reply_to: &str, correlation: Option<&str>, body: Vec<u8>) {
     let mut properties = BasicProperties::default();
