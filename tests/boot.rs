@@ -365,3 +365,121 @@ async fn an_unreachable_broker_is_a_connect_error_that_keeps_its_cause() {
         assert!(!cause.to_string().is_empty());
     }
 }
+
+/// A value made by a factory from other providers (Nest's `useFactory` with `inject`).
+#[derive(Clone, Debug)]
+struct Banner(String);
+
+#[injectable]
+struct BannerController {
+    #[inject("BANNER")]
+    banner: Banner,
+    greetings: Arc<GreetingService>,
+}
+
+#[controller]
+impl BannerController {
+    #[get("banner")]
+    async fn banner(&self) -> String {
+        format!("{} / {}", self.banner.0, self.greetings.greet("banner"))
+    }
+}
+
+static FACTORY_RUNS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+#[module(
+    controllers = [BannerController],
+    providers = [
+        GreetingService,
+        Provider::typed(Greeting("Hey")),
+        Provider::factory("BANNER", |greeting: Greeting, service: Arc<GreetingService>| {
+            FACTORY_RUNS.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            Banner(format!("{}! {}", greeting.0, service.greet("factory")))
+        }),
+        Provider::typed_factory(|greeting: Greeting| greeting.0.len()),
+    ],
+)]
+struct FactoryModule;
+
+#[tokio::test]
+async fn factories_get_their_arguments_from_the_container_and_run_once() {
+    let app = NestFactory::create::<FactoryModule>().await.expect("boots");
+    // The factory ran at boot, once, with the typed value and the class it asked for.
+    assert_eq!(FACTORY_RUNS.load(std::sync::atomic::Ordering::SeqCst), 1);
+    let banner: Banner = app.container().get_token("BANNER").unwrap();
+    assert_eq!(banner.0, "Hey! Hey, factory");
+    // The container gives the same instance the controller got, and builds on demand what
+    // nothing asked for at boot (the typed factory).
+    let service: Arc<GreetingService> = app.container().get().unwrap();
+    assert_eq!(service.greet("x"), "Hey, x");
+    assert_eq!(app.container().get::<usize>().unwrap(), 3);
+    assert_eq!(FACTORY_RUNS.load(std::sync::atomic::Ordering::SeqCst), 1);
+    let error = app.container().get_token::<Banner>("NOPE").unwrap_err();
+    assert!(error.to_string().contains("needs NOPE"), "{error}");
+    let error = app.container().get_token::<String>("BANNER").unwrap_err();
+    assert!(
+        error
+            .to_string()
+            .contains("expects alloc::string::String for BANNER"),
+        "{error}"
+    );
+}
+
+#[module(
+    controllers = [BannerController],
+    providers = [
+        GreetingService,
+        Provider::typed(Greeting("Hey")),
+        Provider::factory("BANNER", |missing: Arc<Egg>| Banner(format!("{}", Arc::strong_count(&missing)))),
+    ],
+)]
+struct FactoryMissingModule;
+
+#[tokio::test]
+async fn a_factory_missing_an_argument_is_named_with_its_token() {
+    let error = NestFactory::create::<FactoryMissingModule>()
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        error.starts_with("can't resolve dependencies of the factory of BANNER (field `alloc::sync::Arc<boot::Egg>` needs alloc::sync::Arc<boot::Egg>)"),
+        "{error}"
+    );
+}
+
+#[derive(Clone)]
+struct Ping;
+
+#[injectable]
+struct Hen {
+    #[inject("PING")]
+    _ping: Ping,
+}
+
+#[module(
+    controllers = [HenController],
+    providers = [Hen, Provider::factory("PING", |_: Arc<Hen>| Ping)],
+)]
+struct FactoryCycleThroughClassModule;
+
+#[injectable]
+struct HenController {
+    _hen: Arc<Hen>,
+}
+
+#[controller]
+impl HenController {
+    #[get("hen")]
+    async fn hen(&self) -> &'static str {
+        "hen"
+    }
+}
+
+#[tokio::test]
+async fn a_cycle_through_a_factory_names_the_factory_by_its_token() {
+    let error = NestFactory::create::<FactoryCycleThroughClassModule>()
+        .await
+        .unwrap_err()
+        .to_string();
+    assert_eq!(error, "circular dependency: Hen -> PING -> Hen");
+}

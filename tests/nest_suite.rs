@@ -75,6 +75,15 @@ async fn sum_rpc() {
         .expect("the hybrid app boots and its microservice starts");
     let server = serve(app, Duration::ZERO).await;
     the_sums(server, &["sum", "asyncSum", "streamSum"], &ten_lists()).await;
+    // `/POST (useFactory client)`, `/POST (useClass client)`: clients that
+    // `ClientsModule::register_async` made from the config module's provider.
+    for route in ["useFactory", "useClass"] {
+        assert_eq!(
+            post(server, &format!("/{route}?command=sum"), "[1,2,3,4,5]").await,
+            (200, "15".to_owned()),
+            "{route}"
+        );
+    }
     // `/POST (pattern not found)`.
     assert_eq!(post(server, "/?command=test", "[]").await.0, 500);
     notified(server, &[&nest_suite::IS_NOTIFIED]).await;
@@ -209,4 +218,78 @@ async fn broadcast_nats() {
     // `Retrieve the message subject`.
     let (status, _, body) = http_request(server, "GET", "/subject", &[], "").await;
     assert_eq!((status, body.as_str()), (200, "retrieve.subject.hello"));
+}
+
+/// `sum-rpc-async.spec.ts`: the spec defines its app itself, so does this test. The
+/// microservice's transport comes from a provider, through a factory run once the module's
+/// providers are built (`createMicroservice(RpcModule, { useFactory, inject })`), and the test
+/// takes the module's own client out of the container (`app.get('RPC_CLIENT')`).
+mod sum_rpc_async {
+    use std::sync::{Arc, OnceLock};
+
+    use futures_util::StreamExt;
+    use gateway_core::prelude::*;
+    use gateway_tests::*;
+
+    /// The spec's random port, fixed for the process.
+    fn port() -> u16 {
+        static PORT: OnceLock<u16> = OnceLock::new();
+        *PORT.get_or_init(free_port)
+    }
+
+    #[injectable]
+    struct RpcOptionsProvider;
+
+    impl RpcOptionsProvider {
+        fn get_options(&self) -> Transport {
+            Transport::tcp(format!("0.0.0.0:{}", port()))
+        }
+    }
+
+    #[injectable]
+    struct RpcController;
+
+    #[controller]
+    impl RpcController {
+        #[message_pattern({ cmd: "sum" })]
+        async fn sum_payload(&self, #[payload] payload: Vec<i64>) -> i64 {
+            payload.iter().sum()
+        }
+    }
+
+    #[module(
+        imports = [ClientsModule::register([ClientOptions::tcp(
+            "RPC_CLIENT",
+            format!("127.0.0.1:{}", port()),
+        )])],
+        controllers = [RpcController],
+        providers = [RpcOptionsProvider],
+    )]
+    struct RpcModule;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn sum_rpc_async() {
+        init_tracing();
+        let app = NestFactory::create_microservice_async::<RpcModule, _, _>(
+            |options: Arc<RpcOptionsProvider>| options.get_options(),
+        )
+        .await
+        .expect("the microservice boots with the transport its provider gives");
+        let client: ClientProxy = app
+            .container()
+            .get_token("RPC_CLIENT")
+            .expect("the module's client is in the container");
+        let server = app.start().await.expect("the TCP server binds");
+        tokio::spawn(server.serve());
+        // `/POST`: every value of the reply, summed.
+        let mut replies = client
+            .send_stream::<i64>(pattern!({ cmd: "sum" }), &[1, 2, 3, 4, 5])
+            .await
+            .expect("the call is sent");
+        let mut sum = 0;
+        while let Some(value) = replies.next().await {
+            sum += value.expect("a value");
+        }
+        assert_eq!(sum, 15);
+    }
 }

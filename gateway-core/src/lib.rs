@@ -94,7 +94,8 @@ pub mod prelude {
         BootError, MicroserviceServer, NestApplication, NestFactory, NestMicroservice, Transport,
     };
     pub use crate::client::{
-        CallOptions, ClientOptions, ClientProxy, ClientsModule, RawReply, RpcError, RpcStream,
+        CallOptions, ClientAsync, ClientOptions, ClientProxy, ClientsModule,
+        ClientsModuleOptionsFactory, RawReply, RpcError, RpcStream,
     };
     pub use crate::di::Provider;
     pub use crate::http::{

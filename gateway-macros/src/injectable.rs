@@ -35,20 +35,37 @@ pub fn expand(attr: TokenStream, item: TokenStream) -> TokenStream {
                 let ident = field.ident.clone().expect("named fields have names");
                 let field_name = ident.to_string();
                 let mut token = None;
+                let mut client = None;
                 field.attrs.retain(|attr| {
-                    if !attr.path().is_ident("inject") {
-                        return true;
+                    if attr.path().is_ident("inject") {
+                        match attr.parse_args::<LitStr>() {
+                            Ok(lit) => token = Some(lit.value()),
+                            Err(_) => diags.error_at(attr, "`#[inject]` takes the provider's token: `#[inject(\"USERS_SERVICE\")]`"),
+                        }
+                        return false;
                     }
-                    match attr.parse_args::<LitStr>() {
-                        Ok(lit) => token = Some(lit.value()),
-                        Err(_) => diags.error_at(attr, "`#[inject]` takes the provider's token: `#[inject(\"USERS_SERVICE\")]`"),
+                    if attr.path().is_ident("client") {
+                        match attr.parse_args::<syn::Expr>() {
+                            Ok(options) => client = Some((attr.path().span(), options)),
+                            Err(_) => diags.error_at(attr, "`#[client]` takes the client's options: `#[client(ClientOptions::tcp(\"MATH\", \"127.0.0.1:3000\"))]`"),
+                        }
+                        return false;
                     }
-                    false
+                    true
                 });
                 let ty = &field.ty;
-                let resolve = match token {
-                    Some(token) => quote_spanned!(ty.span()=> __resolver.named::<#ty>(#token, #owner, #field_name)?),
-                    None => quote_spanned!(ty.span()=> __resolver.typed::<#ty>(#owner, #field_name)?),
+                // Errors point at the type; names resolve where the macro expands (the type
+                // may come from a `macro_rules!` with its own hygiene).
+                let at = Span::call_site().located_at(ty.span());
+                let resolve = match (token, client) {
+                    (Some(_), Some((span, _))) => {
+                        diags.error(span, "a field is either injected (`#[inject]`) or its own client (`#[client]`), not both");
+                        quote!(unreachable!())
+                    }
+                    // Nest's `@Client({ .. })`: a proxy of the field's own, made from options.
+                    (None, Some((span, options))) => quote_spanned!(Span::call_site().located_at(span)=> ::gateway_core::client::ClientProxy::new(#options)),
+                    (Some(token), None) => quote_spanned!(at=> __resolver.named::<#ty>(#token, #owner, #field_name)?),
+                    (None, None) => quote_spanned!(at=> __resolver.typed::<#ty>(#owner, #field_name)?),
                 };
                 fields.push(quote!(#ident: #resolve));
             }

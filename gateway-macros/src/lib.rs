@@ -151,7 +151,9 @@ route_marker! {
 /// A struct the container builds: each field is injected from a provider, by token with
 /// `#[inject("USERS_SERVICE")]`, or by its type otherwise (`Arc<UsersService>` for a class
 /// provider, or any type registered with `Provider::typed`). Fields must be `Clone + Send +
-/// Sync`; the compiler says so at the field's type if one is not.
+/// Sync`; the compiler says so at the field's type if one is not. A `ClientProxy` field can
+/// instead make its own client from options, `#[client(ClientOptions::tcp(..))]` (Nest's
+/// `@Client({ transport, options })` property).
 ///
 /// ```
 /// use gateway_core::prelude::*;
@@ -160,6 +162,8 @@ route_marker! {
 /// struct GatewayController {
 ///     #[inject("USERS_SERVICE")]
 ///     users: ClientProxy,
+///     #[client(ClientOptions::tcp("MATH_SERVICE", "127.0.0.1:3000"))]
+///     math: ClientProxy,
 /// }
 /// ```
 #[proc_macro_attribute]

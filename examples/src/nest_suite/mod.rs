@@ -5,8 +5,10 @@
 //!
 //! Ported so far (each a hybrid application whose controller has HTTP routes that call,
 //! through a client, the message handlers it also serves):
-//! - `tcp`: the RPC app of `sum-rpc` ([`AppController`]). Not yet: its `useFactory`/`useClass`
-//!   clients and custom client class (they need factory providers).
+//! - `tcp`: the RPC app of `sum-rpc` ([`AppController`]), with its `@Client` field and the
+//!   `useFactory`/`useClass` clients of `ClientsModule.registerAsync`. Not its custom client
+//!   class (`customClass`, a `ClientTCP` whose `serializeError` wraps errors in `RpcException`):
+//!   our errors are one typed enum, [`RpcError`], with no class to subclass.
 //! - `nats`: the NATS app of `sum-nats` ([`nats::NatsController`]): wildcard patterns (`math.*`),
 //!   two handlers of one event, an exception caught by the route. Not yet: its record-builder
 //!   route.
@@ -76,15 +78,20 @@ pub(crate) async fn sums_right(
 
 /// The controller that `sum-rpc` (`AppController`, over TCP), `sum-redis` (`RedisController`),
 /// `sum-mqtt` (`MqttController`) and `sum-rmq` (`RmqController`) share, line for line but for the client's transport:
-/// `$client` is the injected client's token, `$notified` the flag its `notification` handler
-/// sets, and `$extra` the methods an app adds.
+/// `$client(..)` is the attribute that makes the `client` field (`client(options)` for Nest's
+/// `@Client(options)`, `inject("TOKEN")` for an injected one), `$notified` the flag its
+/// `notification` handler sets, `$field` the fields and `$extra` the methods an app adds.
 macro_rules! sum_app_controller {
-    ($(#[$doc:meta])* $name:ident, $client:literal, $notified:ident $(, { $($extra:tt)* })?) => {
+    (
+        $(#[$doc:meta])* $name:ident, $client:ident($($client_args:tt)*), $notified:ident
+        $(, fields { $($field:tt)* })? $(, { $($extra:tt)* })?
+    ) => {
         $(#[$doc])*
         #[injectable]
         pub struct $name {
-            #[inject($client)]
+            #[$client($($client_args)*)]
             client: ClientProxy,
+            $($($field)*)?
         }
 
         #[controller]
@@ -157,19 +164,93 @@ macro_rules! sum_app_controller {
 }
 
 sum_app_controller!(
-    /// The spec app's `AppController`: its `@Client({ transport: Transport.TCP })` is the
-    /// injected `CLIENT` (to localhost on the microservice's port).
+    /// The spec app's `AppController`: its `@Client({ transport: Transport.TCP })` (to
+    /// localhost on the microservice's port), and the `useFactory` and `useClass` clients of
+    /// the module's `ClientsModule.registerAsync`.
     AppController,
-    "CLIENT",
-    IS_NOTIFIED
+    client(ClientOptions::tcp("client", format!("127.0.0.1:{}", microservice_port()))),
+    IS_NOTIFIED,
+    fields {
+        #[inject("USE_CLASS_CLIENT")]
+        use_class_client: ClientProxy,
+        #[inject("USE_FACTORY_CLIENT")]
+        use_factory_client: ClientProxy,
+    },
+    {
+        #[post("useFactory")]
+        #[http_code(200)]
+        async fn call_with_client_use_factory(
+            &self,
+            #[query] q: Command,
+            #[body] data: RawReply,
+        ) -> Result<RawReply, RpcError> {
+            self.use_factory_client.send(json!({ "cmd": q.command }), &data).await
+        }
+
+        #[post("useClass")]
+        #[http_code(200)]
+        async fn call_with_client_use_class(
+            &self,
+            #[query] q: Command,
+            #[body] data: RawReply,
+        ) -> Result<RawReply, RpcError> {
+            self.use_class_client.send(json!({ "cmd": q.command }), &data).await
+        }
+    }
 );
 
-/// The spec app's module: the controller and its client.
+/// The spec app's `ConfigService`: where the clients' settings come from (Nest's holds
+/// `{ transport: Transport.TCP }`; ours holds the address of the microservice too, since our
+/// options name it).
+#[derive(Clone, Debug)]
+pub struct ConfigService {
+    address: String,
+}
+
+impl ConfigService {
+    /// The settings of this process: the microservice on localhost, `MICROSERVICE_PORT`.
+    pub fn from_env() -> Self {
+        ConfigService {
+            address: format!("127.0.0.1:{}", microservice_port()),
+        }
+    }
+
+    /// A setting by key (`"address"`); `None` for an unknown key.
+    pub fn get(&self, key: &str) -> Option<&str> {
+        (key == "address").then_some(self.address.as_str())
+    }
+
+    /// The options of a TCP client to the configured address.
+    fn tcp_client(&self) -> ClientOptions {
+        ClientOptions::tcp("", self.get("address").unwrap_or("127.0.0.1:3000"))
+    }
+}
+
+/// The spec app's `ConfigModule`: provides [`ConfigService`] (by type).
+#[module(providers = [Provider::typed(ConfigService::from_env())])]
+pub struct ConfigModule;
+
+/// The spec app's `ClientOptionService`, the `useClass` of `USE_CLASS_CLIENT`: a class that
+/// makes the client's options from the injected [`ConfigService`].
+#[injectable]
+pub struct ClientOptionService {
+    config_service: ConfigService,
+}
+
+impl ClientsModuleOptionsFactory for ClientOptionService {
+    fn create_client_options(&self) -> ClientOptions {
+        self.config_service.tcp_client()
+    }
+}
+
+/// The spec app's module: the controller, and the clients `ClientsModule.registerAsync` makes
+/// from the `ConfigModule`'s settings, one by a factory and one by a class.
 #[module(
-    imports = [ClientsModule::register([ClientOptions::tcp(
-        "CLIENT",
-        format!("127.0.0.1:{}", microservice_port()),
-    )])],
+    imports = [ClientsModule::register_async([
+        ClientAsync::use_factory("USE_FACTORY_CLIENT", |config: ConfigService| config.tcp_client())
+            .imports(ConfigModule),
+        ClientAsync::use_class::<ClientOptionService>("USE_CLASS_CLIENT").imports(ConfigModule),
+    ])],
     controllers = [AppController],
 )]
 pub struct ApplicationModule;

@@ -18,11 +18,10 @@ pub static RECEIVED: [AtomicBool; 4] = [
 ];
 
 sum_app_controller!(
-    /// The spec app's `MqttController`: its `@Client({ transport: Transport.MQTT })` is the
-    /// injected `MQTT_CLIENT`; on top of the RPC app's routes, wildcard (`#`, `+`) and shared
+    /// The spec app's `MqttController`, with its `@Client({ transport: Transport.MQTT })`; on top of the RPC app's routes, wildcard (`#`, `+`) and shared
     /// (`$share/<group>/..`) subscriptions for messages and events.
     MqttController,
-    "MQTT_CLIENT",
+    client(ClientOptions::mqtt("MQTT_CLIENT", url())),
     NOTIFIED,
     {
             #[post("wildcard-event")]
@@ -131,9 +130,8 @@ pub fn url() -> String {
     std::env::var("MQTT_URL").unwrap_or_else(|_| "mqtt://127.0.0.1:1883".to_owned())
 }
 
-/// The MQTT app's module: the controller and its client.
+/// The MQTT app's module: the controller.
 #[module(
-    imports = [ClientsModule::register([ClientOptions::mqtt("MQTT_CLIENT", url())])],
     controllers = [MqttController],
 )]
 pub struct MqttModule;

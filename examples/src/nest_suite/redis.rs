@@ -9,10 +9,9 @@ use serde_json::json;
 use super::{sum, Command};
 
 sum_app_controller!(
-    /// The spec app's `RedisController`: its `@Client({ transport: Transport.REDIS })` is the
-    /// injected `REDIS_CLIENT`.
+    /// The spec app's `RedisController`, with its `@Client({ transport: Transport.REDIS })`.
     RedisController,
-    "REDIS_CLIENT",
+    client(ClientOptions::redis("REDIS_CLIENT", url())),
     NOTIFIED
 );
 
@@ -24,9 +23,8 @@ pub fn url() -> String {
     std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned())
 }
 
-/// The Redis app's module: the controller and its client.
+/// The Redis app's module: the controller.
 #[module(
-    imports = [ClientsModule::register([ClientOptions::redis("REDIS_CLIENT", url())])],
     controllers = [RedisController],
 )]
 pub struct RedisModule;

@@ -14,7 +14,7 @@ sum_app_controller!(
     /// The spec app's `RMQController`: its client (Nest builds it with `ClientProxyFactory`)
     /// is the injected `RMQ_CLIENT`, on the queue the microservice consumes.
     RmqController,
-    "RMQ_CLIENT",
+    inject("RMQ_CLIENT"),
     NOTIFIED
 );
 

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use axum::Router;
 
 use super::BootError;
-use crate::di::{DiError, Injectable, Module, ModuleBuilder, Registry, Resolver};
+use crate::di::{Container, DiError, Injectable, Module, ModuleBuilder, Registry, Resolver};
 use crate::http::{Controller, ControllerMeta, RouteMeta};
 use crate::server::MessageRouter;
 
@@ -67,7 +67,7 @@ impl ModuleBuilder<'_> {
 }
 
 /// Collects the module tree, checks it, builds every controller.
-pub(super) fn boot<M: Module>(kind: Kind) -> Result<(Router, MessageRouter), BootError> {
+pub(super) fn boot<M: Module>(kind: Kind) -> Result<(Router, MessageRouter, Container), BootError> {
     let mut registry = Registry::default();
     M::configure(&mut ModuleBuilder::root::<M>(&mut registry));
     if let Some(error) = registry.errors.first() {
@@ -131,7 +131,8 @@ pub(super) fn boot<M: Module>(kind: Kind) -> Result<(Router, MessageRouter), Boo
             route: route.clone(),
         });
     }
-    Ok((router, messages))
+    let built = resolver.finish();
+    Ok((router, messages, Container::new(&mut registry, built)))
 }
 
 /// The cross-check: a controller compiled into the binary that no module lists is usually a

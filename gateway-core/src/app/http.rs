@@ -17,6 +17,7 @@ use tower_http::request_id::{PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::set_header::SetResponseHeaderLayer;
 
 use super::BootError;
+use crate::di::Container;
 use crate::http::{
     global_filters, nest_defaults, nest_fallbacks, on_panic, BodyLimit, CanActivate, DynFilter,
     DynGuard, DynInterceptor, ExceptionFilter, GlobalGuards, GlobalInterceptors, MakeId,
@@ -29,6 +30,7 @@ pub struct NestApplication {
     router: Router,
     /// The message handlers of the app's controllers, for connected microservices.
     messages: MessageRouter,
+    container: Container,
     microservices: Vec<Transport>,
     running: Vec<(ShutdownHandle, tokio::task::JoinHandle<()>)>,
     global_guards: Vec<Arc<dyn DynGuard>>,
@@ -76,10 +78,11 @@ impl std::fmt::Debug for NestApplication {
 }
 
 impl NestApplication {
-    pub(super) fn new(router: Router, messages: MessageRouter) -> Self {
+    pub(super) fn new(router: Router, messages: MessageRouter, container: Container) -> Self {
         NestApplication {
             router,
             messages,
+            container,
             microservices: Vec::new(),
             running: Vec::new(),
             global_guards: Vec::new(),
@@ -88,6 +91,13 @@ impl NestApplication {
             layers: Vec::new(),
             edge: Edge::default(),
         }
+    }
+
+    /// The app's container: Nest's `app.get(UsersService)` is
+    /// `app.container().get::<Arc<UsersService>>()`, `app.get('USERS_SERVICE')` is
+    /// `.get_token::<ClientProxy>("USERS_SERVICE")`.
+    pub fn container(&self) -> &Container {
+        &self.container
     }
 
     /// Serves the app's `#[message_pattern]` and `#[event_pattern]` handlers over `transport`

@@ -5,6 +5,7 @@ use std::future::Future;
 use std::net::SocketAddr;
 
 use super::BootError;
+use crate::di::Container;
 use crate::server::serving::serve_until;
 use crate::server::{MessageRouter, Server, ShutdownHandle, Transport};
 use crate::transport::tcp::TcpServer;
@@ -13,6 +14,7 @@ use crate::transport::tcp::TcpServer;
 pub struct NestMicroservice {
     router: MessageRouter,
     transport: Transport,
+    container: Container,
 }
 
 impl std::fmt::Debug for NestMicroservice {
@@ -67,8 +69,18 @@ impl MicroserviceServer {
 }
 
 impl NestMicroservice {
-    pub(super) fn new(router: MessageRouter, transport: Transport) -> Self {
-        NestMicroservice { router, transport }
+    pub(super) fn new(router: MessageRouter, transport: Transport, container: Container) -> Self {
+        NestMicroservice {
+            router,
+            transport,
+            container,
+        }
+    }
+
+    /// The app's container: Nest's `app.get(..)` is `app.container().get::<T>()` /
+    /// `.get_token::<T>("TOKEN")`. It stays valid after the microservice starts.
+    pub fn container(&self) -> &Container {
+        &self.container
     }
 
     /// Binds a TCP transport without serving yet (to learn the address, or to serve with

@@ -18,7 +18,7 @@ pub use crate::server::Transport;
 pub use http::NestApplication;
 pub use microservice::{MicroserviceServer, NestMicroservice};
 
-use crate::di::{DiError, Module};
+use crate::di::{DiError, Factory, Module};
 use crate::server::ServerError;
 use boot::{boot, Kind};
 
@@ -102,8 +102,8 @@ impl NestFactory {
     /// Builds the app for `M`: resolves every provider and controller and mounts every route.
     /// Nothing is served until [`NestApplication::listen`].
     pub async fn create<M: Module>() -> Result<NestApplication, BootError> {
-        let (router, messages) = boot::<M>(Kind::Http)?;
-        Ok(NestApplication::new(router, messages))
+        let (router, messages, container) = boot::<M>(Kind::Http)?;
+        Ok(NestApplication::new(router, messages, container))
     }
 
     /// Builds a microservice for `M`: every `#[message_pattern]` and `#[event_pattern]` of
@@ -112,7 +112,22 @@ impl NestFactory {
     pub async fn create_microservice<M: Module>(
         transport: Transport,
     ) -> Result<NestMicroservice, BootError> {
-        let (_, router) = boot::<M>(Kind::Microservice)?;
-        Ok(NestMicroservice::new(router, transport))
+        let (_, router, container) = boot::<M>(Kind::Microservice)?;
+        Ok(NestMicroservice::new(router, transport, container))
+    }
+
+    /// A microservice whose transport is made from the module's providers, once they are
+    /// built: Nest's `NestFactory.createMicroservice(AppModule, { useFactory, inject })`.
+    /// `factory`'s arguments are providers resolved by type (`Arc<ConfigService>`), as in
+    /// [`Provider::factory`](crate::di::Provider::factory).
+    pub async fn create_microservice_async<M: Module, Args, F>(
+        factory: F,
+    ) -> Result<NestMicroservice, BootError>
+    where
+        F: Factory<Args, Output = Transport>,
+    {
+        let (_, router, container) = boot::<M>(Kind::Microservice)?;
+        let transport = container.call(factory)?;
+        Ok(NestMicroservice::new(router, transport, container))
     }
 }

@@ -1,28 +1,146 @@
 //! [`ClientsModule`]: client proxies as providers.
 
+use std::borrow::Cow;
+use std::sync::Arc;
+
 use super::{ClientOptions, ClientProxy};
-use crate::di::{Import, ModuleBuilder, Provider};
+use crate::di::{Factory, Import, Injectable, ModuleBuilder, Provider, Resolver};
+
+/// A module a client's factory needs, imported with the client.
+type DeferredImport = Box<dyn FnOnce(&mut ModuleBuilder<'_>)>;
 
 /// Nest's `ClientsModule`: registers one [`ClientProxy`] per [`ClientOptions`], under its
 /// name, to be injected with `#[inject("USERS_SERVICE")] users: ClientProxy`.
 pub struct ClientsModule {
-    clients: Vec<ClientOptions>,
+    providers: Vec<Provider>,
+    imports: Vec<DeferredImport>,
 }
 
 impl ClientsModule {
     /// `ClientsModule.register([{ name: 'USERS_SERVICE', transport: Transport.TCP, .. }])`.
     pub fn register(clients: impl IntoIterator<Item = ClientOptions>) -> Self {
         ClientsModule {
-            clients: clients.into_iter().collect(),
+            providers: clients
+                .into_iter()
+                .map(|options| {
+                    let name = options.name().to_owned();
+                    Provider::value(name, ClientProxy::new(options))
+                })
+                .collect(),
+            imports: Vec::new(),
         }
+    }
+
+    /// `ClientsModule.registerAsync([..])`: clients whose options are made at boot, from
+    /// other providers (settings, secrets), by a factory or a class. See [`ClientAsync`].
+    pub fn register_async(clients: impl IntoIterator<Item = ClientAsync>) -> Self {
+        let mut module = ClientsModule {
+            providers: Vec::new(),
+            imports: Vec::new(),
+        };
+        for client in clients {
+            module.providers.push(client.provider);
+            module.imports.extend(client.imports);
+        }
+        module
     }
 }
 
 impl Import for ClientsModule {
     fn import(self, into: &mut ModuleBuilder<'_>) {
-        for options in self.clients {
-            let name = options.name().to_owned();
-            into.provide(Provider::value(name, ClientProxy::new(options)));
+        for import in self.imports {
+            import(into);
+        }
+        for provider in self.providers {
+            into.provide(provider);
         }
     }
+}
+
+/// One entry of [`ClientsModule::register_async`]: the client's name (its token) and how its
+/// [`ClientOptions`] are made. The name given here is the client's, whatever name the options
+/// carry.
+///
+/// ```
+/// # use gateway_core::prelude::*;
+/// # use gateway_core::client::{ClientAsync, ClientsModule, ClientOptions, ClientsModuleOptionsFactory};
+/// # use gateway_core::di::Provider;
+/// # use std::sync::Arc;
+/// #[derive(Clone)]
+/// struct Settings { users_addr: String }
+///
+/// #[injectable]
+/// struct UsersClientOptions { settings: Settings }
+///
+/// impl ClientsModuleOptionsFactory for UsersClientOptions {
+///     fn create_client_options(&self) -> ClientOptions {
+///         ClientOptions::tcp("", &self.settings.users_addr)
+///     }
+/// }
+///
+/// let clients = ClientsModule::register_async([
+///     // { name: 'USERS_SERVICE', useFactory: (s: Settings) => ({ .. }), inject: [Settings] }
+///     ClientAsync::use_factory("USERS_SERVICE", |settings: Settings| {
+///         ClientOptions::tcp("", settings.users_addr)
+///     }),
+///     // { name: 'ORDERS_SERVICE', useClass: UsersClientOptions }
+///     ClientAsync::use_class::<UsersClientOptions>("ORDERS_SERVICE"),
+/// ]);
+/// ```
+pub struct ClientAsync {
+    provider: Provider,
+    imports: Vec<DeferredImport>,
+}
+
+impl ClientAsync {
+    /// `{ name, useFactory, inject }`: `factory`'s arguments are providers resolved by type
+    /// (Nest's `inject` list), its result the client's options. It runs once, at boot.
+    pub fn use_factory<Args, F>(name: impl Into<Cow<'static, str>>, factory: F) -> Self
+    where
+        F: Factory<Args, Output = ClientOptions>,
+    {
+        let name: Cow<'static, str> = name.into();
+        let owner: Cow<'static, str> = format!("the client options factory of {name}").into();
+        let client: Arc<str> = Arc::from(&*name);
+        ClientAsync {
+            provider: Provider::built(name, move |r: &mut Resolver<'_>| {
+                let options = factory.call(r, &owner)?;
+                Ok(ClientProxy::new(options.named(client.clone())))
+            }),
+            imports: Vec::new(),
+        }
+    }
+
+    /// `{ name, useClass }`: the container builds a `C` with its dependencies (a fresh one,
+    /// not a shared provider, as Nest does) and asks it for the options.
+    pub fn use_class<C>(name: impl Into<Cow<'static, str>>) -> Self
+    where
+        C: ClientsModuleOptionsFactory + Injectable,
+    {
+        let name: Cow<'static, str> = name.into();
+        let client: Arc<str> = Arc::from(&*name);
+        ClientAsync {
+            provider: Provider::built(name, move |r: &mut Resolver<'_>| {
+                let options = r.build::<C>()?.create_client_options();
+                Ok(ClientProxy::new(options.named(client.clone())))
+            }),
+            imports: Vec::new(),
+        }
+    }
+
+    /// `imports: [ConfigModule]`: a module the factory's providers come from.
+    pub fn imports(mut self, import: impl Import + 'static) -> Self {
+        self.imports
+            .push(Box::new(move |into: &mut ModuleBuilder<'_>| {
+                into.import(import)
+            }));
+        self
+    }
+}
+
+/// Nest's `ClientsModuleOptionsFactory`: a class that makes a client's options, for
+/// [`ClientAsync::use_class`].
+pub trait ClientsModuleOptionsFactory: Send + Sync + 'static {
+    /// The client's options (their name is replaced by the registered one).
+    fn create_client_options(&self) -> ClientOptions;
 }

@@ -31,7 +31,7 @@ use serde::Serialize;
 use tokio::sync::mpsc;
 use tokio::time::{Instant, Sleep};
 
-pub use clients_module::ClientsModule;
+pub use clients_module::{ClientAsync, ClientsModule, ClientsModuleOptionsFactory};
 pub use connection::{Closer, Connection, Outgoing, Publish, CONNECTION_CLOSED};
 pub use error::RpcError;
 /// The boxed future [`ClientTransport`] and [`Publish`] return (re-exported from

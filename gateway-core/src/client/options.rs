@@ -59,6 +59,12 @@ impl ClientOptions {
         }
     }
 
+    /// The same options under another name (`register_async` names its clients).
+    pub(crate) fn named(mut self, name: Arc<str>) -> Self {
+        self.name = name;
+        self
+    }
+
     /// The deadline for every call that does not set its own (default: 5 s). It covers the
     /// whole call: connecting, writing and waiting for the final reply.
     pub fn timeout(mut self, timeout: Duration) -> Self {

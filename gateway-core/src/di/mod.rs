@@ -18,7 +18,7 @@ use std::any::{type_name, Any, TypeId};
 use std::borrow::Cow;
 use std::collections::HashMap;
 use std::fmt;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 /// How a provider is found: by a string token, or by the type of the value.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -51,8 +51,8 @@ pub enum DiError {
     /// Nest's "can't resolve dependencies".
     #[error("can't resolve dependencies of {owner} (field `{field}` needs {token}): make sure a provider for {token} is registered in {module} or a module it imports (`providers = [..]`, `ClientsModule::register([..])`)")]
     Missing {
-        /// The class being built.
-        owner: &'static str,
+        /// The class (or factory) being built.
+        owner: Cow<'static, str>,
         /// Its field.
         field: &'static str,
         /// What the field asked for.
@@ -63,8 +63,8 @@ pub enum DiError {
     /// A provider is registered under a token, but its value is another type.
     #[error("{owner}.{field} expects {expected} for {token}, but the provider registered under {token} is a {found}")]
     WrongType {
-        /// The class being built.
-        owner: &'static str,
+        /// The class (or factory) being built.
+        owner: Cow<'static, str>,
         /// Its field.
         field: &'static str,
         /// The token.
@@ -92,17 +92,30 @@ pub enum DiError {
     },
 }
 
-type Value = Arc<dyn Any + Send + Sync>;
+pub(crate) type Value = Arc<dyn Any + Send + Sync>;
 type Build = Arc<dyn Fn(&mut Resolver<'_>) -> Result<Value, DiError> + Send + Sync>;
 
 /// What a provider gives: a ready value, or a recipe run at boot.
 #[derive(Clone)]
 enum Recipe {
     Value(Value, &'static str),
-    Build(Build, &'static str),
+    /// The recipe, what it is called in a cycle (a class's name, a factory's token), and
+    /// the type it makes.
+    Build(Build, Cow<'static, str>, &'static str),
 }
 
 /// A provider that is not a class: Nest's `useValue` / `useFactory`.
+///
+/// ```
+/// # use gateway_core::prelude::*;
+/// # use gateway_core::di::Provider;
+/// # use std::sync::Arc;
+/// #[derive(Clone)]
+/// struct Settings { users_addr: String }
+///
+/// // { provide: 'USERS_ADDR', useFactory: (s: Settings) => s.usersAddr, inject: [Settings] }
+/// let addr = Provider::factory("USERS_ADDR", |settings: Settings| settings.users_addr);
+/// ```
 #[derive(Clone)]
 pub struct Provider {
     token: Token,
@@ -128,7 +141,88 @@ impl Provider {
             recipe: Recipe::Value(Arc::new(value), type_name::<T>()),
         }
     }
+
+    /// `{ provide: 'TOKEN', useFactory: (a: A, b: B) => .., inject: [A, B] }`: `factory` runs
+    /// once, at boot, the first time something needs `TOKEN`; its arguments are resolved by
+    /// their types (what `inject` lists in Nest), so `|config: Arc<ConfigService>| ..`
+    /// receives the `ConfigService` provider. Inject the value with `#[inject("TOKEN")]`.
+    pub fn factory<Args, F: Factory<Args>>(
+        token: impl Into<Cow<'static, str>>,
+        factory: F,
+    ) -> Self {
+        let token: Cow<'static, str> = token.into();
+        let owner: Cow<'static, str> = format!("the factory of {token}").into();
+        Provider::built(token, move |r| factory.call(r, &owner))
+    }
+
+    /// A named provider made at boot by `build`, which asks the resolver for what it needs:
+    /// what [`factory`](Self::factory) and `ClientsModule::register_async` are made of.
+    pub(crate) fn built<T: Clone + Send + Sync + 'static>(
+        token: Cow<'static, str>,
+        build: impl Fn(&mut Resolver<'_>) -> Result<T, DiError> + Send + Sync + 'static,
+    ) -> Self {
+        Provider {
+            recipe: Recipe::Build(
+                Arc::new(move |r| Ok(Arc::new(build(r)?) as Value)),
+                token.clone(),
+                type_name::<T>(),
+            ),
+            token: Token::Named(token),
+        }
+    }
+
+    /// A factory whose value is injected by its type (`useFactory` with a class token):
+    /// fields of type `T` receive a clone of what `factory` returns.
+    pub fn typed_factory<Args, F: Factory<Args>>(factory: F) -> Self {
+        let owner: Cow<'static, str> =
+            format!("the factory of {}", type_name::<F::Output>()).into();
+        Provider {
+            token: Token::of::<F::Output>(),
+            recipe: Recipe::Build(
+                Arc::new(move |r| Ok(Arc::new(factory.call(r, &owner)?) as Value)),
+                type_name::<F::Output>().into(),
+                type_name::<F::Output>(),
+            ),
+        }
+    }
 }
+
+/// A function the container can call to make a provider: any `Fn(A, B, ..) -> T` (up to six
+/// arguments) whose arguments are providers injected by type (`Arc<SomeService>` for a
+/// class, `T` for a [`Provider::typed`] value). Nest's `useFactory` with its `inject` list.
+pub trait Factory<Args>: Send + Sync + 'static {
+    /// What the factory makes.
+    type Output: Clone + Send + Sync + 'static;
+
+    /// Resolves the arguments and calls the function. `owner` names the factory in errors.
+    fn call(&self, resolver: &mut Resolver<'_>, owner: &str) -> Result<Self::Output, DiError>;
+}
+
+macro_rules! factory_arities {
+    ($($arg:ident),*) => {
+        impl<F, T, $($arg,)*> Factory<($($arg,)*)> for F
+        where
+            F: Fn($($arg),*) -> T + Send + Sync + 'static,
+            T: Clone + Send + Sync + 'static,
+            $($arg: Clone + Send + Sync + 'static,)*
+        {
+            type Output = T;
+
+            #[allow(unused_variables)]
+            fn call(&self, resolver: &mut Resolver<'_>, owner: &str) -> Result<T, DiError> {
+                Ok(self($(resolver.resolve::<$arg>(Token::of::<$arg>(), Cow::Owned(owner.to_owned()), type_name::<$arg>())?),*))
+            }
+        }
+    };
+}
+
+factory_arities!();
+factory_arities!(A);
+factory_arities!(A, B);
+factory_arities!(A, B, C);
+factory_arities!(A, B, C, D);
+factory_arities!(A, B, C, D, E);
+factory_arities!(A, B, C, D, E, G);
 
 /// A class that the container builds: what `#[injectable]` implements.
 pub trait Injectable: Sized + 'static {
@@ -169,10 +263,13 @@ pub(crate) struct ControllerEntry {
     pub entry: Box<dyn Any>,
 }
 
+/// Every provider's recipe, by token, with the module that registered it.
+type Recipes = HashMap<Token, (Recipe, &'static str)>;
+
 /// Everything collected from the module tree.
 #[derive(Default)]
 pub(crate) struct Registry {
-    recipes: HashMap<Token, (Recipe, &'static str)>,
+    recipes: Recipes,
     modules: Vec<TypeId>,
     pub controllers: Vec<ControllerEntry>,
     pub errors: Vec<DiError>,
@@ -224,7 +321,10 @@ impl<'a> ModuleBuilder<'a> {
     /// A class provider: built once, injected into fields of type `Arc<P>`.
     pub fn provider<P: Injectable + Send + Sync>(&mut self) {
         let build: Build = Arc::new(|r| Ok(Arc::new(Arc::new(P::construct(r)?)) as Value));
-        self.register(Token::of::<Arc<P>>(), Recipe::Build(build, P::NAME));
+        self.register(
+            Token::of::<Arc<P>>(),
+            Recipe::Build(build, P::NAME.into(), P::NAME),
+        );
     }
 
     /// A value or factory provider.
@@ -243,10 +343,10 @@ impl<'a> ModuleBuilder<'a> {
 
 /// Hands out dependencies while the graph is built.
 pub struct Resolver<'a> {
-    registry: &'a Registry,
+    recipes: &'a Recipes,
     built: HashMap<Token, Value>,
     /// Classes being built, for cycle detection.
-    stack: Vec<&'static str>,
+    stack: Vec<Cow<'static, str>>,
     /// The module of the class being built at the bottom of the stack.
     module: &'static str,
 }
@@ -254,11 +354,16 @@ pub struct Resolver<'a> {
 impl<'a> Resolver<'a> {
     pub(crate) fn new(registry: &'a Registry) -> Self {
         Resolver {
-            registry,
+            recipes: &registry.recipes,
             built: HashMap::new(),
             stack: Vec::new(),
             module: "the root module",
         }
+    }
+
+    /// What was built, for the [`Container`].
+    pub(crate) fn finish(self) -> HashMap<Token, Value> {
+        self.built
     }
 
     pub(crate) fn in_module(&mut self, module: &'static str) {
@@ -272,7 +377,7 @@ impl<'a> Resolver<'a> {
         owner: &'static str,
         field: &'static str,
     ) -> Result<T, DiError> {
-        self.get(Token::Named(Cow::Borrowed(token)), owner, field)
+        self.resolve(Token::Named(Cow::Borrowed(token)), owner.into(), field)
     }
 
     /// A field injected by its type.
@@ -281,19 +386,19 @@ impl<'a> Resolver<'a> {
         owner: &'static str,
         field: &'static str,
     ) -> Result<T, DiError> {
-        self.get(Token::of::<T>(), owner, field)
+        self.resolve(Token::of::<T>(), owner.into(), field)
     }
 
-    fn get<T: Clone + Send + Sync + 'static>(
+    fn resolve<T: Clone + Send + Sync + 'static>(
         &mut self,
         token: Token,
-        owner: &'static str,
+        owner: Cow<'static, str>,
         field: &'static str,
     ) -> Result<T, DiError> {
         let value = match self.built.get(&token) {
             Some(value) => value.clone(),
             None => {
-                let Some((recipe, _module)) = self.registry.recipes.get(&token) else {
+                let Some((recipe, _module)) = self.recipes.get(&token) else {
                     return Err(DiError::Missing {
                         owner,
                         field,
@@ -303,14 +408,14 @@ impl<'a> Resolver<'a> {
                 };
                 let value = match recipe {
                     Recipe::Value(value, _) => value.clone(),
-                    Recipe::Build(build, name) => {
+                    Recipe::Build(build, name, _) => {
                         if let Some(start) = self.stack.iter().position(|n| n == name) {
                             let mut path: Vec<String> =
                                 self.stack[start..].iter().map(|s| s.to_string()).collect();
                             path.push(name.to_string());
                             return Err(DiError::Cycle { path });
                         }
-                        self.stack.push(name);
+                        self.stack.push(name.clone());
                         let built = build(self);
                         self.stack.pop();
                         built?
@@ -320,8 +425,8 @@ impl<'a> Resolver<'a> {
                 value
             }
         };
-        let found = match &self.registry.recipes.get(&token) {
-            Some((Recipe::Value(_, name) | Recipe::Build(_, name), _)) => *name,
+        let found = match &self.recipes.get(&token) {
+            Some((Recipe::Value(_, name) | Recipe::Build(_, _, name), _)) => *name,
             None => "?",
         };
         value
@@ -336,11 +441,93 @@ impl<'a> Resolver<'a> {
             })
     }
 
+    /// A provider by its type, as a factory or a hand-written [`Injectable`] asks for one
+    /// (`Arc<SomeService>` for a class).
+    pub fn get<T: Clone + Send + Sync + 'static>(&mut self) -> Result<T, DiError> {
+        let owner = self.stack.last().cloned().unwrap_or(Cow::Borrowed("get"));
+        self.resolve(Token::of::<T>(), owner, type_name::<T>())
+    }
+
+    /// A provider by its string token.
+    pub fn get_token<T: Clone + Send + Sync + 'static>(
+        &mut self,
+        token: &str,
+    ) -> Result<T, DiError> {
+        let owner = self.stack.last().cloned().unwrap_or(Cow::Borrowed("get"));
+        self.resolve(
+            Token::Named(token.to_owned().into()),
+            owner,
+            type_name::<T>(),
+        )
+    }
+
     /// Builds a controller's class (tracked for cycles like any provider).
     pub(crate) fn build<C: Injectable>(&mut self) -> Result<C, DiError> {
-        self.stack.push(C::NAME);
+        self.stack.push(C::NAME.into());
         let built = C::construct(self);
         self.stack.pop();
         built
+    }
+}
+
+/// The container once the app is booted: every provider built so far, and the recipes of the
+/// others (built on first request). Nest's `app.get(UsersService)` /
+/// `app.get('USERS_SERVICE')`. Cheap to clone.
+#[derive(Clone)]
+pub struct Container {
+    inner: Arc<ContainerInner>,
+}
+
+struct ContainerInner {
+    recipes: Recipes,
+    built: Mutex<HashMap<Token, Value>>,
+}
+
+impl fmt::Debug for Container {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Container")
+            .field("providers", &self.inner.recipes.len())
+            .finish()
+    }
+}
+
+impl Container {
+    /// Keeps what boot built.
+    pub(crate) fn new(registry: &mut Registry, built: HashMap<Token, Value>) -> Self {
+        Container {
+            inner: Arc::new(ContainerInner {
+                recipes: std::mem::take(&mut registry.recipes),
+                built: Mutex::new(built),
+            }),
+        }
+    }
+
+    /// Runs `f` with a resolver over this container: what `f` builds stays built.
+    pub fn with_resolver<R>(&self, f: impl FnOnce(&mut Resolver<'_>) -> R) -> R {
+        let mut built = self.inner.built.lock().unwrap_or_else(|e| e.into_inner());
+        let mut resolver = Resolver {
+            recipes: &self.inner.recipes,
+            built: std::mem::take(&mut *built),
+            stack: Vec::new(),
+            module: "the app",
+        };
+        let result = f(&mut resolver);
+        *built = resolver.built;
+        result
+    }
+
+    /// The provider of type `T` (`Arc<UsersService>` for a class, `T` for a typed value).
+    pub fn get<T: Clone + Send + Sync + 'static>(&self) -> Result<T, DiError> {
+        self.with_resolver(|r| r.get())
+    }
+
+    /// The provider registered under `token` (`"USERS_SERVICE"`).
+    pub fn get_token<T: Clone + Send + Sync + 'static>(&self, token: &str) -> Result<T, DiError> {
+        self.with_resolver(|r| r.get_token(token))
+    }
+
+    /// Calls a factory with its arguments resolved from the container.
+    pub fn call<Args, F: Factory<Args>>(&self, factory: F) -> Result<F::Output, DiError> {
+        self.with_resolver(|r| factory.call(r, "the factory"))
     }
 }
