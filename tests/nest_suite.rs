@@ -293,3 +293,295 @@ mod sum_rpc_async {
         assert_eq!(sum, 15);
     }
 }
+
+/// `disconnected-client.spec.ts`: a client to a service that is not there fails its call
+/// with a refused connection, which the route answers 408. The spec's TCP case dials Nest's
+/// default `localhost:3000`; ours names a free port, so a server another test started there
+/// cannot answer. Its MQTT case dials `broker.hivemq.com:183`; ours `localhost:183` (this
+/// machine's traffic stays on loopback): the fact is the same, nobody listens.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn disconnected_client() {
+    init_tracing();
+    let app = nest_suite::disconnected::create().await.expect("boots");
+    let server = serve(app, Duration::ZERO).await;
+    let tcp = format!(r#"{{"transport":0,"options":{{"port":{}}}}}"#, free_port());
+    let cases = [
+        ("TCP", tcp.as_str()),
+        (
+            "REDIS",
+            r#"{"transport":1,"options":{"url":"redis://localhost:3333"}}"#,
+        ),
+        (
+            "NATS",
+            r#"{"transport":2,"options":{"url":"nats://localhost:4224"}}"#,
+        ),
+        (
+            "MQTT",
+            r#"{"transport":3,"options":{"host":"mqtt://localhost","port":183}}"#,
+        ),
+    ];
+    for (transport, options) in cases {
+        let (status, body) = post(server, "/", options).await;
+        assert_eq!(
+            (status, body.as_str()),
+            (
+                408,
+                r#"{"message":"ECONNREFUSED","error":"Request Timeout","statusCode":408}"#
+            ),
+            "{transport}"
+        );
+    }
+}
+
+/// `tcp-shutdown.spec.ts`: once the microservice's close has returned, the connections it
+/// had are closed and no handler runs for what they send. The spec defines its app itself;
+/// so does this test.
+mod tcp_shutdown {
+    use std::net::SocketAddr;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::time::Duration;
+
+    use gateway_core::prelude::*;
+    use gateway_tests::*;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::net::TcpStream;
+    use tokio::task::JoinHandle;
+
+    static HANDLER_CALLS: AtomicUsize = AtomicUsize::new(0);
+
+    #[injectable]
+    struct PingController;
+
+    #[controller]
+    impl PingController {
+        #[message_pattern({ cmd: "ping" })]
+        async fn ping(&self) -> &'static str {
+            HANDLER_CALLS.fetch_add(1, Ordering::SeqCst);
+            "pong"
+        }
+    }
+
+    #[module(controllers = [PingController])]
+    struct PingModule;
+
+    /// `createNestMicroservice({ transport: Transport.TCP, options: { host, port: 0 } })` and
+    /// `listen()`.
+    async fn listen() -> (SocketAddr, ShutdownHandle, JoinHandle<()>) {
+        let server = NestFactory::create_microservice::<PingModule>(Transport::tcp("127.0.0.1:0"))
+            .await
+            .expect("boots")
+            .bind()
+            .await
+            .expect("binds");
+        let addr = server.local_addr();
+        let stop = server.shutdown_handle();
+        (addr, stop, tokio::spawn(server.serve()))
+    }
+
+    /// `app.close()`: returns once the server has stopped.
+    async fn close(stop: ShutdownHandle, serving: JoinHandle<()>) {
+        stop.shutdown();
+        tokio::time::timeout(Duration::from_secs(2), serving)
+            .await
+            .expect("close returns")
+            .unwrap();
+    }
+
+    fn frame(packet: serde_json::Value) -> String {
+        let json = packet.to_string();
+        format!("{}#{json}", json.len())
+    }
+
+    /// The peer sees its connection closed (end of stream or reset) at once.
+    async fn assert_closed(socket: &mut TcpStream) {
+        let mut buf = [0u8; 256];
+        loop {
+            match tokio::time::timeout(Duration::from_secs(1), socket.read(&mut buf)).await {
+                Ok(Ok(0)) | Ok(Err(_)) => return,
+                Ok(Ok(_)) => continue, // a reply sent before the close
+                Err(_) => panic!("the connection is still open after close"),
+            }
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn tcp_shutdown() {
+        init_tracing();
+        // `should have destroyed pre-existing connections by the time close() resolves`.
+        let (addr, stop, serving) = listen().await;
+        let mut socket = TcpStream::connect(addr).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        close(stop, serving).await;
+        assert_closed(&mut socket).await;
+
+        // `should not execute handlers over a pre-existing connection after shutdown`.
+        HANDLER_CALLS.store(0, Ordering::SeqCst);
+        let (addr, stop, serving) = listen().await;
+        let mut socket = TcpStream::connect(addr).await.unwrap();
+        let ping = |id: &str| {
+            frame(serde_json::json!({ "pattern": { "cmd": "ping" }, "data": null, "id": id }))
+        };
+        socket.write_all(ping("1").as_bytes()).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        assert_eq!(HANDLER_CALLS.load(Ordering::SeqCst), 1);
+        close(stop, serving).await;
+        let _ = socket.write_all(ping("2").as_bytes()).await; // may fail: the peer is gone
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        assert_eq!(HANDLER_CALLS.load(Ordering::SeqCst), 1);
+
+        // `should leave no open sockets tracked after the shutdown`: both connections close.
+        let (addr, stop, serving) = listen().await;
+        let mut first = TcpStream::connect(addr).await.unwrap();
+        let mut second = TcpStream::connect(addr).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        close(stop, serving).await;
+        assert_closed(&mut first).await;
+        assert_closed(&mut second).await;
+    }
+}
+
+/// `tcp-reconnect.spec.ts`: a client closed (while connected, or while still connecting) and
+/// connected again uses its new connection only. The old one's late close, which the server
+/// holds back until the new one has a call in flight, fails nothing, and the streamed reply on
+/// the new one arrives whole. The spec's server is a bare socket server; so is this one.
+mod tcp_reconnect {
+    use std::time::Duration;
+
+    use futures_util::StreamExt;
+    use gateway_core::prelude::*;
+    use gateway_tests::*;
+    use serde_json::{json, Value};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::net::{TcpListener, TcpStream};
+
+    fn frame(packet: Value) -> String {
+        let json = packet.to_string();
+        format!("{}#{json}", json.len())
+    }
+
+    /// Reads one frame, or `None` once the peer has closed its side.
+    async fn next_frame(socket: &mut TcpStream) -> Option<Value> {
+        let mut first = [0u8; 1];
+        match tokio::time::timeout(Duration::from_secs(2), socket.read(&mut first)).await {
+            Ok(Ok(0)) | Ok(Err(_)) => return None,
+            Ok(Ok(_)) => {}
+            Err(_) => panic!("neither a frame nor a close within 2 s"),
+        }
+        let mut bytes = vec![first[0]];
+        let mut byte = [0u8; 1];
+        loop {
+            socket.read_exact(&mut byte).await.ok()?;
+            if byte[0] == b'#' {
+                break;
+            }
+            bytes.push(byte[0]);
+        }
+        let len: usize = String::from_utf8(bytes).ok()?.parse().ok()?;
+        let mut body = vec![0u8; len];
+        socket.read_exact(&mut body).await.ok()?;
+        serde_json::from_slice(&body).ok()
+    }
+
+    async fn reconnect(close_while_connecting: bool) {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        // The server accepts every connection and never closes one by itself (the spec's
+        // `allowHalfOpen`): the test says when.
+        let (accepted, mut sockets) = tokio::sync::mpsc::unbounded_channel();
+        let server = tokio::spawn(async move {
+            loop {
+                let (socket, _) = listener.accept().await.unwrap();
+                if accepted.send(socket).is_err() {
+                    return;
+                }
+            }
+        });
+        let client = ClientProxy::new(ClientOptions::tcp("RECONNECT", addr.to_string()));
+
+        // `client.connect()` starts dialling before it returns, in Node; polling the future
+        // once does the same here.
+        let mut connect_a = Box::pin(client.connect());
+        let connect_a = if close_while_connecting {
+            assert!(
+                futures_util::poll!(&mut connect_a).is_pending(),
+                "still connecting"
+            );
+            Some(connect_a)
+        } else {
+            connect_a.await.expect("connects");
+            None
+        };
+        client.close();
+        let connect_b = {
+            let client = client.clone();
+            tokio::spawn(async move { client.connect().await })
+        };
+        if let Some(connect_a) = connect_a {
+            connect_a.await.expect("the first connect resolves");
+        }
+        connect_b.await.unwrap().expect("connects again");
+        let mut accept = Vec::new();
+        for _ in 0..2 {
+            let socket = tokio::time::timeout(Duration::from_secs(2), sockets.recv()).await;
+            accept.push(socket.expect("accepted").unwrap());
+        }
+        let (mut first, mut second) = (accept.remove(0), accept.remove(0));
+
+        let response = {
+            let client = client.clone();
+            tokio::spawn(async move {
+                let mut values = Vec::new();
+                let mut stream = client
+                    .send_stream_with::<String>(
+                        "stream",
+                        &json!({}),
+                        CallOptions::timeout(Duration::from_secs(5)),
+                    )
+                    .await?;
+                while let Some(value) = stream.next().await {
+                    values.push(value?);
+                }
+                Ok::<_, RpcError>(values)
+            })
+        };
+        // The closed connection reads as closed; the request arrives on the other.
+        let (on_first, on_second) = tokio::join!(next_frame(&mut first), next_frame(&mut second));
+        let (mut server_a, mut server_b, packet) = match (on_first, on_second) {
+            (None, Some(packet)) => (first, second, packet),
+            (Some(packet), None) => (second, first, packet),
+            other => panic!("one connection closed, the other with the request: {other:?}"),
+        };
+        // `serverA.end()`: the old connection's close reaches the client now, with a call in
+        // flight on the new one.
+        server_a.shutdown().await.unwrap();
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let id = &packet["id"];
+        for reply in [
+            json!({ "id": id, "response": "a" }),
+            json!({ "id": id, "response": "b" }),
+            json!({ "id": id, "isDisposed": true }),
+        ] {
+            server_b.write_all(frame(reply).as_bytes()).await.unwrap();
+        }
+        assert_eq!(
+            response
+                .await
+                .unwrap()
+                .expect("the streamed reply arrives whole"),
+            ["a", "b"]
+        );
+        // Still on the second connection: connecting again dials nothing.
+        client.connect().await.unwrap();
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        assert!(sockets.try_recv().is_err(), "no third connection");
+        server.abort();
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn tcp_reconnect() {
+        init_tracing();
+        for close_while_connecting in [false, true] {
+            reconnect(close_while_connecting).await;
+        }
+    }
+}

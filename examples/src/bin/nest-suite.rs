@@ -1,6 +1,7 @@
 //! NestJS's microservices integration apps, ported (`examples::nest_suite`):
 //! `nest-suite <transport>` with HTTP on `PORT` (8080). Ported: `tcp` (the microservice on
-//! `MICROSERVICE_PORT`, 3000), `nats` (`NATS_URL`, nats://127.0.0.1:4222), and with the
+//! `MICROSERVICE_PORT`, 3000), `nats` (`NATS_URL`, nats://127.0.0.1:4222), `disconnected` (clients to
+//! services that are not there), and with the
 //! features of the same names `mqtt` (`MQTT_URL`), `redis` (`REDIS_URL`), `rmq` (`RMQ_URL`):
 //! `cargo run -p examples --features mqtt --bin nest-suite -- mqtt`.
 
@@ -11,6 +12,7 @@ async fn create(transport: &str) -> Result<NestApplication, Box<dyn std::error::
     Ok(match transport {
         "tcp" => nest_suite::create(nest_suite::microservice_port()).await?,
         "nats" => nest_suite::nats::create().await?,
+        "disconnected" => nest_suite::disconnected::create().await?,
         #[cfg(feature = "mqtt")]
         "mqtt" => nest_suite::mqtt::create().await?,
         #[cfg(feature = "redis")]

@@ -264,6 +264,7 @@ pub async fn create(microservice_port: u16) -> Result<NestApplication, BootError
     Ok(app)
 }
 
+pub mod disconnected;
 pub mod nats;
 
 #[cfg(feature = "mqtt")]

@@ -213,6 +213,9 @@ impl Closer {
 pub(crate) struct Slot {
     current: Closer,
     dialling: tokio::sync::Mutex<()>,
+    /// Bumped by every [`close`](Self::close): a dial that began before a close yields a
+    /// connection nobody wants.
+    closes: std::sync::atomic::AtomicU64,
 }
 
 impl Slot {
@@ -220,6 +223,7 @@ impl Slot {
         Slot {
             current: Closer::default(),
             dialling: tokio::sync::Mutex::new(()),
+            closes: std::sync::atomic::AtomicU64::new(0),
         }
     }
 
@@ -250,8 +254,17 @@ impl Slot {
         if let Some(conn) = self.live() {
             return Ok(conn);
         }
+        let closes = self.closes.load(std::sync::atomic::Ordering::Acquire);
         let conn = open().await?;
-        *self.lock() = Some(conn.clone());
+        let mut current = self.lock();
+        if self.closes.load(std::sync::atomic::Ordering::Acquire) != closes {
+            // Closed while connecting (Nest destroys the connecting socket): this connection
+            // is closed at once, and the next call dials a new one.
+            drop(current);
+            conn.close(CONNECTION_CLOSED);
+            return Ok(conn);
+        }
+        *current = Some(conn.clone());
         Ok(conn)
     }
 
@@ -265,8 +278,11 @@ impl Slot {
         self.lock().as_ref().map_or(0, |c| c.pending.len())
     }
 
-    /// Closes the live connection; its pending calls fail with `Connection closed`.
+    /// Closes the live connection, or the one being dialled; its pending calls fail with
+    /// `Connection closed`.
     pub fn close(&self) {
+        self.closes
+            .fetch_add(1, std::sync::atomic::Ordering::AcqRel);
         self.current.close(CONNECTION_CLOSED);
     }
 }
