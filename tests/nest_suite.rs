@@ -220,6 +220,44 @@ async fn broadcast_nats() {
     assert_eq!((status, body.as_str()), (200, "retrieve.subject.hello"));
 }
 
+/// `broadcast-redis.spec.ts` and `multicast-redis.spec.ts`: two Redis microservices of one
+/// app both answer one request.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn broadcast_redis() {
+    let start = "apt-get install redis-server && redis-server --daemonize yes";
+    if !server_available("broadcast_redis", "Redis", "127.0.0.1:6379", start) {
+        return;
+    }
+    init_tracing();
+    let app = nest_suite::redis::create_broadcast()
+        .await
+        .expect("the hybrid app boots and both Redis microservices start");
+    the_broadcasts(serve(app, Duration::from_millis(200)).await).await;
+}
+
+/// `broadcast-mqtt.spec.ts` and `multicast-mqtt.spec.ts`: two MQTT microservices of one app
+/// both answer one request.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn broadcast_mqtt() {
+    let start = "apt-get install mosquitto && mosquitto -d";
+    if !server_available("broadcast_mqtt", "Mosquitto", "127.0.0.1:1883", start) {
+        return;
+    }
+    init_tracing();
+    let app = nest_suite::mqtt::create_broadcast()
+        .await
+        .expect("the hybrid app boots and both MQTT microservices start");
+    the_broadcasts(serve(app, Duration::from_millis(300)).await).await;
+}
+
+/// `Broadcast (2 subscribers)`, `Multicast (2 subscribers)`: `200 '2'`.
+async fn the_broadcasts(server: SocketAddr) {
+    for route in ["/broadcast", "/multicast"] {
+        let (status, _, body) = http_request(server, "GET", route, &[], "").await;
+        assert_eq!((status, body.as_str()), (200, "2"), "{route}");
+    }
+}
+
 /// `sum-rpc-async.spec.ts`: the spec defines its app itself, so does this test. The
 /// microservice's transport comes from a provider, through a factory run once the module's
 /// providers are built (`createMicroservice(RpcModule, { useFactory, inject })`), and the test

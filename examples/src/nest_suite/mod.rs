@@ -163,6 +163,74 @@ macro_rules! sum_app_controller {
     };
 }
 
+/// `broadcast-<transport>` and `multicast-<transport>` (Redis, MQTT): Nest's
+/// `<Transport>BroadcastController` and `<Transport>MulticastController`, line for line but for
+/// the client's options, and the module and set-up that connect two microservices of the
+/// transport to one app. `$options` makes the controllers' `@Client`, `$server` the
+/// microservices' transport.
+macro_rules! broadcast_app {
+    ($broadcast:ident, $multicast:ident, $module:ident, $options:expr, $server:expr) => {
+        /// `broadcast-*`: two microservices of one app both answer one request.
+        #[injectable]
+        pub struct $broadcast {
+            #[client($options)]
+            client: ClientProxy,
+        }
+
+        #[controller]
+        impl $broadcast {
+            /// The first two values of the replies, summed: one from each instance.
+            #[get("broadcast")]
+            async fn multicats(&self) -> Result<i64, HttpException> {
+                $crate::nest_suite::streamed_sum(&self.client, pattern!({ cmd: "broadcast" }), &serde_json::json!({}), 2).await
+            }
+
+            /// One value, and the reply never completes (the spec's `observer.next(1)`).
+            #[message_pattern({ cmd: "broadcast" })]
+            fn reply_broadcast(&self) -> impl futures_util::Stream<Item = Result<i64, RpcException>> + Send + 'static {
+                use futures_util::StreamExt;
+                futures_util::stream::once(async { Ok(1) }).chain(futures_util::stream::pending())
+            }
+        }
+
+        /// `multicast-*`: the same with its own pattern.
+        #[injectable]
+        pub struct $multicast {
+            #[client($options)]
+            client: ClientProxy,
+        }
+
+        #[controller]
+        impl $multicast {
+            /// The first two values of the replies, summed: one from each instance.
+            #[get("multicast")]
+            async fn multicats(&self) -> Result<i64, HttpException> {
+                $crate::nest_suite::streamed_sum(&self.client, pattern!({ cmd: "multicast" }), &serde_json::json!({}), 2).await
+            }
+
+            /// One value, and the reply never completes.
+            #[message_pattern({ cmd: "multicast" })]
+            fn reply_multicast(&self) -> impl futures_util::Stream<Item = Result<i64, RpcException>> + Send + 'static {
+                use futures_util::StreamExt;
+                futures_util::stream::once(async { Ok(1) }).chain(futures_util::stream::pending())
+            }
+        }
+
+        /// The broadcast and multicast apps' module (one app serves both specs).
+        #[module(controllers = [$broadcast, $multicast])]
+        pub struct $module;
+
+        /// The broadcast and multicast specs' set-up: two microservices connected to one app.
+        pub async fn create_broadcast() -> Result<NestApplication, BootError> {
+            let mut app = NestFactory::create::<$module>().await?;
+            app.connect_microservice($server);
+            app.connect_microservice($server);
+            app.start_all_microservices().await?;
+            Ok(app)
+        }
+    };
+}
+
 sum_app_controller!(
     /// The spec app's `AppController`: its `@Client({ transport: Transport.TCP })` (to
     /// localhost on the microservice's port), and the `useFactory` and `useClass` clients of

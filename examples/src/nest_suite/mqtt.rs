@@ -143,3 +143,11 @@ pub async fn create() -> Result<NestApplication, BootError> {
     app.start_all_microservices().await?;
     Ok(app)
 }
+
+broadcast_app!(
+    MqttBroadcastController,
+    MqttMulticastController,
+    MqttBroadcastModule,
+    ClientOptions::mqtt("MQTT_CLIENT", url()),
+    Transport::mqtt(url())
+);

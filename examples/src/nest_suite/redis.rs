@@ -36,3 +36,11 @@ pub async fn create() -> Result<NestApplication, BootError> {
     app.start_all_microservices().await?;
     Ok(app)
 }
+
+broadcast_app!(
+    RedisBroadcastController,
+    RedisMulticastController,
+    RedisBroadcastModule,
+    ClientOptions::redis("REDIS_CLIENT", url()),
+    Transport::redis(url())
+);
