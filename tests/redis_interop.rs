@@ -78,3 +78,83 @@ async fn redis_down_at_start_then_restarted_mid_load() {
     )
     .await;
 }
+
+/// Nest's `wildcards: true`: our server subscribes to its routes as patterns, so a Nest
+/// client's `math.<ns>.sum` reaches the `math.<ns>.*` handler (whose context names the
+/// channel), its reply comes back on `math.<ns>.sum.reply` where the Nest client listens, and
+/// an event on `orders.<ns>.created` reaches `orders.<ns>.*`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_nest_redis_client_against_our_wildcard_microservice() {
+    require_redis!("a_nest_redis_client_against_our_wildcard_microservice");
+    require_nest!("a_nest_redis_client_against_our_wildcard_microservice");
+    init_tracing();
+    use gateway_core::transport::redis::RedisServerOptions;
+    use serde_json::{json, Value};
+    use std::sync::{Arc, Mutex};
+
+    for version in Nest::ALL {
+        let ns = namespace();
+        let events = Arc::new(Mutex::new(Vec::<Value>::new()));
+        let (on_orders, on_events) = (events.clone(), events.clone());
+        let router = MessageRouter::new()
+            .message(format!("math.{ns}.*"), |numbers: Vec<i64>| async move {
+                let channel = MessageContext::current()
+                    .expect("a context")
+                    .subject()
+                    .to_owned();
+                let result = match channel.rsplit('.').next() {
+                    Some("sum") => numbers.iter().sum::<i64>(),
+                    _ => numbers.iter().copied().max().unwrap_or_default(),
+                };
+                Ok::<_, RpcException>(json!({ "result": result, "channel": channel }))
+            })
+            .event(format!("orders.{ns}.*"), move |order: Value| {
+                let seen = on_orders.clone();
+                async move {
+                    let channel = MessageContext::current()
+                        .expect("a context")
+                        .subject()
+                        .to_owned();
+                    seen.lock()
+                        .unwrap()
+                        .push(json!({ "channel": channel, "order": order }));
+                }
+            })
+            .message(format!("events.{ns}"), move |_: Value| {
+                let seen = on_events.clone();
+                async move { Ok::<_, RpcException>(Value::Array(seen.lock().unwrap().clone())) }
+            });
+        let server =
+            RedisServer::connect_with(REDIS_URL, router, RedisServerOptions::default().wildcards())
+                .await
+                .unwrap();
+        let stop = server.shutdown_handle();
+        let serving = tokio::spawn(server.serve());
+        tokio::time::sleep(Duration::from_millis(200)).await;
+
+        let out = run_node(
+            version,
+            "wildcard-client.js",
+            &["redis", REDIS_URL, &ns],
+            "",
+        )
+        .await;
+        let r: Value = serde_json::from_str(out.lines().last().unwrap_or_default())
+            .expect("wildcard-client.js prints JSON");
+        assert_eq!(
+            r["sum"],
+            json!({ "ok": { "result": 6, "channel": format!("math.{ns}.sum") } }),
+            "{version:?}"
+        );
+        assert_eq!(
+            r["max"],
+            json!({ "ok": { "result": 5, "channel": format!("math.{ns}.max") } })
+        );
+        assert_eq!(
+            r["events"],
+            json!({ "ok": [{ "channel": format!("orders.{ns}.created"), "order": { "id": "o-1" } }] })
+        );
+        stop.shutdown();
+        serving.await.unwrap();
+    }
+}

@@ -9,7 +9,13 @@
 //!   other clients' ids are dropped. When the subscriber connection drops, every pending call
 //!   fails with `ConnectionLost` and the next call reconnects.
 //! - Server: [`RedisServer`] subscribes to every handler route and replies on
-//!   `<channel>.reply`; it reconnects and resubscribes by itself when Redis comes back.
+//!   `<channel>.reply`; it reconnects and resubscribes by itself when Redis comes back. With
+//!   Nest's `wildcards` option ([`RedisServerOptions::wildcards`]) it subscribes to each route
+//!   as a pattern (`PSUBSCRIBE`: `*`, `?`, `[..]` glob), a message is handled by the handler
+//!   of the pattern that matched its channel (once per matching pattern, as Redis delivers
+//!   it), and the handler's context names the channel. Its replies go to the request's channel
+//!   + `.reply`, where the client listens; Nest's server sends them to the *pattern* +
+//!   `.reply`, where nobody does (for a pattern without glob characters the two agree).
 //! - Redis pub/sub drops messages nobody subscribes to, so a request for a pattern no service
 //!   handles is never answered (as in Nest): the call ends at its deadline (504 at the edge).
 
@@ -147,13 +153,39 @@ impl Publish for RedisPublisher {
     }
 }
 
+/// Settings for a [`RedisServer`] (Nest's Redis `options`).
+#[derive(Debug, Clone, Default)]
+pub struct RedisServerOptions {
+    /// Nest's `wildcards`: subscribe to each route as a glob pattern (`PSUBSCRIBE`), so
+    /// `#[message_pattern("orders.*")]` handles `orders.created`.
+    pub wildcards: bool,
+}
+
+impl RedisServerOptions {
+    /// Routes are glob patterns (Nest's `wildcards: true`).
+    pub fn wildcards(mut self) -> Self {
+        self.wildcards = true;
+        self
+    }
+}
+
 impl Transport {
     /// `{ transport: Transport.REDIS, options: { host, port } }` (feature `redis`).
     pub fn redis(url: impl Into<String>) -> Self {
+        Self::redis_with(url, RedisServerOptions::default())
+    }
+
+    /// Redis with every option ([`RedisServerOptions`]): `{ .., options: { wildcards: true } }`.
+    pub fn redis_with(url: impl Into<String>, options: RedisServerOptions) -> Self {
         let url: String = url.into();
-        Transport::from_fn(url.clone(), move |router| {
-            let url = url.clone();
-            async move { RedisServer::connect(&url, router).await }
+        let describe = if options.wildcards {
+            format!("{url} (wildcards)")
+        } else {
+            url.clone()
+        };
+        Transport::from_fn(describe, move |router| {
+            let (url, options) = (url.clone(), options.clone());
+            async move { RedisServer::connect_with(&url, router, options).await }
         })
     }
 }
@@ -172,11 +204,21 @@ pub struct RedisServer {
     client: redis::Client,
     url: String,
     core: Core,
+    options: RedisServerOptions,
 }
 
 impl RedisServer {
     /// Checks that Redis answers at `url` and that the router has no duplicate pattern.
     pub async fn connect(url: &str, router: MessageRouter) -> Result<Self, ServerError> {
+        Self::connect_with(url, router, RedisServerOptions::default()).await
+    }
+
+    /// [`connect`](Self::connect) with options (wildcard routes).
+    pub async fn connect_with(
+        url: &str,
+        router: MessageRouter,
+        options: RedisServerOptions,
+    ) -> Result<Self, ServerError> {
         let core = Core::new(router)?;
         let client = redis::Client::open(url).map_err(|e| ServerError::connect(url, e))?;
         tokio::time::timeout(CONNECT_TIMEOUT, client.get_multiplexed_async_connection())
@@ -187,6 +229,7 @@ impl RedisServer {
             client,
             url: url.to_owned(),
             core,
+            options,
         })
     }
 
@@ -206,7 +249,11 @@ impl RedisServer {
             let publisher = self.client.get_multiplexed_async_connection().await?;
             let mut pubsub = self.client.get_async_pubsub().await?;
             for route in routes {
-                pubsub.subscribe(route).await?;
+                if self.options.wildcards {
+                    pubsub.psubscribe(route).await?;
+                } else {
+                    pubsub.subscribe(route).await?;
+                }
             }
             Ok::<_, redis::RedisError>((publisher, pubsub))
         };
@@ -225,6 +272,14 @@ impl RedisServer {
                 return Err("the subscription ended".into());
             };
             let channel = message.get_channel_name().to_owned();
+            // With wildcards, the handler is the matching pattern's; the context names the
+            // channel.
+            let route = match message.from_pattern() {
+                true => message
+                    .get_pattern::<String>()
+                    .unwrap_or_else(|_| channel.clone()),
+                false => channel.clone(),
+            };
             let frame = Bytes::copy_from_slice(message.get_payload_bytes());
             let router = self.core.router.clone();
             let publisher = publisher.clone();
@@ -244,7 +299,7 @@ impl RedisServer {
                     }
                 };
                 let context = MessageContext::new(channel.clone(), Vec::new());
-                serve_routed(&router, &channel, context, frame, Some(publish)).await;
+                serve_routed(&router, &route, context, frame, Some(publish)).await;
             });
         }
     }
