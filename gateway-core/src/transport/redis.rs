@@ -13,9 +13,10 @@
 //!   Nest's `wildcards` option ([`RedisServerOptions::wildcards`]) it subscribes to each route
 //!   as a pattern (`PSUBSCRIBE`: `*`, `?`, `[..]` glob), a message is handled by the handler
 //!   of the pattern that matched its channel (once per matching pattern, as Redis delivers
-//!   it), and the handler's context names the channel. Its replies go to the request's channel
-//!   + `.reply`, where the client listens; Nest's server sends them to the *pattern* +
-//!   `.reply`, where nobody does (for a pattern without glob characters the two agree).
+//!   it), and the handler's context names the channel. Its replies go to
+//!   `<channel>.reply`, where the client listens; Nest's server sends them to
+//!   `<pattern>.reply`, where nobody does (for a pattern without glob characters the two
+//!   agree).
 //! - Redis pub/sub drops messages nobody subscribes to, so a request for a pattern no service
 //!   handles is never answered (as in Nest): the call ends at its deadline (504 at the edge).
 
