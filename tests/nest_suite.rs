@@ -258,6 +258,49 @@ async fn the_broadcasts(server: SocketAddr) {
     }
 }
 
+/// `topic-exchange-rmq.spec.ts`: a microservice with `wildcards` handles `wildcard.a.b` with
+/// its `wildcard.*.*` handler, whose context gives the message's pattern; and (ours) the same
+/// through the topic exchange from a client with `wildcards`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn topic_exchange_rmq() {
+    let start = "apt-get install rabbitmq-server && rabbitmq-server -detached";
+    if !server_available("topic_exchange_rmq", "RabbitMQ", "127.0.0.1:5672", start) {
+        return;
+    }
+    init_tracing();
+    let app = nest_suite::rmq::create_topic_exchange()
+        .await
+        .expect("the hybrid app boots and its RabbitMQ microservice starts");
+    let server = serve(app, Duration::from_millis(300)).await;
+    // `should send message to wildcard topic exchange`.
+    let (status, _, body) = http_request(server, "GET", "/topic-exchange", &[], "").await;
+    assert_eq!((status, body.as_str()), (200, "wildcard.a.b"));
+    let (status, _, body) = http_request(server, "GET", "/topic-exchange/wildcards", &[], "").await;
+    assert_eq!((status, body.as_str()), (200, "wildcard.c.d"));
+}
+
+/// `fanout-exchange-rmq.spec.ts`: a client publishing to a fanout exchange reaches the
+/// microservice whose exclusive, broker-named queue is bound to it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fanout_exchange_rmq() {
+    let start = "apt-get install rabbitmq-server && rabbitmq-server -detached";
+    if !server_available("fanout_exchange_rmq", "RabbitMQ", "127.0.0.1:5672", start) {
+        return;
+    }
+    init_tracing();
+    let (producer, consumer) = nest_suite::rmq::create_fanout_exchange()
+        .await
+        .expect("the producer boots and the consumer microservice starts");
+    let stop = consumer.shutdown_handle();
+    let consuming = tokio::spawn(consumer.serve());
+    let server = serve(producer, Duration::from_millis(300)).await;
+    // `should send message to fanout exchange`.
+    let (status, _, body) = http_request(server, "GET", "/fanout-exchange", &[], "").await;
+    assert_eq!((status, body.as_str()), (200, "ping/pong"));
+    stop.shutdown();
+    consuming.await.unwrap();
+}
+
 /// `sum-rpc-async.spec.ts`: the spec defines its app itself, so does this test. The
 /// microservice's transport comes from a provider, through a factory run once the module's
 /// providers are built (`createMicroservice(RpcModule, { useFactory, inject })`), and the test

@@ -136,3 +136,109 @@ async fn a_dead_broker_is_a_fast_503() {
     assert!(started.elapsed() < Duration::from_secs(3));
     assert_eq!(HttpException::from(down.unwrap_err()).status(), 503);
 }
+
+/// Nest 11's exchanges (`topic-exchange-rmq`, `fanout-exchange-rmq`), both ways. Our clients
+/// against Nest microservices (one with `wildcards`, one consuming a fanout exchange from an
+/// exclusive queue): through the topic exchange, straight to the queue, through the fanout
+/// exchange. Then Nest's clients, made as the specs make them, against ours.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn exchanges_both_ways_with_nest() {
+    use broker_checks::delete_exchange;
+    use gateway_core::transport::rmq::RmqOptions;
+
+    if !rmq_up("exchanges_both_ways_with_nest") {
+        return;
+    }
+    require_nest!("exchanges_both_ways_with_nest");
+    init_tracing();
+    for version in Nest::ALL {
+        let ns = namespace();
+        let (topic, fanout) = (format!("{ns}-topic"), format!("{ns}.fanout"));
+        let ours = |name: &str, options: RmqOptions| {
+            ClientProxy::new(
+                ClientOptions::rmq_with(name, RMQ_URL, options).timeout(Duration::from_secs(5)),
+            )
+        };
+        let wildcards = ours("TOPIC", RmqOptions::queue(&topic).wildcards());
+        let to_queue = ours("QUEUE", RmqOptions::queue(&topic));
+        let to_fanout = ours(
+            "FANOUT",
+            RmqOptions::queue("default")
+                .exchange(&fanout)
+                .exchange_type("fanout"),
+        );
+
+        let dist = compile_peer(TsPeer::Suite, version);
+        let script = format!("{dist}/rmq-exchanges.service.js");
+        let mut nest = spawn_node_ready(version, &script, &[RMQ_URL, &ns]).await;
+        let answer = |client: &ClientProxy, pattern: &'static str| {
+            let client = client.clone();
+            async move { client.send::<String>(pattern, &1).await.unwrap() }
+        };
+        assert_eq!(
+            answer(&wildcards, "wildcard.a.b").await,
+            "wildcard.a.b",
+            "{version:?}"
+        );
+        assert_eq!(answer(&to_queue, "wildcard.c.d").await, "wildcard.c.d");
+        assert_eq!(answer(&to_fanout, "ping").await, "ping/pong");
+        nest.kill().await;
+
+        // Nest's clients against our microservices, set up as Nest's were.
+        let topic_router = MessageRouter::new().message("wildcard.*.*", |_: Value| async {
+            let context = MessageContext::current().expect("a context");
+            Ok::<_, RpcException>(context.pattern().unwrap_or_default().to_owned())
+        });
+        let fanout_router = MessageRouter::new().message("ping", |_: Value| async {
+            let context = MessageContext::current().expect("a context");
+            Ok::<_, RpcException>(format!("{}/pong", context.pattern().unwrap_or_default()))
+        });
+        let topic_server =
+            RmqServer::connect_with(RMQ_URL, topic_router, RmqOptions::queue(&topic).wildcards())
+                .await
+                .unwrap();
+        let fanout_options = RmqOptions::queue("")
+            .exchange(&fanout)
+            .exchange_type("fanout")
+            .exclusive();
+        let fanout_server = RmqServer::connect_with(RMQ_URL, fanout_router, fanout_options)
+            .await
+            .unwrap();
+        let stops = [
+            topic_server.shutdown_handle(),
+            fanout_server.shutdown_handle(),
+        ];
+        let serving = [
+            tokio::spawn(topic_server.serve()),
+            tokio::spawn(fanout_server.serve()),
+        ];
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let out = run_node(
+            version,
+            &format!("{dist}/rmq-exchanges.client.js"),
+            &[RMQ_URL, &ns],
+            "",
+        )
+        .await;
+        let result: Value = serde_json::from_str(out.lines().last().unwrap_or_default())
+            .expect("the client prints JSON");
+        assert_eq!(
+            result,
+            json!({
+                "wildcards": { "ok": "wildcard.a.b" },
+                "queue": { "ok": "wildcard.c.d" },
+                "fanout": { "ok": "ping/pong" },
+            }),
+            "{version:?}"
+        );
+        for stop in stops {
+            stop.shutdown();
+        }
+        for serving in serving {
+            serving.await.unwrap();
+        }
+        delete_queue(&topic).await;
+        delete_exchange(&topic).await;
+        delete_exchange(&fanout).await;
+    }
+}

@@ -170,18 +170,41 @@ pub async fn spawn_nest_service(version: Nest, port: u16) -> NodeProcess {
 /// the peer directory (where `node` runs): `seed/dist` (Nest 11) or `v12/seed-dist`; each
 /// resolves `@nestjs/*` from its version's `node_modules`.
 pub fn compile_seed(version: Nest) -> &'static str {
-    static COMPILED: [std::sync::OnceLock<()>; 2] =
-        [std::sync::OnceLock::new(), std::sync::OnceLock::new()];
-    let (index, out) = match version {
-        Nest::V11 => (0, "seed/dist"),
-        Nest::V12 => (1, "v12/seed-dist"),
+    compile_peer(TsPeer::Seed, version)
+}
+
+/// A TypeScript project of Nest peers under `tests/nest-peer/`.
+#[derive(Debug, Clone, Copy)]
+pub enum TsPeer {
+    /// `seed/`: the seed's gateway and its services.
+    Seed,
+    /// `suite/`: apps of Nest's own microservices suite, as Nest peers.
+    Suite,
+}
+
+/// `project` compiled by the pinned `tsc` for `version`, once per test process: the folder of
+/// the compiled scripts relative to the peer directory (`<project>/dist` for Nest 11,
+/// `v12/<project>-dist` for Nest 12, each resolving `@nestjs/*` from its version's
+/// `node_modules`).
+pub fn compile_peer(project: TsPeer, version: Nest) -> &'static str {
+    static COMPILED: [std::sync::OnceLock<()>; 4] = [
+        std::sync::OnceLock::new(),
+        std::sync::OnceLock::new(),
+        std::sync::OnceLock::new(),
+        std::sync::OnceLock::new(),
+    ];
+    let (index, config, out) = match (project, version) {
+        (TsPeer::Seed, Nest::V11) => (0, "seed/tsconfig.json", "seed/dist"),
+        (TsPeer::Seed, Nest::V12) => (1, "seed/tsconfig.json", "v12/seed-dist"),
+        (TsPeer::Suite, Nest::V11) => (2, "suite/tsconfig.json", "suite/dist"),
+        (TsPeer::Suite, Nest::V12) => (3, "suite/tsconfig.json", "v12/suite-dist"),
     };
     COMPILED[index].get_or_init(|| {
         let output = std::process::Command::new("node")
             .args([
                 "node_modules/typescript/bin/tsc",
                 "-p",
-                "seed/tsconfig.json",
+                config,
                 "--outDir",
                 out,
             ])

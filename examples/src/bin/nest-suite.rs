@@ -2,7 +2,8 @@
 //! `nest-suite <transport>` with HTTP on `PORT` (8080). Ported: `tcp` (the microservice on
 //! `MICROSERVICE_PORT`, 3000), `nats` (`NATS_URL`, nats://127.0.0.1:4222), `disconnected` (clients to
 //! services that are not there), and with the
-//! features of the same names `mqtt` (`MQTT_URL`), `redis` (`REDIS_URL`), `rmq` (`RMQ_URL`):
+//! features of the same names `mqtt` (`MQTT_URL`), `redis` (`REDIS_URL`), `rmq` (`RMQ_URL`; also
+//! `rmq-topic` and `rmq-fanout`, the exchange apps):
 //! `cargo run -p examples --features mqtt --bin nest-suite -- mqtt`.
 
 use examples::{env_port, init_logging, nest_suite};
@@ -19,9 +20,17 @@ async fn create(transport: &str) -> Result<NestApplication, Box<dyn std::error::
         "redis" => nest_suite::redis::create().await?,
         #[cfg(feature = "rmq")]
         "rmq" => nest_suite::rmq::create().await?,
+        #[cfg(feature = "rmq")]
+        "rmq-topic" => nest_suite::rmq::create_topic_exchange().await?,
+        #[cfg(feature = "rmq")]
+        "rmq-fanout" => {
+            let (producer, consumer) = nest_suite::rmq::create_fanout_exchange().await?;
+            tokio::spawn(consumer.serve());
+            producer
+        }
         // Reached only for the apps whose feature is off.
         #[allow(unreachable_patterns)]
-        "mqtt" | "redis" | "rmq" => {
+        "mqtt" | "redis" | "rmq" | "rmq-topic" | "rmq-fanout" => {
             return Err(format!(
                 "the {transport} apps need the feature: cargo run -p examples --features {transport} --bin nest-suite -- {transport}"
             )

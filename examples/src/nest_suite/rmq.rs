@@ -8,6 +8,8 @@ use futures_util::Stream;
 use gateway_core::prelude::*;
 use serde_json::json;
 
+use gateway_core::transport::rmq::RmqOptions;
+
 use super::{sum, Command};
 
 sum_app_controller!(
@@ -43,4 +45,120 @@ pub async fn create() -> Result<NestApplication, BootError> {
     app.connect_microservice(Transport::rmq(url(), QUEUE));
     app.start_all_microservices().await?;
     Ok(app)
+}
+
+/// The queue (and, with wildcards, the topic exchange of the same name) of `topic-exchange-rmq`
+/// (Nest's `test2`).
+pub const TOPIC_QUEUE: &str = "nest_suite_topic";
+
+/// The fanout exchange of `fanout-exchange-rmq` (Nest's `test.fanout`).
+pub const FANOUT_EXCHANGE: &str = "nest_suite.fanout";
+
+/// `topic-exchange-rmq`: Nest's `RMQTopicExchangeController`. The microservice has
+/// `wildcards`, so `wildcard.*.*` handles `wildcard.a.b`; the client sends to the queue, as
+/// Nest 11's does (its `topicExchange` option is not read). `/topic-exchange/wildcards` is ours:
+/// a client with `wildcards` too, publishing through the topic exchange keyed by the pattern.
+#[injectable]
+pub struct RmqTopicExchangeController {
+    #[client(ClientOptions::rmq("TOPIC_CLIENT", url(), TOPIC_QUEUE))]
+    client: ClientProxy,
+    #[client(ClientOptions::rmq_with(
+        "TOPIC_EXCHANGE_CLIENT",
+        url(),
+        RmqOptions::queue(TOPIC_QUEUE).wildcards(),
+    ))]
+    exchange_client: ClientProxy,
+}
+
+#[controller]
+impl RmqTopicExchangeController {
+    #[get("topic-exchange")]
+    async fn topic_exchange(&self) -> Result<String, RpcError> {
+        self.client.send("wildcard.a.b", &1).await
+    }
+
+    #[get("topic-exchange/wildcards")]
+    async fn topic_exchange_wildcards(&self) -> Result<String, RpcError> {
+        self.exchange_client.send("wildcard.c.d", &1).await
+    }
+
+    /// The pattern the message came with (Nest's `ctx.getPattern()`).
+    #[message_pattern("wildcard.*.*")]
+    async fn handle_topic_exchange(&self, _data: serde_json::Value, ctx: MessageContext) -> String {
+        ctx.pattern().unwrap_or_default().to_owned()
+    }
+}
+
+/// The topic-exchange spec's module.
+#[module(controllers = [RmqTopicExchangeController])]
+pub struct RmqTopicExchangeModule;
+
+/// The topic-exchange spec's set-up: the app with a RabbitMQ microservice with `wildcards`.
+pub async fn create_topic_exchange() -> Result<NestApplication, BootError> {
+    let mut app = NestFactory::create::<RmqTopicExchangeModule>().await?;
+    app.connect_microservice(Transport::rmq_with(
+        url(),
+        RmqOptions::queue(TOPIC_QUEUE).wildcards(),
+    ));
+    app.start_all_microservices().await?;
+    Ok(app)
+}
+
+/// `fanout-exchange-rmq`: Nest's `RMQFanoutExchangeProducerController`, whose client publishes
+/// to a fanout exchange.
+#[injectable]
+pub struct RmqFanoutExchangeProducerController {
+    #[client(ClientOptions::rmq_with(
+        "FANOUT_CLIENT",
+        url(),
+        RmqOptions::queue("default").exchange(FANOUT_EXCHANGE).exchange_type("fanout"),
+    ))]
+    client: ClientProxy,
+}
+
+#[controller]
+impl RmqFanoutExchangeProducerController {
+    #[get("fanout-exchange")]
+    async fn topic_exchange(&self) -> Result<String, RpcError> {
+        self.client.send("ping", &1).await
+    }
+}
+
+/// `fanout-exchange-rmq`: Nest's `RMQFanoutExchangeConsumerController`, in a microservice whose
+/// exclusive, broker-named queue is bound to the fanout exchange.
+#[injectable]
+pub struct RmqFanoutExchangeConsumerController;
+
+#[controller]
+impl RmqFanoutExchangeConsumerController {
+    #[message_pattern("ping")]
+    async fn handle_topic_exchange(&self, _data: serde_json::Value, ctx: MessageContext) -> String {
+        format!("{}/pong", ctx.pattern().unwrap_or_default())
+    }
+}
+
+/// The fanout spec's producer app.
+#[module(controllers = [RmqFanoutExchangeProducerController])]
+pub struct RmqFanoutProducerModule;
+
+/// The fanout spec's consumer microservice.
+#[module(controllers = [RmqFanoutExchangeConsumerController])]
+pub struct RmqFanoutConsumerModule;
+
+/// The fanout spec's set-up: the producer app, and the consumer microservice started (to serve
+/// with [`MicroserviceServer::serve`]).
+pub async fn create_fanout_exchange() -> Result<(NestApplication, MicroserviceServer), BootError> {
+    let producer = NestFactory::create::<RmqFanoutProducerModule>().await?;
+    let consumer =
+        NestFactory::create_microservice::<RmqFanoutConsumerModule>(Transport::rmq_with(
+            url(),
+            RmqOptions::queue("")
+                .exchange(FANOUT_EXCHANGE)
+                .exchange_type("fanout")
+                .exclusive(),
+        ))
+        .await?
+        .start()
+        .await?;
+    Ok((producer, consumer))
 }

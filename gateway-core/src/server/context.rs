@@ -15,6 +15,7 @@ tokio::task_local! {
 pub struct MessageContext {
     subject: String,
     headers: Vec<(String, String)>,
+    pattern: Option<String>,
 }
 
 impl MessageContext {
@@ -24,7 +25,22 @@ impl MessageContext {
         MessageContext {
             subject: subject.into(),
             headers,
+            pattern: None,
         }
+    }
+
+    /// The same context, naming the packet's pattern (what RabbitMQ's server sets).
+    pub fn with_pattern(mut self, pattern: impl Into<String>) -> Self {
+        self.pattern = Some(pattern.into());
+        self
+    }
+
+    /// The packet's pattern as a string (Nest's `RmqContext.getPattern()`): a string pattern
+    /// as sent, an object one normalized. Set on RabbitMQ, where the routing key may be the
+    /// queue's name; elsewhere the [`subject`](Self::subject) is the pattern and this is
+    /// `None`.
+    pub fn pattern(&self) -> Option<&str> {
+        self.pattern.as_deref()
     }
 
     /// The context of the message the running handler handles (`None` outside a handler, or

@@ -12,15 +12,27 @@
 //! - Server: [`RmqServer`] consumes the queue with no-ack (Nest's default `noAck: true`) and
 //!   no prefetch limit; several instances on one queue are competing consumers, each message
 //!   handled once. It reconnects by itself when the broker comes back.
+//! - Exchanges ([`RmqOptions`], Nest 11's `exchange`, `exchangeType`, `routingKey`,
+//!   `wildcards`): a server declares its exchange (durable; `topic` unless told otherwise;
+//!   named after the queue unless named) and binds its queue to it: with the routing key, with
+//!   `''` for a fanout, and with every handler's pattern when `wildcards` is on, in which case
+//!   a message is handled by the first handler whose pattern matches it as a topic key (`*`
+//!   one word, `#` the rest). A client with `wildcards` or a fanout exchange publishes to the
+//!   exchange with the pattern as routing key instead of to the queue.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
 use futures_util::StreamExt;
-use lapin::options::{BasicConsumeOptions, BasicPublishOptions, QueueDeclareOptions};
+use lapin::options::{
+    BasicConsumeOptions, BasicPublishOptions, ExchangeDeclareOptions, QueueBindOptions,
+    QueueDeclareOptions,
+};
 use lapin::types::FieldTable;
-use lapin::{BasicProperties, Channel, Connection as AmqpConnection, ConnectionProperties};
+use lapin::{
+    BasicProperties, Channel, Connection as AmqpConnection, ConnectionProperties, ExchangeKind,
+};
 use tokio_util::task::TaskTracker;
 
 use crate::client::{
@@ -29,8 +41,9 @@ use crate::client::{
 };
 use crate::server::dispatch::{dispatch, Dispatch};
 
-use crate::packet::{encode_reply, Reply};
-use crate::server::broker::{broker_server, drain, reconnecting, Core};
+use crate::packet::{encode_reply, Incoming, Reply};
+use crate::pattern::route_of_incoming;
+use crate::server::broker::{broker_server, drain, reconnecting, routes, Core};
 use crate::server::reply::answer;
 use crate::server::{MessageContext, MessageRouter, ServerError, Transport};
 
@@ -52,16 +65,227 @@ async fn connect(url: &str) -> Result<AmqpConnection, String> {
         .map_err(|e| e.to_string())
 }
 
-/// amqplib's `assertQueue(queue, {})`: durable, not exclusive, not auto-deleted.
-async fn declare(channel: &Channel, queue: &str) -> lapin::Result<()> {
-    let options = QueueDeclareOptions {
-        durable: true,
-        ..QueueDeclareOptions::default()
-    };
+/// How a RabbitMQ client or server reaches its service (Nest's RMQ `options`): the queue and
+/// how it is declared, and the exchange messages go through, if any. The defaults are Nest's:
+/// a durable queue, not exclusive, not auto-deleted; no exchange.
+///
+/// ```
+/// # use gateway_core::transport::rmq::RmqOptions;
+/// // { queue: 'test2', wildcards: true }: a topic exchange named `test2`, the queue bound to it
+/// // with each handler's pattern.
+/// let topic = RmqOptions::queue("test2").wildcards();
+/// // { queue: '', exchange: 'test.fanout', exchangeType: 'fanout', queueOptions: { exclusive: true } }
+/// let fanout = RmqOptions::queue("").exchange("test.fanout").exchange_type("fanout").exclusive();
+/// ```
+#[derive(Debug, Clone)]
+pub struct RmqOptions {
+    queue: String,
+    durable: bool,
+    exclusive: bool,
+    auto_delete: bool,
+    exchange: Option<String>,
+    exchange_type: String,
+    routing_key: Option<String>,
+    wildcards: bool,
+}
+
+impl RmqOptions {
+    /// `{ queue }` with Nest's defaults (`''` lets the broker name a server's queue).
+    pub fn queue(queue: impl Into<String>) -> Self {
+        RmqOptions {
+            queue: queue.into(),
+            durable: true,
+            exclusive: false,
+            auto_delete: false,
+            exchange: None,
+            exchange_type: "topic".to_owned(),
+            routing_key: None,
+            wildcards: false,
+        }
+    }
+
+    /// `queueOptions.durable` (default `true`).
+    pub fn durable(mut self, durable: bool) -> Self {
+        self.durable = durable;
+        self
+    }
+
+    /// `queueOptions.exclusive`: the queue belongs to this connection and goes with it.
+    pub fn exclusive(mut self) -> Self {
+        self.exclusive = true;
+        self
+    }
+
+    /// `queueOptions.autoDelete`: the queue goes when its last consumer does.
+    pub fn auto_delete(mut self) -> Self {
+        self.auto_delete = true;
+        self
+    }
+
+    /// `exchange`: the exchange's name (default: the queue's, when one is used).
+    pub fn exchange(mut self, exchange: impl Into<String>) -> Self {
+        self.exchange = Some(exchange.into());
+        self
+    }
+
+    /// `exchangeType`: `topic` (the default), `fanout`, `direct` or `headers`.
+    pub fn exchange_type(mut self, kind: impl Into<String>) -> Self {
+        self.exchange_type = kind.into();
+        self
+    }
+
+    /// `routingKey`: the key a server's queue is bound to its exchange with.
+    pub fn routing_key(mut self, key: impl Into<String>) -> Self {
+        self.routing_key = Some(key.into());
+        self
+    }
+
+    /// `wildcards`: patterns are topic keys (`orders.*`, `logs.#`), through a topic exchange.
+    pub fn wildcards(mut self) -> Self {
+        self.wildcards = true;
+        self
+    }
+
+    fn exchange_name(&self) -> &str {
+        self.exchange.as_deref().unwrap_or(&self.queue)
+    }
+
+    fn fanout(&self) -> bool {
+        self.exchange_type == "fanout"
+    }
+
+    /// A client publishes to the exchange (keyed by pattern) rather than to the queue.
+    fn publishes_to_exchange(&self) -> bool {
+        self.wildcards || self.fanout()
+    }
+
+    fn kind(&self) -> ExchangeKind {
+        match self.exchange_type.as_str() {
+            "topic" => ExchangeKind::Topic,
+            "fanout" => ExchangeKind::Fanout,
+            "direct" => ExchangeKind::Direct,
+            "headers" => ExchangeKind::Headers,
+            other => ExchangeKind::Custom(other.to_owned()),
+        }
+    }
+
+    /// amqplib's `assertQueue(queue, queueOptions)`; the queue's name (the broker's, for `''`).
+    async fn declare_queue(&self, channel: &Channel) -> lapin::Result<String> {
+        let options = QueueDeclareOptions {
+            durable: self.durable,
+            exclusive: self.exclusive,
+            auto_delete: self.auto_delete,
+            ..QueueDeclareOptions::default()
+        };
+        let queue = channel
+            .queue_declare(&self.queue, options, FieldTable::default())
+            .await?;
+        Ok(queue.name().as_str().to_owned())
+    }
+
+    /// amqplib's `assertExchange(exchange, exchangeType, { durable: true })`.
+    async fn declare_exchange(&self, channel: &Channel) -> lapin::Result<()> {
+        let options = ExchangeDeclareOptions {
+            durable: true,
+            ..ExchangeDeclareOptions::default()
+        };
+        channel
+            .exchange_declare(
+                self.exchange_name(),
+                self.kind(),
+                options,
+                FieldTable::default(),
+            )
+            .await
+    }
+
+    /// A client's set-up (Nest's `ClientRMQ.setupChannel`): the queue (bound when it has an
+    /// exchange and a key), or the exchange it publishes to.
+    async fn set_up_client(&self, channel: &Channel) -> lapin::Result<()> {
+        if self.publishes_to_exchange() {
+            return self.declare_exchange(channel).await;
+        }
+        let queue = self.declare_queue(channel).await?;
+        if let (Some(exchange), Some(key)) = (&self.exchange, &self.routing_key) {
+            bind(channel, &queue, exchange, key).await?;
+        }
+        Ok(())
+    }
+
+    /// A server's set-up (Nest's `ServerRMQ.setupChannel`): the queue, its exchange and
+    /// bindings; the name of the queue to consume.
+    async fn set_up_server(&self, channel: &Channel, routes: &[String]) -> lapin::Result<String> {
+        let queue = self.declare_queue(channel).await?;
+        if self.exchange.is_some() || self.wildcards {
+            self.declare_exchange(channel).await?;
+            let exchange = self.exchange_name();
+            if self.fanout() {
+                bind(channel, &queue, exchange, "").await?;
+            } else if let Some(key) = &self.routing_key {
+                bind(channel, &queue, exchange, key).await?;
+            }
+            if self.wildcards {
+                for route in routes {
+                    bind(channel, &queue, exchange, route).await?;
+                }
+            }
+        }
+        Ok(queue)
+    }
+
+    fn describe(&self) -> String {
+        let mut text = format!("queue {:?}", self.queue);
+        if self.exchange.is_some() || self.wildcards {
+            text.push_str(&format!(
+                ", {} exchange {:?}",
+                self.exchange_type,
+                self.exchange_name()
+            ));
+        }
+        if self.wildcards {
+            text.push_str(", wildcards");
+        }
+        text
+    }
+}
+
+async fn bind(channel: &Channel, queue: &str, exchange: &str, key: &str) -> lapin::Result<()> {
     channel
-        .queue_declare(queue, options, FieldTable::default())
+        .queue_bind(
+            queue,
+            exchange,
+            key,
+            QueueBindOptions::default(),
+            FieldTable::default(),
+        )
         .await
-        .map(drop)
+}
+
+/// Nest's `matchRmqPattern`: a topic key (`*` one word, `#` the rest, as the last word) against
+/// a message's pattern.
+fn rmq_matches(pattern: &str, key: &str) -> bool {
+    if key.is_empty() {
+        return pattern == "#";
+    }
+    let words: Vec<&str> = pattern.split('.').collect();
+    let keys: Vec<&str> = key.split('.').collect();
+    let last = words.len() - 1;
+    for (i, word) in words.iter().enumerate() {
+        let current = keys.get(i).copied().unwrap_or_default();
+        if current.is_empty() && word.is_empty() {
+            continue;
+        }
+        if current.is_empty() && *word != "#" {
+            return false;
+        }
+        if *word == "#" {
+            return i == last;
+        }
+        if *word != "*" && *word != current {
+            return false;
+        }
+    }
+    words.len() == keys.len()
 }
 
 impl ClientOptions {
@@ -69,16 +293,22 @@ impl ClientOptions {
     /// broker at `url` (`amqp://guest:guest@127.0.0.1:5672`). Several service instances on the
     /// queue share the calls (competing consumers).
     pub fn rmq(name: impl Into<String>, url: impl Into<String>, queue: impl Into<String>) -> Self {
-        let queue: Arc<str> = queue.into().into();
+        Self::rmq_with(name, url, RmqOptions::queue(queue))
+    }
+
+    /// A RabbitMQ client with every option ([`RmqOptions`]): through a topic or fanout
+    /// exchange, its queue's declaration.
+    pub fn rmq_with(name: impl Into<String>, url: impl Into<String>, options: RmqOptions) -> Self {
+        let options = Arc::new(options);
         ClientOptions::custom(name, url, move || RmqTransport {
-            queue: queue.clone(),
+            options: options.clone(),
         })
     }
 }
 
 /// The client side: see the module docs.
 struct RmqTransport {
-    queue: Arc<str>,
+    options: Arc<RmqOptions>,
 }
 
 impl ClientTransport for RmqTransport {
@@ -97,7 +327,7 @@ impl RmqTransport {
             .map_err(|e| context.unavailable(format!("cannot connect to RabbitMQ: {e}")))?;
         let setup = async {
             let channel = amqp.create_channel().await?;
-            declare(&channel, &self.queue).await?;
+            self.options.set_up_client(&channel).await?;
             let consume = BasicConsumeOptions {
                 no_ack: true,
                 ..BasicConsumeOptions::default()
@@ -112,7 +342,7 @@ impl RmqTransport {
             .map_err(|e| context.unavailable(format!("cannot set up the RabbitMQ channel: {e}")))?;
         let conn = Connection::with_publisher(RmqPublisher {
             channel,
-            queue: self.queue.clone(),
+            options: self.options.clone(),
         });
         let reader = conn.clone();
         let service = context.service().clone();
@@ -148,10 +378,10 @@ impl RmqTransport {
     }
 }
 
-/// The channel consuming direct replies, and the service's queue.
+/// The channel consuming direct replies, and where requests go.
 struct RmqPublisher {
     channel: Channel,
-    queue: Arc<str>,
+    options: Arc<RmqOptions>,
 }
 
 impl Publish for RmqPublisher {
@@ -175,10 +405,15 @@ impl Publish for RmqPublisher {
                     .with_reply_to(REPLY_TO.into())
                     .with_correlation_id(id.to_string().into());
             }
+            // Through the exchange, keyed by the pattern; or straight to the queue.
+            let (exchange, key) = match self.options.publishes_to_exchange() {
+                true => (self.options.exchange_name(), message.route),
+                false => ("", self.options.queue.as_str()),
+            };
             self.channel
                 .basic_publish(
-                    "",
-                    &self.queue,
+                    exchange,
+                    key,
                     BasicPublishOptions::default(),
                     &message.body,
                     properties,
@@ -193,10 +428,16 @@ impl Publish for RmqPublisher {
 impl Transport {
     /// `{ transport: Transport.RMQ, options: { urls: [url], queue } }` (feature `rmq`).
     pub fn rmq(url: impl Into<String>, queue: impl Into<String>) -> Self {
-        let (url, queue): (String, String) = (url.into(), queue.into());
-        Transport::from_fn(format!("{url} (queue {queue})"), move |router| {
-            let (url, queue) = (url.clone(), queue.clone());
-            async move { RmqServer::connect(&url, &queue, router).await }
+        Self::rmq_with(url, RmqOptions::queue(queue))
+    }
+
+    /// RabbitMQ with every option ([`RmqOptions`]): an exchange, its bindings, wildcard
+    /// handlers, the queue's declaration.
+    pub fn rmq_with(url: impl Into<String>, options: RmqOptions) -> Self {
+        let url: String = url.into();
+        Transport::from_fn(format!("{url} ({})", options.describe()), move |router| {
+            let (url, options) = (url.clone(), options.clone());
+            async move { RmqServer::connect_with(&url, router, options).await }
         })
     }
 }
@@ -213,7 +454,8 @@ impl Transport {
 /// ```
 pub struct RmqServer {
     url: String,
-    queue: String,
+    options: RmqOptions,
+    routes: Arc<[String]>,
     core: Core,
 }
 
@@ -225,7 +467,18 @@ impl RmqServer {
         queue: &str,
         router: MessageRouter,
     ) -> Result<Self, ServerError> {
+        Self::connect_with(url, router, RmqOptions::queue(queue)).await
+    }
+
+    /// [`connect`](Self::connect) with every option ([`RmqOptions`]): the exchange and its
+    /// bindings are declared now, as on every reconnection.
+    pub async fn connect_with(
+        url: &str,
+        router: MessageRouter,
+        options: RmqOptions,
+    ) -> Result<Self, ServerError> {
         let core = Core::new(router)?;
+        let routes: Arc<[String]> = routes(&core.router).into();
         let amqp = connect(url)
             .await
             .map_err(|e| ServerError::connect(url, e))?;
@@ -233,13 +486,15 @@ impl RmqServer {
             .create_channel()
             .await
             .map_err(|e| ServerError::connect(url, e))?;
-        declare(&channel, queue)
+        options
+            .set_up_server(&channel, &routes)
             .await
             .map_err(|e| ServerError::connect(url, e))?;
         let _ = amqp.close(200, "checked").await;
         Ok(RmqServer {
             url: url.to_owned(),
-            queue: queue.to_owned(),
+            options,
+            routes,
             core,
         })
     }
@@ -254,7 +509,9 @@ impl RmqServer {
     async fn session(&self, tasks: &TaskTracker) -> Result<(), String> {
         let amqp = connect(&self.url).await?;
         let channel = amqp.create_channel().await.map_err(|e| e.to_string())?;
-        declare(&channel, &self.queue)
+        let queue = self
+            .options
+            .set_up_server(&channel, &self.routes)
             .await
             .map_err(|e| e.to_string())?;
         let consume = BasicConsumeOptions {
@@ -262,10 +519,10 @@ impl RmqServer {
             ..BasicConsumeOptions::default()
         };
         let mut deliveries = channel
-            .basic_consume(&self.queue, "", consume, FieldTable::default())
+            .basic_consume(&queue, "", consume, FieldTable::default())
             .await
             .map_err(|e| e.to_string())?;
-        tracing::info!(url = %self.url, queue = %self.queue, "microservice listening on RabbitMQ");
+        tracing::info!(url = %self.url, %queue, options = %self.options.describe(), "microservice listening on RabbitMQ");
         let result = loop {
             let delivery = tokio::select! {
                 delivery = deliveries.next() => delivery,
@@ -275,7 +532,10 @@ impl RmqServer {
                 Some(Ok(delivery)) => {
                     let router = self.core.router.clone();
                     let channel = channel.clone();
-                    tasks.spawn(async move { handle(&router, &channel, delivery).await });
+                    let wildcards = self.options.wildcards.then(|| self.routes.clone());
+                    tasks.spawn(async move {
+                        handle(&router, &channel, delivery, wildcards.as_deref()).await
+                    });
                 }
                 Some(Err(error)) => break Err(error.to_string()),
                 None => break Err("the consumer ended".to_owned()),
@@ -331,17 +591,39 @@ fn headers(properties: &BasicProperties) -> Vec<(String, String)> {
 }
 
 /// One delivery: a request (with an `id`) answered to its `reply_to` with its
-/// `correlation_id`, or an event.
-async fn handle(router: &MessageRouter, channel: &Channel, delivery: lapin::message::Delivery) {
+/// `correlation_id`, or an event. With `wildcards` (the server's routes), a pattern no handler
+/// has exactly goes to the first route that matches it as a topic key.
+async fn handle(
+    router: &MessageRouter,
+    channel: &Channel,
+    delivery: lapin::message::Delivery,
+    wildcards: Option<&[String]>,
+) {
     let frame = Bytes::from(delivery.data);
-    let context = MessageContext::new(delivery.routing_key.as_str(), headers(&delivery.properties));
+    let pattern = Incoming::parse(&frame)
+        .ok()
+        .and_then(|packet| packet.pattern.and_then(route_of_incoming));
+    let route = match (wildcards, &pattern) {
+        (Some(routes), Some(pattern)) if !routes.contains(pattern) => routes
+            .iter()
+            .find(|route| {
+                (route.contains('*') || route.contains('#')) && rmq_matches(route, pattern)
+            })
+            .cloned(),
+        _ => None,
+    };
+    let mut context =
+        MessageContext::new(delivery.routing_key.as_str(), headers(&delivery.properties));
+    if let Some(pattern) = pattern {
+        context = context.with_pattern(pattern);
+    }
     let reply_to = delivery.properties.reply_to().as_ref().map(|r| r.as_str());
     let correlation = delivery
         .properties
         .correlation_id()
         .as_ref()
         .map(|c| c.as_str());
-    match dispatch(router, &frame, None, Some(&context)) {
+    match dispatch(router, &frame, route.as_deref(), Some(&context)) {
         Err(error) => tracing::error!(%error, "a message that is not JSON was ignored"),
         Ok(Dispatch::Request { reply: result, .. }) => {
             let Some(reply_to) = reply_to else {
@@ -365,5 +647,32 @@ async fn handle(router: &MessageRouter, channel: &Channel, delivery: lapin::mess
             }
         }
         Ok(Dispatch::Ignored) => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::rmq_matches;
+
+    /// Nest's `matchRmqPattern`, case by case.
+    #[test]
+    fn topic_keys_match_as_nest_matches_them() {
+        let cases = [
+            ("wildcard.*.*", "wildcard.a.b", true),
+            ("wildcard.*.*", "wildcard.a", false),
+            ("wildcard.*.*", "wildcard.a.b.c", false),
+            ("wildcard.*", "other.a", false),
+            ("logs.#", "logs.a.b.c", true),
+            ("logs.#", "logs.a", true),
+            ("logs.#", "logs", true),
+            ("#", "anything.at.all", true),
+            ("#", "", true),
+            ("*", "", false),
+            ("a.#.b", "a.x.b", false), // `#` counts only as the last word, as in Nest
+            ("a.b", "a.b", true),
+        ];
+        for (pattern, key, expected) in cases {
+            assert_eq!(rmq_matches(pattern, key), expected, "{pattern} vs {key:?}");
+        }
     }
 }
