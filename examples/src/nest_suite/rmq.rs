@@ -1,6 +1,7 @@
-//! `sum-rmq`: Nest's RabbitMQ app (`src/rmq/rmq.controller.ts`), ported. Nest's app declares
-//! its queue `test` with `durable: false`; ours is `nest_suite_sum` with the transport's
-//! defaults (durable), so it cannot clash with another `test` queue on the broker.
+//! `sum-rmq`: Nest's RabbitMQ app (`src/rmq/rmq.controller.ts`), ported, its queue declared as
+//! Nest's app declares `test` (`queueOptions: { durable: false }`) but named
+//! `nest_suite_test`, so it cannot clash with another `test` queue on the broker; and the
+//! exchange apps of `topic-exchange-rmq` and `fanout-exchange-rmq`.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -24,7 +25,12 @@ sum_app_controller!(
 pub static NOTIFIED: AtomicBool = AtomicBool::new(false);
 
 /// The queue the app's microservice consumes and its client sends to.
-pub const QUEUE: &str = "nest_suite_sum";
+pub const QUEUE: &str = "nest_suite_test";
+
+/// How the app's client and microservice declare [`QUEUE`]: not durable, as Nest's app.
+fn queue() -> RmqOptions {
+    RmqOptions::queue(QUEUE).durable(false)
+}
 
 /// The RabbitMQ URL of the RabbitMQ apps: `RMQ_URL`, default
 /// `amqp://guest:guest@127.0.0.1:5672`.
@@ -34,7 +40,7 @@ pub fn url() -> String {
 
 /// The RabbitMQ app's module: the controller and its client.
 #[module(
-    imports = [ClientsModule::register([ClientOptions::rmq("RMQ_CLIENT", url(), QUEUE)])],
+    imports = [ClientsModule::register([ClientOptions::rmq_with("RMQ_CLIENT", url(), queue())])],
     controllers = [RmqController],
 )]
 pub struct RmqModule;
@@ -42,7 +48,7 @@ pub struct RmqModule;
 /// The RabbitMQ spec's set-up: the app with a RabbitMQ microservice connected and started.
 pub async fn create() -> Result<NestApplication, BootError> {
     let mut app = NestFactory::create::<RmqModule>().await?;
-    app.connect_microservice(Transport::rmq(url(), QUEUE));
+    app.connect_microservice(Transport::rmq_with(url(), queue()));
     app.start_all_microservices().await?;
     Ok(app)
 }
