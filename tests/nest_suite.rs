@@ -666,3 +666,191 @@ mod tcp_reconnect {
         }
     }
 }
+
+/// `packet-metadata-tcp.spec.ts` (Nest 12): what a client's dispatch hook attaches reaches the
+/// handler's context, for requests and events, beside an untouched payload; no hook, no
+/// metadata; the hook sees each packet once with its pattern and data. The spec defines its app
+/// itself; so does this test. Then the same facts across the wire with Nest 12: its client
+/// against our microservice, our client against its microservice.
+mod packet_metadata_tcp {
+    use std::net::SocketAddr;
+    use std::sync::{Arc, Mutex};
+    use std::time::Duration;
+
+    use gateway_core::prelude::*;
+    use gateway_tests::*;
+    use serde_json::{json, Value};
+    use tokio::sync::Notify;
+
+    static LAST_EVENT_METADATA: Mutex<Option<Value>> = Mutex::new(None);
+    static EVENT_RECEIVED: Notify = Notify::const_new();
+
+    #[injectable]
+    struct MetadataController;
+
+    #[controller]
+    impl MetadataController {
+        #[message_pattern("echo-metadata")]
+        async fn echo(&self, #[payload] data: Value, #[ctx] context: MessageContext) -> Value {
+            json!({ "data": data, "metadata": context.metadata() })
+        }
+
+        #[event_pattern("record-metadata")]
+        async fn record(&self, #[ctx] context: MessageContext) {
+            *LAST_EVENT_METADATA.lock().unwrap() = context.metadata().cloned();
+            EVENT_RECEIVED.notify_one();
+        }
+
+        #[message_pattern("last-event-metadata")]
+        async fn last_event(&self) -> Value {
+            LAST_EVENT_METADATA
+                .lock()
+                .unwrap()
+                .clone()
+                .unwrap_or(Value::Null)
+        }
+    }
+
+    #[module(controllers = [MetadataController])]
+    struct MetadataModule;
+
+    async fn listen() -> (SocketAddr, ShutdownHandle) {
+        let server =
+            NestFactory::create_microservice::<MetadataModule>(Transport::tcp("127.0.0.1:0"))
+                .await
+                .expect("boots")
+                .bind()
+                .await
+                .expect("binds");
+        let (addr, stop) = (server.local_addr(), server.shutdown_handle());
+        tokio::spawn(server.serve());
+        (addr, stop)
+    }
+
+    fn client(addr: SocketAddr, trace: &'static str) -> ClientProxy {
+        ClientProxy::new(
+            ClientOptions::tcp("METADATA", addr.to_string())
+                .on_dispatch(move |packet| packet.set_metadata("x-request-id", trace)),
+        )
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn packet_metadata_tcp() {
+        init_tracing();
+        let (addr, stop) = listen().await;
+
+        // `delivers what the dispatch hook attached to a request, beside the payload`.
+        let reply: Value = client(addr, "trace-1")
+            .send("echo-metadata", &json!({ "orderId": 7 }))
+            .await
+            .unwrap();
+        assert_eq!(
+            reply,
+            json!({ "data": { "orderId": 7 }, "metadata": { "x-request-id": "trace-1" } })
+        );
+
+        // `delivers it with an event as well`.
+        let received = EVENT_RECEIVED.notified();
+        client(addr, "trace-2")
+            .emit("record-metadata", &json!({}))
+            .await
+            .unwrap();
+        tokio::time::timeout(Duration::from_secs(2), received)
+            .await
+            .expect("the event arrives");
+        assert_eq!(
+            *LAST_EVENT_METADATA.lock().unwrap(),
+            Some(json!({ "x-request-id": "trace-2" }))
+        );
+
+        // `leaves the context without metadata when no hook is set`.
+        let plain = ClientProxy::new(ClientOptions::tcp("PLAIN", addr.to_string()));
+        let reply: Value = plain.send("echo-metadata", "plain").await.unwrap();
+        assert_eq!(reply, json!({ "data": "plain", "metadata": null }));
+
+        // `calls the hook once per packet, with the pattern and the data`.
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let recording = {
+            let seen = seen.clone();
+            ClientProxy::new(ClientOptions::tcp("SEEN", addr.to_string()).on_dispatch(
+                move |packet| {
+                    let pattern = packet.pattern().route().to_owned();
+                    seen.lock()
+                        .unwrap()
+                        .push(json!({ "pattern": pattern, "data": packet.data() }));
+                },
+            ))
+        };
+        recording.send::<Value>("echo-metadata", &1).await.unwrap();
+        recording.send::<Value>("echo-metadata", &2).await.unwrap();
+        assert_eq!(
+            *seen.lock().unwrap(),
+            [
+                json!({ "pattern": "echo-metadata", "data": 1 }),
+                json!({ "pattern": "echo-metadata", "data": 2 }),
+            ]
+        );
+
+        // Ours: metadata given with one call.
+        let reply: Value = plain
+            .send_with(
+                "echo-metadata",
+                &3,
+                CallOptions::default().metadata("tenant", "t-9"),
+            )
+            .await
+            .unwrap();
+        assert_eq!(reply, json!({ "data": 3, "metadata": { "tenant": "t-9" } }));
+        stop.shutdown();
+    }
+
+    /// Nest 12's client (with the spec's hook) against our microservice, and our client
+    /// against Nest 12's: the same answers.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn packet_metadata_with_nest_12() {
+        require_nest!("packet_metadata_with_nest_12");
+        init_tracing();
+        let dist = compile_peer(TsPeer::Suite12, Nest::V12);
+        let expected = json!({
+            "plain": { "data": "plain", "metadata": null },
+            "echoed": { "data": { "orderId": 7 }, "metadata": { "x-request-id": "trace-1" } },
+            "event": { "x-request-id": "trace-1" },
+            "seen": [
+                { "pattern": "echo-metadata", "data": { "orderId": 7 } },
+                { "pattern": "record-metadata", "data": {} },
+                { "pattern": "last-event-metadata", "data": {} },
+            ],
+        });
+
+        let (addr, stop) = listen().await;
+        let script = format!("{dist}/packet-metadata.client.js");
+        let out = run_node(Nest::V12, &script, &[&addr.port().to_string()], "").await;
+        let answers: Value = serde_json::from_str(out.lines().last().unwrap_or_default())
+            .expect("the client prints JSON");
+        assert_eq!(answers, expected, "a Nest 12 client against ours");
+        stop.shutdown();
+
+        let port = free_port();
+        let script = format!("{dist}/packet-metadata.service.js");
+        let _nest = spawn_node_ready(Nest::V12, &script, &[&port.to_string()]).await;
+        let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+        let plain = ClientProxy::new(ClientOptions::tcp("PLAIN", addr.to_string()));
+        let traced = client(addr, "trace-1");
+        let plain_reply: Value = plain.send("echo-metadata", "plain").await.unwrap();
+        let echoed: Value = traced
+            .send("echo-metadata", &json!({ "orderId": 7 }))
+            .await
+            .unwrap();
+        traced.emit("record-metadata", &json!({})).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let event: Value = traced
+            .send("last-event-metadata", &json!({}))
+            .await
+            .unwrap();
+        assert_eq!(
+            json!({ "plain": plain_reply, "echoed": echoed, "event": event }),
+            json!({ "plain": expected["plain"], "echoed": expected["echoed"], "event": expected["event"] }),
+            "our client against Nest 12"
+        );
+    }
+}

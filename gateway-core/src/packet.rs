@@ -1,6 +1,7 @@
 //! The JSON packets of `@nestjs/microservices`, shared by every transport.
 //!
-//! Requests `{"pattern":P,"data":D,"id":ID}`, events `{"pattern":P,"data":D}`, replies
+//! Requests `{"pattern":P,"data":D,"id":ID}` (Nest 12: `{"pattern":P,"data":D,"metadata":M,"id":ID}`
+//! when the client attached metadata), events `{"pattern":P,"data":D}`, replies
 //! `{"response":V,"isDisposed":true,"id":ID}` / `{"err":E,"isDisposed":true,"id":ID}`, and the
 //! no-handler reply, with Nest's key order (docs/nest-wire.md §1). Encoders write straight into a
 //! caller's buffer; decoders borrow from the received frame, so a payload is never copied
@@ -23,12 +24,14 @@ pub(crate) fn encode_request<T: Serialize + ?Sized>(
     out: &mut Vec<u8>,
     pattern: &Pattern,
     payload: &T,
+    metadata: Option<&Metadata>,
     id: u64,
 ) -> serde_json::Result<()> {
     out.extend_from_slice(br#"{"pattern":"#);
     pattern.write_raw(out);
     out.extend_from_slice(br#","data":"#);
     serde_json::to_writer(&mut *out, payload)?;
+    write_metadata(out, metadata)?;
     out.extend_from_slice(br#","id":""#);
     out.extend_from_slice(itoa::Buffer::new().format(id).as_bytes());
     out.extend_from_slice(br#""}"#);
@@ -41,11 +44,35 @@ pub(crate) fn encode_event<T: Serialize + ?Sized>(
     out: &mut Vec<u8>,
     pattern: &Pattern,
     payload: &T,
+    metadata: Option<&Metadata>,
 ) -> serde_json::Result<()> {
     out.extend_from_slice(br#"{"pattern":"#);
     pattern.write_route_as_json_string(out);
     out.extend_from_slice(br#","data":"#);
     serde_json::to_writer(&mut *out, payload)?;
+    write_metadata(out, metadata)?;
+    out.push(b'}');
+    Ok(())
+}
+
+/// What a client attaches to a packet beside its payload (Nest 12's `packet.metadata`): string
+/// keys and values, in the order given.
+pub type Metadata = [(String, String)];
+
+/// `,"metadata":{..}` when there is any.
+fn write_metadata(out: &mut Vec<u8>, metadata: Option<&Metadata>) -> serde_json::Result<()> {
+    let Some(metadata) = metadata.filter(|m| !m.is_empty()) else {
+        return Ok(());
+    };
+    out.extend_from_slice(br#","metadata":{"#);
+    for (i, (key, value)) in metadata.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        serde_json::to_writer(&mut *out, key)?;
+        out.push(b':');
+        serde_json::to_writer(&mut *out, value)?;
+    }
     out.push(b'}');
     Ok(())
 }
@@ -56,11 +83,13 @@ pub(crate) fn encode_raw_event<T: Serialize + ?Sized>(
     out: &mut Vec<u8>,
     pattern: &Pattern,
     payload: &T,
+    metadata: Option<&Metadata>,
 ) -> serde_json::Result<()> {
     out.extend_from_slice(br#"{"pattern":"#);
     pattern.write_raw(out);
     out.extend_from_slice(br#","data":"#);
     serde_json::to_writer(&mut *out, payload)?;
+    write_metadata(out, metadata)?;
     out.push(b'}');
     Ok(())
 }
@@ -142,6 +171,9 @@ pub(crate) struct Incoming<'a> {
     /// Present (even `null`) means a request; absent means an event.
     #[serde(borrow, default, deserialize_with = "present")]
     pub id: Option<&'a RawValue>,
+    /// What the client attached (Nest 12's `packet.metadata`).
+    #[serde(borrow, default, deserialize_with = "present")]
+    pub metadata: Option<&'a RawValue>,
 }
 
 impl<'a> Incoming<'a> {
@@ -154,6 +186,7 @@ impl<'a> Incoming<'a> {
                 pattern: None,
                 data: None,
                 id: None,
+                metadata: None,
             }),
             Err(e) => Err(e),
         }
@@ -219,7 +252,7 @@ mod tests {
     fn requests_and_events_have_nest_shape() {
         let mut out = Vec::new();
         let p = Pattern::from(json!({"cmd": "get_user"}));
-        encode_request(&mut out, &p, &json!({"id": 7}), 1).unwrap();
+        encode_request(&mut out, &p, &json!({"id": 7}), None, 1).unwrap();
         assert_eq!(
             text(out),
             r#"{"pattern":{"cmd":"get_user"},"data":{"id":7},"id":"1"}"#
@@ -227,14 +260,14 @@ mod tests {
 
         let mut out = Vec::new();
         let p = Pattern::from(json!({"evt": "obj_event", "a": 1}));
-        encode_event(&mut out, &p, &json!({"id": 10})).unwrap();
+        encode_event(&mut out, &p, &json!({"id": 10}), None).unwrap();
         assert_eq!(
             text(out),
             r#"{"pattern":"{\"a\":1,\"evt\":\"obj_event\"}","data":{"id":10}}"#
         );
 
         let mut out = Vec::new();
-        encode_event(&mut out, &"user_created".into(), &json!({"id": 1})).unwrap();
+        encode_event(&mut out, &"user_created".into(), &json!({"id": 1}), None).unwrap();
         assert_eq!(text(out), r#"{"pattern":"user_created","data":{"id":1}}"#);
     }
 

@@ -180,6 +180,9 @@ pub enum TsPeer {
     Seed,
     /// `suite/`: apps of Nest's own microservices suite, as Nest peers.
     Suite,
+    /// `suite12/`: apps of Nest's suite that only Nest 12 has (type-checked against Nest 12;
+    /// compiled for Nest 12 only).
+    Suite12,
 }
 
 /// `project` compiled by the pinned `tsc` for `version`, once per test process: the folder of
@@ -187,7 +190,8 @@ pub enum TsPeer {
 /// `v12/<project>-dist` for Nest 12, each resolving `@nestjs/*` from its version's
 /// `node_modules`).
 pub fn compile_peer(project: TsPeer, version: Nest) -> &'static str {
-    static COMPILED: [std::sync::OnceLock<()>; 4] = [
+    static COMPILED: [std::sync::OnceLock<()>; 5] = [
+        std::sync::OnceLock::new(),
         std::sync::OnceLock::new(),
         std::sync::OnceLock::new(),
         std::sync::OnceLock::new(),
@@ -198,6 +202,8 @@ pub fn compile_peer(project: TsPeer, version: Nest) -> &'static str {
         (TsPeer::Seed, Nest::V12) => (1, "seed/tsconfig.json", "v12/seed-dist"),
         (TsPeer::Suite, Nest::V11) => (2, "suite/tsconfig.json", "suite/dist"),
         (TsPeer::Suite, Nest::V12) => (3, "suite/tsconfig.json", "v12/suite-dist"),
+        (TsPeer::Suite12, Nest::V12) => (4, "suite12/tsconfig.json", "v12/suite12-dist"),
+        (TsPeer::Suite12, Nest::V11) => panic!("suite12 is Nest 12's alone"),
     };
     COMPILED[index].get_or_init(|| {
         let output = std::process::Command::new("node")

@@ -37,7 +37,7 @@ pub use error::RpcError;
 /// The boxed future [`ClientTransport`] and [`Publish`] return (re-exported from
 /// `futures-util`, so a transport's crate need not depend on it).
 pub use futures_util::future::BoxFuture;
-pub use options::{CallOptions, ClientOptions, DEFAULT_TIMEOUT};
+pub use options::{CallOptions, ClientOptions, DispatchPacket, DEFAULT_TIMEOUT};
 pub use transport::{ClientTransport, ConnectContext, EventPattern};
 
 use crate::packet::{encode_event, encode_raw_event, encode_request};
@@ -95,6 +95,7 @@ struct Inner {
     event_pattern: EventPattern,
     connect: ConnectContext,
     next_id: AtomicU64,
+    on_dispatch: Option<options::DispatchHook>,
 }
 
 impl std::fmt::Debug for ClientProxy {
@@ -127,6 +128,7 @@ impl ClientProxy {
                 transport,
                 connect,
                 next_id: AtomicU64::new(1),
+                on_dispatch: options.on_dispatch,
             }),
         }
     }
@@ -178,7 +180,7 @@ impl ClientProxy {
     ) -> impl Future<Output = Result<T, RpcError>> + Send + 'static {
         let pattern = pattern.into();
         let (deadline, timeout) = options.budget(self.inner.timeout);
-        let request = self.encode_request(&pattern, payload);
+        let request = self.encode_request(&pattern, payload, &options);
         let client = self.clone();
         async move {
             let (id, body) = request?;
@@ -217,7 +219,7 @@ impl ClientProxy {
     ) -> impl Future<Output = Result<RpcStream<T>, RpcError>> + Send + 'static {
         let pattern = pattern.into();
         let (deadline, timeout) = options.budget(self.inner.timeout);
-        let request = self.encode_request(&pattern, payload);
+        let request = self.encode_request(&pattern, payload, &options);
         let client = self.clone();
         async move {
             let (id, body) = request?;
@@ -265,14 +267,20 @@ impl ClientProxy {
         let pattern = pattern.into();
         let (deadline, timeout) = options.budget(self.inner.timeout);
         let mut body = Vec::with_capacity(128);
-        let encoded = match self.inner.event_pattern {
-            EventPattern::Route => encode_event(&mut body, &pattern, payload),
-            EventPattern::Raw => encode_raw_event(&mut body, &pattern, payload),
-        }
-        .map_err(|source| RpcError::Encode {
-            pattern: pattern.route().to_owned(),
-            source,
-        });
+        let encoded = self
+            .metadata(&pattern, payload, &options)
+            .and_then(|metadata| match self.inner.event_pattern {
+                EventPattern::Route => {
+                    encode_event(&mut body, &pattern, payload, metadata.as_deref())
+                }
+                EventPattern::Raw => {
+                    encode_raw_event(&mut body, &pattern, payload, metadata.as_deref())
+                }
+            })
+            .map_err(|source| RpcError::Encode {
+                pattern: pattern.route().to_owned(),
+                source,
+            });
         let client = self.clone();
         async move {
             encoded?;
@@ -315,14 +323,40 @@ impl ClientProxy {
         &self,
         pattern: &Pattern,
         payload: &(impl Serialize + ?Sized),
+        options: &CallOptions,
     ) -> Result<(u64, Vec<u8>), RpcError> {
         let id = self.inner.next_id.fetch_add(1, Ordering::Relaxed);
         let mut body = Vec::with_capacity(128);
-        encode_request(&mut body, pattern, payload, id).map_err(|source| RpcError::Encode {
-            pattern: pattern.route().to_owned(),
-            source,
-        })?;
+        self.metadata(pattern, payload, options)
+            .and_then(|metadata| {
+                encode_request(&mut body, pattern, payload, metadata.as_deref(), id)
+            })
+            .map_err(|source| RpcError::Encode {
+                pattern: pattern.route().to_owned(),
+                source,
+            })?;
         Ok((id, body))
+    }
+
+    /// The packet's metadata: the call's, then the dispatch hook's. `None` (and no work) when
+    /// there is neither.
+    fn metadata(
+        &self,
+        pattern: &Pattern,
+        payload: &(impl Serialize + ?Sized),
+        options: &CallOptions,
+    ) -> serde_json::Result<Option<Vec<(String, String)>>> {
+        let own = options.metadata.as_deref();
+        let Some(hook) = &self.inner.on_dispatch else {
+            return Ok(own.map(<[_]>::to_vec));
+        };
+        let mut packet = DispatchPacket {
+            pattern,
+            data: serde_json::to_value(payload)?,
+            metadata: own.map(<[_]>::to_vec).unwrap_or_default(),
+        };
+        hook(&mut packet);
+        Ok(Some(packet.metadata))
     }
 
     /// Registers the call (with `register`) on a live connection and writes its body. A

@@ -28,6 +28,45 @@ pub struct ClientOptions {
     pub(crate) timeout: Duration,
     pub(crate) max_frame_units: Option<usize>,
     pub(crate) incomplete_timeout: Option<Duration>,
+    pub(crate) on_dispatch: Option<DispatchHook>,
+}
+
+/// A client's dispatch hook (see [`ClientOptions::on_dispatch`]).
+pub(crate) type DispatchHook = Arc<dyn Fn(&mut DispatchPacket<'_>) + Send + Sync>;
+
+/// A request or event about to be sent, as a dispatch hook sees it: its pattern and payload,
+/// and the metadata it will carry (Nest 12's `packet.metadata`).
+#[derive(Debug)]
+pub struct DispatchPacket<'a> {
+    pub(crate) pattern: &'a crate::pattern::Pattern,
+    pub(crate) data: serde_json::Value,
+    pub(crate) metadata: Vec<(String, String)>,
+}
+
+impl DispatchPacket<'_> {
+    /// The packet's pattern.
+    pub fn pattern(&self) -> &crate::pattern::Pattern {
+        self.pattern
+    }
+
+    /// The packet's payload, as JSON.
+    pub fn data(&self) -> &serde_json::Value {
+        &self.data
+    }
+
+    /// The metadata so far (the call's own, then what the hook set).
+    pub fn metadata(&self) -> &[(String, String)] {
+        &self.metadata
+    }
+
+    /// Sets one metadata entry (replacing an entry of the same key).
+    pub fn set_metadata(&mut self, key: impl Into<String>, value: impl Into<String>) {
+        let (key, value) = (key.into(), value.into());
+        match self.metadata.iter_mut().find(|(k, _)| *k == key) {
+            Some(entry) => entry.1 = value,
+            None => self.metadata.push((key, value)),
+        }
+    }
 }
 
 impl std::fmt::Debug for ClientOptions {
@@ -56,7 +95,22 @@ impl ClientOptions {
             timeout: DEFAULT_TIMEOUT,
             max_frame_units: None,
             incomplete_timeout: None,
+            on_dispatch: None,
         }
+    }
+
+    /// Calls `hook` with every request and event this client sends, right before it goes:
+    /// the hook may attach metadata (`packet.set_metadata("x-request-id", id)`), which the
+    /// packet carries beside its payload and a Nest 12 service reads from its context
+    /// (`TcpContext.getMetadata()`, `RedisContext.getMetadata()`; ours:
+    /// [`MessageContext::metadata`](crate::server::MessageContext::metadata)). Nest 12's
+    /// `client.setOnDispatchHook`. The payload is shown to the hook as JSON.
+    pub fn on_dispatch(
+        mut self,
+        hook: impl Fn(&mut DispatchPacket<'_>) + Send + Sync + 'static,
+    ) -> Self {
+        self.on_dispatch = Some(Arc::new(hook));
+        self
     }
 
     /// The same options under another name (`register_async` names its clients).
@@ -110,6 +164,7 @@ pub struct CallOptions {
     pub(crate) timeout: Option<Duration>,
     pub(crate) deadline: Option<Instant>,
     pub(crate) headers: Option<Arc<[(String, String)]>>,
+    pub(crate) metadata: Option<Arc<[(String, String)]>>,
 }
 
 impl CallOptions {
@@ -141,6 +196,22 @@ impl CallOptions {
             .unwrap_or_default();
         headers.push((name.into(), value.into()));
         self.headers = Some(headers.into());
+        self
+    }
+
+    /// Attaches metadata to the packet, beside its payload: `{"pattern":..,"data":..,
+    /// "metadata":{"x-request-id":".."},"id":..}`, Nest 12's packet metadata, read by a Nest 12
+    /// service from `TcpContext.getMetadata()` or `RedisContext.getMetadata()` (ours:
+    /// [`MessageContext::metadata`](crate::server::MessageContext::metadata), on every
+    /// transport). A Nest 11 service ignores it.
+    pub fn metadata(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
+        let mut metadata: Vec<(String, String)> = self
+            .metadata
+            .as_deref()
+            .map(<[_]>::to_vec)
+            .unwrap_or_default();
+        metadata.push((key.into(), value.into()));
+        self.metadata = Some(metadata.into());
         self
     }
 

@@ -16,6 +16,7 @@ pub struct MessageContext {
     subject: String,
     headers: Vec<(String, String)>,
     pattern: Option<String>,
+    metadata: Option<std::sync::Arc<serde_json::Value>>,
 }
 
 impl MessageContext {
@@ -26,7 +27,27 @@ impl MessageContext {
             subject: subject.into(),
             headers,
             pattern: None,
+            metadata: None,
         }
+    }
+
+    /// The same context, with the metadata the packet carried.
+    pub fn with_metadata(mut self, metadata: serde_json::Value) -> Self {
+        self.metadata = Some(std::sync::Arc::new(metadata));
+        self
+    }
+
+    /// What the client attached to the packet beside its payload (Nest 12's packet metadata:
+    /// `TcpContext.getMetadata()`, `RedisContext.getMetadata()`; here on every transport), e.g.
+    /// `{"x-request-id":"trace-1"}`. `None` when the packet carried none. On TCP, a handler has
+    /// a context only when its packet carried metadata.
+    pub fn metadata(&self) -> Option<&serde_json::Value> {
+        self.metadata.as_deref()
+    }
+
+    /// One metadata entry, when it is a string.
+    pub fn metadata_value(&self, key: &str) -> Option<&str> {
+        self.metadata()?.get(key)?.as_str()
     }
 
     /// The same context, naming the packet's pattern (what RabbitMQ's server sets).
@@ -44,7 +65,7 @@ impl MessageContext {
     }
 
     /// The context of the message the running handler handles (`None` outside a handler, or
-    /// on the TCP transport, which has none).
+    /// on the TCP transport for a packet without metadata).
     pub fn current() -> Option<MessageContext> {
         CONTEXT.try_with(Clone::clone).ok()
     }

@@ -12,6 +12,7 @@ use futures_util::future::BoxFuture;
 use super::reply::{answer, HandlerReply};
 use super::{MessageContext, MessageRouter};
 use crate::packet::{encode_reply, slice_of, Incoming, Reply};
+use crate::pattern::route_of_incoming;
 
 /// What an incoming packet asks for.
 pub(crate) enum Dispatch {
@@ -50,6 +51,23 @@ pub(crate) fn dispatch(
         tracing::debug!("a reply packet on a subscribed route ignored");
         return Ok(Dispatch::Ignored);
     }
+    // Metadata the client attached (Nest 12): handlers read it from their context, which the
+    // packet then needs even on TCP (where there is none otherwise).
+    let with_metadata = packet
+        .metadata
+        .filter(|m| m.get() != "null")
+        .and_then(|m| serde_json::from_str::<serde_json::Value>(m.get()).ok())
+        .map(|metadata| {
+            let context = context.cloned().unwrap_or_else(|| {
+                let route = subject
+                    .map(str::to_owned)
+                    .or_else(|| pattern.and_then(route_of_incoming))
+                    .unwrap_or_default();
+                MessageContext::new(route, Vec::new())
+            });
+            context.with_metadata(metadata)
+        });
+    let context = with_metadata.as_ref().or(context);
     let shown = || subject.or(pattern.map(|p| p.get())).unwrap_or_default();
     let data = packet
         .data
