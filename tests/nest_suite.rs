@@ -854,3 +854,49 @@ mod packet_metadata_tcp {
         );
     }
 }
+
+/// `tcp-json-socket-pipeline.spec.ts`: 12 000 back-to-back event frames and a request in one
+/// write; the server stays up and answers the request. (Nest's reader once recursed per frame
+/// and overflowed its stack.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tcp_json_socket_pipeline() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    init_tracing();
+    let router = gateway_core::server::MessageRouter::new().message(
+        gateway_core::pattern!({ cmd: "ping" }),
+        |_: serde_json::Value| async { Ok::<_, gateway_core::server::RpcException>("pong") },
+    );
+    let server = gateway_core::transport::tcp::TcpServer::bind("127.0.0.1:0", router)
+        .await
+        .unwrap();
+    let addr = server.local_addr();
+    let stop = server.shutdown_handle();
+    tokio::spawn(server.serve());
+
+    let ping = r#"{"pattern":{"cmd":"ping"},"data":null,"id":"integration-test-ping"}"#;
+    let burst = "2#{}".repeat(12_000) + &format!("{}#{ping}", ping.len());
+    let mut socket = tokio::net::TcpStream::connect(addr).await.unwrap();
+    socket.write_all(burst.as_bytes()).await.unwrap();
+    let mut received = Vec::new();
+    let pong = tokio::time::timeout(Duration::from_secs(8), async {
+        let mut buf = [0u8; 4096];
+        loop {
+            let n = socket.read(&mut buf).await.unwrap();
+            assert!(n > 0, "the server closed the connection");
+            received.extend_from_slice(&buf[..n]);
+            let text = String::from_utf8_lossy(&received);
+            if let Some((_, body)) = text.split_once('#') {
+                if let Ok(reply) = serde_json::from_str::<serde_json::Value>(body) {
+                    return reply;
+                }
+            }
+        }
+    })
+    .await
+    .expect("the pong arrives: the server survived the burst");
+    assert_eq!(pong["id"], "integration-test-ping");
+    assert_eq!(pong["response"], "pong");
+    assert!(pong.get("err").is_none());
+    stop.shutdown();
+}
