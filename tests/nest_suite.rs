@@ -26,6 +26,32 @@ async fn serve(app: NestApplication, settle: Duration) -> SocketAddr {
     server
 }
 
+/// A served app that [`stop`](Self::stop) stops.
+struct Served {
+    stop: tokio::sync::oneshot::Sender<()>,
+    serving: tokio::task::JoinHandle<Result<(), gateway_core::app::BootError>>,
+}
+
+impl Served {
+    /// Stops the app and its microservices; returns once they have stopped.
+    async fn stop(self) {
+        let _ = self.stop.send(());
+        self.serving.await.unwrap().unwrap();
+    }
+}
+
+/// [`serve`], stoppable.
+async fn serve_stoppable(app: NestApplication, settle: Duration) -> (SocketAddr, Served) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let server = listener.local_addr().unwrap();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let serving = tokio::spawn(app.serve(listener, async {
+        let _ = stopped.await;
+    }));
+    tokio::time::sleep(settle).await;
+    (server, Served { stop, serving })
+}
+
 /// The specs' ten lists of ten for `/POST (concurrent)`.
 fn ten_lists() -> String {
     let lists: Vec<Vec<u32>> = (0..10)
@@ -122,6 +148,15 @@ async fn sum_nats() {
     );
     let [first, second] = &nest_suite::nats::NOTIFIED;
     notified(server, &[first, second]).await;
+    // `/POST (setting packet options with "RecordBuilder")`: a header set with the call,
+    // read by the handler from its context.
+    assert_eq!(
+        post(server, "/record-builder-duplex", r#"{"items":[1,2,3]}"#).await,
+        (
+            200,
+            r#"{"data":{"items":[1,2,3]},"headers":{"x-version":"1.0.0"}}"#.to_owned()
+        )
+    );
 }
 
 /// `sum-mqtt.spec.ts`, with the wildcard and shared-subscription routes of its app.
@@ -135,7 +170,7 @@ async fn sum_mqtt() {
     let app = nest_suite::mqtt::create()
         .await
         .expect("the hybrid app boots and its MQTT microservice starts");
-    let server = serve(app, Duration::from_millis(200)).await;
+    let (server, stop) = serve_stoppable(app, Duration::from_millis(200)).await;
     the_sums(server, &["sum", "asyncSum", "streamSum"], &ten_lists()).await;
     // Wildcard and shared subscriptions: messages (POST answers 201 with the sum) and events.
     for route in [
@@ -162,6 +197,26 @@ async fn sum_mqtt() {
     let mut flags: Vec<&AtomicBool> = vec![&nest_suite::mqtt::NOTIFIED];
     flags.extend(received.iter());
     notified(server, &flags).await;
+    // The app's record-builder route with its microservice subscribed at QoS 0: the message
+    // comes with the lower QoS.
+    let payload = r#"{"items":[1,2,3]}"#;
+    assert_eq!(
+        post(server, "/record-builder-duplex", payload).await,
+        (200, r#"{"data":{"items":[1,2,3]},"qos":0}"#.to_owned())
+    );
+    stop.stop().await;
+
+    // `mqtt-record-builder.spec.ts`: the same app, its microservice subscribed with QoS 1
+    // (one app at a time: both would answer the same topics).
+    let app = nest_suite::mqtt::create_record_builder()
+        .await
+        .expect("the hybrid app boots and its MQTT microservice starts");
+    let (server, _stop) = serve_stoppable(app, Duration::from_millis(200)).await;
+    // `/POST (setting packet options with "RecordBuilder")`.
+    assert_eq!(
+        post(server, "/record-builder-duplex", payload).await,
+        (200, r#"{"data":{"items":[1,2,3]},"qos":1}"#.to_owned())
+    );
 }
 
 /// `sum-redis.spec.ts`.

@@ -3,20 +3,24 @@
 //! assert. `cargo run -p examples --bin nest-suite -- tcp` serves them (HTTP on `PORT`, default
 //! 8080; the microservice on `MICROSERVICE_PORT`, default Nest's 3000).
 //!
-//! Ported so far (each a hybrid application whose controller has HTTP routes that call,
-//! through a client, the message handlers it also serves):
+//! Ported so far (most are hybrid applications whose controller has HTTP routes that call,
+//! through a client, the message handlers it also serves; `tests/nest_suite.rs` ports the
+//! specs that define their app inside the spec):
 //! - `tcp`: the RPC app of `sum-rpc` ([`AppController`]), with its `@Client` field and the
 //!   `useFactory`/`useClass` clients of `ClientsModule.registerAsync`. Not its custom client
 //!   class (`customClass`, a `ClientTCP` whose `serializeError` wraps errors in `RpcException`):
 //!   our errors are one typed enum, [`RpcError`], with no class to subclass.
-//! - `nats`: the NATS app of `sum-nats` ([`nats::NatsController`]): wildcard patterns (`math.*`),
-//!   two handlers of one event, an exception caught by the route. Not yet: its record-builder
-//!   route.
-//! - `redis` (feature `redis`): the Redis app of `sum-redis` (`RedisController`: the RPC app's
-//!   controller over Redis).
-//! - `mqtt` (feature `mqtt`): the MQTT app of `sum-mqtt` (`MqttController`): wildcard (`#`, `+`) and shared
-//!   (`$share/<group>/..`) subscriptions for messages and events. Not yet: its record-builder
-//!   route (QoS from the packet).
+//! - `disconnected`: `disconnected-client` ([`disconnected`]).
+//! - `nats`: the NATS apps of `sum-nats` ([`nats::NatsController`]: wildcard patterns
+//!   (`math.*`), two handlers of one event, an exception caught by the route, the record-builder
+//!   route), `broadcast-nats` and `multicast-nats`.
+//! - `redis` (feature `redis`): the Redis apps of `sum-redis` (`RedisController`: the RPC
+//!   app's controller over Redis), `broadcast-redis` and `multicast-redis`.
+//! - `mqtt` (feature `mqtt`): the MQTT apps of `sum-mqtt` and `mqtt-record-builder`
+//!   (`MqttController`: wildcard (`#`, `+`) and shared (`$share/<group>/..`) subscriptions for
+//!   messages and events, QoS from the packet), `broadcast-mqtt` and `multicast-mqtt`.
+//! - `rmq` (feature `rmq`): the RabbitMQ apps of `sum-rmq`, `topic-exchange-rmq` (`rmq-topic`)
+//!   and `fanout-exchange-rmq` (`rmq-fanout`).
 
 use std::sync::atomic::{AtomicBool, Ordering};
 

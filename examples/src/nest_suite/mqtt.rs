@@ -6,6 +6,8 @@ use futures_util::Stream;
 use gateway_core::prelude::*;
 use serde_json::json;
 
+use gateway_core::transport::mqtt::MqttServerOptions;
+
 use super::{sum, Command};
 
 /// What [`MqttController`]'s wildcard event handlers received: `wildcard-event/#`,
@@ -76,6 +78,24 @@ sum_app_controller!(
                     .await
             }
 
+            /// The call published with QoS 1 (Nest's `MqttRecordBuilder(data).setQoS(1)`).
+            #[post("record-builder-duplex")]
+            #[http_code(200)]
+            async fn use_record_builder_duplex(&self, #[body] data: RawReply) -> Result<RawReply, RpcError> {
+                let options = CallOptions::default().qos(1);
+                self.client.send_with("record-builder-duplex", &data, options).await
+            }
+
+            /// The payload, and the QoS the message came with.
+            #[message_pattern("record-builder-duplex")]
+            async fn handle_record_builder_duplex(
+                &self,
+                #[payload] data: serde_json::Value,
+                #[ctx] context: MessageContext,
+            ) -> serde_json::Value {
+                json!({ "data": data, "qos": context.qos() })
+            }
+
             #[message_pattern("wildcard-message/#")]
             async fn wildcard_message_handler(&self, data: Option<Vec<i64>>) -> i64 {
                 sum(data)
@@ -140,6 +160,18 @@ pub struct MqttModule;
 pub async fn create() -> Result<NestApplication, BootError> {
     let mut app = NestFactory::create::<MqttModule>().await?;
     app.connect_microservice(Transport::mqtt(url()));
+    app.start_all_microservices().await?;
+    Ok(app)
+}
+
+/// `mqtt-record-builder`'s set-up: the same app, its microservice subscribed with QoS 1
+/// (`subscribeOptions: { qos: 1 }`).
+pub async fn create_record_builder() -> Result<NestApplication, BootError> {
+    let mut app = NestFactory::create::<MqttModule>().await?;
+    app.connect_microservice(Transport::mqtt_with(
+        url(),
+        MqttServerOptions::default().subscribe_qos(1),
+    ));
     app.start_all_microservices().await?;
     Ok(app)
 }

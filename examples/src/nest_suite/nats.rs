@@ -61,6 +61,29 @@ impl NatsController {
         self.client.emit("notification", &true).await
     }
 
+    /// A message header set with the call (Nest's `NatsRecordBuilder(data).setHeaders(..)`).
+    #[post("record-builder-duplex")]
+    #[http_code(200)]
+    async fn use_record_builder_duplex(
+        &self,
+        #[body] data: RawReply,
+    ) -> Result<RawReply, RpcError> {
+        let options = CallOptions::default().header("x-version", "1.0.0");
+        self.client
+            .send_with("record-builder-duplex", &data, options)
+            .await
+    }
+
+    /// The payload, and the header as the handler's context gives it.
+    #[message_pattern("record-builder-duplex")]
+    async fn handle_record_builder_duplex(
+        &self,
+        #[payload] data: serde_json::Value,
+        #[ctx] context: MessageContext,
+    ) -> serde_json::Value {
+        json!({ "data": data, "headers": { "x-version": context.header("x-version") } })
+    }
+
     #[message_pattern("math.*")]
     async fn sum(&self, #[payload] data: Option<Vec<i64>>, #[ctx] _context: MessageContext) -> i64 {
         sum(data)

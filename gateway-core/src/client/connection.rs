@@ -19,7 +19,7 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use super::pending::{Failure, Pending};
-use super::RpcError;
+use super::{CallOptions, RpcError};
 use crate::packet::Response;
 
 /// Nest's reason for a connection that went away.
@@ -34,6 +34,8 @@ pub struct Outgoing<'a> {
     pub id: Option<u64>,
     /// Message headers set with [`CallOptions::header`](super::CallOptions::header).
     pub headers: Option<&'a [(String, String)]>,
+    /// The MQTT QoS set with [`CallOptions::qos`](super::CallOptions::qos).
+    pub qos: Option<u8>,
     /// The JSON packet, already encoded in Nest's shape.
     pub body: Vec<u8>,
 }
@@ -156,7 +158,7 @@ impl Connection {
         &self,
         route: &str,
         id: Option<u64>,
-        headers: Option<&[(String, String)]>,
+        options: &CallOptions,
         body: Vec<u8>,
     ) -> Result<(), Arc<str>> {
         match &self.sink {
@@ -171,7 +173,8 @@ impl Connection {
                 let message = Outgoing {
                     route,
                     id,
-                    headers,
+                    headers: options.headers.as_deref(),
+                    qos: options.qos,
                     body,
                 };
                 publisher.publish(message).await

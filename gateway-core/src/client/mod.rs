@@ -184,9 +184,8 @@ impl ClientProxy {
         let client = self.clone();
         async move {
             let (id, body) = request?;
-            let headers = options.headers.as_deref();
             let reply =
-                tokio::time::timeout_at(deadline, client.round_trip(&pattern, id, body, headers))
+                tokio::time::timeout_at(deadline, client.round_trip(&pattern, id, body, &options))
                     .await
                     .map_err(|_| client.timeout_error(&pattern, timeout))??;
             match reply {
@@ -223,13 +222,7 @@ impl ClientProxy {
         let client = self.clone();
         async move {
             let (id, body) = request?;
-            let open = client.dispatch(
-                &pattern,
-                id,
-                body,
-                options.headers.as_deref(),
-                Pending::register_stream,
-            );
+            let open = client.dispatch(&pattern, id, body, &options, Pending::register_stream);
             let (conn, rx) = tokio::time::timeout_at(deadline, open)
                 .await
                 .map_err(|_| client.timeout_error(&pattern, timeout))??;
@@ -286,7 +279,7 @@ impl ClientProxy {
             encoded?;
             let send = async {
                 let conn = client.connection().await?;
-                conn.send(pattern.route(), None, options.headers.as_deref(), body)
+                conn.send(pattern.route(), None, &options, body)
                     .await
                     .map_err(|reason| client.failure(&pattern, Failure::Lost(reason)))
             };
@@ -367,7 +360,7 @@ impl ClientProxy {
         pattern: &Pattern,
         id: u64,
         body: Vec<u8>,
-        headers: Option<&[(String, String)]>,
+        options: &CallOptions,
         register: impl Fn(&Pending, u64) -> Result<R, Arc<str>>,
     ) -> Result<(Arc<Connection>, R), RpcError> {
         let mut body = Some(body);
@@ -380,7 +373,7 @@ impl ClientProxy {
             conn.send(
                 pattern.route(),
                 Some(id),
-                headers,
+                options,
                 body.take().expect("the body is sent once"),
             )
             .await
@@ -397,10 +390,10 @@ impl ClientProxy {
         pattern: &Pattern,
         id: u64,
         body: Vec<u8>,
-        headers: Option<&[(String, String)]>,
+        options: &CallOptions,
     ) -> Result<Option<Bytes>, RpcError> {
         let (conn, reply) = self
-            .dispatch(pattern, id, body, headers, Pending::register_single)
+            .dispatch(pattern, id, body, options, Pending::register_single)
             .await?;
         let forget = Forget::new(&conn.pending, id);
         let outcome = reply

@@ -165,6 +165,7 @@ pub struct CallOptions {
     pub(crate) deadline: Option<Instant>,
     pub(crate) headers: Option<Arc<[(String, String)]>>,
     pub(crate) metadata: Option<Arc<[(String, String)]>>,
+    pub(crate) qos: Option<u8>,
 }
 
 impl CallOptions {
@@ -212,6 +213,13 @@ impl CallOptions {
             .unwrap_or_default();
         metadata.push((key.into(), value.into()));
         self.metadata = Some(metadata.into());
+        self
+    }
+
+    /// Publishes the call with this MQTT QoS (0, 1 or 2; default 0), as Nest's
+    /// `new MqttRecordBuilder(data).setQoS(1)`. The other transports ignore it.
+    pub fn qos(mut self, qos: u8) -> Self {
+        self.qos = Some(qos.min(2));
         self
     }
 

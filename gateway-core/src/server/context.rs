@@ -17,6 +17,7 @@ pub struct MessageContext {
     headers: Vec<(String, String)>,
     pattern: Option<String>,
     metadata: Option<std::sync::Arc<serde_json::Value>>,
+    qos: Option<u8>,
 }
 
 impl MessageContext {
@@ -28,7 +29,21 @@ impl MessageContext {
             headers,
             pattern: None,
             metadata: None,
+            qos: None,
         }
+    }
+
+    /// The same context, with the QoS the message was delivered with (what MQTT's server
+    /// sets).
+    pub fn with_qos(mut self, qos: u8) -> Self {
+        self.qos = Some(qos);
+        self
+    }
+
+    /// The MQTT QoS the message was delivered with (Nest's `MqttContext.getPacket().qos`);
+    /// `None` on the other transports.
+    pub fn qos(&self) -> Option<u8> {
+        self.qos
     }
 
     /// The same context, with the metadata the packet carried.

@@ -162,20 +162,56 @@ impl Publish for MqttPublisher {
                 }
             }
             self.client
-                .publish(message.route, QoS::AtMostOnce, false, message.body)
+                .publish(
+                    message.route,
+                    qos(message.qos.unwrap_or(0)),
+                    false,
+                    message.body,
+                )
                 .await
                 .map_err(|e| Arc::from(e.to_string()))
         })
     }
 }
 
+/// A QoS level (0, 1, 2; anything above is 2).
+fn qos(level: u8) -> QoS {
+    match level {
+        0 => QoS::AtMostOnce,
+        1 => QoS::AtLeastOnce,
+        _ => QoS::ExactlyOnce,
+    }
+}
+
+/// Settings for an [`MqttServer`] (Nest's MQTT `options`).
+#[derive(Debug, Clone, Default)]
+pub struct MqttServerOptions {
+    /// `subscribeOptions.qos`: the QoS the server subscribes its routes with (default 0). A
+    /// message arrives with the lower of its publisher's QoS and this one.
+    pub subscribe_qos: u8,
+}
+
+impl MqttServerOptions {
+    /// Subscribes with QoS `qos` (Nest's `subscribeOptions: { qos }`).
+    pub fn subscribe_qos(mut self, qos: u8) -> Self {
+        self.subscribe_qos = qos.min(2);
+        self
+    }
+}
+
 impl Transport {
     /// `{ transport: Transport.MQTT, options: { url } }` (feature `mqtt`).
     pub fn mqtt(url: impl Into<String>) -> Self {
+        Self::mqtt_with(url, MqttServerOptions::default())
+    }
+
+    /// MQTT with every option ([`MqttServerOptions`]).
+    pub fn mqtt_with(url: impl Into<String>, options: MqttServerOptions) -> Self {
         let url: String = url.into();
-        Transport::from_fn(url.clone(), move |router| {
-            let url = url.clone();
-            async move { MqttServer::connect(&url, router).await }
+        let describe = format!("{url} (QoS {})", options.subscribe_qos);
+        Transport::from_fn(describe, move |router| {
+            let (url, options) = (url.clone(), options.clone());
+            async move { MqttServer::connect_with(&url, router, options).await }
         })
     }
 }
@@ -195,12 +231,22 @@ pub struct MqttServer {
     events: EventLoop,
     url: String,
     core: Core,
+    options: MqttServerOptions,
 }
 
 impl MqttServer {
     /// Connects to the broker at `url` (`mqtt://host:port`). Fails if it cannot, or if the
     /// router has a pattern registered twice.
     pub async fn connect(url: &str, router: MessageRouter) -> Result<Self, ServerError> {
+        Self::connect_with(url, router, MqttServerOptions::default()).await
+    }
+
+    /// [`connect`](Self::connect) with options (the subscriptions' QoS).
+    pub async fn connect_with(
+        url: &str,
+        router: MessageRouter,
+        settings: MqttServerOptions,
+    ) -> Result<Self, ServerError> {
         let core = Core::new(router)?;
         let options = options(url, "server").map_err(|e| ServerError::connect(url, e))?;
         let (client, mut events) = AsyncClient::new(options, 1024);
@@ -223,6 +269,7 @@ impl MqttServer {
             events,
             url: url.to_owned(),
             core,
+            options: settings,
         })
     }
 
@@ -233,16 +280,18 @@ impl MqttServer {
             mut events,
             url,
             core,
+            options,
         } = self;
+        let subscribe_qos = qos(options.subscribe_qos);
         let Core {
             router,
             stop,
             grace_period,
         } = core;
         let routes = routes(&router);
-        let subscribe = |client: AsyncClient, routes: Vec<String>| async move {
+        let subscribe = move |client: AsyncClient, routes: Vec<String>| async move {
             for route in routes {
-                if let Err(error) = client.subscribe(route.clone(), QoS::AtMostOnce).await {
+                if let Err(error) = client.subscribe(route.clone(), subscribe_qos).await {
                     tracing::error!(topic = %route, %error, "cannot subscribe");
                 }
             }
@@ -279,7 +328,8 @@ impl MqttServer {
                                 }
                             }
                         };
-                        let context = MessageContext::new(message.topic, Vec::new());
+                        let context = MessageContext::new(message.topic, Vec::new())
+                            .with_qos(message.qos as u8);
                         serve_routed(&router, &route, context, message.payload, Some(publish))
                             .await;
                     });

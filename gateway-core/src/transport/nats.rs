@@ -144,6 +144,7 @@ impl Publish for NatsPublisher {
                 id,
                 headers,
                 body,
+                ..
             } = message;
             let (client, subject) = (&self.client, route.to_owned());
             let map = headers.map(|headers| {
