@@ -406,34 +406,33 @@ pub async fn broker_down_then_restarted<F, Fut>(
     eprintln!("{kind:?} restart: calls succeed again {took:?} after the broker is back");
 }
 
-/// Deletes a test's exchange (declared durable, as Nest declares them).
-pub async fn delete_exchange(exchange: &str) {
+/// A channel on the local RabbitMQ, with its connection (to close), or `None` when it is down.
+async fn rmq_channel() -> Option<(lapin::Connection, lapin::Channel)> {
     const RMQ_URL: &str = "amqp://guest:guest@127.0.0.1:5672";
     let properties = lapin::ConnectionProperties::default()
         .with_executor(tokio_executor_trait::Tokio::current())
         .with_reactor(tokio_reactor_trait::Tokio);
-    if let Ok(conn) = lapin::Connection::connect(RMQ_URL, properties).await {
-        if let Ok(channel) = conn.create_channel().await {
-            let _ = channel
-                .exchange_delete(exchange, lapin::options::ExchangeDeleteOptions::default())
-                .await;
-        }
+    let conn = lapin::Connection::connect(RMQ_URL, properties).await.ok()?;
+    let channel = conn.create_channel().await.ok()?;
+    Some((conn, channel))
+}
+
+/// Deletes a test's exchange (declared durable, as Nest declares them).
+pub async fn delete_exchange(exchange: &str) {
+    if let Some((conn, channel)) = rmq_channel().await {
+        let _ = channel
+            .exchange_delete(exchange, lapin::options::ExchangeDeleteOptions::default())
+            .await;
         let _ = conn.close(200, "done").await;
     }
 }
 
 /// Deletes a test's queue (queues are durable: they would outlive the test).
 pub async fn delete_queue(queue: &str) {
-    const RMQ_URL: &str = "amqp://guest:guest@127.0.0.1:5672";
-    let properties = lapin::ConnectionProperties::default()
-        .with_executor(tokio_executor_trait::Tokio::current())
-        .with_reactor(tokio_reactor_trait::Tokio);
-    if let Ok(conn) = lapin::Connection::connect(RMQ_URL, properties).await {
-        if let Ok(channel) = conn.create_channel().await {
-            let _ = channel
-                .queue_delete(queue, lapin::options::QueueDeleteOptions::default())
-                .await;
-        }
+    if let Some((conn, channel)) = rmq_channel().await {
+        let _ = channel
+            .queue_delete(queue, lapin::options::QueueDeleteOptions::default())
+            .await;
         let _ = conn.close(200, "done").await;
     }
 }

@@ -154,6 +154,17 @@ impl ClientOptions {
     }
 }
 
+/// `list` with one more entry (call options are built once per call, shared after).
+fn pushed(
+    list: Option<&[(String, String)]>,
+    key: String,
+    value: String,
+) -> Arc<[(String, String)]> {
+    let mut list = list.map(<[_]>::to_vec).unwrap_or_default();
+    list.push((key, value));
+    list.into()
+}
+
 /// Per-call settings for [`ClientProxy::send_with`](super::ClientProxy::send_with) and friends.
 ///
 /// A call's budget is the earlier of `timeout` (from now) and `deadline`; with neither, the
@@ -190,13 +201,7 @@ impl CallOptions {
     /// message headers (Nest's `RmqRecordBuilder` options). TCP, Redis and MQTT carry none, as
     /// in Nest: there the header is dropped.
     pub fn header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
-        let mut headers: Vec<(String, String)> = self
-            .headers
-            .as_deref()
-            .map(<[_]>::to_vec)
-            .unwrap_or_default();
-        headers.push((name.into(), value.into()));
-        self.headers = Some(headers.into());
+        self.headers = Some(pushed(self.headers.as_deref(), name.into(), value.into()));
         self
     }
 
@@ -206,13 +211,7 @@ impl CallOptions {
     /// [`MessageContext::metadata`](crate::server::MessageContext::metadata), on every
     /// transport). A Nest 11 service ignores it.
     pub fn metadata(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
-        let mut metadata: Vec<(String, String)> = self
-            .metadata
-            .as_deref()
-            .map(<[_]>::to_vec)
-            .unwrap_or_default();
-        metadata.push((key.into(), value.into()));
-        self.metadata = Some(metadata.into());
+        self.metadata = Some(pushed(self.metadata.as_deref(), key.into(), value.into()));
         self
     }
 
