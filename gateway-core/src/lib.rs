@@ -68,6 +68,7 @@ pub mod partial;
 pub mod pattern;
 pub mod server;
 pub mod signal;
+pub mod testing;
 pub mod throttle;
 pub mod transport;
 

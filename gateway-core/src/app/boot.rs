@@ -1,18 +1,21 @@
 //! Boot: the module tree becomes a container, controllers, and the HTTP and message routers.
 
-use std::any::type_name;
+use std::any::{type_name, TypeId};
 use std::sync::Arc;
 
 use axum::Router;
 
 use super::BootError;
-use crate::di::{Container, DiError, Injectable, Module, ModuleBuilder, Registry, Resolver};
+use crate::di::{
+    Container, DiError, Injectable, Module, ModuleBuilder, ModuleReplacement, Provider, Registry,
+    Resolver,
+};
 use crate::http::{Controller, ControllerMeta, RouteMeta};
 use crate::server::MessageRouter;
 
 /// What is being booted: which of a controller's faces gets mounted.
 #[derive(Clone, Copy, PartialEq)]
-pub(super) enum Kind {
+pub(crate) enum Kind {
     /// Routes on the HTTP router, and the message handlers of controllers that have any, for
     /// a hybrid app's `connect_microservice`.
     Http,
@@ -66,12 +69,35 @@ impl ModuleBuilder<'_> {
     }
 }
 
+/// What a testing module changes in the tree before it boots: modules configured by others,
+/// providers replaced once the tree is configured.
+#[derive(Default)]
+pub(crate) struct Overrides {
+    pub modules: Vec<(TypeId, ModuleReplacement)>,
+    pub providers: Vec<Provider>,
+    /// A testing module: a tree with message handlers and no route boots as an HTTP app too.
+    pub testing: bool,
+}
+
+/// What boot makes: the HTTP routes, the message handlers, the container.
+pub(crate) type Booted = (Router, MessageRouter, Container);
+
 /// Collects the module tree, checks it, builds every controller.
-pub(super) fn boot<M: Module>(kind: Kind) -> Result<(Router, MessageRouter, Container), BootError> {
+pub(super) fn boot<M: Module>(kind: Kind) -> Result<Booted, BootError> {
+    boot_with::<M>(kind, Overrides::default())
+}
+
+/// [`boot`] with a testing module's overrides.
+pub(crate) fn boot_with<M: Module>(kind: Kind, overrides: Overrides) -> Result<Booted, BootError> {
+    let testing = overrides.testing;
     let mut registry = Registry::default();
+    registry.replacements.extend(overrides.modules);
     M::configure(&mut ModuleBuilder::root::<M>(&mut registry));
     if let Some(error) = registry.errors.first() {
         return Err(error.clone().into());
+    }
+    for provider in overrides.providers {
+        registry.override_provider(provider);
     }
     let controllers: Vec<ControllerMount> = std::mem::take(&mut registry.controllers)
         .into_iter()
@@ -85,7 +111,7 @@ pub(super) fn boot<M: Module>(kind: Kind) -> Result<(Router, MessageRouter, Cont
         .collect();
     cross_check::<M>(&controllers);
     let serves = |c: &ControllerMount| match kind {
-        Kind::Http => !c.meta.routes.is_empty(),
+        Kind::Http => !c.meta.routes.is_empty() || (testing && !c.meta.patterns.is_empty()),
         Kind::Microservice => !c.meta.patterns.is_empty(),
     };
     if let Some(empty) = controllers

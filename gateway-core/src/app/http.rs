@@ -78,7 +78,7 @@ impl std::fmt::Debug for NestApplication {
 }
 
 impl NestApplication {
-    pub(super) fn new(router: Router, messages: MessageRouter, container: Container) -> Self {
+    pub(crate) fn new(router: Router, messages: MessageRouter, container: Container) -> Self {
         NestApplication {
             router,
             messages,

@@ -69,7 +69,7 @@ impl MicroserviceServer {
 }
 
 impl NestMicroservice {
-    pub(super) fn new(router: MessageRouter, transport: Transport, container: Container) -> Self {
+    pub(crate) fn new(router: MessageRouter, transport: Transport, container: Container) -> Self {
         NestMicroservice {
             router,
             transport,

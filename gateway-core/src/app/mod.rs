@@ -10,7 +10,7 @@
 //! - `http`: the HTTP application and its app-wide settings.
 //! - `microservice`: serving message patterns over a [`Transport`].
 
-mod boot;
+pub(crate) mod boot;
 mod http;
 mod microservice;
 

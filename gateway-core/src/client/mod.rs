@@ -12,6 +12,8 @@
 mod clients_module;
 mod connection;
 mod error;
+mod in_process;
+mod mock;
 mod options;
 pub(crate) mod pending;
 mod transport;
@@ -37,6 +39,7 @@ pub use error::RpcError;
 /// The boxed future [`ClientTransport`] and [`Publish`] return (re-exported from
 /// `futures-util`, so a transport's crate need not depend on it).
 pub use futures_util::future::BoxFuture;
+pub use mock::{MockClient, MockExpectation, Sent};
 pub use options::{CallOptions, ClientOptions, DispatchPacket, DEFAULT_TIMEOUT};
 pub use transport::{ClientTransport, ConnectContext, EventPattern};
 

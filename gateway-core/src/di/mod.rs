@@ -273,6 +273,24 @@ pub(crate) struct Registry {
     modules: Vec<TypeId>,
     pub controllers: Vec<ControllerEntry>,
     pub errors: Vec<DiError>,
+    /// Modules configured by another's `configure` (a testing module's `override_module`).
+    pub replacements: HashMap<TypeId, ModuleReplacement>,
+}
+
+/// A module's stand-in: its name, and what it registers instead.
+#[derive(Clone, Copy)]
+pub(crate) struct ModuleReplacement {
+    pub name: &'static str,
+    pub configure: fn(&mut ModuleBuilder<'_>),
+}
+
+impl Registry {
+    /// Replaces (or adds) the provider of `provider`'s token: a testing module's override,
+    /// after the module tree is configured.
+    pub(crate) fn override_provider(&mut self, provider: Provider) {
+        self.recipes
+            .insert(provider.token, (provider.recipe, "the testing module"));
+    }
 }
 
 /// What a module's `configure` writes into.
@@ -300,9 +318,14 @@ impl<'a> ModuleBuilder<'a> {
             return; // a module is configured once, however often it is imported
         }
         self.registry.modules.push(TypeId::of::<M>());
-        M::configure(&mut ModuleBuilder {
+        let (name, configure): (&'static str, fn(&mut ModuleBuilder<'_>)) =
+            match self.registry.replacements.get(&TypeId::of::<M>()) {
+                Some(replacement) => (replacement.name, replacement.configure),
+                None => (M::NAME, M::configure),
+            };
+        configure(&mut ModuleBuilder {
             registry: self.registry,
-            module: M::NAME,
+            module: name,
         });
     }
 
