@@ -1,13 +1,12 @@
-//! `#[controller]` end to end: generated routes over real sockets, in front of a real
-//! microservice, with Nest's HTTP contract.
-
-use std::net::SocketAddr;
+//! `#[controller]` end to end: generated routes in front of a microservice (in process, through
+//! the testing module), with Nest's HTTP contract. The socket-level contract is
+//! `http_contract.rs`'s and `boot.rs`'s.
 
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use gateway_core::http::{ControllerMeta, RouteMeta};
 use gateway_core::prelude::*;
-use gateway_tests::*;
+use gateway_core::testing::{Test, TestApp};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
@@ -34,10 +33,8 @@ struct GatewayController {
     users: ClientProxy,
 }
 
-static USERS_ADDR: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-
 #[module(
-    imports = [ClientsModule::register([ClientOptions::tcp("USERS_SERVICE", USERS_ADDR.get().cloned().unwrap_or_default())])],
+    imports = [ClientsModule::register([ClientOptions::tcp("USERS_SERVICE", "127.0.0.1:3001")])],
     controllers = [GatewayController],
 )]
 struct ControllersModule;
@@ -112,7 +109,8 @@ impl GatewayController {
     }
 }
 
-async fn start() -> SocketAddr {
+/// The app, its `USERS_SERVICE` overridden by a service in process.
+async fn start() -> TestApp {
     let router = MessageRouter::new()
         .message(pattern!({ cmd: "get_user" }), |req: Value| async move {
             match req["id"].as_u64() {
@@ -125,18 +123,33 @@ async fn start() -> SocketAddr {
         .message(pattern!({ cmd: "list_orders" }), |_: Value| async move {
             Ok::<_, RpcException>(json!([{ "id": 1 }, { "id": 2 }]))
         });
-    let service = TcpServer::bind("127.0.0.1:0", router).await.unwrap();
-    USERS_ADDR.set(service.local_addr().to_string()).unwrap();
-    tokio::spawn(service.serve());
-
-    let app = NestFactory::create::<ControllersModule>()
+    Test::create_testing_module::<ControllersModule>()
+        .override_provider("USERS_SERVICE")
+        .use_value(ClientProxy::in_process("USERS_SERVICE", router))
+        .compile()
         .await
-        .expect("boots")
-        .into_router();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    addr
+        .expect("compiles")
+        .create_nest_application()
+        .into_test()
+}
+
+/// Status, content type and body of one request.
+async fn http_call(
+    app: &TestApp,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &str,
+) -> (u16, String, String) {
+    let mut request = app
+        .request(method.parse().expect("a method"), path)
+        .body(body.to_owned());
+    for (name, value) in headers {
+        request = request.header(name, value);
+    }
+    let res = request.send().await;
+    let content_type = res.header("content-type").unwrap_or_default().to_owned();
+    (res.status(), content_type, res.text().to_owned())
 }
 
 const JSON: &str = "application/json; charset=utf-8";
@@ -155,10 +168,9 @@ fn the_route_table_is_known_at_compile_time() {
     assert!(META.routes[0].metadata.is_empty());
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test]
 async fn generated_routes_speak_nest_http() {
-    init_tracing();
-    let app = start().await;
+    let app = &start().await;
 
     assert_eq!(
         http_call(app, "GET", "/api/users/42", &[], "").await,
@@ -220,14 +232,9 @@ async fn generated_routes_speak_nest_http() {
         http_call(app, "DELETE", "/api/orders/9", &[], "").await,
         (204, String::new(), String::new())
     );
-    let (_, head, _) = http_request(app, "GET", "/api/hello", &[], "").await;
-    let header = |name: &str| {
-        head.iter()
-            .find(|(n, _)| n == name)
-            .map(|(_, v)| v.as_str())
-    };
+    let res = app.get("/api/hello").send().await;
     assert_eq!(
-        (header("cache-control"), header("x-powered-by")),
+        (res.header("cache-control"), res.header("x-powered-by")),
         (Some("no-store"), Some("gateway"))
     );
     assert_eq!(
