@@ -17,7 +17,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use subtle::ConstantTimeEq;
 
-use crate::{env_host, env_port, VerifiedUser};
+use gateway_core::config::{ConfigModule, ConfigService};
+
+use crate::VerifiedUser;
 
 /// The seed's `AuthGuard`: the bearer token must equal `GATEWAY_TOKEN`; the request's user is
 /// then `{ id: 'verified-from-token' }`.
@@ -33,11 +35,12 @@ impl AuthGuard {
         }
     }
 
-    /// A guard accepting the token in the environment variable `var` (read once, at boot; an
-    /// empty or unset one is refused here, where the seed's guard would refuse every request).
+    /// A guard accepting the token in the setting `var` (read once, at boot, from the
+    /// environment or `.env`; an empty or unset one is refused here, where the seed's guard
+    /// would refuse every request).
     pub fn from_env(var: &str) -> Result<Self, String> {
-        match std::env::var(var) {
-            Ok(token) if !token.is_empty() => Ok(AuthGuard::new(token)),
+        match crate::config().get_str(var) {
+            Some(token) if !token.is_empty() => Ok(AuthGuard::new(token)),
             _ => Err(format!(
                 "{var} is not set: the gateway needs the bearer token it accepts"
             )),
@@ -133,35 +136,41 @@ impl GatewayController {
     }
 }
 
-/// How a downstream service is reached: TCP on `$<PREFIX>_HOST:$<PREFIX>_PORT` (the seed's
-/// `127.0.0.1:3001` and `:3002` by default), or NATS with `TRANSPORT=nats`; each call's
-/// deadline from `SERVICE_TIMEOUT_MS` (default 5000). All read at boot.
-pub fn service(name: &str, prefix: &str, default_port: u16) -> ClientOptions {
-    let addr = format!(
-        "{}:{}",
-        env_host(&format!("{prefix}_HOST")),
-        env_port(&format!("{prefix}_PORT"), default_port)
+/// How a downstream service is reached, from the settings: TCP on
+/// `$<PREFIX>_HOST:$<PREFIX>_PORT` (the seed's `127.0.0.1:3001` and `:3002` by default), or
+/// NATS with `TRANSPORT=nats`; each call's deadline from `SERVICE_TIMEOUT_MS` (default 5000).
+pub fn service(
+    config: &ConfigService,
+    name: &str,
+    prefix: &str,
+    default_port: u16,
+) -> ClientOptions {
+    let timeout = config.get::<u64>("SERVICE_TIMEOUT_MS").map_or(
+        gateway_core::client::DEFAULT_TIMEOUT,
+        std::time::Duration::from_millis,
     );
-    let timeout = std::env::var("SERVICE_TIMEOUT_MS")
-        .ok()
-        .and_then(|ms| ms.parse().ok())
-        .map_or(
-            gateway_core::client::DEFAULT_TIMEOUT,
-            std::time::Duration::from_millis,
-        );
-    match crate::nats_url() {
+    match crate::nats_url(config) {
         Some(url) => ClientOptions::nats(name, url),
-        None => ClientOptions::tcp(name, addr),
+        None => ClientOptions::tcp(name, crate::addr(config, prefix, default_port)),
     }
     .timeout(timeout)
 }
 
-/// The seed's `AppModule`: the two clients and the controller.
+/// The seed's `AppModule`: the two clients and the controller. The seed names its services'
+/// addresses in the module; ours come from the settings (`ConfigModule`), through the
+/// clients' factories (`ClientsModule.registerAsync`).
 #[module(
-    imports = [ClientsModule::register([
-        service("USERS_SERVICE", "USERS_SERVICE", 3001),
-        service("ORDERS_SERVICE", "ORDERS_SERVICE", 3002),
-    ])],
+    imports = [
+        ConfigModule::for_root(),
+        ClientsModule::register_async([
+            ClientAsync::use_factory("USERS_SERVICE", |config: ConfigService| {
+                service(&config, "USERS_SERVICE", "USERS_SERVICE", 3001)
+            }),
+            ClientAsync::use_factory("ORDERS_SERVICE", |config: ConfigService| {
+                service(&config, "ORDERS_SERVICE", "ORDERS_SERVICE", 3002)
+            }),
+        ]),
+    ],
     controllers = [GatewayController],
 )]
 pub struct GatewayModule;

@@ -23,6 +23,7 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 use std::sync::{Arc, Mutex, PoisonError};
 
+use gateway_core::config::{ConfigError, ConfigModule, ConfigService};
 use gateway_core::prelude::*;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -238,47 +239,63 @@ pub async fn orders_service(addr: &str) -> Result<TcpServer, Box<dyn std::error:
     )
 }
 
+/// The settings of this process (Nest's `ConfigService` after `ConfigModule.forRoot()`): the
+/// environment, then a `.env` file in the working directory. Read when called, so a test
+/// that sets a variable before booting is heard.
+pub fn config() -> ConfigService {
+    ConfigModule::for_root()
+        .read()
+        .unwrap_or_else(|error| panic!("the settings cannot be read: {error}"))
+}
+
 /// The broker URL when the system runs over NATS (`TRANSPORT=nats`, `NATS_URL`, default
 /// `nats://127.0.0.1:4222`); `None` for TCP (the default).
-pub fn nats_url() -> Option<String> {
-    match std::env::var("TRANSPORT").as_deref() {
-        Ok("nats" | "NATS") => {
-            Some(std::env::var("NATS_URL").unwrap_or_else(|_| "nats://127.0.0.1:4222".to_owned()))
+pub fn nats_url(config: &ConfigService) -> Option<String> {
+    match config.get_str("TRANSPORT") {
+        Some("nats" | "NATS") => {
+            Some(config.get_or("NATS_URL", "nats://127.0.0.1:4222".to_owned()))
         }
         _ => None,
     }
 }
 
-/// A service's transport from the environment: NATS in queue group `queue` when
+/// A service's transport from the settings: NATS in queue group `queue` when
 /// `TRANSPORT=nats` (so instances share the load), else TCP on `$<PREFIX>_HOST:$<PREFIX>_PORT`.
 pub fn service_transport(prefix: &str, default_port: u16, queue: &str) -> Transport {
-    match nats_url() {
+    let config = config();
+    match nats_url(&config) {
         Some(url) => Transport::nats_queue(url, queue),
-        None => Transport::tcp(env_addr(prefix, default_port)),
+        None => Transport::tcp(addr(&config, prefix, default_port)),
     }
 }
 
-/// Reads a port from the environment, or the default.
-pub fn env_port(name: &str, default: u16) -> u16 {
-    match std::env::var(name) {
-        Ok(value) => value.parse().unwrap_or_else(|_| {
-            tracing::warn!(%name, %value, default, "not a port number; using the default");
+/// A port setting, or the default (a malformed one is logged and replaced by the default).
+pub fn port(config: &ConfigService, name: &str, default: u16) -> u16 {
+    match config.get_or_throw(name) {
+        Ok(port) => port,
+        Err(ConfigError::Missing { .. }) => default,
+        Err(error) => {
+            tracing::warn!(%error, default, "using the default port");
             default
-        }),
-        Err(_) => default,
+        }
     }
 }
 
-/// Reads a host from the environment, or `127.0.0.1`.
-pub fn env_host(name: &str) -> String {
-    std::env::var(name).unwrap_or_else(|_| "127.0.0.1".to_owned())
+/// [`port`] from this process's settings.
+pub fn env_port(name: &str, default: u16) -> u16 {
+    port(&config(), name, default)
 }
 
 /// The address `$<PREFIX>_HOST:$<PREFIX>_PORT` (defaults 127.0.0.1 and `default_port`).
-pub fn env_addr(prefix: &str, default_port: u16) -> String {
-    let host = env_host(&format!("{prefix}_HOST"));
-    let port = env_port(&format!("{prefix}_PORT"), default_port);
+pub fn addr(config: &ConfigService, prefix: &str, default_port: u16) -> String {
+    let host = config.get_or(&format!("{prefix}_HOST"), "127.0.0.1".to_owned());
+    let port = port(config, &format!("{prefix}_PORT"), default_port);
     format!("{host}:{port}")
+}
+
+/// [`addr`] from this process's settings.
+pub fn env_addr(prefix: &str, default_port: u16) -> String {
+    addr(&config(), prefix, default_port)
 }
 
 /// What the `gateway` and `typed-gateway` binaries do: the token from `GATEWAY_TOKEN`, the
@@ -290,12 +307,14 @@ where
     Fut: std::future::Future<Output = Result<NestApplication, BootError>>,
 {
     init_logging();
-    let token = std::env::var("GATEWAY_TOKEN")
-        .ok()
+    let config = config();
+    let token = config
+        .get_str("GATEWAY_TOKEN")
         .filter(|t| !t.is_empty())
-        .ok_or("GATEWAY_TOKEN is not set: the gateway needs the bearer token it accepts")?;
+        .ok_or("GATEWAY_TOKEN is not set: the gateway needs the bearer token it accepts")?
+        .to_owned();
     let app = create(token).await?;
-    let port = env_port("GATEWAY_PORT", 3000);
+    let port = port(&config, "GATEWAY_PORT", 3000);
     let listener = tokio::net::TcpListener::bind(("0.0.0.0", port)).await?;
     println!("{name} listening on http://localhost:{port}");
     app.serve(listener, shutdown_signal()).await?;

@@ -14,6 +14,7 @@ use std::time::Duration;
 
 use gateway_core::axum::http::StatusCode;
 use gateway_core::axum::response::{IntoResponse, Response};
+use gateway_core::config::{ConfigModule, ConfigService};
 use gateway_core::http::nest_response;
 use gateway_core::partial::{self, Partial};
 use gateway_core::prelude::*;
@@ -81,10 +82,9 @@ pub struct ProfileQuery {
 
 /// How long each part of a `?partial=true` profile may take: `PARTIAL_TIMEOUT_MS`, default
 /// 1000.
-pub fn partial_budget() -> Duration {
-    std::env::var("PARTIAL_TIMEOUT_MS")
-        .ok()
-        .and_then(|ms| ms.parse().ok())
+pub fn partial_budget(config: &ConfigService) -> Duration {
+    config
+        .get::<u64>("PARTIAL_TIMEOUT_MS")
         .map_or(Duration::from_secs(1), Duration::from_millis)
 }
 
@@ -95,6 +95,7 @@ pub struct TypedGatewayController {
     users: ClientProxy,
     #[inject("ORDERS_SERVICE")]
     orders: ClientProxy,
+    config: ConfigService,
 }
 
 #[controller]
@@ -154,7 +155,7 @@ impl TypedGatewayController {
             let (found, orders) = tokio::try_join!(get_user(), list_orders())?;
             return Ok(nest_response(StatusCode::OK, &Profile::new(found, orders)));
         }
-        let budget = partial_budget();
+        let budget = partial_budget(&self.config);
         let (found, orders) = tokio::join!(
             partial::within("user", budget, get_user()),
             partial::within("orders", budget, list_orders()),
@@ -166,10 +167,17 @@ impl TypedGatewayController {
 
 /// The typed gateway's module: the same clients as the seed's.
 #[module(
-    imports = [ClientsModule::register([
-        service("USERS_SERVICE", "USERS_SERVICE", 3001),
-        service("ORDERS_SERVICE", "ORDERS_SERVICE", 3002),
-    ])],
+    imports = [
+        ConfigModule::for_root(),
+        ClientsModule::register_async([
+            ClientAsync::use_factory("USERS_SERVICE", |config: ConfigService| {
+                service(&config, "USERS_SERVICE", "USERS_SERVICE", 3001)
+            }),
+            ClientAsync::use_factory("ORDERS_SERVICE", |config: ConfigService| {
+                service(&config, "ORDERS_SERVICE", "ORDERS_SERVICE", 3002)
+            }),
+        ]),
+    ],
     controllers = [TypedGatewayController],
 )]
 pub struct TypedGatewayModule;

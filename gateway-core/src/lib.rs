@@ -61,6 +61,7 @@
 pub mod app;
 pub mod auth;
 pub mod client;
+pub mod config;
 pub mod di;
 pub mod http;
 pub(crate) mod packet;

@@ -23,13 +23,14 @@ fn made_up_token() -> String {
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     init_logging();
-    let users_port = env_port("USERS_SERVICE_PORT", 3001);
-    let orders_port = env_port("ORDERS_SERVICE_PORT", 3002);
-    let gateway_port = env_port("GATEWAY_PORT", 3000);
-    let token = std::env::var("GATEWAY_TOKEN")
-        .ok()
+    let config = config();
+    let users_port = port(&config, "USERS_SERVICE_PORT", 3001);
+    let orders_port = port(&config, "ORDERS_SERVICE_PORT", 3002);
+    let gateway_port = port(&config, "GATEWAY_PORT", 3000);
+    let token = config
+        .get_str("GATEWAY_TOKEN")
         .filter(|t| !t.is_empty())
-        .unwrap_or_else(made_up_token);
+        .map_or_else(made_up_token, str::to_owned);
 
     let users = NestFactory::create_microservice::<UsersModule>(service_transport(
         "USERS_SERVICE",
@@ -58,7 +59,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let listener = tokio::net::TcpListener::bind(("0.0.0.0", gateway_port)).await?;
 
     println!();
-    match nats_url() {
+    match nats_url(&config) {
         Some(url) => println!("Gateway on http://localhost:{gateway_port}; users-service and orders-service through NATS at {url}."),
         None => println!("Gateway on http://localhost:{gateway_port}, users-service on :{users_port}, orders-service on :{orders_port}."),
     }

@@ -147,7 +147,7 @@ fn mark(flag: usize, data: bool) {
 
 /// The MQTT URL of the MQTT apps: `MQTT_URL`, default `mqtt://127.0.0.1:1883`.
 pub fn url() -> String {
-    std::env::var("MQTT_URL").unwrap_or_else(|_| "mqtt://127.0.0.1:1883".to_owned())
+    crate::config().get_or("MQTT_URL", "mqtt://127.0.0.1:1883".to_owned())
 }
 
 /// The MQTT app's module: the controller.

@@ -129,7 +129,7 @@ impl NatsController {
 
 /// The NATS URL of the NATS apps: `NATS_URL`, default `nats://127.0.0.1:4222`.
 pub fn url() -> String {
-    std::env::var("NATS_URL").unwrap_or_else(|_| "nats://127.0.0.1:4222".to_owned())
+    crate::config().get_or("NATS_URL", "nats://127.0.0.1:4222".to_owned())
 }
 
 /// The NATS app's module: the controller and its client.

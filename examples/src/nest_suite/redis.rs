@@ -20,7 +20,7 @@ pub static NOTIFIED: AtomicBool = AtomicBool::new(false);
 
 /// The Redis URL of the Redis apps: `REDIS_URL`, default `redis://127.0.0.1:6379`.
 pub fn url() -> String {
-    std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned())
+    crate::config().get_or("REDIS_URL", "redis://127.0.0.1:6379".to_owned())
 }
 
 /// The Redis app's module: the controller.

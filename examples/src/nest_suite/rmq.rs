@@ -35,7 +35,7 @@ fn queue() -> RmqOptions {
 /// The RabbitMQ URL of the RabbitMQ apps: `RMQ_URL`, default
 /// `amqp://guest:guest@127.0.0.1:5672`.
 pub fn url() -> String {
-    std::env::var("RMQ_URL").unwrap_or_else(|_| "amqp://guest:guest@127.0.0.1:5672".to_owned())
+    crate::config().get_or("RMQ_URL", "amqp://guest:guest@127.0.0.1:5672".to_owned())
 }
 
 /// The RabbitMQ app's module: the controller and its client.

@@ -80,6 +80,14 @@ pub enum DiError {
         /// The classes around the cycle, first repeated at the end.
         path: Vec<String>,
     },
+    /// A module's configuration could not be read (a missing or malformed setting).
+    #[error("{message} (asked for by {module})")]
+    Config {
+        /// What is wrong, naming the setting.
+        message: String,
+        /// The module whose import asked for it.
+        module: &'static str,
+    },
     /// A token registered twice with different providers.
     #[error("{token} is provided twice (in {first} and {second}): keep one")]
     Duplicate {
@@ -353,6 +361,21 @@ impl<'a> ModuleBuilder<'a> {
     /// A value or factory provider.
     pub fn provide(&mut self, provider: Provider) {
         self.register(provider.token, provider.recipe);
+    }
+
+    /// Whether a provider is registered under `token` so far.
+    pub fn provides(&self, token: &Token) -> bool {
+        self.registry.recipes.contains_key(token)
+    }
+
+    /// The module being configured (for messages).
+    pub fn module_name(&self) -> &'static str {
+        self.module
+    }
+
+    /// Fails the boot with `error` (a dynamic module whose set-up went wrong).
+    pub fn fail(&mut self, error: DiError) {
+        self.registry.errors.push(error);
     }
 
     /// Adds a controller, in list order, for the app layer to build and mount.
