@@ -64,6 +64,7 @@ pub mod client;
 pub mod config;
 pub mod di;
 pub mod http;
+pub mod lifecycle;
 pub(crate) mod packet;
 pub mod partial;
 pub mod pattern;

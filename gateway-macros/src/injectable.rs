@@ -97,6 +97,25 @@ pub fn expand(attr: TokenStream, item: TokenStream) -> TokenStream {
             ) -> ::core::result::Result<Self, ::gateway_core::di::DiError> {
                 ::core::result::Result::Ok(#body)
             }
+
+            // The lifecycle hooks the class implements, found on the concrete type.
+            fn hooks(
+                this: &::std::sync::Arc<Self>,
+            ) -> ::gateway_core::lifecycle::Hooks {
+                #[allow(unused_imports)]
+                use ::gateway_core::lifecycle::probe::{
+                    BeforeNo, BeforeYes, BootstrapNo, BootstrapYes, DestroyNo, DestroyYes, InitNo,
+                    InitYes, Probe, ShutdownNo, ShutdownYes,
+                };
+                let mut hooks = ::gateway_core::lifecycle::Hooks::default();
+                let probe = Probe(::std::sync::Arc::clone(this));
+                (&probe).probe_on_module_init(&mut hooks);
+                (&probe).probe_on_application_bootstrap(&mut hooks);
+                (&probe).probe_on_module_destroy(&mut hooks);
+                (&probe).probe_before_application_shutdown(&mut hooks);
+                (&probe).probe_on_application_shutdown(&mut hooks);
+                hooks
+            }
         }
     }
 }

@@ -49,6 +49,7 @@ impl ModuleBuilder<'_> {
     pub fn controller<C: Controller + Injectable>(&mut self) {
         let mount: Mount = Box::new(|resolver, kind, router, messages| {
             let controller = Arc::new(resolver.build::<C>()?);
+            resolver.hooks.push(C::NAME, C::hooks(&controller));
             Ok(match kind {
                 Kind::Http if C::META.patterns.is_empty() => {
                     (C::mount(controller, router, resolver)?, messages)
@@ -157,8 +158,8 @@ pub(crate) fn boot_with<M: Module>(kind: Kind, overrides: Overrides) -> Result<B
             route: route.clone(),
         });
     }
-    let built = resolver.finish();
-    Ok((router, messages, Container::new(&mut registry, built)))
+    let finished = resolver.finish();
+    Ok((router, messages, Container::new(&mut registry, finished)))
 }
 
 /// The cross-check: a controller compiled into the binary that no module lists is usually a

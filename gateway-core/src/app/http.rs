@@ -304,17 +304,52 @@ impl NestApplication {
     }
 
     /// Serves on every interface at `port` (as Nest's `app.listen(port)` does) until Ctrl-C or
-    /// SIGTERM, then lets in-flight requests finish.
+    /// SIGTERM, then lets in-flight requests finish. The lifecycle's shutdown hooks run with
+    /// the signal's name (Nest's `app.enableShutdownHooks()`, always on here).
     pub async fn listen(self, port: u16) -> Result<(), BootError> {
         let listener = bind(("0.0.0.0", port), port.to_string()).await?;
-        self.serve(listener, crate::signal::shutdown_signal()).await
+        self.serve_until_signal(listener, async {
+            Some(crate::signal::shutdown_signal_name().await)
+        })
+        .await
     }
 
     /// Serves on `listener` until `shutdown` completes, then lets in-flight requests finish.
+    /// Around the stop, the lifecycle's shutdown hooks run (see [`lifecycle`](crate::lifecycle)),
+    /// with no signal.
     pub async fn serve(
-        mut self,
+        self,
         listener: TcpListener,
         shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> Result<(), BootError> {
+        self.serve_until_signal(listener, async {
+            shutdown.await;
+            None
+        })
+        .await
+    }
+
+    /// Nest's `app.enableShutdownHooks()`: here the shutdown hooks always run when the app
+    /// stops (on `listen`'s SIGINT/SIGTERM, `serve`'s shutdown future, or [`close`](Self::close)),
+    /// so this only says so.
+    pub fn enable_shutdown_hooks(&mut self) -> &mut Self {
+        self
+    }
+
+    /// Nest's `app.close()`, for an app that is not served (or whose serving was given up):
+    /// the shutdown hooks run, and the microservices started with
+    /// [`start_all_microservices`](Self::start_all_microservices) stop and drain.
+    pub async fn close(mut self) {
+        let hooks = self.container.hooks();
+        hooks.before_stop(None).await;
+        stop_all(std::mem::take(&mut self.running)).await;
+        hooks.after_stop(None).await;
+    }
+
+    async fn serve_until_signal(
+        mut self,
+        listener: TcpListener,
+        shutdown: impl Future<Output = Option<&'static str>> + Send + 'static,
     ) -> Result<(), BootError> {
         let addr = listener.local_addr().ok();
         tracing::info!(target: "NestApplication", ?addr, "Nest application successfully started");
@@ -323,20 +358,37 @@ impl NestApplication {
             source,
         };
         let running = std::mem::take(&mut self.running);
+        let hooks = self.container.hooks();
+        let signal = Arc::new(std::sync::OnceLock::<Option<&'static str>>::new());
         let make = ServiceExt::<axum::extract::Request>::into_make_service_with_connect_info::<
             std::net::SocketAddr,
         >(self.into_service());
+        let stopping = {
+            let (hooks, signal) = (hooks.clone(), signal.clone());
+            async move {
+                let name = shutdown.await;
+                let _ = signal.set(name);
+                // Nest: destroy and before-shutdown hooks, then the server stops.
+                hooks.before_stop(name).await;
+            }
+        };
         let served = axum::serve(listener, make)
-            .with_graceful_shutdown(shutdown)
+            .with_graceful_shutdown(stopping)
             .await
             .map_err(failed);
-        for (stop, _) in &running {
-            stop.shutdown();
-        }
-        for (_, task) in running {
-            let _ = task.await;
-        }
+        stop_all(running).await;
+        hooks.after_stop(signal.get().copied().flatten()).await;
         served
+    }
+}
+
+/// Stops the started microservices and waits until they have drained.
+async fn stop_all(running: Vec<(ShutdownHandle, tokio::task::JoinHandle<()>)>) {
+    for (stop, _) in &running {
+        stop.shutdown();
+    }
+    for (_, task) in running {
+        let _ = task.await;
     }
 }
 

@@ -6,6 +6,7 @@ use std::net::SocketAddr;
 
 use super::BootError;
 use crate::di::Container;
+use crate::lifecycle::HookList;
 use crate::server::serving::serve_until;
 use crate::server::{MessageRouter, Server, ShutdownHandle, Transport};
 use crate::transport::tcp::TcpServer;
@@ -29,6 +30,7 @@ impl std::fmt::Debug for NestMicroservice {
 pub struct MicroserviceServer {
     server: Box<dyn Server>,
     transport: String,
+    hooks: HookList,
 }
 
 impl std::fmt::Debug for MicroserviceServer {
@@ -40,15 +42,36 @@ impl std::fmt::Debug for MicroserviceServer {
 }
 
 impl MicroserviceServer {
-    /// Serves until stopped through [`shutdown_handle`](Self::shutdown_handle).
+    /// Serves until stopped through [`shutdown_handle`](Self::shutdown_handle); then the
+    /// lifecycle's shutdown hooks run (all of them after the stop: the handle gives no
+    /// warning).
     pub async fn serve(self) {
         self.server.serve().await;
+        self.hooks.before_stop(None).await;
+        self.hooks.after_stop(None).await;
     }
 
-    /// Serves until `signal` completes, then lets in-flight handlers finish.
+    /// Serves until `signal` completes, then lets in-flight handlers finish; the lifecycle's
+    /// shutdown hooks run around the stop (see [`lifecycle`](crate::lifecycle)).
     pub async fn serve_until(self, signal: impl Future<Output = ()>) {
+        self.serve_until_signal(async {
+            signal.await;
+            None
+        })
+        .await;
+    }
+
+    async fn serve_until_signal(self, signal: impl Future<Output = Option<&'static str>>) {
         let stop = self.server.shutdown_handle();
-        serve_until(&stop, self.server.serve(), signal).await;
+        let name = std::sync::OnceLock::new();
+        let hooks = &self.hooks;
+        let stopping = async {
+            let signal = signal.await;
+            let _ = name.set(signal);
+            hooks.before_stop(signal).await;
+        };
+        serve_until(&stop, self.server.serve(), stopping).await;
+        hooks.after_stop(name.get().copied().flatten()).await;
     }
 
     /// A handle that stops this server.
@@ -102,13 +125,17 @@ impl NestMicroservice {
         Ok(MicroserviceServer {
             server,
             transport: self.transport.describe(),
+            hooks: self.container.hooks(),
         })
     }
 
-    /// Serves until Ctrl-C or SIGTERM, then lets in-flight handlers finish.
+    /// Serves until Ctrl-C or SIGTERM, then lets in-flight handlers finish; the shutdown hooks
+    /// run with the signal's name.
     pub async fn listen(self) -> Result<(), BootError> {
         let server = self.start().await?;
-        server.serve_until(crate::signal::shutdown_signal()).await;
+        server
+            .serve_until_signal(async { Some(crate::signal::shutdown_signal_name().await) })
+            .await;
         Ok(())
     }
 }

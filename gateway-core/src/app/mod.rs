@@ -84,6 +84,16 @@ pub enum BootError {
         /// The transport the microservice was created with.
         transport: String,
     },
+    /// A class's boot hook (`on_module_init`, `on_application_bootstrap`) failed.
+    #[error("{class}.{hook} failed: {message}")]
+    Lifecycle {
+        /// The class.
+        class: &'static str,
+        /// The hook, by Nest's name.
+        hook: &'static str,
+        /// The hook's error.
+        message: String,
+    },
     /// The address could not be bound, or serving failed.
     #[error("cannot serve on {addr}: {source}")]
     Serve {
@@ -103,6 +113,7 @@ impl NestFactory {
     /// Nothing is served until [`NestApplication::listen`].
     pub async fn create<M: Module>() -> Result<NestApplication, BootError> {
         let (router, messages, container) = boot::<M>(Kind::Http)?;
+        run_boot_hooks(&container).await?;
         Ok(NestApplication::new(router, messages, container))
     }
 
@@ -113,6 +124,7 @@ impl NestFactory {
         transport: Transport,
     ) -> Result<NestMicroservice, BootError> {
         let (_, router, container) = boot::<M>(Kind::Microservice)?;
+        run_boot_hooks(&container).await?;
         Ok(NestMicroservice::new(router, transport, container))
     }
 
@@ -128,6 +140,21 @@ impl NestFactory {
     {
         let (_, router, container) = boot::<M>(Kind::Microservice)?;
         let transport = container.call(factory)?;
+        run_boot_hooks(&container).await?;
         Ok(NestMicroservice::new(router, transport, container))
     }
+}
+
+/// Every class's `on_module_init`, then `on_application_bootstrap` (see
+/// [`lifecycle`](crate::lifecycle)); the first that fails fails the boot.
+pub(crate) async fn run_boot_hooks(container: &crate::di::Container) -> Result<(), BootError> {
+    container
+        .hooks()
+        .boot()
+        .await
+        .map_err(|failure| BootError::Lifecycle {
+            class: failure.class,
+            hook: failure.hook,
+            message: failure.error.to_string(),
+        })
 }

@@ -239,6 +239,13 @@ pub trait Injectable: Sized + 'static {
 
     /// Builds the value, asking `resolver` for each field.
     fn construct(resolver: &mut Resolver<'_>) -> Result<Self, DiError>;
+
+    /// The lifecycle hooks the class implements (`#[injectable]` finds them; see
+    /// [`lifecycle`](crate::lifecycle)).
+    fn hooks(this: &Arc<Self>) -> crate::lifecycle::Hooks {
+        let _ = this;
+        crate::lifecycle::Hooks::default()
+    }
 }
 
 /// A module: what `#[module]` implements.
@@ -351,7 +358,11 @@ impl<'a> ModuleBuilder<'a> {
 
     /// A class provider: built once, injected into fields of type `Arc<P>`.
     pub fn provider<P: Injectable + Send + Sync>(&mut self) {
-        let build: Build = Arc::new(|r| Ok(Arc::new(Arc::new(P::construct(r)?)) as Value));
+        let build: Build = Arc::new(|r| {
+            let value = Arc::new(P::construct(r)?);
+            r.hooks.push(P::NAME, P::hooks(&value));
+            Ok(Arc::new(value) as Value)
+        });
         self.register(
             Token::of::<Arc<P>>(),
             Recipe::Build(build, P::NAME.into(), P::NAME),
@@ -390,6 +401,8 @@ impl<'a> ModuleBuilder<'a> {
 /// Hands out dependencies while the graph is built.
 pub struct Resolver<'a> {
     recipes: &'a Recipes,
+    /// The hooks of the classes built, in build order.
+    pub(crate) hooks: crate::lifecycle::HookList,
     built: HashMap<Token, Value>,
     /// Classes being built, for cycle detection.
     stack: Vec<Cow<'static, str>>,
@@ -401,15 +414,16 @@ impl<'a> Resolver<'a> {
     pub(crate) fn new(registry: &'a Registry) -> Self {
         Resolver {
             recipes: &registry.recipes,
+            hooks: Default::default(),
             built: HashMap::new(),
             stack: Vec::new(),
             module: "the root module",
         }
     }
 
-    /// What was built, for the [`Container`].
-    pub(crate) fn finish(self) -> HashMap<Token, Value> {
-        self.built
+    /// What was built, and the hooks of the classes built, for the [`Container`].
+    pub(crate) fn finish(self) -> (HashMap<Token, Value>, crate::lifecycle::HookList) {
+        (self.built, self.hooks)
     }
 
     pub(crate) fn in_module(&mut self, module: &'static str) {
@@ -527,6 +541,8 @@ pub struct Container {
 struct ContainerInner {
     recipes: Recipes,
     built: Mutex<HashMap<Token, Value>>,
+    /// The hooks of every class built, in build order (boot, then on demand).
+    hooks: Mutex<crate::lifecycle::HookList>,
 }
 
 impl fmt::Debug for Container {
@@ -539,13 +555,26 @@ impl fmt::Debug for Container {
 
 impl Container {
     /// Keeps what boot built.
-    pub(crate) fn new(registry: &mut Registry, built: HashMap<Token, Value>) -> Self {
+    pub(crate) fn new(
+        registry: &mut Registry,
+        (built, hooks): (HashMap<Token, Value>, crate::lifecycle::HookList),
+    ) -> Self {
         Container {
             inner: Arc::new(ContainerInner {
                 recipes: std::mem::take(&mut registry.recipes),
                 built: Mutex::new(built),
+                hooks: Mutex::new(hooks),
             }),
         }
+    }
+
+    /// The lifecycle hooks of the classes built so far, in build order.
+    pub(crate) fn hooks(&self) -> crate::lifecycle::HookList {
+        self.inner
+            .hooks
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     /// Runs `f` with a resolver over this container: what `f` builds stays built.
@@ -553,12 +582,18 @@ impl Container {
         let mut built = self.inner.built.lock().unwrap_or_else(|e| e.into_inner());
         let mut resolver = Resolver {
             recipes: &self.inner.recipes,
+            hooks: Default::default(),
             built: std::mem::take(&mut *built),
             stack: Vec::new(),
             module: "the app",
         };
         let result = f(&mut resolver);
         *built = resolver.built;
+        self.inner
+            .hooks
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .extend(resolver.hooks);
         result
     }
 

@@ -128,9 +128,11 @@ impl<M: Module> TestingModuleBuilder<M> {
     }
 
     /// `.compile()`: boots the tree (every controller and what it needs is built, so a
-    /// missing provider fails here, as in Nest).
+    /// missing provider fails here, as in Nest) and runs the boot hooks (`on_module_init`,
+    /// `on_application_bootstrap`: Nest runs them at `app.init()`).
     pub async fn compile(self) -> Result<TestingModule, BootError> {
         let (router, messages, container) = boot_with::<M>(Kind::Http, self.overrides)?;
+        crate::app::run_boot_hooks(&container).await?;
         Ok(TestingModule {
             router,
             messages,
@@ -145,6 +147,7 @@ impl<M: Module> TestingModuleBuilder<M> {
         transport: Transport,
     ) -> Result<NestMicroservice, BootError> {
         let (_, messages, container) = boot_with::<M>(Kind::Microservice, self.overrides)?;
+        crate::app::run_boot_hooks(&container).await?;
         Ok(NestMicroservice::new(messages, transport, container))
     }
 }
