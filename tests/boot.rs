@@ -483,3 +483,74 @@ async fn a_cycle_through_a_factory_names_the_factory_by_its_token() {
         .to_string();
     assert_eq!(error, "circular dependency: Hen -> PING -> Hen");
 }
+
+/// `@Optional()`: a field that is `None` when nothing provides it.
+#[derive(Clone, Debug, PartialEq)]
+struct Cache(&'static str);
+
+#[injectable]
+struct OptionalController {
+    #[optional]
+    cache: Option<Cache>,
+    #[optional]
+    #[inject("METRICS")]
+    metrics: Option<String>,
+    #[inject("GREETER")]
+    greeter: Arc<GreetingService>,
+}
+
+#[controller]
+impl OptionalController {
+    #[get("optional")]
+    async fn optional(&self) -> String {
+        format!(
+            "{:?} {:?} {}",
+            self.cache,
+            self.metrics,
+            self.greeter.greet("alias")
+        )
+    }
+}
+
+#[module(
+    controllers = [OptionalController],
+    providers = [
+        GreetingService,
+        Provider::typed(Greeting("Hi")),
+        // `{ provide: 'GREETER', useExisting: GreetingService }`, by its type's token.
+        Provider::factory("GREETER", |service: Arc<GreetingService>| service),
+        Provider::value("METRICS", "on".to_owned()),
+        Provider::existing::<String>("STATS", "METRICS"),
+    ],
+)]
+struct OptionalModule;
+
+#[tokio::test]
+async fn optional_fields_are_none_when_missing_and_aliases_share_the_instance() {
+    let module = gateway_core::testing::Test::create_testing_module::<OptionalModule>()
+        .compile()
+        .await
+        .unwrap();
+    // The alias is the same instance.
+    let greeter: Arc<GreetingService> = module.get_token("GREETER").unwrap();
+    let service: Arc<GreetingService> = module.get().unwrap();
+    assert!(Arc::ptr_eq(&greeter, &service));
+    assert_eq!(module.get_token::<String>("STATS").unwrap(), "on");
+    let app = module.create_nest_application().into_test();
+    assert_eq!(
+        app.get("/optional").send().await.text(),
+        r#"None Some("on") Hi, alias"#
+    );
+    // Provided, the optional field gets it.
+    let module = gateway_core::testing::Test::create_testing_module::<OptionalModule>()
+        .override_provider_type::<Cache>()
+        .use_value(Cache("redis"))
+        .compile()
+        .await
+        .unwrap();
+    let app = module.create_nest_application().into_test();
+    assert_eq!(
+        app.get("/optional").send().await.text(),
+        r#"Some(Cache("redis")) Some("on") Hi, alias"#
+    );
+}

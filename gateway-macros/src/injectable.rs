@@ -36,7 +36,15 @@ pub fn expand(attr: TokenStream, item: TokenStream) -> TokenStream {
                 let field_name = ident.to_string();
                 let mut token = None;
                 let mut client = None;
+                let mut optional = None;
                 field.attrs.retain(|attr| {
+                    if attr.path().is_ident("optional") {
+                        if !matches!(attr.meta, syn::Meta::Path(_)) {
+                            diags.error_at(attr, "`#[optional]` takes no arguments: `#[optional] cache: Option<Arc<Cache>>`");
+                        }
+                        optional = Some(attr.path().span());
+                        return false;
+                    }
                     if attr.path().is_ident("inject") {
                         match attr.parse_args::<LitStr>() {
                             Ok(lit) => token = Some(lit.value()),
@@ -57,7 +65,23 @@ pub fn expand(attr: TokenStream, item: TokenStream) -> TokenStream {
                 // Errors point at the type; names resolve where the macro expands (the type
                 // may come from a `macro_rules!` with its own hygiene).
                 let at = Span::call_site().located_at(ty.span());
+                let inner = optional.map(|span| (span, option_inner(ty)));
                 let resolve = match (token, client) {
+                    (token, None) if inner.is_some() => match inner {
+                        Some((_, Some(inner))) => match token {
+                            Some(token) => quote_spanned!(at=> __resolver.optional_named::<#inner>(#token, #owner, #field_name)?),
+                            None => quote_spanned!(at=> __resolver.optional_typed::<#inner>(#owner, #field_name)?),
+                        },
+                        Some((span, None)) => {
+                            diags.error(span, "an `#[optional]` field is an `Option<T>`: it is `None` when nothing provides `T`");
+                            quote!(unreachable!())
+                        }
+                        None => unreachable!("checked above"),
+                    },
+                    (_, Some((span, _))) if optional.is_some() => {
+                        diags.error(span, "a `#[client]` field makes its own client: it is never missing, so it is not `#[optional]`");
+                        quote!(unreachable!())
+                    }
                     (Some(_), Some((span, _))) => {
                         diags.error(span, "a field is either injected (`#[inject]`) or its own client (`#[client]`), not both");
                         quote!(unreachable!())
@@ -117,5 +141,23 @@ pub fn expand(attr: TokenStream, item: TokenStream) -> TokenStream {
                 hooks
             }
         }
+    }
+}
+
+/// `T` of a field type written `Option<T>` (or `std::option::Option<T>`).
+fn option_inner(ty: &syn::Type) -> Option<&syn::Type> {
+    let syn::Type::Path(path) = ty else {
+        return None;
+    };
+    let last = path.path.segments.last()?;
+    if last.ident != "Option" {
+        return None;
+    }
+    let syn::PathArguments::AngleBracketed(args) = &last.arguments else {
+        return None;
+    };
+    match args.args.first()? {
+        syn::GenericArgument::Type(inner) if args.args.len() == 1 => Some(inner),
+        _ => None,
     }
 }

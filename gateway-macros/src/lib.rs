@@ -153,7 +153,9 @@ route_marker! {
 /// provider, or any type registered with `Provider::typed`). Fields must be `Clone + Send +
 /// Sync`; the compiler says so at the field's type if one is not. A `ClientProxy` field can
 /// instead make its own client from options, `#[client(ClientOptions::tcp(..))]` (Nest's
-/// `@Client({ transport, options })` property).
+/// `@Client({ transport, options })` property). `#[optional]` on a field `Option<T>` makes it
+/// `None` when nothing provides `T` (Nest's `@Optional()`). A class that implements a
+/// lifecycle trait (`gateway_core::lifecycle::OnModuleInit`, ...) has its hooks run.
 ///
 /// ```
 /// use gateway_core::prelude::*;

@@ -142,6 +142,17 @@ impl Provider {
         }
     }
 
+    /// `{ provide: 'ALIAS', useExisting: 'TOKEN' }`: `alias` gives what `existing` gives
+    /// (the same instance), for a value of type `T`.
+    pub fn existing<T: Clone + Send + Sync + 'static>(
+        alias: impl Into<Cow<'static, str>>,
+        existing: &'static str,
+    ) -> Self {
+        let alias: Cow<'static, str> = alias.into();
+        let owner: &'static str = "useExisting";
+        Provider::built(alias, move |r| r.named::<T>(existing, owner, existing))
+    }
+
     /// A value injected by its type: any field of type `T` receives a clone.
     pub fn typed<T: Clone + Send + Sync + 'static>(value: T) -> Self {
         Provider {
@@ -438,6 +449,38 @@ impl<'a> Resolver<'a> {
         field: &'static str,
     ) -> Result<T, DiError> {
         self.resolve(Token::Named(Cow::Borrowed(token)), owner.into(), field)
+    }
+
+    /// `@Optional() @Inject("TOKEN") field`: `None` when nothing provides `token`.
+    pub fn optional_named<T: Clone + Send + Sync + 'static>(
+        &mut self,
+        token: &'static str,
+        owner: &'static str,
+        field: &'static str,
+    ) -> Result<Option<T>, DiError> {
+        let token = Token::Named(Cow::Borrowed(token));
+        self.optional(token, owner, field)
+    }
+
+    /// `@Optional() field: T` injected by type: `None` when nothing provides `T`.
+    pub fn optional_typed<T: Clone + Send + Sync + 'static>(
+        &mut self,
+        owner: &'static str,
+        field: &'static str,
+    ) -> Result<Option<T>, DiError> {
+        self.optional(Token::of::<T>(), owner, field)
+    }
+
+    fn optional<T: Clone + Send + Sync + 'static>(
+        &mut self,
+        token: Token,
+        owner: &'static str,
+        field: &'static str,
+    ) -> Result<Option<T>, DiError> {
+        if !self.built.contains_key(&token) && !self.recipes.contains_key(&token) {
+            return Ok(None);
+        }
+        self.resolve(token, owner.into(), field).map(Some)
     }
 
     /// A field injected by its type.
