@@ -554,3 +554,103 @@ async fn optional_fields_are_none_when_missing_and_aliases_share_the_instance() 
         r#"Some(Cache("redis")) Some("on") Hi, alias"#
     );
 }
+
+/// An async factory: a pool that connects before anything is built.
+#[derive(Clone, Debug)]
+struct DbPool {
+    url: String,
+    connected_after: Duration,
+}
+
+#[injectable]
+struct ReposController {
+    pool: DbPool,
+    #[inject("REPLICA")]
+    replica: DbPool,
+}
+
+#[controller]
+impl ReposController {
+    #[get("pool")]
+    async fn pool(&self) -> String {
+        format!(
+            "{} {:?} / {}",
+            self.pool.url, self.pool.connected_after, self.replica.url
+        )
+    }
+}
+
+#[module(
+    controllers = [ReposController],
+    providers = [
+        GreetingService,
+        Provider::typed(Greeting("postgres://db")),
+        Provider::typed_async_factory(|greeting: Greeting, _service: Arc<GreetingService>| async move {
+            let started = std::time::Instant::now();
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            Ok::<_, std::io::Error>(DbPool {
+                url: greeting.0.to_owned(),
+                connected_after: Duration::from_millis(started.elapsed().as_millis().min(20) as u64),
+            })
+        }),
+        // A later async factory may take an earlier one.
+        Provider::async_factory("REPLICA", |pool: DbPool| async move {
+            Ok::<_, std::io::Error>(DbPool { url: format!("{}-replica", pool.url), ..pool })
+        }),
+    ],
+)]
+struct AsyncModule;
+
+fn assert_send<T: Send>(value: T) -> T {
+    value
+}
+
+#[tokio::test]
+async fn async_factories_are_awaited_at_boot_before_the_classes() {
+    // Booting stays a `Send` future (it can run in a spawned task).
+    let app = assert_send(NestFactory::create::<AsyncModule>())
+        .await
+        .expect("boots");
+    let res = app.into_test().get("/pool").send().await;
+    assert_eq!(res.text(), "postgres://db 20ms / postgres://db-replica");
+}
+
+#[module(
+    controllers = [ReposController],
+    providers = [
+        Provider::typed_async_factory(|| async {
+            Err::<DbPool, _>(std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "connection refused"))
+        }),
+        Provider::async_factory("REPLICA", |pool: DbPool| async move { Ok::<_, std::io::Error>(pool) }),
+    ],
+)]
+struct FailingAsyncModule;
+
+#[module(
+    controllers = [ReposController],
+    providers = [
+        Provider::async_factory("REPLICA", |pool: DbPool| async move { Ok::<_, std::io::Error>(pool) }),
+        Provider::typed_async_factory(|| async { Ok::<_, std::io::Error>(DbPool { url: "x".into(), connected_after: Duration::ZERO }) }),
+    ],
+)]
+struct MisorderedAsyncModule;
+
+#[tokio::test]
+async fn a_failing_or_misordered_async_factory_fails_the_boot() {
+    let error = NestFactory::create::<FailingAsyncModule>()
+        .await
+        .unwrap_err()
+        .to_string();
+    assert_eq!(
+        error,
+        "the async factory of boot::DbPool failed: connection refused"
+    );
+    let error = NestFactory::create::<MisorderedAsyncModule>()
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        error.starts_with("the async factory of REPLICA needs boot::DbPool, an async provider that is not ready yet"),
+        "{error}"
+    );
+}

@@ -27,11 +27,13 @@ pub(crate) enum Kind {
 /// message handlers.
 type Mount = Box<
     dyn FnOnce(
-        &mut Resolver<'_>,
-        Kind,
-        Router,
-        MessageRouter,
-    ) -> Result<(Router, MessageRouter), DiError>,
+            &mut Resolver<'_>,
+            Kind,
+            Router,
+            MessageRouter,
+        ) -> Result<(Router, MessageRouter), DiError>
+        + Send
+        + Sync,
 >;
 
 /// One controller a module lists, as the container keeps it for boot.
@@ -84,12 +86,15 @@ pub(crate) struct Overrides {
 pub(crate) type Booted = (Router, MessageRouter, Container);
 
 /// Collects the module tree, checks it, builds every controller.
-pub(super) fn boot<M: Module>(kind: Kind) -> Result<Booted, BootError> {
-    boot_with::<M>(kind, Overrides::default())
+pub(super) async fn boot<M: Module>(kind: Kind) -> Result<Booted, BootError> {
+    boot_with::<M>(kind, Overrides::default()).await
 }
 
 /// [`boot`] with a testing module's overrides.
-pub(crate) fn boot_with<M: Module>(kind: Kind, overrides: Overrides) -> Result<Booted, BootError> {
+pub(crate) async fn boot_with<M: Module>(
+    kind: Kind,
+    overrides: Overrides,
+) -> Result<Booted, BootError> {
     let testing = overrides.testing;
     let mut registry = Registry::default();
     registry.replacements.extend(overrides.modules);
@@ -100,6 +105,8 @@ pub(crate) fn boot_with<M: Module>(kind: Kind, overrides: Overrides) -> Result<B
     for provider in overrides.providers {
         registry.override_provider(provider);
     }
+    // Async factories first, awaited one by one: the classes built below see their values.
+    let built = registry.build_async().await?;
     let controllers: Vec<ControllerMount> = std::mem::take(&mut registry.controllers)
         .into_iter()
         .map(|listed| ControllerMount {
@@ -135,7 +142,7 @@ pub(crate) fn boot_with<M: Module>(kind: Kind, overrides: Overrides) -> Result<B
         )?;
     }
 
-    let mut resolver = Resolver::new(&registry);
+    let mut resolver = Resolver::from_parts(&registry, built);
     let mut router = Router::new();
     let mut messages = MessageRouter::new();
     for entry in controllers {

@@ -112,7 +112,7 @@ impl NestFactory {
     /// Builds the app for `M`: resolves every provider and controller and mounts every route.
     /// Nothing is served until [`NestApplication::listen`].
     pub async fn create<M: Module>() -> Result<NestApplication, BootError> {
-        let (router, messages, container) = boot::<M>(Kind::Http)?;
+        let (router, messages, container) = boot::<M>(Kind::Http).await?;
         run_boot_hooks(&container).await?;
         Ok(NestApplication::new(router, messages, container))
     }
@@ -123,7 +123,7 @@ impl NestFactory {
     pub async fn create_microservice<M: Module>(
         transport: Transport,
     ) -> Result<NestMicroservice, BootError> {
-        let (_, router, container) = boot::<M>(Kind::Microservice)?;
+        let (_, router, container) = boot::<M>(Kind::Microservice).await?;
         run_boot_hooks(&container).await?;
         Ok(NestMicroservice::new(router, transport, container))
     }
@@ -138,7 +138,7 @@ impl NestFactory {
     where
         F: Factory<Args, Output = Transport>,
     {
-        let (_, router, container) = boot::<M>(Kind::Microservice)?;
+        let (_, router, container) = boot::<M>(Kind::Microservice).await?;
         let transport = container.call(factory)?;
         run_boot_hooks(&container).await?;
         Ok(NestMicroservice::new(router, transport, container))

@@ -18,7 +18,10 @@ use std::any::{type_name, Any, TypeId};
 use std::borrow::Cow;
 use std::collections::HashMap;
 use std::fmt;
+use std::future::Future;
 use std::sync::{Arc, Mutex};
+
+use futures_util::future::BoxFuture;
 
 /// How a provider is found: by a string token, or by the type of the value.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -80,6 +83,22 @@ pub enum DiError {
         /// The classes around the cycle, first repeated at the end.
         path: Vec<String>,
     },
+    /// An async factory failed at boot.
+    #[error("the async factory of {token} failed: {message}")]
+    Factory {
+        /// Its token.
+        token: String,
+        /// Its error.
+        message: String,
+    },
+    /// A provider needed an async provider that is not built yet.
+    #[error("{owner} needs {token}, an async provider that is not ready yet: async providers are built first, in the order they are registered; register {token} before the async provider that needs it")]
+    NotReady {
+        /// What needed it.
+        owner: String,
+        /// The async provider's token.
+        token: String,
+    },
     /// A module's configuration could not be read (a missing or malformed setting).
     #[error("{message} (asked for by {module})")]
     Config {
@@ -110,7 +129,41 @@ enum Recipe {
     /// The recipe, what it is called in a cycle (a class's name, a factory's token), and
     /// the type it makes.
     Build(Build, Cow<'static, str>, &'static str),
+    /// An async factory: built before everything else, awaited at boot (see
+    /// [`Provider::async_factory`]); the type it makes.
+    Async(Start, &'static str),
 }
+
+/// An async factory as the container runs it: `name` for its errors.
+fn start<Args, F, T, E>(name: Cow<'static, str>, factory: F) -> Start
+where
+    F: AsyncFactory<Args>,
+    F::Future: Future<Output = Result<T, E>>,
+    T: Clone + Send + Sync + 'static,
+    E: std::fmt::Display,
+{
+    let owner = format!("the async factory of {name}");
+    Arc::new(move |r| {
+        let future = factory.start(r, &owner)?;
+        let name = name.clone();
+        Ok(Box::pin(async move {
+            match future.await {
+                Ok(value) => Ok(Arc::new(value) as Value),
+                Err(error) => Err(DiError::Factory {
+                    token: name.to_string(),
+                    message: error.to_string(),
+                }),
+            }
+        }) as BoxFuture<'static, Result<Value, DiError>>)
+    })
+}
+
+/// Starts an async factory: its arguments resolved now, its value awaited.
+type Start = Arc<
+    dyn Fn(&mut Resolver<'_>) -> Result<BoxFuture<'static, Result<Value, DiError>>, DiError>
+        + Send
+        + Sync,
+>;
 
 /// A provider that is not a class: Nest's `useValue` / `useFactory`.
 ///
@@ -174,6 +227,40 @@ impl Provider {
         Provider::built(token, move |r| factory.call(r, &owner))
     }
 
+    /// `{ provide: 'POOL', useFactory: async (config) => connect(config), inject: [ConfigService] }`:
+    /// an async factory, awaited at boot before any class is built (a pool that connects
+    /// first). Its arguments are providers resolved by type; it returns `Result<T, E>`, and an
+    /// `Err` fails the boot naming the token. Async factories are built in the order they are
+    /// registered (one may take an earlier one as an argument); classes and sync factories see
+    /// their values.
+    pub fn async_factory<Args, F, T, E>(token: impl Into<Cow<'static, str>>, factory: F) -> Self
+    where
+        F: AsyncFactory<Args>,
+        F::Future: Future<Output = Result<T, E>>,
+        T: Clone + Send + Sync + 'static,
+        E: std::fmt::Display,
+    {
+        let token: Cow<'static, str> = token.into();
+        Provider {
+            recipe: Recipe::Async(start(token.clone(), factory), type_name::<T>()),
+            token: Token::Named(token),
+        }
+    }
+
+    /// [`async_factory`](Self::async_factory) whose value is injected by its type.
+    pub fn typed_async_factory<Args, F, T, E>(factory: F) -> Self
+    where
+        F: AsyncFactory<Args>,
+        F::Future: Future<Output = Result<T, E>>,
+        T: Clone + Send + Sync + 'static,
+        E: std::fmt::Display,
+    {
+        Provider {
+            recipe: Recipe::Async(start(type_name::<T>().into(), factory), type_name::<T>()),
+            token: Token::of::<T>(),
+        }
+    }
+
     /// A named provider made at boot by `build`, which asks the resolver for what it needs:
     /// what [`factory`](Self::factory) and `ClientsModule::register_async` are made of.
     pub(crate) fn built<T: Clone + Send + Sync + 'static>(
@@ -217,6 +304,17 @@ pub trait Factory<Args>: Send + Sync + 'static {
     fn call(&self, resolver: &mut Resolver<'_>, owner: &str) -> Result<Self::Output, DiError>;
 }
 
+/// An async function the container can call to make a provider at boot: any
+/// `Fn(A, B, ..) -> impl Future` (up to six arguments) whose arguments are providers injected
+/// by type. What [`Provider::async_factory`] takes.
+pub trait AsyncFactory<Args>: Send + Sync + 'static {
+    /// What calling it gives.
+    type Future: Future + Send + 'static;
+
+    /// Resolves the arguments and calls the function. `owner` names the factory in errors.
+    fn start(&self, resolver: &mut Resolver<'_>, owner: &str) -> Result<Self::Future, DiError>;
+}
+
 macro_rules! factory_arities {
     ($($arg:ident),*) => {
         impl<F, T, $($arg,)*> Factory<($($arg,)*)> for F
@@ -229,6 +327,20 @@ macro_rules! factory_arities {
 
             #[allow(unused_variables)]
             fn call(&self, resolver: &mut Resolver<'_>, owner: &str) -> Result<T, DiError> {
+                Ok(self($(resolver.resolve::<$arg>(Token::of::<$arg>(), Cow::Owned(owner.to_owned()), type_name::<$arg>())?),*))
+            }
+        }
+
+        impl<F, Fut, $($arg,)*> AsyncFactory<($($arg,)*)> for F
+        where
+            F: Fn($($arg),*) -> Fut + Send + Sync + 'static,
+            Fut: Future + Send + 'static,
+            $($arg: Clone + Send + Sync + 'static,)*
+        {
+            type Future = Fut;
+
+            #[allow(unused_variables)]
+            fn start(&self, resolver: &mut Resolver<'_>, owner: &str) -> Result<Fut, DiError> {
                 Ok(self($(resolver.resolve::<$arg>(Token::of::<$arg>(), Cow::Owned(owner.to_owned()), type_name::<$arg>())?),*))
             }
         }
@@ -286,7 +398,7 @@ impl<M: Module> Import for M {
 /// order.
 pub(crate) struct ControllerEntry {
     pub module: &'static str,
-    pub entry: Box<dyn Any>,
+    pub entry: Box<dyn Any + Send + Sync>,
 }
 
 /// Every provider's recipe, by token, with the module that registered it.
@@ -301,6 +413,8 @@ pub(crate) struct Registry {
     pub errors: Vec<DiError>,
     /// Modules configured by another's `configure` (a testing module's `override_module`).
     pub replacements: HashMap<TypeId, ModuleReplacement>,
+    /// The async providers' tokens, in registration order.
+    async_order: Vec<Token>,
 }
 
 /// A module's stand-in: its name, and what it registers instead.
@@ -314,10 +428,41 @@ impl Registry {
     /// Replaces (or adds) the provider of `provider`'s token: a testing module's override,
     /// after the module tree is configured.
     pub(crate) fn override_provider(&mut self, provider: Provider) {
+        let is_async = matches!(provider.recipe, Recipe::Async(..));
+        self.async_order.retain(|t| *t != provider.token);
+        if is_async {
+            self.async_order.push(provider.token.clone());
+        }
         self.recipes
             .insert(provider.token, (provider.recipe, "the testing module"));
     }
+
+    /// Awaits every async provider, in registration order; what they and their arguments
+    /// built, for the resolver that builds the rest.
+    pub(crate) async fn build_async(&self) -> Result<Built, DiError> {
+        let mut parts = Built::default();
+        for token in &self.async_order {
+            let Some((Recipe::Async(start, _), module)) = self.recipes.get(token) else {
+                continue;
+            };
+            let future = {
+                let mut resolver = Resolver::from_parts(self, std::mem::take(&mut parts));
+                resolver.in_module(module);
+                let future = start(&mut resolver);
+                parts = resolver.finish();
+                future?
+            };
+            let value = future.await?;
+            parts.0.insert(token.clone(), value);
+        }
+        Ok(parts)
+    }
 }
+
+/// What a resolver built so far, and the hooks of the classes among it.
+pub(crate) type Built = (HashMap<Token, Value>, crate::lifecycle::HookList);
+
+impl Registry {}
 
 /// What a module's `configure` writes into.
 pub struct ModuleBuilder<'a> {
@@ -364,6 +509,9 @@ impl<'a> ModuleBuilder<'a> {
             });
             return;
         }
+        if matches!(recipe, Recipe::Async(..)) {
+            self.registry.async_order.push(token.clone());
+        }
         self.registry.recipes.insert(token, (recipe, self.module));
     }
 
@@ -401,7 +549,7 @@ impl<'a> ModuleBuilder<'a> {
     }
 
     /// Adds a controller, in list order, for the app layer to build and mount.
-    pub(crate) fn push_controller(&mut self, entry: Box<dyn Any>) {
+    pub(crate) fn push_controller(&mut self, entry: Box<dyn Any + Send + Sync>) {
         self.registry.controllers.push(ControllerEntry {
             module: self.module,
             entry,
@@ -422,18 +570,19 @@ pub struct Resolver<'a> {
 }
 
 impl<'a> Resolver<'a> {
-    pub(crate) fn new(registry: &'a Registry) -> Self {
+    /// A resolver that goes on from what was `built` (the async providers).
+    pub(crate) fn from_parts(registry: &'a Registry, (built, hooks): Built) -> Self {
         Resolver {
             recipes: &registry.recipes,
-            hooks: Default::default(),
-            built: HashMap::new(),
+            hooks,
+            built,
             stack: Vec::new(),
             module: "the root module",
         }
     }
 
     /// What was built, and the hooks of the classes built, for the [`Container`].
-    pub(crate) fn finish(self) -> (HashMap<Token, Value>, crate::lifecycle::HookList) {
+    pub(crate) fn finish(self) -> Built {
         (self.built, self.hooks)
     }
 
@@ -511,6 +660,12 @@ impl<'a> Resolver<'a> {
                 };
                 let value = match recipe {
                     Recipe::Value(value, _) => value.clone(),
+                    Recipe::Async(..) => {
+                        return Err(DiError::NotReady {
+                            owner: owner.into_owned(),
+                            token: token.to_string(),
+                        })
+                    }
                     Recipe::Build(build, name, _) => {
                         if let Some(start) = self.stack.iter().position(|n| n == name) {
                             let mut path: Vec<String> =
@@ -529,7 +684,10 @@ impl<'a> Resolver<'a> {
             }
         };
         let found = match &self.recipes.get(&token) {
-            Some((Recipe::Value(_, name) | Recipe::Build(_, _, name), _)) => *name,
+            Some((
+                Recipe::Value(_, name) | Recipe::Build(_, _, name) | Recipe::Async(_, name),
+                _,
+            )) => *name,
             None => "?",
         };
         value
@@ -598,10 +756,7 @@ impl fmt::Debug for Container {
 
 impl Container {
     /// Keeps what boot built.
-    pub(crate) fn new(
-        registry: &mut Registry,
-        (built, hooks): (HashMap<Token, Value>, crate::lifecycle::HookList),
-    ) -> Self {
+    pub(crate) fn new(registry: &mut Registry, (built, hooks): Built) -> Self {
         Container {
             inner: Arc::new(ContainerInner {
                 recipes: std::mem::take(&mut registry.recipes),

@@ -131,7 +131,7 @@ impl<M: Module> TestingModuleBuilder<M> {
     /// missing provider fails here, as in Nest) and runs the boot hooks (`on_module_init`,
     /// `on_application_bootstrap`: Nest runs them at `app.init()`).
     pub async fn compile(self) -> Result<TestingModule, BootError> {
-        let (router, messages, container) = boot_with::<M>(Kind::Http, self.overrides)?;
+        let (router, messages, container) = boot_with::<M>(Kind::Http, self.overrides).await?;
         crate::app::run_boot_hooks(&container).await?;
         Ok(TestingModule {
             router,
@@ -146,7 +146,7 @@ impl<M: Module> TestingModuleBuilder<M> {
         self,
         transport: Transport,
     ) -> Result<NestMicroservice, BootError> {
-        let (_, messages, container) = boot_with::<M>(Kind::Microservice, self.overrides)?;
+        let (_, messages, container) = boot_with::<M>(Kind::Microservice, self.overrides).await?;
         crate::app::run_boot_hooks(&container).await?;
         Ok(NestMicroservice::new(messages, transport, container))
     }
