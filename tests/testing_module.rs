@@ -371,3 +371,24 @@ async fn an_override_missing_a_dependency_fails_compile_as_boot_fails() {
         "{error}"
     );
 }
+
+#[tokio::test]
+async fn a_testing_module_from_a_list_of_controllers_and_providers() {
+    // Test.createTestingModule({ controllers: [GreetController], providers: [..] })
+    let module = Test::create_testing_module_with(|module| {
+        module.controller::<GreetController>();
+        module.provider::<GreetingService>();
+        module.provide(Provider::typed(Greeting("Ahoy")));
+        module.provide(Provider::value("PUNCTUATION", "?".to_owned()));
+    })
+    .compile()
+    .await
+    .unwrap();
+    let res = module
+        .create_nest_application()
+        .into_test()
+        .get("/greet/Ada")
+        .send()
+        .await;
+    assert_eq!(res.text(), "Ahoy, Ada?");
+}

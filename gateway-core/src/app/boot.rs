@@ -87,18 +87,37 @@ pub(crate) type Booted = (Router, MessageRouter, Container);
 
 /// Collects the module tree, checks it, builds every controller.
 pub(super) async fn boot<M: Module>(kind: Kind) -> Result<Booted, BootError> {
-    boot_with::<M>(kind, Overrides::default()).await
+    boot_with(kind, Overrides::default(), Root::of::<M>()).await
+}
+
+/// The root of the tree to boot: a module, or a testing module's list.
+pub(crate) struct Root {
+    pub name: &'static str,
+    pub id: Option<TypeId>,
+    pub configure: Box<dyn FnOnce(&mut ModuleBuilder<'_>) + Send>,
+}
+
+impl Root {
+    /// The module `M`.
+    pub fn of<M: Module>() -> Self {
+        Root {
+            name: M::NAME,
+            id: Some(TypeId::of::<M>()),
+            configure: Box::new(M::configure),
+        }
+    }
 }
 
 /// [`boot`] with a testing module's overrides.
-pub(crate) async fn boot_with<M: Module>(
+pub(crate) async fn boot_with(
     kind: Kind,
     overrides: Overrides,
+    root: Root,
 ) -> Result<Booted, BootError> {
     let testing = overrides.testing;
     let mut registry = Registry::default();
     registry.replacements.extend(overrides.modules);
-    M::configure(&mut ModuleBuilder::root::<M>(&mut registry));
+    (root.configure)(&mut ModuleBuilder::root(&mut registry, root.name, root.id));
     if let Some(error) = registry.errors.first() {
         return Err(error.clone().into());
     }
@@ -117,7 +136,7 @@ pub(crate) async fn boot_with<M: Module>(
                 .expect("only ModuleBuilder::controller lists controllers")
         })
         .collect();
-    cross_check::<M>(&controllers);
+    cross_check(root.name, &controllers);
     let serves = |c: &ControllerMount| match kind {
         Kind::Http => !c.meta.routes.is_empty() || (testing && !c.meta.patterns.is_empty()),
         Kind::Microservice => !c.meta.patterns.is_empty(),
@@ -132,7 +151,7 @@ pub(crate) async fn boot_with<M: Module>(
         });
     }
     if !controllers.iter().any(serves) {
-        return Err(BootError::NoRoutes { module: M::NAME });
+        return Err(BootError::NoRoutes { module: root.name });
     }
     if kind == Kind::Http {
         check_routes(
@@ -172,7 +191,7 @@ pub(crate) async fn boot_with<M: Module>(
 /// The cross-check: a controller compiled into the binary that no module lists is usually a
 /// forgotten `controllers = [..]` entry. One that another module lists belongs to another app
 /// built from the same crate (a service beside its gateway): fine.
-fn cross_check<M: Module>(controllers: &[ControllerMount]) {
+fn cross_check(root: &'static str, controllers: &[ControllerMount]) {
     for registered in crate::http::registered_controllers() {
         let type_name = (registered.type_name)();
         if controllers.iter().any(|c| c.type_name == type_name) {
@@ -182,12 +201,12 @@ fn cross_check<M: Module>(controllers: &[ControllerMount]) {
             Some(other) => tracing::debug!(
                 controller = registered.meta.name,
                 module = other,
-                root = M::NAME,
+                root,
                 "controller of a module this app does not import: not served here"
             ),
             None => tracing::warn!(
                 controller = registered.meta.name,
-                module = M::NAME,
+                module = root,
                 "{} is a #[controller] but no module lists it: its routes are not served (add it to a module's `controllers = [..]`)",
                 registered.meta.name
             ),

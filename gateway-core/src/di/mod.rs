@@ -471,11 +471,13 @@ pub struct ModuleBuilder<'a> {
 }
 
 impl<'a> ModuleBuilder<'a> {
-    pub(crate) fn root<M: Module>(registry: &'a mut Registry) -> Self {
-        registry.modules.push(TypeId::of::<M>());
+    /// The root of a module tree: `name` for messages, `id` for the imports (a module is
+    /// configured once).
+    pub(crate) fn root(registry: &'a mut Registry, name: &'static str, id: Option<TypeId>) -> Self {
+        registry.modules.extend(id);
         ModuleBuilder {
             registry,
-            module: M::NAME,
+            module: name,
         }
     }
 

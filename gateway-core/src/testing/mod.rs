@@ -44,9 +44,11 @@ use std::sync::Arc;
 
 pub use request::{TestApp, TestRequest, TestResponse};
 
-use crate::app::boot::{boot_with, Kind, Overrides};
+use crate::app::boot::{boot_with, Kind, Overrides, Root};
 use crate::app::{BootError, NestApplication, NestMicroservice};
-use crate::di::{Container, DiError, Factory, Injectable, Module, ModuleReplacement, Provider};
+use crate::di::{
+    Container, DiError, Factory, Injectable, Module, ModuleBuilder, ModuleReplacement, Provider,
+};
 use crate::server::{MessageRouter, Transport};
 
 /// Nest's `Test`: where a testing module starts.
@@ -55,28 +57,46 @@ pub struct Test;
 impl Test {
     /// `Test.createTestingModule({ imports: [M] })`: the module tree of `M`, to override parts
     /// of before [`compile`](TestingModuleBuilder::compile).
-    pub fn create_testing_module<M: Module>() -> TestingModuleBuilder<M> {
+    pub fn create_testing_module<M: Module>() -> TestingModuleBuilder {
+        TestingModuleBuilder::new(Root::of::<M>())
+    }
+
+    /// `Test.createTestingModule({ controllers: [..], providers: [..], imports: [..] })`
+    /// without a module of the app's: `configure` lists them as a `#[module]` would
+    /// (`module.controller::<C>()`, `module.provider::<P>()`, `module.provide(..)`,
+    /// `module.import(..)`).
+    pub fn create_testing_module_with(
+        configure: impl FnOnce(&mut ModuleBuilder<'_>) + Send + 'static,
+    ) -> TestingModuleBuilder {
+        TestingModuleBuilder::new(Root {
+            name: "the testing module",
+            id: None,
+            configure: Box::new(configure),
+        })
+    }
+}
+
+/// A testing module being set up: Nest's `TestingModuleBuilder`.
+pub struct TestingModuleBuilder {
+    overrides: Overrides,
+    root: Root,
+}
+
+impl TestingModuleBuilder {
+    fn new(root: Root) -> Self {
         TestingModuleBuilder {
             overrides: Overrides {
                 testing: true,
                 ..Overrides::default()
             },
-            root: PhantomData,
+            root,
         }
     }
-}
 
-/// A testing module being set up: Nest's `TestingModuleBuilder`.
-pub struct TestingModuleBuilder<M> {
-    overrides: Overrides,
-    root: PhantomData<fn() -> M>,
-}
-
-impl<M: Module> TestingModuleBuilder<M> {
     /// `.overrideProvider('TOKEN')`: what is injected under a string token (a client, a
     /// value, a factory's product), followed by `.use_value(..)`, `.use_factory(..)` or
     /// `.use_class::<C>()`.
-    pub fn override_provider(self, token: impl Into<Cow<'static, str>>) -> OverrideToken<M> {
+    pub fn override_provider(self, token: impl Into<Cow<'static, str>>) -> OverrideToken {
         OverrideToken {
             builder: self,
             token: token.into(),
@@ -86,7 +106,7 @@ impl<M: Module> TestingModuleBuilder<M> {
     /// `.overrideProvider(UsersService)`: what is injected by type (`Arc<UsersService>` for a
     /// class provider, `T` for a typed value), followed by `.use_value(..)` or
     /// `.use_factory(..)`.
-    pub fn override_provider_type<T: Clone + Send + Sync + 'static>(self) -> OverrideType<M, T> {
+    pub fn override_provider_type<T: Clone + Send + Sync + 'static>(self) -> OverrideType<T> {
         OverrideType {
             builder: self,
             ty: PhantomData,
@@ -131,7 +151,8 @@ impl<M: Module> TestingModuleBuilder<M> {
     /// missing provider fails here, as in Nest) and runs the boot hooks (`on_module_init`,
     /// `on_application_bootstrap`: Nest runs them at `app.init()`).
     pub async fn compile(self) -> Result<TestingModule, BootError> {
-        let (router, messages, container) = boot_with::<M>(Kind::Http, self.overrides).await?;
+        let (router, messages, container) =
+            boot_with(Kind::Http, self.overrides, self.root).await?;
         crate::app::run_boot_hooks(&container).await?;
         Ok(TestingModule {
             router,
@@ -146,34 +167,35 @@ impl<M: Module> TestingModuleBuilder<M> {
         self,
         transport: Transport,
     ) -> Result<NestMicroservice, BootError> {
-        let (_, messages, container) = boot_with::<M>(Kind::Microservice, self.overrides).await?;
+        let (_, messages, container) =
+            boot_with(Kind::Microservice, self.overrides, self.root).await?;
         crate::app::run_boot_hooks(&container).await?;
         Ok(NestMicroservice::new(messages, transport, container))
     }
 }
 
 /// `.overrideProvider('TOKEN')`, waiting for what to use instead.
-pub struct OverrideToken<M> {
-    builder: TestingModuleBuilder<M>,
+pub struct OverrideToken {
+    builder: TestingModuleBuilder,
     token: Cow<'static, str>,
 }
 
-impl<M: Module> OverrideToken<M> {
+impl OverrideToken {
     /// `.useValue(value)`.
-    pub fn use_value<T: Clone + Send + Sync + 'static>(self, value: T) -> TestingModuleBuilder<M> {
+    pub fn use_value<T: Clone + Send + Sync + 'static>(self, value: T) -> TestingModuleBuilder {
         self.builder
             .with_provider(Provider::value(self.token, value))
     }
 
     /// `.useFactory({ factory, inject })`: the factory's arguments are providers, by type.
-    pub fn use_factory<Args, F: Factory<Args>>(self, factory: F) -> TestingModuleBuilder<M> {
+    pub fn use_factory<Args, F: Factory<Args>>(self, factory: F) -> TestingModuleBuilder {
         self.builder
             .with_provider(Provider::factory(self.token, factory))
     }
 
     /// `.useClass(C)`: the container builds a `C` (with its dependencies); it is injected as
     /// `Arc<C>`.
-    pub fn use_class<C: Injectable + Send + Sync>(self) -> TestingModuleBuilder<M> {
+    pub fn use_class<C: Injectable + Send + Sync>(self) -> TestingModuleBuilder {
         let token = self.token.clone();
         self.builder.with_provider(Provider::built(token, |r| {
             Ok::<_, DiError>(Arc::new(r.build::<C>()?))
@@ -182,14 +204,14 @@ impl<M: Module> OverrideToken<M> {
 }
 
 /// `.overrideProvider(Type)`, waiting for what to use instead.
-pub struct OverrideType<M, T> {
-    builder: TestingModuleBuilder<M>,
+pub struct OverrideType<T> {
+    builder: TestingModuleBuilder,
     ty: PhantomData<fn() -> T>,
 }
 
-impl<M: Module, T: Clone + Send + Sync + 'static> OverrideType<M, T> {
+impl<T: Clone + Send + Sync + 'static> OverrideType<T> {
     /// `.useValue(value)`.
-    pub fn use_value(self, value: T) -> TestingModuleBuilder<M> {
+    pub fn use_value(self, value: T) -> TestingModuleBuilder {
         self.builder.with_provider(Provider::typed(value))
     }
 
@@ -197,7 +219,7 @@ impl<M: Module, T: Clone + Send + Sync + 'static> OverrideType<M, T> {
     pub fn use_factory<Args, F: Factory<Args, Output = T>>(
         self,
         factory: F,
-    ) -> TestingModuleBuilder<M> {
+    ) -> TestingModuleBuilder {
         self.builder.with_provider(Provider::typed_factory(factory))
     }
 }
