@@ -2,6 +2,7 @@
 //! slow handlers and shutdown. "Fast" below means well inside the call's deadline.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use futures_util::{SinkExt, StreamExt};
@@ -591,4 +592,33 @@ async fn a_peer_that_never_reads_is_no_longer_read_past_the_in_flight_limit() {
         count < 500,
         "{count} requests were handled for a peer that never reads"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_event_emitted_just_before_the_client_goes_is_still_delivered() {
+    init_tracing();
+    let received = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counter = received.clone();
+    let router = MessageRouter::new().event("tick", move |_: Value| {
+        let counter = counter.clone();
+        async move {
+            counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        }
+    });
+    let server = TcpServer::bind("127.0.0.1:0", router).await.unwrap();
+    let addr = server.local_addr();
+    tokio::spawn(server.serve());
+    // Each client emits, then is dropped at once (Nest's `socket.end()` flushes what was
+    // written; so does our close).
+    for i in 0..20 {
+        let client = ClientProxy::new(ClientOptions::tcp("TICKS", addr.to_string()));
+        client.emit("tick", &i).await.unwrap();
+    }
+    let started = Instant::now();
+    while received.load(std::sync::atomic::Ordering::SeqCst) < 20
+        && started.elapsed() < Duration::from_secs(3)
+    {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(received.load(std::sync::atomic::Ordering::SeqCst), 20);
 }

@@ -134,6 +134,14 @@ impl Connection {
         self.pending.len()
     }
 
+    /// Packets in the writer's queue, not yet taken by the writer (0 for a publisher).
+    pub fn queued(&self) -> usize {
+        match &self.sink {
+            Sink::Queue(queue) => queue.max_capacity() - queue.capacity(),
+            Sink::Publisher(_) => 0,
+        }
+    }
+
     /// Whether the connection is closed: the next call dials again.
     pub fn is_closed(&self) -> bool {
         self.closed.is_cancelled()

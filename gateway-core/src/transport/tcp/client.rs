@@ -11,7 +11,7 @@ use tokio::sync::mpsc;
 use tokio_util::codec::FramedRead;
 
 use super::DEFAULT_MAX_FRAME_UNITS;
-use super::{next_frame, write_frames, NestCodec, DEFAULT_INCOMPLETE_TIMEOUT};
+use super::{next_frame, write_frames, CodecError, NestCodec, DEFAULT_INCOMPLETE_TIMEOUT};
 use crate::client::{
     BoxFuture, ClientOptions, ClientTransport, ConnectContext, Connection, EventPattern, RpcError,
     CONNECTION_CLOSED,
@@ -63,6 +63,26 @@ impl ClientTransport for TcpTransport {
     }
 }
 
+/// How long a closed connection's writer may go on writing what was queued before the close.
+const CLOSE_FLUSH: Duration = Duration::from_millis(200);
+
+/// After a close: lets `writing` write out the queue (bounded by [`CLOSE_FLUSH`]).
+async fn flush(
+    mut writing: std::pin::Pin<&mut impl std::future::Future<Output = Result<(), CodecError>>>,
+    conn: &Connection,
+) -> Result<(), CodecError> {
+    let until = tokio::time::Instant::now() + CLOSE_FLUSH;
+    loop {
+        // A writer idle for a moment with nothing queued has written everything.
+        match tokio::time::timeout(Duration::from_millis(5), writing.as_mut()).await {
+            Ok(result) => return result,
+            Err(_) if conn.queued() == 0 => return Ok(()),
+            Err(_) if tokio::time::Instant::now() >= until => return Ok(()),
+            Err(_) => {}
+        }
+    }
+}
+
 /// Starts the connection's writer and reader tasks.
 fn start(
     stream: TcpStream,
@@ -77,9 +97,14 @@ fn start(
     let writer = conn.clone();
     let writer_service = service.clone();
     tokio::spawn(async move {
+        let writing = write_frames(write, &mut queue, || writer.pending_calls() > 1, |_| {});
+        tokio::pin!(writing);
         let result = tokio::select! {
-            result = write_frames(write, &mut queue, || writer.pending_calls() > 1, |_| {}) => result,
-            _ = writer.closed() => Ok(()),
+            result = &mut writing => result,
+            // Closed (by the client, or because it is dropped): what was queued before (an
+            // event just emitted) still goes out, as Node's `socket.end()` flushes; a short,
+            // bounded grace, ended as soon as the queue is empty and the writer idle.
+            _ = writer.closed() => flush(writing.as_mut(), &writer).await,
         };
         if let Err(error) = result {
             tracing::warn!(service = %writer_service, %error, "write failed; closing the connection");
