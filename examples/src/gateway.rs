@@ -156,21 +156,24 @@ pub fn service(
     .timeout(timeout)
 }
 
+/// The gateway's two clients, `USERS_SERVICE` and `ORDERS_SERVICE`, made at boot from the
+/// settings (see [`service`]).
+pub fn clients() -> ClientsModule {
+    ClientsModule::register_async([
+        ClientAsync::use_factory("USERS_SERVICE", |config: ConfigService| {
+            service(&config, "USERS_SERVICE", "USERS_SERVICE", 3001)
+        }),
+        ClientAsync::use_factory("ORDERS_SERVICE", |config: ConfigService| {
+            service(&config, "ORDERS_SERVICE", "ORDERS_SERVICE", 3002)
+        }),
+    ])
+}
+
 /// The seed's `AppModule`: the two clients and the controller. The seed names its services'
 /// addresses in the module; ours come from the settings (`ConfigModule`), through the
 /// clients' factories (`ClientsModule.registerAsync`).
 #[module(
-    imports = [
-        ConfigModule::for_root(),
-        ClientsModule::register_async([
-            ClientAsync::use_factory("USERS_SERVICE", |config: ConfigService| {
-                service(&config, "USERS_SERVICE", "USERS_SERVICE", 3001)
-            }),
-            ClientAsync::use_factory("ORDERS_SERVICE", |config: ConfigService| {
-                service(&config, "ORDERS_SERVICE", "ORDERS_SERVICE", 3002)
-            }),
-        ]),
-    ],
+    imports = [ConfigModule::for_root(), clients()],
     controllers = [GatewayController],
 )]
 pub struct GatewayModule;

@@ -21,7 +21,7 @@ use gateway_core::prelude::*;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use crate::gateway::{service, AuthGuard};
+use crate::gateway::{clients, AuthGuard};
 use crate::{Order, User, VerifiedUser};
 
 /// The body of `POST /orders`: the seed's `{ userId: string; items: string[] }`.
@@ -167,17 +167,7 @@ impl TypedGatewayController {
 
 /// The typed gateway's module: the same clients as the seed's.
 #[module(
-    imports = [
-        ConfigModule::for_root(),
-        ClientsModule::register_async([
-            ClientAsync::use_factory("USERS_SERVICE", |config: ConfigService| {
-                service(&config, "USERS_SERVICE", "USERS_SERVICE", 3001)
-            }),
-            ClientAsync::use_factory("ORDERS_SERVICE", |config: ConfigService| {
-                service(&config, "ORDERS_SERVICE", "ORDERS_SERVICE", 3002)
-            }),
-        ]),
-    ],
+    imports = [ConfigModule::for_root(), clients()],
     controllers = [TypedGatewayController],
 )]
 pub struct TypedGatewayModule;

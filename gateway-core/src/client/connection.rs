@@ -91,6 +91,29 @@ impl Connection {
         Self::new(Sink::Queue(queue))
     }
 
+    /// A connection handled in this process: each packet sent on it is given to `handle`
+    /// with the connection (to deliver replies to), in order, until it closes. What the
+    /// in-process and mock clients are made of.
+    pub(crate) fn in_process(
+        handle: impl Fn(Vec<u8>, &Arc<Connection>) + Send + 'static,
+    ) -> Arc<Self> {
+        let (packets, mut queue) = mpsc::channel::<Vec<u8>>(64);
+        let conn = Self::with_queue(packets);
+        let replies = conn.clone();
+        tokio::spawn(async move {
+            loop {
+                let packet = tokio::select! {
+                    packet = queue.recv() => packet,
+                    _ = replies.closed() => return,
+                };
+                let Some(packet) = packet else { break };
+                handle(packet, &replies);
+            }
+            replies.close(CONNECTION_CLOSED);
+        });
+        conn
+    }
+
     /// A connection whose packets go through `publisher`.
     pub fn with_publisher(publisher: impl Publish) -> Arc<Self> {
         Self::new(Sink::Publisher(Box::new(publisher)))

@@ -4,11 +4,8 @@
 
 use std::sync::Arc;
 
-use tokio::sync::mpsc;
-
 use super::{
     BoxFuture, ClientOptions, ClientProxy, ClientTransport, ConnectContext, Connection, RpcError,
-    CONNECTION_CLOSED,
 };
 use crate::server::{MessageContext, MessageRouter};
 
@@ -56,29 +53,18 @@ impl ClientTransport for InProcess {
         let router = self.router.clone();
         let subject = format!("in-process://{}", context.service());
         Box::pin(async move {
-            let (packets, mut queue) = mpsc::channel::<Vec<u8>>(64);
-            let conn = Connection::with_queue(packets);
-            let reader = conn.clone();
-            tokio::spawn(async move {
-                loop {
-                    let packet = tokio::select! {
-                        packet = queue.recv() => packet,
-                        _ = reader.closed() => return,
-                    };
-                    let Some(packet) = packet else { break };
-                    let (router, replies) = (router.clone(), reader.clone());
-                    let context = MessageContext::new(subject.clone(), Vec::new());
-                    tokio::spawn(async move {
-                        let handled = router.handle_packet(packet.into(), Some(context), |reply| {
-                            replies.deliver(reply.into());
-                            std::future::ready(())
-                        });
-                        if let Err(error) = handled.await {
-                            tracing::error!(%error, "an in-process packet that is not JSON");
-                        }
+            let conn = Connection::in_process(move |packet, replies| {
+                let (router, replies) = (router.clone(), replies.clone());
+                let context = MessageContext::new(subject.clone(), Vec::new());
+                tokio::spawn(async move {
+                    let handled = router.handle_packet(packet.into(), Some(context), |reply| {
+                        replies.deliver(reply.into());
+                        std::future::ready(())
                     });
-                }
-                reader.close(CONNECTION_CLOSED);
+                    if let Err(error) = handled.await {
+                        tracing::error!(%error, "an in-process packet that is not JSON");
+                    }
+                });
             });
             Ok(conn)
         })

@@ -7,7 +7,6 @@ use std::sync::{Arc, Mutex, PoisonError};
 use bytes::Bytes;
 use serde::Serialize;
 use serde_json::Value;
-use tokio::sync::mpsc;
 
 use super::{
     BoxFuture, ClientOptions, ClientProxy, ClientTransport, ConnectContext, Connection, RpcError,
@@ -236,19 +235,9 @@ impl ClientTransport for MockClient {
     ) -> BoxFuture<'a, Result<Arc<Connection>, RpcError>> {
         let mock = self.clone();
         Box::pin(async move {
-            let (packets, mut queue) = mpsc::channel::<Vec<u8>>(64);
-            let conn = Connection::with_queue(packets);
-            let replies = conn.clone();
-            tokio::spawn(async move {
-                loop {
-                    let packet = tokio::select! {
-                        packet = queue.recv() => packet,
-                        _ = replies.closed() => return,
-                    };
-                    let Some(packet) = packet else { return };
-                    for reply in mock.receive(&packet) {
-                        replies.deliver(reply);
-                    }
+            let conn = Connection::in_process(move |packet, replies| {
+                for reply in mock.receive(&packet) {
+                    replies.deliver(reply);
                 }
             });
             Ok(conn)
