@@ -226,7 +226,11 @@ impl ConfigModule {
             }
         }
         if !self.ignore_env_vars {
-            values.extend(std::env::vars());
+            // `vars()` would panic on a variable that is not UTF-8; such a one is skipped.
+            values.extend(
+                std::env::vars_os()
+                    .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?))),
+            );
         }
         Ok(ConfigService {
             values: Arc::new(values),
