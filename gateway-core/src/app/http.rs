@@ -126,7 +126,9 @@ impl NestApplication {
     /// The app as an axum `Router`, with Nest's handling of unknown routes, panics and
     /// trailing slashes: to nest it in a bigger axum app or serve it yourself. It is the same
     /// service [`serve`](Self::serve) runs, wrapped once (its routes carry no per-route
-    /// layer of ours).
+    /// layer of ours). Served this way, nothing tells the app when it stops, so its shutdown
+    /// hooks (see [`lifecycle`](crate::lifecycle)) do not run; [`serve`](Self::serve) and
+    /// [`listen`](Self::listen) run them.
     pub fn into_router(self) -> Router {
         Router::new().fallback_service(self.into_service())
     }
