@@ -193,6 +193,12 @@ async fn a_silent_mock_runs_the_call_to_its_deadline() {
     assert!(started.elapsed() < Duration::from_secs(1));
 }
 
+/// The body of `GET path` on the module's app, in process.
+async fn get_text(module: gateway_core::testing::TestingModule, path: &str) -> String {
+    let app = module.create_nest_application().into_test();
+    app.get(path).send().await.text().to_owned()
+}
+
 #[derive(Clone, Debug, PartialEq)]
 struct Greeting(&'static str);
 
@@ -266,13 +272,7 @@ async fn providers_are_overridden_by_value_factory_and_class() {
         .compile()
         .await
         .unwrap();
-    let res = module
-        .create_nest_application()
-        .into_test()
-        .get("/greet/Bob")
-        .send()
-        .await;
-    assert_eq!(res.text(), "Hey, Bob!");
+    assert_eq!(get_text(module, "/greet/Bob").await, "Hey, Bob!");
 
     // `.overrideProvider('SERVICE').useClass(GreetingService)`: built by the container.
     let module = Test::create_testing_module::<GreetModule>()
@@ -292,13 +292,7 @@ async fn a_module_is_overridden_where_it_is_imported() {
         .compile()
         .await
         .unwrap();
-    let res = module
-        .create_nest_application()
-        .into_test()
-        .get("/greet/Ada")
-        .send()
-        .await;
-    assert_eq!(res.text(), "Salut, Ada!");
+    assert_eq!(get_text(module, "/greet/Ada").await, "Salut, Ada!");
 }
 
 /// A guard that wants the `x-key` header to be its key, and the route it guards.
@@ -384,11 +378,5 @@ async fn a_testing_module_from_a_list_of_controllers_and_providers() {
     .compile()
     .await
     .unwrap();
-    let res = module
-        .create_nest_application()
-        .into_test()
-        .get("/greet/Ada")
-        .send()
-        .await;
-    assert_eq!(res.text(), "Ahoy, Ada?");
+    assert_eq!(get_text(module, "/greet/Ada").await, "Ahoy, Ada?");
 }

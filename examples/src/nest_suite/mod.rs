@@ -226,11 +226,7 @@ macro_rules! broadcast_app {
 
         /// The broadcast and multicast specs' set-up: two microservices connected to one app.
         pub async fn create_broadcast() -> Result<NestApplication, BootError> {
-            let mut app = NestFactory::create::<$module>().await?;
-            app.connect_microservice($server);
-            app.connect_microservice($server);
-            app.start_all_microservices().await?;
-            Ok(app)
+            $crate::nest_suite::hybrid::<$module>([$server, $server]).await
         }
     };
 }
@@ -330,8 +326,18 @@ pub struct ApplicationModule;
 /// The spec's set-up: the app, with a TCP microservice connected on `0.0.0.0:<port>` and
 /// started (`connectMicroservice`, `startAllMicroservices`).
 pub async fn create(microservice_port: u16) -> Result<NestApplication, BootError> {
-    let mut app = NestFactory::create::<ApplicationModule>().await?;
-    app.connect_microservice(Transport::tcp(format!("0.0.0.0:{microservice_port}")));
+    hybrid::<ApplicationModule>([Transport::tcp(format!("0.0.0.0:{microservice_port}"))]).await
+}
+
+/// A spec's hybrid app: `M` with each of `microservices` connected and started (Nest's
+/// `connectMicroservice` for each, then `startAllMicroservices`).
+pub async fn hybrid<M: gateway_core::di::Module>(
+    microservices: impl IntoIterator<Item = Transport>,
+) -> Result<NestApplication, BootError> {
+    let mut app = NestFactory::create::<M>().await?;
+    for transport in microservices {
+        app.connect_microservice(transport);
+    }
     app.start_all_microservices().await?;
     Ok(app)
 }

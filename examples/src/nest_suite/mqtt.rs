@@ -158,22 +158,14 @@ pub struct MqttModule;
 
 /// The MQTT spec's set-up: the app with an MQTT microservice connected and started.
 pub async fn create() -> Result<NestApplication, BootError> {
-    let mut app = NestFactory::create::<MqttModule>().await?;
-    app.connect_microservice(Transport::mqtt(url()));
-    app.start_all_microservices().await?;
-    Ok(app)
+    super::hybrid::<MqttModule>([Transport::mqtt(url())]).await
 }
 
 /// `mqtt-record-builder`'s set-up: the same app, its microservice subscribed with QoS 1
 /// (`subscribeOptions: { qos: 1 }`).
 pub async fn create_record_builder() -> Result<NestApplication, BootError> {
-    let mut app = NestFactory::create::<MqttModule>().await?;
-    app.connect_microservice(Transport::mqtt_with(
-        url(),
-        MqttServerOptions::default().subscribe_qos(1),
-    ));
-    app.start_all_microservices().await?;
-    Ok(app)
+    let qos_1 = MqttServerOptions::default().subscribe_qos(1);
+    super::hybrid::<MqttModule>([Transport::mqtt_with(url(), qos_1)]).await
 }
 
 broadcast_app!(

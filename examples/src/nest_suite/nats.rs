@@ -141,10 +141,7 @@ pub struct NatsModule;
 
 /// The NATS spec's set-up: the app with a NATS microservice connected and started.
 pub async fn create() -> Result<NestApplication, BootError> {
-    let mut app = NestFactory::create::<NatsModule>().await?;
-    app.connect_microservice(Transport::nats(url()));
-    app.start_all_microservices().await?;
-    Ok(app)
+    super::hybrid::<NatsModule>([Transport::nats(url())]).await
 }
 
 /// `broadcast-nats`: Nest's `NatsBroadcastController`. Two NATS microservices of one app both
@@ -212,9 +209,5 @@ pub struct NatsBroadcastModule;
 
 /// The broadcast and multicast specs' set-up: two NATS microservices connected to one app.
 pub async fn create_broadcast() -> Result<NestApplication, BootError> {
-    let mut app = NestFactory::create::<NatsBroadcastModule>().await?;
-    app.connect_microservice(Transport::nats(url()));
-    app.connect_microservice(Transport::nats(url()));
-    app.start_all_microservices().await?;
-    Ok(app)
+    super::hybrid::<NatsBroadcastModule>([Transport::nats(url()), Transport::nats(url())]).await
 }

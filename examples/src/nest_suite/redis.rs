@@ -31,10 +31,7 @@ pub struct RedisModule;
 
 /// The Redis spec's set-up: the app with a Redis microservice connected and started.
 pub async fn create() -> Result<NestApplication, BootError> {
-    let mut app = NestFactory::create::<RedisModule>().await?;
-    app.connect_microservice(Transport::redis(url()));
-    app.start_all_microservices().await?;
-    Ok(app)
+    super::hybrid::<RedisModule>([Transport::redis(url())]).await
 }
 
 broadcast_app!(

@@ -47,10 +47,7 @@ pub struct RmqModule;
 
 /// The RabbitMQ spec's set-up: the app with a RabbitMQ microservice connected and started.
 pub async fn create() -> Result<NestApplication, BootError> {
-    let mut app = NestFactory::create::<RmqModule>().await?;
-    app.connect_microservice(Transport::rmq_with(url(), queue()));
-    app.start_all_microservices().await?;
-    Ok(app)
+    super::hybrid::<RmqModule>([Transport::rmq_with(url(), queue())]).await
 }
 
 /// The queue (and, with wildcards, the topic exchange of the same name) of `topic-exchange-rmq`
@@ -101,13 +98,8 @@ pub struct RmqTopicExchangeModule;
 
 /// The topic-exchange spec's set-up: the app with a RabbitMQ microservice with `wildcards`.
 pub async fn create_topic_exchange() -> Result<NestApplication, BootError> {
-    let mut app = NestFactory::create::<RmqTopicExchangeModule>().await?;
-    app.connect_microservice(Transport::rmq_with(
-        url(),
-        RmqOptions::queue(TOPIC_QUEUE).wildcards(),
-    ));
-    app.start_all_microservices().await?;
-    Ok(app)
+    let wildcards = RmqOptions::queue(TOPIC_QUEUE).wildcards();
+    super::hybrid::<RmqTopicExchangeModule>([Transport::rmq_with(url(), wildcards)]).await
 }
 
 /// `fanout-exchange-rmq`: Nest's `RMQFanoutExchangeProducerController`, whose client publishes
