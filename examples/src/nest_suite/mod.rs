@@ -172,6 +172,7 @@ macro_rules! sum_app_controller {
 /// the client's options, and the module and set-up that connect two microservices of the
 /// transport to one app. `$options` makes the controllers' `@Client`, `$server` the
 /// microservices' transport.
+#[cfg(any(feature = "redis", feature = "mqtt"))]
 macro_rules! broadcast_app {
     ($broadcast:ident, $multicast:ident, $module:ident, $options:expr, $server:expr) => {
         /// `broadcast-*`: two microservices of one app both answer one request.
