@@ -64,6 +64,7 @@ impl GatewayController {
 #[module(
     imports = [ClientsModule::register([ClientOptions::tcp("USERS_SERVICE", users_addr())])],
     providers = [GreetingService, Provider::typed(Greeting("Hello"))],
+    exports = [ClientsModule, GreetingService],
 )]
 struct ServicesModule;
 
@@ -138,7 +139,7 @@ async fn a_missing_token_names_the_class_field_token_and_module() {
         .to_string();
     assert_eq!(
         error,
-        "can't resolve dependencies of GatewayController (field `users` needs USERS_SERVICE): make sure a provider for USERS_SERVICE is registered in MissingClientModule or a module it imports (`providers = [..]`, `ClientsModule::register([..])`)"
+        "can't resolve dependencies of GatewayController (field `users` needs USERS_SERVICE): please make sure that USERS_SERVICE is available in the MissingClientModule context. Potential solution: if USERS_SERVICE is a provider, is it part of the current MissingClientModule (`providers = [..]`)? If it is exported from a separate module, is that module imported within MissingClientModule (`imports = [..]`)?"
     );
 }
 

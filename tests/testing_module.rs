@@ -229,10 +229,10 @@ impl GreetController {
 struct GreetModule;
 
 /// A module that provides another greeting, to stand in for [`GreetingsModule`].
-#[module(providers = [Provider::typed(Greeting("Salut"))])]
+#[module(providers = [Provider::typed(Greeting("Salut"))], exports = [Token::of::<Greeting>()])]
 struct FrenchGreetingsModule;
 
-#[module(providers = [Provider::typed(Greeting("Hello"))])]
+#[module(providers = [Provider::typed(Greeting("Hello"))], exports = [Token::of::<Greeting>()])]
 struct GreetingsModule;
 
 #[module(

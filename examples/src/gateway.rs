@@ -173,7 +173,7 @@ pub fn clients() -> ClientsModule {
 /// addresses in the module; ours come from the settings (`ConfigModule`), through the
 /// clients' factories (`ClientsModule.registerAsync`).
 #[module(
-    imports = [ConfigModule::for_root(), clients()],
+    imports = [ConfigModule::for_root().is_global(), clients()],
     controllers = [GatewayController],
 )]
 pub struct GatewayModule;

@@ -167,7 +167,7 @@ impl TypedGatewayController {
 
 /// The typed gateway's module: the same clients as the seed's.
 #[module(
-    imports = [ConfigModule::for_root(), clients()],
+    imports = [ConfigModule::for_root().is_global(), clients()],
     controllers = [TypedGatewayController],
 )]
 pub struct TypedGatewayModule;

@@ -30,7 +30,7 @@ use std::sync::Arc;
 
 use serde::de::DeserializeOwned;
 
-use crate::di::{DiError, Import, ModuleBuilder, Provider};
+use crate::di::{DiError, Exportable, Import, ModuleBuilder, Provider};
 
 /// Nest's `ConfigService`: the settings, by name. Cheap to clone; inject it by type.
 #[derive(Clone, Debug, Default)]
@@ -129,14 +129,17 @@ fn describe(error: envy::Error, prefix: &str) -> String {
 }
 
 /// A typed configuration to load at boot.
-type Load = Box<dyn FnOnce(&ConfigService, &mut ModuleBuilder<'_>)>;
+/// Its arguments: the settings, the `ConfigModule` being configured, and the module that
+/// imports it (named in errors).
+type Load = Box<dyn FnOnce(&ConfigService, &mut ModuleBuilder<'_>, &'static str)>;
 
 /// Nest's `ConfigModule.forRoot(options)`: imports a [`ConfigService`] (by type) with the
 /// process's environment and a `.env` file, and the typed configurations it is asked to
-/// [`load`](Self::load). Every provider is visible everywhere here, so it is global as with
-/// Nest's `isGlobal: true`; imported again (by a client's factory), the first import's
-/// settings stand.
+/// [`load`](Self::load). As in Nest, it is visible to the module that imports it, or to every
+/// module with [`is_global`](Self::is_global) (`isGlobal: true`, what a client's factory in
+/// `ClientsModule::register_async` needs unless it imports the module itself).
 pub struct ConfigModule {
+    global: bool,
     env_files: Vec<PathBuf>,
     ignore_env_file: bool,
     ignore_env_vars: bool,
@@ -149,6 +152,7 @@ impl ConfigModule {
     /// there is one.
     pub fn for_root() -> Self {
         ConfigModule {
+            global: false,
             env_files: vec![PathBuf::from(".env")],
             ignore_env_file: false,
             ignore_env_vars: false,
@@ -161,6 +165,13 @@ impl ConfigModule {
     /// wins). A file that does not exist is skipped.
     pub fn env_file_path<P: Into<PathBuf>>(mut self, paths: impl IntoIterator<Item = P>) -> Self {
         self.env_files = paths.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// `isGlobal: true`: the [`ConfigService`] and the loaded configurations are visible to
+    /// every module, imported or not.
+    pub fn is_global(mut self) -> Self {
+        self.global = true;
         self
     }
 
@@ -191,8 +202,8 @@ impl ConfigModule {
     /// ([`ConfigService::load`]) and provided by type; a missing or malformed setting fails
     /// the boot, naming it.
     pub fn load<T: DeserializeOwned + Clone + Send + Sync + 'static>(mut self) -> Self {
-        self.loads.push(Box::new(|config, into| {
-            register(into, config.load::<T>());
+        self.loads.push(Box::new(|config, into, asked| {
+            register(into, config.load::<T>(), asked);
         }));
         self
     }
@@ -202,8 +213,8 @@ impl ConfigModule {
         mut self,
         prefix: &'static str,
     ) -> Self {
-        self.loads.push(Box::new(move |config, into| {
-            register(into, config.load_prefixed::<T>(prefix));
+        self.loads.push(Box::new(move |config, into, asked| {
+            register(into, config.load_prefixed::<T>(prefix), asked);
         }));
         self
     }
@@ -248,36 +259,50 @@ fn file_error(path: &std::path::Path, error: dotenvy::Error) -> DiError {
 fn register<T: Clone + Send + Sync + 'static>(
     into: &mut ModuleBuilder<'_>,
     loaded: Result<T, String>,
+    asked: &'static str,
 ) {
     match loaded {
         Ok(value) => into.provide(Provider::typed(value)),
         Err(message) => {
-            let module = into.module_name();
             into.fail(DiError::Config {
                 message: format!("{message} (reading {})", std::any::type_name::<T>()),
-                module,
+                module: asked,
             });
         }
     }
 }
 
 impl Import for ConfigModule {
+    /// A module of its own, named `ConfigModule`, that exports the [`ConfigService`] and the
+    /// loaded configurations (to every module when [`is_global`](ConfigModule::is_global)).
     fn import(self, into: &mut ModuleBuilder<'_>) {
-        let config = match self.read() {
-            Ok(config) => config,
-            Err(DiError::Config { message, .. }) => {
-                let module = into.module_name();
-                return into.fail(DiError::Config { message, module });
+        let asked = into.module_name();
+        into.import_dynamic("ConfigModule", move |module| {
+            let config = match self.read() {
+                Ok(config) => config,
+                Err(DiError::Config { message, .. }) => {
+                    return module.fail(DiError::Config {
+                        message,
+                        module: asked,
+                    });
+                }
+                Err(other) => return module.fail(other),
+            };
+            for load in self.loads {
+                load(&config, module, asked);
             }
-            Err(other) => return into.fail(other),
-        };
-        for load in self.loads {
-            load(&config, into);
-        }
-        // Imported more than once (by clients' factories, say), the first import's settings
-        // stand, as Nest's global ConfigModule's do.
-        if !into.provides(&crate::di::Token::of::<ConfigService>()) {
-            into.provide(Provider::typed(config));
-        }
+            module.provide(Provider::typed(config));
+            module.export_all();
+            if self.global {
+                module.global();
+            }
+        });
+    }
+}
+
+impl Exportable for ConfigModule {
+    /// `exports: [ConfigModule]`: the importing module's `ConfigModule`, re-exported.
+    fn export(module: &mut ModuleBuilder<'_>) {
+        module.export_dynamic("ConfigModule");
     }
 }

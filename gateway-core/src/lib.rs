@@ -79,7 +79,7 @@ pub mod transport;
 pub mod __private;
 
 pub use gateway_macros::{
-    apply_decorators, controller, delete, event_pattern, get, guard, http_code, injectable,
+    apply_decorators, controller, delete, event_pattern, get, global, guard, http_code, injectable,
     message_pattern, module, patch, pattern, post, public, put, roles, set_metadata, skip_throttle,
     throttle, use_filters, use_interceptors,
 };
@@ -100,7 +100,7 @@ pub mod prelude {
         CallOptions, ClientAsync, ClientOptions, ClientProxy, ClientsModule,
         ClientsModuleOptionsFactory, RawReply, RpcError, RpcStream,
     };
-    pub use crate::di::Provider;
+    pub use crate::di::{Provider, Token};
     pub use crate::http::{
         ArgumentsHost, CallContext, CanActivate, ExceptionFilter, ExecutionContext,
         NestInterceptor, Next, RequestId, Valid,
@@ -113,9 +113,9 @@ pub mod prelude {
     pub use crate::signal::shutdown_signal;
     pub use crate::transport::tcp::{ServerOptions, TcpServer};
     pub use crate::{
-        apply_decorators, controller, delete, event_pattern, get, guard, http_code, injectable,
-        message_pattern, module, patch, post, public, put, roles, set_metadata, skip_throttle,
-        throttle, use_filters, use_interceptors,
+        apply_decorators, controller, delete, event_pattern, get, global, guard, http_code,
+        injectable, message_pattern, module, patch, post, public, put, roles, set_metadata,
+        skip_throttle, throttle, use_filters, use_interceptors,
     };
 }
 

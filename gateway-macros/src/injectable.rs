@@ -141,6 +141,12 @@ pub fn expand(attr: TokenStream, item: TokenStream) -> TokenStream {
                 hooks
             }
         }
+
+        impl #impl_generics ::gateway_core::di::Exportable for #name #ty_generics #where_clause {
+            fn export(__module: &mut ::gateway_core::di::ModuleBuilder<'_>) {
+                __module.export_token(::gateway_core::di::Token::of::<::std::sync::Arc<Self>>());
+            }
+        }
     }
 }
 

@@ -173,18 +173,42 @@ pub fn injectable(attr: TokenStream, item: TokenStream) -> TokenStream {
     injectable::expand(attr.into(), item.into()).into()
 }
 
-/// A module: `#[module(imports = [..], controllers = [..], providers = [..])]` on a unit
-/// struct. `imports` takes modules and dynamic modules (`ClientsModule::register([..])`),
-/// `controllers` takes controller types, `providers` takes class types (built by the
-/// container) or `Provider` values.
+/// A module: `#[module(imports = [..], controllers = [..], providers = [..], exports = [..])]`
+/// on a unit struct. `imports` takes modules and dynamic modules
+/// (`ClientsModule::register([..])`), `controllers` takes controller types, `providers` takes
+/// class types (built by the container) or `Provider` values, `exports` takes what importing
+/// modules may inject: class providers, string tokens (`"USERS_SERVICE"`), `Token::of::<T>()`
+/// for a typed value, and imported modules to re-export (`ClientsModule` for the clients it
+/// registered). A module's providers are private to it unless exported, as in Nest.
 ///
 /// ```
 /// use gateway_core::prelude::*;
 ///
-/// #[module(imports = [ClientsModule::register([ClientOptions::tcp("USERS_SERVICE", "127.0.0.1:3001")])])]
-/// pub struct AppModule;
+/// #[module(
+///     imports = [ClientsModule::register([ClientOptions::tcp("USERS_SERVICE", "127.0.0.1:3001")])],
+///     exports = [ClientsModule],
+/// )]
+/// pub struct UsersClientModule;
 /// ```
 #[proc_macro_attribute]
 pub fn module(attr: TokenStream, item: TokenStream) -> TokenStream {
     module::expand(attr.into(), item.into()).into()
+}
+
+/// Nest's `@Global()`, beside `#[module(..)]`: what the module exports is visible to every
+/// module, imported or not (a config or a database module, imported once by the root).
+///
+/// ```
+/// use gateway_core::prelude::*;
+///
+/// #[derive(Clone)]
+/// struct Settings { region: &'static str }
+///
+/// #[global]
+/// #[module(providers = [Provider::typed(Settings { region: "eu" })], exports = [Token::of::<Settings>()])]
+/// pub struct SettingsModule;
+/// ```
+#[proc_macro_attribute]
+pub fn global(attr: TokenStream, item: TokenStream) -> TokenStream {
+    module::expand_global(attr.into(), item.into()).into()
 }

@@ -1,15 +1,18 @@
-//! `#[module(imports = [..], controllers = [..], providers = [..])]`.
+//! `#[module(imports = [..], controllers = [..], providers = [..], exports = [..])]`, and
+//! `#[global]` beside it.
 
 use proc_macro2::{Span, TokenStream};
-use quote::quote;
+use quote::{quote, quote_spanned};
 use syn::parse::{Parse, ParseStream, Parser};
 use syn::punctuated::Punctuated;
-use syn::{bracketed, Expr, Ident, ItemStruct, Token, Type};
+use syn::spanned::Spanned;
+use syn::{bracketed, Attribute, Expr, Ident, ItemStruct, Token, Type};
 
 struct Lists {
     imports: Vec<Expr>,
     controllers: Vec<Type>,
     providers: Vec<Expr>,
+    exports: Vec<Expr>,
 }
 
 fn list<T: Parse>(input: ParseStream) -> syn::Result<Vec<T>> {
@@ -26,6 +29,7 @@ impl Parse for Lists {
             imports: Vec::new(),
             controllers: Vec::new(),
             providers: Vec::new(),
+            exports: Vec::new(),
         };
         while !input.is_empty() {
             let key: Ident = input.parse()?;
@@ -34,9 +38,10 @@ impl Parse for Lists {
                 "imports" => lists.imports = list(input)?,
                 "controllers" => lists.controllers = list(input)?,
                 "providers" => lists.providers = list(input)?,
+                "exports" => lists.exports = list(input)?,
                 other => {
                     return Err(syn::Error::new(key.span(), format!(
-                        "`{other}` is not a module list: use `imports = [..]`, `controllers = [..]` or `providers = [..]`"
+                        "`{other}` is not a module list: use `imports = [..]`, `controllers = [..]`, `providers = [..]` or `exports = [..]` (and `#[global]` on the struct for Nest's `@Global()`)"
                     )))
                 }
             }
@@ -57,7 +62,7 @@ pub fn expand(attr: TokenStream, item: TokenStream) -> TokenStream {
             return quote!(#error #item);
         }
     };
-    let strukt: ItemStruct = match syn::parse2(item.clone()) {
+    let mut strukt: ItemStruct = match syn::parse2(item.clone()) {
         Ok(s) => s,
         Err(_) => {
             let error = syn::Error::new(
@@ -68,6 +73,10 @@ pub fn expand(attr: TokenStream, item: TokenStream) -> TokenStream {
             return quote!(#error #item);
         }
     };
+    // `#[global]` beside `#[module]`: Nest's `@Global()`, read here and removed.
+    let before = strukt.attrs.len();
+    strukt.attrs.retain(|a| !is_global(a));
+    let global = (strukt.attrs.len() != before).then(|| quote!(__module.global();));
     let name = &strukt.ident;
     let name_str = name.to_string();
     let imports = lists.imports.iter().map(|e| quote!(__module.import(#e);));
@@ -87,6 +96,15 @@ pub fn expand(attr: TokenStream, item: TokenStream) -> TokenStream {
         }
         other => quote!(__module.provide(#other);),
     });
+    // A bare path is a class provider or a module (`Exportable`, checked at its token); a
+    // string literal or any other expression is a token.
+    let exports = lists.exports.iter().map(|e| match e {
+        Expr::Path(p) if p.qself.is_none() && p.attrs.is_empty() => {
+            let ty = &p.path;
+            quote_spanned!(ty.span()=> __module.export::<#ty>();)
+        }
+        other => quote_spanned!(other.span()=> __module.export_token(#other);),
+    });
     quote! {
         #strukt
 
@@ -104,7 +122,57 @@ pub fn expand(attr: TokenStream, item: TokenStream) -> TokenStream {
                 #(#imports)*
                 #(#providers)*
                 #(#controllers)*
+                #(#exports)*
+                #global
+            }
+        }
+
+        impl ::gateway_core::di::Exportable for #name {
+            fn export(__module: &mut ::gateway_core::di::ModuleBuilder<'_>) {
+                __module.export_module::<Self>();
             }
         }
     }
+}
+
+/// `#[global]` or `#[gateway_core::global]`.
+fn is_global(attr: &Attribute) -> bool {
+    attr.path()
+        .segments
+        .last()
+        .is_some_and(|s| s.ident == "global")
+}
+
+/// `#[global]` written above `#[module(..)]`: moved below it, where `#[module]` reads it.
+pub fn expand_global(attr: TokenStream, item: TokenStream) -> TokenStream {
+    if !attr.is_empty() {
+        let error =
+            syn::Error::new_spanned(attr, "`#[global]` takes no arguments").to_compile_error();
+        return quote!(#error #item);
+    }
+    let strukt: ItemStruct = match syn::parse2::<ItemStruct>(item.clone()) {
+        Ok(s) if s.attrs.iter().any(is_module) => s,
+        _ => {
+            let error = syn::Error::new(
+                Span::call_site(),
+                "`#[global]` goes on a module, beside `#[module(..)]`: `#[global] #[module(providers = [..], exports = [..])] pub struct ConfigModule;`",
+            )
+            .to_compile_error();
+            return quote!(#error #item);
+        }
+    };
+    let ItemStruct { attrs, .. } = &strukt;
+    let rest = ItemStruct {
+        attrs: Vec::new(),
+        ..strukt.clone()
+    };
+    quote!(#(#attrs)* #[::gateway_core::global] #rest)
+}
+
+/// `#[module(..)]` or `#[gateway_core::module(..)]`.
+fn is_module(attr: &Attribute) -> bool {
+    attr.path()
+        .segments
+        .last()
+        .is_some_and(|s| s.ident == "module")
 }

@@ -295,8 +295,11 @@ impl ConfigService {
     }
 }
 
-/// The spec app's `ConfigModule`: provides [`ConfigService`] (by type).
-#[module(providers = [Provider::typed(ConfigService::from_env())])]
+/// The spec app's `ConfigModule`: provides and exports [`ConfigService`] (by type).
+#[module(
+    providers = [Provider::typed(ConfigService::from_env())],
+    exports = [Token::of::<ConfigService>()],
+)]
 pub struct ConfigModule;
 
 /// The spec app's `ClientOptionService`, the `useClass` of `USE_CLASS_CLIENT`: a class that

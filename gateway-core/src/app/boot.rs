@@ -7,8 +7,8 @@ use axum::Router;
 
 use super::BootError;
 use crate::di::{
-    Container, DiError, Injectable, Module, ModuleBuilder, ModuleReplacement, Provider, Registry,
-    Resolver,
+    Container, DiError, Injectable, Module, ModuleBuilder, ModuleId, ModuleReplacement, Provider,
+    Registry, Resolver,
 };
 use crate::http::{Controller, ControllerMeta, RouteMeta};
 use crate::server::MessageRouter;
@@ -38,7 +38,8 @@ type Mount = Box<
 
 /// One controller a module lists, as the container keeps it for boot.
 struct ControllerMount {
-    module: &'static str,
+    module: ModuleId,
+    module_name: &'static str,
     type_name: &'static str,
     meta: ControllerMeta,
     mount: Mount,
@@ -64,7 +65,8 @@ impl ModuleBuilder<'_> {
             })
         });
         self.push_controller(Box::new(ControllerMount {
-            module: "",
+            module: 0,
+            module_name: "",
             type_name: type_name::<C>(),
             meta: C::META,
             mount,
@@ -130,6 +132,7 @@ pub(crate) async fn boot_with(
         .into_iter()
         .map(|listed| ControllerMount {
             module: listed.module,
+            module_name: listed.module_name,
             ..*listed
                 .entry
                 .downcast::<ControllerMount>()
@@ -147,7 +150,7 @@ pub(crate) async fn boot_with(
     {
         return Err(BootError::EmptyController {
             controller: empty.meta.name,
-            module: empty.module,
+            module: empty.module_name,
         });
     }
     if !controllers.iter().any(serves) {
@@ -185,7 +188,7 @@ pub(crate) async fn boot_with(
         });
     }
     let finished = resolver.finish();
-    Ok((router, messages, Container::new(&mut registry, finished)))
+    Ok((router, messages, Container::new(registry, finished)))
 }
 
 /// The cross-check: a controller compiled into the binary that no module lists is usually a

@@ -4,7 +4,7 @@ use std::borrow::Cow;
 use std::sync::Arc;
 
 use super::{ClientOptions, ClientProxy};
-use crate::di::{Factory, Import, Injectable, ModuleBuilder, Provider, Resolver};
+use crate::di::{Exportable, Factory, Import, Injectable, ModuleBuilder, Provider, Resolver};
 
 /// A module a client's factory needs, imported with the client.
 type DeferredImport = Box<dyn FnOnce(&mut ModuleBuilder<'_>)>;
@@ -14,6 +14,7 @@ type DeferredImport = Box<dyn FnOnce(&mut ModuleBuilder<'_>)>;
 pub struct ClientsModule {
     providers: Vec<Provider>,
     imports: Vec<DeferredImport>,
+    global: bool,
 }
 
 impl ClientsModule {
@@ -28,6 +29,7 @@ impl ClientsModule {
                 })
                 .collect(),
             imports: Vec::new(),
+            global: false,
         }
     }
 
@@ -37,6 +39,7 @@ impl ClientsModule {
         let mut module = ClientsModule {
             providers: Vec::new(),
             imports: Vec::new(),
+            global: false,
         };
         for client in clients {
             module.providers.push(client.provider);
@@ -44,16 +47,40 @@ impl ClientsModule {
         }
         module
     }
+
+    /// `isGlobal: true`: the clients are visible to every module, not only to the importing
+    /// one.
+    pub fn is_global(mut self) -> Self {
+        self.global = true;
+        self
+    }
 }
 
 impl Import for ClientsModule {
+    /// A module of its own, named `ClientsModule`, that exports every client it registers (the
+    /// factories' `imports` are its imports: their providers are visible to the factories, not
+    /// to the importing module).
     fn import(self, into: &mut ModuleBuilder<'_>) {
-        for import in self.imports {
-            import(into);
-        }
-        for provider in self.providers {
-            into.provide(provider);
-        }
+        let global = self.global;
+        into.import_dynamic("ClientsModule", move |module| {
+            for import in self.imports {
+                import(module);
+            }
+            for provider in self.providers {
+                module.provide(provider);
+            }
+            module.export_all();
+            if global {
+                module.global();
+            }
+        });
+    }
+}
+
+impl Exportable for ClientsModule {
+    /// `exports: [ClientsModule]`: the importing module's `ClientsModule`s, re-exported.
+    fn export(module: &mut ModuleBuilder<'_>) {
+        module.export_dynamic("ClientsModule");
     }
 }
 

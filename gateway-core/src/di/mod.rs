@@ -1,25 +1,40 @@
-//! Dependency injection: providers by token, resolved once at boot.
+//! Dependency injection: providers by token, resolved once at boot, within Nest's module
+//! boundaries.
 //!
-//! Modules ([`Module`], written with `#[module]`) list providers, controllers and imports. At
-//! boot the container ([`Resolver`]) builds every controller and the providers it needs, each provider
-//! once (Nest's default singleton scope), by string token (`#[inject("USERS_SERVICE")]`) or by
-//! type (a field `users: Arc<UsersService>`). A missing provider or a cycle fails the boot with
-//! a message naming the class, the field, the token and the module. Request time never looks
-//! anything up: controllers hold their dependencies as plain fields.
+//! Modules ([`Module`], written with `#[module]`) list providers, controllers, imports and
+//! exports. At boot the container ([`Resolver`]) builds every controller and the providers it
+//! needs, each provider once per module that lists it (Nest's default singleton scope), by
+//! string token (`#[inject("USERS_SERVICE")]`) or by type (a field `users: Arc<UsersService>`).
+//!
+//! A class sees the providers of its own module, what the modules it imports export
+//! (`exports = [..]`, re-exported modules included), and what `#[global]` modules export;
+//! nothing else. The same token in two modules is two providers. Dynamic modules
+//! (`ClientsModule::register`, `ConfigModule::for_root`) are modules of their own that export
+//! what they provide. A missing provider, an export a module does not have, or a cycle fails
+//! the boot with a message naming the class, the field, the token and the module.
+//! Request time never looks anything up: controllers hold their dependencies as plain
+//! fields.
 //!
 //! The container knows nothing of HTTP, transports or controllers' routes: the app layer
 //! registers controllers through it and mounts them (`app`), `ClientsModule` lives with the
 //! clients (`client`).
 //!
-//! Not for: request-scoped providers or module-private visibility (every provider is visible
-//! to every module here; Nest's `exports` are not enforced).
+//! Not for: request-scoped providers (see the README's "Request scope").
+
+mod graph;
+mod resolver;
+
+use graph::Key;
+pub use graph::{Exportable, ModuleBuilder};
+pub(crate) use graph::{ModuleId, ModuleReplacement, Registry};
+pub use resolver::{Container, Resolver};
 
 use std::any::{type_name, Any, TypeId};
 use std::borrow::Cow;
 use std::collections::HashMap;
 use std::fmt;
 use std::future::Future;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use futures_util::future::BoxFuture;
 
@@ -39,6 +54,24 @@ impl Token {
     }
 }
 
+impl From<&'static str> for Token {
+    fn from(name: &'static str) -> Self {
+        Token::Named(Cow::Borrowed(name))
+    }
+}
+
+impl From<String> for Token {
+    fn from(name: String) -> Self {
+        Token::Named(Cow::Owned(name))
+    }
+}
+
+impl From<Cow<'static, str>> for Token {
+    fn from(name: Cow<'static, str>) -> Self {
+        Token::Named(name)
+    }
+}
+
 impl fmt::Display for Token {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -52,7 +85,7 @@ impl fmt::Display for Token {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum DiError {
     /// Nest's "can't resolve dependencies".
-    #[error("can't resolve dependencies of {owner} (field `{field}` needs {token}): make sure a provider for {token} is registered in {module} or a module it imports (`providers = [..]`, `ClientsModule::register([..])`)")]
+    #[error("can't resolve dependencies of {owner} (field `{field}` needs {token}): please make sure that {token} is available in the {module} context. Potential solution: {hint}")]
     Missing {
         /// The class (or factory) being built.
         owner: Cow<'static, str>,
@@ -60,8 +93,21 @@ pub enum DiError {
         field: &'static str,
         /// What the field asked for.
         token: String,
-        /// The module that lists the class.
+        /// The module whose context the class is built in (the one that lists it).
         module: &'static str,
+        /// What to change: which module has the token, and whether to import or export it.
+        hint: String,
+    },
+    /// Nest's "cannot export a provider/module that is not a part of the currently processed
+    /// module".
+    #[error("{module} cannot export {export}: it is not a provider or an imported module of {module}{hint}")]
+    UnknownExport {
+        /// The exporting module.
+        module: &'static str,
+        /// What it tried to export.
+        export: String,
+        /// What to change.
+        hint: String,
     },
     /// A provider is registered under a token, but its value is another type.
     #[error("{owner}.{field} expects {expected} for {token}, but the provider registered under {token} is a {found}")]
@@ -107,15 +153,13 @@ pub enum DiError {
         /// The module whose import asked for it.
         module: &'static str,
     },
-    /// A token registered twice with different providers.
-    #[error("{token} is provided twice (in {first} and {second}): keep one")]
+    /// A token listed twice by one module.
+    #[error("{token} is provided twice in {module}: keep one")]
     Duplicate {
         /// The token.
         token: String,
-        /// The module that registered it first.
-        first: &'static str,
-        /// The module that registered it again.
-        second: &'static str,
+        /// The module that lists it twice.
+        module: &'static str,
     },
 }
 
@@ -393,422 +437,5 @@ impl<M: Module> Import for M {
     }
 }
 
-/// One controller a module lists, as the layer that serves it registered it (the app adds
-/// `ModuleBuilder::controller`): opaque to the container, which only keeps the list in
-/// order.
-pub(crate) struct ControllerEntry {
-    pub module: &'static str,
-    pub entry: Box<dyn Any + Send + Sync>,
-}
-
-/// Every provider's recipe, by token, with the module that registered it.
-type Recipes = HashMap<Token, (Recipe, &'static str)>;
-
-/// Everything collected from the module tree.
-#[derive(Default)]
-pub(crate) struct Registry {
-    recipes: Recipes,
-    modules: Vec<TypeId>,
-    pub controllers: Vec<ControllerEntry>,
-    pub errors: Vec<DiError>,
-    /// Modules configured by another's `configure` (a testing module's `override_module`).
-    pub replacements: HashMap<TypeId, ModuleReplacement>,
-    /// The async providers' tokens, in registration order.
-    async_order: Vec<Token>,
-}
-
-/// A module's stand-in: its name, and what it registers instead.
-#[derive(Clone, Copy)]
-pub(crate) struct ModuleReplacement {
-    pub name: &'static str,
-    pub configure: fn(&mut ModuleBuilder<'_>),
-}
-
-impl Registry {
-    /// Replaces (or adds) the provider of `provider`'s token: a testing module's override,
-    /// after the module tree is configured.
-    pub(crate) fn override_provider(&mut self, provider: Provider) {
-        let is_async = matches!(provider.recipe, Recipe::Async(..));
-        self.async_order.retain(|t| *t != provider.token);
-        if is_async {
-            self.async_order.push(provider.token.clone());
-        }
-        self.recipes
-            .insert(provider.token, (provider.recipe, "the testing module"));
-    }
-
-    /// Awaits every async provider, in registration order; what they and their arguments
-    /// built, for the resolver that builds the rest.
-    pub(crate) async fn build_async(&self) -> Result<Built, DiError> {
-        let mut parts = Built::default();
-        for token in &self.async_order {
-            let Some((Recipe::Async(start, _), module)) = self.recipes.get(token) else {
-                continue;
-            };
-            let future = {
-                let mut resolver = Resolver::from_parts(self, std::mem::take(&mut parts));
-                resolver.in_module(module);
-                let future = start(&mut resolver);
-                parts = resolver.finish();
-                future?
-            };
-            let value = future.await?;
-            parts.0.insert(token.clone(), value);
-        }
-        Ok(parts)
-    }
-}
-
 /// What a resolver built so far, and the hooks of the classes among it.
-pub(crate) type Built = (HashMap<Token, Value>, crate::lifecycle::HookList);
-
-impl Registry {}
-
-/// What a module's `configure` writes into.
-pub struct ModuleBuilder<'a> {
-    registry: &'a mut Registry,
-    module: &'static str,
-}
-
-impl<'a> ModuleBuilder<'a> {
-    /// The root of a module tree: `name` for messages, `id` for the imports (a module is
-    /// configured once).
-    pub(crate) fn root(registry: &'a mut Registry, name: &'static str, id: Option<TypeId>) -> Self {
-        registry.modules.extend(id);
-        ModuleBuilder {
-            registry,
-            module: name,
-        }
-    }
-
-    /// Imports a module or a dynamic module.
-    pub fn import(&mut self, import: impl Import) {
-        import.import(self);
-    }
-
-    fn import_module<M: Module>(&mut self) {
-        if self.registry.modules.contains(&TypeId::of::<M>()) {
-            return; // a module is configured once, however often it is imported
-        }
-        self.registry.modules.push(TypeId::of::<M>());
-        let (name, configure): (&'static str, fn(&mut ModuleBuilder<'_>)) =
-            match self.registry.replacements.get(&TypeId::of::<M>()) {
-                Some(replacement) => (replacement.name, replacement.configure),
-                None => (M::NAME, M::configure),
-            };
-        configure(&mut ModuleBuilder {
-            registry: self.registry,
-            module: name,
-        });
-    }
-
-    fn register(&mut self, token: Token, recipe: Recipe) {
-        if let Some((_, first)) = self.registry.recipes.get(&token) {
-            self.registry.errors.push(DiError::Duplicate {
-                token: token.to_string(),
-                first,
-                second: self.module,
-            });
-            return;
-        }
-        if matches!(recipe, Recipe::Async(..)) {
-            self.registry.async_order.push(token.clone());
-        }
-        self.registry.recipes.insert(token, (recipe, self.module));
-    }
-
-    /// A class provider: built once, injected into fields of type `Arc<P>`.
-    pub fn provider<P: Injectable + Send + Sync>(&mut self) {
-        let build: Build = Arc::new(|r| {
-            let value = Arc::new(P::construct(r)?);
-            r.hooks.push(P::NAME, P::hooks(&value));
-            Ok(Arc::new(value) as Value)
-        });
-        self.register(
-            Token::of::<Arc<P>>(),
-            Recipe::Build(build, P::NAME.into(), P::NAME),
-        );
-    }
-
-    /// A value or factory provider.
-    pub fn provide(&mut self, provider: Provider) {
-        self.register(provider.token, provider.recipe);
-    }
-
-    /// Whether a provider is registered under `token` so far.
-    pub fn provides(&self, token: &Token) -> bool {
-        self.registry.recipes.contains_key(token)
-    }
-
-    /// The module being configured (for messages).
-    pub fn module_name(&self) -> &'static str {
-        self.module
-    }
-
-    /// Fails the boot with `error` (a dynamic module whose set-up went wrong).
-    pub fn fail(&mut self, error: DiError) {
-        self.registry.errors.push(error);
-    }
-
-    /// Adds a controller, in list order, for the app layer to build and mount.
-    pub(crate) fn push_controller(&mut self, entry: Box<dyn Any + Send + Sync>) {
-        self.registry.controllers.push(ControllerEntry {
-            module: self.module,
-            entry,
-        });
-    }
-}
-
-/// Hands out dependencies while the graph is built.
-pub struct Resolver<'a> {
-    recipes: &'a Recipes,
-    /// The hooks of the classes built, in build order.
-    pub(crate) hooks: crate::lifecycle::HookList,
-    built: HashMap<Token, Value>,
-    /// Classes being built, for cycle detection.
-    stack: Vec<Cow<'static, str>>,
-    /// The module of the class being built at the bottom of the stack.
-    module: &'static str,
-}
-
-impl<'a> Resolver<'a> {
-    /// A resolver that goes on from what was `built` (the async providers).
-    pub(crate) fn from_parts(registry: &'a Registry, (built, hooks): Built) -> Self {
-        Resolver {
-            recipes: &registry.recipes,
-            hooks,
-            built,
-            stack: Vec::new(),
-            module: "the root module",
-        }
-    }
-
-    /// What was built, and the hooks of the classes built, for the [`Container`].
-    pub(crate) fn finish(self) -> Built {
-        (self.built, self.hooks)
-    }
-
-    pub(crate) fn in_module(&mut self, module: &'static str) {
-        self.module = module;
-    }
-
-    /// `#[inject("TOKEN")] field: T`.
-    pub fn named<T: Clone + Send + Sync + 'static>(
-        &mut self,
-        token: &'static str,
-        owner: &'static str,
-        field: &'static str,
-    ) -> Result<T, DiError> {
-        self.resolve(Token::Named(Cow::Borrowed(token)), owner.into(), field)
-    }
-
-    /// `@Optional() @Inject("TOKEN") field`: `None` when nothing provides `token`.
-    pub fn optional_named<T: Clone + Send + Sync + 'static>(
-        &mut self,
-        token: &'static str,
-        owner: &'static str,
-        field: &'static str,
-    ) -> Result<Option<T>, DiError> {
-        let token = Token::Named(Cow::Borrowed(token));
-        self.optional(token, owner, field)
-    }
-
-    /// `@Optional() field: T` injected by type: `None` when nothing provides `T`.
-    pub fn optional_typed<T: Clone + Send + Sync + 'static>(
-        &mut self,
-        owner: &'static str,
-        field: &'static str,
-    ) -> Result<Option<T>, DiError> {
-        self.optional(Token::of::<T>(), owner, field)
-    }
-
-    fn optional<T: Clone + Send + Sync + 'static>(
-        &mut self,
-        token: Token,
-        owner: &'static str,
-        field: &'static str,
-    ) -> Result<Option<T>, DiError> {
-        if !self.built.contains_key(&token) && !self.recipes.contains_key(&token) {
-            return Ok(None);
-        }
-        self.resolve(token, owner.into(), field).map(Some)
-    }
-
-    /// A field injected by its type.
-    pub fn typed<T: Clone + Send + Sync + 'static>(
-        &mut self,
-        owner: &'static str,
-        field: &'static str,
-    ) -> Result<T, DiError> {
-        self.resolve(Token::of::<T>(), owner.into(), field)
-    }
-
-    fn resolve<T: Clone + Send + Sync + 'static>(
-        &mut self,
-        token: Token,
-        owner: Cow<'static, str>,
-        field: &'static str,
-    ) -> Result<T, DiError> {
-        let value = match self.built.get(&token) {
-            Some(value) => value.clone(),
-            None => {
-                let Some((recipe, _module)) = self.recipes.get(&token) else {
-                    return Err(DiError::Missing {
-                        owner,
-                        field,
-                        token: token.to_string(),
-                        module: self.module,
-                    });
-                };
-                let value = match recipe {
-                    Recipe::Value(value, _) => value.clone(),
-                    Recipe::Async(..) => {
-                        return Err(DiError::NotReady {
-                            owner: owner.into_owned(),
-                            token: token.to_string(),
-                        })
-                    }
-                    Recipe::Build(build, name, _) => {
-                        if let Some(start) = self.stack.iter().position(|n| n == name) {
-                            let mut path: Vec<String> =
-                                self.stack[start..].iter().map(|s| s.to_string()).collect();
-                            path.push(name.to_string());
-                            return Err(DiError::Cycle { path });
-                        }
-                        self.stack.push(name.clone());
-                        let built = build(self);
-                        self.stack.pop();
-                        built?
-                    }
-                };
-                self.built.insert(token.clone(), value.clone());
-                value
-            }
-        };
-        let found = match &self.recipes.get(&token) {
-            Some((
-                Recipe::Value(_, name) | Recipe::Build(_, _, name) | Recipe::Async(_, name),
-                _,
-            )) => *name,
-            None => "?",
-        };
-        value
-            .downcast_ref::<T>()
-            .cloned()
-            .ok_or_else(|| DiError::WrongType {
-                owner,
-                field,
-                token: token.to_string(),
-                expected: type_name::<T>(),
-                found,
-            })
-    }
-
-    /// A provider by its type, as a factory or a hand-written [`Injectable`] asks for one
-    /// (`Arc<SomeService>` for a class).
-    pub fn get<T: Clone + Send + Sync + 'static>(&mut self) -> Result<T, DiError> {
-        let owner = self.stack.last().cloned().unwrap_or(Cow::Borrowed("get"));
-        self.resolve(Token::of::<T>(), owner, type_name::<T>())
-    }
-
-    /// A provider by its string token.
-    pub fn get_token<T: Clone + Send + Sync + 'static>(
-        &mut self,
-        token: &str,
-    ) -> Result<T, DiError> {
-        let owner = self.stack.last().cloned().unwrap_or(Cow::Borrowed("get"));
-        self.resolve(
-            Token::Named(token.to_owned().into()),
-            owner,
-            type_name::<T>(),
-        )
-    }
-
-    /// Builds a controller's class (tracked for cycles like any provider).
-    pub(crate) fn build<C: Injectable>(&mut self) -> Result<C, DiError> {
-        self.stack.push(C::NAME.into());
-        let built = C::construct(self);
-        self.stack.pop();
-        built
-    }
-}
-
-/// The container once the app is booted: every provider built so far, and the recipes of the
-/// others (built on first request). Nest's `app.get(UsersService)` /
-/// `app.get('USERS_SERVICE')`. Cheap to clone.
-#[derive(Clone)]
-pub struct Container {
-    inner: Arc<ContainerInner>,
-}
-
-struct ContainerInner {
-    recipes: Recipes,
-    built: Mutex<HashMap<Token, Value>>,
-    /// The hooks of every class built, in build order (boot, then on demand).
-    hooks: Mutex<crate::lifecycle::HookList>,
-}
-
-impl fmt::Debug for Container {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Container")
-            .field("providers", &self.inner.recipes.len())
-            .finish()
-    }
-}
-
-impl Container {
-    /// Keeps what boot built.
-    pub(crate) fn new(registry: &mut Registry, (built, hooks): Built) -> Self {
-        Container {
-            inner: Arc::new(ContainerInner {
-                recipes: std::mem::take(&mut registry.recipes),
-                built: Mutex::new(built),
-                hooks: Mutex::new(hooks),
-            }),
-        }
-    }
-
-    /// The lifecycle hooks of the classes built so far, in build order.
-    pub(crate) fn hooks(&self) -> crate::lifecycle::HookList {
-        self.inner
-            .hooks
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone()
-    }
-
-    /// Runs `f` with a resolver over this container: what `f` builds stays built.
-    pub fn with_resolver<R>(&self, f: impl FnOnce(&mut Resolver<'_>) -> R) -> R {
-        let mut built = self.inner.built.lock().unwrap_or_else(|e| e.into_inner());
-        let mut resolver = Resolver {
-            recipes: &self.inner.recipes,
-            hooks: Default::default(),
-            built: std::mem::take(&mut *built),
-            stack: Vec::new(),
-            module: "the app",
-        };
-        let result = f(&mut resolver);
-        *built = resolver.built;
-        self.inner
-            .hooks
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .extend(resolver.hooks);
-        result
-    }
-
-    /// The provider of type `T` (`Arc<UsersService>` for a class, `T` for a typed value).
-    pub fn get<T: Clone + Send + Sync + 'static>(&self) -> Result<T, DiError> {
-        self.with_resolver(|r| r.get())
-    }
-
-    /// The provider registered under `token` (`"USERS_SERVICE"`).
-    pub fn get_token<T: Clone + Send + Sync + 'static>(&self, token: &str) -> Result<T, DiError> {
-        self.with_resolver(|r| r.get_token(token))
-    }
-
-    /// Calls a factory with its arguments resolved from the container.
-    pub fn call<Args, F: Factory<Args>>(&self, factory: F) -> Result<F::Output, DiError> {
-        self.with_resolver(|r| factory.call(r, "the factory"))
-    }
-}
+pub(crate) type Built = (HashMap<Key, Value>, crate::lifecycle::HookList);
