@@ -94,7 +94,8 @@ pub use validator;
 /// What a user of the framework needs in scope.
 pub mod prelude {
     pub use crate::app::{
-        BootError, MicroserviceServer, NestApplication, NestFactory, NestMicroservice, Transport,
+        BootError, HybridAppOptions, MicroserviceServer, NestApplication, NestFactory,
+        NestMicroservice, Transport,
     };
     pub use crate::client::{
         CallOptions, ClientAsync, ClientOptions, ClientProxy, ClientsModule,

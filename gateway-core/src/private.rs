@@ -60,6 +60,16 @@ pub fn user<T: Clone + 'static>(parts: &Parts) -> Result<T, HttpException> {
         .ok_or_else(|| HttpException::unauthorized(()))
 }
 
+/// Puts a controller's and a handler's guards in front of the handler just registered.
+pub fn guard_handler(
+    router: crate::server::MessageRouter,
+    handler: &'static crate::http::PatternMeta,
+    controller: &'static str,
+    guards: Vec<Arc<dyn DynGuard>>,
+) -> crate::server::MessageRouter {
+    router.guard(handler, controller, guards)
+}
+
 /// A guard instance as the routes hold it. The bound is the compile-time check that
 /// `#[guard(G)]` names a guard; the macro spans this call on `G`, so the error lands there.
 pub fn guard_instance<G: CanActivate>(guard: Arc<G>) -> Arc<dyn DynGuard> {

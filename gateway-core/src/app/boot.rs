@@ -59,9 +59,9 @@ impl ModuleBuilder<'_> {
                 }
                 Kind::Http => {
                     let router = C::mount(controller.clone(), router, resolver)?;
-                    (router, C::register(controller, messages))
+                    (router, C::register(controller, messages, resolver)?)
                 }
-                Kind::Microservice => (router, C::register(controller, messages)),
+                Kind::Microservice => (router, C::register(controller, messages, resolver)?),
             })
         });
         self.push_controller(Box::new(ControllerMount {

@@ -31,7 +31,7 @@ pub struct NestApplication {
     /// The message handlers of the app's controllers, for connected microservices.
     messages: MessageRouter,
     container: Container,
-    microservices: Vec<Transport>,
+    microservices: Vec<(Transport, HybridAppOptions)>,
     running: Vec<(ShutdownHandle, tokio::task::JoinHandle<()>)>,
     global_guards: Vec<Arc<dyn DynGuard>>,
     global_interceptors: Vec<Arc<dyn DynInterceptor>>,
@@ -104,9 +104,22 @@ impl NestApplication {
     /// too, once [`start_all_microservices`](Self::start_all_microservices) is called: a
     /// hybrid application, one process and one container for HTTP routes and message handlers
     /// (in one controller if you like). Nest's `app.connectMicroservice(options)`; call it once
-    /// per transport.
+    /// per transport. As in Nest, the app's global guards do not apply to the message
+    /// handlers unless asked ([`connect_microservice_with`](Self::connect_microservice_with));
+    /// controller and handler guards always do.
     pub fn connect_microservice(&mut self, transport: Transport) -> &mut Self {
-        self.microservices.push(transport);
+        self.connect_microservice_with(transport, HybridAppOptions::default())
+    }
+
+    /// [`connect_microservice`](Self::connect_microservice) with Nest's hybrid options:
+    /// `app.connectMicroservice(options, { inheritAppConfig: true })` is
+    /// `app.connect_microservice_with(transport, HybridAppOptions { inherit_app_config: true })`.
+    pub fn connect_microservice_with(
+        &mut self,
+        transport: Transport,
+        options: HybridAppOptions,
+    ) -> &mut Self {
+        self.microservices.push((transport, options));
         self
     }
 
@@ -114,8 +127,12 @@ impl NestApplication {
     /// (Nest's `await app.startAllMicroservices()`). They stop, gracefully, when the app's
     /// [`serve`](Self::serve) or [`listen`](Self::listen) ends.
     pub async fn start_all_microservices(&mut self) -> Result<(), BootError> {
-        for transport in std::mem::take(&mut self.microservices) {
-            let server = transport.start(self.messages.clone()).await?;
+        for (transport, options) in std::mem::take(&mut self.microservices) {
+            let messages = match options.inherit_app_config {
+                true => self.messages.clone().guard_all(&self.global_guards),
+                false => self.messages.clone(),
+            };
+            let server = transport.start(messages).await?;
             tracing::info!(target: "NestMicroservice", transport = %transport.describe(), "Nest microservice successfully started");
             let stop = server.shutdown_handle();
             self.running.push((stop, tokio::spawn(server.serve())));
@@ -298,8 +315,8 @@ impl NestApplication {
         self
     }
 
-    /// Guards every route (before controller and route guards). Nest's
-    /// `app.useGlobalGuards(..)`.
+    /// Guards every route (before controller and route guards), and the message handlers of
+    /// microservices connected with `inherit_app_config`. Nest's `app.useGlobalGuards(..)`.
     pub fn use_global_guards(&mut self, guard: impl CanActivate) -> &mut Self {
         self.global_guards.push(Arc::new(guard));
         self
@@ -475,4 +492,12 @@ async fn bind(addr: impl ToSocketAddrs, shown: String) -> Result<TcpListener, Bo
             addr: shown,
             source,
         })
+}
+
+/// Nest's `HybridAppOptions`: how a connected microservice shares the app's settings.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct HybridAppOptions {
+    /// `inheritAppConfig`: the app's global guards run in front of the microservice's
+    /// handlers too (before the controllers' and handlers' own).
+    pub inherit_app_config: bool,
 }

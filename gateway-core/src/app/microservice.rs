@@ -3,9 +3,11 @@
 use std::any::Any;
 use std::future::Future;
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 use super::BootError;
 use crate::di::Container;
+use crate::http::{CanActivate, DynGuard};
 use crate::lifecycle::HookList;
 use crate::server::serving::serve_until;
 use crate::server::{MessageRouter, Server, ShutdownHandle, Transport};
@@ -16,6 +18,7 @@ pub struct NestMicroservice {
     router: MessageRouter,
     transport: Transport,
     container: Container,
+    global_guards: Vec<Arc<dyn DynGuard>>,
 }
 
 impl std::fmt::Debug for NestMicroservice {
@@ -97,7 +100,16 @@ impl NestMicroservice {
             router,
             transport,
             container,
+            global_guards: Vec::new(),
         }
+    }
+
+    /// Guards every message and event handler (before the controllers' and handlers' own):
+    /// Nest's `app.useGlobalGuards(..)` on a microservice. A refused request is answered with
+    /// Nest's `{"status":"error","message":"Forbidden resource"}`; a refused event is dropped.
+    pub fn use_global_guards(&mut self, guard: impl CanActivate) -> &mut Self {
+        self.global_guards.push(Arc::new(guard));
+        self
     }
 
     /// The app's container: Nest's `app.get(..)` is `app.container().get::<T>()` /
@@ -121,7 +133,8 @@ impl NestMicroservice {
 
     /// Binds or connects the transport, ready to serve.
     pub async fn start(self) -> Result<MicroserviceServer, BootError> {
-        let server = self.transport.start(self.router).await?;
+        let router = self.router.guard_all(&self.global_guards);
+        let server = self.transport.start(router).await?;
         Ok(MicroserviceServer {
             server,
             transport: self.transport.describe(),

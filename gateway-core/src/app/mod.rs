@@ -15,7 +15,7 @@ mod http;
 mod microservice;
 
 pub use crate::server::Transport;
-pub use http::NestApplication;
+pub use http::{HybridAppOptions, NestApplication};
 pub use microservice::{MicroserviceServer, NestMicroservice};
 
 use crate::di::{DiError, Factory, Module};

@@ -24,8 +24,13 @@ pub trait Controller: Send + Sync + Sized + 'static {
     ) -> Result<Router, DiError>;
 
     /// Adds this controller's `#[message_pattern]` and `#[event_pattern]` handlers to
-    /// `router`, each bound to `this`.
-    fn register(this: Arc<Self>, router: MessageRouter) -> MessageRouter;
+    /// `router`, each bound to `this` and behind the guards of the controller and of the
+    /// handler, taken from `resolver`.
+    fn register(
+        this: Arc<Self>,
+        router: MessageRouter,
+        resolver: &mut Resolver<'_>,
+    ) -> Result<MessageRouter, DiError>;
 }
 
 /// A controller's compile-time description.
@@ -50,6 +55,18 @@ pub struct PatternMeta {
     pub route: &'static str,
     /// The method implementing it.
     pub handler: &'static str,
+    /// The handler's own metadata (`#[set_metadata]`, `#[roles]`, ...), one slice per
+    /// attribute.
+    pub metadata: &'static [&'static [Metadata]],
+    /// The controller's metadata, for [`Reflector`]'s class lookups.
+    pub class_metadata: &'static [&'static [Metadata]],
+}
+
+impl PatternMeta {
+    /// The handler's [`Reflector`]: its metadata, then its controller's.
+    pub fn reflector(&self) -> Reflector {
+        Reflector::new(self.metadata, self.class_metadata)
+    }
 }
 
 /// One route's compile-time description.

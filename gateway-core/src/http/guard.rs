@@ -1,4 +1,4 @@
-//! Guards: Nest's `CanActivate`, run before a route's handler.
+//! Guards: Nest's `CanActivate`, run before a route's handler or a message handler.
 
 use std::any::Any;
 use std::future::Future;
@@ -13,7 +13,8 @@ use axum::response::Response;
 use futures_util::future::BoxFuture;
 use futures_util::FutureExt;
 
-use super::{HttpException, Reflector, RouteMeta};
+use super::{HttpException, PatternMeta, Reflector, RouteMeta};
+use crate::server::MessageContext;
 
 /// A guard: decides whether a request reaches its route. Nest's `CanActivate`.
 ///
@@ -23,9 +24,19 @@ use super::{HttpException, Reflector, RouteMeta};
 /// attach the authenticated user with [`ExecutionContext::set_user`], which the route reads
 /// with a `#[user]` argument.
 ///
-/// Apply one to a controller (`#[guard(AuthGuard)]` under `#[controller]`), to a route (on the
-/// method), or to every route (`app.use_global_guards(..)`). Guards listed with `#[guard]` are
-/// providers: list them in a module's `providers`.
+/// Apply one to a controller (`#[guard(AuthGuard)]` under `#[controller]`: every route and
+/// every message and event handler of it), to a route or a handler (on the method), or to
+/// every route (`app.use_global_guards(..)`) or every handler of a microservice
+/// (`microservice.use_global_guards(..)`). Guards listed with `#[guard]` are providers: list
+/// them in a module's `providers`.
+///
+/// On a message or event handler, [`ExecutionContext::get_type`] is [`ContextType::Rpc`],
+/// [`ExecutionContext::switch_to_rpc`] gives the payload and the message's context, and
+/// [`ExecutionContext::headers`] the message's headers (NATS, RabbitMQ) and the string entries
+/// of its packet metadata. A guard that says no answers as Nest's does: the caller gets
+/// `{"status":"error","message":"Forbidden resource"}`; an `Err` from a guard is not an
+/// `RpcException`, so the caller gets Nest's `Internal server error` (the error is logged), and
+/// a refused event is dropped with a warning.
 ///
 /// ```
 /// use gateway_core::http::{CanActivate, ExecutionContext, HttpException};
@@ -51,11 +62,100 @@ pub trait CanActivate: Send + Sync + 'static {
     ) -> impl Future<Output = Result<bool, HttpException>> + Send;
 }
 
-/// What a guard sees: the request head and the route's metadata. Nest's `ExecutionContext`.
+/// What a guard sees: the request head and the route's metadata, or a message handler's call.
+/// Nest's `ExecutionContext`.
 pub struct ExecutionContext<'a> {
-    parts: &'a mut Parts,
-    route: &'static RouteMeta,
+    call: Call<'a>,
     controller: &'static str,
+}
+
+enum Call<'a> {
+    Http {
+        parts: &'a mut Parts,
+        route: &'static RouteMeta,
+    },
+    Rpc(&'a mut RpcContext),
+}
+
+/// What kind of call a guard sees: Nest's `context.getType()` (`'http'`, `'rpc'`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ContextType {
+    /// An HTTP request to a route.
+    Http,
+    /// A message or an event to a handler.
+    Rpc,
+}
+
+/// A message handler's call, as a guard sees it: Nest's `context.switchToRpc()`.
+pub struct RpcContext {
+    data: bytes::Bytes,
+    context: MessageContext,
+    handler: &'static PatternMeta,
+    headers: HeaderMap,
+    pub(crate) user: Option<AuthUser>,
+}
+
+impl RpcContext {
+    /// The call of `handler` with `data` (the payload's JSON) and `context`.
+    pub(crate) fn new(
+        data: bytes::Bytes,
+        context: MessageContext,
+        handler: &'static PatternMeta,
+    ) -> Self {
+        let mut headers = HeaderMap::new();
+        let metadata = context.metadata().and_then(|m| m.as_object());
+        let entries = context
+            .headers()
+            .iter()
+            .map(|(n, v)| (n.as_str(), v.as_str()))
+            .chain(
+                metadata
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|(n, v)| Some((n.as_str(), v.as_str()?))),
+            );
+        for (name, value) in entries {
+            if let (Ok(name), Ok(value)) = (
+                HeaderName::from_bytes(name.as_bytes()),
+                HeaderValue::from_str(value),
+            ) {
+                headers.append(name, value);
+            }
+        }
+        RpcContext {
+            data,
+            context,
+            handler,
+            headers,
+            user: None,
+        }
+    }
+
+    /// The payload, deserialized: Nest's `switchToRpc().getData()`.
+    pub fn get_data<T: serde::de::DeserializeOwned>(&self) -> Result<T, serde_json::Error> {
+        serde_json::from_slice(&self.data)
+    }
+
+    /// The payload's JSON as received.
+    pub fn data(&self) -> &[u8] {
+        &self.data
+    }
+
+    /// The message's context (subject, headers, packet metadata): Nest's
+    /// `switchToRpc().getContext()`.
+    pub fn get_context(&self) -> &MessageContext {
+        &self.context
+    }
+
+    /// The handler's normalized pattern (`{"cmd":"get_user"}`, `user_created`).
+    pub fn pattern(&self) -> &'static str {
+        self.handler.route
+    }
+
+    /// Whether the handler is an `#[event_pattern]` one.
+    pub fn is_event(&self) -> bool {
+        self.handler.event
+    }
 }
 
 /// The user a guard attached, stored in the request's extensions.
@@ -69,25 +169,67 @@ impl<'a> ExecutionContext<'a> {
         controller: &'static str,
     ) -> Self {
         ExecutionContext {
-            parts,
-            route,
+            call: Call::Http { parts, route },
             controller,
         }
     }
 
-    /// The request head: method, URI, headers, extensions.
-    pub fn request(&self) -> &Parts {
-        self.parts
+    pub(crate) fn rpc(call: &'a mut RpcContext, controller: &'static str) -> Self {
+        ExecutionContext {
+            call: Call::Rpc(call),
+            controller,
+        }
     }
 
-    /// The request's headers.
+    /// An HTTP request or a message: Nest's `context.getType()`.
+    pub fn get_type(&self) -> ContextType {
+        match self.call {
+            Call::Http { .. } => ContextType::Http,
+            Call::Rpc(_) => ContextType::Rpc,
+        }
+    }
+
+    /// The message handler's call (payload, context, pattern), on the RPC side: Nest's
+    /// `context.switchToRpc()`. `None` for an HTTP request.
+    pub fn switch_to_rpc(&self) -> Option<&RpcContext> {
+        match &self.call {
+            Call::Rpc(call) => Some(call),
+            Call::Http { .. } => None,
+        }
+    }
+
+    /// The request head (method, URI, headers, extensions): Nest's
+    /// `context.switchToHttp().getRequest()`. `None` for a message.
+    pub fn request(&self) -> Option<&Parts> {
+        match &self.call {
+            Call::Http { parts, .. } => Some(parts),
+            Call::Rpc(_) => None,
+        }
+    }
+
+    /// The request's headers; for a message, its headers (NATS, RabbitMQ) and the string
+    /// entries of its packet metadata (`authorization`, `x-request-id`).
     pub fn headers(&self) -> &HeaderMap {
-        &self.parts.headers
+        match &self.call {
+            Call::Http { parts, .. } => &parts.headers,
+            Call::Rpc(call) => &call.headers,
+        }
     }
 
-    /// The route being guarded (method, Nest path, handler name).
-    pub fn route(&self) -> &'static RouteMeta {
-        self.route
+    /// The route being guarded (method, Nest path, handler name); `None` for a message.
+    pub fn route(&self) -> Option<&'static RouteMeta> {
+        match self.call {
+            Call::Http { route, .. } => Some(route),
+            Call::Rpc(_) => None,
+        }
+    }
+
+    /// The handler's method name: Nest's `context.getHandler().name`.
+    pub fn handler(&self) -> &'static str {
+        match &self.call {
+            Call::Http { route, .. } => route.handler,
+            Call::Rpc(call) => call.handler.handler,
+        }
     }
 
     /// The controller's name. Nest's `context.getClass().name`.
@@ -95,46 +237,63 @@ impl<'a> ExecutionContext<'a> {
         self.controller
     }
 
-    /// The route's and controller's metadata. Nest's `Reflector`, already bound to
-    /// `[context.getHandler(), context.getClass()]`.
+    /// The route's (or handler's) and controller's metadata. Nest's `Reflector`, already
+    /// bound to `[context.getHandler(), context.getClass()]`.
     pub fn reflector(&self) -> Reflector {
-        self.route.reflector()
+        match &self.call {
+            Call::Http { route, .. } => route.reflector(),
+            Call::Rpc(call) => call.handler.reflector(),
+        }
     }
 
     /// The client's IP address: the connection's peer (Express's `req.ip` without
     /// `trust proxy`), when the app is served by [`NestApplication::serve`](crate::app::NestApplication::serve).
+    /// `None` for a message.
     pub fn client_ip(&self) -> Option<IpAddr> {
-        self.parts
-            .extensions
-            .get::<ConnectInfo<SocketAddr>>()
-            .map(|c| c.0.ip())
+        match &self.call {
+            Call::Http { parts, .. } => parts
+                .extensions
+                .get::<ConnectInfo<SocketAddr>>()
+                .map(|c| c.0.ip()),
+            Call::Rpc(_) => None,
+        }
     }
 
     /// Sets a header on the response this request gets, whether the route answers or a
     /// guard refuses it (the throttler's `X-RateLimit-*` and `Retry-After`). Nest's
-    /// `context.switchToHttp().getResponse().setHeader(..)`.
+    /// `context.switchToHttp().getResponse().setHeader(..)`. A message's reply has no
+    /// headers: ignored there.
     pub fn set_response_header(&mut self, name: HeaderName, value: HeaderValue) {
-        match self.parts.extensions.get_mut::<PendingHeaders>() {
+        let Call::Http { parts, .. } = &mut self.call else {
+            return;
+        };
+        match parts.extensions.get_mut::<PendingHeaders>() {
             Some(pending) => pending.0.push((name, value)),
             None => {
-                self.parts
-                    .extensions
-                    .insert(PendingHeaders(vec![(name, value)]));
+                parts.extensions.insert(PendingHeaders(vec![(name, value)]));
             }
         }
     }
 
-    /// Attaches the authenticated user, for `#[user] user: T` arguments (and later guards).
+    /// Attaches the authenticated user, for `#[user] user: T` arguments (and later guards);
+    /// a message handler reads it from its context ([`MessageContext::user`]).
     pub fn set_user<T: Clone + Send + Sync + 'static>(&mut self, user: T) {
-        self.parts.extensions.insert(AuthUser(Arc::new(user)));
+        let user = AuthUser(Arc::new(user));
+        match &mut self.call {
+            Call::Http { parts, .. } => {
+                parts.extensions.insert(user);
+            }
+            Call::Rpc(call) => call.user = Some(user),
+        }
     }
 
     /// The user an earlier guard attached, if it has type `T`.
     pub fn user<T: 'static>(&self) -> Option<&T> {
-        self.parts
-            .extensions
-            .get::<AuthUser>()
-            .and_then(|u| u.0.downcast_ref::<T>())
+        let user = match &self.call {
+            Call::Http { parts, .. } => parts.extensions.get::<AuthUser>(),
+            Call::Rpc(call) => call.user.as_ref(),
+        };
+        user.and_then(|u| u.0.downcast_ref::<T>())
     }
 }
 
@@ -193,6 +352,30 @@ pub(crate) async fn run_guards(
     for guard in guards {
         if !guard.check(&mut ctx).await? {
             return Err(HttpException::forbidden("Forbidden resource"));
+        }
+    }
+    Ok(())
+}
+
+/// Runs `guards` on a message handler's call, in order; the first that says no refuses it:
+/// Nest's `RpcException('Forbidden resource')`, or `Internal server error` for a guard's
+/// `Err` (Nest's answer to an exception that is not an `RpcException`).
+pub(crate) async fn run_rpc_guards(
+    guards: &[Arc<dyn DynGuard>],
+    call: &mut RpcContext,
+    controller: &'static str,
+) -> Result<(), crate::server::RpcException> {
+    let mut ctx = ExecutionContext::rpc(call, controller);
+    for guard in guards {
+        match guard.check(&mut ctx).await {
+            Ok(true) => {}
+            Ok(false) => {
+                return Err(crate::server::RpcException::new("Forbidden resource"));
+            }
+            Err(error) => {
+                tracing::warn!(controller, handler = ctx.handler(), %error, "a guard failed a message handler's call");
+                return Err(crate::server::RpcException::internal());
+            }
         }
     }
     Ok(())

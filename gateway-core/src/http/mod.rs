@@ -20,7 +20,7 @@ mod controller;
 mod exception;
 mod extract;
 mod filter;
-mod guard;
+pub(crate) mod guard;
 mod interceptor;
 mod json_syntax;
 mod metadata;
@@ -49,7 +49,7 @@ pub(crate) use filter::{catch_unwind, global_filters, run_filters};
 pub use filter::{ArgumentsHost, DynFilter, ExceptionFilter};
 pub(crate) use guard::{run_guards, AuthUser, GlobalGuards, PendingHeaders};
 
-pub use guard::{CanActivate, DynGuard, ExecutionContext};
+pub use guard::{CanActivate, ContextType, DynGuard, ExecutionContext, RpcContext};
 pub(crate) use interceptor::GlobalInterceptors;
 pub use interceptor::{
     CallContext, DynInterceptor, LoggingInterceptor, NestInterceptor, Next, TimeoutInterceptor,

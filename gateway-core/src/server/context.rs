@@ -1,6 +1,8 @@
 //! [`MessageContext`]: what a handler can know of its message besides the payload.
 
+use std::any::Any;
 use std::future::Future;
+use std::sync::Arc;
 
 tokio::task_local! {
     static CONTEXT: MessageContext;
@@ -18,6 +20,17 @@ pub struct MessageContext {
     pattern: Option<String>,
     metadata: Option<std::sync::Arc<serde_json::Value>>,
     qos: Option<u8>,
+    user: Option<User>,
+}
+
+/// The user a guard attached.
+#[derive(Clone)]
+struct User(Arc<dyn Any + Send + Sync>);
+
+impl std::fmt::Debug for User {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("User(..)")
+    }
 }
 
 impl MessageContext {
@@ -30,7 +43,20 @@ impl MessageContext {
             pattern: None,
             metadata: None,
             qos: None,
+            user: None,
         }
+    }
+
+    /// The same context, with the user a guard attached.
+    pub(crate) fn with_user(mut self, user: Arc<dyn Any + Send + Sync>) -> Self {
+        self.user = Some(User(user));
+        self
+    }
+
+    /// The user a guard attached with [`ExecutionContext::set_user`](crate::http::ExecutionContext::set_user),
+    /// if it has type `T` (the RPC side of a route's `#[user]`).
+    pub fn user<T: 'static>(&self) -> Option<&T> {
+        self.user.as_ref()?.0.downcast_ref::<T>()
     }
 
     /// The same context, with the QoS the message was delivered with (what MQTT's server

@@ -20,6 +20,7 @@ mod context;
 pub(crate) mod dispatch;
 mod error;
 mod exception;
+mod guarded;
 pub(crate) mod reply;
 mod router;
 pub(crate) mod serving;

@@ -15,6 +15,7 @@ use serde_json::value::RawValue;
 
 use super::reply::HandlerReply;
 use super::{EventResult, HandlerResult, RpcException};
+use crate::http::PatternMeta;
 use crate::pattern::{route_of_incoming, Pattern};
 
 pub(crate) type MessageHandler =
@@ -45,9 +46,11 @@ pub(crate) type EventHandler = Arc<dyn Fn(Bytes) -> BoxFuture<'static, ()> + Sen
 /// ```
 #[derive(Default, Clone)]
 pub struct MessageRouter {
-    messages: HashMap<Box<str>, MessageHandler>,
-    events: HashMap<Box<str>, Vec<EventHandler>>,
+    pub(super) messages: HashMap<Box<str>, MessageHandler>,
+    pub(super) events: HashMap<Box<str>, Vec<EventHandler>>,
     duplicates: Vec<String>,
+    /// The controller methods behind routes (event or not, route), for guards' contexts.
+    pub(super) described: HashMap<(bool, Box<str>), (&'static PatternMeta, &'static str)>,
 }
 
 impl std::fmt::Debug for MessageRouter {

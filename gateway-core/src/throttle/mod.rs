@@ -30,7 +30,8 @@ use axum::http::{HeaderName, HeaderValue};
 use futures_util::future::BoxFuture;
 
 use crate::http::{
-    CanActivate, ExecutionContext, HttpException, MetaValue, SKIP_THROTTLE_KEY, THROTTLE_KEY,
+    CanActivate, ContextType, ExecutionContext, HttpException, MetaValue, SKIP_THROTTLE_KEY,
+    THROTTLE_KEY,
 };
 
 /// What a storage says after counting one hit. Nest's `ThrottlerStorageRecord`.
@@ -236,14 +237,19 @@ impl CanActivate for ThrottlerGuard {
             block = (*b > 0).then(|| Duration::from_millis(*b as u64)).or(block);
         }
         let block = block.unwrap_or(ttl);
-        let tracker = self
+        let tracker = match self
             .tracker
             .as_ref()
             .and_then(|t| t(ctx))
             .or_else(|| ctx.client_ip().map(tracker_of_ip))
-            .unwrap_or_else(|| "unknown".to_owned());
-        let route = ctx.route();
-        let key = format!("{}-{}-default-{tracker}", ctx.controller(), route.handler);
+        {
+            Some(tracker) => tracker,
+            // A message has no client address: throttled only by a custom tracker (which
+            // may read `ctx.switch_to_rpc()`), never all callers as one.
+            None if ctx.get_type() == ContextType::Rpc => return Ok(true),
+            None => "unknown".to_owned(),
+        };
+        let key = format!("{}-{}-default-{tracker}", ctx.controller(), ctx.handler());
         let record = match self.storage.increment(&key, ttl, limit, block).await {
             Ok(record) => record,
             Err(error) => {

@@ -43,20 +43,56 @@ pub fn controller(ctl: &Controller) -> TokenStream {
     });
     let patterns = ctl.handlers.iter().map(|h| {
         let (event, route, handler) = (h.event, &h.pattern.route, h.handler.to_string());
-        quote!(::gateway_core::http::PatternMeta { event: #event, route: #route, handler: #handler })
+        let own = h.edge.metadata.iter().map(metadata);
+        quote!(::gateway_core::http::PatternMeta {
+            event: #event,
+            route: #route,
+            handler: #handler,
+            metadata: &[#(#own),*],
+            class_metadata: &[#(#class_metadata),*],
+        })
     });
     let guards = all_guards(ctl);
     let resolve_guards = guards
         .iter()
         .enumerate()
         .map(|(i, g)| resolve_guard(i, g, name));
+    // The handlers' guards only: a microservice resolves no guard that only routes use.
+    let resolve_handler_guards = guards
+        .iter()
+        .enumerate()
+        .filter(|(_, g)| {
+            ctl.edge
+                .guards
+                .iter()
+                .chain(ctl.handlers.iter().flat_map(|h| &h.edge.guards))
+                .any(|used| same_path(used, g))
+        })
+        .map(|(i, g)| resolve_guard(i, g, name));
     let mounts = ctl
         .routes
         .iter()
         .enumerate()
         .map(|(i, r)| route(r, i, ctl, &guards));
-    let registrations = ctl.handlers.iter().map(handler);
     let private = private();
+    let registrations = ctl.handlers.iter().enumerate().map(|(i, h)| {
+        let register = handler(h);
+        let vars = ctl
+            .edge
+            .guards
+            .iter()
+            .chain(&h.edge.guards)
+            .map(|g| guard_var(&guards, g));
+        quote! {
+            #register
+            router = #private::guard_handler(
+                router,
+                &<Self as ::gateway_core::http::Controller>::META.patterns[#i],
+                #name,
+                ::std::vec![#(::std::sync::Arc::clone(&#vars)),*],
+            );
+        }
+    });
     quote! {
         #private::inventory::submit! {
             ::gateway_core::http::RegisteredController {
@@ -73,13 +109,15 @@ pub fn controller(ctl: &Controller) -> TokenStream {
                 patterns: &[#(#patterns),*],
             };
 
-            #[allow(unused_mut)]
+            #[allow(unused_mut, unused_variables)]
             fn register(
                 this: ::std::sync::Arc<Self>,
                 mut router: ::gateway_core::server::MessageRouter,
-            ) -> ::gateway_core::server::MessageRouter {
+                __resolver: &mut ::gateway_core::di::Resolver<'_>,
+            ) -> ::core::result::Result<::gateway_core::server::MessageRouter, ::gateway_core::di::DiError> {
+                #(#resolve_handler_guards)*
                 #(#registrations)*
-                router
+                ::core::result::Result::Ok(router)
             }
 
             #[allow(unused_variables)]
@@ -113,8 +151,9 @@ pub fn stub(self_ty: &syn::Type, generics: &syn::Generics, name: &str) -> TokenS
             fn register(
                 _: ::std::sync::Arc<Self>,
                 router: ::gateway_core::server::MessageRouter,
-            ) -> ::gateway_core::server::MessageRouter {
-                router
+                _: &mut ::gateway_core::di::Resolver<'_>,
+            ) -> ::core::result::Result<::gateway_core::server::MessageRouter, ::gateway_core::di::DiError> {
+                ::core::result::Result::Ok(router)
             }
 
             fn mount(
@@ -186,6 +225,7 @@ fn all_guards(ctl: &Controller) -> Vec<syn::Path> {
         .guards
         .iter()
         .chain(ctl.routes.iter().flat_map(|r| &r.edge.guards))
+        .chain(ctl.handlers.iter().flat_map(|h| &h.edge.guards))
     {
         if !all.iter().any(|g| same_path(g, guard)) {
             all.push(guard.clone());

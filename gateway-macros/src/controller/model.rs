@@ -126,6 +126,8 @@ pub enum Source {
 /// A `#[message_pattern]` or `#[event_pattern]` method.
 pub struct Handler {
     pub event: bool,
+    /// Its guards and metadata (`#[guard]`, `#[roles]`, ...).
+    pub edge: Edge,
     pub pattern: PatternLit,
     pub handler: Ident,
     /// The handler's arguments after `&self`, in order.

@@ -122,8 +122,16 @@ fn handler(f: &mut ImplItemFn, diags: &mut Diagnostics) -> Option<Handler> {
             })
         {
             diags.error_at(other, format!("a method is one route or one message/event handler, and this one is already a `#[{}]`: move `#[{name}]` to a method of its own", attr.path().to_token_stream()));
-        } else if let Some(name) = attrs::which(other, &EDGE_ATTRS) {
-            diags.error_at(other, format!("`#[{name}]` applies to HTTP routes (`#[get(..)]`, `#[post(..)]`, ...) and to the `#[controller]` block; message and event handlers take none yet"));
+        }
+    }
+    // Guards and metadata apply to handlers as to routes; interceptors and filters not yet.
+    let mut edge = Edge::default();
+    for other in &f.attrs {
+        if let Some(name @ ("use_interceptors" | "use_filters")) = attrs::which(other, &EDGE_ATTRS)
+        {
+            diags.error_at(other, format!("`#[{name}]` applies to HTTP routes (`#[get(..)]`, `#[post(..)]`, ...) and to the `#[controller]` block; message and event handlers take guards (`#[guard(..)]`) and metadata, not interceptors or filters yet"));
+        } else {
+            edge::take(&mut edge, other, diags);
         }
     }
     f.attrs.retain(|a| attrs::which(a, &EDGE_ATTRS).is_none());
@@ -151,6 +159,7 @@ fn handler(f: &mut ImplItemFn, diags: &mut Diagnostics) -> Option<Handler> {
     let args = handler_args(f, diags);
     Some(Handler {
         event,
+        edge,
         pattern: pattern?,
         handler: f.sig.ident.clone(),
         args,
