@@ -103,7 +103,7 @@ pub mod prelude {
     };
     pub use crate::di::{Provider, Token};
     pub use crate::http::{
-        ArgumentsHost, CallContext, CanActivate, ExceptionFilter, ExecutionContext,
+        ArgumentsHost, CallContext, CanActivate, ContextType, ExceptionFilter, ExecutionContext,
         NestInterceptor, Next, RequestId, Valid,
     };
     pub use crate::http::{Controller, HttpException};

@@ -7,9 +7,20 @@ struct GetUser {
 }
 
 #[injectable]
+struct ServiceKeyGuard;
+
+impl CanActivate for ServiceKeyGuard {
+    async fn can_activate(&self, ctx: &mut ExecutionContext<'_>) -> Result<bool, HttpException> {
+        Ok(ctx.get_type() == ContextType::Rpc && ctx.headers().contains_key("x-service-key"))
+    }
+}
+
+#[injectable]
 struct UsersController;
 
+// A controller's guard covers its handlers; a handler takes its own guards and metadata.
 #[controller]
+#[guard(ServiceKeyGuard)]
 impl UsersController {
     #[message_pattern({ cmd: "get_user", v: 2 })]
     async fn get_user(&self, #[payload] req: GetUser) -> Result<String, RpcException> {
@@ -17,6 +28,9 @@ impl UsersController {
     }
 
     #[message_pattern("ping")]
+    #[guard(ServiceKeyGuard)]
+    #[roles("ops")]
+    #[public]
     async fn ping(&self) -> &'static str {
         "pong"
     }
@@ -35,7 +49,7 @@ impl UsersController {
     }
 }
 
-#[module(controllers = [UsersController])]
+#[module(controllers = [UsersController], providers = [ServiceKeyGuard])]
 struct UsersModule;
 
 fn main() {
@@ -43,5 +57,7 @@ fn main() {
     assert_eq!(meta.patterns.len(), 5);
     assert_eq!(meta.patterns[0].route, r#"{"cmd":"get_user","v":2}"#);
     assert!(meta.patterns[3].event);
+    assert!(meta.patterns[1].reflector().is_public());
+    assert_eq!(meta.patterns[1].reflector().get("roles").map(|r| r.strs().collect::<Vec<_>>()), Some(vec!["ops"]));
     let _ = NestFactory::create_microservice::<UsersModule>(Transport::tcp("127.0.0.1:0"));
 }

@@ -6,7 +6,7 @@ struct UsersController;
 #[controller]
 impl UsersController {
     #[message_pattern("get_user")]
-    #[guard(AuthGuard)]
+    #[use_interceptors(Logging)]
     async fn get_user(&self, #[payload] id: u64) -> u64 {
         id
     }
