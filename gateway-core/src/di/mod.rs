@@ -426,6 +426,44 @@ pub trait Module: 'static {
 
 /// Something a module can import: another module, or a dynamic module such as
 /// [`ClientsModule::register`](crate::client::ClientsModule::register).
+///
+/// A dynamic module of your own (Nest's `static forRoot(options): DynamicModule`) is a value
+/// that implements `Import` with [`ModuleBuilder::import_dynamic`]: a module of its own,
+/// configured from the options, exporting what its importers may inject. `ClientsModule` and
+/// `ConfigModule` are written this way; an async variant registers
+/// [`Provider::async_factory`]s in it.
+///
+/// ```
+/// use gateway_core::prelude::*;
+/// use gateway_core::di::{Import, ModuleBuilder};
+///
+/// #[derive(Clone)]
+/// pub struct Database { url: String }
+///
+/// /// `DatabaseModule.forRoot({ url })`.
+/// pub struct DatabaseModule { url: String }
+///
+/// impl DatabaseModule {
+///     pub fn for_root(url: &str) -> Self {
+///         DatabaseModule { url: url.to_owned() }
+///     }
+/// }
+///
+/// impl Import for DatabaseModule {
+///     fn import(self, into: &mut ModuleBuilder<'_>) {
+///         into.import_dynamic("DatabaseModule", |module| {
+///             module.provide(Provider::typed(Database { url: self.url }));
+///             module.export_all(); // `exports: [Database]`
+///         });
+///     }
+/// }
+///
+/// #[injectable]
+/// struct UsersRepository { db: Database }
+///
+/// #[module(imports = [DatabaseModule::for_root("postgres://localhost/app")], providers = [UsersRepository])]
+/// struct UsersModule;
+/// ```
 pub trait Import {
     /// Registers what it brings.
     fn import(self, into: &mut ModuleBuilder<'_>);
