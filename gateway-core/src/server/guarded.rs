@@ -5,6 +5,7 @@
 use std::sync::Arc;
 
 use bytes::Bytes;
+use futures_util::future::BoxFuture;
 use futures_util::FutureExt;
 
 use super::reply::HandlerReply;
@@ -37,15 +38,27 @@ impl Gate {
             .map(|user| call.get_context().clone().with_user(user.0)))
     }
 
+    /// Runs `handler` on `data` when the guards let the call through (with the user a guard
+    /// attached in its context); `refused` makes the answer otherwise.
+    async fn run<T>(
+        &self,
+        data: Bytes,
+        handler: impl FnOnce(Bytes) -> BoxFuture<'static, T>,
+        refused: impl FnOnce(super::RpcException) -> T,
+    ) -> T {
+        match self.check(&data).await {
+            Ok(None) => handler(data).await,
+            Ok(Some(context)) => context.scope(handler(data)).await,
+            Err(exception) => refused(exception),
+        }
+    }
+
     fn message(self, handler: MessageHandler) -> MessageHandler {
         Arc::new(move |data: Bytes| {
             let (gate, handler) = (self.clone(), handler.clone());
             async move {
-                match gate.check(&data).await {
-                    Ok(None) => handler(data).await,
-                    Ok(Some(context)) => context.scope(handler(data)).await,
-                    Err(refused) => HandlerReply::One(Err(refused)),
-                }
+                let refused = |exception| HandlerReply::One(Err(exception));
+                gate.run(data, |data| handler(data), refused).await
             }
             .boxed()
         })
@@ -55,15 +68,11 @@ impl Gate {
         Arc::new(move |data: Bytes| {
             let (gate, handler) = (self.clone(), handler.clone());
             async move {
-                match gate.check(&data).await {
-                    Ok(None) => handler(data).await,
-                    Ok(Some(context)) => context.scope(handler(data)).await,
-                    Err(refused) => tracing::warn!(
-                        pattern = gate.handler.route,
-                        error = %refused,
-                        "event refused by a guard: dropped"
-                    ),
-                }
+                let route = gate.handler.route;
+                let refused = |exception: super::RpcException| {
+                    tracing::warn!(pattern = route, error = %exception, "event refused by a guard: dropped")
+                };
+                gate.run(data, |data| handler(data), refused).await
             }
             .boxed()
         })
