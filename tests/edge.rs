@@ -202,3 +202,63 @@ async fn merged_routes_and_user_layers_share_the_serve_path() {
         );
     }
 }
+
+#[injectable]
+struct HealthController;
+
+#[controller("health")]
+impl HealthController {
+    #[get("")]
+    async fn health(&self) -> &'static str {
+        "up"
+    }
+}
+
+#[module(controllers = [EdgeController, HealthController])]
+struct PrefixedModule;
+
+/// `app.setGlobalPrefix('api', { exclude: ['health'] })`: every route under `/api` but the
+/// excluded one, which is served without the prefix and only there; 404s show the path as
+/// requested, with its query.
+#[tokio::test]
+async fn a_global_prefix_moves_every_route_but_the_excluded_ones() {
+    let module = gateway_core::testing::Test::create_testing_module::<PrefixedModule>()
+        .compile()
+        .await
+        .unwrap();
+    let mut app = module.create_nest_application();
+    app.set_global_prefix_with(
+        "api",
+        gateway_core::app::GlobalPrefixOptions::exclude(["health"]),
+    );
+    let app = app.into_test();
+    let res = app.get("/api/small").send().await;
+    assert_eq!((res.status(), res.text()), (200, "tiny"));
+    let res = app
+        .post("/api/echo")
+        .json(&serde_json::json!({ "a": 1 }))
+        .send()
+        .await;
+    assert_eq!((res.status(), res.text()), (201, r#"{"a":1}"#));
+    let res = app.get("/health").send().await;
+    assert_eq!((res.status(), res.text()), (200, "up"));
+    for (path, message) in [
+        ("/small", "Cannot GET /small"),
+        ("/api/health", "Cannot GET /api/health"),
+        ("/api/nope?x=1", "Cannot GET /api/nope?x=1"),
+        ("/apismall", "Cannot GET /apismall"),
+    ] {
+        let res = app.get(path).send().await;
+        assert_eq!(
+            (res.status(), res.json::<Value>()),
+            (
+                404,
+                serde_json::json!({ "message": message, "error": "Not Found", "statusCode": 404 })
+            ),
+            "{path}"
+        );
+    }
+    // A known path with an unserved method under the prefix: Express's 404, the full path.
+    let res = app.delete("/api/small").send().await;
+    assert_eq!(res.json::<Value>()["message"], "Cannot DELETE /api/small");
+}

@@ -16,7 +16,9 @@ use tower_http::normalize_path::NormalizePath;
 use tower_http::request_id::{PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::set_header::SetResponseHeaderLayer;
 
-use super::BootError;
+use super::edge::{Edge, SECURITY_HEADERS};
+use super::prefix::{GlobalPrefix, GlobalPrefixOptions};
+use super::{BootError, HybridAppOptions};
 use crate::di::Container;
 use crate::http::{
     global_filters, nest_defaults, nest_fallbacks, on_panic, BodyLimit, CanActivate, DynFilter,
@@ -38,38 +40,11 @@ pub struct NestApplication {
     global_filters: Vec<Arc<dyn DynFilter>>,
     layers: Vec<UserLayer>,
     edge: Edge,
+    prefix: Option<GlobalPrefix>,
 }
 
 /// A user's tower layer, applied to the router at assembly.
 type UserLayer = Box<dyn FnOnce(Router) -> Router + Send>;
-
-/// The app-wide HTTP settings (Nest's `app.enableCors()`, `app.use(compression())`,
-/// `app.use(helmet())`, the body parser's limit).
-#[derive(Default)]
-struct Edge {
-    cors: Option<CorsLayer>,
-    compression: bool,
-    security_headers: bool,
-    body_limit: Option<usize>,
-    request_id: bool,
-    validation: Option<ValidationOptions>,
-}
-
-/// Helmet's default headers (helmet 7/8), set unless a route set its own.
-const SECURITY_HEADERS: [(&str, &str); 12] = [
-    ("content-security-policy", "default-src 'self';base-uri 'self';font-src 'self' https: data:;form-action 'self';frame-ancestors 'self';img-src 'self' data:;object-src 'none';script-src 'self';script-src-attr 'none';style-src 'self' https: 'unsafe-inline';upgrade-insecure-requests"),
-    ("cross-origin-opener-policy", "same-origin"),
-    ("cross-origin-resource-policy", "same-origin"),
-    ("origin-agent-cluster", "?1"),
-    ("referrer-policy", "no-referrer"),
-    ("strict-transport-security", "max-age=31536000; includeSubDomains"),
-    ("x-content-type-options", "nosniff"),
-    ("x-dns-prefetch-control", "off"),
-    ("x-download-options", "noopen"),
-    ("x-frame-options", "SAMEORIGIN"),
-    ("x-permitted-cross-domain-policies", "none"),
-    ("x-xss-protection", "0"),
-];
 
 impl std::fmt::Debug for NestApplication {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -90,6 +65,7 @@ impl NestApplication {
             global_filters: Vec::new(),
             layers: Vec::new(),
             edge: Edge::default(),
+            prefix: None,
         }
     }
 
@@ -207,6 +183,9 @@ impl NestApplication {
         } else {
             nest_fallbacks(self.router)
         };
+        if let Some(prefix) = self.prefix {
+            router = prefix.apply(router);
+        }
         if !self.global_filters.is_empty() {
             let filters: Arc<[Arc<dyn DynFilter>]> = self.global_filters.into();
             router = router.layer(axum::middleware::from_fn_with_state(
@@ -312,6 +291,24 @@ impl NestApplication {
     /// filters; unknown routes and panics included). Nest's `app.useGlobalFilters(..)`.
     pub fn use_global_filters(&mut self, filter: impl ExceptionFilter) -> &mut Self {
         self.global_filters.push(Arc::new(filter));
+        self
+    }
+
+    /// `app.setGlobalPrefix('api')`: every route under `/api` (`GET /api/users/42`); the route
+    /// table logged at boot shows the controllers' paths, and `Cannot GET` messages the path
+    /// as requested.
+    pub fn set_global_prefix(&mut self, prefix: &str) -> &mut Self {
+        self.set_global_prefix_with(prefix, GlobalPrefixOptions::default())
+    }
+
+    /// `app.setGlobalPrefix('api', { exclude: ['health'] })`: the excluded routes are served
+    /// without the prefix, and only there.
+    pub fn set_global_prefix_with(
+        &mut self,
+        prefix: &str,
+        options: GlobalPrefixOptions,
+    ) -> &mut Self {
+        self.prefix = Some(GlobalPrefix::new(prefix, options));
         self
     }
 
@@ -492,12 +489,4 @@ async fn bind(addr: impl ToSocketAddrs, shown: String) -> Result<TcpListener, Bo
             addr: shown,
             source,
         })
-}
-
-/// Nest's `HybridAppOptions`: how a connected microservice shares the app's settings.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct HybridAppOptions {
-    /// `inheritAppConfig`: the app's global guards run in front of the microservice's
-    /// handlers too (before the controllers' and handlers' own).
-    pub inherit_app_config: bool,
 }

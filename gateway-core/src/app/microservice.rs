@@ -152,3 +152,11 @@ impl NestMicroservice {
         Ok(())
     }
 }
+
+/// Nest's `HybridAppOptions`: how a connected microservice shares the app's settings.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct HybridAppOptions {
+    /// `inheritAppConfig`: the app's global guards run in front of the microservice's
+    /// handlers too (before the controllers' and handlers' own).
+    pub inherit_app_config: bool,
+}

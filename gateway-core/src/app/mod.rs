@@ -11,12 +11,15 @@
 //! - `microservice`: serving message patterns over a [`Transport`].
 
 pub(crate) mod boot;
+mod edge;
 mod http;
 mod microservice;
+mod prefix;
 
 pub use crate::server::Transport;
-pub use http::{HybridAppOptions, NestApplication};
-pub use microservice::{MicroserviceServer, NestMicroservice};
+pub use http::NestApplication;
+pub use microservice::{HybridAppOptions, MicroserviceServer, NestMicroservice};
+pub use prefix::{ExcludedRoute, GlobalPrefixOptions};
 
 use crate::di::{DiError, Factory, Module};
 use crate::server::ServerError;

@@ -66,12 +66,22 @@ pub use validate::{FromJsonBody, FromQuery, Valid, ValidationOptions};
 
 /// The fallback handler for unknown routes: Nest's 404
 /// `{"message":"Cannot GET /path","error":"Not Found","statusCode":404}`. The path keeps its
-/// query string, as Express's `originalUrl` does. (Nested under a prefix in a bigger axum app,
-/// the path shown is the nested one.)
-pub async fn route_not_found(method: Method, uri: Uri) -> HttpException {
+/// query string, as Express's `originalUrl` does, and the app's global prefix. (Nested under
+/// a prefix in a bigger axum app, the path shown is the nested one.)
+pub async fn route_not_found(
+    method: Method,
+    uri: Uri,
+    shown: Option<axum::Extension<ShownUri>>,
+) -> HttpException {
+    let uri = shown.map_or(uri, |shown| shown.0 .0);
     let url = uri.path_and_query().map_or(uri.path(), |p| p.as_str());
     HttpException::route_not_found(method.as_str(), url)
 }
+
+/// The URI a request was sent to, when the app routes it by another (its global prefix
+/// stripped): what Nest's messages show.
+#[derive(Debug, Clone)]
+pub struct ShownUri(pub Uri);
 
 /// Nest's behaviour around the routes of a finished router: an unknown path *or* an unserved
 /// method on a known path is 404 `Cannot <METHOD> <url>` (Express has no 405), and a panic
