@@ -107,6 +107,15 @@ impl<T: DeserializeOwned + Validate> FromJsonBody for Valid<T> {
     }
 }
 
+impl<T: DeserializeOwned + Validate + Send + 'static> crate::server::FromPayload for Valid<T> {
+    fn from_payload(route: &str, data: &[u8]) -> Result<Self, crate::server::RpcException> {
+        <Valid<T> as FromJsonBody>::from_json(data, ValidationOptions::default()).map_err(|error| {
+            tracing::warn!(pattern = route, %error, "payload refused by validation");
+            crate::server::RpcException::new(error.body().clone())
+        })
+    }
+}
+
 /// A `#[query]` argument: any `DeserializeOwned` type, or [`Valid<T>`].
 pub trait FromQuery: Sized {
     /// Builds the argument from the parsed query string.

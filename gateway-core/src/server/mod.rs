@@ -28,7 +28,7 @@ pub(crate) mod serving;
 pub use context::MessageContext;
 pub use error::ServerError;
 pub use exception::RpcException;
-pub use router::MessageRouter;
+pub use router::{FromPayload, MessageRouter};
 pub use serving::{
     check_router, Server, ServerTransport, ShutdownHandle, Transport, DEFAULT_GRACE_PERIOD,
 };

@@ -74,7 +74,7 @@ impl MessageRouter {
     /// panic with Nest's `Internal server error`.
     pub fn message<D, F, Fut>(mut self, pattern: impl Into<Pattern>, handler: F) -> Self
     where
-        D: DeserializeOwned + Send + 'static,
+        D: FromPayload,
         F: Fn(D) -> Fut + Send + Sync + 'static,
         Fut: Future + Send + 'static,
         Fut::Output: HandlerResult,
@@ -87,7 +87,7 @@ impl MessageRouter {
             let route = name.clone();
             async move {
                 let call = async {
-                    match decode::<D>(&route, &data) {
+                    match D::from_payload(&route, &data) {
                         Ok(payload) => handler(payload).await.into_reply(),
                         Err(exception) => Err(exception),
                     }
@@ -111,7 +111,7 @@ impl MessageRouter {
     /// an `Err` item ends the stream with that `err`, and the end is marked as Nest does.
     pub fn stream<D, F, S, T, E>(mut self, pattern: impl Into<Pattern>, handler: F) -> Self
     where
-        D: DeserializeOwned + Send + 'static,
+        D: FromPayload,
         F: Fn(D) -> S + Send + Sync + 'static,
         S: Stream<Item = Result<T, E>> + Send + 'static,
         T: Serialize + Send + 'static,
@@ -125,7 +125,7 @@ impl MessageRouter {
                 tracing::error!(pattern = %route, "stream handler panicked");
                 RpcException::internal()
             };
-            let started = decode::<D>(&name, &data).and_then(|payload| {
+            let started = D::from_payload(&name, &data).and_then(|payload| {
                 std::panic::catch_unwind(AssertUnwindSafe(|| handler(payload)))
                     .map_err(|_| panicked(&name))
             });
@@ -152,7 +152,7 @@ impl MessageRouter {
     /// Handles events for `pattern`. Several handlers may share a pattern; all run.
     pub fn event<D, F, Fut>(mut self, pattern: impl Into<Pattern>, handler: F) -> Self
     where
-        D: DeserializeOwned + Send + 'static,
+        D: FromPayload,
         F: Fn(D) -> Fut + Send + Sync + 'static,
         Fut: Future + Send + 'static,
         Fut::Output: EventResult,
@@ -165,7 +165,7 @@ impl MessageRouter {
             let route = name.clone();
             async move {
                 let call = async {
-                    match decode::<D>(&route, &data) {
+                    match D::from_payload(&route, &data) {
                         Ok(payload) => handler(payload).await.report(&route),
                         Err(exception) => {
                             tracing::error!(pattern = %route, error = %exception, "event dropped")
@@ -230,11 +230,25 @@ impl MessageRouter {
     }
 }
 
-fn decode<D: DeserializeOwned>(route: &str, data: &[u8]) -> Result<D, RpcException> {
-    serde_json::from_slice(data).map_err(|error| {
-        tracing::warn!(pattern = route, %error, "payload does not match the handler's type");
-        RpcException::new(format!("Invalid payload for {route}: {error}"))
-    })
+/// A message or event handler's payload: any `DeserializeOwned` type, or
+/// [`Valid<T>`](crate::http::Valid) (validated as a `#[body]` is: Nest's `ValidationPipe` on a
+/// payload). A payload that does not decode is answered with
+/// `{"status":"error","message":"Invalid payload for <pattern>: .."}`; one that does not
+/// validate with the `ValidationPipe`'s 400 body as the `err`
+/// (`{"statusCode":400,"message":[..],"error":"Bad Request"}`, which a Nest gateway answers
+/// as a 400).
+pub trait FromPayload: Sized + Send + 'static {
+    /// Decodes the payload's JSON (`data`) for the handler of `route`.
+    fn from_payload(route: &str, data: &[u8]) -> Result<Self, RpcException>;
+}
+
+impl<T: DeserializeOwned + Send + 'static> FromPayload for T {
+    fn from_payload(route: &str, data: &[u8]) -> Result<Self, RpcException> {
+        serde_json::from_slice(data).map_err(|error| {
+            tracing::warn!(pattern = route, %error, "payload does not match the handler's type");
+            RpcException::new(format!("Invalid payload for {route}: {error}"))
+        })
+    }
 }
 
 /// Finds the entry for a pattern as received. The raw text is tried first: it is already the
