@@ -262,3 +262,85 @@ async fn a_global_prefix_moves_every_route_but_the_excluded_ones() {
     let res = app.delete("/api/small").send().await;
     assert_eq!(res.json::<Value>()["message"], "Cannot DELETE /api/small");
 }
+
+/// Form bodies: the same bodies posted to Express's urlencoded parser as Nest registers it
+/// (`nest-peer/form-parse.js`, the real body-parser and qs) and to our `#[body]`; what the
+/// handler sees is the same JSON, byte for byte, and the limits answer the same statuses.
+#[tokio::test]
+async fn form_bodies_parse_as_expresss_extended_parser_does() {
+    if !nest_available("form_bodies_parse_as_expresss_extended_parser_does") {
+        return;
+    }
+    let deep = |n: usize| format!("a{}=1", "[b]".repeat(n));
+    let bodies: Vec<String> = [
+        "a=1&b=2",
+        "a=1&a=2&a=3",
+        "user[name]=Ada&user[langs][]=en&user[langs][]=fr",
+        "a[1]=b&a[0]=c",
+        "a[0]=x&a[b]=y",
+        "a[b]=1&a=2",
+        "a=2&a[b]=1",
+        "b=1&2=x&1=y",
+        "x[2]=a&x[10]=b",
+        "x[101]=a&x[0]=b",
+        "flag&=x&b=",
+        "bad=%E0%A4%A&ok=%41",
+        "u=%C3%A9t%C3%A9+ok&emoji=%F0%9F%98%80",
+        "k%5Bn%5D=v",
+        "a[[b]]=1",
+        "a[b]c=1",
+        "a[b=1",
+        "a[]=1&a[]=2&a[]=",
+        "a[][b]=1&a[][c]=2",
+        "a[0][b]=1&a[0][c]=2",
+        "a[0]=1&a[1]=2&a=3",
+        "o[x][y][z]=deep&o[x][w]=2",
+        "a=1&&b=2&",
+        "=x",
+        "a%20b=c%20d&plus=a+b",
+        "a[b]=1&a=2&a=3",
+        "a=1&a[b]=2&a[c]=3",
+        "a[b]=1&a=2&a[c]=3",
+        "a[0]=1&a[b]=2&a=3",
+        "x[100]=a",
+        "x[99]=a",
+        "a[b]c[d]=1",
+        "[a]=1&[]=2",
+        "a[]b=1&a]=1&a[b]]=c",
+        "%=x&a=%&a=%ZZ",
+        "a==b&c[=1",
+        "",
+    ]
+    .into_iter()
+    .map(str::to_owned)
+    .chain([deep(32), deep(33), vec!["p=1"; 1001].join("&")])
+    .collect();
+    let express = run_node(
+        Nest::V11,
+        "form-parse.js",
+        &[],
+        &serde_json::to_string(&bodies).unwrap(),
+    )
+    .await;
+    let express: Vec<(u16, String)> =
+        serde_json::from_str(&express).expect("form-parse.js prints JSON");
+    let app = gateway_core::testing::Test::create_testing_module::<EdgeModule>()
+        .compile()
+        .await
+        .unwrap()
+        .create_nest_application()
+        .into_test();
+    for (body, (status, parsed)) in bodies.iter().zip(express) {
+        let res = app
+            .post("/echo")
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(body.clone())
+            .send()
+            .await;
+        if status == 200 {
+            assert_eq!((res.status(), res.text()), (201, parsed.as_str()), "{body}");
+        } else {
+            assert_eq!(res.status(), status, "{body:.60}");
+        }
+    }
+}

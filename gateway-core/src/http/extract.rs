@@ -24,7 +24,8 @@ pub struct BodyLimit(pub usize);
 /// | a JSON scalar (`5`, `"x"`): Express's strict parser | 400, same shape |
 /// | JSON that does not fit `T` | 400, same shape, naming the field |
 /// | more than 100 kb ([`BodyLimit`]) | 413 `{"statusCode":413,"message":"request entity too large"}` |
-/// | empty, or not `application/json` | parsed as `{}`, as the Nest handler would see it |
+/// | `application/x-www-form-urlencoded` | parsed as Express's extended parser does (`qs`): `a[b]=1&c[]=2` is `{"a":{"b":"1"},"c":["2"]}`, values are strings; over 1000 parameters 413 `too many parameters`, nested deeper than 32 400 |
+/// | empty, or another type | parsed as `{}`, as the Nest handler would see it |
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Body<T>(pub T);
 
@@ -40,7 +41,7 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Body<T> {
 }
 
 /// The JSON text of a request body, with Nest's answers: the 413 over the limit, the 400 for
-/// a scalar, and `{}` for an empty or non-JSON body.
+/// a scalar, a form body as JSON, and `{}` for an empty body or another type.
 pub(crate) async fn json_text(request: Request) -> Result<Bytes, HttpException> {
     let limit = request
         .extensions()
@@ -54,16 +55,19 @@ pub(crate) async fn json_text(request: Request) -> Result<Bytes, HttpException> 
     if announced.is_some_and(|len| len > limit) {
         return Err(too_large());
     }
-    let is_json = request
+    let essence = request
         .headers()
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.split(';').next())
-        .is_some_and(|essence| essence.trim().eq_ignore_ascii_case("application/json"));
+        .map(|essence| essence.trim().to_ascii_lowercase());
     let bytes = axum::body::to_bytes(request.into_body(), limit)
         .await
         .map_err(|_| too_large())?;
-    if !is_json || bytes.trim_ascii().is_empty() {
+    if essence.as_deref() == Some("application/x-www-form-urlencoded") {
+        return super::form::form_to_json(&bytes).map(Bytes::from);
+    }
+    if essence.as_deref() != Some("application/json") || bytes.trim_ascii().is_empty() {
         return Ok(Bytes::from_static(b"{}"));
     }
     if let Some(first) = bytes.trim_ascii_start().first() {

@@ -20,6 +20,7 @@ mod controller;
 mod exception;
 mod extract;
 mod filter;
+mod form;
 pub(crate) mod guard;
 mod interceptor;
 mod json_syntax;
