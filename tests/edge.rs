@@ -29,6 +29,17 @@ impl EdgeController {
     async fn echo(&self, #[body] body: Value) -> Value {
         body
     }
+
+    /// A webhook: the bytes as signed, and the same body parsed.
+    #[post("webhook")]
+    async fn webhook(&self, #[raw_body] raw: axum::body::Bytes, #[body] event: Value) -> Value {
+        serde_json::json!({ "raw": String::from_utf8_lossy(&raw), "event": event })
+    }
+
+    #[post("text")]
+    async fn text(&self, #[raw_body] text: String) -> String {
+        text.to_uppercase()
+    }
 }
 
 #[module(controllers = [EdgeController])]
@@ -343,4 +354,47 @@ async fn form_bodies_parse_as_expresss_extended_parser_does() {
             assert_eq!(res.status(), status, "{body:.60}");
         }
     }
+}
+
+/// `#[raw_body]` (Nest's `rawBody: true`, `req.rawBody`): the bytes as received beside the
+/// parsed body, for a signature check; the body limit holds for it too.
+#[tokio::test]
+async fn the_raw_body_comes_as_received_beside_the_parsed_one() {
+    let app = gateway_core::testing::Test::create_testing_module::<EdgeModule>()
+        .compile()
+        .await
+        .unwrap()
+        .create_nest_application()
+        .into_test();
+    let sent = "{ \"id\" : 7,\n  \"kind\": \"paid\" }";
+    let res = app
+        .post("/webhook")
+        .header("content-type", "application/json")
+        .body(sent)
+        .send()
+        .await;
+    assert_eq!(
+        (res.status(), res.json::<Value>()),
+        (
+            201,
+            serde_json::json!({ "raw": sent, "event": { "id": 7, "kind": "paid" } })
+        )
+    );
+    let res = app
+        .post("/text")
+        .header("content-type", "text/plain")
+        .body("hello")
+        .send()
+        .await;
+    assert_eq!((res.status(), res.text()), (201, "HELLO"));
+    let res = app.post("/text").body(vec![0xff, 0xfe]).send().await;
+    assert_eq!(res.status(), 400);
+    let res = app.post("/text").body(vec![b'a'; 200 * 1024]).send().await;
+    assert_eq!(
+        (res.status(), res.text()),
+        (
+            413,
+            r#"{"statusCode":413,"message":"request entity too large"}"#
+        )
+    );
 }

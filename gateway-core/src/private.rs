@@ -3,8 +3,7 @@
 use std::str::FromStr;
 use std::sync::Arc;
 
-use axum::body::Body as HttpBody;
-use axum::extract::{FromRequestParts, RawPathParams, Request};
+use axum::extract::{FromRequestParts, RawPathParams};
 use axum::http::request::Parts;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -12,12 +11,16 @@ use serde::Serialize;
 
 /// The request pipeline every route runs (see `http/pipeline.rs`).
 pub use crate::http::pipeline::run as handle;
+use crate::http::FromQuery;
 use crate::http::{
     nest_response, AuthUser, CanActivate, DynFilter, DynGuard, DynInterceptor, ExceptionFilter,
     HttpException, NestInterceptor,
 };
 pub use crate::http::{Decorator, MetaValue, Metadata};
-use crate::http::{FromJsonBody, FromQuery, ValidationOptions};
+
+#[path = "private_body.rs"]
+mod body_args;
+pub use body_args::{body, body_from_bytes, raw_body, raw_body_as};
 
 pub use axum;
 pub use inventory;
@@ -136,19 +139,6 @@ pub async fn extract<T: FromRequestParts<()>>(parts: &mut Parts) -> Result<T, Re
     T::from_request_parts(parts, &())
         .await
         .map_err(IntoResponse::into_response)
-}
-
-/// The JSON body (`#[body]`), or a validated `Valid<T>`, with Nest's 400/413.
-pub async fn body<T: FromJsonBody>(parts: Parts, body: HttpBody) -> Result<T, Response> {
-    let options = parts
-        .extensions
-        .get::<ValidationOptions>()
-        .copied()
-        .unwrap_or_default();
-    let text = crate::http::json_text(Request::from_parts(parts, body))
-        .await
-        .map_err(IntoResponse::into_response)?;
-    T::from_json(&text, options).map_err(IntoResponse::into_response)
 }
 
 /// A route's `T: Serialize` result, sent as Nest sends it.

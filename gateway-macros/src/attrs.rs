@@ -15,8 +15,9 @@ pub const ROUTE_METHODS: [(&str, &str); 5] = [
 ];
 
 /// What a route argument can be taken from.
-pub const ROUTE_ARG_ATTRS: [&str; 7] =
-    ["param", "body", "query", "headers", "header", "req", "user"];
+pub const ROUTE_ARG_ATTRS: [&str; 8] = [
+    "param", "body", "raw_body", "query", "headers", "header", "req", "user",
+];
 
 /// What a message or event handler's argument can be.
 pub const HANDLER_ARG_ATTRS: [&str; 2] = ["payload", "ctx"];

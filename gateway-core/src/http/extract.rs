@@ -43,42 +43,91 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Body<T> {
 /// The JSON text of a request body, with Nest's answers: the 413 over the limit, the 400 for
 /// a scalar, a form body as JSON, and `{}` for an empty body or another type.
 pub(crate) async fn json_text(request: Request) -> Result<Bytes, HttpException> {
-    let limit = request
-        .extensions()
+    let (parts, body) = request.into_parts();
+    let bytes = read_body(&parts, body).await?;
+    json_of(&parts, &bytes)
+}
+
+/// The body's bytes, within the limit ([`BodyLimit`], 100 kb by default): Nest's 413 over it.
+pub(crate) async fn read_body(
+    parts: &axum::http::request::Parts,
+    body: axum::body::Body,
+) -> Result<Bytes, HttpException> {
+    let limit = parts
+        .extensions
         .get::<BodyLimit>()
         .map_or(DEFAULT_BODY_LIMIT, |l| l.0);
     let too_large = || HttpException::new("request entity too large", 413);
-    let announced = request
-        .headers()
+    let announced = parts
+        .headers
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok()?.parse::<usize>().ok());
     if announced.is_some_and(|len| len > limit) {
         return Err(too_large());
     }
-    let essence = request
-        .headers()
+    axum::body::to_bytes(body, limit)
+        .await
+        .map_err(|_| too_large())
+}
+
+/// The JSON a body's `bytes` stand for, by the request's content type.
+pub(crate) fn json_of(
+    parts: &axum::http::request::Parts,
+    bytes: &Bytes,
+) -> Result<Bytes, HttpException> {
+    let essence = parts
+        .headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.split(';').next())
         .map(|essence| essence.trim().to_ascii_lowercase());
-    let bytes = axum::body::to_bytes(request.into_body(), limit)
-        .await
-        .map_err(|_| too_large())?;
     if essence.as_deref() == Some("application/x-www-form-urlencoded") {
-        return super::form::form_to_json(&bytes).map(Bytes::from);
+        return super::form::form_to_json(bytes).map(Bytes::from);
     }
     if essence.as_deref() != Some("application/json") || bytes.trim_ascii().is_empty() {
         return Ok(Bytes::from_static(b"{}"));
     }
     if let Some(first) = bytes.trim_ascii_start().first() {
         if *first != b'{' && *first != b'[' {
-            let text = String::from_utf8_lossy(&bytes);
+            let text = String::from_utf8_lossy(bytes);
             return Err(HttpException::bad_request(
                 super::json_syntax::strict_violation(&text),
             ));
         }
     }
-    Ok(bytes)
+    Ok(bytes.clone())
+}
+
+/// A `#[raw_body]` argument: the body as received (Nest's `rawBody: true` and
+/// `req.rawBody`), for a webhook's signature check beside the parsed `#[body]`.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot hold a raw body",
+    label = "`#[raw_body]` takes `Bytes`, `Vec<u8>` or `String`",
+    note = "the raw body is the request's bytes as received: `#[raw_body] raw: Bytes`"
+)]
+pub trait FromRawBody: Sized {
+    /// The argument from the body's bytes (a `String` refuses bytes that are not UTF-8 with
+    /// a 400).
+    fn from_raw_body(bytes: &Bytes) -> Result<Self, HttpException>;
+}
+
+impl FromRawBody for Bytes {
+    fn from_raw_body(bytes: &Bytes) -> Result<Self, HttpException> {
+        Ok(bytes.clone())
+    }
+}
+
+impl FromRawBody for Vec<u8> {
+    fn from_raw_body(bytes: &Bytes) -> Result<Self, HttpException> {
+        Ok(bytes.to_vec())
+    }
+}
+
+impl FromRawBody for String {
+    fn from_raw_body(bytes: &Bytes) -> Result<Self, HttpException> {
+        String::from_utf8(bytes.to_vec())
+            .map_err(|_| HttpException::bad_request("the body is not UTF-8 text"))
+    }
 }
 
 /// What Nest's parse pipes say about integers and floats.

@@ -30,6 +30,7 @@ fn arguments(route: &Route, diags: &mut Diagnostics) {
         }
     }
     let mut bodies = 0;
+    let mut raw = 0;
     for arg in &route.args {
         match &arg.source {
             Source::Param(name) if route.path_ok && !path.params.contains(name) => diags.error_at(&arg.at, format!(
@@ -40,6 +41,12 @@ fn arguments(route: &Route, diags: &mut Diagnostics) {
                 bodies += 1;
                 if bodies > 1 {
                     diags.error_at(&arg.at, "a route has one body: take it as one `#[body]` struct with every field");
+                }
+            }
+            Source::RawBody => {
+                raw += 1;
+                if raw > 1 {
+                    diags.error_at(&arg.at, "a route has one raw body: take it once, as `#[raw_body] raw: Bytes`");
                 }
             }
             _ => {}

@@ -315,7 +315,7 @@ fn shared_list(
 }
 
 /// One argument, read from the request (returning the error response if it cannot be).
-fn extract(arg: &Arg, index: usize) -> TokenStream {
+fn extract(arg: &Arg, index: usize, raw: bool) -> TokenStream {
     let var = format_ident!("__arg{}", index);
     let ty = &arg.ty;
     let private = private();
@@ -347,8 +347,14 @@ fn extract(arg: &Arg, index: usize) -> TokenStream {
         Source::Extractor => {
             quote_spanned!(at(ty.span())=> #private::extract::<#ty>(&mut __parts).await)
         }
+        Source::Body if raw => {
+            quote_spanned!(at(ty.span())=> #private::body_from_bytes::<#ty>(&__parts, &__raw))
+        }
         Source::Body => {
             quote_spanned!(at(ty.span())=> #private::body::<#ty>(__parts, __body).await)
+        }
+        Source::RawBody => {
+            quote_spanned!(at(ty.span())=> #private::raw_body_as::<#ty>(&__raw))
         }
     };
     quote!(let #var: #ty = { let __value = #value; #bail };)
@@ -363,19 +369,27 @@ fn call(route: &Route) -> TokenStream {
     let path_params = route.args.iter().any(|a| matches!(a.source, Source::Param(_))).then(|| {
         quote!(let __path = match #private::raw_path(&mut __parts).await { ::core::result::Result::Ok(p) => p, ::core::result::Result::Err(r) => return r };)
     });
-    let is_body = |a: &&Arg| matches!(a.source, Source::Body);
+    let is_body = |a: &&Arg| matches!(a.source, Source::Body | Source::RawBody);
+    // With `#[raw_body]`, the body is read once as bytes, and a `#[body]` parsed from them.
+    let raw = route
+        .args
+        .iter()
+        .any(|a| matches!(a.source, Source::RawBody));
     let heads = route
         .args
         .iter()
         .enumerate()
         .filter(|(_, a)| !is_body(a))
-        .map(|(i, a)| extract(a, i));
+        .map(|(i, a)| extract(a, i, raw));
+    let read_raw = raw.then(|| {
+        quote!(let __raw = match #private::raw_body(&__parts, __body).await { ::core::result::Result::Ok(b) => b, ::core::result::Result::Err(r) => return r };)
+    });
     let body = route
         .args
         .iter()
         .enumerate()
-        .find(|(_, a)| is_body(a))
-        .map(|(i, a)| extract(a, i));
+        .filter(|(_, a)| is_body(a))
+        .map(|(i, a)| extract(a, i, raw));
     let names = (0..route.args.len()).map(|i| format_ident!("__arg{}", i));
     let pick =
         quote_spanned!(at(route.output_span)=> (&&&&&&#private::pick::Out::of(&__result)).pick());
@@ -385,7 +399,8 @@ fn call(route: &Route) -> TokenStream {
         move |#[allow(unused_mut)] mut __parts, __body| async move {
             #path_params
             #(#heads)*
-            #body
+            #read_raw
+            #(#body)*
             let __status = #private::status(#status);
             let __result = this.#handler(#(#names),*).await;
             #[allow(unused_mut)]

@@ -112,6 +112,8 @@ pub enum Source {
     /// `#[param]`: a path segment, by name.
     Param(String),
     Body,
+    /// `#[raw_body]`: the body's bytes as received (beside a parsed `#[body]` if any).
+    RawBody,
     Query,
     Headers,
     /// `#[header("name")]`, the name lower-cased.

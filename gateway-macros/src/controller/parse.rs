@@ -404,6 +404,7 @@ fn arg_source(name: &str, attr: &Attribute, pat: &Pat, diags: &mut Diagnostics) 
             }
         },
         "body" => Source::Body,
+        "raw_body" => Source::RawBody,
         "query" => Source::Query,
         "headers" => Source::Headers,
         "user" => Source::User,

@@ -1,0 +1,44 @@
+//! The generated routes' body arguments: `#[body]` and `#[raw_body]`.
+
+use axum::body::Body as HttpBody;
+use axum::extract::Request;
+use axum::http::request::Parts;
+use axum::response::{IntoResponse, Response};
+
+use crate::http::{FromJsonBody, ValidationOptions};
+
+/// The JSON body (`#[body]`), or a validated `Valid<T>`, with Nest's 400/413.
+pub async fn body<T: FromJsonBody>(parts: Parts, body: HttpBody) -> Result<T, Response> {
+    let options = parts
+        .extensions
+        .get::<ValidationOptions>()
+        .copied()
+        .unwrap_or_default();
+    let text = crate::http::json_text(Request::from_parts(parts, body))
+        .await
+        .map_err(IntoResponse::into_response)?;
+    T::from_json(&text, options).map_err(IntoResponse::into_response)
+}
+
+/// `#[raw_body]`: the body's bytes, within the limit (Nest's 413 over it).
+pub async fn raw_body(parts: &Parts, body: HttpBody) -> Result<bytes::Bytes, Response> {
+    crate::http::read_body(parts, body)
+        .await
+        .map_err(IntoResponse::into_response)
+}
+
+/// A `#[body]` beside a `#[raw_body]`: parsed from the bytes already read.
+pub fn body_from_bytes<T: FromJsonBody>(parts: &Parts, raw: &bytes::Bytes) -> Result<T, Response> {
+    let options = parts
+        .extensions
+        .get::<ValidationOptions>()
+        .copied()
+        .unwrap_or_default();
+    let text = crate::http::json_of(parts, raw).map_err(IntoResponse::into_response)?;
+    T::from_json(&text, options).map_err(IntoResponse::into_response)
+}
+
+/// The `#[raw_body]` argument.
+pub fn raw_body_as<T: crate::http::FromRawBody>(raw: &bytes::Bytes) -> Result<T, Response> {
+    T::from_raw_body(raw).map_err(IntoResponse::into_response)
+}
