@@ -5,7 +5,7 @@ use axum::extract::Request;
 use axum::http::request::Parts;
 use axum::response::{IntoResponse, Response};
 
-use crate::http::{FromJsonBody, ValidationOptions};
+use crate::http::{FromJsonBody, HttpException, ValidationOptions};
 
 /// The JSON body (`#[body]`), or a validated `Valid<T>`, with Nest's 400/413.
 pub async fn body<T: FromJsonBody>(parts: Parts, body: HttpBody) -> Result<T, Response> {
@@ -28,17 +28,20 @@ pub async fn raw_body(parts: &Parts, body: HttpBody) -> Result<bytes::Bytes, Res
 }
 
 /// A `#[body]` beside a `#[raw_body]`: parsed from the bytes already read.
-pub fn body_from_bytes<T: FromJsonBody>(parts: &Parts, raw: &bytes::Bytes) -> Result<T, Response> {
+pub fn body_from_bytes<T: FromJsonBody>(
+    parts: &Parts,
+    raw: &bytes::Bytes,
+) -> Result<T, HttpException> {
     let options = parts
         .extensions
         .get::<ValidationOptions>()
         .copied()
         .unwrap_or_default();
-    let text = crate::http::json_of(parts, raw).map_err(IntoResponse::into_response)?;
-    T::from_json(&text, options).map_err(IntoResponse::into_response)
+    let text = crate::http::json_of(parts, raw)?;
+    T::from_json(&text, options)
 }
 
 /// The `#[raw_body]` argument.
-pub fn raw_body_as<T: crate::http::FromRawBody>(raw: &bytes::Bytes) -> Result<T, Response> {
-    T::from_raw_body(raw).map_err(IntoResponse::into_response)
+pub fn raw_body_as<T: crate::http::FromRawBody>(raw: &bytes::Bytes) -> Result<T, HttpException> {
+    T::from_raw_body(raw)
 }
