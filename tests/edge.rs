@@ -398,3 +398,67 @@ async fn the_raw_body_comes_as_received_beside_the_parsed_one() {
         )
     );
 }
+
+#[injectable]
+struct RouteKindsController;
+
+#[controller]
+impl RouteKindsController {
+    /// `@All('any')`: every method, status 200 (Nest's default for anything but POST).
+    #[all("any")]
+    async fn any(&self, #[req] parts: axum::http::request::Parts) -> String {
+        format!("any {}", parts.method)
+    }
+
+    #[head("ping")]
+    #[header("x-pong", "1")]
+    async fn ping_head(&self) {}
+
+    #[options("ping")]
+    async fn ping_options(&self) -> &'static str {
+        "GET, HEAD, OPTIONS"
+    }
+
+    /// Nest 11's named wildcard: the rest of the path, one segment or more.
+    #[get("files/:bucket/*path")]
+    async fn file(&self, #[param] bucket: String, #[param] path: String) -> String {
+        format!("{bucket}:{path}")
+    }
+}
+
+#[module(controllers = [RouteKindsController])]
+struct RouteKindsModule;
+
+#[tokio::test]
+async fn all_head_options_and_wildcard_routes() {
+    let app = gateway_core::testing::Test::create_testing_module::<RouteKindsModule>()
+        .compile()
+        .await
+        .unwrap()
+        .create_nest_application()
+        .into_test();
+    for (res, method) in [
+        (app.get("/any").send().await, "GET"),
+        (app.post("/any").send().await, "POST"),
+        (app.delete("/any").send().await, "DELETE"),
+    ] {
+        assert_eq!(
+            (res.status(), res.text()),
+            (200, format!("any {method}").as_str())
+        );
+    }
+    let res = app.request(axum::http::Method::HEAD, "/ping").send().await;
+    assert_eq!(
+        (res.status(), res.header("x-pong"), res.text()),
+        (200, Some("1"), "")
+    );
+    let res = app
+        .request(axum::http::Method::OPTIONS, "/ping")
+        .send()
+        .await;
+    assert_eq!((res.status(), res.text()), (200, "GET, HEAD, OPTIONS"));
+    let res = app.get("/files/b1/a/b/c.txt").send().await;
+    assert_eq!((res.status(), res.text()), (200, "b1:a/b/c.txt"));
+    let res = app.get("/files/b1").send().await;
+    assert_eq!(res.status(), 404);
+}

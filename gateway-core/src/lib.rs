@@ -79,9 +79,9 @@ pub mod transport;
 pub mod __private;
 
 pub use gateway_macros::{
-    apply_decorators, controller, delete, event_pattern, get, global, guard, http_code, injectable,
-    message_pattern, module, patch, pattern, post, public, put, roles, set_metadata, skip_throttle,
-    throttle, use_filters, use_interceptors,
+    all, apply_decorators, controller, delete, event_pattern, get, global, guard, head, http_code,
+    injectable, message_pattern, module, options, patch, pattern, post, public, put, roles,
+    set_metadata, skip_throttle, throttle, use_filters, use_interceptors,
 };
 pub use packet::NO_MESSAGE_HANDLER;
 

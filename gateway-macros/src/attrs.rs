@@ -6,12 +6,15 @@ use syn::punctuated::Punctuated;
 use syn::{Attribute, LitStr, Token};
 
 /// The route attributes, with the HTTP method each serves.
-pub const ROUTE_METHODS: [(&str, &str); 5] = [
+pub const ROUTE_METHODS: [(&str, &str); 8] = [
     ("get", "GET"),
     ("post", "POST"),
     ("put", "PUT"),
     ("patch", "PATCH"),
     ("delete", "DELETE"),
+    ("head", "HEAD"),
+    ("options", "OPTIONS"),
+    ("all", "ALL"),
 ];
 
 /// What a route argument can be taken from.

@@ -122,9 +122,15 @@ route_marker! {
     patch,
     /// `#[delete("path")]`: a DELETE route, inside a [`macro@controller`] block.
     delete,
+    /// `#[head("path")]`: a HEAD route (a GET route answers HEAD too), inside a [`macro@controller`] block.
+    head,
+    /// `#[options("path")]`: an OPTIONS route, inside a [`macro@controller`] block.
+    options,
+    /// `#[all("path")]`: every method (Nest's `@All`), inside a [`macro@controller`] block.
+    all,
     /// `#[http_code(204)]`: the route's success status, inside a [`macro@controller`] block.
     http_code,
-    /// `#[guard(AuthGuard)]`: under `#[controller]` (every route) or on a route method.
+    /// `#[guard(AuthGuard)]`: under `#[controller]` (every route and handler) or on a route or handler method.
     guard,
     /// `#[message_pattern({ cmd: "get_user" })]`: a request handler, inside a [`macro@controller`] block.
     message_pattern,

@@ -220,7 +220,11 @@ fn cross_check(root: &'static str, controllers: &[ControllerMount]) {
 /// Replaces `:name` segments with `:`, so routes that collide compare equal.
 fn shape(path: &str) -> String {
     path.split('/')
-        .map(|s| if s.starts_with(':') { ":" } else { s })
+        .map(|s| match s.as_bytes().first() {
+            Some(b':') => ":",
+            Some(b'*') => "*",
+            _ => s,
+        })
         .collect::<Vec<_>>()
         .join("/")
 }
@@ -245,7 +249,8 @@ fn check_routes<'a>(
                     second,
                 });
             }
-            if other.method == route.method {
+            // `#[all]` serves every method: it collides with any route on its path.
+            if other.method == route.method || other.method == "ALL" || route.method == "ALL" {
                 return Err(BootError::DuplicateRoute {
                     method: route.method,
                     path: route.path,

@@ -66,7 +66,10 @@ fn collisions(routes: &[Route], diags: &mut Diagnostics) {
                     "\"{}\" and \"{}\" are the same route with different parameter names: use the same names",
                     later.path.nest, earlier.path.nest
                 ), "the other route")
-            } else if earlier.method == later.method {
+            } else if earlier.method == later.method
+                || earlier.method.name == "ALL"
+                || later.method.name == "ALL"
+            {
                 (
                     format!(
                         "duplicate route: {} {} is already served by `{}`",

@@ -326,7 +326,8 @@ fn route(f: &mut ImplItemFn, prefix: &str, diags: &mut Diagnostics) -> Option<Ro
     let axum_fn = ROUTE_METHODS
         .iter()
         .find(|(_, m)| *m == method)
-        .map(|(name, _)| *name)
+        // Nest's `@All()` is axum's `any`.
+        .map(|(name, _)| if *name == "all" { "any" } else { *name })
         .expect("a known method");
     Some(Route {
         method: Method {

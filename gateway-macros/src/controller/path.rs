@@ -34,11 +34,35 @@ pub fn parse(prefix: &str, path: &str) -> Result<RoutePath, String> {
     let mut axum = String::new();
     let mut shape = String::new();
     let mut params: Vec<String> = Vec::new();
+    let mut rest: Option<&str> = None;
     for segment in segments(prefix)?.into_iter().chain(segments(path)?) {
         nest.push('/');
         axum.push('/');
         shape.push('/');
-        if let Some(name) = segment.strip_prefix(':') {
+        if let Some(name) = segment.strip_prefix('*') {
+            // Nest 11's named wildcard: the rest of the path, one segment or more.
+            if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+                return Err(format!(
+                    "the wildcard `{segment}` in \"{path}\" needs a plain name, as Nest 11 writes it: `*path`"
+                ));
+            }
+            if params.iter().any(|p| p == name) {
+                return Err(format!(
+                    "the parameter `{name}` appears twice in \"{path}\": give each parameter its own name"
+                ));
+            }
+            params.push(name.to_owned());
+            nest.push_str(segment);
+            axum.push_str("{*");
+            axum.push_str(name);
+            axum.push('}');
+            shape.push('*');
+            rest = Some(segment);
+        } else if let Some(after) = rest {
+            return Err(format!(
+                "the wildcard `{after}` in \"{path}\" takes the rest of the path: it is the last segment"
+            ));
+        } else if let Some(name) = segment.strip_prefix(':') {
             if name.is_empty() {
                 return Err(format!(
                     "the path \"{path}\" has a `:` with no name: write `:id`, `:userId`, ..."
@@ -63,7 +87,7 @@ pub fn parse(prefix: &str, path: &str) -> Result<RoutePath, String> {
         } else {
             if let Some(bad) = segment.chars().find(|c| "{}*?()[]:+".contains(*c)) {
                 return Err(format!(
-                    "the path \"{path}\" uses `{bad}` in the segment \"{segment}\": only literal segments and `:name` parameters are supported"
+                    "the path \"{path}\" uses `{bad}` in the segment \"{segment}\": only literal segments, `:name` parameters and a last `*name` wildcard are supported"
                 ));
             }
             nest.push_str(segment);
@@ -97,6 +121,10 @@ mod tests {
         assert_eq!(p.shape, "/api/users/:/orders/:");
         assert_eq!(parse("", "").unwrap().axum, "/");
         assert_eq!(parse("/v1/", "/health/").unwrap().nest, "/v1/health");
+        let files = parse("files", ":bucket/*path").unwrap();
+        assert_eq!(files.axum, "/files/{bucket}/{*path}");
+        assert_eq!(files.params, ["bucket", "path"]);
+        assert_eq!(files.shape, "/files/:/*");
     }
 
     #[test]
@@ -106,7 +134,9 @@ mod tests {
             ("users/:", "`:` with no name"),
             ("users/:id/x/:id", "appears twice"),
             ("users/{id}", "uses `{`"),
-            ("files/*", "uses `*`"),
+            ("files/*", "needs a plain name"),
+            ("files/*path/x", "is the last segment"),
+            ("files/{*path}", "uses `{`"),
             ("users/:user-id", "not a plain name"),
         ] {
             let error = parse("", path).unwrap_err();

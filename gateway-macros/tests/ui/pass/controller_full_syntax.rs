@@ -41,6 +41,19 @@ impl Everything {
         format!("{id}{uri}")
     }
 
+    #[all("proxy/*rest")]
+    async fn proxy(&self, #[param] rest: String) -> String {
+        rest
+    }
+
+    #[head("items")]
+    async fn probe(&self) {}
+
+    #[options("items")]
+    async fn describe(&self) -> &'static str {
+        "GET, POST"
+    }
+
     #[delete("items/:id")]
     #[http_code(204)]
     async fn remove(&self, #[param] id: i64) -> Result<(), RpcError> {
@@ -51,7 +64,10 @@ impl Everything {
 
 fn main() {
     let routes = Everything::META.routes;
-    assert_eq!(routes.len(), 6);
+    assert_eq!(routes.len(), 9);
+    assert_eq!((routes[5].method, routes[5].path), ("ALL", "/v1/proxy/*rest"));
+    assert_eq!(routes[6].method, "HEAD");
+    assert_eq!(routes[7].method, "OPTIONS");
     assert_eq!(routes[0].path, "/v1");
     assert_eq!(routes[1].path, "/v1/items/:id");
     assert_eq!(Everything::META.prefix, "/v1");
