@@ -462,3 +462,202 @@ async fn all_head_options_and_wildcard_routes() {
     let res = app.get("/files/b1").send().await;
     assert_eq!(res.status(), 404);
 }
+
+// --- versioning (Nest's `enableVersioning`) ---
+
+#[injectable]
+struct CatsV1Controller;
+
+#[controller("cats")]
+#[version("1")]
+impl CatsV1Controller {
+    #[get("")]
+    async fn list(&self) -> &'static str {
+        "cats v1"
+    }
+}
+
+#[injectable]
+struct CatsV2Controller;
+
+#[controller("cats")]
+#[version("2")]
+impl CatsV2Controller {
+    #[get("")]
+    async fn list(&self) -> &'static str {
+        "cats v2"
+    }
+
+    #[get(":id")]
+    async fn one(&self, #[param] id: u32) -> String {
+        format!("cat {id} v2")
+    }
+}
+
+#[injectable]
+struct UnversionedController;
+
+#[controller]
+impl UnversionedController {
+    #[get("status")]
+    #[version(neutral)]
+    async fn status(&self) -> &'static str {
+        "up"
+    }
+
+    #[get("plain")]
+    async fn plain(&self) -> &'static str {
+        "plain"
+    }
+
+    #[get("dogs")]
+    #[version("1", "2")]
+    async fn dogs(&self) -> &'static str {
+        "dogs"
+    }
+}
+
+#[module(controllers = [CatsV1Controller, CatsV2Controller, UnversionedController])]
+struct VersionedModule;
+
+async fn versioned(configure: impl FnOnce(&mut NestApplication)) -> gateway_core::testing::TestApp {
+    let mut app = gateway_core::testing::Test::create_testing_module::<VersionedModule>()
+        .compile()
+        .await
+        .unwrap()
+        .create_nest_application();
+    configure(&mut app);
+    app.into_test()
+}
+
+/// `(path, header)` → what answers: the body, or `404` (Nest's `Cannot GET <path>`).
+async fn answers(
+    app: &gateway_core::testing::TestApp,
+    path: &str,
+    header: Option<(&str, &str)>,
+) -> String {
+    let mut request = app.get(path);
+    if let Some((name, value)) = header {
+        request = request.header(name, value);
+    }
+    let res = request.send().await;
+    match res.status() {
+        200 => res.text().to_owned(),
+        404 => {
+            assert_eq!(res.json::<Value>()["message"], format!("Cannot GET {path}"));
+            "404".to_owned()
+        }
+        other => panic!("{path}: {other}"),
+    }
+}
+
+#[tokio::test]
+async fn uri_versioning_serves_each_version_at_its_path() {
+    let app = versioned(|app| {
+        app.enable_versioning(gateway_core::http::VersioningOptions::uri());
+    })
+    .await;
+    for (path, expected) in [
+        ("/v1/cats", "cats v1"),
+        ("/v2/cats", "cats v2"),
+        ("/v2/cats/5", "cat 5 v2"),
+        ("/v1/cats/5", "404"),
+        ("/cats", "404"),
+        ("/v3/cats", "404"),
+        ("/status", "up"),
+        ("/v1/status", "404"),
+        ("/plain", "plain"),
+        ("/v1/plain", "404"),
+        ("/v1/dogs", "dogs"),
+        ("/v2/dogs", "dogs"),
+        ("/dogs", "404"),
+    ] {
+        assert_eq!(answers(&app, path, None).await, expected, "{path}");
+    }
+    // With a default version and a global prefix: `/api/v1/plain`.
+    let app = versioned(|app| {
+        app.enable_versioning(gateway_core::http::VersioningOptions::uri().default_version(["1"]))
+            .set_global_prefix("api");
+    })
+    .await;
+    for (path, expected) in [
+        ("/api/v1/plain", "plain"),
+        ("/api/plain", "404"),
+        ("/api/v2/cats", "cats v2"),
+        ("/api/status", "up"),
+        ("/v1/plain", "404"),
+    ] {
+        assert_eq!(answers(&app, path, None).await, expected, "{path}");
+    }
+}
+
+#[tokio::test]
+async fn header_media_type_and_custom_versioning_choose_among_routes_of_one_path() {
+    let header = versioned(|app| {
+        app.enable_versioning(gateway_core::http::VersioningOptions::header(
+            "X-API-Version",
+        ));
+    })
+    .await;
+    let media = versioned(|app| {
+        app.enable_versioning(gateway_core::http::VersioningOptions::media_type("v="));
+    })
+    .await;
+    let custom = versioned(|app| {
+        // The versions a `versions` query lists, highest first (Nest's docs' custom extractor).
+        app.enable_versioning(gateway_core::http::VersioningOptions::custom(|parts| {
+            let query = parts.uri.query().unwrap_or_default();
+            let mut versions: Vec<String> = query
+                .strip_prefix("versions=")
+                .map(|v| v.split(',').map(str::to_owned).collect())
+                .unwrap_or_default();
+            versions.sort_by(|a, b| b.cmp(a));
+            versions
+        }));
+    })
+    .await;
+    for (path, version, expected) in [
+        ("/cats", Some("1"), "cats v1"),
+        ("/cats", Some("2"), "cats v2"),
+        ("/cats", None, "404"),
+        ("/cats/5", Some("1"), "404"),
+        ("/status", Some("7"), "up"),
+        ("/status", None, "up"),
+        ("/plain", Some("2"), "plain"),
+        ("/dogs", Some("2"), "dogs"),
+        ("/dogs", None, "404"),
+    ] {
+        let by_header = version.map(|v| ("x-api-version", v));
+        assert_eq!(
+            answers(&header, path, by_header).await,
+            expected,
+            "header {path} {version:?}"
+        );
+        let accept = version.map(|v| format!("application/json;v={v}"));
+        let by_media = accept.as_deref().map(|a| ("accept", a));
+        assert_eq!(
+            answers(&media, path, by_media).await,
+            expected,
+            "media {path} {version:?}"
+        );
+    }
+    // Nest tries the routes in registration order, each asking whether the list names its
+    // version (its adapter's "known bug": not the highest version first).
+    assert_eq!(
+        answers(&custom, "/cats?versions=1,2,9", None).await,
+        "cats v1"
+    );
+    assert_eq!(
+        answers(&custom, "/cats?versions=2,9", None).await,
+        "cats v2"
+    );
+    assert_eq!(answers(&custom, "/cats?versions=9", None).await, "404");
+}
+
+#[tokio::test]
+async fn without_versioning_the_first_of_routes_sharing_a_path_answers() {
+    let app = versioned(|_| {}).await;
+    assert_eq!(answers(&app, "/cats", None).await, "cats v1");
+    assert_eq!(answers(&app, "/cats/5", None).await, "cat 5 v2");
+    assert_eq!(answers(&app, "/v1/cats", None).await, "404");
+}

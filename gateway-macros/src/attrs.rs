@@ -26,8 +26,9 @@ pub const ROUTE_ARG_ATTRS: [&str; 8] = [
 pub const HANDLER_ARG_ATTRS: [&str; 2] = ["payload", "ctx"];
 
 /// The edge attributes: on a route, a message handler or the whole `#[controller]` block.
-pub const EDGE_ATTRS: [&str; 9] = [
+pub const EDGE_ATTRS: [&str; 10] = [
     "guard",
+    "version",
     "set_metadata",
     "public",
     "roles",

@@ -130,6 +130,9 @@ route_marker! {
     all,
     /// `#[http_code(204)]`: the route's success status, inside a [`macro@controller`] block.
     http_code,
+    /// `#[version("1")]`, `#[version("1", "2")]`, `#[version(neutral)]`: the versions a route
+    /// (or every route of the controller) serves, once `app.enable_versioning(..)` is on.
+    version,
     /// `#[guard(AuthGuard)]`: under `#[controller]` (every route and handler) or on a route or handler method.
     guard,
     /// `#[message_pattern({ cmd: "get_user" })]`: a request handler, inside a [`macro@controller`] block.

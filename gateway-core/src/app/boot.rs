@@ -3,14 +3,12 @@
 use std::any::{type_name, TypeId};
 use std::sync::Arc;
 
-use axum::Router;
-
 use super::BootError;
 use crate::di::{
     Container, DiError, Injectable, Module, ModuleBuilder, ModuleId, ModuleReplacement, Provider,
     Registry, Resolver,
 };
-use crate::http::{Controller, ControllerMeta, RouteMeta};
+use crate::http::{ApiVersion, Controller, ControllerMeta, RouteMeta, Routes};
 use crate::server::MessageRouter;
 
 /// What is being booted: which of a controller's faces gets mounted.
@@ -29,9 +27,9 @@ type Mount = Box<
     dyn FnOnce(
             &mut Resolver<'_>,
             Kind,
-            Router,
+            Routes,
             MessageRouter,
-        ) -> Result<(Router, MessageRouter), DiError>
+        ) -> Result<(Routes, MessageRouter), DiError>
         + Send
         + Sync,
 >;
@@ -85,7 +83,7 @@ pub(crate) struct Overrides {
 }
 
 /// What boot makes: the HTTP routes, the message handlers, the container.
-pub(crate) type Booted = (Router, MessageRouter, Container);
+pub(crate) type Booted = (Routes, MessageRouter, Container);
 
 /// Collects the module tree, checks it, builds every controller.
 pub(super) async fn boot<M: Module>(kind: Kind) -> Result<Booted, BootError> {
@@ -165,7 +163,7 @@ pub(crate) async fn boot_with(
     }
 
     let mut resolver = Resolver::from_parts(&registry, built);
-    let mut router = Router::new();
+    let mut router = Routes::default();
     let mut messages = MessageRouter::new();
     for entry in controllers {
         resolver.in_module(entry.module);
@@ -229,6 +227,19 @@ fn shape(path: &str) -> String {
         .join("/")
 }
 
+/// Two routes that name versions (their own or their controller's) and share none.
+fn versions_apart(a: &RouteMeta, b: &RouteMeta) -> bool {
+    let of = |r: &RouteMeta| -> &'static [ApiVersion] {
+        if r.versions.is_empty() {
+            r.class_versions
+        } else {
+            r.versions
+        }
+    };
+    let (a, b) = (of(a), of(b));
+    !a.is_empty() && !b.is_empty() && !a.iter().any(|v| b.contains(v))
+}
+
 fn check_routes<'a>(
     routes: impl Iterator<Item = (&'static str, &'a RouteMeta)>,
 ) -> Result<(), BootError> {
@@ -249,8 +260,11 @@ fn check_routes<'a>(
                     second,
                 });
             }
-            // `#[all]` serves every method: it collides with any route on its path.
-            if other.method == route.method || other.method == "ALL" || route.method == "ALL" {
+            // `#[all]` serves every method: it collides with any route on its path, unless
+            // both name versions and share none (versioning tells them apart).
+            let methods_overlap =
+                other.method == route.method || other.method == "ALL" || route.method == "ALL";
+            if methods_overlap && !versions_apart(other, route) {
                 return Err(BootError::DuplicateRoute {
                     method: route.method,
                     path: route.path,

@@ -21,15 +21,18 @@ use super::prefix::{GlobalPrefix, GlobalPrefixOptions};
 use super::{BootError, HybridAppOptions};
 use crate::di::Container;
 use crate::http::{
-    global_filters, nest_defaults, nest_fallbacks, on_panic, BodyLimit, CanActivate, DynFilter,
-    DynGuard, DynInterceptor, ExceptionFilter, GlobalGuards, GlobalInterceptors, MakeId,
-    NestInterceptor, ValidationOptions, REQUEST_ID_HEADER,
+    global_filters, nest_defaults, nest_fallbacks, on_panic, ApiVersion, BodyLimit, CanActivate,
+    DynFilter, DynGuard, DynInterceptor, ExceptionFilter, GlobalGuards, GlobalInterceptors, MakeId,
+    NestInterceptor, Routes, ValidationOptions, VersioningOptions, REQUEST_ID_HEADER,
 };
 use crate::server::{MessageRouter, ShutdownHandle, Transport};
 
 /// A booted app. Nest's `INestApplication`.
 pub struct NestApplication {
-    router: Router,
+    routes: Routes,
+    /// Plain axum routes merged in ([`merge`](Self::merge)).
+    merged: Router,
+    versioning: Option<Arc<VersioningOptions>>,
     /// The message handlers of the app's controllers, for connected microservices.
     messages: MessageRouter,
     container: Container,
@@ -53,9 +56,11 @@ impl std::fmt::Debug for NestApplication {
 }
 
 impl NestApplication {
-    pub(crate) fn new(router: Router, messages: MessageRouter, container: Container) -> Self {
+    pub(crate) fn new(routes: Routes, messages: MessageRouter, container: Container) -> Self {
         NestApplication {
-            router,
+            routes,
+            merged: Router::new(),
+            versioning: None,
             messages,
             container,
             microservices: Vec::new(),
@@ -131,7 +136,7 @@ impl NestApplication {
     /// [`layer`](Self::layer)s. (Guards, interceptors and filters run on controllers' routes;
     /// a plain axum handler is its own pipeline.)
     pub fn merge(&mut self, router: Router) -> &mut Self {
-        self.router = std::mem::take(&mut self.router).merge(router);
+        self.merged = std::mem::take(&mut self.merged).merge(router);
         self
     }
 
@@ -178,11 +183,31 @@ impl NestApplication {
             body_limit: self.edge.body_limit.map(BodyLimit),
             validation: self.edge.validation,
         };
+        let versions = self.versioning.as_ref().map(|v| {
+            let mut known: Vec<String> = Vec::new();
+            for meta in self.routes.metas() {
+                for version in v.effective(meta.versions, meta.class_versions) {
+                    if let ApiVersion::Is(name) = version {
+                        if !known.iter().any(|k| k == name) {
+                            known.push(name.to_string());
+                        }
+                    }
+                }
+            }
+            (v.clone(), known)
+        });
+        let routes = self
+            .routes
+            .into_router(self.versioning.as_ref())
+            .merge(self.merged);
         let mut router = if panics_inside {
-            nest_defaults(self.router)
+            nest_defaults(routes)
         } else {
-            nest_fallbacks(self.router)
+            nest_fallbacks(routes)
         };
+        if let Some((options, known)) = versions {
+            router = crate::http::version::apply(router, options, known);
+        }
         if let Some(prefix) = self.prefix {
             router = prefix.apply(router);
         }
@@ -291,6 +316,16 @@ impl NestApplication {
     /// filters; unknown routes and panics included). Nest's `app.useGlobalFilters(..)`.
     pub fn use_global_filters(&mut self, filter: impl ExceptionFilter) -> &mut Self {
         self.global_filters.push(Arc::new(filter));
+        self
+    }
+
+    /// `app.enableVersioning({ type, defaultVersion })`: routes and controllers marked
+    /// `#[version("1")]` serve the requests that name that version (`/v1/users`, a header, the
+    /// `Accept` media type, or a function of the request: see [`VersioningOptions`]); two
+    /// routes may then share a path when their versions differ. Without it, versions are
+    /// ignored, as Nest ignores them.
+    pub fn enable_versioning(&mut self, options: VersioningOptions) -> &mut Self {
+        self.versioning = Some(Arc::new(options));
         self
     }
 

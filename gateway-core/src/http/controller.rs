@@ -2,7 +2,8 @@
 
 use std::sync::Arc;
 
-use axum::Router;
+use super::routes::Routes;
+use super::version::ApiVersion;
 
 use super::metadata::{Metadata, Reflector};
 use crate::di::{DiError, Resolver};
@@ -15,13 +16,13 @@ pub trait Controller: Send + Sync + Sized + 'static {
     /// checks across controllers, and tooling).
     const META: ControllerMeta;
 
-    /// Adds this controller's routes to `router`, each bound to `this`; the guards its
+    /// Adds this controller's routes to `routes`, each bound to `this`; the guards its
     /// routes use are taken from `resolver` (they are providers).
     fn mount(
         this: Arc<Self>,
-        router: Router,
+        routes: Routes,
         resolver: &mut Resolver<'_>,
-    ) -> Result<Router, DiError>;
+    ) -> Result<Routes, DiError>;
 
     /// Adds this controller's `#[message_pattern]` and `#[event_pattern]` handlers to
     /// `router`, each bound to `this` and behind the guards of the controller and of the
@@ -82,6 +83,10 @@ pub struct RouteMeta {
     pub metadata: &'static [&'static [Metadata]],
     /// The controller's metadata, for [`Reflector`]'s class lookups.
     pub class_metadata: &'static [&'static [Metadata]],
+    /// `#[version(..)]` on the route (empty: none).
+    pub versions: &'static [ApiVersion],
+    /// `#[version(..)]` on its controller (empty: none).
+    pub class_versions: &'static [ApiVersion],
 }
 
 impl RouteMeta {

@@ -28,7 +28,9 @@ mod metadata;
 pub(crate) mod pipeline;
 mod request_id;
 mod respond;
+mod routes;
 mod validate;
+pub(crate) mod version;
 
 use std::any::Any;
 
@@ -63,7 +65,9 @@ pub use metadata::{
 pub(crate) use request_id::MakeId;
 pub use request_id::{RequestId, REQUEST_ID_HEADER};
 pub use respond::{default_status, nest_response};
+pub use routes::Routes;
 pub use validate::{FromJsonBody, FromQuery, Valid, ValidationOptions};
+pub use version::{ApiVersion, VersioningOptions, VersioningType, VERSION_NEUTRAL};
 
 /// The fallback handler for unknown routes: Nest's 404
 /// `{"message":"Cannot GET /path","error":"Not Found","statusCode":404}`. The path keeps its

@@ -226,7 +226,7 @@ impl<T: Clone + Send + Sync + 'static> OverrideType<T> {
 
 /// A compiled testing module: Nest's `TestingModule`.
 pub struct TestingModule {
-    router: axum::Router,
+    router: crate::http::Routes,
     messages: MessageRouter,
     container: Container,
 }

@@ -54,6 +54,11 @@ fn arguments(route: &Route, diags: &mut Diagnostics) {
     }
 }
 
+/// Two routes that both name versions and share none: versioning tells them apart.
+fn versions_apart(a: &[Option<String>], b: &[Option<String>]) -> bool {
+    !a.is_empty() && !b.is_empty() && !a.iter().any(|v| b.contains(v))
+}
+
 /// Two routes of one controller that axum could not tell apart.
 fn collisions(routes: &[Route], diags: &mut Diagnostics) {
     for (i, later) in routes.iter().enumerate() {
@@ -66,9 +71,10 @@ fn collisions(routes: &[Route], diags: &mut Diagnostics) {
                     "\"{}\" and \"{}\" are the same route with different parameter names: use the same names",
                     later.path.nest, earlier.path.nest
                 ), "the other route")
-            } else if earlier.method == later.method
+            } else if (earlier.method == later.method
                 || earlier.method.name == "ALL"
-                || later.method.name == "ALL"
+                || later.method.name == "ALL")
+                && !versions_apart(&earlier.edge.versions, &later.edge.versions)
             {
                 (
                     format!(

@@ -56,11 +56,40 @@ pub fn take(edge: &mut Edge, attr: &Attribute, diags: &mut Diagnostics) -> bool 
                 _ => diags.error_at(attr, "`#[apply_decorators(..)]` takes decorator types: `#[apply_decorators(AdminOnly)]`"),
             }
         }
+        "version" => edge.versions.extend(versions(attr, diags)),
         "use_interceptors" => edge.interceptors.extend(components(attr, name, diags)),
         "use_filters" => edge.filters.extend(components(attr, name, diags)),
         _ => unreachable!("listed in EDGE_ATTRS"),
     }
     true
+}
+
+/// `#[version("1", "2", neutral)]`: version strings, and `neutral` (or `VERSION_NEUTRAL`).
+fn versions(attr: &Attribute, diags: &mut Diagnostics) -> Vec<Option<String>> {
+    let parsed = Punctuated::<Expr, Token![,]>::parse_terminated.parse2(args(attr));
+    let mut out = Vec::new();
+    for item in parsed.iter().flatten() {
+        match item {
+            Expr::Lit(syn::ExprLit {
+                lit: syn::Lit::Str(s),
+                ..
+            }) if !s.value().is_empty() && !s.value().contains('/') => out.push(Some(s.value())),
+            Expr::Path(p)
+                if p.path.is_ident("neutral")
+                    || p.path.segments.last().is_some_and(|s| s.ident == "VERSION_NEUTRAL") =>
+            {
+                out.push(None)
+            }
+            other => diags.error_at(other, "a version is a string without `/` (`\"1\"`) or `neutral`: `#[version(\"1\")]`, `#[version(\"1\", \"2\")]`, `#[version(neutral)]`"),
+        }
+    }
+    if out.is_empty() && parsed.is_ok() {
+        diags.error_at(attr, "`#[version(..)]` takes the versions served: `#[version(\"1\")]`, `#[version(\"1\", \"2\")]`, `#[version(neutral)]`");
+    }
+    if let Err(error) = parsed {
+        diags.push(error);
+    }
+    out
 }
 
 /// `#[use_interceptors(A, B::new())]`: a type is resolved by DI, any other expression is an

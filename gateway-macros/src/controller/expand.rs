@@ -30,15 +30,19 @@ pub fn controller(ctl: &Controller) -> TokenStream {
     let prefix = &ctl.prefix;
     let (impl_generics, _, where_clause) = ctl.generics.split_for_impl();
     let class_metadata: Vec<TokenStream> = ctl.edge.metadata.iter().map(metadata).collect();
+    let class_versions = versions(&ctl.edge.versions);
     let routes = ctl.routes.iter().map(|r| {
         let (method, nest, handler) = (r.method.name, &r.path.nest, r.handler.to_string());
         let own = r.edge.metadata.iter().map(metadata);
+        let versions = versions(&r.edge.versions);
         quote!(::gateway_core::http::RouteMeta {
             method: #method,
             path: #nest,
             handler: #handler,
             metadata: &[#(#own),*],
             class_metadata: &[#(#class_metadata),*],
+            versions: #versions,
+            class_versions: #class_versions,
         })
     });
     let patterns = ctl.handlers.iter().map(|h| {
@@ -123,9 +127,9 @@ pub fn controller(ctl: &Controller) -> TokenStream {
             #[allow(unused_variables)]
             fn mount(
                 this: ::std::sync::Arc<Self>,
-                mut router: #private::axum::Router,
+                mut router: ::gateway_core::http::Routes,
                 __resolver: &mut ::gateway_core::di::Resolver<'_>,
-            ) -> ::core::result::Result<#private::axum::Router, ::gateway_core::di::DiError> {
+            ) -> ::core::result::Result<::gateway_core::http::Routes, ::gateway_core::di::DiError> {
                 #(#resolve_guards)*
                 #(#mounts)*
                 ::core::result::Result::Ok(router)
@@ -134,11 +138,19 @@ pub fn controller(ctl: &Controller) -> TokenStream {
     }
 }
 
+/// `&[ApiVersion::Is(..), ApiVersion::Neutral]`, a `'static` slice.
+fn versions(list: &[Option<String>]) -> TokenStream {
+    let items = list.iter().map(|v| match v {
+        Some(v) => quote!(::gateway_core::http::ApiVersion::Is(::std::borrow::Cow::Borrowed(#v))),
+        None => quote!(::gateway_core::http::ApiVersion::Neutral),
+    });
+    quote!(&[#(#items),*])
+}
+
 /// After a mistake: an `impl Controller` with nothing in it, so a module listing the
 /// controller compiles and the mistake is the only error.
 pub fn stub(self_ty: &syn::Type, generics: &syn::Generics, name: &str) -> TokenStream {
     let (impl_generics, _, where_clause) = generics.split_for_impl();
-    let private = private();
     quote! {
         impl #impl_generics ::gateway_core::http::Controller for #self_ty #where_clause {
             const META: ::gateway_core::http::ControllerMeta = ::gateway_core::http::ControllerMeta {
@@ -158,9 +170,9 @@ pub fn stub(self_ty: &syn::Type, generics: &syn::Generics, name: &str) -> TokenS
 
             fn mount(
                 _: ::std::sync::Arc<Self>,
-                router: #private::axum::Router,
+                router: ::gateway_core::http::Routes,
                 _: &mut ::gateway_core::di::Resolver<'_>,
-            ) -> ::core::result::Result<#private::axum::Router, ::gateway_core::di::DiError> {
+            ) -> ::core::result::Result<::gateway_core::http::Routes, ::gateway_core::di::DiError> {
                 ::core::result::Result::Ok(router)
             }
         }
@@ -445,7 +457,7 @@ fn route(route: &Route, index: usize, ctl: &Controller, all: &[syn::Path]) -> To
     let (build_filters, clone_filters, filters) = shared_list("filter", filters.collect(), name);
     let call = call(route);
     quote_spanned! {at(route.path_span)=>
-        router = router.route(#axum_path, #private::axum::routing::#axum_fn({
+        router = router.add(&<Self as ::gateway_core::http::Controller>::META.routes[#index], #axum_path, #private::axum::routing::#axum_fn({
             let this = ::std::sync::Arc::clone(&this);
             #(let #guards = ::std::sync::Arc::clone(&#guards);)*
             #build_interceptors

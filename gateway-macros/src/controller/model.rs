@@ -31,6 +31,8 @@ pub struct Edge {
     pub metadata: Vec<Meta>,
     pub interceptors: Vec<Component>,
     pub filters: Vec<Component>,
+    /// `#[version("1", neutral)]`: `None` for neutral.
+    pub versions: Vec<Option<String>>,
 }
 
 /// One metadata attribute.

@@ -130,6 +130,8 @@ fn handler(f: &mut ImplItemFn, diags: &mut Diagnostics) -> Option<Handler> {
         if let Some(name @ ("use_interceptors" | "use_filters")) = attrs::which(other, &EDGE_ATTRS)
         {
             diags.error_at(other, format!("`#[{name}]` applies to HTTP routes (`#[get(..)]`, `#[post(..)]`, ...) and to the `#[controller]` block; message and event handlers take guards (`#[guard(..)]`) and metadata, not interceptors or filters yet"));
+        } else if attrs::which(other, &EDGE_ATTRS) == Some("version") {
+            diags.error_at(other, "`#[version]` applies to HTTP routes: Nest's versioning does not reach message handlers (put the version in the pattern, `{ cmd: \"get_user\", v: 2 }`)");
         } else {
             edge::take(&mut edge, other, diags);
         }
