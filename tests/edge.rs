@@ -661,3 +661,126 @@ async fn without_versioning_the_first_of_routes_sharing_a_path_answers() {
     assert_eq!(answers(&app, "/cats/5", None).await, "cat 5 v2");
     assert_eq!(answers(&app, "/v1/cats", None).await, "404");
 }
+
+/// The same requests to Nest's own versioned app (`nest-peer/versioned.js`, the controllers
+/// above written as a Nest team writes them) and to ours, under each kind of versioning:
+/// the same status and body for every one.
+#[tokio::test]
+async fn versioning_answers_as_nests_express_adapter_does() {
+    if !nest_available("versioning_answers_as_nests_express_adapter_does") {
+        return;
+    }
+    use gateway_core::http::VersioningOptions;
+    type Configure = fn(&mut NestApplication);
+    let modes: [(&str, Configure, &[&str]); 6] = [
+        (
+            "none",
+            |_| {},
+            &["/cats", "/cats/5", "/v1/cats", "/status", "/dogs"],
+        ),
+        (
+            "uri",
+            |app| {
+                app.enable_versioning(VersioningOptions::uri());
+            },
+            &[
+                "/v1/cats",
+                "/v2/cats",
+                "/v2/cats/5",
+                "/v1/cats/5",
+                "/cats",
+                "/v3/cats",
+                "/status",
+                "/v1/status",
+                "/plain",
+                "/v1/plain",
+                "/v1/dogs",
+                "/v2/dogs",
+                "/dogs",
+            ],
+        ),
+        (
+            "uri-default-api",
+            |app| {
+                app.enable_versioning(VersioningOptions::uri().default_version(["1"]))
+                    .set_global_prefix("api");
+            },
+            &[
+                "/api/v1/plain",
+                "/api/plain",
+                "/api/v2/cats",
+                "/api/status",
+                "/v1/plain",
+                "/api/v1/cats?x=1",
+            ],
+        ),
+        (
+            "header",
+            |app| {
+                app.enable_versioning(VersioningOptions::header("X-API-Version"));
+            },
+            &["/cats", "/cats/5", "/status", "/plain", "/dogs"],
+        ),
+        (
+            "media",
+            |app| {
+                app.enable_versioning(VersioningOptions::media_type("v="));
+            },
+            &["/cats", "/cats/5", "/status", "/plain", "/dogs"],
+        ),
+        (
+            "custom",
+            |app| {
+                app.enable_versioning(VersioningOptions::custom(|parts| {
+                    let query = parts.uri.query().unwrap_or_default();
+                    let mut versions: Vec<String> = query
+                        .strip_prefix("versions=")
+                        .map(|v| {
+                            v.split(',')
+                                .filter(|v| !v.is_empty())
+                                .map(str::to_owned)
+                                .collect()
+                        })
+                        .unwrap_or_default();
+                    versions.sort_by(|a, b| b.cmp(a));
+                    versions
+                }));
+            },
+            &[
+                "/cats?versions=1,2,9",
+                "/cats?versions=2,9",
+                "/cats?versions=9",
+                "/cats",
+                "/status",
+            ],
+        ),
+    ];
+    for (mode, configure, paths) in modes {
+        let port = free_port();
+        let _nest = spawn_node_ready(Nest::V11, "versioned.js", &[mode, &port.to_string()]).await;
+        let nest_addr: std::net::SocketAddr = ([127, 0, 0, 1], port).into();
+        let ours = versioned(configure).await;
+        for path in paths {
+            for version in [None, Some("1"), Some("2"), Some("7")] {
+                let mut headers: Vec<(&str, String)> = Vec::new();
+                if let Some(v) = version {
+                    headers.push(("X-API-Version", v.to_owned()));
+                    headers.push(("Accept", format!("application/json;v={v}")));
+                }
+                let pairs: Vec<(&str, &str)> =
+                    headers.iter().map(|(n, v)| (*n, v.as_str())).collect();
+                let (status, _, body) = http_request(nest_addr, "GET", path, &pairs, "").await;
+                let mut request = ours.get(path);
+                for (name, value) in &pairs {
+                    request = request.header(name, value);
+                }
+                let res = request.send().await;
+                assert_eq!(
+                    (res.status(), res.text()),
+                    (status, body.as_str()),
+                    "{mode} GET {path} version {version:?}"
+                );
+            }
+        }
+    }
+}

@@ -9,7 +9,7 @@ pub fn controller(controller: &Controller, diags: &mut Diagnostics) {
     for route in &controller.routes {
         arguments(route, diags);
     }
-    collisions(&controller.routes, diags);
+    collisions(&controller.routes, &controller.edge.versions, diags);
 }
 
 /// A route's arguments against its path. (A malformed path was reported already; checking
@@ -60,7 +60,14 @@ fn versions_apart(a: &[Option<String>], b: &[Option<String>]) -> bool {
 }
 
 /// Two routes of one controller that axum could not tell apart.
-fn collisions(routes: &[Route], diags: &mut Diagnostics) {
+fn collisions(routes: &[Route], class_versions: &[Option<String>], diags: &mut Diagnostics) {
+    let versions = |r: &Route| -> Vec<Option<String>> {
+        if r.edge.versions.is_empty() {
+            class_versions.to_vec()
+        } else {
+            r.edge.versions.clone()
+        }
+    };
     for (i, later) in routes.iter().enumerate() {
         for earlier in &routes[..i] {
             if earlier.path.shape != later.path.shape {
@@ -74,7 +81,7 @@ fn collisions(routes: &[Route], diags: &mut Diagnostics) {
             } else if (earlier.method == later.method
                 || earlier.method.name == "ALL"
                 || later.method.name == "ALL")
-                && !versions_apart(&earlier.edge.versions, &later.edge.versions)
+                && !versions_apart(&versions(earlier), &versions(later))
             {
                 (
                     format!(

@@ -83,7 +83,7 @@ fn versions(attr: &Attribute, diags: &mut Diagnostics) -> Vec<Option<String>> {
             other => diags.error_at(other, "a version is a string without `/` (`\"1\"`) or `neutral`: `#[version(\"1\")]`, `#[version(\"1\", \"2\")]`, `#[version(neutral)]`"),
         }
     }
-    if out.is_empty() && parsed.is_ok() {
+    if parsed.as_ref().is_ok_and(|list| list.is_empty()) {
         diags.error_at(attr, "`#[version(..)]` takes the versions served: `#[version(\"1\")]`, `#[version(\"1\", \"2\")]`, `#[version(neutral)]`");
     }
     if let Err(error) = parsed {
