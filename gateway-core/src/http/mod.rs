@@ -4,11 +4,15 @@
 //!   conversion from [`RpcError`](crate::client::RpcError) (`?` in a handler).
 //! - [`nest_response`]: success responses as Express sends them (201 for POST, strings as
 //!   `text/html`, `null` as an empty body).
-//! - [`Body`] and [`parse_param`]: request bodies and typed params, with Nest's 400 and 413
-//!   bodies.
+//! - [`Body`] and [`parse_param`]: request bodies (JSON, and forms as Express's extended
+//!   parser reads them, in `form`) and typed params, with Nest's 400 and 413 bodies;
+//!   [`FromRawBody`] for `#[raw_body]`.
+//! - [`Routes`]: the controllers' routes, made into the axum router when the app is
+//!   assembled; `version`: Nest's versioning ([`VersioningOptions`], [`ApiVersion`]).
 //! - `pipeline`: one request through a route (guards → interceptors → pipes and handler →
 //!   filters), the code every generated route calls.
-//! - [`CanActivate`] and [`ExecutionContext`]: guards; [`NestInterceptor`]: interceptors;
+//! - [`CanActivate`] and [`ExecutionContext`]: guards, on routes and (through
+//!   [`RpcContext`]) on message handlers; [`NestInterceptor`]: interceptors;
 //!   [`ExceptionFilter`]: filters.
 //! - [`route_not_found`] and [`nest_defaults`]: unknown routes and methods (`Cannot GET /path`).
 //! - [`catch_panic_layer`]: a panicking handler answers Nest's 500 instead of dropping the
