@@ -214,6 +214,15 @@ async fn merged_routes_and_user_layers_share_the_serve_path() {
     }
 }
 
+/// The app of module `M`, booted by the testing module (requests run in process).
+async fn nest_app<M: gateway_core::di::Module>() -> NestApplication {
+    gateway_core::testing::Test::create_testing_module::<M>()
+        .compile()
+        .await
+        .expect("the module compiles")
+        .create_nest_application()
+}
+
 #[injectable]
 struct HealthController;
 
@@ -233,11 +242,7 @@ struct PrefixedModule;
 /// requested, with its query.
 #[tokio::test]
 async fn a_global_prefix_moves_every_route_but_the_excluded_ones() {
-    let module = gateway_core::testing::Test::create_testing_module::<PrefixedModule>()
-        .compile()
-        .await
-        .unwrap();
-    let mut app = module.create_nest_application();
+    let mut app = nest_app::<PrefixedModule>().await;
     app.set_global_prefix_with(
         "api",
         gateway_core::app::GlobalPrefixOptions::exclude(["health"]),
@@ -335,12 +340,7 @@ async fn form_bodies_parse_as_expresss_extended_parser_does() {
     .await;
     let express: Vec<(u16, String)> =
         serde_json::from_str(&express).expect("form-parse.js prints JSON");
-    let app = gateway_core::testing::Test::create_testing_module::<EdgeModule>()
-        .compile()
-        .await
-        .unwrap()
-        .create_nest_application()
-        .into_test();
+    let app = nest_app::<EdgeModule>().await.into_test();
     for (body, (status, parsed)) in bodies.iter().zip(express) {
         let res = app
             .post("/echo")
@@ -360,12 +360,7 @@ async fn form_bodies_parse_as_expresss_extended_parser_does() {
 /// parsed body, for a signature check; the body limit holds for it too.
 #[tokio::test]
 async fn the_raw_body_comes_as_received_beside_the_parsed_one() {
-    let app = gateway_core::testing::Test::create_testing_module::<EdgeModule>()
-        .compile()
-        .await
-        .unwrap()
-        .create_nest_application()
-        .into_test();
+    let app = nest_app::<EdgeModule>().await.into_test();
     let sent = "{ \"id\" : 7,\n  \"kind\": \"paid\" }";
     let res = app
         .post("/webhook")
@@ -431,12 +426,7 @@ struct RouteKindsModule;
 
 #[tokio::test]
 async fn all_head_options_and_wildcard_routes() {
-    let app = gateway_core::testing::Test::create_testing_module::<RouteKindsModule>()
-        .compile()
-        .await
-        .unwrap()
-        .create_nest_application()
-        .into_test();
+    let app = nest_app::<RouteKindsModule>().await.into_test();
     for (res, method) in [
         (app.get("/any").send().await, "GET"),
         (app.post("/any").send().await, "POST"),
@@ -521,11 +511,7 @@ impl UnversionedController {
 struct VersionedModule;
 
 async fn versioned(configure: impl FnOnce(&mut NestApplication)) -> gateway_core::testing::TestApp {
-    let mut app = gateway_core::testing::Test::create_testing_module::<VersionedModule>()
-        .compile()
-        .await
-        .unwrap()
-        .create_nest_application();
+    let mut app = nest_app::<VersionedModule>().await;
     configure(&mut app);
     app.into_test()
 }

@@ -39,51 +39,50 @@ pub fn parse(prefix: &str, path: &str) -> Result<RoutePath, String> {
         nest.push('/');
         axum.push('/');
         shape.push('/');
-        if let Some(name) = segment.strip_prefix('*') {
-            // Nest 11's named wildcard: the rest of the path, one segment or more.
-            if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
-                return Err(format!(
-                    "the wildcard `{segment}` in \"{path}\" needs a plain name, as Nest 11 writes it: `*path`"
-                ));
-            }
-            if params.iter().any(|p| p == name) {
-                return Err(format!(
-                    "the parameter `{name}` appears twice in \"{path}\": give each parameter its own name"
-                ));
-            }
-            params.push(name.to_owned());
-            nest.push_str(segment);
-            axum.push_str("{*");
-            axum.push_str(name);
-            axum.push('}');
-            shape.push('*');
-            rest = Some(segment);
-        } else if let Some(after) = rest {
+        if let Some(after) = rest {
             return Err(format!(
                 "the wildcard `{after}` in \"{path}\" takes the rest of the path: it is the last segment"
             ));
-        } else if let Some(name) = segment.strip_prefix(':') {
+        }
+        // `:name`, or Nest 11's named wildcard `*name` (the rest of the path, one segment or
+        // more).
+        let parameter = match segment.as_bytes().first() {
+            Some(b':') => Some((&segment[1..], false)),
+            Some(b'*') => Some((&segment[1..], true)),
+            _ => None,
+        };
+        if let Some((name, wildcard)) = parameter {
             if name.is_empty() {
-                return Err(format!(
-                    "the path \"{path}\" has a `:` with no name: write `:id`, `:userId`, ..."
-                ));
+                return Err(if wildcard {
+                    format!("the wildcard `{segment}` in \"{path}\" needs a plain name, as Nest 11 writes it: `*path`")
+                } else {
+                    format!(
+                        "the path \"{path}\" has a `:` with no name: write `:id`, `:userId`, ..."
+                    )
+                });
             }
             if !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
                 return Err(format!(
-                    "the parameter `:{name}` in \"{path}\" is not a plain name: use letters, digits and `_`"
+                    "the parameter `{segment}` in \"{path}\" is not a plain name: use letters, digits and `_`"
                 ));
             }
             if params.iter().any(|p| p == name) {
                 return Err(format!(
-                    "the parameter `:{name}` appears twice in \"{path}\": give each parameter its own name"
+                    "the parameter `{segment}` appears twice in \"{path}\": give each parameter its own name"
                 ));
             }
             params.push(name.to_owned());
             nest.push_str(segment);
-            axum.push('{');
+            if wildcard {
+                axum.push_str("{*");
+                shape.push('*');
+                rest = Some(segment);
+            } else {
+                axum.push('{');
+                shape.push(':');
+            }
             axum.push_str(name);
             axum.push('}');
-            shape.push(':');
         } else {
             if let Some(bad) = segment.chars().find(|c| "{}*?()[]:+".contains(*c)) {
                 return Err(format!(
@@ -135,6 +134,7 @@ mod tests {
             ("users/:id/x/:id", "appears twice"),
             ("users/{id}", "uses `{`"),
             ("files/*", "needs a plain name"),
+            ("files/*a-b", "not a plain name"),
             ("files/*path/x", "is the last segment"),
             ("files/{*path}", "uses `{`"),
             ("users/:user-id", "not a plain name"),
