@@ -770,3 +770,109 @@ async fn versioning_answers_as_nests_express_adapter_does() {
         }
     }
 }
+
+// --- server-sent events (Nest's `@Sse`) ---
+
+fn sse_events() -> Vec<MessageEvent> {
+    vec![
+        MessageEvent::new(serde_json::json!({ "n": 1 })),
+        MessageEvent::new("two\nlines").event("note"),
+        MessageEvent::new(serde_json::json!({ "n": 3 })).id("x"),
+        MessageEvent::comment("ping"),
+        MessageEvent::new("after").retry(1500),
+    ]
+}
+
+#[injectable]
+struct EventsController;
+
+#[controller]
+impl EventsController {
+    #[sse("events")]
+    async fn events(&self) -> impl futures_util::Stream<Item = MessageEvent> + Send + 'static {
+        futures_util::stream::iter(sse_events())
+    }
+
+    #[sse("failing")]
+    async fn failing(
+        &self,
+    ) -> impl futures_util::Stream<Item = Result<MessageEvent, HttpException>> + Send + 'static
+    {
+        let events = sse_events().into_iter().take(2).map(Ok);
+        futures_util::stream::iter(events.chain([Err(HttpException::bad_request("boom"))]))
+    }
+}
+
+#[module(controllers = [EventsController])]
+struct EventsModule;
+
+/// A chunked body, put back together.
+fn dechunk(body: &str) -> String {
+    let mut out = String::new();
+    let mut rest = body;
+    while let Some((size, after)) = rest.split_once("\r\n") {
+        let size = usize::from_str_radix(size.trim(), 16).expect("a chunk size");
+        if size == 0 {
+            break;
+        }
+        out.push_str(&after[..size]);
+        rest = &after[size + 2..];
+    }
+    out
+}
+
+/// The same `@Sse` routes in Nest (`nest-peer/sse.js`) and here: the same bytes on the wire
+/// (a blank line first, events numbered where they have no id, an error as Nest's `error`
+/// event ending the stream) and Nest's event-stream headers.
+#[tokio::test]
+async fn server_sent_events_are_written_as_nest_writes_them() {
+    let app = nest_app::<EventsModule>().await.into_test();
+    let res = app.get("/events").send().await;
+    assert_eq!(res.status(), 200);
+    assert_eq!(res.header("content-type"), Some("text/event-stream"));
+    assert_eq!(res.header("x-accel-buffering"), Some("no"));
+    let ours = res.text().to_owned();
+    assert!(ours.starts_with("\nid: 1\ndata: {\"n\":1}\n\n"), "{ours:?}");
+    let failing = app.get("/failing").send().await.text().to_owned();
+    assert!(
+        failing.ends_with("event: error\nid: 3\ndata: boom\n\n"),
+        "{failing:?}"
+    );
+    if !nest_available("server_sent_events_are_written_as_nest_writes_them") {
+        return;
+    }
+    let port = free_port();
+    let _nest = spawn_node_ready(Nest::V11, "sse.js", &[&port.to_string()]).await;
+    let addr: std::net::SocketAddr = ([127, 0, 0, 1], port).into();
+    for (path, ours) in [("/events", &ours), ("/failing", &failing)] {
+        let response = sse_from(addr, path).await;
+        let (head, body) = response.split_once("\r\n\r\n").expect("a response");
+        assert!(head.starts_with("HTTP/1.1 200"), "{path}: {head}");
+        assert!(
+            head.to_ascii_lowercase()
+                .contains("content-type: text/event-stream"),
+            "{path}: {head}"
+        );
+        assert_eq!(dechunk(body), **ours, "{path}");
+    }
+}
+
+/// An event stream read to its last chunk (Nest keeps the connection alive after it).
+async fn sse_from(addr: std::net::SocketAddr, path: &str) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let request = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\n\r\n");
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut raw = Vec::new();
+    let mut buf = [0u8; 4096];
+    tokio::time::timeout(std::time::Duration::from_secs(10), async {
+        while !raw.ends_with(b"\r\n0\r\n\r\n") {
+            let n = stream.read(&mut buf).await.unwrap();
+            assert!(n > 0, "the stream closed before its last chunk");
+            raw.extend_from_slice(&buf[..n]);
+        }
+    })
+    .await
+    .expect("the events end within 10 s");
+    String::from_utf8(raw).unwrap()
+}

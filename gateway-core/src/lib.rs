@@ -81,7 +81,7 @@ pub mod __private;
 pub use gateway_macros::{
     all, apply_decorators, controller, delete, event_pattern, get, global, guard, head, http_code,
     injectable, message_pattern, module, options, patch, pattern, post, public, put, roles,
-    set_metadata, skip_throttle, throttle, use_filters, use_interceptors,
+    set_metadata, skip_throttle, sse, throttle, use_filters, use_interceptors, version,
 };
 pub use packet::NO_MESSAGE_HANDLER;
 
@@ -106,7 +106,7 @@ pub mod prelude {
         ArgumentsHost, CallContext, CanActivate, ContextType, ExceptionFilter, ExecutionContext,
         NestInterceptor, Next, RequestId, Valid,
     };
-    pub use crate::http::{Controller, HttpException};
+    pub use crate::http::{Controller, HttpException, MessageEvent};
     pub use crate::pattern;
     pub use crate::pattern::Pattern;
     pub use crate::server::ShutdownHandle;
@@ -114,9 +114,9 @@ pub mod prelude {
     pub use crate::signal::shutdown_signal;
     pub use crate::transport::tcp::{ServerOptions, TcpServer};
     pub use crate::{
-        apply_decorators, controller, delete, event_pattern, get, global, guard, http_code,
-        injectable, message_pattern, module, patch, post, public, put, roles, set_metadata,
-        skip_throttle, throttle, use_filters, use_interceptors,
+        all, apply_decorators, controller, delete, event_pattern, get, global, guard, head,
+        http_code, injectable, message_pattern, module, options, patch, post, public, put, roles,
+        set_metadata, skip_throttle, sse, throttle, use_filters, use_interceptors, version,
     };
 }
 

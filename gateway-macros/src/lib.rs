@@ -128,6 +128,8 @@ route_marker! {
     options,
     /// `#[all("path")]`: every method (Nest's `@All`), inside a [`macro@controller`] block.
     all,
+    /// `#[sse("path")]`: a GET route of server-sent events (Nest's `@Sse`): the handler returns a `Stream` of `MessageEvent`s.
+    sse,
     /// `#[http_code(204)]`: the route's success status, inside a [`macro@controller`] block.
     http_code,
     /// `#[version("1")]`, `#[version("1", "2")]`, `#[version(neutral)]`: the versions a route

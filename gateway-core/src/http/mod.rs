@@ -33,6 +33,7 @@ pub(crate) mod pipeline;
 mod request_id;
 mod respond;
 mod routes;
+mod sse;
 mod validate;
 pub(crate) mod version;
 
@@ -70,6 +71,7 @@ pub(crate) use request_id::MakeId;
 pub use request_id::{RequestId, REQUEST_ID_HEADER};
 pub use respond::{default_status, nest_response};
 pub use routes::Routes;
+pub use sse::{sse_response, MessageEvent, SseItem};
 pub use validate::{FromJsonBody, FromQuery, Valid, ValidationOptions};
 pub use version::{ApiVersion, VersioningOptions, VersioningType, VERSION_NEUTRAL};
 

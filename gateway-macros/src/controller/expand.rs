@@ -405,6 +405,17 @@ fn call(route: &Route) -> TokenStream {
     let names = (0..route.args.len()).map(|i| format_ident!("__arg{}", i));
     let pick =
         quote_spanned!(at(route.output_span)=> (&&&&&&#private::pick::Out::of(&__result)).pick());
+    let respond = if route.sse {
+        quote_spanned!(at(route.output_span)=> ::gateway_core::http::sse_response(__result))
+    } else {
+        quote! {
+            use #private::pick::{
+                PickAsIs as _, PickAsIsOrError as _, PickInto as _, PickIntoOrError as _,
+                PickJson as _, PickJsonOrError as _,
+            };
+            #pick.respond(__status, __result)
+        }
+    };
     let header_names = route.headers.iter().map(|(n, _)| n);
     let header_values = route.headers.iter().map(|(_, v)| v);
     quote! {
@@ -417,11 +428,7 @@ fn call(route: &Route) -> TokenStream {
             let __result = this.#handler(#(#names),*).await;
             #[allow(unused_mut)]
             let mut __response = {
-                use #private::pick::{
-                    PickAsIs as _, PickAsIsOrError as _, PickInto as _, PickIntoOrError as _,
-                    PickJson as _, PickJsonOrError as _,
-                };
-                #pick.respond(__status, __result)
+                #respond
             };
             if __response.status().is_success() {
                 #(__response.headers_mut().insert(

@@ -95,6 +95,8 @@ pub struct Route {
     pub output_span: Span,
     /// The success status: `#[http_code]`, or 201 for POST and 200 otherwise (Nest's).
     pub status: u16,
+    /// `#[sse("path")]`: a GET route whose handler returns a stream of events.
+    pub sse: bool,
     pub args: Vec<Arg>,
     /// `#[header("name", "value")]`: response headers on success, names lower-cased.
     pub headers: Vec<(String, String)>,

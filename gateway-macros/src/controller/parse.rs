@@ -224,6 +224,8 @@ fn handler_args(f: &mut ImplItemFn, diags: &mut Diagnostics) -> Vec<HandlerArg> 
 /// A route method's own attributes, read and removed.
 struct RouteAttrs {
     route: Option<(Attribute, &'static str)>,
+    /// `#[sse(..)]`: a GET route of server-sent events.
+    sse: bool,
     status: Option<u16>,
     headers: Vec<(String, String)>,
     edge: Edge,
@@ -234,6 +236,7 @@ struct RouteAttrs {
 fn route_attrs(f: &mut ImplItemFn, diags: &mut Diagnostics) -> RouteAttrs {
     let mut found = RouteAttrs {
         route: None,
+        sse: false,
         status: None,
         headers: Vec::new(),
         edge: Edge::default(),
@@ -245,14 +248,20 @@ fn route_attrs(f: &mut ImplItemFn, diags: &mut Diagnostics) -> RouteAttrs {
             found.edge_attrs.push(attr);
         } else if is_attr(&attr, "header") {
             found.headers.extend(response_header(&attr, diags));
-        } else if let Some((_, method)) = ROUTE_METHODS.iter().find(|(n, _)| is_attr(&attr, n)) {
+        } else if let Some((name, method)) = ROUTE_METHODS
+            .iter()
+            .copied()
+            .chain([("sse", "GET")])
+            .find(|(n, _)| is_attr(&attr, n))
+        {
+            found.sse = name == "sse";
             if found.route.is_some() {
                 diags.error_at(
                     &attr,
                     "a method can serve one route: split it into two methods",
                 );
             }
-            found.route = Some((attr, *method));
+            found.route = Some((attr, method));
         } else if is_attr(&attr, "http_code") {
             match attr.parse_args::<LitInt>().and_then(|l| l.base10_parse::<u16>()) {
                 Ok(code) if (100..=599).contains(&code) => found.status = Some(code),
@@ -345,6 +354,7 @@ fn route(f: &mut ImplItemFn, prefix: &str, diags: &mut Diagnostics) -> Option<Ro
         status: found
             .status
             .unwrap_or(if method == "POST" { 201 } else { 200 }),
+        sse: found.sse,
         args: route_args(f, diags),
         headers: found.headers,
         edge: found.edge,
