@@ -876,3 +876,86 @@ async fn sse_from(addr: std::net::SocketAddr, path: &str) -> String {
     .expect("the events end within 10 s");
     String::from_utf8(raw).unwrap()
 }
+
+// --- redirects (Nest's `@Redirect`) ---
+
+#[injectable]
+struct RedirectController;
+
+#[controller]
+impl RedirectController {
+    /// Nest's docs' example: a query may pick another URL.
+    #[get("docs")]
+    #[redirect("https://docs.nestjs.com", 302)]
+    async fn docs(
+        &self,
+        #[query] query: std::collections::HashMap<String, String>,
+    ) -> Option<HttpRedirect> {
+        (query.get("version").map(String::as_str) == Some("5"))
+            .then(|| HttpRedirect::to("https://docs.nestjs.com/v5/"))
+    }
+
+    #[get("moved")]
+    #[redirect("/new place/ü?q=%20&r=%zz", 301)]
+    async fn moved(&self) {}
+
+    #[get("elsewhere")]
+    #[redirect]
+    async fn elsewhere(&self) -> HttpRedirect {
+        HttpRedirect::to("/x?a=<b>").status(307)
+    }
+}
+
+#[module(controllers = [RedirectController])]
+struct RedirectModule;
+
+/// The same redirects from Nest's own `@Redirect` routes (`nest-peer/redirect.js`) and ours,
+/// for several `Accept`s and HEAD: the same status, `Location`, `Vary`, `Content-Type`,
+/// `Content-Length` and body.
+#[tokio::test]
+async fn redirects_answer_as_nests_do() {
+    let app = nest_app::<RedirectModule>().await.into_test();
+    let res = app.get("/docs").send().await;
+    assert_eq!(
+        (res.status(), res.header("location"), res.text()),
+        (
+            302,
+            Some("https://docs.nestjs.com"),
+            "Found. Redirecting to https://docs.nestjs.com"
+        )
+    );
+    if !nest_available("redirects_answer_as_nests_do") {
+        return;
+    }
+    let port = free_port();
+    let _nest = spawn_node_ready(Nest::V11, "redirect.js", &[&port.to_string()]).await;
+    let addr: std::net::SocketAddr = ([127, 0, 0, 1], port).into();
+    for path in ["/docs", "/docs?version=5", "/moved", "/elsewhere"] {
+        for accept in [
+            None,
+            Some("text/html"),
+            Some("application/json"),
+            Some("*/*"),
+        ] {
+            for method in ["GET", "HEAD"] {
+                let headers: Vec<(&str, &str)> =
+                    accept.map(|a| ("Accept", a)).into_iter().collect();
+                let (status, head, body) = http_request(addr, method, path, &headers, "").await;
+                let mut request = app.request(method.parse().unwrap(), path);
+                for (name, value) in &headers {
+                    request = request.header(name, value);
+                }
+                let res = request.send().await;
+                let what = format!("{method} {path} accept {accept:?}");
+                assert_eq!(
+                    (res.status(), res.text()),
+                    (status, body.as_str()),
+                    "{what}"
+                );
+                for name in ["location", "vary", "content-type", "content-length"] {
+                    assert_eq!(res.header(name), header(&head, name), "{what}: {name}");
+                }
+            }
+        }
+    }
+}

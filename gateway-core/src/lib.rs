@@ -80,8 +80,8 @@ pub mod __private;
 
 pub use gateway_macros::{
     all, apply_decorators, controller, delete, event_pattern, get, global, guard, head, http_code,
-    injectable, message_pattern, module, options, patch, pattern, post, public, put, roles,
-    set_metadata, skip_throttle, sse, throttle, use_filters, use_interceptors, version,
+    injectable, message_pattern, module, options, patch, pattern, post, public, put, redirect,
+    roles, set_metadata, skip_throttle, sse, throttle, use_filters, use_interceptors, version,
 };
 pub use packet::NO_MESSAGE_HANDLER;
 
@@ -106,7 +106,7 @@ pub mod prelude {
         ArgumentsHost, CallContext, CanActivate, ContextType, ExceptionFilter, ExecutionContext,
         NestInterceptor, Next, RequestId, Valid,
     };
-    pub use crate::http::{Controller, HttpException, MessageEvent};
+    pub use crate::http::{Controller, HttpException, HttpRedirect, MessageEvent};
     pub use crate::pattern;
     pub use crate::pattern::Pattern;
     pub use crate::server::ShutdownHandle;
@@ -115,8 +115,9 @@ pub mod prelude {
     pub use crate::transport::tcp::{ServerOptions, TcpServer};
     pub use crate::{
         all, apply_decorators, controller, delete, event_pattern, get, global, guard, head,
-        http_code, injectable, message_pattern, module, options, patch, post, public, put, roles,
-        set_metadata, skip_throttle, sse, throttle, use_filters, use_interceptors, version,
+        http_code, injectable, message_pattern, module, options, patch, post, public, put,
+        redirect, roles, set_metadata, skip_throttle, sse, throttle, use_filters, use_interceptors,
+        version,
     };
 }
 

@@ -128,6 +128,8 @@ route_marker! {
     options,
     /// `#[all("path")]`: every method (Nest's `@All`), inside a [`macro@controller`] block.
     all,
+    /// `#[redirect("url", 301)]`: the route redirects (Nest's `@Redirect`); it may return an `HttpRedirect` instead.
+    redirect,
     /// `#[sse("path")]`: a GET route of server-sent events (Nest's `@Sse`): the handler returns a `Stream` of `MessageEvent`s.
     sse,
     /// `#[http_code(204)]`: the route's success status, inside a [`macro@controller`] block.

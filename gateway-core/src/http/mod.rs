@@ -30,6 +30,7 @@ mod interceptor;
 mod json_syntax;
 mod metadata;
 pub(crate) mod pipeline;
+mod redirect;
 mod request_id;
 mod respond;
 mod routes;
@@ -67,6 +68,7 @@ pub use metadata::{
     Decorator, MetaValue, Metadata, Reflector, IS_PUBLIC_KEY, ROLES_KEY, SKIP_THROTTLE_KEY,
     THROTTLE_KEY,
 };
+pub use redirect::{redirect_response, HttpRedirect, IntoRedirect};
 pub(crate) use request_id::MakeId;
 pub use request_id::{RequestId, REQUEST_ID_HEADER};
 pub use respond::{default_status, nest_response};

@@ -405,7 +405,19 @@ fn call(route: &Route) -> TokenStream {
     let names = (0..route.args.len()).map(|i| format_ident!("__arg{}", i));
     let pick =
         quote_spanned!(at(route.output_span)=> (&&&&&&#private::pick::Out::of(&__result)).pick());
-    let respond = if route.sse {
+    let redirect = route.redirect.as_ref().map(|_| {
+        quote! {
+            let __accept = __parts.headers.get(#private::axum::http::header::ACCEPT).and_then(|v| v.to_str().ok()).map(::std::borrow::ToOwned::to_owned);
+            let __head = __parts.method == #private::axum::http::Method::HEAD;
+        }
+    });
+    let respond = if let Some((url, status)) = &route.redirect {
+        let status = match status {
+            Some(code) => quote!(::core::option::Option::Some(#code)),
+            None => quote!(::core::option::Option::None),
+        };
+        quote_spanned!(at(route.output_span)=> ::gateway_core::http::redirect_response(__accept.as_deref(), __head, #url, #status, __result))
+    } else if route.sse {
         quote_spanned!(at(route.output_span)=> ::gateway_core::http::sse_response(__result))
     } else {
         quote! {
@@ -420,6 +432,7 @@ fn call(route: &Route) -> TokenStream {
     let header_values = route.headers.iter().map(|(_, v)| v);
     quote! {
         move |#[allow(unused_mut)] mut __parts, __body| async move {
+            #redirect
             #path_params
             #(#heads)*
             #read_raw

@@ -97,6 +97,8 @@ pub struct Route {
     pub status: u16,
     /// `#[sse("path")]`: a GET route whose handler returns a stream of events.
     pub sse: bool,
+    /// `#[redirect("url", 301)]`: the URL and status (Nest's `@Redirect`).
+    pub redirect: Option<(String, Option<u16>)>,
     pub args: Vec<Arg>,
     /// `#[header("name", "value")]`: response headers on success, names lower-cased.
     pub headers: Vec<(String, String)>,

@@ -226,6 +226,7 @@ struct RouteAttrs {
     route: Option<(Attribute, &'static str)>,
     /// `#[sse(..)]`: a GET route of server-sent events.
     sse: bool,
+    redirect: Option<(String, Option<u16>)>,
     status: Option<u16>,
     headers: Vec<(String, String)>,
     edge: Edge,
@@ -237,6 +238,7 @@ fn route_attrs(f: &mut ImplItemFn, diags: &mut Diagnostics) -> RouteAttrs {
     let mut found = RouteAttrs {
         route: None,
         sse: false,
+        redirect: None,
         status: None,
         headers: Vec::new(),
         edge: Edge::default(),
@@ -262,6 +264,8 @@ fn route_attrs(f: &mut ImplItemFn, diags: &mut Diagnostics) -> RouteAttrs {
                 );
             }
             found.route = Some((attr, method));
+        } else if is_attr(&attr, "redirect") {
+            found.redirect = redirect(&attr, diags);
         } else if is_attr(&attr, "http_code") {
             match attr.parse_args::<LitInt>().and_then(|l| l.base10_parse::<u16>()) {
                 Ok(code) if (100..=599).contains(&code) => found.status = Some(code),
@@ -273,6 +277,43 @@ fn route_attrs(f: &mut ImplItemFn, diags: &mut Diagnostics) -> RouteAttrs {
     }
     f.attrs = kept;
     found
+}
+
+/// `#[redirect]`, `#[redirect("url")]`, `#[redirect("url", 301)]`: Nest's `@Redirect(url,
+/// statusCode)`; a status from 300 to 308.
+fn redirect(attr: &Attribute, diags: &mut Diagnostics) -> Option<(String, Option<u16>)> {
+    let list = syn::punctuated::Punctuated::<syn::Lit, syn::Token![,]>::parse_terminated;
+    let parsed = if attrs::args(attr).is_empty() {
+        Ok(syn::punctuated::Punctuated::new())
+    } else {
+        attr.parse_args_with(list)
+    };
+    let usage = "`#[redirect(..)]` takes a URL and a redirect status: `#[redirect(\"https://docs.nestjs.com\", 301)]`";
+    let items: Vec<syn::Lit> = match parsed {
+        Ok(items) => items.into_iter().collect(),
+        Err(_) => {
+            diags.error_at(attr, usage);
+            return None;
+        }
+    };
+    match items.as_slice() {
+        [] => Some((String::new(), None)),
+        [syn::Lit::Str(url)] => Some((url.value(), None)),
+        [syn::Lit::Str(url), syn::Lit::Int(code)] => match code.base10_parse::<u16>() {
+            Ok(code) if (300..=308).contains(&code) => Some((url.value(), Some(code))),
+            _ => {
+                diags.error_at(
+                    code,
+                    "a redirect status is from 300 to 308, e.g. `301` or `302`",
+                );
+                None
+            }
+        },
+        _ => {
+            diags.error_at(attr, usage);
+            None
+        }
+    }
 }
 
 /// `#[header("Cache-Control", "no-store")]` on a route: a checked, lower-cased name and value.
@@ -355,6 +396,7 @@ fn route(f: &mut ImplItemFn, prefix: &str, diags: &mut Diagnostics) -> Option<Ro
             .status
             .unwrap_or(if method == "POST" { 201 } else { 200 }),
         sse: found.sse,
+        redirect: found.redirect,
         args: route_args(f, diags),
         headers: found.headers,
         edge: found.edge,

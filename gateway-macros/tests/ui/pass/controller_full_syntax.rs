@@ -49,6 +49,12 @@ impl Everything {
     #[head("items")]
     async fn probe(&self) {}
 
+    #[get("old")]
+    #[redirect("/v1/items", 301)]
+    async fn old(&self) -> Option<HttpRedirect> {
+        None
+    }
+
     #[sse("items/events")]
     async fn events(&self) -> impl futures_core::Stream<Item = MessageEvent> + Send + 'static {
         futures_util::stream::iter([MessageEvent::new("x")])
@@ -69,11 +75,11 @@ impl Everything {
 
 fn main() {
     let routes = Everything::META.routes;
-    assert_eq!(routes.len(), 10);
+    assert_eq!(routes.len(), 11);
     assert_eq!((routes[5].method, routes[5].path), ("ALL", "/v1/proxy/*rest"));
     assert_eq!(routes[6].method, "HEAD");
-    assert_eq!((routes[7].method, routes[7].path), ("GET", "/v1/items/events"));
-    assert_eq!(routes[8].method, "OPTIONS");
+    assert_eq!((routes[8].method, routes[8].path), ("GET", "/v1/items/events"));
+    assert_eq!(routes[9].method, "OPTIONS");
     assert_eq!(routes[0].path, "/v1");
     assert_eq!(routes[1].path, "/v1/items/:id");
     assert_eq!(Everything::META.prefix, "/v1");

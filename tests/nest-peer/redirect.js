@@ -1,0 +1,36 @@
+'use strict';
+// A Nest HTTP app with `@Redirect()` routes, as tests/edge.rs declares ours (the docs'
+// example among them): `node redirect.js <port>`, prints "ready <port>".
+const { nest, decorateClass, decorateMethod } = require('./common');
+const { Controller, Get, Module, Query, Redirect } = nest('@nestjs/common');
+const { NestFactory } = nest('@nestjs/core');
+
+class RedirectController {
+  docs(version) {
+    if (version && version === '5') {
+      return { url: 'https://docs.nestjs.com/v5/' };
+    }
+  }
+  moved() {}
+  elsewhere() { return { url: '/x?a=<b>', statusCode: 307 }; }
+}
+Query('version')(RedirectController.prototype, 'docs', 0);
+decorateMethod(RedirectController, 'docs', Get('docs'), Redirect('https://docs.nestjs.com', 302));
+decorateMethod(RedirectController, 'moved', Get('moved'), Redirect('/new place/ü?q=%20&r=%zz', 301));
+decorateMethod(RedirectController, 'elsewhere', Get('elsewhere'), Redirect());
+decorateClass(RedirectController, Controller());
+
+class AppModule {}
+decorateClass(AppModule, Module({ controllers: [RedirectController] }));
+
+async function main() {
+  const port = Number(process.argv[2]);
+  const app = await NestFactory.create(AppModule, { logger: false });
+  await app.listen(port, '127.0.0.1');
+  process.stdout.write(`ready ${port}\n`);
+}
+
+main().catch((e) => {
+  console.error(e);
+  process.exit(1);
+});
