@@ -904,14 +904,27 @@ impl RedirectController {
     async fn elsewhere(&self) -> HttpRedirect {
         HttpRedirect::to("/x?a=<b>").status(307)
     }
+
+    #[get("file")]
+    async fn file(&self) -> StreamableFile {
+        StreamableFile::from_bytes(r#"{"name":"gateway"}"#)
+            .content_type("application/json")
+            .disposition("attachment; filename=\"package.json\"")
+    }
+
+    #[get("chunks")]
+    async fn chunks(&self) -> StreamableFile {
+        let chunks = ["one,", "two"].map(|c| Ok::<_, std::io::Error>(axum::body::Bytes::from(c)));
+        StreamableFile::from_stream(futures_util::stream::iter(chunks))
+    }
 }
 
 #[module(controllers = [RedirectController])]
 struct RedirectModule;
 
 /// The same redirects from Nest's own `@Redirect` routes (`nest-peer/redirect.js`) and ours,
-/// for several `Accept`s and HEAD: the same status, `Location`, `Vary`, `Content-Type`,
-/// `Content-Length` and body.
+/// for several `Accept`s and HEAD, and the same `StreamableFile`s: the same status,
+/// `Location`, `Vary`, `Content-Type`, `Content-Length`, `Content-Disposition` and body.
 #[tokio::test]
 async fn redirects_answer_as_nests_do() {
     let app = nest_app::<RedirectModule>().await.into_test();
@@ -930,7 +943,14 @@ async fn redirects_answer_as_nests_do() {
     let port = free_port();
     let _nest = spawn_node_ready(Nest::V11, "redirect.js", &[&port.to_string()]).await;
     let addr: std::net::SocketAddr = ([127, 0, 0, 1], port).into();
-    for path in ["/docs", "/docs?version=5", "/moved", "/elsewhere"] {
+    for path in [
+        "/docs",
+        "/docs?version=5",
+        "/moved",
+        "/elsewhere",
+        "/file",
+        "/chunks",
+    ] {
         for accept in [
             None,
             Some("text/html"),
@@ -947,12 +967,22 @@ async fn redirects_answer_as_nests_do() {
                 }
                 let res = request.send().await;
                 let what = format!("{method} {path} accept {accept:?}");
+                let body = match header(&head, "transfer-encoding") {
+                    Some("chunked") => dechunk(&body),
+                    _ => body,
+                };
                 assert_eq!(
                     (res.status(), res.text()),
                     (status, body.as_str()),
                     "{what}"
                 );
-                for name in ["location", "vary", "content-type", "content-length"] {
+                for name in [
+                    "location",
+                    "vary",
+                    "content-type",
+                    "content-length",
+                    "content-disposition",
+                ] {
                     assert_eq!(res.header(name), header(&head, name), "{what}: {name}");
                 }
             }

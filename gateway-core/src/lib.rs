@@ -106,7 +106,7 @@ pub mod prelude {
         ArgumentsHost, CallContext, CanActivate, ContextType, ExceptionFilter, ExecutionContext,
         NestInterceptor, Next, RequestId, Valid,
     };
-    pub use crate::http::{Controller, HttpException, HttpRedirect, MessageEvent};
+    pub use crate::http::{Controller, HttpException, HttpRedirect, MessageEvent, StreamableFile};
     pub use crate::pattern;
     pub use crate::pattern::Pattern;
     pub use crate::server::ShutdownHandle;

@@ -1,8 +1,10 @@
 'use strict';
-// A Nest HTTP app with `@Redirect()` routes, as tests/edge.rs declares ours (the docs'
-// example among them): `node redirect.js <port>`, prints "ready <port>".
+// A Nest HTTP app with `@Redirect()` routes (the docs' example among them) and
+// `StreamableFile` answers, as tests/edge.rs declares ours: `node redirect.js <port>`,
+// prints "ready <port>".
 const { nest, decorateClass, decorateMethod } = require('./common');
-const { Controller, Get, Module, Query, Redirect } = nest('@nestjs/common');
+const { Controller, Get, Module, Query, Redirect, StreamableFile } = nest('@nestjs/common');
+const { Readable } = require('stream');
 const { NestFactory } = nest('@nestjs/core');
 
 class RedirectController {
@@ -13,7 +15,16 @@ class RedirectController {
   }
   moved() {}
   elsewhere() { return { url: '/x?a=<b>', statusCode: 307 }; }
+  file() {
+    return new StreamableFile(Buffer.from('{"name":"gateway"}'), {
+      type: 'application/json',
+      disposition: 'attachment; filename="package.json"',
+    });
+  }
+  chunks() { return new StreamableFile(Readable.from([Buffer.from('one,'), Buffer.from('two')])); }
 }
+decorateMethod(RedirectController, 'file', Get('file'));
+decorateMethod(RedirectController, 'chunks', Get('chunks'));
 Query('version')(RedirectController.prototype, 'docs', 0);
 decorateMethod(RedirectController, 'docs', Get('docs'), Redirect('https://docs.nestjs.com', 302));
 decorateMethod(RedirectController, 'moved', Get('moved'), Redirect('/new place/ü?q=%20&r=%zz', 301));

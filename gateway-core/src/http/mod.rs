@@ -35,6 +35,7 @@ mod request_id;
 mod respond;
 mod routes;
 mod sse;
+mod streamable;
 mod validate;
 pub(crate) mod version;
 
@@ -74,6 +75,7 @@ pub use request_id::{RequestId, REQUEST_ID_HEADER};
 pub use respond::{default_status, nest_response};
 pub use routes::Routes;
 pub use sse::{sse_response, MessageEvent, SseItem};
+pub use streamable::StreamableFile;
 pub use validate::{FromJsonBody, FromQuery, Valid, ValidationOptions};
 pub use version::{ApiVersion, VersioningOptions, VersioningType, VERSION_NEUTRAL};
 
