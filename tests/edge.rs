@@ -989,3 +989,37 @@ async fn redirects_answer_as_nests_do() {
         }
     }
 }
+
+/// Express's `app.set('trust proxy', 1)`: behind one trusted balancer the throttler counts the
+/// client `X-Forwarded-For` names last (what the balancer appended), not the balancer; without
+/// it every request looks like the same client.
+#[tokio::test]
+async fn behind_a_trusted_proxy_the_throttler_counts_forwarded_clients() {
+    for trust in [false, true] {
+        let mut app = nest_app::<EdgeModule>().await;
+        app.use_global_guards(gateway_core::throttle::ThrottlerGuard::new(
+            2,
+            std::time::Duration::from_secs(60),
+        ));
+        if trust {
+            app.set_trust_proxy(1);
+        }
+        let app = app.into_test();
+        let mut statuses = Vec::new();
+        for forwarded in ["9.9.9.9, 1.1.1.1", "1.1.1.1", "2.2.2.2", "8.8.8.8, 1.1.1.1"] {
+            let res = app
+                .get("/small")
+                .header("x-forwarded-for", forwarded)
+                .send()
+                .await;
+            statuses.push(res.status());
+        }
+        // A, A, B, then A again (a spoofed first entry does not change who A is).
+        let expected = if trust {
+            [200, 200, 200, 429]
+        } else {
+            [200, 200, 429, 429]
+        };
+        assert_eq!(statuses, expected, "trust proxy: {trust}");
+    }
+}

@@ -14,6 +14,7 @@ pub(super) struct Edge {
     pub body_limit: Option<usize>,
     pub request_id: bool,
     pub validation: Option<ValidationOptions>,
+    pub trust_proxy: Option<u32>,
 }
 
 /// Helmet's default headers (helmet 7/8), set unless a route set its own.

@@ -5,7 +5,7 @@ use std::future::Future;
 use std::sync::Arc;
 
 use axum::http::{HeaderName, HeaderValue, Method};
-use axum::response::Response;
+
 use axum::Router;
 use axum::ServiceExt;
 use tokio::net::{TcpListener, ToSocketAddrs};
@@ -18,12 +18,13 @@ use tower_http::set_header::SetResponseHeaderLayer;
 
 use super::edge::{Edge, SECURITY_HEADERS};
 use super::prefix::{GlobalPrefix, GlobalPrefixOptions};
+use super::settings::{RequestSettings, WithSettings};
 use super::{BootError, HybridAppOptions};
 use crate::di::Container;
 use crate::http::{
-    global_filters, nest_defaults, nest_fallbacks, on_panic, ApiVersion, BodyLimit, CanActivate,
-    DynFilter, DynGuard, DynInterceptor, ExceptionFilter, GlobalGuards, GlobalInterceptors, MakeId,
-    NestInterceptor, Routes, ValidationOptions, VersioningOptions, REQUEST_ID_HEADER,
+    global_filters, nest_defaults, nest_fallbacks, ApiVersion, BodyLimit, CanActivate, DynFilter,
+    DynGuard, DynInterceptor, ExceptionFilter, GlobalGuards, GlobalInterceptors, MakeId,
+    NestInterceptor, Routes, TrustProxy, ValidationOptions, VersioningOptions, REQUEST_ID_HEADER,
 };
 use crate::server::{MessageRouter, ShutdownHandle, Transport};
 
@@ -182,6 +183,7 @@ impl NestApplication {
                 .then(|| GlobalInterceptors(self.global_interceptors.into())),
             body_limit: self.edge.body_limit.map(BodyLimit),
             validation: self.edge.validation,
+            trust_proxy: self.edge.trust_proxy.map(TrustProxy),
         };
         let versions = self.versioning.as_ref().map(|v| {
             let mut known: Vec<String> = Vec::new();
@@ -329,6 +331,15 @@ impl NestApplication {
         self
     }
 
+    /// Express's `app.set('trust proxy', hops)`: behind `hops` proxies (a load balancer is
+    /// one), the client's address is read from `X-Forwarded-For`, so the throttler counts
+    /// clients, not the balancer. Trust only as many hops as you run: a client can write any
+    /// `X-Forwarded-For` of its own.
+    pub fn set_trust_proxy(&mut self, hops: u32) -> &mut Self {
+        self.edge.trust_proxy = Some(hops);
+        self
+    }
+
     /// `app.setGlobalPrefix('api')`: every route under `/api` (`GET /api/users/42`); the route
     /// table logged at boot shows the controllers' paths, and `Cannot GET` messages the path
     /// as requested.
@@ -440,80 +451,6 @@ async fn stop_all(running: Vec<(ShutdownHandle, tokio::task::JoinHandle<()>)>) {
     }
     for (_, task) in running {
         let _ = task.await;
-    }
-}
-
-/// What every request carries from the app's settings (global guards and interceptors, body
-/// limit, validation options), as request extensions.
-#[derive(Clone, Default)]
-struct RequestSettings {
-    guards: Option<GlobalGuards>,
-    interceptors: Option<GlobalInterceptors>,
-    body_limit: Option<BodyLimit>,
-    validation: Option<ValidationOptions>,
-}
-
-impl RequestSettings {
-    fn insert_into(&self, request: &mut axum::extract::Request) {
-        let extensions = request.extensions_mut();
-        if let Some(guards) = &self.guards {
-            extensions.insert(guards.clone());
-        }
-        if let Some(interceptors) = &self.interceptors {
-            extensions.insert(interceptors.clone());
-        }
-        if let Some(limit) = self.body_limit {
-            extensions.insert(limit);
-        }
-        if let Some(validation) = self.validation {
-            extensions.insert(validation);
-        }
-    }
-}
-
-/// Puts the app's [`RequestSettings`] into each request and answers a panicking handler with
-/// Nest's 500, around the whole router: what per-route layers did, without a boxed future per
-/// layer per request.
-#[derive(Clone)]
-struct WithSettings<S> {
-    inner: S,
-    settings: Arc<RequestSettings>,
-}
-
-type Caught = std::thread::Result<Result<Response, std::convert::Infallible>>;
-
-fn answer_panics(caught: Caught) -> Result<Response, std::convert::Infallible> {
-    caught.unwrap_or_else(|panic| Ok(on_panic(panic)))
-}
-
-impl<S> tower_service::Service<axum::extract::Request> for WithSettings<S>
-where
-    S: tower_service::Service<
-        axum::extract::Request,
-        Response = Response,
-        Error = std::convert::Infallible,
-    >,
-{
-    type Response = Response;
-    type Error = std::convert::Infallible;
-    type Future = futures_util::future::Map<
-        futures_util::future::CatchUnwind<std::panic::AssertUnwindSafe<S::Future>>,
-        fn(Caught) -> Result<Response, std::convert::Infallible>,
-    >;
-
-    fn poll_ready(
-        &mut self,
-        cx: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<Result<(), Self::Error>> {
-        self.inner.poll_ready(cx)
-    }
-
-    fn call(&mut self, mut request: axum::extract::Request) -> Self::Future {
-        use futures_util::FutureExt;
-        self.settings.insert_into(&mut request);
-        std::panic::AssertUnwindSafe(self.inner.call(request))
-            .catch_unwind()
-            .map(answer_panics as fn(Caught) -> Result<Response, std::convert::Infallible>)
     }
 }
 

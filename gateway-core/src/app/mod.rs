@@ -15,6 +15,7 @@ mod edge;
 mod http;
 mod microservice;
 mod prefix;
+mod settings;
 
 pub use crate::server::Transport;
 pub use http::NestApplication;

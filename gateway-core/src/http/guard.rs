@@ -246,15 +246,22 @@ impl<'a> ExecutionContext<'a> {
         }
     }
 
-    /// The client's IP address: the connection's peer (Express's `req.ip` without
-    /// `trust proxy`), when the app is served by [`NestApplication::serve`](crate::app::NestApplication::serve).
-    /// `None` for a message.
+    /// The client's IP address, as Express's `req.ip`: the connection's peer (when the app is
+    /// served by [`NestApplication::serve`](crate::app::NestApplication::serve)), or behind
+    /// [`set_trust_proxy(hops)`](crate::app::NestApplication::set_trust_proxy) the address
+    /// that many hops back in `X-Forwarded-For`. `None` for a message.
     pub fn client_ip(&self) -> Option<IpAddr> {
         match &self.call {
-            Call::Http { parts, .. } => parts
-                .extensions
-                .get::<ConnectInfo<SocketAddr>>()
-                .map(|c| c.0.ip()),
+            Call::Http { parts, .. } => {
+                let peer = parts
+                    .extensions
+                    .get::<ConnectInfo<SocketAddr>>()
+                    .map(|c| c.0.ip());
+                match parts.extensions.get::<TrustProxy>() {
+                    Some(TrustProxy(hops)) => forwarded_ip(peer, &parts.headers, *hops),
+                    None => peer,
+                }
+            }
             Call::Rpc(_) => None,
         }
     }
@@ -295,6 +302,35 @@ impl<'a> ExecutionContext<'a> {
         };
         user.and_then(|u| u.0.downcast_ref::<T>())
     }
+}
+
+/// Express's `trust proxy` set to a number of hops (the app's `set_trust_proxy`).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct TrustProxy(pub u32);
+
+/// `proxy-addr` with a hop count: from the peer outwards through `X-Forwarded-For` (last entry
+/// first), trusting `hops` addresses; the first one not trusted is the client. An entry that
+/// is not an IP address ends the walk.
+fn forwarded_ip(peer: Option<IpAddr>, headers: &HeaderMap, hops: u32) -> Option<IpAddr> {
+    let entries: Vec<&str> = headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .collect();
+    let mut ip = peer;
+    for (hop, entry) in entries.iter().rev().enumerate() {
+        if hop as u32 >= hops {
+            break;
+        }
+        match entry.parse::<IpAddr>() {
+            Ok(address) => ip = Some(address),
+            Err(_) => break,
+        }
+    }
+    ip
 }
 
 /// A guard behind a pointer, so guards of different types share one list.

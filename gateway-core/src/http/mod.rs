@@ -59,6 +59,7 @@ pub(crate) use filter::{catch_unwind, global_filters, run_filters};
 pub use filter::{ArgumentsHost, DynFilter, ExceptionFilter};
 pub(crate) use guard::{run_guards, AuthUser, GlobalGuards, PendingHeaders};
 
+pub(crate) use guard::TrustProxy;
 pub use guard::{CanActivate, ContextType, DynGuard, ExecutionContext, RpcContext};
 pub(crate) use interceptor::GlobalInterceptors;
 pub use interceptor::{

@@ -1,0 +1,87 @@
+//! What every request carries from the app's settings, and the service that puts it there.
+
+use std::sync::Arc;
+
+use axum::response::Response;
+
+use crate::http::{
+    on_panic, BodyLimit, GlobalGuards, GlobalInterceptors, TrustProxy, ValidationOptions,
+};
+
+/// What every request carries from the app's settings (global guards and interceptors, body
+/// limit, validation options), as request extensions.
+#[derive(Clone, Default)]
+pub(super) struct RequestSettings {
+    pub guards: Option<GlobalGuards>,
+    pub interceptors: Option<GlobalInterceptors>,
+    pub body_limit: Option<BodyLimit>,
+    pub validation: Option<ValidationOptions>,
+    pub trust_proxy: Option<TrustProxy>,
+}
+
+impl RequestSettings {
+    fn insert_into(&self, request: &mut axum::extract::Request) {
+        let extensions = request.extensions_mut();
+        if let Some(guards) = &self.guards {
+            extensions.insert(guards.clone());
+        }
+        if let Some(interceptors) = &self.interceptors {
+            extensions.insert(interceptors.clone());
+        }
+        if let Some(limit) = self.body_limit {
+            extensions.insert(limit);
+        }
+        if let Some(trust) = self.trust_proxy {
+            extensions.insert(trust);
+        }
+        if let Some(validation) = self.validation {
+            extensions.insert(validation);
+        }
+    }
+}
+
+/// Puts the app's [`RequestSettings`] into each request and answers a panicking handler with
+/// Nest's 500, around the whole router: what per-route layers did, without a boxed future per
+/// layer per request.
+#[derive(Clone)]
+pub(super) struct WithSettings<S> {
+    pub inner: S,
+    pub settings: Arc<RequestSettings>,
+}
+
+type Caught = std::thread::Result<Result<Response, std::convert::Infallible>>;
+
+fn answer_panics(caught: Caught) -> Result<Response, std::convert::Infallible> {
+    caught.unwrap_or_else(|panic| Ok(on_panic(panic)))
+}
+
+impl<S> tower_service::Service<axum::extract::Request> for WithSettings<S>
+where
+    S: tower_service::Service<
+        axum::extract::Request,
+        Response = Response,
+        Error = std::convert::Infallible,
+    >,
+{
+    type Response = Response;
+    type Error = std::convert::Infallible;
+    type Future = futures_util::future::Map<
+        futures_util::future::CatchUnwind<std::panic::AssertUnwindSafe<S::Future>>,
+        fn(Caught) -> Result<Response, std::convert::Infallible>,
+    >;
+
+    fn poll_ready(
+        &mut self,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut request: axum::extract::Request) -> Self::Future {
+        use futures_util::FutureExt;
+        self.settings.insert_into(&mut request);
+        std::panic::AssertUnwindSafe(self.inner.call(request))
+            .catch_unwind()
+            .map(answer_panics as fn(Caught) -> Result<Response, std::convert::Infallible>)
+    }
+}
