@@ -73,6 +73,50 @@ impl AccountController {
     async fn admin(&self, #[user] user: User) -> String {
         format!("welcome {}", user.id)
     }
+
+    /// Custom parameter decorators (Nest's `createParamDecorator`), after the guards ran.
+    #[get("label")]
+    async fn label(
+        &self,
+        #[context] who: UserLabel,
+        #[context("x-tenant")] tenant: HeaderValueOr,
+    ) -> String {
+        format!("{} {}", who.0, tenant.0)
+    }
+}
+
+/// `createParamDecorator((data, ctx) => ..)` reading the user the guard attached and the route.
+struct UserLabel(String);
+
+impl gateway_core::http::ParamDecorator for UserLabel {
+    fn create(_: Option<&'static str>, ctx: &ExecutionContext<'_>) -> Result<Self, HttpException> {
+        let user = ctx
+            .user::<User>()
+            .ok_or_else(|| HttpException::unauthorized(()))?;
+        Ok(UserLabel(format!(
+            "{}@{}.{}",
+            user.id,
+            ctx.controller(),
+            ctx.handler()
+        )))
+    }
+}
+
+/// A decorator taking data: the header it names, or a 400 naming it.
+struct HeaderValueOr(String);
+
+impl gateway_core::http::ParamDecorator for HeaderValueOr {
+    fn create(
+        data: Option<&'static str>,
+        ctx: &ExecutionContext<'_>,
+    ) -> Result<Self, HttpException> {
+        let name = data.unwrap_or("x-tenant");
+        ctx.headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(|v| HeaderValueOr(v.to_owned()))
+            .ok_or_else(|| HttpException::bad_request(format!("{name} is required")))
+    }
 }
 
 #[injectable]
@@ -138,6 +182,17 @@ async fn guards_protect_routes_like_nest() {
     assert_eq!(
         get(app, "/account/admin", &admin).await,
         (200, "welcome a1".into())
+    );
+    assert_eq!(
+        get(app, "/account/label", &[user[0], ("x-tenant", "acme")]).await,
+        (200, "u1@AccountController.label acme".into())
+    );
+    assert_eq!(
+        get(app, "/account/label", &user).await,
+        (
+            400,
+            r#"{"message":"x-tenant is required","error":"Bad Request","statusCode":400}"#.into()
+        )
     );
     // Controllers without guards are open; the global guard applies everywhere.
     assert_eq!(get(app, "/health", &[]).await, (200, "ok".into()));

@@ -63,6 +63,17 @@ pub fn user<T: Clone + 'static>(parts: &Parts) -> Result<T, HttpException> {
         .ok_or_else(|| HttpException::unauthorized(()))
 }
 
+/// A `#[context]` argument: the decorator's value from the route's execution context.
+pub fn decorated<T: crate::http::ParamDecorator>(
+    parts: &mut Parts,
+    route: &'static crate::http::RouteMeta,
+    controller: &'static str,
+    data: Option<&'static str>,
+) -> Result<T, HttpException> {
+    let ctx = crate::http::ExecutionContext::new(parts, route, controller);
+    T::create(data, &ctx)
+}
+
 /// Puts a controller's and a handler's guards in front of the handler just registered.
 pub fn guard_handler(
     router: crate::server::MessageRouter,

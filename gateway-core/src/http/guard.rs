@@ -333,6 +333,40 @@ fn forwarded_ip(peer: Option<IpAddr>, headers: &HeaderMap, hops: u32) -> Option<
     ip
 }
 
+/// A custom parameter decorator: Nest's `createParamDecorator((data, ctx) => ..)`. A route
+/// argument marked `#[context]` (or `#[context("data")]`) is built by `create` from the route's
+/// execution context, after the guards ran: the user they attached, headers, metadata.
+///
+/// ```
+/// use gateway_core::http::{ExecutionContext, HttpException, ParamDecorator};
+///
+/// #[derive(Clone)]
+/// struct User { email: String }
+///
+/// /// `export const UserEmail = createParamDecorator((data, ctx) => ctx.switchToHttp().getRequest().user?.email)`
+/// struct UserEmail(Option<String>);
+///
+/// impl ParamDecorator for UserEmail {
+///     fn create(_data: Option<&'static str>, ctx: &ExecutionContext<'_>) -> Result<Self, HttpException> {
+///         Ok(UserEmail(ctx.user::<User>().map(|u| u.email.clone())))
+///     }
+/// }
+/// // #[get("me")] async fn me(&self, #[context] email: UserEmail) -> ..
+/// ```
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a parameter decorator",
+    label = "`#[context]` arguments implement `ParamDecorator`",
+    note = "`impl ParamDecorator for {Self} {{ fn create(data: Option<&'static str>, ctx: &ExecutionContext<'_>) -> Result<Self, HttpException> {{ .. }} }}`"
+)]
+pub trait ParamDecorator: Sized {
+    /// The argument, from `data` (the attribute's string, Nest's decorator argument) and the
+    /// context; an `Err` answers the request.
+    fn create(
+        data: Option<&'static str>,
+        ctx: &ExecutionContext<'_>,
+    ) -> Result<Self, HttpException>;
+}
+
 /// A guard behind a pointer, so guards of different types share one list.
 pub trait DynGuard: Send + Sync {
     /// [`CanActivate::can_activate`], boxed.

@@ -60,7 +60,7 @@ pub use filter::{ArgumentsHost, DynFilter, ExceptionFilter};
 pub(crate) use guard::{run_guards, AuthUser, GlobalGuards, PendingHeaders};
 
 pub(crate) use guard::TrustProxy;
-pub use guard::{CanActivate, ContextType, DynGuard, ExecutionContext, RpcContext};
+pub use guard::{CanActivate, ContextType, DynGuard, ExecutionContext, ParamDecorator, RpcContext};
 pub(crate) use interceptor::GlobalInterceptors;
 pub use interceptor::{
     CallContext, DynInterceptor, LoggingInterceptor, NestInterceptor, Next, TimeoutInterceptor,

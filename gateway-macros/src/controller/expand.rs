@@ -356,6 +356,13 @@ fn extract(arg: &Arg, index: usize, raw: bool) -> TokenStream {
             quote!(::core::result::Result::<_, #private::axum::response::Response>::Ok(__parts.clone()))
         }
         Source::User => quote_spanned!(at(ty.span())=> #private::user::<#ty>(&__parts)),
+        Source::Context(data) => {
+            let data = match data {
+                Some(d) => quote!(::core::option::Option::Some(#d)),
+                None => quote!(::core::option::Option::None),
+            };
+            quote_spanned!(at(ty.span())=> #private::decorated::<#ty>(&mut __parts, __route, __controller, #data))
+        }
         Source::Extractor => {
             quote_spanned!(at(ty.span())=> #private::extract::<#ty>(&mut __parts).await)
         }
@@ -374,7 +381,7 @@ fn extract(arg: &Arg, index: usize, raw: bool) -> TokenStream {
 
 /// The handler's call and response: the arguments in order (the body last, as it consumes
 /// the request), the method, the response its value makes, the route's success headers.
-fn call(route: &Route) -> TokenStream {
+fn call(route: &Route, index: usize, controller: &str) -> TokenStream {
     let private = private();
     let handler = &route.handler;
     let status = route.status;
@@ -405,6 +412,16 @@ fn call(route: &Route) -> TokenStream {
     let names = (0..route.args.len()).map(|i| format_ident!("__arg{}", i));
     let pick =
         quote_spanned!(at(route.output_span)=> (&&&&&&#private::pick::Out::of(&__result)).pick());
+    let context = route
+        .args
+        .iter()
+        .any(|a| matches!(a.source, Source::Context(_)))
+        .then(|| {
+            quote! {
+                let __route = &<Self as ::gateway_core::http::Controller>::META.routes[#index];
+                let __controller = #controller;
+            }
+        });
     let redirect = route.redirect.as_ref().map(|_| {
         quote! {
             let __accept = __parts.headers.get(#private::axum::http::header::ACCEPT).and_then(|v| v.to_str().ok()).map(::std::borrow::ToOwned::to_owned);
@@ -432,6 +449,7 @@ fn call(route: &Route) -> TokenStream {
     let header_values = route.headers.iter().map(|(_, v)| v);
     quote! {
         move |#[allow(unused_mut)] mut __parts, __body| async move {
+            #context
             #redirect
             #path_params
             #(#heads)*
@@ -475,7 +493,7 @@ fn route(route: &Route, index: usize, ctl: &Controller, all: &[syn::Path]) -> To
     // Route filters are asked first, then the controller's (Nest's order).
     let filters = route.edge.filters.iter().chain(&ctl.edge.filters);
     let (build_filters, clone_filters, filters) = shared_list("filter", filters.collect(), name);
-    let call = call(route);
+    let call = call(route, index, name);
     quote_spanned! {at(route.path_span)=>
         router = router.add(&<Self as ::gateway_core::http::Controller>::META.routes[#index], #axum_path, #private::axum::routing::#axum_fn({
             let this = ::std::sync::Arc::clone(&this);

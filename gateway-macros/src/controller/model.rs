@@ -127,6 +127,9 @@ pub enum Source {
     Req,
     /// What a guard attached (`#[user]`).
     User,
+    /// `#[context]` / `#[context("data")]`: a custom parameter decorator (`ParamDecorator`),
+    /// built from the execution context.
+    Context(Option<String>),
     /// Any axum extractor that reads the request head.
     Extractor,
 }

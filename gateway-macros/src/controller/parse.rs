@@ -463,6 +463,7 @@ fn arg_source(name: &str, attr: &Attribute, pat: &Pat, diags: &mut Diagnostics) 
         "query" => Source::Query,
         "headers" => Source::Headers,
         "user" => Source::User,
+        "context" => Source::Context(lit.map(|l| l.value())),
         _ => Source::Req,
     })
 }
