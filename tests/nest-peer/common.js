@@ -58,4 +58,19 @@ function brokerOptions(name, url, queue, ns) {
   }
 }
 
-module.exports = { nest, decorateMethod, decorateClass, startTcpMicroservice, brokerOptions };
+// Boots a Nest HTTP app (Express) for `module` on 127.0.0.1:`port`, after `configure(app)`
+// (versioning, a global prefix), and prints "ready <port>"; exits on a failure to start.
+function serveHttpApp(module, port, configure = () => {}) {
+  const { NestFactory } = nest('@nestjs/core');
+  (async () => {
+    const app = await NestFactory.create(module, { logger: false });
+    configure(app);
+    await app.listen(port, '127.0.0.1');
+    process.stdout.write(`ready ${port}\n`);
+  })().catch((e) => {
+    console.error(e);
+    process.exit(1);
+  });
+}
+
+module.exports = { nest, decorateMethod, decorateClass, startTcpMicroservice, serveHttpApp, brokerOptions };

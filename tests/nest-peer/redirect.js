@@ -2,10 +2,9 @@
 // A Nest HTTP app with `@Redirect()` routes (the docs' example among them) and
 // `StreamableFile` answers, as tests/edge.rs declares ours: `node redirect.js <port>`,
 // prints "ready <port>".
-const { nest, decorateClass, decorateMethod } = require('./common');
+const { nest, decorateClass, decorateMethod, serveHttpApp } = require('./common');
 const { Controller, Get, Module, Query, Redirect, StreamableFile } = nest('@nestjs/common');
 const { Readable } = require('stream');
-const { NestFactory } = nest('@nestjs/core');
 
 class RedirectController {
   docs(version) {
@@ -34,14 +33,4 @@ decorateClass(RedirectController, Controller());
 class AppModule {}
 decorateClass(AppModule, Module({ controllers: [RedirectController] }));
 
-async function main() {
-  const port = Number(process.argv[2]);
-  const app = await NestFactory.create(AppModule, { logger: false });
-  await app.listen(port, '127.0.0.1');
-  process.stdout.write(`ready ${port}\n`);
-}
-
-main().catch((e) => {
-  console.error(e);
-  process.exit(1);
-});
+serveHttpApp(AppModule, Number(process.argv[2]));

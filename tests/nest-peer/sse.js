@@ -1,9 +1,8 @@
 'use strict';
 // A Nest HTTP app with `@Sse()` routes, as tests/edge.rs declares ours:
 // `node sse.js <port>`, prints "ready <port>".
-const { nest, decorateClass, decorateMethod } = require('./common');
+const { nest, decorateClass, decorateMethod, serveHttpApp } = require('./common');
 const { BadRequestException, Controller, Module, Sse } = nest('@nestjs/common');
-const { NestFactory } = nest('@nestjs/core');
 const { concat, from, throwError, timer } = nest('rxjs');
 const { switchMap } = nest('rxjs/operators');
 
@@ -33,14 +32,4 @@ decorateClass(EventsController, Controller());
 class AppModule {}
 decorateClass(AppModule, Module({ controllers: [EventsController] }));
 
-async function main() {
-  const port = Number(process.argv[2]);
-  const app = await NestFactory.create(AppModule, { logger: false });
-  await app.listen(port, '127.0.0.1');
-  process.stdout.write(`ready ${port}\n`);
-}
-
-main().catch((e) => {
-  console.error(e);
-  process.exit(1);
-});
+serveHttpApp(AppModule, Number(process.argv[2]));

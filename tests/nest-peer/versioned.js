@@ -2,9 +2,8 @@
 // A Nest HTTP app (Express) with versioned controllers, as tests/edge.rs declares ours:
 // `node versioned.js <mode> <port>`, mode one of none | uri | uri-default-api | header |
 // media | custom. Prints "ready <port>".
-const { nest, decorateClass, decorateMethod } = require('./common');
+const { nest, decorateClass, decorateMethod, serveHttpApp } = require('./common');
 const { Controller, Get, Module, Param, Version, VERSION_NEUTRAL, VersioningType } = nest('@nestjs/common');
-const { NestFactory } = nest('@nestjs/core');
 
 class CatsV1Controller {
   list() { return 'cats v1'; }
@@ -49,15 +48,5 @@ const modes = {
   }),
 };
 
-async function main() {
-  const [mode, port] = [process.argv[2], Number(process.argv[3])];
-  const app = await NestFactory.create(AppModule, { logger: ['error'] });
-  modes[mode](app);
-  await app.listen(port, '127.0.0.1');
-  process.stdout.write(`ready ${port}\n`);
-}
-
-main().catch((e) => {
-  console.error(e);
-  process.exit(1);
-});
+const [mode, port] = [process.argv[2], Number(process.argv[3])];
+serveHttpApp(AppModule, port, modes[mode]);
