@@ -505,6 +505,19 @@ impl UnversionedController {
     async fn dogs(&self) -> &'static str {
         "dogs"
     }
+
+    /// `@All` in one version and `@Get` in another, on one path.
+    #[all("echo")]
+    #[version("1")]
+    async fn echo_all(&self) -> &'static str {
+        "all v1"
+    }
+
+    #[get("echo")]
+    #[version("2")]
+    async fn echo_get(&self) -> &'static str {
+        "get v2"
+    }
 }
 
 #[module(controllers = [CatsV1Controller, CatsV2Controller, UnversionedController])]
@@ -559,6 +572,27 @@ async fn uri_versioning_serves_each_version_at_its_path() {
         ("/dogs", "404"),
     ] {
         assert_eq!(answers(&app, path, None).await, expected, "{path}");
+    }
+    // `#[all]` in v1 and `#[get]` in v2 on one path: each method finds its version's route.
+    for (path, post, expected) in [
+        ("/v1/echo", false, (200, "all v1")),
+        ("/v1/echo", true, (200, "all v1")),
+        ("/v2/echo", false, (200, "get v2")),
+        (
+            "/v2/echo",
+            true,
+            (
+                404,
+                r#"{"message":"Cannot POST /v2/echo","error":"Not Found","statusCode":404}"#,
+            ),
+        ),
+    ] {
+        let res = if post {
+            app.post(path).send().await
+        } else {
+            app.get(path).send().await
+        };
+        assert_eq!((res.status(), res.text()), expected, "{path} post: {post}");
     }
     // With a default version and a global prefix: `/api/v1/plain`.
     let app = versioned(|app| {

@@ -122,8 +122,8 @@ impl GlobalPrefix {
 
     /// `router` behind the prefix.
     pub(crate) fn apply(self, router: Router) -> Router {
-        if self.prefix == "/" && self.exclude.is_empty() {
-            return router;
+        if self.prefix == "/" {
+            return router; // no prefix: nothing to strip, nothing to exclude from
         }
         tracing::info!(target: "NestApplication", prefix = %self.prefix, "global prefix");
         Router::new()

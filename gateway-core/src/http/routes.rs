@@ -2,7 +2,6 @@
 //! the app is assembled (so that versioning, enabled after boot, can choose among routes that
 //! share a path). Without versioning the router is exactly the routes, one axum route each.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use axum::extract::Request;
@@ -70,49 +69,35 @@ impl Routes {
             }
             return router;
         };
-        let mut groups: Vec<((&'static str, &'static str), Vec<Entry>)> = Vec::new();
-        let mut index: HashMap<(&'static str, &'static str), usize> = HashMap::new();
+        // One handler per path: it picks the first route of the request's method whose
+        // versions the request names (so `#[all]` and `#[get]` routes of one path coexist).
+        let mut groups: Vec<(&'static str, Vec<Entry>)> = Vec::new();
         for entry in self.entries {
-            let key = (entry.path, entry.meta.method);
-            match index.get(&key) {
-                Some(&i) => groups[i].1.push(entry),
-                None => {
-                    index.insert(key, groups.len());
-                    groups.push((key, vec![entry]));
-                }
+            match groups.iter_mut().find(|(path, _)| *path == entry.path) {
+                Some((_, entries)) => entries.push(entry),
+                None => groups.push((entry.path, vec![entry])),
             }
         }
         let mut router = Router::new();
-        for ((path, method), entries) in groups {
+        for (path, entries) in groups {
             let candidates: Arc<[Entry]> = entries.into();
             let versioning = versioning.clone();
             let dispatch = move |request: Request| {
                 let (candidates, versioning) = (candidates.clone(), versioning.clone());
                 async move { dispatch(&candidates, &versioning, request).await }
             };
-            router = router.route(path, on(method, dispatch));
+            router = router.route(path, axum::routing::any(dispatch));
         }
         router
     }
 }
 
-/// The handler for `method` (Nest's `@All` is every method).
-fn on<H, T>(method: &str, handler: H) -> MethodRouter
-where
-    H: axum::handler::Handler<T, ()>,
-    T: 'static,
-{
-    use axum::routing;
-    match method {
-        "GET" => routing::get(handler),
-        "POST" => routing::post(handler),
-        "PUT" => routing::put(handler),
-        "PATCH" => routing::patch(handler),
-        "DELETE" => routing::delete(handler),
-        "HEAD" => routing::head(handler),
-        "OPTIONS" => routing::options(handler),
-        _ => routing::any(handler),
-    }
+/// Whether a route of `method` (`ALL` for every one) serves a request of `requested` (a GET
+/// route serves HEAD too, as axum's and Express's do).
+fn serves(method: &str, requested: &axum::http::Method) -> bool {
+    method == "ALL"
+        || method == requested.as_str()
+        || (method == "GET" && requested == axum::http::Method::HEAD)
 }
 
 /// The first route whose versions the request names answers it; none: Nest's 404.
@@ -128,7 +113,7 @@ async fn dispatch(
         .unwrap_or_default();
     let chosen = candidates.iter().find(|entry| {
         let versions = versioning.effective(entry.meta.versions, entry.meta.class_versions);
-        versioning.accepts(versions, requested)
+        serves(entry.meta.method, request.method()) && versioning.accepts(versions, requested)
     });
     match chosen {
         Some(entry) => {
