@@ -4,12 +4,12 @@
 use std::sync::Arc;
 
 use axum::extract::{Request, State};
-use axum::http::{Method, Uri};
+use axum::http::Method;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::Router;
 
-use crate::http::{route_not_found, ShownUri};
+use crate::http::{route_by, route_not_found};
 
 /// What [`NestApplication::set_global_prefix_with`](super::NestApplication::set_global_prefix_with)
 /// takes: Nest's `GlobalPrefixOptions`.
@@ -150,16 +150,7 @@ async fn rewrite(
             .into_response();
     };
     if path != original.path() {
-        let path_and_query = match original.query() {
-            Some(query) => format!("{path}?{query}"),
-            None => path.to_owned(),
-        };
-        let mut parts = original.clone().into_parts();
-        parts.path_and_query = path_and_query.parse().ok();
-        if let Ok(uri) = Uri::from_parts(parts) {
-            *request.uri_mut() = uri;
-            request.extensions_mut().insert(ShownUri(original));
-        }
+        route_by(&mut request, path);
     }
     next.run(request).await
 }

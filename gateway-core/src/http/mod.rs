@@ -99,6 +99,24 @@ pub async fn route_not_found(
 #[derive(Debug, Clone)]
 pub struct ShownUri(pub Uri);
 
+/// Routes `request` by `path` instead of its own, the query kept; messages keep showing the
+/// URI as it was sent ([`ShownUri`]). What the global prefix and URI versioning do.
+pub(crate) fn route_by(request: &mut axum::extract::Request, path: &str) {
+    let original = request.uri().clone();
+    let path_and_query = match original.query() {
+        Some(query) => format!("{path}?{query}"),
+        None => path.to_owned(),
+    };
+    let mut parts = original.clone().into_parts();
+    parts.path_and_query = path_and_query.parse().ok();
+    if let Ok(uri) = Uri::from_parts(parts) {
+        *request.uri_mut() = uri;
+        if request.extensions().get::<ShownUri>().is_none() {
+            request.extensions_mut().insert(ShownUri(original));
+        }
+    }
+}
+
 /// Nest's behaviour around the routes of a finished router: an unknown path *or* an unserved
 /// method on a known path is 404 `Cannot <METHOD> <url>` (Express has no 405), and a panic
 /// is a 500 with Nest's body. Call it after every route is mounted.

@@ -224,26 +224,18 @@ async fn read_version(
     request: axum::extract::Request,
     next: axum::middleware::Next,
 ) -> axum::response::Response {
-    let (mut parts, body) = request.into_parts();
-    let (requested, rest) = state.0.requested(&parts, &state.1);
+    let mut request = request;
+    let (requested, rest) = {
+        let (parts, body) = request.into_parts();
+        let read = state.0.requested(&parts, &state.1);
+        request = axum::extract::Request::from_parts(parts, body);
+        read
+    };
     if let Some(rest) = rest {
-        let original = parts.uri.clone();
-        let path_and_query = match original.query() {
-            Some(query) => format!("{rest}?{query}"),
-            None => rest,
-        };
-        let mut uri_parts = original.clone().into_parts();
-        uri_parts.path_and_query = path_and_query.parse().ok();
-        if let Ok(uri) = axum::http::Uri::from_parts(uri_parts) {
-            parts.uri = uri;
-            if parts.extensions.get::<super::ShownUri>().is_none() {
-                parts.extensions.insert(super::ShownUri(original));
-            }
-        }
+        super::route_by(&mut request, &rest);
     }
-    parts.extensions.insert(RequestedVersion(requested));
-    next.run(axum::extract::Request::from_parts(parts, body))
-        .await
+    request.extensions_mut().insert(RequestedVersion(requested));
+    next.run(request).await
 }
 
 /// The versions a request named, as the versioning layer read them (none: an empty list).

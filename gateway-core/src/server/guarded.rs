@@ -26,9 +26,7 @@ impl Gate {
     /// Runs the guards on a call of `data`: the context to run the handler with (the user a
     /// guard attached, if any), or the exception that refuses it.
     async fn check(&self, data: &Bytes) -> Result<Option<MessageContext>, super::RpcException> {
-        let current = MessageContext::current();
-        let context = current
-            .clone()
+        let context = MessageContext::current()
             .unwrap_or_else(|| MessageContext::new(self.handler.route, Vec::new()));
         let mut call = RpcContext::new(data.clone(), context, self.handler);
         run_rpc_guards(&self.guards, &mut call, self.controller).await?;
