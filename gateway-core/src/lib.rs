@@ -104,13 +104,13 @@ pub mod prelude {
     pub use crate::di::{Provider, Token};
     pub use crate::http::{
         ArgumentsHost, CallContext, CanActivate, ContextType, ExceptionFilter, ExecutionContext,
-        NestInterceptor, Next, RequestId, Valid,
+        HandlerValue, NestInterceptor, Next, RequestId, RpcContext, Valid,
     };
     pub use crate::http::{Controller, HttpException, HttpRedirect, MessageEvent, StreamableFile};
     pub use crate::pattern;
     pub use crate::pattern::Pattern;
     pub use crate::server::ShutdownHandle;
-    pub use crate::server::{MessageContext, MessageRouter, RpcException};
+    pub use crate::server::{MessageContext, MessageRouter, RpcException, RpcNext, RpcReply};
     pub use crate::signal::shutdown_signal;
     pub use crate::transport::tcp::{ServerOptions, TcpServer};
     pub use crate::{

@@ -26,7 +26,7 @@ use crate::http::{
     DynGuard, DynInterceptor, ExceptionFilter, GlobalGuards, GlobalInterceptors, MakeId,
     NestInterceptor, Routes, TrustProxy, ValidationOptions, VersioningOptions, REQUEST_ID_HEADER,
 };
-use crate::server::{MessageRouter, ShutdownHandle, Transport};
+use crate::server::{MessageRouter, RpcEdge, ShutdownHandle, Transport};
 
 /// A booted app. Nest's `INestApplication`.
 pub struct NestApplication {
@@ -111,7 +111,11 @@ impl NestApplication {
     pub async fn start_all_microservices(&mut self) -> Result<(), BootError> {
         for (transport, options) in std::mem::take(&mut self.microservices) {
             let messages = match options.inherit_app_config {
-                true => self.messages.clone().guard_all(&self.global_guards),
+                true => self.messages.clone().with_globals(&RpcEdge {
+                    guards: self.global_guards.clone(),
+                    interceptors: self.global_interceptors.clone(),
+                    filters: self.global_filters.clone(),
+                }),
                 false => self.messages.clone(),
             };
             let server = transport.start(messages).await?;

@@ -7,10 +7,10 @@ use std::sync::Arc;
 
 use super::BootError;
 use crate::di::Container;
-use crate::http::{CanActivate, DynGuard};
+use crate::http::{CanActivate, ExceptionFilter, NestInterceptor};
 use crate::lifecycle::HookList;
 use crate::server::serving::serve_until;
-use crate::server::{MessageRouter, Server, ShutdownHandle, Transport};
+use crate::server::{MessageRouter, RpcEdge, Server, ShutdownHandle, Transport};
 use crate::transport::tcp::TcpServer;
 
 /// A booted microservice. Nest's `INestMicroservice`.
@@ -18,7 +18,7 @@ pub struct NestMicroservice {
     router: MessageRouter,
     transport: Transport,
     container: Container,
-    global_guards: Vec<Arc<dyn DynGuard>>,
+    global: RpcEdge,
 }
 
 impl std::fmt::Debug for NestMicroservice {
@@ -100,7 +100,7 @@ impl NestMicroservice {
             router,
             transport,
             container,
-            global_guards: Vec::new(),
+            global: RpcEdge::default(),
         }
     }
 
@@ -108,7 +108,23 @@ impl NestMicroservice {
     /// Nest's `app.useGlobalGuards(..)` on a microservice. A refused request is answered with
     /// Nest's `{"status":"error","message":"Forbidden resource"}`; a refused event is dropped.
     pub fn use_global_guards(&mut self, guard: impl CanActivate) -> &mut Self {
-        self.global_guards.push(Arc::new(guard));
+        self.global.guards.push(Arc::new(guard));
+        self
+    }
+
+    /// Runs `interceptor` around every message and event handler (outside the controllers'
+    /// and handlers' own, after every guard): Nest's `app.useGlobalInterceptors(..)` on a
+    /// microservice. See [`NestInterceptor::intercept_rpc`].
+    pub fn use_global_interceptors(&mut self, interceptor: impl NestInterceptor) -> &mut Self {
+        self.global.interceptors.push(Arc::new(interceptor));
+        self
+    }
+
+    /// Asks `filter` about every exception a message or event handler ends with, after the
+    /// controllers' and handlers' own filters: Nest's `app.useGlobalFilters(..)` on a
+    /// microservice. See [`ExceptionFilter::catch_rpc`].
+    pub fn use_global_filters(&mut self, filter: impl ExceptionFilter) -> &mut Self {
+        self.global.filters.push(Arc::new(filter));
         self
     }
 
@@ -133,7 +149,7 @@ impl NestMicroservice {
 
     /// Binds or connects the transport, ready to serve.
     pub async fn start(self) -> Result<MicroserviceServer, BootError> {
-        let router = self.router.guard_all(&self.global_guards);
+        let router = self.router.with_globals(&self.global);
         let server = self.transport.start(router).await?;
         Ok(MicroserviceServer {
             server,

@@ -12,7 +12,8 @@ use axum::response::{IntoResponse, Response};
 use futures_util::future::BoxFuture;
 use futures_util::FutureExt;
 
-use super::{ExceptionCause, HttpException, RouteMeta};
+use super::{ExceptionCause, HttpException, RouteMeta, RpcContext};
+use crate::server::{RpcException, RpcReply};
 
 /// An exception filter: sees every [`HttpException`] a route (its guards, pipes, handler or a
 /// downstream call) ends with, and answers in its place or passes it on. Nest's
@@ -61,6 +62,21 @@ pub trait ExceptionFilter: Send + Sync + 'static {
         exception: HttpException,
         host: &ArgumentsHost,
     ) -> impl Future<Output = Result<Response, HttpException>> + Send;
+
+    /// Answers the `exception` a message or event handler (its guards, interceptors or
+    /// itself) ended with, or passes it on with `Err`: Nest's `RpcExceptionFilter`, for a
+    /// filter applied to a controller with message handlers or globally to a microservice.
+    /// `Ok(reply)` is sent instead (a value, or another exception with
+    /// [`RpcReply::err`]). By default the exception is passed on, as a Nest filter whose
+    /// `@Catch` does not name it.
+    fn catch_rpc(
+        &self,
+        exception: RpcException,
+        ctx: &RpcContext,
+    ) -> impl Future<Output = Result<RpcReply, RpcException>> + Send {
+        let _ = ctx;
+        std::future::ready(Err(exception))
+    }
 }
 
 /// A filter behind a pointer, so filters of different types share one list.
@@ -71,6 +87,13 @@ pub trait DynFilter: Send + Sync {
         exception: HttpException,
         host: &'a ArgumentsHost,
     ) -> BoxFuture<'a, Result<Response, HttpException>>;
+
+    /// [`ExceptionFilter::catch_rpc`], boxed.
+    fn catch_rpc_dyn<'a>(
+        &'a self,
+        exception: RpcException,
+        ctx: &'a RpcContext,
+    ) -> BoxFuture<'a, Result<RpcReply, RpcException>>;
 }
 
 impl<F: ExceptionFilter> DynFilter for F {
@@ -80,6 +103,14 @@ impl<F: ExceptionFilter> DynFilter for F {
         host: &'a ArgumentsHost,
     ) -> BoxFuture<'a, Result<Response, HttpException>> {
         self.catch(exception, host).boxed()
+    }
+
+    fn catch_rpc_dyn<'a>(
+        &'a self,
+        exception: RpcException,
+        ctx: &'a RpcContext,
+    ) -> BoxFuture<'a, Result<RpcReply, RpcException>> {
+        self.catch_rpc(exception, ctx).boxed()
     }
 }
 

@@ -156,6 +156,24 @@ impl RpcContext {
     pub fn is_event(&self) -> bool {
         self.handler.event
     }
+
+    /// The handler's method name (`get_user`); empty for a handler registered by hand.
+    pub fn handler(&self) -> &'static str {
+        self.handler.handler
+    }
+
+    /// The handler's and its controller's metadata. Nest's `Reflector`.
+    pub fn reflector(&self) -> Reflector {
+        self.handler.reflector()
+    }
+
+    /// Moves the user a guard attached into the message's context, and gives that context
+    /// (for the handler's scope), if there is one.
+    pub(crate) fn attach_user(&mut self) -> Option<MessageContext> {
+        let user = self.user.take()?;
+        self.context = self.context.clone().with_user(user.0);
+        Some(self.context.clone())
+    }
 }
 
 /// The user a guard attached, stored in the request's extensions.

@@ -11,7 +11,8 @@ use axum::response::{IntoResponse, Response};
 use futures_util::future::BoxFuture;
 use futures_util::FutureExt;
 
-use super::{HttpException, Reflector, RouteMeta};
+use super::{HandlerValue, HttpException, Reflector, RouteMeta, RpcContext};
+use crate::server::{RpcException, RpcNext, RpcReply};
 
 /// An interceptor: runs around a route's handler (after the guards), and may change the
 /// response, answer in its place, or time it. Nest's `NestInterceptor`; `next.handle().await`
@@ -44,19 +45,47 @@ use super::{HttpException, Reflector, RouteMeta};
     note = "an interceptor implements `gateway_core::http::NestInterceptor`: `async fn intercept(&self, ctx: &CallContext, next: Next) -> Response`"
 )]
 pub trait NestInterceptor: Send + Sync + 'static {
-    /// Runs around the rest of the chain: call `next.handle().await` to run it.
+    /// Runs around the rest of an HTTP route's chain: call `next.handle().await` to run it.
     fn intercept(&self, ctx: &CallContext, next: Next) -> impl Future<Output = Response> + Send;
+
+    /// Runs around the rest of a message or event handler's chain (the interceptor applied to
+    /// a controller with message handlers, or globally to a microservice): call
+    /// `next.handle().await` to run it. By default the call goes through untouched, as a Nest
+    /// interceptor that starts with `if (context.getType() !== 'http') return next.handle();`.
+    fn intercept_rpc(
+        &self,
+        ctx: &RpcContext,
+        next: RpcNext,
+    ) -> impl Future<Output = RpcReply> + Send {
+        let _ = ctx;
+        next.handle()
+    }
 }
 
 /// An interceptor behind a pointer, so interceptors of different types share one chain.
 pub trait DynInterceptor: Send + Sync {
     /// [`NestInterceptor::intercept`], boxed.
     fn intercept_dyn<'a>(&'a self, ctx: &'a CallContext, next: Next) -> BoxFuture<'a, Response>;
+
+    /// [`NestInterceptor::intercept_rpc`], boxed.
+    fn intercept_rpc_dyn<'a>(
+        &'a self,
+        ctx: &'a RpcContext,
+        next: RpcNext,
+    ) -> BoxFuture<'a, RpcReply>;
 }
 
 impl<I: NestInterceptor> DynInterceptor for I {
     fn intercept_dyn<'a>(&'a self, ctx: &'a CallContext, next: Next) -> BoxFuture<'a, Response> {
         self.intercept(ctx, next).boxed()
+    }
+
+    fn intercept_rpc_dyn<'a>(
+        &'a self,
+        ctx: &'a RpcContext,
+        next: RpcNext,
+    ) -> BoxFuture<'a, RpcReply> {
+        self.intercept_rpc(ctx, next).boxed()
     }
 }
 
@@ -161,7 +190,8 @@ impl Next {
 pub(crate) struct GlobalInterceptors(pub Arc<[Arc<dyn DynInterceptor>]>);
 
 /// Logs every request it wraps through `tracing` (target `gateway::http`): method, path,
-/// status, latency and request id. Errors (5xx) at `warn`, the rest at `info`. Nest docs'
+/// status, latency and request id. Errors (5xx) at `warn`, the rest at `info`. On message
+/// handlers (target `gateway::rpc`): pattern, latency and the error, if any. Nest docs'
 /// `LoggingInterceptor`. Headers, bodies and tokens are never logged.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct LoggingInterceptor;
@@ -187,6 +217,22 @@ impl NestInterceptor for LoggingInterceptor {
             tracing::info!(target: "gateway::http", method, path, status, latency_us, request_id, "{method} {path} {status} {latency_us}us");
         }
         response
+    }
+
+    async fn intercept_rpc(&self, ctx: &RpcContext, next: RpcNext) -> RpcReply {
+        let started = Instant::now();
+        let reply = next.handle().await;
+        let latency_us = started.elapsed().as_micros() as u64;
+        let pattern = ctx.pattern();
+        match reply.error() {
+            Some(error) => {
+                tracing::warn!(target: "gateway::rpc", pattern, latency_us, error = %error, "{pattern} failed {latency_us}us")
+            }
+            None => {
+                tracing::info!(target: "gateway::rpc", pattern, latency_us, "{pattern} {latency_us}us")
+            }
+        }
+        reply
     }
 }
 
@@ -220,11 +266,32 @@ impl NestInterceptor for TimeoutInterceptor {
             }
         }
     }
+
+    /// On a message handler: the `err` `{"statusCode":504,"message":"Gateway Timeout"}`
+    /// (which a gateway in front turns into its 504).
+    async fn intercept_rpc(&self, ctx: &RpcContext, next: RpcNext) -> RpcReply {
+        match tokio::time::timeout(self.timeout, next.handle()).await {
+            Ok(reply) => reply,
+            Err(_) => {
+                tracing::warn!(
+                    target: "gateway::rpc",
+                    pattern = ctx.pattern(),
+                    timeout_ms = self.timeout.as_millis() as u64,
+                    "message handler timed out"
+                );
+                RpcReply::err(RpcException::new(serde_json::json!({
+                    "statusCode": 504,
+                    "message": "Gateway Timeout",
+                })))
+            }
+        }
+    }
 }
 
-/// Wraps every successful JSON answer in `{"data": ..}`. Nest docs' `TransformInterceptor`
-/// (`map(data => ({ data }))`). The body is spliced, not re-parsed; a route that answers
-/// nothing gives `{}`, and a string answer becomes a JSON string.
+/// Wraps every successful answer in `{"data": ..}`. Nest docs' `TransformInterceptor`
+/// (`map(data => ({ data }))`): it maps the handler's value (see [`HandlerValue`]); a route
+/// that answers nothing gives `{}`, and a string answer becomes a JSON string. A response the
+/// handler built itself (an axum `Response`) has its JSON body spliced, not re-parsed.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct TransformInterceptor;
 
@@ -240,6 +307,12 @@ impl NestInterceptor for TransformInterceptor {
         let response = next.handle().await;
         if !response.status().is_success() {
             return response;
+        }
+        if response.value().is_some() {
+            return response.map_value(|data| match data {
+                serde_json::Value::Null => serde_json::json!({}),
+                data => serde_json::json!({ "data": data }),
+            });
         }
         let (mut parts, body) = response.into_parts();
         let Ok(bytes) = axum::body::to_bytes(body, usize::MAX).await else {
@@ -268,5 +341,13 @@ impl NestInterceptor for TransformInterceptor {
         parts.headers.remove(header::CONTENT_LENGTH);
         parts.headers.remove(header::ETAG);
         Response::from_parts(parts, HttpBody::from(wrapped))
+    }
+
+    /// On a message handler: each value `v` becomes `{"data": v}`.
+    async fn intercept_rpc(&self, _ctx: &RpcContext, next: RpcNext) -> RpcReply {
+        next.handle().await.map_value(|data| match data {
+            serde_json::Value::Null => serde_json::json!({}),
+            data => serde_json::json!({ "data": data }),
+        })
     }
 }

@@ -37,6 +37,7 @@ mod routes;
 mod sse;
 mod streamable;
 mod validate;
+mod value;
 pub(crate) mod version;
 
 use std::any::Any;
@@ -78,6 +79,8 @@ pub use routes::Routes;
 pub use sse::{sse_response, MessageEvent, SseItem};
 pub use streamable::StreamableFile;
 pub use validate::{FromJsonBody, FromQuery, Valid, ValidationOptions};
+pub(crate) use value::{keeps_value, kept_response};
+pub use value::{value_response, HandlerValue};
 pub use version::{ApiVersion, VersioningOptions, VersioningType, VERSION_NEUTRAL};
 
 /// The fallback handler for unknown routes: Nest's 404

@@ -56,6 +56,7 @@ where
                 }
             } else {
                 let ctx = CallContext::new(&parts, route, controller);
+                parts.extensions.insert(super::value::KeepValue);
                 let mut chain: Vec<Arc<dyn DynInterceptor>> = Vec::new();
                 if let Some(global) = global {
                     chain.extend(global.0.iter().cloned());
@@ -68,7 +69,7 @@ where
                     } else {
                         Box::pin(catch_unwind(inner))
                     };
-                Next::new(chain, ctx, inner).handle().await
+                super::value::finish(Next::new(chain, ctx, inner).handle().await)
             }
         }
     };

@@ -20,7 +20,8 @@ mod context;
 pub(crate) mod dispatch;
 mod error;
 mod exception;
-mod guarded;
+mod intercept;
+mod pipeline;
 pub(crate) mod reply;
 mod router;
 pub(crate) mod serving;
@@ -28,6 +29,8 @@ pub(crate) mod serving;
 pub use context::MessageContext;
 pub use error::ServerError;
 pub use exception::RpcException;
+pub use intercept::{RpcNext, RpcReply};
+pub(crate) use pipeline::RpcEdge;
 pub use router::{FromPayload, MessageRouter};
 pub use serving::{
     check_router, Server, ServerTransport, ShutdownHandle, Transport, DEFAULT_GRACE_PERIOD,

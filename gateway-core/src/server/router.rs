@@ -51,6 +51,8 @@ pub struct MessageRouter {
     duplicates: Vec<String>,
     /// The controller methods behind routes (event or not, route), for guards' contexts.
     pub(super) described: HashMap<(bool, Box<str>), (&'static PatternMeta, &'static str)>,
+    /// Controller handlers with a pipeline of their own, as registered.
+    pub(super) registered: Vec<super::pipeline::Registered>,
 }
 
 impl std::fmt::Debug for MessageRouter {

@@ -87,13 +87,28 @@ pub fn controller(ctl: &Controller) -> TokenStream {
             .iter()
             .chain(&h.edge.guards)
             .map(|g| guard_var(&guards, g));
+        // Interceptors from the controller's outward; filters from the handler's outward.
+        let interceptors = ctl
+            .edge
+            .interceptors
+            .iter()
+            .chain(&h.edge.interceptors)
+            .map(|c| component(c, "interceptor", name));
+        let filters = h
+            .edge
+            .filters
+            .iter()
+            .chain(&ctl.edge.filters)
+            .map(|c| component(c, "filter", name));
         quote! {
             #register
-            router = #private::guard_handler(
+            router = #private::edge_handler(
                 router,
                 &<Self as ::gateway_core::http::Controller>::META.patterns[#i],
                 #name,
                 ::std::vec![#(::std::sync::Arc::clone(&#vars)),*],
+                &[#(#interceptors),*],
+                &[#(#filters),*],
             );
         }
     });
@@ -442,13 +457,15 @@ fn call(route: &Route, index: usize, controller: &str) -> TokenStream {
                 PickAsIs as _, PickAsIsOrError as _, PickInto as _, PickIntoOrError as _,
                 PickJson as _, PickJsonOrError as _,
             };
-            #pick.respond(__status, __result)
+            #pick.respond(__status, __result, __keep)
         }
     };
     let header_names = route.headers.iter().map(|(n, _)| n);
     let header_values = route.headers.iter().map(|(_, v)| v);
     quote! {
         move |#[allow(unused_mut)] mut __parts, __body| async move {
+            #[allow(unused_variables)]
+            let __keep = #private::keeps_value(&__parts);
             #context
             #redirect
             #path_params

@@ -124,13 +124,10 @@ fn handler(f: &mut ImplItemFn, diags: &mut Diagnostics) -> Option<Handler> {
             diags.error_at(other, format!("a method is one route or one message/event handler, and this one is already a `#[{}]`: move `#[{name}]` to a method of its own", attr.path().to_token_stream()));
         }
     }
-    // Guards and metadata apply to handlers as to routes; interceptors and filters not yet.
+    // Guards, interceptors, filters and metadata apply to handlers as to routes.
     let mut edge = Edge::default();
     for other in &f.attrs {
-        if let Some(name @ ("use_interceptors" | "use_filters")) = attrs::which(other, &EDGE_ATTRS)
-        {
-            diags.error_at(other, format!("`#[{name}]` applies to HTTP routes (`#[get(..)]`, `#[post(..)]`, ...) and to the `#[controller]` block; message and event handlers take guards (`#[guard(..)]`) and metadata, not interceptors or filters yet"));
-        } else if attrs::which(other, &EDGE_ATTRS) == Some("version") {
+        if attrs::which(other, &EDGE_ATTRS) == Some("version") {
             diags.error_at(other, "`#[version]` applies to HTTP routes: Nest's versioning does not reach message handlers (put the version in the pattern, `{ cmd: \"get_user\", v: 2 }`)");
         } else {
             edge::take(&mut edge, other, diags);

@@ -1,5 +1,9 @@
 use gateway_core::prelude::*;
 
+/// Not an interceptor: it implements nothing.
+#[injectable]
+struct Logging;
+
 #[injectable]
 struct UsersController;
 

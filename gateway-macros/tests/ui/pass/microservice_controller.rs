@@ -18,9 +18,22 @@ impl CanActivate for ServiceKeyGuard {
 #[injectable]
 struct UsersController;
 
-// A controller's guard covers its handlers; a handler takes its own guards and metadata.
+/// A filter that passes every exception on (the RPC side's default).
+#[injectable]
+struct PassFilter;
+
+impl ExceptionFilter for PassFilter {
+    async fn catch(&self, e: HttpException, _: &ArgumentsHost) -> Result<gateway_core::axum::response::Response, HttpException> {
+        Err(e)
+    }
+}
+
+// A controller's guard, interceptors and filters cover its handlers; a handler takes its own
+// guards, interceptors, filters and metadata.
 #[controller]
 #[guard(ServiceKeyGuard)]
+#[use_interceptors(gateway_core::http::LoggingInterceptor::new())]
+#[use_filters(PassFilter)]
 impl UsersController {
     #[message_pattern({ cmd: "get_user", v: 2 })]
     async fn get_user(&self, #[payload] req: GetUser) -> Result<String, RpcException> {
@@ -41,6 +54,8 @@ impl UsersController {
     }
 
     #[event_pattern("user_seen")]
+    #[use_interceptors(gateway_core::http::TimeoutInterceptor::new(std::time::Duration::from_secs(1)))]
+    #[use_filters(PassFilter)]
     async fn user_seen(&self, #[payload] _id: u64) {}
 
     #[event_pattern({ evt: "x" })]
@@ -49,7 +64,7 @@ impl UsersController {
     }
 }
 
-#[module(controllers = [UsersController], providers = [ServiceKeyGuard])]
+#[module(controllers = [UsersController], providers = [ServiceKeyGuard, PassFilter])]
 struct UsersModule;
 
 fn main() {
