@@ -17,6 +17,7 @@ use tower_http::request_id::{PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::set_header::SetResponseHeaderLayer;
 
 use super::edge::{Edge, SECURITY_HEADERS};
+use super::microservice::ConnectedMicroservice;
 use super::prefix::{GlobalPrefix, GlobalPrefixOptions};
 use super::settings::{RequestSettings, WithSettings};
 use super::{BootError, HybridAppOptions};
@@ -37,7 +38,7 @@ pub struct NestApplication {
     /// The message handlers of the app's controllers, for connected microservices.
     messages: MessageRouter,
     container: Container,
-    microservices: Vec<(Transport, HybridAppOptions)>,
+    microservices: Vec<ConnectedMicroservice>,
     running: Vec<(ShutdownHandle, tokio::task::JoinHandle<()>)>,
     global_guards: Vec<Arc<dyn DynGuard>>,
     global_interceptors: Vec<Arc<dyn DynInterceptor>>,
@@ -86,10 +87,11 @@ impl NestApplication {
     /// too, once [`start_all_microservices`](Self::start_all_microservices) is called: a
     /// hybrid application, one process and one container for HTTP routes and message handlers
     /// (in one controller if you like). Nest's `app.connectMicroservice(options)`; call it once
-    /// per transport. As in Nest, the app's global guards do not apply to the message
-    /// handlers unless asked ([`connect_microservice_with`](Self::connect_microservice_with));
-    /// controller and handler guards always do.
-    pub fn connect_microservice(&mut self, transport: Transport) -> &mut Self {
+    /// per transport. As in Nest, the app's global guards, interceptors and filters do not
+    /// apply to the message handlers unless asked
+    /// ([`connect_microservice_with`](Self::connect_microservice_with)); controller and handler
+    /// ones always do, and the microservice takes global ones of its own.
+    pub fn connect_microservice(&mut self, transport: Transport) -> &mut ConnectedMicroservice {
         self.connect_microservice_with(transport, HybridAppOptions::default())
     }
 
@@ -100,24 +102,23 @@ impl NestApplication {
         &mut self,
         transport: Transport,
         options: HybridAppOptions,
-    ) -> &mut Self {
-        self.microservices.push((transport, options));
-        self
+    ) -> &mut ConnectedMicroservice {
+        self.microservices
+            .push(ConnectedMicroservice::new(transport, options));
+        self.microservices.last_mut().expect("just pushed")
     }
 
     /// Binds or connects every connected microservice and starts serving it in the background
     /// (Nest's `await app.startAllMicroservices()`). They stop, gracefully, when the app's
     /// [`serve`](Self::serve) or [`listen`](Self::listen) ends.
     pub async fn start_all_microservices(&mut self) -> Result<(), BootError> {
-        for (transport, options) in std::mem::take(&mut self.microservices) {
-            let messages = match options.inherit_app_config {
-                true => self.messages.clone().with_globals(&RpcEdge {
-                    guards: self.global_guards.clone(),
-                    interceptors: self.global_interceptors.clone(),
-                    filters: self.global_filters.clone(),
-                }),
-                false => self.messages.clone(),
+        for connected in std::mem::take(&mut self.microservices) {
+            let app = RpcEdge {
+                guards: self.global_guards.clone(),
+                interceptors: self.global_interceptors.clone(),
+                filters: self.global_filters.clone(),
             };
+            let (transport, messages) = connected.router(self.messages.clone(), app);
             let server = transport.start(messages).await?;
             tracing::info!(target: "NestMicroservice", transport = %transport.describe(), "Nest microservice successfully started");
             let stop = server.shutdown_handle();

@@ -172,7 +172,77 @@ impl NestMicroservice {
 /// Nest's `HybridAppOptions`: how a connected microservice shares the app's settings.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct HybridAppOptions {
-    /// `inheritAppConfig`: the app's global guards run in front of the microservice's
-    /// handlers too (before the controllers' and handlers' own).
+    /// `inheritAppConfig`: the app's global guards, interceptors and filters apply to the
+    /// microservice's handlers too (as the outermost ones).
     pub inherit_app_config: bool,
+}
+
+/// A microservice connected to a hybrid app ([`NestApplication::connect_microservice`]):
+/// Nest's `INestMicroservice` that `app.connectMicroservice(..)` returns, to give it global
+/// guards, interceptors and filters of its own (after the app's, when it inherits them).
+///
+/// [`NestApplication::connect_microservice`]: super::NestApplication::connect_microservice
+pub struct ConnectedMicroservice {
+    transport: Transport,
+    options: HybridAppOptions,
+    global: RpcEdge,
+}
+
+impl std::fmt::Debug for ConnectedMicroservice {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ConnectedMicroservice")
+            .field("transport", &self.transport)
+            .field("options", &self.options)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ConnectedMicroservice {
+    pub(crate) fn new(transport: Transport, options: HybridAppOptions) -> Self {
+        ConnectedMicroservice {
+            transport,
+            options,
+            global: RpcEdge::default(),
+        }
+    }
+
+    /// Guards every message and event handler of this microservice: Nest's
+    /// `microservice.useGlobalGuards(..)`.
+    pub fn use_global_guards(&mut self, guard: impl CanActivate) -> &mut Self {
+        self.global.guards.push(Arc::new(guard));
+        self
+    }
+
+    /// Runs `interceptor` around every message and event handler of this microservice:
+    /// Nest's `microservice.useGlobalInterceptors(..)`.
+    pub fn use_global_interceptors(&mut self, interceptor: impl NestInterceptor) -> &mut Self {
+        self.global.interceptors.push(Arc::new(interceptor));
+        self
+    }
+
+    /// Asks `filter` about every exception of this microservice's handlers: Nest's
+    /// `microservice.useGlobalFilters(..)`.
+    pub fn use_global_filters(&mut self, filter: impl ExceptionFilter) -> &mut Self {
+        self.global.filters.push(Arc::new(filter));
+        self
+    }
+
+    /// The transport, and the app's handlers with this microservice's globals (after the
+    /// app's `app` ones, when it inherits them).
+    pub(crate) fn router(
+        self,
+        messages: MessageRouter,
+        app: RpcEdge,
+    ) -> (Transport, MessageRouter) {
+        let global = if self.options.inherit_app_config {
+            RpcEdge {
+                guards: [app.guards, self.global.guards].concat(),
+                interceptors: [app.interceptors, self.global.interceptors].concat(),
+                filters: [self.global.filters, app.filters].concat(),
+            }
+        } else {
+            self.global
+        };
+        (self.transport, messages.with_globals(&global))
+    }
 }

@@ -19,7 +19,9 @@ mod settings;
 
 pub use crate::server::Transport;
 pub use http::NestApplication;
-pub use microservice::{HybridAppOptions, MicroserviceServer, NestMicroservice};
+pub use microservice::{
+    ConnectedMicroservice, HybridAppOptions, MicroserviceServer, NestMicroservice,
+};
 pub use prefix::{ExcludedRoute, GlobalPrefixOptions};
 
 use crate::di::{DiError, Factory, Module};
