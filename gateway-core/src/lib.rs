@@ -60,6 +60,7 @@
 
 pub mod app;
 pub mod auth;
+pub mod cache;
 pub mod client;
 pub mod config;
 pub mod di;
@@ -68,6 +69,8 @@ pub mod lifecycle;
 pub(crate) mod packet;
 pub mod partial;
 pub mod pattern;
+#[cfg(feature = "redis")]
+mod redis_conn;
 pub mod server;
 pub mod signal;
 pub mod testing;
@@ -79,9 +82,10 @@ pub mod transport;
 pub mod __private;
 
 pub use gateway_macros::{
-    all, apply_decorators, controller, delete, event_pattern, get, global, guard, head, http_code,
-    injectable, message_pattern, module, options, patch, pattern, post, public, put, redirect,
-    roles, set_metadata, skip_throttle, sse, throttle, use_filters, use_interceptors, version,
+    all, apply_decorators, cache_key, cache_ttl, controller, delete, event_pattern, get, global,
+    guard, head, http_code, injectable, message_pattern, module, options, patch, pattern, post,
+    public, put, redirect, roles, set_metadata, skip_throttle, sse, throttle, use_filters,
+    use_interceptors, version,
 };
 pub use packet::NO_MESSAGE_HANDLER;
 
@@ -114,10 +118,10 @@ pub mod prelude {
     pub use crate::signal::shutdown_signal;
     pub use crate::transport::tcp::{ServerOptions, TcpServer};
     pub use crate::{
-        all, apply_decorators, controller, delete, event_pattern, get, global, guard, head,
-        http_code, injectable, message_pattern, module, options, patch, post, public, put,
-        redirect, roles, set_metadata, skip_throttle, sse, throttle, use_filters, use_interceptors,
-        version,
+        all, apply_decorators, cache_key, cache_ttl, controller, delete, event_pattern, get,
+        global, guard, head, http_code, injectable, message_pattern, module, options, patch, post,
+        public, put, redirect, roles, set_metadata, skip_throttle, sse, throttle, use_filters,
+        use_interceptors, version,
     };
 }
 

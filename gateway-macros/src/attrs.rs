@@ -26,7 +26,7 @@ pub const ROUTE_ARG_ATTRS: [&str; 9] = [
 pub const HANDLER_ARG_ATTRS: [&str; 2] = ["payload", "ctx"];
 
 /// The edge attributes: on a route, a message handler or the whole `#[controller]` block.
-pub const EDGE_ATTRS: [&str; 10] = [
+pub const EDGE_ATTRS: [&str; 12] = [
     "guard",
     "version",
     "set_metadata",
@@ -37,6 +37,8 @@ pub const EDGE_ATTRS: [&str; 10] = [
     "apply_decorators",
     "use_interceptors",
     "use_filters",
+    "cache_ttl",
+    "cache_key",
 ];
 
 /// `` `#[a]`, `#[b]` or `#[c]` ``.

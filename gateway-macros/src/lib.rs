@@ -69,7 +69,8 @@ pub fn pattern(input: TokenStream) -> TokenStream {
 /// `#[use_interceptors(..)]`, `#[use_filters(..)]` (a type name is a provider built by DI,
 /// any other expression an instance), and metadata read by guards and interceptors through
 /// `Reflector`: `#[set_metadata("key", value)]`, `#[public]`, `#[roles("admin")]`,
-/// `#[throttle(limit = 10, ttl = "60s")]`, `#[skip_throttle]`, `#[apply_decorators(D)]`.
+/// `#[throttle(limit = 10, ttl = "60s")]`, `#[skip_throttle]`, `#[cache_ttl("30s")]`,
+/// `#[cache_key("k")]`, `#[apply_decorators(D)]`.
 /// A request runs global guards, controller guards, route guards, then interceptors (global,
 /// controller, route) around the argument pipes and the handler; route then controller
 /// filters see the exception a request ends with.
@@ -158,7 +159,11 @@ route_marker! {
     /// `#[use_interceptors(..)]`: interceptors around the routes (Nest's `@UseInterceptors`).
     use_interceptors,
     /// `#[use_filters(..)]`: exception filters for the routes (Nest's `@UseFilters`).
-    use_filters
+    use_filters,
+    /// `#[cache_ttl("30s")]`: how long `CacheInterceptor` keeps this route's answer (Nest's `@CacheTTL`).
+    cache_ttl,
+    /// `#[cache_key("all_users")]`: the key `CacheInterceptor` caches this answer under (Nest's `@CacheKey`).
+    cache_key
 }
 
 /// A struct the container builds: each field is injected from a provider, by token with

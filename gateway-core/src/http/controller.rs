@@ -79,6 +79,9 @@ pub struct RouteMeta {
     pub path: &'static str,
     /// The method implementing it.
     pub handler: &'static str,
+    /// The status a success answers with: `#[http_code]`'s, else Nest's default (201 for
+    /// POST, 200 for the rest).
+    pub status: u16,
     /// The route's own metadata (`#[set_metadata]`, `#[roles]`, ...), one slice per attribute.
     pub metadata: &'static [&'static [Metadata]],
     /// The controller's metadata, for [`Reflector`]'s class lookups.

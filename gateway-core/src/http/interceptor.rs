@@ -94,6 +94,7 @@ impl<I: NestInterceptor> DynInterceptor for I {
 pub struct CallContext {
     method: Method,
     uri: Uri,
+    shown: Option<Uri>,
     headers: HeaderMap,
     route: &'static RouteMeta,
     controller: &'static str,
@@ -104,10 +105,21 @@ impl CallContext {
         CallContext {
             method: parts.method.clone(),
             uri: parts.uri.clone(),
+            shown: parts
+                .extensions
+                .get::<super::ShownUri>()
+                .map(|s| s.0.clone()),
             headers: parts.headers.clone(),
             route,
             controller,
         }
+    }
+
+    /// The path and query as the client sent them, before the app routed the request by
+    /// another (its global prefix or URI version stripped): Express's `req.originalUrl`.
+    pub fn original_url(&self) -> &str {
+        let uri = self.shown.as_ref().unwrap_or(&self.uri);
+        uri.path_and_query().map_or("/", |p| p.as_str())
     }
 
     /// The request's method.

@@ -3,14 +3,10 @@
 use std::time::Duration;
 
 use futures_util::future::BoxFuture;
-use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::Script;
-use tokio::sync::OnceCell;
 
 use super::{ThrottlerRecord, ThrottlerStorage};
-
-/// How long a request waits on Redis before the guard gives up (and lets it through).
-const TIMEOUT: Duration = Duration::from_millis(500);
+use crate::redis_conn::LazyRedis;
 
 /// Counts the hit and applies the block in one step, so concurrent gateways cannot both slip
 /// under the limit. Returns `{hits, ms to window end, blocked, ms to block end}`.
@@ -40,8 +36,7 @@ return {hits, expire, 0, 0}
 /// `ThrottlerStorageRedisService`. The connection is made at the first request and remade
 /// after a failure; while Redis is down the guard lets requests through and logs a warning.
 pub struct RedisStorage {
-    client: redis::Client,
-    connection: OnceCell<ConnectionManager>,
+    redis: LazyRedis,
     prefix: String,
     script: Script,
 }
@@ -50,8 +45,7 @@ impl RedisStorage {
     /// A storage on the Redis at `url` (`redis://127.0.0.1:6379`), keys prefixed `throttler:`.
     pub fn new(url: &str) -> Result<Self, redis::RedisError> {
         Ok(RedisStorage {
-            client: redis::Client::open(url)?,
-            connection: OnceCell::new(),
+            redis: LazyRedis::open(url)?,
             prefix: "throttler:".to_owned(),
             script: Script::new(INCREMENT),
         })
@@ -61,18 +55,6 @@ impl RedisStorage {
     pub fn prefix(mut self, prefix: impl Into<String>) -> Self {
         self.prefix = prefix.into();
         self
-    }
-
-    async fn connection(&self) -> Result<ConnectionManager, String> {
-        let config = ConnectionManagerConfig::new()
-            .set_number_of_retries(1)
-            .set_connection_timeout(TIMEOUT)
-            .set_response_timeout(TIMEOUT);
-        self.connection
-            .get_or_try_init(|| ConnectionManager::new_with_config(self.client.clone(), config))
-            .await
-            .cloned()
-            .map_err(|e| e.to_string())
     }
 }
 
@@ -84,23 +66,22 @@ impl ThrottlerStorage for RedisStorage {
         limit: u64,
         block: Duration,
     ) -> BoxFuture<'a, Result<ThrottlerRecord, String>> {
-        Box::pin(async move {
-            tokio::time::timeout(2 * TIMEOUT, self.count(key, ttl, limit, block))
-                .await
-                .map_err(|_| "Redis did not answer in time".to_owned())?
-        })
+        Box::pin(
+            self.redis
+                .run(move |connection| self.count(connection, key, ttl, limit, block)),
+        )
     }
 }
 
 impl RedisStorage {
     async fn count(
         &self,
+        mut connection: redis::aio::ConnectionManager,
         key: &str,
         ttl: Duration,
         limit: u64,
         block: Duration,
     ) -> Result<ThrottlerRecord, String> {
-        let mut connection = self.connection().await?;
         let hits_key = format!("{}{key}", self.prefix);
         let block_key = format!("{hits_key}:blocked");
         let reply: Vec<i64> = self

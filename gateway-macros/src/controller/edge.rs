@@ -1,6 +1,7 @@
 //! The edge attributes shared by controllers and routes, parsed into the model: guards,
 //! metadata (`#[set_metadata]`, `#[public]`, `#[roles]`, `#[throttle]`, `#[skip_throttle]`,
-//! `#[apply_decorators]`), `#[use_interceptors]` and `#[use_filters]`.
+//! `#[cache_ttl]`, `#[cache_key]`, `#[apply_decorators]`), `#[use_interceptors]` and
+//! `#[use_filters]`.
 
 use syn::parse::Parser;
 use syn::punctuated::Punctuated;
@@ -56,6 +57,17 @@ pub fn take(edge: &mut Edge, attr: &Attribute, diags: &mut Diagnostics) -> bool 
                 _ => diags.error_at(attr, "`#[apply_decorators(..)]` takes decorator types: `#[apply_decorators(AdminOnly)]`"),
             }
         }
+        "cache_ttl" => {
+            const USAGE: &str = "`#[cache_ttl(..)]` takes how long an answer stays cached: `\"30s\"` (ms, s, m or h) or a number of ms, as Nest's `@CacheTTL(30000)`; `0` never expires";
+            match syn::parse2::<Lit>(args(attr)).ok().as_ref().and_then(duration_ms) {
+                Some(ms) if ms >= 0 => edge.metadata.push(Meta::CacheTtl(ms)),
+                _ => diags.error_at(attr, USAGE),
+            }
+        }
+        "cache_key" => match syn::parse2::<syn::LitStr>(args(attr)) {
+            Ok(key) if !key.value().is_empty() => edge.metadata.push(Meta::CacheKey(key)),
+            _ => diags.error_at(attr, "`#[cache_key(..)]` takes the key the answer is cached under: `#[cache_key(\"all_users\")]` (Nest's `@CacheKey`)"),
+        },
         "version" => edge.versions.extend(versions(attr, diags)),
         "use_interceptors" => edge.interceptors.extend(components(attr, name, diags)),
         "use_filters" => edge.filters.extend(components(attr, name, diags)),

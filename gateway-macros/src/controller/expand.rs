@@ -35,10 +35,12 @@ pub fn controller(ctl: &Controller) -> TokenStream {
         let (method, nest, handler) = (r.method.name, &r.path.nest, r.handler.to_string());
         let own = r.edge.metadata.iter().map(metadata);
         let versions = versions(&r.edge.versions);
+        let status = r.status;
         quote!(::gateway_core::http::RouteMeta {
             method: #method,
             path: #nest,
             handler: #handler,
+            status: #status,
             metadata: &[#(#own),*],
             class_metadata: &[#(#class_metadata),*],
             versions: #versions,
@@ -227,6 +229,14 @@ fn metadata(meta: &Meta) -> TokenStream {
             one(key, meta_value(value))
         }
         Meta::Decorator(path) => quote_spanned!(at(path.span())=> #private::decorator::<#path>()),
+        Meta::CacheTtl(ms) => one(
+            quote!(::gateway_core::cache::CACHE_TTL_METADATA),
+            quote!(#private::MetaValue::Int(#ms)),
+        ),
+        Meta::CacheKey(key) => one(
+            quote!(::gateway_core::cache::CACHE_KEY_METADATA),
+            quote!(#private::MetaValue::Str(#key)),
+        ),
     }
 }
 

@@ -49,6 +49,10 @@ pub enum Meta {
     Set { key: MetaKey, value: MetaLit },
     /// `#[apply_decorators(D)]`: one per decorator type.
     Decorator(syn::Path),
+    /// `#[cache_ttl(..)]`, in ms.
+    CacheTtl(i64),
+    /// `#[cache_key("..")]`.
+    CacheKey(LitStr),
 }
 
 /// A metadata key: a string, or a `const` holding one.
