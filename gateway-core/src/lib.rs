@@ -108,7 +108,7 @@ pub mod prelude {
     pub use crate::di::{Provider, Token};
     pub use crate::http::{
         ArgumentsHost, CallContext, CanActivate, ContextType, ExceptionFilter, ExecutionContext,
-        HandlerValue, NestInterceptor, Next, RequestId, RpcContext, Valid,
+        HandlerValue, NestInterceptor, Next, RequestId, RpcContext, UploadedFile, Valid,
     };
     pub use crate::http::{Controller, HttpException, HttpRedirect, MessageEvent, StreamableFile};
     pub use crate::pattern;

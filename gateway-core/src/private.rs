@@ -20,7 +20,9 @@ pub use crate::http::{Decorator, MetaValue, Metadata};
 
 #[path = "private_body.rs"]
 mod body_args;
-pub use body_args::{body, body_from_bytes, raw_body, raw_body_as};
+pub use body_args::{
+    body, body_from_bytes, body_from_fields, multipart, raw_body, raw_body_as, uploaded,
+};
 
 pub use axum;
 pub use inventory;

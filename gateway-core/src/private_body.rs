@@ -45,3 +45,37 @@ pub fn body_from_bytes<T: FromJsonBody>(
 pub fn raw_body_as<T: crate::http::FromRawBody>(raw: &bytes::Bytes) -> Result<T, HttpException> {
     T::from_raw_body(raw)
 }
+
+/// The multipart form of a route with `#[uploaded_file]`s (multer's answers on a bad one).
+pub async fn multipart(
+    parts: &Parts,
+    body: HttpBody,
+    expected: &[crate::http::FileField],
+) -> Result<crate::http::Multipart, Response> {
+    crate::http::Multipart::read(parts, body, expected)
+        .await
+        .map_err(IntoResponse::into_response)
+}
+
+/// An `#[uploaded_file]` / `#[uploaded_files]` argument: the field's files.
+pub fn uploaded<T: crate::http::FromUpload>(
+    form: &mut crate::http::Multipart,
+    field: &str,
+) -> Result<T, HttpException> {
+    T::from_upload(form.take(field))
+}
+
+/// A `#[body]` beside uploaded files: the form's text fields, nested as a form body's.
+pub fn body_from_fields<T: FromJsonBody>(
+    parts: &Parts,
+    form: &crate::http::Multipart,
+) -> Result<T, HttpException> {
+    let options = parts
+        .extensions
+        .get::<ValidationOptions>()
+        .copied()
+        .unwrap_or_default();
+    let fields = form.fields();
+    let json = crate::http::form_pairs_to_json(fields.iter().cloned(), fields.len())?;
+    T::from_json(&bytes::Bytes::from(json), options)
+}

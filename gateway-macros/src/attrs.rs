@@ -18,8 +18,18 @@ pub const ROUTE_METHODS: [(&str, &str); 8] = [
 ];
 
 /// What a route argument can be taken from.
-pub const ROUTE_ARG_ATTRS: [&str; 9] = [
-    "param", "body", "raw_body", "query", "headers", "header", "req", "user", "context",
+pub const ROUTE_ARG_ATTRS: [&str; 11] = [
+    "param",
+    "body",
+    "raw_body",
+    "query",
+    "headers",
+    "header",
+    "req",
+    "user",
+    "context",
+    "uploaded_file",
+    "uploaded_files",
 ];
 
 /// What a message or event handler's argument can be.

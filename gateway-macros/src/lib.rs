@@ -57,6 +57,10 @@ pub fn pattern(input: TokenStream) -> TokenStream {
 /// | `#[header("x-name")] v: Option<String>` (or `String`: required) | one header |
 /// | `#[headers] h: HeaderMap`, `#[req] parts: Parts` | all headers, the request head |
 /// | `#[user] user: T` | what a guard attached with `ExecutionContext::set_user` (none: 401) |
+/// | `#[raw_body] raw: Bytes` | the body's bytes as received (beside a `#[body]`, for signatures) |
+/// | `#[context] v: T`, `#[context("data")]` | a custom parameter decorator (`ParamDecorator`) |
+/// | `#[uploaded_file("file", max_size = 1_000_000, file_type = "image/png")] f: UploadedFile` | a multipart form's file, as Nest's `FileInterceptor` + `@UploadedFile(ParseFilePipe)`: over `max_size`, 413 `File too large`; a missing file, 400 `File is required` (`Option<UploadedFile>`: optional); a content of another type, 400 `Validation failed (..)`; a `#[body]` beside it is the form's text fields |
+/// | `#[uploaded_files("photos", max_count = 3)] fs: Vec<UploadedFile>` | the field's files (`FilesInterceptor`); one too many, 400 `Unexpected file field - photos` |
 /// | any other type | an axum extractor that reads the request head (`FromRequestParts`) |
 ///
 /// The return value: `T: Serialize` is sent as Nest sends it (objects as JSON, strings as

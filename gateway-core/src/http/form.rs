@@ -32,18 +32,29 @@ pub(crate) fn form_to_json(body: &[u8]) -> Result<Vec<u8>, HttpException> {
     if parts.len() > PARAMETER_LIMIT {
         return Err(HttpException::new("too many parameters", 413));
     }
-    let array_limit = parts.len().max(100);
-    // `parseValues`: flat keys, a repeated key's values combined into an array.
-    let mut flat: Vec<(String, Node)> = Vec::new();
-    for part in parts.iter().filter(|p| !p.is_empty()) {
+    let pairs = parts.iter().filter(|p| !p.is_empty()).map(|part| {
         let split = match part.find("]=") {
             Some(at) => Some(at + 1),
             None => part.find('='),
         };
-        let (key, value) = match split {
+        match split {
             Some(at) => (decode(&part[..at]), decode(&part[at + 1..])),
             None => (decode(part), String::new()),
-        };
+        }
+    });
+    pairs_to_json(pairs, parts.len())
+}
+
+/// The JSON of decoded `(key, value)` pairs, nested by their keys as `qs` does (`count`: how
+/// many there are, for `qs`'s array limit). What a multipart form's text fields become too.
+pub(crate) fn pairs_to_json(
+    pairs: impl Iterator<Item = (String, String)>,
+    count: usize,
+) -> Result<Vec<u8>, HttpException> {
+    let array_limit = count.max(100);
+    // `parseValues`: flat keys, a repeated key's values combined into an array.
+    let mut flat: Vec<(String, Node)> = Vec::new();
+    for (key, value) in pairs {
         match flat.iter_mut().find(|(k, _)| *k == key) {
             Some((_, existing)) => {
                 let mut items = match std::mem::replace(existing, Node::Str(String::new())) {

@@ -29,6 +29,7 @@ pub(crate) mod guard;
 mod interceptor;
 mod json_syntax;
 mod metadata;
+mod multipart;
 pub(crate) mod pipeline;
 mod redirect;
 mod request_id;
@@ -58,6 +59,7 @@ pub use extract::{
 };
 pub(crate) use filter::{catch_unwind, global_filters, run_filters};
 pub use filter::{ArgumentsHost, DynFilter, ExceptionFilter};
+pub(crate) use form::pairs_to_json as form_pairs_to_json;
 pub(crate) use guard::{run_guards, AuthUser, GlobalGuards, PendingHeaders};
 
 pub(crate) use guard::TrustProxy;
@@ -71,6 +73,7 @@ pub use metadata::{
     Decorator, MetaValue, Metadata, Reflector, IS_PUBLIC_KEY, ROLES_KEY, SKIP_THROTTLE_KEY,
     THROTTLE_KEY,
 };
+pub use multipart::{FileField, FromUpload, Multipart, UploadedFile, DEFAULT_MAX_FILE_SIZE};
 pub use redirect::{redirect_response, HttpRedirect, IntoRedirect};
 pub(crate) use request_id::MakeId;
 pub use request_id::{RequestId, REQUEST_ID_HEADER};

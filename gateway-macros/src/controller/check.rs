@@ -31,6 +31,7 @@ fn arguments(route: &Route, diags: &mut Diagnostics) {
     }
     let mut bodies = 0;
     let mut raw = 0;
+    let mut fields: Vec<&str> = Vec::new();
     for arg in &route.args {
         match &arg.source {
             Source::Param(name) if route.path_ok && !path.params.contains(name) => diags.error_at(&arg.at, format!(
@@ -49,7 +50,22 @@ fn arguments(route: &Route, diags: &mut Diagnostics) {
                     diags.error_at(&arg.at, "a route has one raw body: take it once, as `#[raw_body] raw: Bytes`");
                 }
             }
+            Source::Upload(upload) => {
+                if fields.contains(&upload.field.as_str()) {
+                    diags.error_at(&arg.at, format!("the form field \"{}\" is taken twice: one argument per field", upload.field));
+                }
+                fields.push(&upload.field);
+            }
             _ => {}
+        }
+    }
+    if !fields.is_empty() {
+        if let Some(arg) = route
+            .args
+            .iter()
+            .find(|a| matches!(a.source, Source::RawBody))
+        {
+            diags.error_at(&arg.at, "a route with uploaded files reads its body as a multipart form: it has no `#[raw_body]`");
         }
     }
 }

@@ -8,7 +8,7 @@ use quote::{format_ident, quote, quote_spanned, ToTokens};
 use syn::spanned::Spanned;
 
 use super::model::{
-    Arg, Component, Controller, Handler, HandlerArg, Meta, MetaKey, MetaLit, Route, Source,
+    Arg, Component, Controller, Handler, HandlerArg, Meta, MetaKey, MetaLit, Route, Source, Upload,
 };
 
 /// A span at the user's `span` (where an error should point) that resolves names as the rest
@@ -352,7 +352,7 @@ fn shared_list(
 }
 
 /// One argument, read from the request (returning the error response if it cannot be).
-fn extract(arg: &Arg, index: usize, raw: bool) -> TokenStream {
+fn extract(arg: &Arg, index: usize, raw: bool, form: bool) -> TokenStream {
     let var = format_ident!("__arg{}", index);
     let ty = &arg.ty;
     let private = private();
@@ -391,6 +391,13 @@ fn extract(arg: &Arg, index: usize, raw: bool) -> TokenStream {
         Source::Extractor => {
             quote_spanned!(at(ty.span())=> #private::extract::<#ty>(&mut __parts).await)
         }
+        Source::Body if form => {
+            quote_spanned!(at(ty.span())=> #private::body_from_fields::<#ty>(&__parts, &__form))
+        }
+        Source::Upload(upload) => {
+            let field = &upload.field;
+            quote_spanned!(at(ty.span())=> #private::uploaded::<#ty>(&mut __form, #field))
+        }
         Source::Body if raw => {
             quote_spanned!(at(ty.span())=> #private::body_from_bytes::<#ty>(&__parts, &__raw))
         }
@@ -413,18 +420,49 @@ fn call(route: &Route, index: usize, controller: &str) -> TokenStream {
     let path_params = route.args.iter().any(|a| matches!(a.source, Source::Param(_))).then(|| {
         quote!(let __path = match #private::raw_path(&mut __parts).await { ::core::result::Result::Ok(p) => p, ::core::result::Result::Err(r) => return r };)
     });
-    let is_body = |a: &&Arg| matches!(a.source, Source::Body | Source::RawBody);
+    let is_body = |a: &&Arg| matches!(a.source, Source::Body | Source::RawBody | Source::Upload(_));
     // With `#[raw_body]`, the body is read once as bytes, and a `#[body]` parsed from them.
     let raw = route
         .args
         .iter()
         .any(|a| matches!(a.source, Source::RawBody));
+    // With uploaded files, the body is read once as a multipart form: files and text fields.
+    let uploads: Vec<&Upload> = route
+        .args
+        .iter()
+        .filter_map(|a| match &a.source {
+            Source::Upload(upload) => Some(upload),
+            _ => None,
+        })
+        .collect();
+    let form = !uploads.is_empty();
+    let read_form = form.then(|| {
+        let fields = uploads.iter().map(|u| {
+            let (name, count) = (&u.field, u.max_count.min(usize::MAX as u64) as usize);
+            let size = match u.max_size {
+                Some(size) => {
+                    let size = size.min(usize::MAX as u64) as usize;
+                    quote!(#size)
+                }
+                None => quote!(::gateway_core::http::DEFAULT_MAX_FILE_SIZE),
+            };
+            let types = &u.file_types;
+            quote!(::gateway_core::http::FileField { name: #name, max_count: #count, max_size: #size, file_types: &[#(#types),*] })
+        });
+        quote! {
+            #[allow(unused_mut)]
+            let mut __form = match #private::multipart(&__parts, __body, &[#(#fields),*]).await {
+                ::core::result::Result::Ok(f) => f,
+                ::core::result::Result::Err(r) => return r,
+            };
+        }
+    });
     let heads = route
         .args
         .iter()
         .enumerate()
         .filter(|(_, a)| !is_body(a))
-        .map(|(i, a)| extract(a, i, raw));
+        .map(|(i, a)| extract(a, i, raw, form));
     let read_raw = raw.then(|| {
         quote!(let __raw = match #private::raw_body(&__parts, __body).await { ::core::result::Result::Ok(b) => b, ::core::result::Result::Err(r) => return r };)
     });
@@ -433,7 +471,7 @@ fn call(route: &Route, index: usize, controller: &str) -> TokenStream {
         .iter()
         .enumerate()
         .filter(|(_, a)| is_body(a))
-        .map(|(i, a)| extract(a, i, raw));
+        .map(|(i, a)| extract(a, i, raw, form));
     let names = (0..route.args.len()).map(|i| format_ident!("__arg{}", i));
     let pick =
         quote_spanned!(at(route.output_span)=> (&&&&&&#private::pick::Out::of(&__result)).pick());
@@ -481,6 +519,7 @@ fn call(route: &Route, index: usize, controller: &str) -> TokenStream {
             #path_params
             #(#heads)*
             #read_raw
+            #read_form
             #(#body)*
             let __status = #private::status(#status);
             let __result = this.#handler(#(#names),*).await;

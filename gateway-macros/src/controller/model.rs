@@ -124,6 +124,8 @@ pub enum Source {
     Body,
     /// `#[raw_body]`: the body's bytes as received (beside a parsed `#[body]` if any).
     RawBody,
+    /// `#[uploaded_file("field", ..)]` / `#[uploaded_files("field", ..)]`.
+    Upload(Upload),
     Query,
     Headers,
     /// `#[header("name")]`, the name lower-cased.
@@ -136,6 +138,18 @@ pub enum Source {
     Context(Option<String>),
     /// Any axum extractor that reads the request head.
     Extractor,
+}
+
+/// A file field of a multipart form, and its limits.
+pub struct Upload {
+    /// The form field.
+    pub field: String,
+    /// The most files (`max_count`, 1 for one file).
+    pub max_count: u64,
+    /// The largest file in bytes (`max_size`), if given.
+    pub max_size: Option<u64>,
+    /// The types its content may have (`file_type`).
+    pub file_types: Vec<String>,
 }
 
 /// A `#[message_pattern]` or `#[event_pattern]` method.

@@ -3,12 +3,15 @@
 
 use proc_macro2::{Span, TokenStream};
 use quote::ToTokens;
+use syn::parse::Parser;
+use syn::punctuated::Punctuated;
 use syn::spanned::Spanned;
 use syn::{
-    Attribute, FnArg, ImplItem, ImplItemFn, ItemImpl, LitInt, LitStr, Pat, ReturnType, Type,
+    Attribute, Expr, FnArg, ImplItem, ImplItemFn, ItemImpl, Lit, LitInt, LitStr, Pat, ReturnType,
+    Token, Type,
 };
 
-use super::model::{Arg, Controller, Edge, Handler, HandlerArg, Method, Route, Source};
+use super::model::{Arg, Controller, Edge, Handler, HandlerArg, Method, Route, Source, Upload};
 use super::{edge, path};
 use crate::attrs::{
     self, is_attr, listing, EDGE_ATTRS, HANDLER_ARG_ATTRS, ROUTE_ARG_ATTRS, ROUTE_METHODS,
@@ -435,6 +438,9 @@ fn route_args(f: &mut ImplItemFn, diags: &mut Diagnostics) -> Vec<Arg> {
 }
 
 fn arg_source(name: &str, attr: &Attribute, pat: &Pat, diags: &mut Diagnostics) -> Option<Source> {
+    if let "uploaded_file" | "uploaded_files" = name {
+        return upload(name == "uploaded_files", attr, diags).map(Source::Upload);
+    }
     let lit = attrs::string_arg(attr).unwrap_or_else(|e| {
         diags.push(e);
         None
@@ -463,6 +469,99 @@ fn arg_source(name: &str, attr: &Attribute, pat: &Pat, diags: &mut Diagnostics) 
         "context" => Source::Context(lit.map(|l| l.value())),
         _ => Source::Req,
     })
+}
+
+/// `#[uploaded_file("file", max_size = 1_000_000, file_type = "image/png")]` /
+/// `#[uploaded_files("photos", max_count = 3, ..)]`.
+fn upload(many: bool, attr: &Attribute, diags: &mut Diagnostics) -> Option<Upload> {
+    let name = if many {
+        "uploaded_files"
+    } else {
+        "uploaded_file"
+    };
+    let usage = format!("`#[{name}(..)]` takes the form field, then optionally `max_size = <bytes>`{} and `file_type = \"image/png\"` (or a list): `#[{name}(\"{}\", max_size = 1_000_000, file_type = \"image/png\")]`", if many { ", `max_count = <files>`" } else { "" }, if many { "photos" } else { "file" });
+    let parsed = Punctuated::<Expr, Token![,]>::parse_terminated.parse2(attrs::args(attr));
+    let Ok(items) = parsed else {
+        diags.error_at(attr, usage);
+        return None;
+    };
+    let mut items = items.into_iter();
+    let field = match items.next() {
+        Some(Expr::Lit(syn::ExprLit {
+            lit: Lit::Str(s), ..
+        })) if !s.value().is_empty() => s.value(),
+        _ => {
+            diags.error_at(attr, usage);
+            return None;
+        }
+    };
+    let mut upload = Upload {
+        field,
+        max_count: if many { u64::MAX } else { 1 },
+        max_size: None,
+        file_types: Vec::new(),
+    };
+    let int = |e: &Expr| match e {
+        Expr::Lit(syn::ExprLit {
+            lit: Lit::Int(n), ..
+        }) => n.base10_parse::<u64>().ok().filter(|n| *n > 0),
+        _ => None,
+    };
+    for item in items {
+        let Expr::Assign(assign) = &item else {
+            diags.error_at(&item, usage.clone());
+            continue;
+        };
+        let key = match &*assign.left {
+            Expr::Path(p) => p
+                .path
+                .get_ident()
+                .map(ToString::to_string)
+                .unwrap_or_default(),
+            _ => String::new(),
+        };
+        match key.as_str() {
+            "max_size" => match int(&assign.right) {
+                Some(n) => upload.max_size = Some(n),
+                None => diags.error_at(
+                    &assign.right,
+                    "`max_size` is the largest file in bytes, at least 1: `max_size = 1_000_000`",
+                ),
+            },
+            "max_count" if many => match int(&assign.right) {
+                Some(n) => upload.max_count = n,
+                None => diags.error_at(
+                    &assign.right,
+                    "`max_count` is the most files the field takes, at least 1: `max_count = 3`",
+                ),
+            },
+            "file_type" => {
+                let strings = match &*assign.right {
+                    Expr::Lit(syn::ExprLit {
+                        lit: Lit::Str(s), ..
+                    }) => vec![s.value()],
+                    Expr::Array(list) => list
+                        .elems
+                        .iter()
+                        .filter_map(|e| match e {
+                            Expr::Lit(syn::ExprLit {
+                                lit: Lit::Str(s), ..
+                            }) => Some(s.value()),
+                            _ => None,
+                        })
+                        .collect(),
+                    _ => Vec::new(),
+                };
+                if strings.is_empty() || strings.iter().any(String::is_empty) {
+                    diags.error_at(&assign.right, "`file_type` is a MIME type or a list of them: `file_type = \"image/png\"`, `file_type = [\"image/png\", \"image/jpeg\"]`");
+                } else {
+                    upload.file_types = strings;
+                }
+            }
+            _ => diags.error_at(&assign.left, usage.clone()),
+        }
+    }
+    Some(upload)
 }
 
 /// `#[get]` and friends outside a `#[controller]` block: say where they belong. An edge
