@@ -946,6 +946,12 @@ impl RedirectController {
             .disposition("attachment; filename=\"package.json\"")
     }
 
+    /// A file answered to a POST: the route's status (201), as Nest's.
+    #[post("file")]
+    async fn made(&self) -> Result<StreamableFile, HttpException> {
+        Ok(StreamableFile::from_bytes("made").content_type("text/plain"))
+    }
+
     #[get("chunks")]
     async fn chunks(&self) -> StreamableFile {
         let chunks = ["one,", "two"].map(|c| Ok::<_, std::io::Error>(axum::body::Bytes::from(c)));
@@ -1022,6 +1028,15 @@ async fn redirects_answer_as_nests_do() {
             }
         }
     }
+    let (status, head, body) = http_request(addr, "POST", "/file", &[], "").await;
+    let res = app.post("/file").send().await;
+    assert_eq!((status, body.as_str()), (201, "made"), "Nest's POST file");
+    assert_eq!(
+        (res.status(), res.text()),
+        (status, body.as_str()),
+        "our POST file"
+    );
+    assert_eq!(res.header("content-type"), header(&head, "content-type"));
 }
 
 /// Express's `app.set('trust proxy', 1)`: behind one trusted balancer the throttler counts the

@@ -7,13 +7,18 @@ use axum::response::{IntoResponse, Response};
 
 use crate::http::{FromJsonBody, HttpException, ValidationOptions};
 
-/// The JSON body (`#[body]`), or a validated `Valid<T>`, with Nest's 400/413.
-pub async fn body<T: FromJsonBody>(parts: Parts, body: HttpBody) -> Result<T, Response> {
-    let options = parts
+/// The app's validation settings (`app.use_validation`), for a body argument.
+fn validation_options(parts: &Parts) -> ValidationOptions {
+    parts
         .extensions
         .get::<ValidationOptions>()
         .copied()
-        .unwrap_or_default();
+        .unwrap_or_default()
+}
+
+/// The JSON body (`#[body]`), or a validated `Valid<T>`, with Nest's 400/413.
+pub async fn body<T: FromJsonBody>(parts: Parts, body: HttpBody) -> Result<T, Response> {
+    let options = validation_options(&parts);
     let text = crate::http::json_text(Request::from_parts(parts, body))
         .await
         .map_err(IntoResponse::into_response)?;
@@ -32,11 +37,7 @@ pub fn body_from_bytes<T: FromJsonBody>(
     parts: &Parts,
     raw: &bytes::Bytes,
 ) -> Result<T, HttpException> {
-    let options = parts
-        .extensions
-        .get::<ValidationOptions>()
-        .copied()
-        .unwrap_or_default();
+    let options = validation_options(parts);
     let text = crate::http::json_of(parts, raw)?;
     T::from_json(&text, options)
 }
@@ -70,11 +71,7 @@ pub fn body_from_fields<T: FromJsonBody>(
     parts: &Parts,
     form: &crate::http::Multipart,
 ) -> Result<T, HttpException> {
-    let options = parts
-        .extensions
-        .get::<ValidationOptions>()
-        .copied()
-        .unwrap_or_default();
+    let options = validation_options(parts);
     let fields = form.fields();
     let json = crate::http::form_pairs_to_json(fields.iter().cloned(), fields.len())?;
     T::from_json(&bytes::Bytes::from(json), options)

@@ -156,12 +156,12 @@ impl IntoOrError {
     /// The response.
     pub fn respond<T: IntoResponse, E: std::convert::Into<HttpException>>(
         self,
-        _: StatusCode,
+        status: StatusCode,
         result: Result<T, E>,
         _: bool,
     ) -> Response {
         match result {
-            Ok(value) => value.into_response(),
+            Ok(value) => with_route_status(value.into_response(), status),
             Err(error) => error.into().into_response(),
         }
     }
@@ -169,9 +169,21 @@ impl IntoOrError {
 
 impl Into {
     /// The response.
-    pub fn respond<T: IntoResponse>(self, _: StatusCode, value: T, _: bool) -> Response {
-        value.into_response()
+    pub fn respond<T: IntoResponse>(self, status: StatusCode, value: T, _: bool) -> Response {
+        with_route_status(value.into_response(), status)
     }
+}
+
+/// `response`, with the route's `status` if it asks for it (a `StreamableFile`).
+fn with_route_status(mut response: Response, status: StatusCode) -> Response {
+    if response
+        .extensions_mut()
+        .remove::<crate::http::RouteStatus>()
+        .is_some()
+    {
+        *response.status_mut() = status;
+    }
+    response
 }
 
 // Message handlers: what a method returns becomes the reply.

@@ -3,7 +3,7 @@
 // `StreamableFile` answers, as tests/edge.rs declares ours: `node redirect.js <port>`,
 // prints "ready <port>".
 const { nest, decorateClass, decorateMethod, serveHttpApp } = require('./common');
-const { Controller, Get, Module, Query, Redirect, StreamableFile } = nest('@nestjs/common');
+const { Controller, Get, Module, Post, Query, Redirect, StreamableFile } = nest('@nestjs/common');
 const { Readable } = require('stream');
 
 class RedirectController {
@@ -21,7 +21,9 @@ class RedirectController {
     });
   }
   chunks() { return new StreamableFile(Readable.from([Buffer.from('one,'), Buffer.from('two')])); }
+  made() { return new StreamableFile(Buffer.from('made'), { type: 'text/plain' }); }
 }
+decorateMethod(RedirectController, 'made', Post('file'));
 decorateMethod(RedirectController, 'file', Get('file'));
 decorateMethod(RedirectController, 'chunks', Get('chunks'));
 Query('version')(RedirectController.prototype, 'docs', 0);

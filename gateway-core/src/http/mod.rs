@@ -80,6 +80,7 @@ pub use request_id::{RequestId, REQUEST_ID_HEADER};
 pub use respond::{default_status, nest_response};
 pub use routes::Routes;
 pub use sse::{sse_response, MessageEvent, SseItem};
+pub(crate) use streamable::RouteStatus;
 pub use streamable::StreamableFile;
 pub use validate::{FromJsonBody, FromQuery, Valid, ValidationOptions};
 pub(crate) use value::{keeps_value, kept_response};

@@ -62,11 +62,12 @@ pub fn nest_response<T: Serialize + ?Sized>(status: StatusCode, value: &T) -> Re
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use serde_json::json;
 
-    async fn parts(response: Response) -> (u16, Option<String>, String) {
+    /// What a client sees of `response`: status, content type, body.
+    pub(crate) async fn parts(response: Response) -> (u16, Option<String>, String) {
         let status = response.status().as_u16();
         let content_type = response
             .headers()

@@ -113,6 +113,12 @@ impl IntoResponse for StreamableFile {
         if let Some(length) = self.length {
             headers.insert(header::CONTENT_LENGTH, HeaderValue::from(length));
         }
+        // Sent with the route's status (201 for a POST, `#[http_code]`'s), as Nest sends it.
+        response.extensions_mut().insert(RouteStatus);
         response
     }
 }
+
+/// On a response whose status is the route's, not its own (a [`StreamableFile`]).
+#[derive(Clone, Copy)]
+pub(crate) struct RouteStatus;

@@ -191,23 +191,8 @@ impl http_body::Body for LazyBody {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::http::respond::tests::parts as text;
     use serde_json::json;
-
-    async fn text(response: Response) -> (u16, Option<String>, String) {
-        let status = response.status().as_u16();
-        let content_type = response
-            .headers()
-            .get(header::CONTENT_TYPE)
-            .map(|v| v.to_str().unwrap().to_owned());
-        let body = axum::body::to_bytes(response.into_body(), usize::MAX)
-            .await
-            .unwrap();
-        (
-            status,
-            content_type,
-            String::from_utf8(body.to_vec()).unwrap(),
-        )
-    }
 
     #[tokio::test]
     async fn a_kept_value_is_sent_as_nest_sends_it() {
