@@ -419,6 +419,18 @@ impl RouteKindsController {
     async fn file(&self, #[param] bucket: String, #[param] path: String) -> String {
         format!("{bucket}:{path}")
     }
+
+    /// Nest 11's optional group: `/users` and `/users/7`.
+    #[get("users{/:id}")]
+    async fn user(&self, #[param] id: Option<u64>) -> String {
+        format!("user {id:?}")
+    }
+
+    /// An optional wildcard: `/docs`, `/docs/a/b`.
+    #[get("docs{/*path}")]
+    async fn docs(&self, #[param] path: Option<String>) -> String {
+        format!("docs {path:?}")
+    }
 }
 
 #[module(controllers = [RouteKindsController])]
@@ -451,6 +463,26 @@ async fn all_head_options_and_wildcard_routes() {
     assert_eq!((res.status(), res.text()), (200, "b1:a/b/c.txt"));
     let res = app.get("/files/b1").send().await;
     assert_eq!(res.status(), 404);
+    // The optional groups, as Nest 11 routes them (`users{/:id}`, `docs{/*path}`).
+    for (path, status, text) in [
+        ("/users", 200, "user None"),
+        ("/users/7", 200, "user Some(7)"),
+        ("/docs", 200, "docs None"),
+        ("/docs/", 200, "docs None"),
+        ("/docs/a/b", 200, "docs Some(\"a/b\")"),
+    ] {
+        let res = app.get(path).send().await;
+        assert_eq!((res.status(), res.text()), (status, text), "{path}");
+    }
+    assert_eq!(app.get("/users/7/x").send().await.status(), 404);
+    let res = app.get("/users/x").send().await;
+    assert_eq!(
+        (res.status(), res.text()),
+        (
+            400,
+            r#"{"message":"Validation failed (numeric string is expected)","error":"Bad Request","statusCode":400}"#
+        )
+    );
 }
 
 // --- versioning (Nest's `enableVersioning`) ---

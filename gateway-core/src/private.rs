@@ -128,6 +128,51 @@ pub fn path_param<T: FromStr>(
         .map_err(|_| HttpException::bad_request(format!("Validation failed ({})", expected())))
 }
 
+/// The parameter of a path's optional group (`users{/:id}`): `None` when the request has
+/// none. Its argument is an `Option`.
+pub fn optional_path_param<T: OptionalParam>(
+    params: &RawPathParams,
+    name: &str,
+    expected: impl FnOnce() -> std::borrow::Cow<'static, str>,
+) -> Result<T, HttpException> {
+    let raw = params
+        .iter()
+        .find_map(|(key, value)| (key == name).then_some(value));
+    T::from_param(raw, expected)
+}
+
+/// What an optional path parameter can be: `Option<T>` of a type that parses.
+#[diagnostic::on_unimplemented(
+    message = "the path's optional group can be absent: take its parameter as `Option<{Self}>`",
+    label = "an optional path parameter (`users{{/:id}}`) is an `Option`"
+)]
+pub trait OptionalParam: Sized {
+    /// The type a present parameter parses into.
+    type Inner;
+
+    /// The argument from the parameter, if the request has one.
+    fn from_param(
+        raw: Option<&str>,
+        expected: impl FnOnce() -> std::borrow::Cow<'static, str>,
+    ) -> Result<Self, HttpException>;
+}
+
+impl<T: FromStr> OptionalParam for Option<T> {
+    type Inner = T;
+
+    fn from_param(
+        raw: Option<&str>,
+        expected: impl FnOnce() -> std::borrow::Cow<'static, str>,
+    ) -> Result<Self, HttpException> {
+        raw.map(|raw| {
+            raw.parse().map_err(|_| {
+                HttpException::bad_request(format!("Validation failed ({})", expected()))
+            })
+        })
+        .transpose()
+    }
+}
+
 /// The query string as `T` (`#[query]`), or a validated `Valid<T>`; a mismatch is a 400 with
 /// Nest's shape.
 pub fn query<T: FromQuery>(parts: &Parts) -> Result<T, HttpException> {

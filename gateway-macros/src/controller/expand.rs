@@ -352,7 +352,7 @@ fn shared_list(
 }
 
 /// One argument, read from the request (returning the error response if it cannot be).
-fn extract(arg: &Arg, index: usize, raw: bool, form: bool) -> TokenStream {
+fn extract(arg: &Arg, index: usize, raw: bool, form: bool, optional: Option<&str>) -> TokenStream {
     let var = format_ident!("__arg{}", index);
     let ty = &arg.ty;
     let private = private();
@@ -368,7 +368,18 @@ fn extract(arg: &Arg, index: usize, raw: bool, form: bool) -> TokenStream {
                     .pick_param()
                     .expected(#private::pick::Out::<#ty>::new())
             });
-            quote_spanned!(at(ty.span())=> #private::path_param::<#ty>(&__path, #name, #expected))
+            if optional == Some(name.as_str()) {
+                let inner = quote_spanned!(at(ty.span())=> <#ty as #private::OptionalParam>::Inner);
+                let expected = quote!(|| {
+                    use #private::pick::{PickBoolean as _, PickNamed as _, PickNumeric as _};
+                    (&&&#private::pick::Out::<#inner>::new())
+                        .pick_param()
+                        .expected(#private::pick::Out::<#inner>::new())
+                });
+                quote_spanned!(at(ty.span())=> #private::optional_path_param::<#ty>(&__path, #name, #expected))
+            } else {
+                quote_spanned!(at(ty.span())=> #private::path_param::<#ty>(&__path, #name, #expected))
+            }
         }
         Source::Query => quote_spanned!(at(ty.span())=> #private::query::<#ty>(&__parts)),
         Source::Header(name) => {
@@ -426,6 +437,7 @@ fn call(route: &Route, index: usize, controller: &str) -> TokenStream {
         .args
         .iter()
         .any(|a| matches!(a.source, Source::RawBody));
+    let optional = route.path.optional.as_ref().map(|(name, _)| name.as_str());
     // With uploaded files, the body is read once as a multipart form: files and text fields.
     let uploads: Vec<&Upload> = route
         .args
@@ -462,7 +474,7 @@ fn call(route: &Route, index: usize, controller: &str) -> TokenStream {
         .iter()
         .enumerate()
         .filter(|(_, a)| !is_body(a))
-        .map(|(i, a)| extract(a, i, raw, form));
+        .map(|(i, a)| extract(a, i, raw, form, optional));
     let read_raw = raw.then(|| {
         quote!(let __raw = match #private::raw_body(&__parts, __body).await { ::core::result::Result::Ok(b) => b, ::core::result::Result::Err(r) => return r };)
     });
@@ -471,7 +483,7 @@ fn call(route: &Route, index: usize, controller: &str) -> TokenStream {
         .iter()
         .enumerate()
         .filter(|(_, a)| is_body(a))
-        .map(|(i, a)| extract(a, i, raw, form));
+        .map(|(i, a)| extract(a, i, raw, form, optional));
     let names = (0..route.args.len()).map(|i| format_ident!("__arg{}", i));
     let pick =
         quote_spanned!(at(route.output_span)=> (&&&&&&#private::pick::Out::of(&__result)).pick());
@@ -560,8 +572,12 @@ fn route(route: &Route, index: usize, ctl: &Controller, all: &[syn::Path]) -> To
     let filters = route.edge.filters.iter().chain(&ctl.edge.filters);
     let (build_filters, clone_filters, filters) = shared_list("filter", filters.collect(), name);
     let call = call(route, index, name);
+    // A path with an optional group is mounted twice: with the group and without it.
+    let base_mount = route.path.optional.as_ref().map(|(_, base)| {
+        quote!(router = router.add(&<Self as ::gateway_core::http::Controller>::META.routes[#index], #base, ::core::clone::Clone::clone(&__method_router));)
+    });
     quote_spanned! {at(route.path_span)=>
-        router = router.add(&<Self as ::gateway_core::http::Controller>::META.routes[#index], #axum_path, #private::axum::routing::#axum_fn({
+        let __method_router = #private::axum::routing::#axum_fn({
             let this = ::std::sync::Arc::clone(&this);
             #(let #guards = ::std::sync::Arc::clone(&#guards);)*
             #build_interceptors
@@ -584,7 +600,9 @@ fn route(route: &Route, index: usize, ctl: &Controller, all: &[syn::Path]) -> To
                     ).await
                 }
             }
-        }));
+        });
+        #base_mount
+        router = router.add(&<Self as ::gateway_core::http::Controller>::META.routes[#index], #axum_path, __method_router);
     }
 }
 
