@@ -1104,3 +1104,72 @@ async fn behind_a_trusted_proxy_the_throttler_counts_forwarded_clients() {
         assert_eq!(statuses, expected, "trust proxy: {trust}");
     }
 }
+
+// --- which of several exception filters answers ---
+
+/// A filter that answers every exception with 418 `{"by": <name>}`.
+struct By(&'static str);
+
+impl ExceptionFilter for By {
+    async fn catch(
+        &self,
+        _: HttpException,
+        _: &ArgumentsHost,
+    ) -> Result<axum::response::Response, HttpException> {
+        use axum::response::IntoResponse;
+        let body = axum::Json(serde_json::json!({ "by": self.0 }));
+        Ok((axum::http::StatusCode::IM_A_TEAPOT, body).into_response())
+    }
+}
+
+#[injectable]
+struct FilteredController;
+
+#[controller]
+#[use_filters(By("C1"), By("C2"))]
+impl FilteredController {
+    #[get("both")]
+    #[use_filters(By("A"), By("B"))]
+    async fn both(&self) -> Result<(), HttpException> {
+        Err(HttpException::not_found(()))
+    }
+
+    #[get("none")]
+    async fn none(&self) -> Result<(), HttpException> {
+        Err(HttpException::not_found(()))
+    }
+}
+
+#[module(controllers = [FilteredController])]
+struct FilteredModule;
+
+/// Nest asks the filter listed (or registered) last first, at each level: `@UseFilters(A, B)`
+/// is answered by `B`; ours are asked in the same order (`nest-peer/filters.js`).
+#[tokio::test]
+async fn the_last_listed_filter_answers_first_as_in_nest() {
+    let ours = serve_app::<FilteredModule>(|app| {
+        app.use_global_filters(By("G1"))
+            .use_global_filters(By("G2"));
+    })
+    .await;
+    let expected = [("/both", "B"), ("/none", "C2"), ("/missing", "G2")];
+    let answers = |addr: std::net::SocketAddr| async move {
+        let mut out = Vec::new();
+        for (path, _) in expected {
+            let (status, _, body) = http_request(addr, "GET", path, &[], "").await;
+            out.push((status, body));
+        }
+        out
+    };
+    let want: Vec<(u16, String)> = expected
+        .iter()
+        .map(|(_, by)| (418, format!(r#"{{"by":"{by}"}}"#)))
+        .collect();
+    assert_eq!(answers(ours).await, want);
+    if !nest_available("the_last_listed_filter_answers_first_as_in_nest") {
+        return;
+    }
+    let port = free_port();
+    let _nest = spawn_node_ready(Nest::V11, "filters.js", &[&port.to_string()]).await;
+    assert_eq!(answers(([127, 0, 0, 1], port).into()).await, want, "Nest");
+}

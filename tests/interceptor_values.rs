@@ -437,8 +437,9 @@ impl TracedController {
 struct TracedModule;
 
 /// Nest's order: every guard (global, controller, handler), then every interceptor (same
-/// order) around the handler, then the filters from the handler's outward; on a microservice
-/// and on a hybrid app that inherits its app's globals.
+/// order) around the handler, then the filters from the handler's outward (at each level the
+/// one registered last first); on a microservice and on a hybrid app that inherits its app's
+/// globals.
 #[tokio::test]
 async fn guards_then_interceptors_then_filters_from_global_to_handler() {
     let expected = [
@@ -451,7 +452,8 @@ async fn guards_then_interceptors_then_filters_from_global_to_handler() {
         "handler",
         "filter handler",
         "filter controller",
-        "filter global",
+        "filter global 2",
+        "filter global 1",
     ];
     let call = |port: u16| async move {
         TRACE.lock().unwrap().clear();
@@ -468,7 +470,8 @@ async fn guards_then_interceptors_then_filters_from_global_to_handler() {
     service
         .use_global_guards(Trace("global"))
         .use_global_interceptors(Trace("global"))
-        .use_global_filters(Trace("global"));
+        .use_global_filters(Trace("global 1"))
+        .use_global_filters(Trace("global 2"));
     let server = service.bind().await.unwrap();
     let port = server.local_addr().port();
     tokio::spawn(server.serve());
@@ -477,14 +480,17 @@ async fn guards_then_interceptors_then_filters_from_global_to_handler() {
     let mut app = NestFactory::create::<TracedModule>().await.unwrap();
     app.use_global_guards(Trace("global"))
         .use_global_interceptors(Trace("global"))
-        .use_global_filters(Trace("global"));
+        .use_global_filters(Trace("global 1"));
     let port = free_port();
+    // The app's global filter, inherited, then the microservice's own: the own one is asked
+    // first, as Nest asks the one registered last.
     app.connect_microservice_with(
         Transport::tcp(format!("127.0.0.1:{port}")),
         HybridAppOptions {
             inherit_app_config: true,
         },
-    );
+    )
+    .use_global_filters(Trace("global 2"));
     app.start_all_microservices().await.unwrap();
     assert_eq!(call(port).await, expected, "hybrid app, inheriting");
     app.close().await;

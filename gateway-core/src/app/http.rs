@@ -219,7 +219,9 @@ impl NestApplication {
             router = prefix.apply(router);
         }
         if !self.global_filters.is_empty() {
-            let filters: Arc<[Arc<dyn DynFilter>]> = self.global_filters.into();
+            // The last registered is asked first, as Nest asks them.
+            let filters: Arc<[Arc<dyn DynFilter>]> =
+                self.global_filters.into_iter().rev().collect();
             router = router.layer(axum::middleware::from_fn_with_state(
                 filters,
                 global_filters,

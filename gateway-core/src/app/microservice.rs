@@ -227,8 +227,8 @@ impl ConnectedMicroservice {
         self
     }
 
-    /// The transport, and the app's handlers with this microservice's globals (after the
-    /// app's `app` ones, when it inherits them).
+    /// The transport, and the app's handlers with this microservice's globals (registered
+    /// after the app's `app` ones, when it inherits them).
     pub(crate) fn router(
         self,
         messages: MessageRouter,
@@ -238,7 +238,7 @@ impl ConnectedMicroservice {
             RpcEdge {
                 guards: [app.guards, self.global.guards].concat(),
                 interceptors: [app.interceptors, self.global.interceptors].concat(),
-                filters: [self.global.filters, app.filters].concat(),
+                filters: [app.filters, self.global.filters].concat(),
             }
         } else {
             self.global

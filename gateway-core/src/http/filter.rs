@@ -28,7 +28,9 @@ use crate::server::{RpcException, RpcReply};
 ///
 /// Apply one with `#[use_filters(..)]` on a controller or route (route filters are asked
 /// first, then the controller's), or to every response with `app.use_global_filters(..)`
-/// (asked last; they also see unknown routes' 404s). In `#[use_filters]`, a type name is a
+/// (asked last; they also see unknown routes' 404s). At each level the filter listed (or
+/// registered) last is asked first, as Nest asks them: `#[use_filters(A, B)]` asks `B`,
+/// then `A`. In `#[use_filters]`, a type name is a
 /// provider resolved by DI and any other expression is an instance.
 ///
 /// ```

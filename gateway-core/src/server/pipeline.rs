@@ -21,8 +21,8 @@ use super::{MessageContext, MessageRouter};
 use crate::http::guard::{run_rpc_guards, RpcContext};
 use crate::http::{DynFilter, DynGuard, DynInterceptor, PatternMeta};
 
-/// Guards, interceptors and exception filters (nearest first) of one handler or of a whole
-/// microservice.
+/// Guards, interceptors and exception filters of one handler (filters in the order they are
+/// asked) or of a whole microservice (in the order they were registered).
 #[derive(Clone, Default)]
 pub(crate) struct RpcEdge {
     pub guards: Vec<Arc<dyn DynGuard>>,
@@ -81,7 +81,13 @@ impl Gate {
         Gate {
             guards: joined(&global.guards, &own.guards),
             interceptors: joined(&global.interceptors, &own.interceptors),
-            filters: joined(&own.filters, &global.filters),
+            // The global ones registered last are asked first, as Nest asks them.
+            filters: own
+                .filters
+                .iter()
+                .chain(global.filters.iter().rev())
+                .cloned()
+                .collect(),
             handler,
             controller,
         }

@@ -89,7 +89,8 @@ pub fn controller(ctl: &Controller) -> TokenStream {
             .iter()
             .chain(&h.edge.guards)
             .map(|g| guard_var(&guards, g));
-        // Interceptors from the controller's outward; filters from the handler's outward.
+        // Interceptors from the controller's outward; filters from the handler's outward, the
+        // last listed asked first at each level (Nest reverses the list).
         let interceptors = ctl
             .edge
             .interceptors
@@ -100,7 +101,8 @@ pub fn controller(ctl: &Controller) -> TokenStream {
             .edge
             .filters
             .iter()
-            .chain(&ctl.edge.filters)
+            .rev()
+            .chain(ctl.edge.filters.iter().rev())
             .map(|c| component(c, "filter", name));
         quote! {
             #register
@@ -568,8 +570,10 @@ fn route(route: &Route, index: usize, ctl: &Controller, all: &[syn::Path]) -> To
     let interceptors = ctl.edge.interceptors.iter().chain(&route.edge.interceptors);
     let (build_interceptors, clone_interceptors, interceptors) =
         shared_list("interceptor", interceptors.collect(), name);
-    // Route filters are asked first, then the controller's (Nest's order).
-    let filters = route.edge.filters.iter().chain(&ctl.edge.filters);
+    // Route filters are asked first, then the controller's, the last listed first at each
+    // level (Nest's order: it reverses the list).
+    let filters = route.edge.filters.iter().rev();
+    let filters = filters.chain(ctl.edge.filters.iter().rev());
     let (build_filters, clone_filters, filters) = shared_list("filter", filters.collect(), name);
     let call = call(route, index, name);
     // A path with an optional group is mounted twice: with the group and without it.
