@@ -1,6 +1,7 @@
 //! Identity: `JwtGuard` with ES256 and EdDSA keys, every key pinned to its algorithm (no
 //! `none`, no HS/RS confusion), keys from a JWKS URL served locally (rotated, refetched on an
-//! unknown `kid`, at a bounded rate), and `JwtService` signing and verifying as `@nestjs/jwt`
+//! unknown `kid`, at a bounded rate; over HTTPS behind a private CA), and `JwtService` signing
+//! and verifying as `@nestjs/jwt`
 //! does, checked both ways against Nest's own `JwtService`.
 
 use std::net::SocketAddr;
@@ -359,4 +360,88 @@ async fn tokens_cross_between_nests_jwt_service_and_ours() {
             verified["iat"].as_u64().unwrap() + 60
         );
     }
+}
+
+/// Serves `body` as JSON over TLS with the `localhost` certificate of `fixtures/`, signed by
+/// `fixtures/tls-ca.pem`: a JWKS behind a private CA.
+async fn serve_tls(body: String) -> u16 {
+    use rustls_pki_types::pem::PemObject;
+    use rustls_pki_types::{CertificateDer, PrivateKeyDer};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let certs: Vec<CertificateDer<'static>> =
+        CertificateDer::pem_file_iter(fixture("tls-localhost.pem"))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
+    let key = PrivateKeyDer::from_pem_file(fixture("tls-localhost-key.pem")).unwrap();
+    let provider = Arc::new(tokio_rustls::rustls::crypto::ring::default_provider());
+    let config = tokio_rustls::rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(certs, key)
+        .unwrap();
+    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        while let Ok((tcp, _)) = listener.accept().await {
+            let (acceptor, body) = (acceptor.clone(), body.clone());
+            tokio::spawn(async move {
+                let Ok(mut tls) = acceptor.accept(tcp).await else {
+                    return;
+                };
+                let mut request = Vec::new();
+                let mut buf = [0u8; 1024];
+                while !request.windows(4).any(|w| w == b"\r\n\r\n") {
+                    match tls.read(&mut buf).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => request.extend_from_slice(&buf[..n]),
+                    }
+                }
+                let response = format!(
+                    "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+                let _ = tls.write_all(response.as_bytes()).await;
+                let _ = tls.shutdown().await;
+            });
+        }
+    });
+    port
+}
+
+/// Over `https://`: a JWKS behind a CA the guard is told to trust is fetched; without that
+/// trust, the certificate is refused and so is every token.
+#[tokio::test]
+async fn jwks_over_https_trusts_the_roots_it_is_given() {
+    let all: Value = serde_json::from_slice(&read("jwt-jwks.json")).unwrap();
+    let port = serve_tls(json!({ "keys": [all["ec"]] }).to_string()).await;
+    let url = format!("https://localhost:{port}/.well-known/jwks.json");
+    let trusting = JwksOptions {
+        extra_roots_pem: Some(read("tls-ca.pem")),
+        ..JwksOptions::default()
+    };
+    let trusted = serve_app::<MeModule>(|app| {
+        app.use_global_guards(JwtGuard::jwks_with(&url, trusting).unwrap());
+    })
+    .await;
+    let untrusted = serve_app::<MeModule>(|app| {
+        app.use_global_guards(JwtGuard::jwks(&url).unwrap());
+    })
+    .await;
+    let ec_token = token(Algorithm::ES256, &es256_key(), Some("ec-1"));
+    assert_eq!(status(trusted, &ec_token).await, 200);
+    assert_eq!(
+        status(untrusted, &ec_token).await,
+        401,
+        "an unknown CA is not trusted"
+    );
+    let bad = JwksOptions {
+        extra_roots_pem: Some(
+            b"-----BEGIN CERTIFICATE-----\nnot base64\n-----END CERTIFICATE-----\n".to_vec(),
+        ),
+        ..JwksOptions::default()
+    };
+    assert!(JwtGuard::jwks_with(&url, bad).is_err());
 }

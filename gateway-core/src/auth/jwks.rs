@@ -30,6 +30,9 @@ pub struct JwksOptions {
     pub timeout: Duration,
     /// The largest set accepted, in bytes (default 1 MiB).
     pub max_bytes: usize,
+    /// Certificates (PEM) trusted besides the Mozilla roots, for an issuer behind a private
+    /// CA (default none).
+    pub extra_roots_pem: Option<Vec<u8>>,
 }
 
 impl Default for JwksOptions {
@@ -39,6 +42,7 @@ impl Default for JwksOptions {
             min_refresh: Duration::from_secs(30),
             timeout: Duration::from_secs(5),
             max_bytes: 1 << 20,
+            extra_roots_pem: None,
         }
     }
 }
@@ -71,8 +75,14 @@ impl JwtGuard<serde_json::Value> {
         let asymmetric = vec![
             RS256, RS384, RS512, PS256, PS384, PS512, ES256, ES384, EdDSA,
         ];
+        let tls =
+            tls_connector(options.extra_roots_pem.as_deref()).map_err(|problem| JwtError::Url {
+                url: url.to_owned(),
+                problem,
+            })?;
         let keys = JwksKeys {
             uri,
+            tls,
             options,
             state: std::sync::Mutex::new(State::default()),
             fetching: Mutex::new(()),
@@ -91,6 +101,7 @@ struct State {
 /// A JWKS URL and the keys last fetched from it.
 pub(crate) struct JwksKeys {
     uri: Uri,
+    tls: tokio_rustls::TlsConnector,
     options: JwksOptions,
     state: std::sync::Mutex<State>,
     fetching: Mutex<()>,
@@ -145,10 +156,10 @@ impl JwksKeys {
     }
 
     async fn fetch(&self) -> Result<Vec<(Option<String>, DecodingKey, Algorithm)>, String> {
-        let body =
-            tokio::time::timeout(self.options.timeout, get(&self.uri, self.options.max_bytes))
-                .await
-                .map_err(|_| "timed out".to_owned())??;
+        let fetch = get(&self.uri, &self.tls, self.options.max_bytes);
+        let body = tokio::time::timeout(self.options.timeout, fetch)
+            .await
+            .map_err(|_| "timed out".to_owned())??;
         let set: JwkSet = serde_json::from_slice(&body).map_err(|e| format!("not a JWKS: {e}"))?;
         let keys: Vec<_> = set.keys.iter().filter_map(usable).collect();
         tracing::debug!(target: "gateway::auth", url = %self.uri, keys = keys.len(), "JWKS fetched");
@@ -202,7 +213,11 @@ fn algorithm_of(named: KeyAlgorithm) -> Option<Algorithm> {
 }
 
 /// The body of `GET uri`, at most `max_bytes` of it.
-async fn get(uri: &Uri, max_bytes: usize) -> Result<Bytes, String> {
+async fn get(
+    uri: &Uri,
+    tls: &tokio_rustls::TlsConnector,
+    max_bytes: usize,
+) -> Result<Bytes, String> {
     let host = uri
         .host()
         .ok_or("no host")?
@@ -222,7 +237,7 @@ async fn get(uri: &Uri, max_bytes: usize) -> Result<Bytes, String> {
         .body(Empty::<Bytes>::new())
         .map_err(|e| e.to_string())?;
     let response = if https {
-        let tls = tls_connector()
+        let tls = tls
             .connect(
                 rustls_pki_types::ServerName::try_from(host.clone()).map_err(|e| e.to_string())?,
                 tcp,
@@ -263,20 +278,26 @@ where
         .map_err(|e| e.to_string())
 }
 
-fn tls_connector() -> tokio_rustls::TlsConnector {
-    static CONFIG: std::sync::OnceLock<Arc<tokio_rustls::rustls::ClientConfig>> =
-        std::sync::OnceLock::new();
-    let config = CONFIG.get_or_init(|| {
-        let roots = tokio_rustls::rustls::RootCertStore {
-            roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
-        };
-        let provider = Arc::new(tokio_rustls::rustls::crypto::ring::default_provider());
-        let config = tokio_rustls::rustls::ClientConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()
-            .expect("ring supports the default TLS versions")
-            .with_root_certificates(roots)
-            .with_no_client_auth();
-        Arc::new(config)
-    });
-    tokio_rustls::TlsConnector::from(Arc::clone(config))
+/// A TLS client trusting the Mozilla roots and `extra_pem`'s certificates.
+fn tls_connector(extra_pem: Option<&[u8]>) -> Result<tokio_rustls::TlsConnector, String> {
+    use rustls_pki_types::pem::PemObject;
+    use rustls_pki_types::CertificateDer;
+    let mut roots = tokio_rustls::rustls::RootCertStore {
+        roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
+    };
+    if let Some(pem) = extra_pem {
+        for cert in CertificateDer::pem_slice_iter(pem) {
+            let cert = cert.map_err(|e| format!("a trusted certificate is not PEM: {e}"))?;
+            roots
+                .add(cert)
+                .map_err(|e| format!("a trusted certificate is invalid: {e}"))?;
+        }
+    }
+    let provider = Arc::new(tokio_rustls::rustls::crypto::ring::default_provider());
+    let config = tokio_rustls::rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| e.to_string())?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    Ok(tokio_rustls::TlsConnector::from(Arc::new(config)))
 }
