@@ -1,8 +1,7 @@
 //! Identity: `JwtGuard` with ES256 and EdDSA keys, every key pinned to its algorithm (no
 //! `none`, no HS/RS confusion), keys from a JWKS URL served locally (rotated, refetched on an
 //! unknown `kid`, at a bounded rate; over HTTPS behind a private CA), and `JwtService` signing
-//! and verifying as `@nestjs/jwt`
-//! does, checked both ways against Nest's own `JwtService`.
+//! and verifying as `@nestjs/jwt` does, checked both ways against Nest's own `JwtService`.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;

@@ -87,7 +87,7 @@ impl JwtGuard<serde_json::Value> {
             state: std::sync::Mutex::new(State::default()),
             fetching: Mutex::new(()),
         };
-        Ok(Self::with_keys(Keys::Jwks(keys), asymmetric))
+        Ok(Self::with_keys(Keys::Jwks(Box::new(keys)), asymmetric))
     }
 }
 

@@ -45,7 +45,7 @@ pub(super) enum Keys {
     },
     /// The keys a JWKS URL publishes, each pinned to its algorithm.
     #[cfg(feature = "jwks")]
-    Jwks(super::jwks::JwksKeys),
+    Jwks(Box<super::jwks::JwksKeys>),
 }
 
 /// The algorithms a family of keys signs with.
