@@ -3,6 +3,7 @@
 //! the app's) with Nest's RPC execution context and answers, checked against Nest's own
 //! guarded service; and validated payloads (`Valid<T>`, Nest's `ValidationPipe`).
 
+use gateway_core::http::ValidationOptions;
 use gateway_core::prelude::*;
 use gateway_tests::*;
 
@@ -381,3 +382,56 @@ async fn a_valid_payload_reaches_the_handler_and_an_invalid_one_gets_the_pipes_4
         .unwrap_err();
     assert_eq!(remote(error)["statusCode"], 400);
 }
+
+/// `useGlobalPipes(new ValidationPipe({ forbidNonWhitelisted: true }))` on a microservice, and
+/// on a hybrid app that inherits it: a payload with a property the DTO does not declare is
+/// refused, naming it; without the setting it is ignored.
+#[tokio::test]
+async fn a_microservices_validation_settings_reach_its_payloads() {
+    let order = serde_json::json!({ "userId": "42", "items": ["book"], "coupon": "FREE" });
+    let pattern = serde_json::json!({ "cmd": "create_order" });
+    let refused = serde_json::json!({
+        "statusCode": 400,
+        "message": ["property coupon should not exist"],
+        "error": "Bad Request",
+    });
+    let strict = ValidationOptions {
+        forbid_unknown: true,
+    };
+    for configured in [false, true] {
+        let mut service =
+            NestFactory::create_microservice::<OrdersModule>(Transport::tcp("127.0.0.1:0"))
+                .await
+                .unwrap();
+        if configured {
+            service.use_validation(strict);
+        }
+        let server = service.bind().await.unwrap();
+        let addr = server.local_addr();
+        tokio::spawn(server.serve());
+        let client = ClientProxy::new(ClientOptions::tcp("ORDERS", addr.to_string()));
+        let answer = client.send::<usize>(pattern.clone(), &order).await;
+        match configured {
+            true => assert_eq!(remote(answer.unwrap_err()), refused),
+            false => assert_eq!(answer.unwrap(), 1),
+        }
+    }
+    // A hybrid app's `use_validation`, inherited.
+    let mut app = NestFactory::create::<OrdersHybridModule>().await.unwrap();
+    app.use_validation(strict);
+    let port = free_port();
+    app.connect_microservice_with(
+        Transport::tcp(format!("127.0.0.1:{port}")),
+        HybridAppOptions {
+            inherit_app_config: true,
+        },
+    );
+    app.start_all_microservices().await.unwrap();
+    let client = ClientProxy::new(ClientOptions::tcp("ORDERS", format!("127.0.0.1:{port}")));
+    let error = client.send::<usize>(pattern, &order).await.unwrap_err();
+    assert_eq!(remote(error), refused);
+    app.close().await;
+}
+
+#[module(controllers = [OrdersController, PublicController])]
+struct OrdersHybridModule;

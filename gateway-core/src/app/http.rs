@@ -118,7 +118,8 @@ impl NestApplication {
                 interceptors: self.global_interceptors.clone(),
                 filters: self.global_filters.clone(),
             };
-            let (transport, messages) = connected.router(self.messages.clone(), app);
+            let validation = self.edge.validation;
+            let (transport, messages) = connected.router(self.messages.clone(), app, validation);
             let server = transport.start(messages).await?;
             tracing::info!(target: "NestMicroservice", transport = %transport.describe(), "Nest microservice successfully started");
             let stop = server.shutdown_handle();

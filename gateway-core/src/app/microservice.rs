@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use super::BootError;
 use crate::di::Container;
-use crate::http::{CanActivate, ExceptionFilter, NestInterceptor};
+use crate::http::{CanActivate, ExceptionFilter, NestInterceptor, ValidationOptions};
 use crate::lifecycle::HookList;
 use crate::server::serving::serve_until;
 use crate::server::{MessageRouter, RpcEdge, Server, ShutdownHandle, Transport};
@@ -19,6 +19,7 @@ pub struct NestMicroservice {
     transport: Transport,
     container: Container,
     global: RpcEdge,
+    validation: Option<ValidationOptions>,
 }
 
 impl std::fmt::Debug for NestMicroservice {
@@ -101,6 +102,7 @@ impl NestMicroservice {
             transport,
             container,
             global: RpcEdge::default(),
+            validation: None,
         }
     }
 
@@ -128,6 +130,14 @@ impl NestMicroservice {
         self
     }
 
+    /// Validation options for every `Valid<T>` payload of its message and event handlers:
+    /// Nest's `app.useGlobalPipes(new ValidationPipe({ forbidNonWhitelisted: true }))` on a
+    /// microservice.
+    pub fn use_validation(&mut self, options: ValidationOptions) -> &mut Self {
+        self.validation = Some(options);
+        self
+    }
+
     /// The app's container: Nest's `app.get(..)` is `app.container().get::<T>()` /
     /// `.get_token::<T>("TOKEN")`. It stays valid after the microservice starts.
     pub fn container(&self) -> &Container {
@@ -149,7 +159,10 @@ impl NestMicroservice {
 
     /// Binds or connects the transport, ready to serve.
     pub async fn start(self) -> Result<MicroserviceServer, BootError> {
-        let router = self.router.with_globals(&self.global);
+        let router = self
+            .router
+            .with_globals(&self.global)
+            .with_validation(self.validation);
         let server = self.transport.start(router).await?;
         Ok(MicroserviceServer {
             server,
@@ -186,6 +199,7 @@ pub struct ConnectedMicroservice {
     transport: Transport,
     options: HybridAppOptions,
     global: RpcEdge,
+    validation: Option<ValidationOptions>,
 }
 
 impl std::fmt::Debug for ConnectedMicroservice {
@@ -203,6 +217,7 @@ impl ConnectedMicroservice {
             transport,
             options,
             global: RpcEdge::default(),
+            validation: None,
         }
     }
 
@@ -227,14 +242,24 @@ impl ConnectedMicroservice {
         self
     }
 
+    /// Validation options for every `Valid<T>` payload of this microservice's handlers
+    /// (the app's own, from `app.use_validation`, when it inherits them).
+    pub fn use_validation(&mut self, options: ValidationOptions) -> &mut Self {
+        self.validation = Some(options);
+        self
+    }
+
     /// The transport, and the app's handlers with this microservice's globals (registered
     /// after the app's `app` ones, when it inherits them).
     pub(crate) fn router(
         self,
         messages: MessageRouter,
         app: RpcEdge,
+        app_validation: Option<ValidationOptions>,
     ) -> (Transport, MessageRouter) {
-        let global = if self.options.inherit_app_config {
+        let inherit = self.options.inherit_app_config;
+        let validation = self.validation.or(app_validation.filter(|_| inherit));
+        let global = if inherit {
             RpcEdge {
                 guards: [app.guards, self.global.guards].concat(),
                 interceptors: [app.interceptors, self.global.interceptors].concat(),
@@ -243,6 +268,7 @@ impl ConnectedMicroservice {
         } else {
             self.global
         };
-        (self.transport, messages.with_globals(&global))
+        let router = messages.with_globals(&global).with_validation(validation);
+        (self.transport, router)
     }
 }

@@ -37,7 +37,7 @@ mod respond;
 mod routes;
 mod sse;
 mod streamable;
-mod validate;
+pub(crate) mod validate;
 mod value;
 pub(crate) mod version;
 

@@ -107,9 +107,16 @@ impl<T: DeserializeOwned + Validate> FromJsonBody for Valid<T> {
     }
 }
 
+tokio::task_local! {
+    /// The validation settings of the microservice a message handler runs in, when it has
+    /// some (`use_validation`).
+    pub(crate) static PAYLOAD_VALIDATION: ValidationOptions;
+}
+
 impl<T: DeserializeOwned + Validate + Send + 'static> crate::server::FromPayload for Valid<T> {
     fn from_payload(route: &str, data: &[u8]) -> Result<Self, crate::server::RpcException> {
-        <Valid<T> as FromJsonBody>::from_json(data, ValidationOptions::default()).map_err(|error| {
+        let options = PAYLOAD_VALIDATION.try_with(|o| *o).unwrap_or_default();
+        <Valid<T> as FromJsonBody>::from_json(data, options).map_err(|error| {
             tracing::warn!(pattern = route, %error, "payload refused by validation");
             crate::server::RpcException::new(error.body().clone())
         })

@@ -11,6 +11,7 @@ use futures_util::future::BoxFuture;
 
 use super::reply::{answer, HandlerReply};
 use super::{MessageContext, MessageRouter};
+use crate::http::validate::PAYLOAD_VALIDATION;
 use crate::packet::{encode_reply, slice_of, Incoming, Reply};
 use crate::pattern::route_of_incoming;
 
@@ -92,6 +93,10 @@ pub(crate) fn dispatch(
                 Some(context) => Box::pin(context.clone().scope(reply)),
                 None => reply,
             };
+            let reply = match router.validation {
+                Some(options) => Box::pin(PAYLOAD_VALIDATION.scope(options, reply)),
+                None => reply,
+            };
             Ok(Dispatch::Request { id, reply })
         }
         None => {
@@ -110,8 +115,12 @@ pub(crate) fn dispatch(
                 .iter()
                 .map(|handler| {
                     let run = handler(data.clone());
-                    match context {
+                    let run = match context {
                         Some(context) => Box::pin(context.clone().scope(run)),
+                        None => run,
+                    };
+                    match router.validation {
+                        Some(options) => Box::pin(PAYLOAD_VALIDATION.scope(options, run)),
                         None => run,
                     }
                 })

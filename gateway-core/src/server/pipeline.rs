@@ -212,6 +212,17 @@ impl MessageRouter {
         self
     }
 
+    /// Checks `Valid<T>` payloads with `options` (a microservice's `use_validation`).
+    pub(crate) fn with_validation(
+        mut self,
+        options: Option<crate::http::ValidationOptions>,
+    ) -> Self {
+        if options.is_some() {
+            self.validation = options;
+        }
+        self
+    }
+
     /// Adds a microservice's global guards, interceptors and filters to every handler's
     /// pipeline (the global guards before the handlers' own, and so on).
     pub(crate) fn with_globals(mut self, global: &RpcEdge) -> Self {

@@ -53,6 +53,8 @@ pub struct MessageRouter {
     pub(super) described: HashMap<(bool, Box<str>), (&'static PatternMeta, &'static str)>,
     /// Controller handlers with a pipeline of their own, as registered.
     pub(super) registered: Vec<super::pipeline::Registered>,
+    /// The validation settings `Valid<T>` payloads are checked with (`use_validation`).
+    pub(super) validation: Option<crate::http::ValidationOptions>,
 }
 
 impl std::fmt::Debug for MessageRouter {
