@@ -64,6 +64,7 @@ pub mod cache;
 pub mod client;
 pub mod config;
 pub mod di;
+pub mod health;
 pub mod http;
 pub mod lifecycle;
 pub(crate) mod packet;
