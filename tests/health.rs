@@ -194,3 +194,92 @@ async fn health_checks_answer_as_terminus_does() {
         "Nest's terminus and ours"
     );
 }
+
+/// A service that is up but frozen (it accepts and never answers) is down once the timeout
+/// passes, and says so; a URL is checked as terminus's `HttpHealthIndicator` answers; Redis
+/// answers `PING`.
+#[tokio::test]
+async fn frozen_services_urls_and_redis() {
+    use gateway_core::health::{HttpHealthIndicator, RedisHealthIndicator};
+    let frozen = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let frozen_port = frozen.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((socket, _)) = frozen.accept().await {
+            held.push(socket); // never read, never answered
+        }
+    });
+    let client = ClientProxy::new(ClientOptions::tcp(
+        "FROZEN",
+        format!("127.0.0.1:{frozen_port}"),
+    ));
+    let health = HealthCheckService;
+    let started = std::time::Instant::now();
+    let result = health
+        .check([MicroserviceHealthIndicator::ping_check(
+            "frozen",
+            &client,
+            Duration::from_millis(300),
+        )])
+        .await
+        .unwrap_err();
+    assert!(started.elapsed() < Duration::from_secs(2));
+    assert_eq!(result.status(), 503);
+    let frozen = &result.body()["error"]["frozen"];
+    assert_eq!(
+        (frozen["status"].clone(), frozen["message"].clone()),
+        (json!("down"), json!("timeout of 300ms exceeded"))
+    );
+
+    let web = gateway_core::axum::Router::new()
+        .route("/ok", gateway_core::axum::routing::get(|| async { "fine" }))
+        .route(
+            "/fail",
+            gateway_core::axum::routing::get(|| async {
+                gateway_core::axum::http::StatusCode::SERVICE_UNAVAILABLE
+            }),
+        );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let web_addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { gateway_core::axum::serve(listener, web).await });
+    let second = Duration::from_secs(1);
+    let result = health
+        .check([
+            HttpHealthIndicator::ping_check("ok", &format!("http://{web_addr}/ok"), second),
+            HttpHealthIndicator::ping_check("fail", &format!("http://{web_addr}/fail"), second),
+            HttpHealthIndicator::ping_check(
+                "gone",
+                &format!("http://127.0.0.1:{}/", free_port()),
+                second,
+            ),
+        ])
+        .await
+        .unwrap_err();
+    let body = result.body();
+    assert_eq!(body["info"], json!({ "ok": { "status": "up" } }));
+    assert_eq!(
+        body["error"]["fail"],
+        json!({
+            "message": "Request failed with status code 503",
+            "statusCode": 503,
+            "statusText": "Service Unavailable",
+            "status": "down",
+        })
+    );
+    assert_eq!(body["error"]["gone"]["status"], "down");
+    assert!(body["error"]["gone"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("connect"));
+
+    require_redis!("frozen_services_urls_and_redis");
+    let redis = RedisHealthIndicator::new(&format!("redis://{REDIS_ADDR}")).unwrap();
+    let dead = RedisHealthIndicator::new(&format!("redis://127.0.0.1:{}", free_port())).unwrap();
+    let result = health
+        .check([redis.ping_check("redis"), dead.ping_check("redis_dead")])
+        .await
+        .unwrap_err();
+    assert_eq!(result.body()["info"]["redis"]["status"], "up");
+    assert!(result.body()["info"]["redis"]["responseTime"].is_u64());
+    assert_eq!(result.body()["error"]["redis_dead"]["status"], "down");
+}

@@ -372,3 +372,81 @@ impl Exportable for TerminusModule {
         module.export_dynamic("TerminusModule");
     }
 }
+
+/// Checks a URL: terminus's `HttpHealthIndicator` (feature `http-client`).
+#[cfg(feature = "http-client")]
+pub struct HttpHealthIndicator;
+
+#[cfg(feature = "http-client")]
+impl HttpHealthIndicator {
+    /// Up when `GET url` answers 2xx within `timeout`: `http.pingCheck(key, url, { timeout })`.
+    /// Down otherwise, as terminus (axios) words it: `{ message: "Request failed with status
+    /// code 503", statusCode: 503, statusText: "Service Unavailable" }`, `timeout of <ms>ms
+    /// exceeded`, or the connection's error.
+    pub fn ping_check(key: &str, url: &str, timeout: Duration) -> HealthIndicator {
+        static TLS: std::sync::OnceLock<Result<tokio_rustls::TlsConnector, String>> =
+            std::sync::OnceLock::new();
+        let (key, url) = (key.to_owned(), url.to_owned());
+        HealthIndicator::new(async move {
+            let uri: axum::http::Uri = match url.parse() {
+                Ok(uri) => uri,
+                Err(error) => return HealthIndicatorResult::down(&key, format!("{url}: {error}")),
+            };
+            let tls = match TLS.get_or_init(|| crate::http_client::tls_connector(None)) {
+                Ok(tls) => tls,
+                Err(error) => return HealthIndicatorResult::down(&key, error.clone()),
+            };
+            let call = crate::http_client::get(&uri, tls, 1 << 20);
+            match tokio::time::timeout(timeout, call).await {
+                Ok(Ok((status, _))) if status.is_success() => HealthIndicatorResult::up(&key),
+                Ok(Ok((status, _))) => HealthIndicatorResult::down_with(
+                    &key,
+                    serde_json::json!({
+                        "message": format!("Request failed with status code {}", status.as_u16()),
+                        "statusCode": status.as_u16(),
+                        "statusText": status.canonical_reason().unwrap_or(""),
+                    }),
+                ),
+                Ok(Err(error)) => HealthIndicatorResult::down(&key, error),
+                Err(_) => HealthIndicatorResult::down(
+                    &key,
+                    format!("timeout of {}ms exceeded", timeout.as_millis()),
+                ),
+            }
+        })
+    }
+}
+
+/// Checks a Redis with `PING` (feature `redis`): the connection is made at the first check
+/// and remade after a failure.
+#[cfg(feature = "redis")]
+pub struct RedisHealthIndicator {
+    redis: std::sync::Arc<crate::redis_conn::LazyRedis>,
+}
+
+#[cfg(feature = "redis")]
+impl RedisHealthIndicator {
+    /// The Redis at `url` (`redis://127.0.0.1:6379`).
+    pub fn new(url: &str) -> Result<Self, redis::RedisError> {
+        Ok(RedisHealthIndicator {
+            redis: std::sync::Arc::new(crate::redis_conn::LazyRedis::open(url)?),
+        })
+    }
+
+    /// Up when Redis answers `PING` (with `responseTime`), down with the error otherwise.
+    pub fn ping_check(&self, key: &str) -> HealthIndicator {
+        let redis = std::sync::Arc::clone(&self.redis);
+        // The connection's own bound (a second at most) is the timeout.
+        HealthIndicator::attempt(key, Duration::from_secs(2), async move {
+            redis
+                .run(|mut c| async move {
+                    redis::cmd("PING")
+                        .query_async::<String>(&mut c)
+                        .await
+                        .map(drop)
+                        .map_err(|e| e.to_string())
+                })
+                .await
+        })
+    }
+}

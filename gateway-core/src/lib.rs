@@ -66,6 +66,8 @@ pub mod config;
 pub mod di;
 pub mod health;
 pub mod http;
+#[cfg(feature = "http-client")]
+mod http_client;
 pub mod lifecycle;
 pub(crate) mod packet;
 pub mod partial;

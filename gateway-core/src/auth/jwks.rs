@@ -3,15 +3,11 @@
 //! per `min_refresh` so no stream of bad tokens can hammer the issuer. Over `https://` (with
 //! the Mozilla roots) or `http://` (a sidecar, a test).
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use axum::http::Uri;
-use bytes::Bytes;
-use http_body_util::{BodyExt, Empty, Limited};
 use jsonwebtoken::jwk::{AlgorithmParameters, EllipticCurve, Jwk, JwkSet, KeyAlgorithm};
 use jsonwebtoken::{Algorithm, DecodingKey};
-use tokio::net::TcpStream;
 use tokio::sync::Mutex;
 use tokio::time::Instant;
 
@@ -75,11 +71,12 @@ impl JwtGuard<serde_json::Value> {
         let asymmetric = vec![
             RS256, RS384, RS512, PS256, PS384, PS512, ES256, ES384, EdDSA,
         ];
-        let tls =
-            tls_connector(options.extra_roots_pem.as_deref()).map_err(|problem| JwtError::Url {
+        let tls = crate::http_client::tls_connector(options.extra_roots_pem.as_deref()).map_err(
+            |problem| JwtError::Url {
                 url: url.to_owned(),
                 problem,
-            })?;
+            },
+        )?;
         let keys = JwksKeys {
             uri,
             tls,
@@ -156,7 +153,7 @@ impl JwksKeys {
     }
 
     async fn fetch(&self) -> Result<Vec<(Option<String>, DecodingKey, Algorithm)>, String> {
-        let fetch = get(&self.uri, &self.tls, self.options.max_bytes);
+        let fetch = crate::http_client::get_body(&self.uri, &self.tls, self.options.max_bytes);
         let body = tokio::time::timeout(self.options.timeout, fetch)
             .await
             .map_err(|_| "timed out".to_owned())??;
@@ -210,94 +207,4 @@ fn usable(jwk: &Jwk) -> Option<(Option<String>, DecodingKey, Algorithm)> {
 
 fn algorithm_of(named: KeyAlgorithm) -> Option<Algorithm> {
     named.to_string().parse().ok()
-}
-
-/// The body of `GET uri`, at most `max_bytes` of it.
-async fn get(
-    uri: &Uri,
-    tls: &tokio_rustls::TlsConnector,
-    max_bytes: usize,
-) -> Result<Bytes, String> {
-    let host = uri
-        .host()
-        .ok_or("no host")?
-        .trim_matches(['[', ']'])
-        .to_owned();
-    let https = uri.scheme_str() == Some("https");
-    let port = uri.port_u16().unwrap_or(if https { 443 } else { 80 });
-    let tcp = TcpStream::connect((host.as_str(), port))
-        .await
-        .map_err(|e| format!("cannot connect: {e}"))?;
-    let request = axum::http::Request::get(uri.path_and_query().map_or("/", |p| p.as_str()))
-        .header(
-            axum::http::header::HOST,
-            uri.authority().map_or(host.as_str(), |a| a.as_str()),
-        )
-        .header(axum::http::header::ACCEPT, "application/json")
-        .body(Empty::<Bytes>::new())
-        .map_err(|e| e.to_string())?;
-    let response = if https {
-        let tls = tls
-            .connect(
-                rustls_pki_types::ServerName::try_from(host.clone()).map_err(|e| e.to_string())?,
-                tcp,
-            )
-            .await
-            .map_err(|e| format!("TLS: {e}"))?;
-        send(tls, request).await?
-    } else {
-        send(tcp, request).await?
-    };
-    if !response.status().is_success() {
-        return Err(format!("answered {}", response.status()));
-    }
-    Limited::new(response.into_body(), max_bytes)
-        .collect()
-        .await
-        .map(|body| body.to_bytes())
-        .map_err(|e| format!("body: {e}"))
-}
-
-async fn send<S>(
-    stream: S,
-    request: axum::http::Request<Empty<Bytes>>,
-) -> Result<axum::http::Response<hyper::body::Incoming>, String>
-where
-    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + Unpin + 'static,
-{
-    let io = hyper_util::rt::TokioIo::new(stream);
-    let (mut sender, connection) = hyper::client::conn::http1::handshake(io)
-        .await
-        .map_err(|e| e.to_string())?;
-    tokio::spawn(async move {
-        let _ = connection.await;
-    });
-    sender
-        .send_request(request)
-        .await
-        .map_err(|e| e.to_string())
-}
-
-/// A TLS client trusting the Mozilla roots and `extra_pem`'s certificates.
-fn tls_connector(extra_pem: Option<&[u8]>) -> Result<tokio_rustls::TlsConnector, String> {
-    use rustls_pki_types::pem::PemObject;
-    use rustls_pki_types::CertificateDer;
-    let mut roots = tokio_rustls::rustls::RootCertStore {
-        roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
-    };
-    if let Some(pem) = extra_pem {
-        for cert in CertificateDer::pem_slice_iter(pem) {
-            let cert = cert.map_err(|e| format!("a trusted certificate is not PEM: {e}"))?;
-            roots
-                .add(cert)
-                .map_err(|e| format!("a trusted certificate is invalid: {e}"))?;
-        }
-    }
-    let provider = Arc::new(tokio_rustls::rustls::crypto::ring::default_provider());
-    let config = tokio_rustls::rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .map_err(|e| e.to_string())?
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-    Ok(tokio_rustls::TlsConnector::from(Arc::new(config)))
 }
