@@ -69,6 +69,8 @@ pub mod http;
 #[cfg(feature = "http-client")]
 mod http_client;
 pub mod lifecycle;
+#[cfg(feature = "metrics")]
+pub mod metrics;
 pub(crate) mod packet;
 pub mod partial;
 pub mod pattern;

@@ -147,6 +147,15 @@ impl NestApplication {
         self
     }
 
+    /// Records Prometheus metrics (feature `metrics`) for every route and every client call
+    /// of the process, served at `GET /metrics` (public: outside the guards, as an
+    /// orchestrator's scraper has no token). See [`metrics`](crate::metrics).
+    #[cfg(feature = "metrics")]
+    pub fn enable_metrics(&mut self) -> Result<&mut Self, crate::metrics::MetricsError> {
+        let handle = crate::metrics::enable()?;
+        Ok(self.merge(crate::metrics::route(handle)))
+    }
+
     /// Adds a tower layer around every route (axum's `Router::layer`), inside the app-wide
     /// CORS, compression, request-id and security-header layers, outside the global filters.
     pub fn layer<L>(&mut self, layer: L) -> &mut Self

@@ -185,19 +185,32 @@ impl ClientProxy {
         let (deadline, timeout) = options.budget(self.inner.timeout);
         let request = self.encode_request(&pattern, payload, &options);
         let client = self.clone();
+        #[cfg(feature = "metrics")]
+        let metered = crate::metrics::on()
+            .then(|| crate::metrics::Call::start(&self.inner.name, pattern.route()));
         async move {
-            let (id, body) = request?;
-            let reply =
-                tokio::time::timeout_at(deadline, client.round_trip(&pattern, id, body, &options))
-                    .await
-                    .map_err(|_| client.timeout_error(&pattern, timeout))??;
-            match reply {
-                Some(value) => client.decode(&pattern, &value),
-                None => serde_json::from_slice(b"null").map_err(|_| RpcError::EmptyResponse {
-                    service: client.inner.name.clone(),
-                    pattern: pattern.route().to_owned(),
-                }),
+            let call = async {
+                let (id, body) = request?;
+                let reply = tokio::time::timeout_at(
+                    deadline,
+                    client.round_trip(&pattern, id, body, &options),
+                )
+                .await
+                .map_err(|_| client.timeout_error(&pattern, timeout))??;
+                match reply {
+                    Some(value) => client.decode(&pattern, &value),
+                    None => serde_json::from_slice(b"null").map_err(|_| RpcError::EmptyResponse {
+                        service: client.inner.name.clone(),
+                        pattern: pattern.route().to_owned(),
+                    }),
+                }
+            };
+            let result = call.await;
+            #[cfg(feature = "metrics")]
+            if let Some(metered) = metered {
+                metered.finish(&result);
             }
+            result
         }
     }
 

@@ -35,6 +35,8 @@ where
     F: FnOnce(Parts, HttpBody) -> Fut,
     Fut: Future<Output = Response> + Send + 'static,
 {
+    #[cfg(feature = "metrics")]
+    let started = crate::metrics::on().then(std::time::Instant::now);
     let (mut parts, body) = request.into_parts();
     let host =
         (!filters.is_empty()).then(|| ArgumentsHost::new(&parts, Some(route), Some(controller)));
@@ -78,6 +80,15 @@ where
     }
     if let Some(pending) = pending {
         pending.apply(&mut response);
+    }
+    #[cfg(feature = "metrics")]
+    if let Some(started) = started {
+        crate::metrics::record_request(
+            route.method,
+            route.path,
+            response.status().as_u16(),
+            started,
+        );
     }
     response
 }
