@@ -95,6 +95,8 @@ async fn routes_and_client_calls_are_counted_and_timed() {
         r#"rpc_client_pending_calls{service="MATH"} 0"#,
         r#"http_request_duration_seconds_count{method="GET",route="/m/users/:id"} 3"#,
         r#"rpc_client_call_duration_seconds_count{service="MATH",pattern="sum"} 1"#,
+        r#"rpc_client_connects_total{service="MATH",outcome="ok"} 1"#,
+        r#"rpc_client_connected{service="MATH"} 1"#,
     ] {
         assert!(text.lines().any(|l| l == line), "no `{line}` in:\n{text}");
     }

@@ -10,6 +10,8 @@
 //! | `rpc_client_calls_total` | counter | `service`, `pattern`, `outcome` (`ok`, `remote`, `timeout`, `connect`, `connection_lost`, `decode`, `empty`, `encode`) |
 //! | `rpc_client_call_duration_seconds` | histogram | `service`, `pattern` |
 //! | `rpc_client_pending_calls` | gauge | `service` |
+//! | `rpc_client_connects_total` | counter | `service`, `outcome` (`ok`, `error`): every dial, the first and each reconnect |
+//! | `rpc_client_connected` | gauge | `service`: 1 while its connection is open |
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::OnceLock;
@@ -91,6 +93,27 @@ pub(crate) fn record_request(
         .increment(1);
     ::metrics::histogram!("http_request_duration_seconds", "method" => method, "route" => route)
         .record(started.elapsed().as_secs_f64());
+}
+
+/// A client of `service` dialled: `connection` when it connected. While the connection is
+/// open, `rpc_client_connected` is 1.
+pub(crate) fn record_connect(
+    service: &std::sync::Arc<str>,
+    connection: Option<&std::sync::Arc<crate::client::Connection>>,
+) {
+    let outcome = if connection.is_some() { "ok" } else { "error" };
+    ::metrics::counter!("rpc_client_connects_total", "service" => service.to_string(), "outcome" => outcome)
+        .increment(1);
+    let Some(connection) = connection else {
+        return;
+    };
+    let connected = ::metrics::gauge!("rpc_client_connected", "service" => service.to_string());
+    connected.set(1.0);
+    let connection = std::sync::Arc::clone(connection);
+    tokio::spawn(async move {
+        connection.closed().await;
+        connected.set(0.0);
+    });
 }
 
 /// A client call in flight: counts it as pending until dropped, then records its outcome.

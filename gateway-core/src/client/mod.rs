@@ -321,11 +321,14 @@ impl ClientProxy {
 
     fn open(&self) -> BoxFuture<'_, Result<Arc<Connection>, RpcError>> {
         let inner = &*self.inner;
-        Box::pin(
-            inner
-                .slot
-                .get_or_open(|| inner.transport.connect(&inner.connect)),
-        )
+        Box::pin(inner.slot.get_or_open(|| async {
+            let opened = inner.transport.connect(&inner.connect).await;
+            #[cfg(feature = "metrics")]
+            if crate::metrics::on() {
+                crate::metrics::record_connect(&inner.name, opened.as_ref().ok());
+            }
+            opened
+        }))
     }
 
     fn encode_request(
