@@ -54,7 +54,7 @@ npm ci --prefix bench/nest-gateway --no-audit --no-fund --loglevel=error
 npm ci --prefix tests/nest-peer --no-audit --no-fund --loglevel=error
 
 say "cargo build --release"
-cargo build --release -p examples --bins
+cargo build --release -p examples --bins --features metrics
 
 CORES=$(nproc)
 LAST=$((CORES - 1))
@@ -117,13 +117,15 @@ count_instructions() {
     echo "valgrind not found: instructions per request not counted (apt-get install valgrind)" >&2
     return 0
   fi
-  local contender bin dir vpid requests ir
-  for contender in ours handwritten; do
-    [[ " $CONTENDERS " == *" $contender "* ]] || continue
+  local contender bin dir vpid requests ir metrics
+  # `ours+metrics`: the same binary with Prometheus metrics recorded (GATEWAY_METRICS=1).
+  for contender in ours ours+metrics handwritten; do
+    [[ " $CONTENDERS " == *" ${contender%+metrics} "* ]] || continue
     bin=gateway; [[ $contender == handwritten ]] && bin=handwritten-gateway
+    metrics=0; [[ $contender == ours+metrics ]] && metrics=1
     dir=$(mktemp -d)
     ensure_free "$GW"
-    env "${GATEWAY_ENV[@]}" "${PIN_GATEWAY[@]}" valgrind --tool=callgrind --callgrind-out-file="$dir/cg.%p" "target/release/$bin" >/dev/null 2>&1 &
+    env "${GATEWAY_ENV[@]}" GATEWAY_METRICS=$metrics "${PIN_GATEWAY[@]}" valgrind --tool=callgrind --callgrind-out-file="$dir/cg.%p" "target/release/$bin" >/dev/null 2>&1 &
     vpid=$!; PIDS+=("$vpid")
     for _ in $(seq 1 200); do listening "$GW" && break; sleep 0.1; done
     say "$contender under callgrind (pid $vpid)"

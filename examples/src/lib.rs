@@ -313,10 +313,16 @@ where
         .filter(|t| !t.is_empty())
         .ok_or("GATEWAY_TOKEN is not set: the gateway needs the bearer token it accepts")?
         .to_owned();
-    let app = create(token).await?;
+    #[allow(unused_mut)]
+    let mut app = create(token).await?;
     let port = port(&config, "GATEWAY_PORT", 3000);
     let listener = tokio::net::TcpListener::bind(("0.0.0.0", port)).await?;
     println!("{name} listening on http://localhost:{port}");
+    #[cfg(feature = "metrics")]
+    if config.get_str("GATEWAY_METRICS") == Some("1") {
+        app.enable_metrics()?;
+        println!("metrics on http://localhost:{port}/metrics");
+    }
     app.serve(listener, shutdown_signal()).await?;
     Ok(())
 }

@@ -13,13 +13,16 @@
 //! | `rpc_client_connects_total` | counter | `service`, `outcome` (`ok`, `error`): every dial, the first and each reconnect |
 //! | `rpc_client_connected` | gauge | `service`: 1 while its connection is open |
 
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock, PoisonError, RwLock};
 use std::time::Instant;
 
+use ::metrics::{Counter, Gauge, Histogram};
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 
 use crate::client::RpcError;
+use crate::http::RouteMeta;
 
 static ON: AtomicBool = AtomicBool::new(false);
 static HANDLE: OnceLock<Result<PrometheusHandle, String>> = OnceLock::new();
@@ -75,24 +78,44 @@ pub(crate) fn on() -> bool {
     ON.load(Ordering::Relaxed)
 }
 
-/// A request through a route ends with `status` after `started`.
-pub(crate) fn record_request(
-    method: &'static str,
-    route: &'static str,
-    status: u16,
-    started: Instant,
-) {
-    let class = match status {
-        100..=199 => "1xx",
-        200..=299 => "2xx",
-        300..=399 => "3xx",
-        400..=499 => "4xx",
-        _ => "5xx",
-    };
-    ::metrics::counter!("http_requests_total", "method" => method, "route" => route, "status" => class)
+/// The handles of one route's metrics, made at its first request: recording is then a few
+/// atomic operations, no label hashing.
+struct RouteHandles {
+    /// By status class, made when first seen (`1xx` .. `5xx`).
+    counters: [OnceLock<Counter>; 5],
+    duration: Histogram,
+}
+
+static ROUTES: RwLock<Option<HashMap<usize, Arc<RouteHandles>>>> = RwLock::new(None);
+
+/// A request through `route` ends with `status` after `started`.
+pub(crate) fn record_request(route: &'static RouteMeta, status: u16, started: Instant) {
+    let key = route as *const RouteMeta as usize;
+    let found = read(&ROUTES).as_ref().and_then(|m| m.get(&key).cloned());
+    let handles = found.unwrap_or_else(|| {
+        let made = Arc::new(RouteHandles {
+            counters: Default::default(),
+            duration: ::metrics::histogram!("http_request_duration_seconds", "method" => route.method, "route" => route.path),
+        });
+        let mut all = write(&ROUTES);
+        Arc::clone(all.get_or_insert_with(HashMap::new).entry(key).or_insert(made))
+    });
+    let class = usize::from((status / 100).clamp(1, 5) - 1);
+    const CLASSES: [&str; 5] = ["1xx", "2xx", "3xx", "4xx", "5xx"];
+    handles.counters[class]
+        .get_or_init(|| {
+            ::metrics::counter!("http_requests_total", "method" => route.method, "route" => route.path, "status" => CLASSES[class])
+        })
         .increment(1);
-    ::metrics::histogram!("http_request_duration_seconds", "method" => method, "route" => route)
-        .record(started.elapsed().as_secs_f64());
+    handles.duration.record(started.elapsed().as_secs_f64());
+}
+
+fn read<T>(lock: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
+    lock.read().unwrap_or_else(PoisonError::into_inner)
+}
+
+fn write<T>(lock: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
+    lock.write().unwrap_or_else(PoisonError::into_inner)
 }
 
 /// A client of `service` dialled: `connection` when it connected. While the connection is
@@ -116,49 +139,96 @@ pub(crate) fn record_connect(
     });
 }
 
+/// The handles of one client's calls to one pattern, made at the first call.
+struct CallHandles {
+    service: Arc<str>,
+    pattern: String,
+    pending: Gauge,
+    duration: Histogram,
+    /// By outcome, made when first seen.
+    outcomes: [OnceLock<Counter>; 9],
+}
+
+/// Handles by service, then pattern.
+type CallTable = HashMap<Arc<str>, HashMap<String, Arc<CallHandles>>>;
+
+static CALLS: RwLock<Option<CallTable>> = RwLock::new(None);
+
+const OUTCOMES: [&str; 9] = [
+    "ok",
+    "remote",
+    "timeout",
+    "connect",
+    "connection_lost",
+    "decode",
+    "empty",
+    "encode",
+    "cancelled",
+];
+
+fn call_handles(service: &Arc<str>, pattern: &str) -> Arc<CallHandles> {
+    let found = read(&CALLS)
+        .as_ref()
+        .and_then(|t| t.get(service)?.get(pattern).cloned());
+    found.unwrap_or_else(|| {
+        let made = Arc::new(CallHandles {
+            service: Arc::clone(service),
+            pattern: pattern.to_owned(),
+            pending: ::metrics::gauge!("rpc_client_pending_calls", "service" => service.to_string()),
+            duration: ::metrics::histogram!("rpc_client_call_duration_seconds", "service" => service.to_string(), "pattern" => pattern.to_owned()),
+            outcomes: Default::default(),
+        });
+        let mut all = write(&CALLS);
+        let by_pattern = all.get_or_insert_with(HashMap::new).entry(Arc::clone(service)).or_default();
+        Arc::clone(by_pattern.entry(pattern.to_owned()).or_insert(made))
+    })
+}
+
 /// A client call in flight: counts it as pending until dropped, then records its outcome.
 pub(crate) struct Call {
-    service: std::sync::Arc<str>,
-    pattern: String,
+    handles: Arc<CallHandles>,
     started: Instant,
-    outcome: &'static str,
+    outcome: usize,
 }
 
 impl Call {
     /// A call of `service` to `pattern` starts.
-    pub(crate) fn start(service: &std::sync::Arc<str>, pattern: &str) -> Self {
-        ::metrics::gauge!("rpc_client_pending_calls", "service" => service.to_string())
-            .increment(1.0);
+    pub(crate) fn start(service: &Arc<str>, pattern: &str) -> Self {
+        let handles = call_handles(service, pattern);
+        handles.pending.increment(1.0);
         Call {
-            service: service.clone(),
-            pattern: pattern.to_owned(),
+            handles,
             started: Instant::now(),
-            outcome: "cancelled",
+            outcome: OUTCOMES.len() - 1,
         }
     }
 
     /// The call ended with `result`.
     pub(crate) fn finish<T>(mut self, result: &Result<T, RpcError>) {
         self.outcome = match result {
-            Ok(_) => "ok",
-            Err(RpcError::Remote { .. }) => "remote",
-            Err(RpcError::Timeout { .. }) => "timeout",
-            Err(RpcError::Connect { .. }) => "connect",
-            Err(RpcError::ConnectionLost { .. }) => "connection_lost",
-            Err(RpcError::Decode { .. }) => "decode",
-            Err(RpcError::EmptyResponse { .. }) => "empty",
-            Err(RpcError::Encode { .. }) => "encode",
+            Ok(_) => 0,
+            Err(RpcError::Remote { .. }) => 1,
+            Err(RpcError::Timeout { .. }) => 2,
+            Err(RpcError::Connect { .. }) => 3,
+            Err(RpcError::ConnectionLost { .. }) => 4,
+            Err(RpcError::Decode { .. }) => 5,
+            Err(RpcError::EmptyResponse { .. }) => 6,
+            Err(RpcError::Encode { .. }) => 7,
         };
     }
 }
 
 impl Drop for Call {
     fn drop(&mut self) {
-        let service = self.service.to_string();
-        ::metrics::gauge!("rpc_client_pending_calls", "service" => service.clone()).decrement(1.0);
-        ::metrics::counter!("rpc_client_calls_total", "service" => service.clone(), "pattern" => self.pattern.clone(), "outcome" => self.outcome)
+        let handles = &self.handles;
+        handles.pending.decrement(1.0);
+        handles.outcomes[self.outcome]
+            .get_or_init(|| {
+                ::metrics::counter!("rpc_client_calls_total", "service" => handles.service.to_string(), "pattern" => handles.pattern.clone(), "outcome" => OUTCOMES[self.outcome])
+            })
             .increment(1);
-        ::metrics::histogram!("rpc_client_call_duration_seconds", "service" => service, "pattern" => self.pattern.clone())
+        handles
+            .duration
             .record(self.started.elapsed().as_secs_f64());
     }
 }

@@ -83,12 +83,7 @@ where
     }
     #[cfg(feature = "metrics")]
     if let Some(started) = started {
-        crate::metrics::record_request(
-            route.method,
-            route.path,
-            response.status().as_u16(),
-            started,
-        );
+        crate::metrics::record_request(route, response.status().as_u16(), started);
     }
     response
 }
