@@ -14,6 +14,7 @@
 //! | `rpc_client_connected` | gauge | `service`: 1 while its connection is open |
 
 use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock, PoisonError, RwLock};
 use std::time::Instant;
@@ -86,7 +87,52 @@ struct RouteHandles {
     duration: Histogram,
 }
 
-static ROUTES: RwLock<Option<HashMap<usize, Arc<RouteHandles>>>> = RwLock::new(None);
+/// Routes by the address of their `RouteMeta` (static, so unique), hashed as is.
+type RouteTable = HashMap<usize, Arc<RouteHandles>, BuildHasherDefault<AddressHasher>>;
+
+static ROUTES: RwLock<Option<RouteTable>> = RwLock::new(None);
+
+/// Hashes a `usize` address as itself (shifted past its alignment): no work per lookup.
+#[derive(Default)]
+struct AddressHasher(u64);
+
+impl Hasher for AddressHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for byte in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(*byte);
+        }
+    }
+
+    fn write_usize(&mut self, address: usize) {
+        self.0 = (address as u64) >> 3;
+    }
+}
+
+/// FNV-1a, for the short strings (service names, patterns) the call tables are keyed by.
+#[derive(Default)]
+struct Fnv(u64);
+
+impl Hasher for Fnv {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        let mut hash = if self.0 == 0 {
+            0xcbf2_9ce4_8422_2325
+        } else {
+            self.0
+        };
+        for byte in bytes {
+            hash = (hash ^ u64::from(*byte)).wrapping_mul(0x0100_0000_01b3);
+        }
+        self.0 = hash;
+    }
+}
 
 /// A request through `route` ends with `status` after `started`.
 pub(crate) fn record_request(route: &'static RouteMeta, status: u16, started: Instant) {
@@ -98,7 +144,7 @@ pub(crate) fn record_request(route: &'static RouteMeta, status: u16, started: In
             duration: ::metrics::histogram!("http_request_duration_seconds", "method" => route.method, "route" => route.path),
         });
         let mut all = write(&ROUTES);
-        Arc::clone(all.get_or_insert_with(HashMap::new).entry(key).or_insert(made))
+        Arc::clone(all.get_or_insert_with(RouteTable::default).entry(key).or_insert(made))
     });
     let class = usize::from((status / 100).clamp(1, 5) - 1);
     const CLASSES: [&str; 5] = ["1xx", "2xx", "3xx", "4xx", "5xx"];
@@ -150,7 +196,11 @@ struct CallHandles {
 }
 
 /// Handles by service, then pattern.
-type CallTable = HashMap<Arc<str>, HashMap<String, Arc<CallHandles>>>;
+type CallTable = HashMap<
+    Arc<str>,
+    HashMap<String, Arc<CallHandles>, BuildHasherDefault<Fnv>>,
+    BuildHasherDefault<Fnv>,
+>;
 
 static CALLS: RwLock<Option<CallTable>> = RwLock::new(None);
 
@@ -179,7 +229,10 @@ fn call_handles(service: &Arc<str>, pattern: &str) -> Arc<CallHandles> {
             outcomes: Default::default(),
         });
         let mut all = write(&CALLS);
-        let by_pattern = all.get_or_insert_with(HashMap::new).entry(Arc::clone(service)).or_default();
+        let by_pattern = all
+            .get_or_insert_with(CallTable::default)
+            .entry(Arc::clone(service))
+            .or_default();
         Arc::clone(by_pattern.entry(pattern.to_owned()).or_insert(made))
     })
 }
