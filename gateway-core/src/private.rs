@@ -119,13 +119,7 @@ pub fn path_param<T: FromStr>(
     name: &str,
     expected: impl FnOnce() -> std::borrow::Cow<'static, str>,
 ) -> Result<T, HttpException> {
-    let raw = params
-        .iter()
-        .find_map(|(key, value)| (key == name).then_some(value))
-        .unwrap_or_default();
-    // The phrase is only made when the parameter does not parse.
-    raw.parse()
-        .map_err(|_| HttpException::bad_request(format!("Validation failed ({})", expected())))
+    parse_param(raw_param(params, name).unwrap_or_default(), expected)
 }
 
 /// The parameter of a path's optional group (`users{/:id}`): `None` when the request has
@@ -135,10 +129,23 @@ pub fn optional_path_param<T: OptionalParam>(
     name: &str,
     expected: impl FnOnce() -> std::borrow::Cow<'static, str>,
 ) -> Result<T, HttpException> {
-    let raw = params
+    T::from_param(raw_param(params, name), expected)
+}
+
+/// The value of path parameter `name`, if the route matched one.
+fn raw_param<'a>(params: &'a RawPathParams, name: &str) -> Option<&'a str> {
+    params
         .iter()
-        .find_map(|(key, value)| (key == name).then_some(value));
-    T::from_param(raw, expected)
+        .find_map(|(key, value)| (key == name).then_some(value))
+}
+
+/// `raw` parsed, or Nest's parse-pipe 400 (the phrase is only made when it does not parse).
+fn parse_param<T: FromStr>(
+    raw: &str,
+    expected: impl FnOnce() -> std::borrow::Cow<'static, str>,
+) -> Result<T, HttpException> {
+    raw.parse()
+        .map_err(|_| HttpException::bad_request(format!("Validation failed ({})", expected())))
 }
 
 /// What an optional path parameter can be: `Option<T>` of a type that parses.
@@ -164,12 +171,7 @@ impl<T: FromStr> OptionalParam for Option<T> {
         raw: Option<&str>,
         expected: impl FnOnce() -> std::borrow::Cow<'static, str>,
     ) -> Result<Self, HttpException> {
-        raw.map(|raw| {
-            raw.parse().map_err(|_| {
-                HttpException::bad_request(format!("Validation failed ({})", expected()))
-            })
-        })
-        .transpose()
+        raw.map(|raw| parse_param(raw, expected)).transpose()
     }
 }
 

@@ -188,30 +188,32 @@ impl ClientProxy {
         #[cfg(feature = "metrics")]
         let metered = crate::metrics::on()
             .then(|| crate::metrics::Call::start(&self.inner.name, pattern.route()));
-        async move {
-            let call = async {
-                let (id, body) = request?;
-                let reply = tokio::time::timeout_at(
-                    deadline,
-                    client.round_trip(&pattern, id, body, &options),
-                )
-                .await
-                .map_err(|_| client.timeout_error(&pattern, timeout))??;
-                match reply {
-                    Some(value) => client.decode(&pattern, &value),
-                    None => serde_json::from_slice(b"null").map_err(|_| RpcError::EmptyResponse {
-                        service: client.inner.name.clone(),
-                        pattern: pattern.route().to_owned(),
-                    }),
-                }
-            };
-            let result = call.await;
-            #[cfg(feature = "metrics")]
-            if let Some(metered) = metered {
-                metered.finish(&result);
+        let call = async move {
+            let (id, body) = request?;
+            let reply =
+                tokio::time::timeout_at(deadline, client.round_trip(&pattern, id, body, &options))
+                    .await
+                    .map_err(|_| client.timeout_error(&pattern, timeout))??;
+            match reply {
+                Some(value) => client.decode(&pattern, &value),
+                None => serde_json::from_slice(b"null").map_err(|_| RpcError::EmptyResponse {
+                    service: client.inner.name.clone(),
+                    pattern: pattern.route().to_owned(),
+                }),
             }
-            result
-        }
+        };
+        // Metered calls are boxed: the future of an unmetered one keeps its size.
+        #[cfg(feature = "metrics")]
+        return match metered {
+            Some(metered) => futures_util::future::Either::Right(Box::pin(async move {
+                let result = call.await;
+                metered.finish(&result);
+                result
+            })),
+            None => futures_util::future::Either::Left(call),
+        };
+        #[cfg(not(feature = "metrics"))]
+        call
     }
 
     /// Sends a request whose reply is a stream, and resolves to the stream once the request
