@@ -188,32 +188,34 @@ impl ClientProxy {
         #[cfg(feature = "metrics")]
         let metered = crate::metrics::on()
             .then(|| crate::metrics::Call::start(&self.inner.name, pattern.route()));
-        let call = async move {
-            let (id, body) = request?;
-            let reply =
-                tokio::time::timeout_at(deadline, client.round_trip(&pattern, id, body, &options))
-                    .await
-                    .map_err(|_| client.timeout_error(&pattern, timeout))??;
-            match reply {
-                Some(value) => client.decode(&pattern, &value),
-                None => serde_json::from_slice(b"null").map_err(|_| RpcError::EmptyResponse {
-                    service: client.inner.name.clone(),
-                    pattern: pattern.route().to_owned(),
-                }),
-            }
-        };
-        // Metered calls are boxed: the future of an unmetered one keeps its size.
-        #[cfg(feature = "metrics")]
-        return match metered {
-            Some(metered) => futures_util::future::Either::Right(Box::pin(async move {
-                let result = call.await;
+        async move {
+            // A block rather than a nested future, so the call's future stays one state
+            // machine (its size is guarded by `tests/future_sizes.rs`).
+            let result = 'call: {
+                let (id, body) = match request {
+                    Ok(request) => request,
+                    Err(error) => break 'call Err(error),
+                };
+                let round_trip = client.round_trip(&pattern, id, body, &options);
+                let reply = match tokio::time::timeout_at(deadline, round_trip).await {
+                    Ok(Ok(reply)) => reply,
+                    Ok(Err(error)) => break 'call Err(error),
+                    Err(_) => break 'call Err(client.timeout_error(&pattern, timeout)),
+                };
+                match reply {
+                    Some(value) => client.decode(&pattern, &value),
+                    None => serde_json::from_slice(b"null").map_err(|_| RpcError::EmptyResponse {
+                        service: client.inner.name.clone(),
+                        pattern: pattern.route().to_owned(),
+                    }),
+                }
+            };
+            #[cfg(feature = "metrics")]
+            if let Some(metered) = metered {
                 metered.finish(&result);
-                result
-            })),
-            None => futures_util::future::Either::Left(call),
-        };
-        #[cfg(not(feature = "metrics"))]
-        call
+            }
+            result
+        }
     }
 
     /// Sends a request whose reply is a stream, and resolves to the stream once the request
