@@ -574,3 +574,65 @@ async fn global_config_applied_spec() {
     assert_eq!(failed.0, 500, "{failed:?}");
     assert!(spy.called(2), "Filter called");
 }
+
+// --- a panicking interceptor ---
+
+/// An interceptor that panics on message handlers.
+#[injectable]
+struct Panics;
+
+impl NestInterceptor for Panics {
+    async fn intercept(&self, _: &CallContext, next: Next) -> Response {
+        next.handle().await
+    }
+
+    async fn intercept_rpc(&self, _: &RpcContext, _: RpcNext) -> RpcReply {
+        panic!("an interceptor's bug")
+    }
+}
+
+#[injectable]
+struct FragileController;
+
+#[controller]
+impl FragileController {
+    #[message_pattern("fragile")]
+    #[use_interceptors(Panics)]
+    async fn fragile(&self) -> u32 {
+        1
+    }
+
+    #[message_pattern("sturdy")]
+    async fn sturdy(&self) -> u32 {
+        2
+    }
+}
+
+#[module(controllers = [FragileController], providers = [Panics])]
+struct FragileModule;
+
+/// A panic in an interceptor is Nest's generic error for that call, as a handler's panic is;
+/// the service keeps serving.
+#[tokio::test]
+async fn a_panicking_interceptor_fails_its_call_only() {
+    let server = NestFactory::create_microservice::<FragileModule>(Transport::tcp("127.0.0.1:0"))
+        .await
+        .unwrap()
+        .bind()
+        .await
+        .unwrap();
+    let addr = server.local_addr();
+    tokio::spawn(server.serve());
+    let client = ClientProxy::new(ClientOptions::tcp("FRAGILE", addr.to_string()));
+    for _ in 0..2 {
+        let error = client.send::<u32>("fragile", &()).await.unwrap_err();
+        let RpcError::Remote { error, .. } = error else {
+            panic!("a remote error, not {error:?}")
+        };
+        assert_eq!(
+            error,
+            json!({ "status": "error", "message": "Internal server error" })
+        );
+        assert_eq!(client.send::<u32>("sturdy", &()).await.unwrap(), 2);
+    }
+}

@@ -8,6 +8,7 @@
 //! interceptors and filters are added at start by rebuilding each pipeline from the handler
 //! and its own parts, so the order stays Nest's: every guard runs before any interceptor.
 
+use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -117,7 +118,17 @@ impl Gate {
                     inner.await
                 } else {
                     let next = RpcNext::new(self.interceptors.clone(), Arc::clone(&call), inner);
-                    next.handle().await.0
+                    // A panicking interceptor is Nest's generic error, as a handler's panic is.
+                    match AssertUnwindSafe(next.handle()).catch_unwind().await {
+                        Ok(reply) => reply.0,
+                        Err(_) => {
+                            tracing::error!(
+                                pattern = self.handler.route,
+                                "an interceptor panicked"
+                            );
+                            HandlerReply::One(Err(super::RpcException::internal()))
+                        }
+                    }
                 }
             }
         };
@@ -130,9 +141,14 @@ impl Gate {
             return reply;
         };
         for filter in self.filters.iter() {
-            match filter.catch_rpc_dyn(exception, call).await {
-                Ok(reply) => return reply.0,
-                Err(passed) => exception = passed,
+            let caught = AssertUnwindSafe(filter.catch_rpc_dyn(exception, call)).catch_unwind();
+            match caught.await {
+                Ok(Ok(reply)) => return reply.0,
+                Ok(Err(passed)) => exception = passed,
+                Err(_) => {
+                    tracing::error!(pattern = self.handler.route, "an exception filter panicked");
+                    return HandlerReply::One(Err(super::RpcException::internal()));
+                }
             }
         }
         HandlerReply::One(Err(exception))
