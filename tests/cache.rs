@@ -235,14 +235,7 @@ async fn handlers_use_the_cache_and_message_handlers_cache_by_key() {
         "expired after its own TTL"
     );
 
-    let service = NestFactory::create_microservice::<ProfileModule>(Transport::tcp("127.0.0.1:0"))
-        .await
-        .unwrap()
-        .bind()
-        .await
-        .unwrap();
-    let addr = service.local_addr();
-    tokio::spawn(service.serve());
+    let addr = serve_microservice::<ProfileModule>().await;
     let client = ClientProxy::new(ClientOptions::tcp("PROFILE", addr.to_string()));
     let first: Value = client.send(json!({ "cmd": "stats" }), &()).await.unwrap();
     let second: Value = client.send(json!({ "cmd": "stats" }), &()).await.unwrap();

@@ -112,17 +112,10 @@ async fn answers(app: std::net::SocketAddr) -> Vec<(u16, Value)> {
 
 #[tokio::test]
 async fn health_checks_answer_as_terminus_does() {
-    let service = NestFactory::create_microservice::<PingModule>(Transport::tcp("127.0.0.1:0"))
-        .await
-        .unwrap()
-        .bind()
-        .await
-        .unwrap();
     let ports = Ports {
-        live: service.local_addr().port(),
+        live: serve_microservice::<PingModule>().await.port(),
         dead: free_port(),
     };
-    tokio::spawn(service.serve());
     let module = gateway_core::testing::Test::create_testing_module_with({
         let ports = ports.clone();
         move |m| {

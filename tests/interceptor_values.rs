@@ -283,15 +283,7 @@ fn expected_rpc_outcomes() -> Value {
 }
 
 async fn our_service() -> u16 {
-    let ours = NestFactory::create_microservice::<RpcModule>(Transport::tcp("127.0.0.1:0"))
-        .await
-        .unwrap()
-        .bind()
-        .await
-        .unwrap();
-    let port = ours.local_addr().port();
-    tokio::spawn(ours.serve());
-    port
+    serve_microservice::<RpcModule>().await.port()
 }
 
 #[tokio::test]
@@ -615,14 +607,7 @@ struct FragileModule;
 /// the service keeps serving.
 #[tokio::test]
 async fn a_panicking_interceptor_fails_its_call_only() {
-    let server = NestFactory::create_microservice::<FragileModule>(Transport::tcp("127.0.0.1:0"))
-        .await
-        .unwrap()
-        .bind()
-        .await
-        .unwrap();
-    let addr = server.local_addr();
-    tokio::spawn(server.serve());
+    let addr = serve_microservice::<FragileModule>().await;
     let client = ClientProxy::new(ClientOptions::tcp("FRAGILE", addr.to_string()));
     for _ in 0..2 {
         let error = client.send::<u32>("fragile", &()).await.unwrap_err();

@@ -47,14 +47,7 @@ struct MathModule;
 
 #[tokio::test]
 async fn routes_and_client_calls_are_counted_and_timed() {
-    let service = NestFactory::create_microservice::<MathModule>(Transport::tcp("127.0.0.1:0"))
-        .await
-        .unwrap()
-        .bind()
-        .await
-        .unwrap();
-    let math = service.local_addr().to_string();
-    tokio::spawn(service.serve());
+    let math = serve_microservice::<MathModule>().await.to_string();
     let module = gateway_core::testing::Test::create_testing_module_with(move |m| {
         m.controller::<MeteredController>();
         m.provide(Provider::value(

@@ -481,6 +481,21 @@ impl PrivateBroker {
     }
 }
 
+/// Boots `M` as a TCP microservice on a free loopback port and serves it for the rest of the
+/// test: its address.
+pub async fn serve_microservice<M: gateway_core::di::Module>() -> std::net::SocketAddr {
+    let transport = gateway_core::server::Transport::tcp("127.0.0.1:0");
+    let server = gateway_core::app::NestFactory::create_microservice::<M>(transport)
+        .await
+        .expect("the microservice boots")
+        .bind()
+        .await
+        .expect("the microservice binds");
+    let addr = server.local_addr();
+    tokio::spawn(server.serve());
+    addr
+}
+
 /// Boots `M`, lets `configure` set the app up (guards, edge settings), and serves it on a
 /// free loopback port for the rest of the test.
 pub async fn serve_app<M: gateway_core::di::Module>(
