@@ -327,11 +327,11 @@ where
     Ok(())
 }
 
-/// Logs to stderr at `info` (or `RUST_LOG`).
+/// Logs as `LOG_FORMAT`, `RUST_LOG` and `LOG_SPANS` say ([`gateway_core::logging`]): text at
+/// `info` by default, every request, downstream call and handled message a line when it ends.
 pub fn init_logging() {
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
-        )
-        .try_init();
+    if let Err(error) = gateway_core::logging::init() {
+        eprintln!("{error}");
+        std::process::exit(2);
+    }
 }

@@ -24,6 +24,11 @@
 //! | `mqtt` | off | `ClientOptions::mqtt`, `Transport::mqtt`, `transport::mqtt` (rumqttc) |
 //! | `rmq` | off | `ClientOptions::rmq`, `Transport::rmq`, `transport::rmq` (lapin) |
 //! | `jwt` | off | `auth::JwtGuard` (jsonwebtoken) |
+//! | `metrics` | off | `app.enable_metrics()`, Prometheus `/metrics` (metrics, metrics-exporter-prometheus) |
+//! | `logging` | off | `logging::init()`: text or JSON logs, trace spans logged as they close (tracing-subscriber) |
+//!
+//! Trace spans and W3C `traceparent` propagation ([`trace`]) need no feature: they cost
+//! nothing until a `tracing` subscriber records them.
 //!
 //! A transport of your own plugs into the same seams: [`client::ClientTransport`] with
 //! [`ClientOptions::custom`](client::ClientOptions::custom) for the client side,
@@ -69,6 +74,8 @@ pub mod http;
 #[cfg(feature = "http-client")]
 mod http_client;
 pub mod lifecycle;
+#[cfg(feature = "logging")]
+pub mod logging;
 #[cfg(feature = "metrics")]
 pub mod metrics;
 pub(crate) mod packet;
@@ -80,6 +87,7 @@ pub mod server;
 pub mod signal;
 pub mod testing;
 pub mod throttle;
+pub mod trace;
 pub mod transport;
 
 #[doc(hidden)]

@@ -258,16 +258,11 @@ impl Call {
 
     /// The call ended with `result`.
     pub(crate) fn finish<T>(mut self, result: &Result<T, RpcError>) {
-        self.outcome = match result {
-            Ok(_) => 0,
-            Err(RpcError::Remote { .. }) => 1,
-            Err(RpcError::Timeout { .. }) => 2,
-            Err(RpcError::Connect { .. }) => 3,
-            Err(RpcError::ConnectionLost { .. }) => 4,
-            Err(RpcError::Decode { .. }) => 5,
-            Err(RpcError::EmptyResponse { .. }) => 6,
-            Err(RpcError::Encode { .. }) => 7,
-        };
+        let kind = result.as_ref().err().map_or("ok", RpcError::kind);
+        self.outcome = OUTCOMES
+            .iter()
+            .position(|o| *o == kind)
+            .unwrap_or(OUTCOMES.len() - 1);
     }
 }
 

@@ -93,6 +93,20 @@ pub enum RpcError {
 }
 
 impl RpcError {
+    /// The failure's kind, as metrics label it and traces record it: `remote`, `timeout`,
+    /// `connect`, `connection_lost`, `decode`, `empty` or `encode`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            RpcError::Remote { .. } => "remote",
+            RpcError::Timeout { .. } => "timeout",
+            RpcError::Connect { .. } => "connect",
+            RpcError::ConnectionLost { .. } => "connection_lost",
+            RpcError::Decode { .. } => "decode",
+            RpcError::EmptyResponse { .. } => "empty",
+            RpcError::Encode { .. } => "encode",
+        }
+    }
+
     /// The name of the service the failed call was for, if known.
     pub fn service(&self) -> Option<&str> {
         match self {

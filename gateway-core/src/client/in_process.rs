@@ -46,6 +46,10 @@ struct InProcess {
 }
 
 impl ClientTransport for InProcess {
+    fn name(&self) -> &'static str {
+        "in-process"
+    }
+
     fn connect<'a>(
         &'a self,
         context: &'a ConnectContext,

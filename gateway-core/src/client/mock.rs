@@ -229,6 +229,10 @@ impl MockExpectation<'_> {
 }
 
 impl ClientTransport for MockClient {
+    fn name(&self) -> &'static str {
+        "mock"
+    }
+
     fn connect<'a>(
         &'a self,
         _context: &'a ConnectContext,

@@ -96,6 +96,8 @@ struct Inner {
     transport: Box<dyn ClientTransport>,
     /// Fixed per transport: read once, not through the trait object on every event.
     event_pattern: EventPattern,
+    /// The transport's name, for trace spans.
+    transport_name: &'static str,
     connect: ConnectContext,
     next_id: AtomicU64,
     on_dispatch: Option<options::DispatchHook>,
@@ -128,6 +130,7 @@ impl ClientProxy {
                 timeout: options.timeout,
                 slot,
                 event_pattern: transport.event_pattern(),
+                transport_name: transport.name(),
                 transport,
                 connect,
                 next_id: AtomicU64::new(1),
@@ -179,10 +182,11 @@ impl ClientProxy {
         &self,
         pattern: impl Into<Pattern>,
         payload: &(impl Serialize + ?Sized),
-        options: CallOptions,
+        mut options: CallOptions,
     ) -> impl Future<Output = Result<T, RpcError>> + Send + 'static {
         let pattern = pattern.into();
         let (deadline, timeout) = options.budget(self.inner.timeout);
+        let span = self.call_span(&pattern, &mut options);
         let request = self.encode_request(&pattern, payload, &options);
         let client = self.clone();
         #[cfg(feature = "metrics")]
@@ -214,6 +218,7 @@ impl ClientProxy {
             if let Some(metered) = metered {
                 metered.finish(&result);
             }
+            crate::trace::record_outcome(&span, &result);
             result
         }
     }
@@ -234,18 +239,27 @@ impl ClientProxy {
         &self,
         pattern: impl Into<Pattern>,
         payload: &(impl Serialize + ?Sized),
-        options: CallOptions,
+        mut options: CallOptions,
     ) -> impl Future<Output = Result<RpcStream<T>, RpcError>> + Send + 'static {
         let pattern = pattern.into();
         let (deadline, timeout) = options.budget(self.inner.timeout);
+        let span = self.call_span(&pattern, &mut options);
         let request = self.encode_request(&pattern, payload, &options);
         let client = self.clone();
         async move {
-            let (id, body) = request?;
-            let open = client.dispatch(&pattern, id, body, &options, Pending::register_stream);
-            let (conn, rx) = tokio::time::timeout_at(deadline, open)
-                .await
-                .map_err(|_| client.timeout_error(&pattern, timeout))??;
+            let opened = async {
+                let (id, body) = request?;
+                let open = client.dispatch(&pattern, id, body, &options, Pending::register_stream);
+                let (conn, rx) = tokio::time::timeout_at(deadline, open)
+                    .await
+                    .map_err(|_| client.timeout_error(&pattern, timeout))??;
+                Ok((id, conn, rx))
+            }
+            .await;
+            if opened.is_err() {
+                crate::trace::record_outcome(&span, &opened);
+            }
+            let (id, conn, rx) = opened?;
             Ok(RpcStream {
                 client,
                 pattern,
@@ -254,6 +268,7 @@ impl ClientProxy {
                 rx,
                 deadline: Box::pin(tokio::time::sleep_until(deadline)),
                 timeout,
+                span,
                 _item: PhantomData,
             })
         }
@@ -275,10 +290,11 @@ impl ClientProxy {
         &self,
         pattern: impl Into<Pattern>,
         payload: &(impl Serialize + ?Sized),
-        options: CallOptions,
+        mut options: CallOptions,
     ) -> impl Future<Output = Result<(), RpcError>> + Send + 'static {
         let pattern = pattern.into();
         let (deadline, timeout) = options.budget(self.inner.timeout);
+        let span = self.call_span(&pattern, &mut options);
         let mut body = Vec::with_capacity(128);
         let encoded = self
             .metadata(&pattern, payload, &options)
@@ -303,10 +319,23 @@ impl ClientProxy {
                     .await
                     .map_err(|reason| client.failure(&pattern, Failure::Lost(reason)))
             };
-            tokio::time::timeout_at(deadline, send)
+            let result = tokio::time::timeout_at(deadline, send)
                 .await
-                .map_err(|_| client.timeout_error(&pattern, timeout))?
+                .map_err(|_| client.timeout_error(&pattern, timeout))
+                .and_then(|sent| sent);
+            crate::trace::record_outcome(&span, &result);
+            result
         }
+    }
+
+    /// The trace span of a call to `pattern` (see [`crate::trace`]).
+    fn call_span(&self, pattern: &Pattern, options: &mut CallOptions) -> tracing::Span {
+        crate::trace::call_span(
+            &self.inner.name,
+            pattern.route(),
+            self.inner.transport_name,
+            options,
+        )
     }
 
     /// Calls waiting for a reply on the current connection (0 when there is none).
@@ -478,6 +507,8 @@ pub struct RpcStream<T> {
     rx: mpsc::UnboundedReceiver<StreamItem>,
     deadline: Pin<Box<Sleep>>,
     timeout: Duration,
+    /// The call's trace span: open until the stream ends or is dropped.
+    span: tracing::Span,
     _item: PhantomData<fn() -> T>,
 }
 
@@ -508,17 +539,21 @@ impl<T: DeserializeOwned> Stream for RpcStream<T> {
             }
             Poll::Ready(Some(Err(failure))) => {
                 this.finish();
-                Poll::Ready(Some(Err(this.client.failure(&this.pattern, failure))))
+                let error = Err(this.client.failure(&this.pattern, failure));
+                crate::trace::record_outcome(&this.span, &error);
+                Poll::Ready(Some(error))
             }
             Poll::Ready(None) => {
                 this.finish();
+                crate::trace::record_outcome(&this.span, &Ok::<(), RpcError>(()));
                 Poll::Ready(None)
             }
             Poll::Pending => match this.deadline.as_mut().poll(cx) {
                 Poll::Ready(()) => {
                     this.finish();
-                    let error = this.client.timeout_error(&this.pattern, this.timeout);
-                    Poll::Ready(Some(Err(error)))
+                    let error = Err(this.client.timeout_error(&this.pattern, this.timeout));
+                    crate::trace::record_outcome(&this.span, &error);
+                    Poll::Ready(Some(error))
                 }
                 Poll::Pending => Poll::Pending,
             },

@@ -81,6 +81,12 @@ pub trait ClientTransport: Send + Sync + 'static {
     fn event_pattern(&self) -> EventPattern {
         EventPattern::Raw
     }
+
+    /// The transport's name, as a call's trace span records it (`tcp`, `nats`, ...; default
+    /// `custom`).
+    fn name(&self) -> &'static str {
+        "custom"
+    }
 }
 
 /// What a transport is given to connect: who the client is, and settings from its

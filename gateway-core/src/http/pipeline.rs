@@ -12,6 +12,7 @@ use axum::body::Body as HttpBody;
 use axum::extract::Request;
 use axum::http::request::Parts;
 use axum::response::{IntoResponse, Response};
+use tracing::Instrument;
 
 use super::{
     catch_unwind, run_filters, run_guards, ArgumentsHost, CallContext, DynFilter, DynGuard,
@@ -22,7 +23,51 @@ use super::{
 /// arguments, calls the method and builds the response), then the route's exception filters,
 /// then the headers guards set. With no interceptor and no filter this adds nothing to the
 /// handler but the guard loop.
+///
+/// The request runs in its trace span (see [`crate::trace`]) when a subscriber records it.
 pub async fn run<F, Fut>(
+    request: Request,
+    route: &'static RouteMeta,
+    controller: &'static str,
+    guards: &[&dyn DynGuard],
+    interceptors: &[Arc<dyn DynInterceptor>],
+    filters: &[Arc<dyn DynFilter>],
+    handler: F,
+) -> Response
+where
+    F: FnOnce(Parts, HttpBody) -> Fut,
+    Fut: Future<Output = Response> + Send + 'static,
+{
+    let span = crate::trace::request_span(&request, route);
+    if span.is_disabled() {
+        return run_route(
+            request,
+            route,
+            controller,
+            guards,
+            interceptors,
+            filters,
+            handler,
+        )
+        .await;
+    }
+    let hop = crate::trace::request_hop(&request, &span);
+    let run = run_route(
+        request,
+        route,
+        controller,
+        guards,
+        interceptors,
+        filters,
+        handler,
+    );
+    let response = hop.scope(run).instrument(span.clone()).await;
+    span.record("http.response.status_code", response.status().as_u16());
+    response
+}
+
+/// [`run`] without the span.
+async fn run_route<F, Fut>(
     request: Request,
     route: &'static RouteMeta,
     controller: &'static str,

@@ -8,6 +8,7 @@ use std::future::Future;
 
 use bytes::Bytes;
 use futures_util::future::BoxFuture;
+use tracing::Instrument;
 
 use super::reply::{answer, HandlerReply};
 use super::{MessageContext, MessageRouter};
@@ -97,6 +98,10 @@ pub(crate) fn dispatch(
                 Some(options) => Box::pin(PAYLOAD_VALIDATION.scope(options, reply)),
                 None => reply,
             };
+            let reply = match crate::trace::handler_span(shown(), "message", context) {
+                Some((span, hop)) => Box::pin(traced(reply, span, hop)),
+                None => reply,
+            };
             Ok(Dispatch::Request { id, reply })
         }
         None => {
@@ -119,8 +124,12 @@ pub(crate) fn dispatch(
                         Some(context) => Box::pin(context.clone().scope(run)),
                         None => run,
                     };
-                    match router.validation {
+                    let run = match router.validation {
                         Some(options) => Box::pin(PAYLOAD_VALIDATION.scope(options, run)),
+                        None => run,
+                    };
+                    match crate::trace::handler_span(shown(), "event", context) {
+                        Some((span, hop)) => Box::pin(hop.scope(run).instrument(span)),
                         None => run,
                     }
                 })
@@ -128,6 +137,22 @@ pub(crate) fn dispatch(
             Ok(Dispatch::Events(runs))
         }
     }
+}
+
+/// A request's handler in its trace span, which records how it ended.
+async fn traced(
+    reply: BoxFuture<'static, HandlerReply>,
+    span: tracing::Span,
+    hop: crate::trace::TraceContext,
+) -> HandlerReply {
+    let reply = hop.scope(reply).instrument(span.clone()).await;
+    let outcome = match &reply {
+        HandlerReply::One(Ok(_)) => "ok",
+        HandlerReply::One(Err(_)) => "error",
+        HandlerReply::Stream(_) => "stream",
+    };
+    span.record("outcome", outcome);
+    reply
 }
 
 impl MessageRouter {

@@ -79,6 +79,10 @@ impl ClientOptions {
 struct MqttTransport;
 
 impl ClientTransport for MqttTransport {
+    fn name(&self) -> &'static str {
+        "mqtt"
+    }
+
     fn connect<'a>(
         &'a self,
         context: &'a ConnectContext,

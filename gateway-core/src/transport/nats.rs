@@ -122,6 +122,10 @@ impl NatsTransport {
 }
 
 impl ClientTransport for NatsTransport {
+    fn name(&self) -> &'static str {
+        "nats"
+    }
+
     fn connect<'a>(
         &'a self,
         context: &'a ConnectContext,

@@ -56,6 +56,10 @@ impl ClientOptions {
 struct RedisTransport;
 
 impl ClientTransport for RedisTransport {
+    fn name(&self) -> &'static str {
+        "redis"
+    }
+
     fn connect<'a>(
         &'a self,
         context: &'a ConnectContext,

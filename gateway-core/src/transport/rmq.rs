@@ -312,6 +312,10 @@ struct RmqTransport {
 }
 
 impl ClientTransport for RmqTransport {
+    fn name(&self) -> &'static str {
+        "rmq"
+    }
+
     fn connect<'a>(
         &'a self,
         context: &'a ConnectContext,

@@ -34,6 +34,10 @@ impl ClientOptions {
 struct TcpTransport;
 
 impl ClientTransport for TcpTransport {
+    fn name(&self) -> &'static str {
+        "tcp"
+    }
+
     fn connect<'a>(
         &'a self,
         context: &'a ConnectContext,
