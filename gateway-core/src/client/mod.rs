@@ -218,7 +218,7 @@ impl ClientProxy {
             if let Some(metered) = metered {
                 metered.finish(&result);
             }
-            crate::trace::record_outcome(&span, &result);
+            span.record_outcome(&result);
             result
         }
     }
@@ -257,7 +257,7 @@ impl ClientProxy {
             }
             .await;
             if opened.is_err() {
-                crate::trace::record_outcome(&span, &opened);
+                span.record_outcome(&opened);
             }
             let (id, conn, rx) = opened?;
             Ok(RpcStream {
@@ -323,13 +323,13 @@ impl ClientProxy {
                 .await
                 .map_err(|_| client.timeout_error(&pattern, timeout))
                 .and_then(|sent| sent);
-            crate::trace::record_outcome(&span, &result);
+            span.record_outcome(&result);
             result
         }
     }
 
     /// The trace span of a call to `pattern` (see [`crate::trace`]).
-    fn call_span(&self, pattern: &Pattern, options: &mut CallOptions) -> tracing::Span {
+    fn call_span(&self, pattern: &Pattern, options: &mut CallOptions) -> crate::trace::CallSpan {
         crate::trace::call_span(
             &self.inner.name,
             pattern.route(),
@@ -508,7 +508,7 @@ pub struct RpcStream<T> {
     deadline: Pin<Box<Sleep>>,
     timeout: Duration,
     /// The call's trace span: open until the stream ends or is dropped.
-    span: tracing::Span,
+    span: crate::trace::CallSpan,
     _item: PhantomData<fn() -> T>,
 }
 
@@ -540,19 +540,19 @@ impl<T: DeserializeOwned> Stream for RpcStream<T> {
             Poll::Ready(Some(Err(failure))) => {
                 this.finish();
                 let error = Err(this.client.failure(&this.pattern, failure));
-                crate::trace::record_outcome(&this.span, &error);
+                this.span.record_outcome(&error);
                 Poll::Ready(Some(error))
             }
             Poll::Ready(None) => {
                 this.finish();
-                crate::trace::record_outcome(&this.span, &Ok::<(), RpcError>(()));
+                this.span.record_outcome(&Ok::<(), RpcError>(()));
                 Poll::Ready(None)
             }
             Poll::Pending => match this.deadline.as_mut().poll(cx) {
                 Poll::Ready(()) => {
                     this.finish();
                     let error = Err(this.client.timeout_error(&this.pattern, this.timeout));
-                    crate::trace::record_outcome(&this.span, &error);
+                    this.span.record_outcome(&error);
                     Poll::Ready(Some(error))
                 }
                 Poll::Pending => Poll::Pending,

@@ -1,0 +1,246 @@
+//! One trace across processes: the gateway, the users service and the orders service run as
+//! the example binaries over a private NATS (`TRANSPORT=nats`), logging JSON
+//! (`LOG_FORMAT=json`); a request with a W3C `traceparent` yields spans in all three processes
+//! with the caller's trace id, each service's span the child of the gateway's call span.
+
+use std::io::{BufRead, BufReader};
+use std::net::TcpListener;
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+const TOKEN: &str = "traces-token";
+const TRACE_ID: &str = "4bf92f3577b34da6a3ce929d0e0e4736";
+const CALLER_SPAN: &str = "00f067aa0ba902b7";
+const NATS_SERVER: &str = "/usr/sbin/nats-server";
+
+/// A child process whose stdout lines are collected as they come (so it never blocks on a
+/// full pipe); killed when dropped.
+struct Process {
+    child: Child,
+    lines: Arc<Mutex<Vec<String>>>,
+}
+
+impl Process {
+    fn start(binary: &str, env: &[(&str, String)]) -> Process {
+        let mut child = Command::new(binary)
+            .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {binary}: {e}"));
+        let lines = Arc::new(Mutex::new(Vec::new()));
+        let stdout = child.stdout.take().expect("piped");
+        let sink = lines.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                sink.lock().unwrap().push(line);
+            }
+        });
+        Process { child, lines }
+    }
+
+    /// The `span` object of every JSON line logged when a span closed.
+    fn closed_spans(&self) -> Vec<Value> {
+        self.lines
+            .lock()
+            .unwrap()
+            .iter()
+            .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+            .filter(|line| line["fields"]["message"] == "close")
+            .map(|line| line["span"].clone())
+            .collect()
+    }
+}
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+fn wait_listening(port: u16) {
+    let started = Instant::now();
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "nothing listens on {port}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// `curl -s` with `args`: the status code and the body.
+fn curl(args: &[&str]) -> (String, String) {
+    let output = Command::new("curl")
+        .args(["-s", "--max-time", "10", "-w", "\n%{http_code}"])
+        .args(args)
+        .output()
+        .expect("curl runs");
+    let out = String::from_utf8(output.stdout).expect("UTF-8");
+    let (body, status) = out.rsplit_once('\n').expect("the status line");
+    (status.to_owned(), body.to_owned())
+}
+
+/// Whether `program` runs; says what to install (skip) or panics under CI.
+fn installed(program: &str, flag: &str, package: &str) -> bool {
+    let ok = Command::new(program).arg(flag).output().is_ok();
+    if !ok {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "{package} is missing (apt-get install {package}); CI must not skip"
+        );
+        eprintln!("skipped: {package} is not installed (apt-get install {package})");
+    }
+    ok
+}
+
+fn spans_named<'a>(spans: &'a [Value], name: &str) -> Vec<&'a Value> {
+    spans.iter().filter(|s| s["name"] == name).collect()
+}
+
+#[test]
+fn one_trace_id_crosses_the_gateway_and_both_services() {
+    if !installed("curl", "--version", "curl")
+        || !installed(NATS_SERVER, "--version", "nats-server")
+    {
+        return;
+    }
+    let nats_port = free_port();
+    let nats = Command::new(NATS_SERVER)
+        .args(["-a", "127.0.0.1", "-p", &nats_port.to_string()])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("nats-server starts");
+    let _nats = Process {
+        child: nats,
+        lines: Arc::default(),
+    };
+    wait_listening(nats_port);
+
+    let gateway_port = free_port();
+    let env = [
+        ("TRANSPORT", "nats".to_owned()),
+        ("NATS_URL", format!("nats://127.0.0.1:{nats_port}")),
+        ("LOG_FORMAT", "json".to_owned()),
+        ("RUST_LOG", "info".to_owned()),
+        ("GATEWAY_PORT", gateway_port.to_string()),
+        ("GATEWAY_TOKEN", TOKEN.to_owned()),
+    ];
+    let users = Process::start(env!("CARGO_BIN_EXE_users-service"), &env);
+    let orders = Process::start(env!("CARGO_BIN_EXE_orders-service"), &env);
+    let gateway = Process::start(env!("CARGO_BIN_EXE_gateway"), &env);
+    wait_listening(gateway_port);
+
+    let url = format!("http://127.0.0.1:{gateway_port}/users/42/profile");
+    let auth = format!("Authorization: Bearer {TOKEN}");
+    // The services subscribe once connected: retry (untraced by us) until they answer.
+    let started = Instant::now();
+    while curl(&["-H", &auth, &url]).0 != "200" {
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "the seed system never answered"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let traceparent = format!("traceparent: 00-{TRACE_ID}-{CALLER_SPAN}-01");
+    let (status, body) = curl(&[
+        "-H",
+        &auth,
+        "-H",
+        &traceparent,
+        "-H",
+        "tracestate: congo=t61rcWkgMzE",
+        &url,
+    ]);
+    assert_eq!(status, "200", "{body}");
+    assert_eq!(
+        body,
+        r#"{"id":"42","name":"Ada Lovelace","orderCount":2,"orders":[{"id":"o-1","items":["book"]},{"id":"o-2","items":["pen","ink"]}]}"#
+    );
+    // Spans are logged as they close, the services' before the gateway's answer is sent.
+    std::thread::sleep(Duration::from_millis(300));
+
+    let gateway_spans = gateway.closed_spans();
+    let users_spans = users.closed_spans();
+    let orders_spans = orders.closed_spans();
+
+    // The gateway continues the caller's trace.
+    let requests = spans_named(&gateway_spans, "request");
+    let request = requests
+        .iter()
+        .find(|s| s["trace_id"] == TRACE_ID)
+        .unwrap_or_else(|| panic!("no request span with the caller's trace: {requests:#?}"));
+    assert_eq!(request["parent_span_id"], CALLER_SPAN);
+    assert_eq!(request["http.route"], "/users/:id/profile");
+    assert_eq!(request["http.request.method"], "GET");
+    assert_eq!(request["http.response.status_code"], 200);
+    let request_span = request["span_id"].as_str().expect("a span id");
+    assert_eq!(request_span.len(), 16);
+    assert_ne!(request_span, CALLER_SPAN);
+
+    // Its two downstream calls are its children, over NATS.
+    let calls: Vec<&Value> = spans_named(&gateway_spans, "rpc.call")
+        .into_iter()
+        .filter(|s| s["trace_id"] == TRACE_ID)
+        .collect();
+    assert_eq!(calls.len(), 2, "{calls:#?}");
+    for call in &calls {
+        assert_eq!(call["parent_span_id"], request_span, "{call}");
+        assert_eq!(call["rpc.transport"], "nats");
+        assert_eq!(call["outcome"], "ok");
+    }
+    let call_to = |service: &str| {
+        calls
+            .iter()
+            .find(|c| c["rpc.service"] == service)
+            .unwrap_or_else(|| panic!("no call to {service}: {calls:#?}"))["span_id"]
+            .clone()
+    };
+
+    // Each service's handler span is the child of the gateway's call to it.
+    for (spans, service, pattern) in [
+        (&users_spans, "USERS_SERVICE", r#"{"cmd":"get_user"}"#),
+        (&orders_spans, "ORDERS_SERVICE", r#"{"cmd":"list_orders"}"#),
+    ] {
+        let handled = spans_named(spans, "rpc.handle");
+        let span = handled
+            .iter()
+            .find(|s| s["trace_id"] == TRACE_ID)
+            .unwrap_or_else(|| panic!("{service} has no span of the trace: {handled:#?}"));
+        assert_eq!(span["parent_span_id"], call_to(service), "{span}");
+        assert_eq!(span["rpc.pattern"], pattern);
+        assert_eq!(span["rpc.kind"], "message");
+        assert_eq!(span["outcome"], "ok");
+    }
+
+    // A request without a traceparent starts a trace of its own, which the services join too.
+    let own: Vec<&Value> = requests
+        .iter()
+        .copied()
+        .filter(|s| s["trace_id"] != TRACE_ID && s["http.response.status_code"] == 200)
+        .collect();
+    assert!(!own.is_empty(), "the warm-up requests were traced");
+    for request in own {
+        assert!(request.get("parent_span_id").is_none(), "{request}");
+        let trace = &request["trace_id"];
+        assert_eq!(trace.as_str().map(str::len), Some(32));
+        assert!(
+            spans_named(&users_spans, "rpc.handle")
+                .iter()
+                .any(|s| &s["trace_id"] == trace),
+            "the users service did not join the trace {trace}"
+        );
+    }
+}
