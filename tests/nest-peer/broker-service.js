@@ -33,6 +33,21 @@ class PeerController {
     }
     return { rid };
   }
+  // The W3C trace headers the call carried, beside the payload as Nest read it.
+  trace(data, ctx) {
+    const seen = { data, traceparent: null, tracestate: null };
+    const natsHeaders = typeof ctx.getHeaders === 'function' ? ctx.getHeaders() : undefined;
+    if (natsHeaders && typeof natsHeaders.get === 'function') {
+      seen.traceparent = natsHeaders.get('traceparent') || null;
+      seen.tracestate = natsHeaders.get('tracestate') || null;
+    }
+    const message = typeof ctx.getMessage === 'function' ? ctx.getMessage() : undefined;
+    if (message && message.properties && message.properties.headers) {
+      seen.traceparent = message.properties.headers.traceparent ?? seen.traceparent;
+      seen.tracestate = message.properties.headers.tracestate ?? seen.tracestate;
+    }
+    return seen;
+  }
   orderCreated(data) { events.push({ pattern: 'order_created', data }); }
   listEvents() { return events; }
 }
@@ -46,6 +61,9 @@ decorateMethod(PeerController, 'whoami', MessagePattern({ cmd: 'whoami', ns }));
 decorateMethod(PeerController, 'headers', MessagePattern({ cmd: 'headers', ns }));
 Payload()(PeerController.prototype, 'headers', 0);
 Ctx()(PeerController.prototype, 'headers', 1);
+decorateMethod(PeerController, 'trace', MessagePattern({ cmd: 'trace', ns }));
+Payload()(PeerController.prototype, 'trace', 0);
+Ctx()(PeerController.prototype, 'trace', 1);
 decorateMethod(PeerController, 'orderCreated', EventPattern(`order_created.${ns}`));
 decorateMethod(PeerController, 'listEvents', MessagePattern({ cmd: 'events', ns }));
 decorateClass(PeerController, Controller());
