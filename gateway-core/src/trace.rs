@@ -156,7 +156,8 @@ impl TraceContext {
     }
 
     /// Runs `future` as part of this hop: [`current`](Self::current) returns it there, and
-    /// calls made there are its children.
+    /// calls made there are its children. A call joins the hop it is *made* in (`send` is
+    /// called inside the scope, as a handler's calls are), not the one it is awaited in.
     pub fn scope<F: Future>(self, future: F) -> impl Future<Output = F::Output> {
         CURRENT.scope(self, future)
     }
