@@ -165,7 +165,7 @@ async fn the_seed_gateway_runs_over_a_transport_written_outside_the_crate() {
     let addr = listener.local_addr().unwrap();
     tokio::spawn(app.serve(listener, std::future::pending()));
 
-    check_seed_gateway(addr, async move { stop_orders.shutdown() }).await;
+    check_seed_gateway(addr, false, async move { stop_orders.shutdown() }).await;
 }
 
 #[tokio::test]

@@ -44,7 +44,7 @@ async fn the_seed_gateway_answers_the_same_in_front_of_rust_and_nest_services() 
     tokio::spawn(users.serve());
     tokio::spawn(orders.serve());
     let addr = start_gateway(users_port, orders_port).await;
-    check_seed_gateway(addr, async move { stop.kill() }).await;
+    check_seed_gateway(addr, true, async move { stop.kill() }).await;
 
     // The typed gateway, in front of fresh services.
     let users = users_service("127.0.0.1:0").await.unwrap();
@@ -80,6 +80,14 @@ async fn the_seed_gateway_answers_the_same_in_front_of_rust_and_nest_services() 
         )
     );
     assert!(started.elapsed() < std::time::Duration::from_secs(2));
+    // A frozen service fails the readiness probe within its second, named; liveness holds.
+    let started = std::time::Instant::now();
+    let (status, body) = get(addr, "/health", None).await;
+    assert_eq!(status, 503, "{body}");
+    assert_eq!(body["info"]["users"]["status"], "up", "{body}");
+    assert_eq!(body["error"]["orders"]["status"], "down", "{body}");
+    assert!(started.elapsed() < std::time::Duration::from_secs(2));
+    assert_eq!(get(addr, "/health/live", None).await.0, 200);
 
     // The same gateway in front of the NestJS services (the migration scenario).
     if !nest_available(
@@ -103,6 +111,6 @@ async fn the_seed_gateway_answers_the_same_in_front_of_rust_and_nest_services() 
         )
         .await;
         let addr = start_gateway(users_port, orders_port).await;
-        check_seed_gateway(addr, async move { orders.kill().await }).await;
+        check_seed_gateway(addr, true, async move { orders.kill().await }).await;
     }
 }

@@ -54,7 +54,7 @@ async fn the_seed_gateway_answers_the_same_over_nats() {
     let addr = listener.local_addr().unwrap();
     tokio::spawn(app.serve(listener, std::future::pending()));
 
-    check_seed_gateway(addr, async move {
+    check_seed_gateway(addr, true, async move {
         let _ = stop_orders.send(());
         let _ = orders_task.await;
     })

@@ -8,7 +8,7 @@
 //! | `GET /users/:id/profile` | the user and their orders, fetched in parallel: `{ id, name, orderCount, orders }` |
 //!
 //! Every route needs `Authorization: Bearer $GATEWAY_TOKEN`; otherwise 401 `Invalid or missing
-//! token`. The payloads are the seed's (`{ id }`, `{ userId: id }`, the body), so the wire is
+//! token`. Beside the seed's routes: the health probes ([`HealthController`], public). The payloads are the seed's (`{ id }`, `{ userId: id }`, the body), so the wire is
 //! the seed's own gateway's. The typed variant, which also forwards the verified user
 //! downstream, is [`typed_gateway`](crate::typed_gateway).
 
@@ -18,6 +18,10 @@ use serde_json::json;
 use subtle::ConstantTimeEq;
 
 use gateway_core::config::{ConfigModule, ConfigService};
+use gateway_core::health::{
+    HealthCheckResult, HealthCheckService, MemoryHealthIndicator, MicroserviceHealthIndicator,
+    TerminusModule,
+};
 
 use crate::VerifiedUser;
 
@@ -50,6 +54,12 @@ impl AuthGuard {
 
 impl CanActivate for AuthGuard {
     async fn can_activate(&self, ctx: &mut ExecutionContext<'_>) -> Result<bool, HttpException> {
+        // The one line the seed's guard lacks, from Nest's docs ("Enable authentication
+        // globally"): a route marked `#[public]` (`@Public()`) passes. The seed's routes have
+        // none; the health probes do, as an orchestrator's probe has no token.
+        if ctx.reflector().is_public() {
+            return Ok(true);
+        }
         // The seed's `req.headers['authorization']?.replace('Bearer ', '')`: the first
         // `Bearer ` goes, wherever it is; then an exact (constant-time) comparison.
         let header = ctx
@@ -136,6 +146,54 @@ impl GatewayController {
     }
 }
 
+/// The gateway's health probes, as `@nestjs/terminus` answers them: public (an orchestrator's
+/// probe has no token), liveness and readiness apart as Kubernetes wants them.
+///
+/// | route | checks |
+/// | --- | --- |
+/// | `GET /health` | readiness: a real round trip to each service within 1 s (`{ cmd: "health", service: "users" }`, `.. "orders"`: over a broker, a pattern only that service handles; a Nest service without it answers over TCP with its no-handler error, which counts); 503 with terminus's body when one is down |
+/// | `GET /health/live` | liveness: the process answers, and its resident memory is under 1 GiB |
+#[injectable]
+pub struct HealthController {
+    health: HealthCheckService,
+    #[inject("USERS_SERVICE")]
+    users: ClientProxy,
+    #[inject("ORDERS_SERVICE")]
+    orders: ClientProxy,
+}
+
+#[controller("health")]
+#[public]
+impl HealthController {
+    #[get("")]
+    async fn ready(&self) -> Result<HealthCheckResult, HttpException> {
+        let timeout = std::time::Duration::from_secs(1);
+        self.health
+            .check([
+                MicroserviceHealthIndicator::ping_pattern(
+                    "users",
+                    &self.users,
+                    pattern!({ cmd: "health", service: "users" }),
+                    timeout,
+                ),
+                MicroserviceHealthIndicator::ping_pattern(
+                    "orders",
+                    &self.orders,
+                    pattern!({ cmd: "health", service: "orders" }),
+                    timeout,
+                ),
+            ])
+            .await
+    }
+
+    #[get("live")]
+    async fn live(&self) -> Result<HealthCheckResult, HttpException> {
+        self.health
+            .check([MemoryHealthIndicator::check_rss("memory_rss", 1 << 30)])
+            .await
+    }
+}
+
 /// How a downstream service is reached, from the settings: TCP on
 /// `$<PREFIX>_HOST:$<PREFIX>_PORT` (the seed's `127.0.0.1:3001` and `:3002` by default), or
 /// NATS with `TRANSPORT=nats`; each call's deadline from `SERVICE_TIMEOUT_MS` (default 5000).
@@ -172,9 +230,11 @@ pub fn clients() -> ClientsModule {
 /// The seed's `AppModule`: the two clients and the controller. The seed names its services'
 /// addresses in the module; ours come from the settings (`ConfigModule`), through the
 /// clients' factories (`ClientsModule.registerAsync`).
+/// Beside the seed's: its health probes (`@nestjs/terminus`'s `TerminusModule` and a
+/// `HealthController`).
 #[module(
-    imports = [ConfigModule::for_root().is_global(), clients()],
-    controllers = [GatewayController],
+    imports = [ConfigModule::for_root().is_global(), clients(), TerminusModule::for_root()],
+    controllers = [GatewayController, HealthController],
 )]
 pub struct GatewayModule;
 

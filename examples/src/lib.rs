@@ -109,6 +109,8 @@ pub struct CreateOrder {
 
 /// The users service: `{ cmd: "get_user" }`. User 42 is Ada Lovelace; any other id is a 404
 /// (`RpcException({ statusCode: 404, message })`, which a Nest gateway answers as that 404).
+/// Beside the seed's: `{ cmd: "health", service: "users" }`, the gateway's readiness probe
+/// (over a broker, a pattern only this service handles is the only way to reach it).
 #[injectable]
 pub struct UsersController;
 
@@ -126,6 +128,11 @@ impl UsersController {
                 "message": format!("User {id} not found"),
             }))),
         }
+    }
+
+    #[message_pattern({ cmd: "health", service: "users" })]
+    async fn health(&self) -> &'static str {
+        "ok"
     }
 }
 
@@ -191,7 +198,7 @@ impl OrderStore {
 }
 
 /// The orders service: `{ cmd: "list_orders" }`, `{ cmd: "create_order" }`, and the event
-/// `order_created`.
+/// `order_created`; beside the seed's, the readiness probe `{ cmd: "health", service: "orders" }`.
 #[injectable]
 pub struct OrdersController {
     store: OrderStore,
@@ -207,6 +214,11 @@ impl OrdersController {
     #[message_pattern({ cmd: "create_order" })]
     async fn create_order(&self, #[payload] req: CreateOrder) -> Order {
         self.store.create(req)
+    }
+
+    #[message_pattern({ cmd: "health", service: "orders" })]
+    async fn health(&self) -> &'static str {
+        "ok"
     }
 
     #[event_pattern("order_created")]

@@ -238,8 +238,13 @@ impl MicroserviceHealthIndicator {
     /// A real round trip to the service, within `timeout`: a request to
     /// [`HEALTH_PING_PATTERN`], which any answer proves alive, Nest's no-handler error
     /// included (terminus's check only connects; a Nest service logs the unknown pattern).
-    /// Down: the client's error. Use [`ping_pattern`](Self::ping_pattern) to call a health
-    /// handler of the service's own instead.
+    /// Down: the client's error.
+    ///
+    /// That works where the client reaches one service whatever the pattern: TCP, and
+    /// RabbitMQ (the service's queue). NATS, Redis and MQTT route by subject and drop what
+    /// nobody subscribes to, and several services share the broker: there use
+    /// [`ping_pattern`](Self::ping_pattern) with a pattern only that service handles (a
+    /// health handler of its own, as the example services have).
     pub fn ping_check(key: &str, client: &ClientProxy, timeout: Duration) -> HealthIndicator {
         Self::ping_pattern(key, client, HEALTH_PING_PATTERN, timeout)
     }

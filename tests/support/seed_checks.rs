@@ -42,9 +42,11 @@ pub async fn post_order(app: SocketAddr, body: &str) -> (u16, String) {
     (status, text)
 }
 
-/// Every seed route, then the orders service going away (`stop_orders`).
+/// Every seed route, then the orders service going away (`stop_orders`); with `health`, the
+/// example gateway's public health probes too.
 pub async fn check_seed_gateway(
     addr: SocketAddr,
+    health: bool,
     stop_orders: impl std::future::Future<Output = ()>,
 ) {
     // The seed's AuthGuard at the edge.
@@ -88,9 +90,30 @@ pub async fn check_seed_gateway(
     assert_eq!(status, 400, "{body}");
     assert_eq!(get(addr, "/orders/1", Some(TOKEN)).await.0, 404);
 
+    if health {
+        // Public (no token), terminus's body: both services answered a round trip.
+        let (status, body) = get(addr, "/health", None).await;
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(body["status"], "ok");
+        assert_eq!(body["info"]["users"]["status"], "up");
+        assert_eq!(body["info"]["orders"]["status"], "up");
+        assert_eq!(body["error"], json!({}));
+        assert_eq!(get(addr, "/health/live", None).await.0, 200);
+    }
+
     // A service that goes away: a fast 503 naming it.
     stop_orders.await;
     tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    if health {
+        // Readiness fails and says which; liveness holds.
+        let (status, body) = get(addr, "/health", None).await;
+        assert_eq!(status, 503, "{body}");
+        assert_eq!(body["status"], "error");
+        assert_eq!(body["info"]["users"]["status"], "up");
+        assert_eq!(body["error"]["orders"]["status"], "down", "{body}");
+        assert_eq!(body["details"]["orders"]["status"], "down");
+        assert_eq!(get(addr, "/health/live", None).await.0, 200);
+    }
     assert_eq!(
         get(addr, "/users/42/profile", Some(TOKEN)).await,
         (

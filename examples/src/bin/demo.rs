@@ -55,7 +55,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let users_task = tokio::spawn(users.serve_until(until_stopped(stopped.clone())));
     let orders_task = tokio::spawn(orders.serve_until(until_stopped(stopped)));
 
-    let app = gateway::create(&token).await?;
+    #[allow(unused_mut)]
+    let mut app = gateway::create(&token).await?;
+    #[cfg(feature = "metrics")]
+    app.enable_metrics()?;
     let listener = tokio::net::TcpListener::bind(("0.0.0.0", gateway_port)).await?;
 
     println!();
@@ -73,6 +76,14 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     );
     println!("       -d '{{\"userId\":\"42\",\"items\":[\"quill\"]}}' http://localhost:{gateway_port}/orders");
     println!("  curl http://localhost:{gateway_port}/users/42/profile     # 401 without the token");
+    println!();
+    println!("Operations (public, no token):");
+    println!("  curl http://localhost:{gateway_port}/health         # readiness: a round trip to each service (503 when one is down)");
+    println!("  curl http://localhost:{gateway_port}/health/live    # liveness");
+    #[cfg(feature = "metrics")]
+    println!("  curl http://localhost:{gateway_port}/metrics        # Prometheus: requests, latencies, calls per service and pattern");
+    println!("Every request, downstream call and handled message is a log line with its trace id when it ends");
+    println!("(LOG_FORMAT=json for JSON lines; send a W3C traceparent header to continue your own trace).");
     println!();
     println!("Ctrl-C stops everything.");
 
