@@ -25,6 +25,7 @@
 //! | `rmq` | off | `ClientOptions::rmq`, `Transport::rmq`, `transport::rmq` (lapin) |
 //! | `jwt` | off | `auth::JwtGuard` (jsonwebtoken) |
 //! | `metrics` | off | `app.enable_metrics()`, Prometheus `/metrics` (metrics, metrics-exporter-prometheus) |
+//! | `openapi` | off | `openapi::SwaggerModule`: the OpenAPI 3.1 document from the routes' attributes, Swagger UI in the binary (utoipa) |
 //! | `logging` | off | `logging::init()`: text or JSON logs, trace spans logged as they close (tracing-subscriber) |
 //!
 //! Trace spans and W3C `traceparent` propagation ([`trace`]) need no feature: they cost
@@ -78,6 +79,8 @@ pub mod lifecycle;
 pub mod logging;
 #[cfg(feature = "metrics")]
 pub mod metrics;
+#[cfg(feature = "openapi")]
+pub mod openapi;
 pub(crate) mod packet;
 pub mod partial;
 pub mod pattern;
@@ -95,9 +98,10 @@ pub mod transport;
 pub mod __private;
 
 pub use gateway_macros::{
-    all, apply_decorators, cache_key, cache_ttl, controller, delete, event_pattern, get, global,
-    guard, head, http_code, injectable, message_pattern, module, options, patch, pattern, post,
-    public, put, redirect, roles, set_metadata, skip_throttle, sse, throttle, use_filters,
+    all, api_bearer_auth, api_exclude_endpoint, api_operation, api_response, api_tags,
+    apply_decorators, cache_key, cache_ttl, controller, delete, event_pattern, get, global, guard,
+    head, http_code, injectable, message_pattern, module, options, patch, pattern, post, public,
+    put, redirect, roles, set_metadata, skip_throttle, sse, throttle, use_filters,
     use_interceptors, version,
 };
 pub use packet::NO_MESSAGE_HANDLER;
@@ -131,9 +135,10 @@ pub mod prelude {
     pub use crate::signal::shutdown_signal;
     pub use crate::transport::tcp::{ServerOptions, TcpServer};
     pub use crate::{
-        all, apply_decorators, cache_key, cache_ttl, controller, delete, event_pattern, get,
-        global, guard, head, http_code, injectable, message_pattern, module, options, patch, post,
-        public, put, redirect, roles, set_metadata, skip_throttle, sse, throttle, use_filters,
+        all, api_bearer_auth, api_exclude_endpoint, api_operation, api_response, api_tags,
+        apply_decorators, cache_key, cache_ttl, controller, delete, event_pattern, get, global,
+        guard, head, http_code, injectable, message_pattern, module, options, patch, post, public,
+        put, redirect, roles, set_metadata, skip_throttle, sse, throttle, use_filters,
         use_interceptors, version,
     };
 }

@@ -36,7 +36,7 @@ pub const ROUTE_ARG_ATTRS: [&str; 11] = [
 pub const HANDLER_ARG_ATTRS: [&str; 2] = ["payload", "ctx"];
 
 /// The edge attributes: on a route, a message handler or the whole `#[controller]` block.
-pub const EDGE_ATTRS: [&str; 12] = [
+pub const EDGE_ATTRS: [&str; 17] = [
     "guard",
     "version",
     "set_metadata",
@@ -49,6 +49,11 @@ pub const EDGE_ATTRS: [&str; 12] = [
     "use_filters",
     "cache_ttl",
     "cache_key",
+    "api_tags",
+    "api_operation",
+    "api_response",
+    "api_bearer_auth",
+    "api_exclude_endpoint",
 ];
 
 /// `` `#[a]`, `#[b]` or `#[c]` ``.

@@ -167,7 +167,17 @@ route_marker! {
     /// `#[cache_ttl("30s")]`: how long `CacheInterceptor` keeps this route's answer (Nest's `@CacheTTL`).
     cache_ttl,
     /// `#[cache_key("all_users")]`: the key `CacheInterceptor` caches this answer under (Nest's `@CacheKey`).
-    cache_key
+    cache_key,
+    /// `#[api_tags("users")]`: the OpenAPI tags of a controller's or a route's operations (Nest's `@ApiTags`).
+    api_tags,
+    /// `#[api_operation(summary = "..", description = "..")]`: an operation's summary (Nest's `@ApiOperation`).
+    api_operation,
+    /// `#[api_response(status = 404, description = "..", body = T)]`: a documented response (Nest's `@ApiResponse`).
+    api_response,
+    /// `#[api_bearer_auth]`: the operations need a bearer token (Nest's `@ApiBearerAuth()`).
+    api_bearer_auth,
+    /// `#[api_exclude_endpoint]`: left out of the OpenAPI document (Nest's `@ApiExcludeEndpoint()`).
+    api_exclude_endpoint
 }
 
 /// A struct the container builds: each field is injected from a provider, by token with

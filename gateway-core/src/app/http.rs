@@ -76,6 +76,18 @@ impl NestApplication {
         }
     }
 
+    /// The routes, the global guards and where each route is served: what the OpenAPI
+    /// document describes.
+    #[cfg(feature = "openapi")]
+    pub(crate) fn documented(&self) -> crate::openapi::Served<'_> {
+        crate::openapi::Served {
+            routes: &self.routes,
+            global_guards: !self.global_guards.is_empty(),
+            versioning: self.versioning.as_deref(),
+            prefix: self.prefix.as_ref(),
+        }
+    }
+
     /// The app's container: Nest's `app.get(UsersService)` is
     /// `app.container().get::<Arc<UsersService>>()`, `app.get('USERS_SERVICE')` is
     /// `.get_token::<ClientProxy>("USERS_SERVICE")`.

@@ -22,6 +22,8 @@ pub use http::NestApplication;
 pub use microservice::{
     ConnectedMicroservice, HybridAppOptions, MicroserviceServer, NestMicroservice,
 };
+#[cfg(feature = "openapi")]
+pub(crate) use prefix::GlobalPrefix;
 pub use prefix::{ExcludedRoute, GlobalPrefixOptions};
 
 use crate::di::{DiError, Factory, Module};

@@ -120,6 +120,19 @@ impl GlobalPrefix {
         }
     }
 
+    /// The path a route of `method` at `path` is served at: behind the prefix, unless
+    /// excluded.
+    #[cfg(feature = "openapi")]
+    pub(crate) fn served(&self, method: &str, path: &str) -> String {
+        let excluded =
+            Method::from_bytes(method.as_bytes()).is_ok_and(|method| self.excluded(&method, path));
+        if self.prefix == "/" || excluded {
+            path.to_owned()
+        } else {
+            format!("{}{}", self.prefix, if path == "/" { "" } else { path })
+        }
+    }
+
     /// `router` behind the prefix.
     pub(crate) fn apply(self, router: Router) -> Router {
         if self.prefix == "/" {

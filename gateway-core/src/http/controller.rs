@@ -71,7 +71,7 @@ impl PatternMeta {
 }
 
 /// One route's compile-time description.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy)]
 pub struct RouteMeta {
     /// `GET`, `POST`, ...
     pub method: &'static str,
@@ -90,6 +90,45 @@ pub struct RouteMeta {
     pub versions: &'static [ApiVersion],
     /// `#[version(..)]` on its controller (empty: none).
     pub class_versions: &'static [ApiVersion],
+    /// How the route describes itself in the OpenAPI document: written by `#[controller]`,
+    /// kept with the `openapi` feature (`None` without it).
+    pub api: Option<ApiDocFn>,
+}
+
+/// A route's OpenAPI description (see [`RouteMeta::api`]).
+pub type ApiDocFn = fn(&mut RouteDocs);
+
+/// What a route's OpenAPI description writes to: `openapi::RouteDocs` with the `openapi`
+/// feature, nothing without it.
+#[cfg(not(feature = "openapi"))]
+#[derive(Debug)]
+pub struct RouteDocs {
+    _private: (),
+}
+
+#[cfg(feature = "openapi")]
+pub use crate::openapi::RouteDocs;
+
+/// Keeps a route's OpenAPI description (a closure written by `#[controller]`) with the
+/// `openapi` feature; drops it, unchecked, without.
+#[cfg(feature = "openapi")]
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __api_doc {
+    ($describe:expr) => {
+        ::core::option::Option::Some($describe as $crate::http::ApiDocFn)
+    };
+}
+
+/// Keeps a route's OpenAPI description (a closure written by `#[controller]`) with the
+/// `openapi` feature; drops it, unchecked, without.
+#[cfg(not(feature = "openapi"))]
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __api_doc {
+    ($describe:expr) => {
+        ::core::option::Option::None
+    };
 }
 
 impl RouteMeta {

@@ -48,8 +48,8 @@ use axum::response::Response;
 use tower_http::catch_panic::CatchPanicLayer;
 
 pub use controller::{
-    module_listing, registered_controllers, Controller, ControllerMeta, PatternMeta,
-    RegisteredController, RegisteredModule, RouteMeta,
+    module_listing, registered_controllers, ApiDocFn, Controller, ControllerMeta, PatternMeta,
+    RegisteredController, RegisteredModule, RouteDocs, RouteMeta,
 };
 pub use exception::{ExceptionCause, ExceptionMessage, HttpException};
 pub(crate) use extract::{json_of, json_text, read_body};

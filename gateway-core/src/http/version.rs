@@ -115,6 +115,33 @@ impl VersioningOptions {
         self
     }
 
+    /// The paths a route at `path` is served at under URI versioning (`/v1/users`, or as is
+    /// when version-neutral); other kinds keep the path.
+    #[cfg(feature = "openapi")]
+    pub(crate) fn uri_paths(
+        &self,
+        path: &str,
+        route: &[ApiVersion],
+        class: &[ApiVersion],
+    ) -> Vec<String> {
+        let VersioningType::Uri { prefix } = &self.kind else {
+            return vec![path.to_owned()];
+        };
+        let versions = self.effective(route, class);
+        if versions.is_empty() {
+            return vec![path.to_owned()];
+        }
+        versions
+            .iter()
+            .map(|version| match version {
+                ApiVersion::Neutral => path.to_owned(),
+                ApiVersion::Is(v) => {
+                    format!("/{}{v}{path}", prefix.as_deref().unwrap_or_default())
+                }
+            })
+            .collect()
+    }
+
     /// The versions a route serves: its own, else its controller's, else the default.
     pub(crate) fn effective<'a>(
         &'a self,

@@ -36,6 +36,7 @@ pub fn controller(ctl: &Controller) -> TokenStream {
         let own = r.edge.metadata.iter().map(metadata);
         let versions = versions(&r.edge.versions);
         let status = r.status;
+        let api = super::api::route_doc(ctl, r);
         quote!(::gateway_core::http::RouteMeta {
             method: #method,
             path: #nest,
@@ -45,6 +46,7 @@ pub fn controller(ctl: &Controller) -> TokenStream {
             class_metadata: &[#(#class_metadata),*],
             versions: #versions,
             class_versions: #class_versions,
+            api: #api,
         })
     });
     let patterns = ctl.handlers.iter().map(|h| {

@@ -7,6 +7,7 @@
 //! code from the model alone. Every mistake is collected before anything is generated; then
 //! the user's block is emitted with a stub `impl Controller`, so one mistake is one error.
 
+mod api;
 mod check;
 mod edge;
 mod expand;

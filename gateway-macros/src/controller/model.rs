@@ -33,6 +33,32 @@ pub struct Edge {
     pub filters: Vec<Component>,
     /// `#[version("1", neutral)]`: `None` for neutral.
     pub versions: Vec<Option<String>>,
+    /// The OpenAPI attributes (`#[api_tags]`, `#[api_operation]`, ...).
+    pub api: ApiDocs,
+}
+
+/// What the OpenAPI attributes say of a controller or a route (Nest's `@nestjs/swagger`
+/// decorators).
+#[derive(Default)]
+pub struct ApiDocs {
+    /// `#[api_tags("users", ..)]`.
+    pub tags: Vec<LitStr>,
+    /// `#[api_operation(summary = "..", description = "..")]`.
+    pub summary: Option<LitStr>,
+    pub description: Option<LitStr>,
+    /// `#[api_response(status = 404, description = "..", body = T)]`, in order.
+    pub responses: Vec<ApiResponse>,
+    /// `#[api_bearer_auth]` / `#[api_bearer_auth("name")]`: the security scheme's name.
+    pub bearer: Option<String>,
+    /// `#[api_exclude_endpoint]`: left out of the document.
+    pub exclude: bool,
+}
+
+/// One `#[api_response(..)]`.
+pub struct ApiResponse {
+    pub status: u16,
+    pub description: Option<LitStr>,
+    pub body: Option<Type>,
 }
 
 /// One metadata attribute.
@@ -97,6 +123,8 @@ pub struct Route {
     /// Where the return type is written (the method's name when there is none), for errors
     /// about what it returns.
     pub output_span: Span,
+    /// The return type, if written (for the OpenAPI document).
+    pub output: Option<Type>,
     /// The success status: `#[http_code]`, or 201 for POST and 200 otherwise (Nest's).
     pub status: u16,
     /// `#[sse("path")]`: a GET route whose handler returns a stream of events.

@@ -392,6 +392,10 @@ fn route(f: &mut ImplItemFn, prefix: &str, diags: &mut Diagnostics) -> Option<Ro
         path_span,
         handler: f.sig.ident.clone(),
         output_span: output_span(f),
+        output: match &f.sig.output {
+            ReturnType::Type(_, ty) => Some((**ty).clone()),
+            ReturnType::Default => None,
+        },
         status: found
             .status
             .unwrap_or(if method == "POST" { 201 } else { 200 }),
