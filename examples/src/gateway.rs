@@ -22,6 +22,9 @@ use gateway_core::health::{
     HealthCheckResult, HealthCheckService, MemoryHealthIndicator, MicroserviceHealthIndicator,
     TerminusModule,
 };
+use gateway_core::openapi::{
+    utoipa, DocumentBuilder, MissingSchemas, OpenApiDocument, SwaggerModule, ToSchema,
+};
 
 use crate::VerifiedUser;
 
@@ -98,24 +101,67 @@ pub struct UserFields {
 }
 
 /// The profile: `{ id: user.id, name: user.name, orderCount: orders.length, orders }`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
+#[schema(as = ProfileDto)]
 pub struct Profile {
     /// `user.id`.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = String)]
     pub id: Option<RawReply>,
     /// `user.name`.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = String)]
     pub name: Option<RawReply>,
     /// `orders.length`.
     pub order_count: usize,
     /// The orders, as the service sent them.
+    #[schema(value_type = Vec<dto::OrderDto>)]
     pub orders: Vec<RawReply>,
 }
 
+/// The DTOs of the seed's routes as a Nest team annotates them for `@nestjs/swagger`
+/// (`@ApiProperty()` on each field): the routes forward the JSON as it came, so these are
+/// for the OpenAPI document only.
+pub mod dto {
+    use gateway_core::openapi::{utoipa, ToSchema};
+
+    /// A user, as the users service answers.
+    #[derive(ToSchema)]
+    pub struct UserDto {
+        /// The user's id (a string).
+        pub id: String,
+        /// The user's display name.
+        pub name: String,
+    }
+
+    /// An order, as the orders service answers.
+    #[derive(ToSchema)]
+    pub struct OrderDto {
+        /// `o-1`, `o-2`, ...
+        pub id: String,
+        /// What was ordered.
+        pub items: Vec<String>,
+    }
+
+    /// What `POST /orders` takes.
+    #[derive(ToSchema)]
+    #[schema(rename_all = "camelCase")]
+    pub struct CreateOrderDto {
+        /// Who orders.
+        pub user_id: String,
+        /// What.
+        pub items: Vec<String>,
+    }
+}
+
 #[controller]
+#[api_tags("gateway")]
+#[api_bearer_auth]
 impl GatewayController {
     #[get("users/:id")]
+    #[api_operation(summary = "A user, from the users service")]
+    #[api_response(status = 200, body = dto::UserDto)]
     async fn get_user(&self, #[param] id: String) -> Result<RawReply, RpcError> {
         self.users
             .send(pattern!({ cmd: "get_user" }), &json!({ "id": id }))
@@ -123,6 +169,9 @@ impl GatewayController {
     }
 
     #[post("orders")]
+    #[api_operation(summary = "Places an order with the orders service")]
+    #[api_body(dto::CreateOrderDto)]
+    #[api_response(status = 201, body = dto::OrderDto)]
     async fn create_order(&self, #[body] dto: RawReply) -> Result<RawReply, RpcError> {
         self.orders
             .send(pattern!({ cmd: "create_order" }), &dto)
@@ -130,6 +179,7 @@ impl GatewayController {
     }
 
     #[get("users/:id/profile")]
+    #[api_operation(summary = "A user and their orders, fetched in parallel")]
     async fn get_profile(&self, #[param] id: String) -> Result<Profile, RpcError> {
         let (user, orders) = tokio::try_join!(
             self.users
@@ -164,6 +214,8 @@ pub struct HealthController {
 
 #[controller("health")]
 #[public]
+#[api_tags("health")]
+#[api_response(status = 503, description = "A service is down (terminus's body)")]
 impl HealthController {
     #[get("")]
     async fn ready(&self) -> Result<HealthCheckResult, HttpException> {
@@ -239,9 +291,25 @@ pub fn clients() -> ClientsModule {
 pub struct GatewayModule;
 
 /// Boots the gateway with `AuthGuard` accepting `token` on every route (the seed's
-/// `app.useGlobalGuards(new AuthGuard())`).
+/// `app.useGlobalGuards(new AuthGuard())`), and its OpenAPI document served at `/docs`
+/// (Swagger UI) and `/docs-json`, public.
 pub async fn create(token: &str) -> Result<NestApplication, BootError> {
     let mut app = NestFactory::create::<GatewayModule>().await?;
     app.use_global_guards(AuthGuard::new(token));
+    let document = document(&app)?;
+    SwaggerModule::setup("docs", &mut app, &document);
     Ok(app)
+}
+
+/// The gateway's OpenAPI document (`@nestjs/swagger`'s `DocumentBuilder`, with the bearer
+/// token every route but the health probes needs).
+pub fn document(app: &NestApplication) -> Result<OpenApiDocument, MissingSchemas> {
+    let config = DocumentBuilder::new()
+        .set_title("API gateway")
+        .set_description("The seed's gateway: the users and orders services behind one HTTP API")
+        .set_version("1.0")
+        .add_bearer_auth()
+        .add_security_requirements("bearer")
+        .build();
+    SwaggerModule::create_document(app, config)
 }

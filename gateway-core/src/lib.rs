@@ -98,7 +98,7 @@ pub mod transport;
 pub mod __private;
 
 pub use gateway_macros::{
-    all, api_bearer_auth, api_exclude_endpoint, api_operation, api_response, api_tags,
+    all, api_bearer_auth, api_body, api_exclude_endpoint, api_operation, api_response, api_tags,
     apply_decorators, cache_key, cache_ttl, controller, delete, event_pattern, get, global, guard,
     head, http_code, injectable, message_pattern, module, options, patch, pattern, post, public,
     put, redirect, roles, set_metadata, skip_throttle, sse, throttle, use_filters,
@@ -135,10 +135,10 @@ pub mod prelude {
     pub use crate::signal::shutdown_signal;
     pub use crate::transport::tcp::{ServerOptions, TcpServer};
     pub use crate::{
-        all, api_bearer_auth, api_exclude_endpoint, api_operation, api_response, api_tags,
-        apply_decorators, cache_key, cache_ttl, controller, delete, event_pattern, get, global,
-        guard, head, http_code, injectable, message_pattern, module, options, patch, post, public,
-        put, redirect, roles, set_metadata, skip_throttle, sse, throttle, use_filters,
+        all, api_bearer_auth, api_body, api_exclude_endpoint, api_operation, api_response,
+        api_tags, apply_decorators, cache_key, cache_ttl, controller, delete, event_pattern, get,
+        global, guard, head, http_code, injectable, message_pattern, module, options, patch, post,
+        public, put, redirect, roles, set_metadata, skip_throttle, sse, throttle, use_filters,
         use_interceptors, version,
     };
 }

@@ -36,7 +36,7 @@ pub const ROUTE_ARG_ATTRS: [&str; 11] = [
 pub const HANDLER_ARG_ATTRS: [&str; 2] = ["payload", "ctx"];
 
 /// The edge attributes: on a route, a message handler or the whole `#[controller]` block.
-pub const EDGE_ATTRS: [&str; 17] = [
+pub const EDGE_ATTRS: [&str; 18] = [
     "guard",
     "version",
     "set_metadata",
@@ -52,6 +52,7 @@ pub const EDGE_ATTRS: [&str; 17] = [
     "api_tags",
     "api_operation",
     "api_response",
+    "api_body",
     "api_bearer_auth",
     "api_exclude_endpoint",
 ];

@@ -174,6 +174,8 @@ route_marker! {
     api_operation,
     /// `#[api_response(status = 404, description = "..", body = T)]`: a documented response (Nest's `@ApiResponse`).
     api_response,
+    /// `#[api_body(CreateOrderDto)]`: the documented body type, when the handler takes it raw (Nest's `@ApiBody({ type })`).
+    api_body,
     /// `#[api_bearer_auth]`: the operations need a bearer token (Nest's `@ApiBearerAuth()`).
     api_bearer_auth,
     /// `#[api_exclude_endpoint]`: left out of the OpenAPI document (Nest's `@ApiExcludeEndpoint()`).

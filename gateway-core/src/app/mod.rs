@@ -36,6 +36,10 @@ pub enum BootError {
     /// The dependency graph could not be built.
     #[error(transparent)]
     Di(#[from] DiError),
+    /// The OpenAPI document would have holes (feature `openapi`).
+    #[cfg(feature = "openapi")]
+    #[error(transparent)]
+    OpenApi(#[from] crate::openapi::MissingSchemas),
     /// Two handlers serve the same method and path.
     #[error("duplicate route {method} {path}: served by both {first} and {second}")]
     DuplicateRoute {

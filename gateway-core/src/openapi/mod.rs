@@ -29,7 +29,7 @@
 //! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! let mut app = NestFactory::create::<AppModule>().await?;
 //! let config = DocumentBuilder::new().set_title("Users").set_version("1.0").build();
-//! let document = SwaggerModule::create_document(&app, config);
+//! let document = SwaggerModule::create_document(&app, config)?;
 //! assert_eq!(document.json()["paths"]["/users/{id}"]["get"]["operationId"], "UsersController_getUser");
 //! SwaggerModule::setup("docs", &mut app, &document); // GET /docs, /docs-json
 //! # Ok(()) }
@@ -52,12 +52,18 @@
 //! a compile error naming it. `RawReply` and `serde_json::Value` are "any JSON"; describe
 //! them with `#[api_response(status = 200, body = T)]`.
 
+mod known;
 mod route;
 mod ui;
 
 use serde_json::{json, Map, Value};
 
+#[doc(hidden)]
+pub use route::__probe;
 pub use route::{ApiSchema, RouteDocs};
+/// The utoipa crate the derive's code names (`utoipa::ToSchema`): bring it into scope with
+/// `use gateway_core::openapi::utoipa;` beside `#[derive(ToSchema)]`, or depend on `utoipa` 5.
+pub use utoipa;
 /// Derives a type's OpenAPI schema (utoipa's derive; `#[schema(..)]` and serde's attributes
 /// are read).
 pub use utoipa::ToSchema;
@@ -174,12 +180,24 @@ impl OpenApiDocument {
     }
 }
 
+/// Types in routes' contracts without an OpenAPI schema: each `METHOD /path (operationId):
+/// `type``. Derive `ToSchema` for them.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("the OpenAPI document would have holes: no schema for {}; derive `ToSchema` for each", .0.join(", "))]
+pub struct MissingSchemas(pub Vec<String>);
+
 /// Nest's `SwaggerModule`.
 pub struct SwaggerModule;
 
 impl SwaggerModule {
-    /// The document of every route of `app`, with `config`'s settings.
-    pub fn create_document(app: &NestApplication, config: DocumentBuilder) -> OpenApiDocument {
+    /// The document of every route of `app`, with `config`'s settings. `Err` names every type
+    /// of a route's contract that has no schema (a controller or route with an OpenAPI
+    /// attribute is checked by the compiler instead).
+    pub fn create_document(
+        app: &NestApplication,
+        config: DocumentBuilder,
+    ) -> Result<OpenApiDocument, MissingSchemas> {
+        let mut missing = Vec::new();
         let mut paths = Map::new();
         let mut schemas = Map::new();
         let mut schemes = config.schemes.clone();
@@ -192,6 +210,12 @@ impl SwaggerModule {
             describe(&mut docs);
             if docs.excluded {
                 continue;
+            }
+            for type_name in std::mem::take(&mut docs.missing) {
+                missing.push(format!(
+                    "{} {} ({}): `{type_name}`",
+                    meta.method, meta.path, docs.operation_id
+                ));
             }
             for (name, schema) in std::mem::take(&mut docs.schemas) {
                 schemas.entry(name).or_insert(schema);
@@ -225,7 +249,10 @@ impl SwaggerModule {
         if !schemes.is_empty() {
             document["components"]["securitySchemes"] = Value::Object(schemes);
         }
-        OpenApiDocument(document)
+        if !missing.is_empty() {
+            return Err(MissingSchemas(missing));
+        }
+        Ok(OpenApiDocument(document))
     }
 
     /// Serves Swagger UI for `document` at `/{path}` and the document at `/{path}-json` (Nest's

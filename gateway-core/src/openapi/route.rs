@@ -57,6 +57,46 @@ pub struct RouteDocs {
     pub(crate) bearer: Option<String>,
     /// Named schemas (`components.schemas`), in the order they were met.
     pub(crate) schemas: Vec<(String, Value)>,
+    /// Types of the contract without a schema.
+    pub(crate) missing: Vec<&'static str>,
+}
+
+/// How generated code finds a type's schema, or records that it has none (autoref
+/// specialization: `(&&Probe::<T>::NEW).describe(doc)` picks [`Described`] when `T` has a
+/// schema, [`Undescribed`] otherwise).
+#[doc(hidden)]
+pub mod __probe {
+    use std::marker::PhantomData;
+
+    use serde_json::Value;
+
+    use super::{ApiSchema, RouteDocs};
+
+    pub struct Probe<T: ?Sized>(PhantomData<fn() -> Box<T>>);
+
+    impl<T: ?Sized> Probe<T> {
+        pub const NEW: Self = Probe(PhantomData);
+    }
+
+    pub trait Described {
+        fn describe(&self, doc: &mut RouteDocs) -> Value;
+    }
+
+    impl<T: ApiSchema + ?Sized> Described for &Probe<T> {
+        fn describe(&self, doc: &mut RouteDocs) -> Value {
+            doc.schema::<T>()
+        }
+    }
+
+    pub trait Undescribed {
+        fn describe(&self, doc: &mut RouteDocs) -> Value;
+    }
+
+    impl<T: ?Sized> Undescribed for Probe<T> {
+        fn describe(&self, doc: &mut RouteDocs) -> Value {
+            doc.missing(std::any::type_name::<T>())
+        }
+    }
 }
 
 #[doc(hidden)]
@@ -124,20 +164,31 @@ impl RouteDocs {
         json!({ "type": "array", "items": items })
     }
 
-    /// A path parameter (`:id`): required, with `T`'s schema.
-    pub fn path_param<T: ApiSchema + ?Sized>(&mut self, name: &str) {
-        let schema = self.schema::<T>();
+    /// A type of the route's contract without a schema (the route did not ask for strict
+    /// checking): recorded, reported by `SwaggerModule::create_document`.
+    pub fn missing(&mut self, type_name: &'static str) -> Value {
+        self.missing.push(type_name);
+        json!({})
+    }
+
+    /// A path parameter (`:id`): required.
+    pub fn path_param(&mut self, name: &str, schema: Value) {
         self.parameters.push(json!({
             "name": name, "required": true, "in": "path", "schema": schema,
         }));
     }
 
-    /// The fields of a query struct, one parameter each (as `@nestjs/swagger` lists a query
-    /// DTO's properties).
-    pub fn query<T: ApiSchema + ?Sized>(&mut self) {
-        let mut named = Vec::new();
-        let (_, schema) = T::api_schema(&mut named);
-        let schema = to_json(&schema);
+    /// The fields of a query struct (its `schema`), one parameter each, as `@nestjs/swagger`
+    /// lists a query DTO's properties.
+    pub fn query(&mut self, schema: Value) {
+        let schema = match schema["$ref"].as_str().and_then(|r| r.rsplit('/').next()) {
+            Some(name) => {
+                let at = self.schemas.iter().position(|(n, _)| n == name);
+                // Only the parameters name it: it is not a schema of the document.
+                at.map_or(Value::Null, |at| self.schemas.remove(at).1)
+            }
+            None => schema,
+        };
         let required: Vec<&str> = schema["required"]
             .as_array()
             .map(|r| r.iter().filter_map(Value::as_str).collect())
@@ -146,9 +197,6 @@ impl RouteDocs {
             return;
         };
         for (name, property) in properties {
-            for (name, schema) in &named {
-                self.keep(name.clone(), to_json(schema));
-            }
             self.parameters.push(json!({
                 "name": name,
                 "required": required.contains(&name.as_str()),

@@ -64,6 +64,10 @@ pub fn take(api: &mut ApiDocs, name: &str, attr: &Attribute, diags: &mut Diagnos
                 None => diags.error_at(attr, USAGE),
             }
         }
+        "api_body" => match syn::parse2::<Type>(args(attr)) {
+            Ok(ty) => api.body = Some(ty),
+            Err(_) => diags.error_at(attr, "`#[api_body(T)]` takes the body's type: `#[api_body(CreateOrderDto)]` (Nest's `@ApiBody({ type })`)"),
+        },
         "api_bearer_auth" => {
             let tokens = args(attr);
             if tokens.is_empty() {
@@ -133,6 +137,12 @@ enum Shape<'a> {
     Typed(&'a Type),
 }
 
+/// A span at the user's `span` that resolves names as the rest of the expansion does (see
+/// `expand::at`).
+fn at(span: proc_macro2::Span) -> proc_macro2::Span {
+    proc_macro2::Span::call_site().located_at(span)
+}
+
 fn last_segment(ty: &Type) -> Option<&syn::PathSegment> {
     match ty {
         Type::Path(p) => p.path.segments.last(),
@@ -183,29 +193,50 @@ fn is_raw_value(ty: &Type) -> bool {
     last_segment(ty).is_some_and(|s| s.ident == "RawValue")
 }
 
-/// An expression building `shape`'s schema on `__doc`.
-fn schema(shape: &Shape<'_>) -> TokenStream {
+/// An expression building `shape`'s schema on `__doc`. Strict: a type without a schema is a
+/// compile error at the type; lenient: it is recorded, and the document reports it.
+fn schema(shape: &Shape<'_>, strict: bool) -> TokenStream {
     match shape {
-        Shape::Typed(ty) => quote_spanned!(ty.span()=> __doc.schema::<#ty>()),
-        Shape::Array(item) => {
-            let item = schema(item);
-            quote!(__doc.array(#item))
+        Shape::Typed(ty) if strict => {
+            quote_spanned!(at(ty.span())=> __doc.schema::<#ty>())
         }
+        Shape::Typed(ty) => quote!({
+            #[allow(unused_imports)]
+            use ::gateway_core::openapi::__probe::{Described as _, Undescribed as _};
+            (&&::gateway_core::openapi::__probe::Probe::<#ty>::NEW).describe(__doc)
+        }),
+        Shape::Array(item) => {
+            let item = schema(item, strict);
+            quote!({ let __item = #item; __doc.array(__item) })
+        }
+        Shape::Text => quote!(__doc.text()),
+        Shape::Binary => quote!(__doc.binary()),
         _ => quote!(__doc.any()),
     }
 }
 
 /// The content of a body of `shape`: `(media type, schema)`, or nothing.
-fn content(shape: &Shape<'_>) -> Option<TokenStream> {
+fn content(shape: &Shape<'_>, strict: bool) -> Option<TokenStream> {
     match shape {
         Shape::Empty | Shape::Unknown => None,
         Shape::Text => Some(quote!(("text/html", __doc.text()))),
         Shape::Binary => Some(quote!(("application/octet-stream", __doc.binary()))),
         other => {
-            let schema = schema(other);
+            let schema = schema(other, strict);
             Some(quote!(("application/json", #schema)))
         }
     }
+}
+
+/// Whether the controller or the route says it is documented (an OpenAPI attribute): then
+/// every type of its contract must have a schema, checked by the compiler.
+fn documented(api: &ApiDocs) -> bool {
+    !api.tags.is_empty()
+        || api.summary.is_some()
+        || api.description.is_some()
+        || !api.responses.is_empty()
+        || api.bearer.is_some()
+        || api.body.is_some()
 }
 
 fn opt_str(s: &Option<LitStr>) -> TokenStream {
@@ -218,6 +249,7 @@ fn opt_str(s: &Option<LitStr>) -> TokenStream {
 /// The route's description, as the statements of the function `__api_doc!` keeps.
 pub fn route_doc(ctl: &Controller, route: &Route) -> TokenStream {
     let (class, api) = (&ctl.edge.api, &route.edge.api);
+    let strict = documented(class) || documented(api);
     let controller = &ctl.name;
     let handler = route.handler.to_string();
     let mut calls = vec![quote!(__doc.operation(#controller, #handler);)];
@@ -236,23 +268,28 @@ pub fn route_doc(ctl: &Controller, route: &Route) -> TokenStream {
         let ty = &arg.ty;
         match &arg.source {
             Source::Param(name) => {
-                validated = true;
-                calls.push(quote_spanned!(ty.span()=> __doc.path_param::<#ty>(#name);));
+                // A string parameter cannot fail to parse; any other can (400).
+                validated |= !matches!(shape(ty), Shape::Text);
+                let schema = schema(&shape(ty), strict);
+                calls.push(quote!({ let __schema = #schema; __doc.path_param(#name, __schema); }));
             }
             Source::Query => {
                 validated = true;
-                calls.push(quote_spanned!(ty.span()=> __doc.query::<#ty>();));
+                let schema = schema(&Shape::Typed(ty), strict);
+                calls.push(quote!({ let __schema = #schema; __doc.query(__schema); }));
             }
             Source::Header(name) => {
-                let shape = shape(ty);
-                let schema = schema(&shape);
-                calls.push(quote!(__doc.header_param(#name, #schema);));
+                let schema = schema(&shape(ty), strict);
+                calls
+                    .push(quote!({ let __schema = #schema; __doc.header_param(#name, __schema); }));
             }
             Source::Body => {
                 validated = true;
                 body = true;
-                if let Some(content) = content(&shape(ty)) {
-                    calls.push(quote!(let __content = #content; __doc.body(__content);));
+                if api.body.is_none() {
+                    if let Some(content) = content(&shape(ty), strict) {
+                        calls.push(quote!({ let __content = #content; __doc.body(__content); }));
+                    }
                 }
             }
             Source::Upload(upload) => {
@@ -263,14 +300,24 @@ pub fn route_doc(ctl: &Controller, route: &Route) -> TokenStream {
             _ => {}
         }
     }
+    if let Some(ty) = &api.body {
+        validated = true;
+        body = true;
+        if let Some(content) = content(&shape(ty), true) {
+            calls.push(quote!({ let __content = #content; __doc.body(__content); }));
+        }
+    }
     let status = route.status;
     let success = if route.sse {
         Some(quote!(("text/event-stream", __doc.text())))
     } else {
-        route.output.as_ref().and_then(|ty| content(&shape(ty)))
+        route
+            .output
+            .as_ref()
+            .and_then(|ty| content(&shape(ty), strict))
     };
     match success {
-        Some(content) => calls.push(quote!(let __content = #content; __doc.response(#status, ::core::option::Option::Some(__content));)),
+        Some(content) => calls.push(quote!({ let __content = #content; __doc.response(#status, ::core::option::Option::Some(__content)); })),
         None => calls.push(quote!(__doc.response(#status, ::core::option::Option::None);)),
     }
     // The errors the route can answer with, in Nest's bodies.
@@ -325,7 +372,7 @@ pub fn route_doc(ctl: &Controller, route: &Route) -> TokenStream {
         let description = opt_str(&response.description);
         let content = match &response.body {
             Some(ty) => {
-                let content = content(&shape(ty));
+                let content = content(&shape(ty), true);
                 match content {
                     Some(c) => quote!(::core::option::Option::Some(#c)),
                     None => quote!(::core::option::Option::None),

@@ -71,7 +71,7 @@ pub fn take(edge: &mut Edge, attr: &Attribute, diags: &mut Diagnostics) -> bool 
         "version" => edge.versions.extend(versions(attr, diags)),
         "use_interceptors" => edge.interceptors.extend(components(attr, name, diags)),
         "use_filters" => edge.filters.extend(components(attr, name, diags)),
-        "api_tags" | "api_operation" | "api_response" | "api_bearer_auth"
+        "api_tags" | "api_operation" | "api_response" | "api_body" | "api_bearer_auth"
         | "api_exclude_endpoint" => super::api::take(&mut edge.api, name, attr, diags),
         _ => unreachable!("listed in EDGE_ATTRS"),
     }

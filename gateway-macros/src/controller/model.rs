@@ -48,6 +48,8 @@ pub struct ApiDocs {
     pub description: Option<LitStr>,
     /// `#[api_response(status = 404, description = "..", body = T)]`, in order.
     pub responses: Vec<ApiResponse>,
+    /// `#[api_body(T)]`: the body's documented type (the handler may take it raw).
+    pub body: Option<Type>,
     /// `#[api_bearer_auth]` / `#[api_bearer_auth("name")]`: the security scheme's name.
     pub bearer: Option<String>,
     /// `#[api_exclude_endpoint]`: left out of the document.
