@@ -215,7 +215,8 @@ pub struct HealthController {
 #[controller("health")]
 #[public]
 #[api_tags("health")]
-#[api_response(status = 503, description = "A service is down (terminus's body)")]
+#[api_response(status = 200, description = "The Health Check is successful", body = HealthCheckResult)]
+#[api_response(status = 503, description = "The Health Check is not successful", body = HealthCheckResult)]
 impl HealthController {
     #[get("")]
     async fn ready(&self) -> Result<HealthCheckResult, HttpException> {

@@ -6,7 +6,8 @@ use utoipa::{PartialSchema, ToSchema};
 
 use crate::health::HealthCheckResult;
 
-/// terminus's check result, as `@HealthCheck()` documents it.
+/// terminus's check result, as `@HealthCheck()` documents it (one schema for both answers:
+/// `ok`/`degraded` with 200, `error`/`shutting_down` with 503).
 impl PartialSchema for HealthCheckResult {
     fn schema() -> RefOr<Schema> {
         let indicators = || {
@@ -15,7 +16,20 @@ impl PartialSchema for HealthCheckResult {
                 .additional_properties(Some(
                     ObjectBuilder::new()
                         .schema_type(Type::Object)
-                        .property("status", ObjectBuilder::new().schema_type(Type::String))
+                        .property(
+                            "status",
+                            ObjectBuilder::new()
+                                .schema_type(Type::String)
+                                .enum_values(Some(["up", "degraded", "down"])),
+                        )
+                        .property(
+                            "responseTime",
+                            ObjectBuilder::new()
+                                .schema_type(Type::Number)
+                                .description(Some(
+                                    "Time the health indicator took to respond, in ms",
+                                )),
+                        )
                         .required("status"),
                 ))
         };
@@ -25,12 +39,11 @@ impl PartialSchema for HealthCheckResult {
                 "status",
                 ObjectBuilder::new()
                     .schema_type(Type::String)
-                    .enum_values(Some(["ok", "error", "shutting_down"])),
+                    .enum_values(Some(["ok", "degraded", "error", "shutting_down"])),
             )
             .property("info", indicators())
             .property("error", indicators())
             .property("details", indicators())
-            .required("status")
             .into()
     }
 }

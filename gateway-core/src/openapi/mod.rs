@@ -227,10 +227,19 @@ impl SwaggerModule {
             }
             let operation = operation(docs, global_guards, &config.security, &mut errors_used);
             for path in served.paths(meta) {
+                let path = openapi_path(&path);
+                // An optional group's parameter is only on the paths that have it.
+                let mut operation = operation.clone();
+                if let Some(parameters) = operation["parameters"].as_array_mut() {
+                    parameters.retain(|p| {
+                        p["in"] != "path"
+                            || p["name"]
+                                .as_str()
+                                .is_some_and(|n| path.contains(&format!("{{{n}}}")))
+                    });
+                }
                 for method in methods(meta) {
-                    let item = paths
-                        .entry(openapi_path(&path))
-                        .or_insert_with(|| json!({}));
+                    let item = paths.entry(path.clone()).or_insert_with(|| json!({}));
                     item[method] = operation.clone();
                 }
             }
