@@ -78,6 +78,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("  curl http://localhost:{gateway_port}/users/42/profile     # 401 without the token");
     println!();
     println!("Operations (public, no token):");
+    println!("  http://localhost:{gateway_port}/docs                 # Swagger UI (the OpenAPI document: /docs-json)");
     println!("  curl http://localhost:{gateway_port}/health         # readiness: a round trip to each service (503 when one is down)");
     println!("  curl http://localhost:{gateway_port}/health/live    # liveness");
     #[cfg(feature = "metrics")]
