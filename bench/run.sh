@@ -117,15 +117,21 @@ count_instructions() {
     echo "valgrind not found: instructions per request not counted (apt-get install valgrind)" >&2
     return 0
   fi
-  local contender bin dir vpid requests ir metrics
+  local contender bin dir vpid requests ir extra
   # `ours+metrics`: the same binary with Prometheus metrics recorded (GATEWAY_METRICS=1).
-  for contender in ours ours+metrics handwritten; do
-    [[ " $CONTENDERS " == *" ${contender%+metrics} "* ]] || continue
+  # `ours+traces`: with its trace spans on and each logged as a JSON line when it closes
+  # (RUST_LOG=info, LOG_FORMAT=json; to /dev/null). `ours` has both off (RUST_LOG=warn).
+  for contender in ours ours+metrics ours+traces handwritten; do
+    [[ " $CONTENDERS " == *" ${contender%+*} "* ]] || continue
     bin=gateway; [[ $contender == handwritten ]] && bin=handwritten-gateway
-    metrics=0; [[ $contender == ours+metrics ]] && metrics=1
+    case $contender in
+      ours+metrics) extra=(GATEWAY_METRICS=1) ;;
+      ours+traces) extra=(RUST_LOG=info LOG_FORMAT=json LOG_SPANS=close) ;;
+      *) extra=(GATEWAY_METRICS=0) ;;
+    esac
     dir=$(mktemp -d)
     ensure_free "$GW"
-    env "${GATEWAY_ENV[@]}" GATEWAY_METRICS=$metrics "${PIN_GATEWAY[@]}" valgrind --tool=callgrind --callgrind-out-file="$dir/cg.%p" "target/release/$bin" >/dev/null 2>&1 &
+    env "${GATEWAY_ENV[@]}" "${extra[@]}" "${PIN_GATEWAY[@]}" valgrind --tool=callgrind --callgrind-out-file="$dir/cg.%p" "target/release/$bin" >/dev/null 2>&1 &
     vpid=$!; PIDS+=("$vpid")
     for _ in $(seq 1 200); do listening "$GW" && break; sleep 0.1; done
     say "$contender under callgrind (pid $vpid)"

@@ -223,7 +223,8 @@ struct Paging {
 /// A type nobody described.
 #[derive(serde::Serialize)]
 struct Undocumented {
-    n: u32,
+    #[serde(rename = "n")]
+    count: u32,
 }
 
 #[injectable]
@@ -251,7 +252,7 @@ struct LooseController;
 impl LooseController {
     #[get("")]
     async fn loose(&self) -> axum::Json<Undocumented> {
-        axum::Json(Undocumented { n: 1 })
+        axum::Json(Undocumented { count: 1 })
     }
 }
 

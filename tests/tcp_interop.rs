@@ -336,7 +336,8 @@ async fn nest_client_against_ours(version: Nest) {
         json!({ "err": { "status": "error", "message": "Internal server error" } })
     );
     assert_eq!(r["unknown"], json!({ "err": NO_MESSAGE_HANDLER }));
-    assert_eq!(r["badPayload"]["err"]["status"], "error");
+    assert_eq!(r["badPayload"]["err"]["statusCode"], 400);
+    assert_eq!(r["badPayload"]["err"]["error"], "Bad Request");
     assert!(r["badPayload"]["err"]["message"]
         .as_str()
         .unwrap()

@@ -2,9 +2,11 @@
 //! users service, the orders service and the gateway, on free ports): the seed's output, byte
 //! for byte (the seed shows it pretty-printed; Nest sends it compact, key order kept).
 
-use std::net::TcpListener;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+mod support;
+
+use std::process::Command;
+
+use support::{free_port, installed, wait_listening, Process};
 
 /// The output the seed prints for `curl http://localhost:3000/users/42/profile`.
 const SEED_OUTPUT: &str = r#"{
@@ -19,42 +21,10 @@ const SEED_OUTPUT: &str = r#"{
 
 const TOKEN: &str = "seed-curl-token";
 
-struct Process(Child);
-
-impl Drop for Process {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
-}
-
 fn start(binary: &str, env: &[(&str, String)]) -> Process {
-    let child = Command::new(binary)
-        .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::null())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .unwrap_or_else(|e| panic!("cannot start {binary}: {e}"));
-    Process(child)
-}
-
-fn wait_listening(port: u16) {
-    let started = Instant::now();
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(
-            started.elapsed() < Duration::from_secs(20),
-            "nothing listens on {port}"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    let mut env = env.to_vec();
+    env.push(("RUST_LOG", "warn".to_owned()));
+    Process::start(binary, &env)
 }
 
 fn curl(args: &[&str]) -> String {
@@ -73,12 +43,7 @@ fn compact(pretty: &str) -> String {
 
 #[test]
 fn the_seed_curl_prints_the_seed_output() {
-    if Command::new("curl").arg("--version").output().is_err() {
-        assert!(
-            std::env::var("CI").as_deref() != Ok("true"),
-            "curl is missing (apt-get install curl)"
-        );
-        eprintln!("skipped: curl is not installed (apt-get install curl)");
+    if !installed("curl", "--version", "apt-get install curl") {
         return;
     }
     let (users, orders, gateway) = (free_port(), free_port(), free_port());

@@ -3,81 +3,28 @@
 //! (`LOG_FORMAT=json`); a request with a W3C `traceparent` yields spans in all three processes
 //! with the caller's trace id, each service's span the child of the gateway's call span.
 
-use std::io::{BufRead, BufReader};
-use std::net::TcpListener;
-use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex};
+mod support;
+
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
+use support::{free_port, installed, wait_listening, Process};
 
 const TOKEN: &str = "traces-token";
 const TRACE_ID: &str = "4bf92f3577b34da6a3ce929d0e0e4736";
 const CALLER_SPAN: &str = "00f067aa0ba902b7";
 const NATS_SERVER: &str = "/usr/sbin/nats-server";
 
-/// A child process whose stdout lines are collected as they come (so it never blocks on a
-/// full pipe); killed when dropped.
-struct Process {
-    child: Child,
-    lines: Arc<Mutex<Vec<String>>>,
-}
-
-impl Process {
-    fn start(binary: &str, env: &[(&str, String)]) -> Process {
-        let mut child = Command::new(binary)
-            .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot start {binary}: {e}"));
-        let lines = Arc::new(Mutex::new(Vec::new()));
-        let stdout = child.stdout.take().expect("piped");
-        let sink = lines.clone();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                sink.lock().unwrap().push(line);
-            }
-        });
-        Process { child, lines }
-    }
-
-    /// The `span` object of every JSON line logged when a span closed.
-    fn closed_spans(&self) -> Vec<Value> {
-        self.lines
-            .lock()
-            .unwrap()
-            .iter()
-            .filter_map(|line| serde_json::from_str::<Value>(line).ok())
-            .filter(|line| line["fields"]["message"] == "close")
-            .map(|line| line["span"].clone())
-            .collect()
-    }
-}
-
-impl Drop for Process {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
-}
-
-fn wait_listening(port: u16) {
-    let started = Instant::now();
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(
-            started.elapsed() < Duration::from_secs(20),
-            "nothing listens on {port}"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
+/// The `span` object of every JSON line `process` logged when a span closed.
+fn closed_spans(process: &Process) -> Vec<Value> {
+    process
+        .lines()
+        .iter()
+        .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+        .filter(|line| line["fields"]["message"] == "close")
+        .map(|line| line["span"].clone())
+        .collect()
 }
 
 /// `curl -s` with `args`: the status code and the body.
@@ -92,41 +39,23 @@ fn curl(args: &[&str]) -> (String, String) {
     (status.to_owned(), body.to_owned())
 }
 
-/// Whether `program` runs; says what to install (skip) or panics under CI.
-fn installed(program: &str, flag: &str, package: &str) -> bool {
-    let ok = Command::new(program).arg(flag).output().is_ok();
-    if !ok {
-        assert!(
-            std::env::var("CI").as_deref() != Ok("true"),
-            "{package} is missing (apt-get install {package}); CI must not skip"
-        );
-        eprintln!("skipped: {package} is not installed (apt-get install {package})");
-    }
-    ok
-}
-
 fn spans_named<'a>(spans: &'a [Value], name: &str) -> Vec<&'a Value> {
     spans.iter().filter(|s| s["name"] == name).collect()
 }
 
 #[test]
 fn one_trace_id_crosses_the_gateway_and_both_services() {
-    if !installed("curl", "--version", "curl")
-        || !installed(NATS_SERVER, "--version", "nats-server")
+    if !installed("curl", "--version", "apt-get install curl")
+        || !installed(NATS_SERVER, "--version", "apt-get install nats-server")
     {
         return;
     }
     let nats_port = free_port();
-    let nats = Command::new(NATS_SERVER)
-        .args(["-a", "127.0.0.1", "-p", &nats_port.to_string()])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("nats-server starts");
-    let _nats = Process {
-        child: nats,
-        lines: Arc::default(),
-    };
+    let _nats = Process::spawn(
+        Command::new(NATS_SERVER)
+            .args(["-a", "127.0.0.1", "-p", &nats_port.to_string()])
+            .stderr(Stdio::null()),
+    );
     wait_listening(nats_port);
 
     let gateway_port = free_port();
@@ -172,9 +101,9 @@ fn one_trace_id_crosses_the_gateway_and_both_services() {
     // Spans are logged as they close, the services' before the gateway's answer is sent.
     std::thread::sleep(Duration::from_millis(300));
 
-    let gateway_spans = gateway.closed_spans();
-    let users_spans = users.closed_spans();
-    let orders_spans = orders.closed_spans();
+    let gateway_spans = closed_spans(&gateway);
+    let users_spans = closed_spans(&users);
+    let orders_spans = closed_spans(&orders);
 
     // The gateway continues the caller's trace.
     let requests = spans_named(&gateway_spans, "request");

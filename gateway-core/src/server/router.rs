@@ -74,7 +74,7 @@ impl MessageRouter {
 
     /// Handles requests for `pattern`: the payload is deserialized into `D`, the handler's
     /// `Ok` value is the reply, its `Err` the `err`. A payload that does not deserialize is
-    /// answered with `{"status":"error","message":"Invalid payload for <pattern>: ..."}`; a
+    /// answered with `{"statusCode":400,"message":"Invalid payload for <pattern>: ..","error":"Bad Request"}`; a
     /// panic with Nest's `Internal server error`.
     pub fn message<D, F, Fut>(mut self, pattern: impl Into<Pattern>, handler: F) -> Self
     where
@@ -237,7 +237,7 @@ impl MessageRouter {
 /// A message or event handler's payload: any `DeserializeOwned` type, or
 /// [`Valid<T>`](crate::http::Valid) (validated as a `#[body]` is: Nest's `ValidationPipe` on a
 /// payload). A payload that does not decode is answered with
-/// `{"status":"error","message":"Invalid payload for <pattern>: .."}`; one that does not
+/// `{"statusCode":400,"message":"Invalid payload for <pattern>: ..","error":"Bad Request"}`; one that does not
 /// validate with the `ValidationPipe`'s 400 body as the `err`
 /// (`{"statusCode":400,"message":[..],"error":"Bad Request"}`, which a Nest gateway answers
 /// as a 400).
@@ -250,7 +250,13 @@ impl<T: DeserializeOwned + Send + 'static> FromPayload for T {
     fn from_payload(route: &str, data: &[u8]) -> Result<Self, RpcException> {
         serde_json::from_slice(data).map_err(|error| {
             tracing::warn!(pattern = route, %error, "payload does not match the handler's type");
-            RpcException::new(format!("Invalid payload for {route}: {error}"))
+            // Nest's `BadRequestException` body: a gateway (Nest's too: its exception filter
+            // replies with an error's `statusCode`) answers 400, as for a `Valid<T>` payload.
+            RpcException::new(serde_json::json!({
+                "statusCode": 400,
+                "message": format!("Invalid payload for {route}: {error}"),
+                "error": "Bad Request",
+            }))
         })
     }
 }
@@ -347,7 +353,7 @@ mod tests {
             ]
         );
         let bad = replies(&router, r#"{"cmd":"sum","v":1}"#, r#""nope""#).await;
-        assert!(bad[0].starts_with(r#"{"err":{"status":"error","message":"Invalid payload for {\"cmd\":\"sum\",\"v\":1}: invalid type"#), "{bad:?}");
+        assert!(bad[0].starts_with(r#"{"err":{"statusCode":400,"message":"Invalid payload for {\"cmd\":\"sum\",\"v\":1}: invalid type"#), "{bad:?}");
     }
 
     #[tokio::test]

@@ -1,0 +1,108 @@
+//! What the tests that run the example binaries as processes share: starting them (their
+//! stdout collected), free ports, waiting for a port, and tools that may be missing.
+
+#![allow(dead_code)] // each test file uses its part
+
+use std::io::{BufRead, BufReader};
+use std::net::TcpListener;
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// A child process whose stdout lines are collected as they come (so it never blocks on a
+/// full pipe); killed when dropped.
+pub struct Process {
+    child: Child,
+    lines: Arc<Mutex<Vec<String>>>,
+}
+
+impl Process {
+    /// Starts `binary` with `env` (stderr inherited).
+    pub fn start(binary: &str, env: &[(&str, String)]) -> Process {
+        Self::spawn(Command::new(binary).envs(env.iter().map(|(k, v)| (*k, v.as_str()))))
+    }
+
+    /// Starts `command`, collecting its stdout (its stderr as the command says: inherited by
+    /// default).
+    pub fn spawn(command: &mut Command) -> Process {
+        let mut child = command
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {command:?}: {e}"));
+        let lines = Arc::new(Mutex::new(Vec::new()));
+        let stdout = child.stdout.take().expect("piped");
+        let sink = lines.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                sink.lock().unwrap().push(line);
+            }
+        });
+        Process { child, lines }
+    }
+
+    /// The stdout lines so far.
+    pub fn lines(&self) -> Vec<String> {
+        self.lines.lock().unwrap().clone()
+    }
+}
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+pub fn wait_listening(port: u16) {
+    let started = Instant::now();
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "nothing listens on {port}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Whether `program` runs (with `flag`); if not, says what to install and the test skips, or
+/// panics under `CI=true`, where nothing skips.
+pub fn installed(program: &str, flag: &str, install: &str) -> bool {
+    let ok = Command::new(program)
+        .arg(flag)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok();
+    if !ok {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "{program} is missing ({install}); CI must not skip"
+        );
+        eprintln!("skipped: {program} is not installed ({install})");
+    }
+    ok
+}
+
+/// The demo (users and orders services and the gateway in one process) on free ports, with
+/// `token`: the process and the gateway's port, once it listens.
+pub fn demo(token: &str, env: &[(&str, String)]) -> (Process, u16) {
+    let gateway = free_port();
+    let mut all = vec![
+        ("USERS_SERVICE_PORT", free_port().to_string()),
+        ("ORDERS_SERVICE_PORT", free_port().to_string()),
+        ("GATEWAY_PORT", gateway.to_string()),
+        ("GATEWAY_TOKEN", token.to_owned()),
+        ("RUST_LOG", "warn".to_owned()),
+    ];
+    all.extend(env.iter().cloned());
+    let process = Process::start(env!("CARGO_BIN_EXE_demo"), &all);
+    wait_listening(gateway);
+    (process, gateway)
+}
