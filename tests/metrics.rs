@@ -98,3 +98,46 @@ async fn routes_and_client_calls_are_counted_and_timed() {
         "the scrape itself is not a route of the app"
     );
 }
+
+#[injectable]
+struct PingController;
+
+#[controller("p")]
+impl PingController {
+    #[get("ping")]
+    async fn ping(&self) -> &'static str {
+        "pong"
+    }
+}
+
+#[module(controllers = [PingController])]
+struct PingModule;
+
+/// `/metrics` on a port of its own: not on the app's, and stopped with the app.
+#[tokio::test]
+async fn metrics_on_their_own_port() {
+    let mut app = NestFactory::create::<PingModule>().await.unwrap();
+    let metrics = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let metrics_addr = metrics.local_addr().unwrap();
+    app.enable_metrics_on(metrics).unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let serving = tokio::spawn(app.serve(listener, async {
+        let _ = stopped.await;
+    }));
+
+    assert_eq!(http_request(addr, "GET", "/p/ping", &[], "").await.0, 200);
+    assert_eq!(http_request(addr, "GET", "/metrics", &[], "").await.0, 404);
+    let (status, _, text) = http_request(metrics_addr, "GET", "/metrics", &[], "").await;
+    assert_eq!(status, 200);
+    let line = r#"http_requests_total{method="GET",route="/p/ping",status="2xx"} 1"#;
+    assert!(text.lines().any(|l| l == line), "no `{line}` in:\n{text}");
+
+    let _ = stop.send(());
+    serving.await.unwrap().unwrap();
+    assert!(
+        tokio::net::TcpStream::connect(metrics_addr).await.is_err(),
+        "the metrics port closes with the app"
+    );
+}

@@ -331,7 +331,11 @@ where
     let listener = tokio::net::TcpListener::bind(("0.0.0.0", port)).await?;
     println!("{name} listening on http://localhost:{port}");
     #[cfg(feature = "metrics")]
-    if config.get_str("GATEWAY_METRICS") == Some("1") {
+    if let Some(metrics_port) = config.get::<u16>("GATEWAY_METRICS_PORT") {
+        let metrics = tokio::net::TcpListener::bind(("0.0.0.0", metrics_port)).await?;
+        app.enable_metrics_on(metrics)?;
+        println!("metrics on http://localhost:{metrics_port}/metrics");
+    } else if config.get_str("GATEWAY_METRICS") == Some("1") {
         app.enable_metrics()?;
         println!("metrics on http://localhost:{port}/metrics");
     }

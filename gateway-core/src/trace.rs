@@ -19,7 +19,7 @@
 //! Free when off: when no `tracing` subscriber wants these spans (none installed, or a filter
 //! below `info` for their targets), a request or call costs one check of the callsite's
 //! interest and nothing is generated, read or sent. Install a subscriber to turn them on,
-//! e.g. [`logging::init`](crate::logging::init) (feature `logging`: text or JSON logs, each
+//! e.g. `gateway_core::logging::init()` (feature `logging`: text or JSON logs, each
 //! span logged when it closes).
 //!
 //! In a handler, [`TraceContext::current`] is the trace the work belongs to (to log it, or to
@@ -162,22 +162,14 @@ impl TraceContext {
         CURRENT.scope(self, future)
     }
 
-    /// Writes the ids into `span`'s `trace_id`, `span_id` and `parent_span_id` fields.
-    pub(crate) fn record(&self, span: &Span) {
-        span.record(
-            "trace_id",
-            tracing::field::display(format_args!("{:032x}", self.trace_id)),
-        );
-        span.record(
-            "span_id",
-            tracing::field::display(format_args!("{:016x}", self.span_id)),
-        );
-        if let Some(parent) = self.parent_id {
-            span.record(
-                "parent_span_id",
-                tracing::field::display(format_args!("{parent:016x}")),
-            );
-        }
+    /// The ids as span field values: `trace_id`, `span_id`, `parent_span_id` (none for a
+    /// new trace).
+    fn fields(&self) -> (Hex<32>, Hex<16>, Option<Hex<16>>) {
+        (
+            Hex(self.trace_id),
+            Hex(self.span_id.into()),
+            self.parent_id.map(|id| Hex(id.into())),
+        )
     }
 
     /// The headers a call carries for this hop: `traceparent`, and `tracestate` when set.
@@ -190,24 +182,32 @@ impl TraceContext {
     }
 }
 
-/// The span of one HTTP request through `route`.
-pub(crate) fn request_span(request: &axum::extract::Request, route: &'static RouteMeta) -> Span {
-    tracing::info_span!(
-        target: "gateway_core::http",
-        "request",
-        http.request.method = request.method().as_str(),
-        http.route = route.path,
-        http.response.status_code = tracing::field::Empty,
-        request_id = tracing::field::Empty,
-        trace_id = tracing::field::Empty,
-        span_id = tracing::field::Empty,
-        parent_span_id = tracing::field::Empty,
-    )
+/// An id as `W` lower-case hex digits, written straight into a span's field (no string).
+#[derive(Clone, Copy)]
+struct Hex<const W: usize>(u128);
+
+impl<const W: usize> fmt::Display for Hex<W> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:0W$x}", self.0)
+    }
 }
 
-/// The request's hop: the trace its `traceparent` names (one, valid: W3C), else a new one;
-/// recorded on `span` with the request id.
-pub(crate) fn request_hop(request: &axum::extract::Request, span: &Span) -> TraceContext {
+impl<const W: usize> fmt::Debug for Hex<W> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self, f)
+    }
+}
+
+/// The span of one HTTP request through `route` and its hop: the trace its `traceparent`
+/// names (one, valid: W3C), else a new one. `None` (and nothing read) when no subscriber
+/// records it. The span is made with every id at once: a subscriber formats its fields once.
+pub(crate) fn request_span(
+    request: &axum::extract::Request,
+    route: &'static RouteMeta,
+) -> Option<(Span, TraceContext)> {
+    if !tracing::enabled!(target: "gateway_core::http", tracing::Level::INFO) {
+        return None;
+    }
     let headers = request.headers();
     let one = |name: &str| {
         let mut values = headers.get_all(name).iter();
@@ -216,21 +216,38 @@ pub(crate) fn request_hop(request: &axum::extract::Request, span: &Span) -> Trac
             _ => None,
         }
     };
-    let state = headers
+    let mut states = headers
         .get_all(TRACESTATE)
         .iter()
         .filter_map(|v| v.to_str().ok());
     // Several `tracestate` headers are one list (W3C: combined as one comma-separated value).
-    let state = state.collect::<Vec<_>>().join(",");
-    let hop = TraceContext::continued(one(TRACEPARENT), Some(&state));
-    hop.record(span);
-    if let Some(id) = headers
+    let state = match (states.next(), states.next()) {
+        (None, _) => None,
+        (Some(one), None) => Some(std::borrow::Cow::Borrowed(one)),
+        (Some(first), Some(second)) => {
+            let rest: Vec<&str> = states.collect();
+            Some(std::borrow::Cow::Owned(
+                [&[first, second][..], &rest].concat().join(","),
+            ))
+        }
+    };
+    let hop = TraceContext::continued(one(TRACEPARENT), state.as_deref());
+    let (trace_id, span_id, parent_span_id) = hop.fields();
+    let request_id = headers
         .get(crate::http::REQUEST_ID_HEADER)
-        .and_then(|v| v.to_str().ok())
-    {
-        span.record("request_id", id);
-    }
-    hop
+        .and_then(|v| v.to_str().ok());
+    let span = tracing::info_span!(
+        target: "gateway_core::http",
+        "request",
+        http.request.method = request.method().as_str(),
+        http.route = route.path,
+        http.response.status_code = tracing::field::Empty,
+        request_id,
+        trace_id = tracing::field::display(trace_id),
+        span_id = tracing::field::display(span_id),
+        parent_span_id = parent_span_id.map(tracing::field::display),
+    );
+    Some((span, hop))
 }
 
 /// The span of a message (`kind`: `message` or `event`) a microservice handles, and the
@@ -240,17 +257,7 @@ pub(crate) fn handler_span(
     kind: &'static str,
     context: Option<&MessageContext>,
 ) -> Option<(Span, TraceContext)> {
-    let span = tracing::info_span!(
-        target: "gateway_core::server",
-        "rpc.handle",
-        rpc.pattern = pattern,
-        rpc.kind = kind,
-        outcome = tracing::field::Empty,
-        trace_id = tracing::field::Empty,
-        span_id = tracing::field::Empty,
-        parent_span_id = tracing::field::Empty,
-    );
-    if span.is_disabled() {
+    if !tracing::enabled!(target: "gateway_core::server", tracing::Level::INFO) {
         return None;
     }
     let header = |wanted: &str| {
@@ -264,7 +271,17 @@ pub(crate) fn handler_span(
         }
     };
     let hop = TraceContext::continued(header(TRACEPARENT), header(TRACESTATE));
-    hop.record(&span);
+    let (trace_id, span_id, parent_span_id) = hop.fields();
+    let span = tracing::info_span!(
+        target: "gateway_core::server",
+        "rpc.handle",
+        rpc.pattern = pattern,
+        rpc.kind = kind,
+        outcome = tracing::field::Empty,
+        trace_id = tracing::field::display(trace_id),
+        span_id = tracing::field::display(span_id),
+        parent_span_id = parent_span_id.map(tracing::field::display),
+    );
     Some((span, hop))
 }
 
@@ -277,6 +294,11 @@ pub(crate) fn call_span(
     transport: &'static str,
     options: &mut CallOptions,
 ) -> CallSpan {
+    if !tracing::enabled!(target: "gateway_core::client", tracing::Level::INFO) {
+        return CallSpan(None);
+    }
+    let hop = TraceContext::current().map_or_else(TraceContext::root, |t| t.child());
+    let (trace_id, span_id, parent_span_id) = hop.fields();
     let span = tracing::info_span!(
         target: "gateway_core::client",
         "rpc.call",
@@ -284,15 +306,10 @@ pub(crate) fn call_span(
         rpc.pattern = route,
         rpc.transport = transport,
         outcome = tracing::field::Empty,
-        trace_id = tracing::field::Empty,
-        span_id = tracing::field::Empty,
-        parent_span_id = tracing::field::Empty,
+        trace_id = tracing::field::display(trace_id),
+        span_id = tracing::field::display(span_id),
+        parent_span_id = parent_span_id.map(tracing::field::display),
     );
-    if span.is_disabled() {
-        return CallSpan(None);
-    }
-    let hop = TraceContext::current().map_or_else(TraceContext::root, |t| t.child());
-    hop.record(&span);
     let own = options
         .headers
         .iter()

@@ -168,6 +168,27 @@ impl NestApplication {
         Ok(self.merge(crate::metrics::route(handle)))
     }
 
+    /// [`enable_metrics`](Self::enable_metrics), with `GET /metrics` served on `listener`, a
+    /// port of its own (kept off the public one), until the app stops.
+    #[cfg(feature = "metrics")]
+    pub fn enable_metrics_on(
+        &mut self,
+        listener: TcpListener,
+    ) -> Result<&mut Self, crate::metrics::MetricsError> {
+        let handle = crate::metrics::enable()?;
+        let stop = ShutdownHandle::default();
+        let stopped = stop.clone();
+        let task = tokio::spawn(async move {
+            let served = axum::serve(listener, crate::metrics::route(handle))
+                .with_graceful_shutdown(async move { stopped.stopping().await });
+            if let Err(error) = served.await {
+                tracing::error!(%error, "the metrics port stopped");
+            }
+        });
+        self.running.push((stop, task));
+        Ok(self)
+    }
+
     /// Adds a tower layer around every route (axum's `Router::layer`), inside the app-wide
     /// CORS, compression, request-id and security-header layers, outside the global filters.
     pub fn layer<L>(&mut self, layer: L) -> &mut Self

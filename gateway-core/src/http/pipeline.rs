@@ -38,9 +38,8 @@ where
     F: FnOnce(Parts, HttpBody) -> Fut,
     Fut: Future<Output = Response> + Send + 'static,
 {
-    let span = crate::trace::request_span(&request, route);
-    if span.is_disabled() {
-        return run_route(
+    let Some((span, hop)) = crate::trace::request_span(&request, route) else {
+        let run = run_route(
             request,
             route,
             controller,
@@ -48,10 +47,9 @@ where
             interceptors,
             filters,
             handler,
-        )
-        .await;
-    }
-    let hop = crate::trace::request_hop(&request, &span);
+        );
+        return run.await;
+    };
     let run = run_route(
         request,
         route,
