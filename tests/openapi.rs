@@ -235,7 +235,8 @@ struct ItemsController;
 impl ItemsController {
     #[get("{/:id}")]
     async fn list(&self, #[param] id: Option<String>, #[query] paging: Paging) -> Vec<String> {
-        vec![paging.limit.to_string(), id.unwrap_or_default()]
+        let cursor = paging.cursor.unwrap_or_default();
+        vec![paging.limit.to_string(), id.unwrap_or_default(), cursor]
     }
 
     #[get("hidden")]

@@ -5,7 +5,6 @@
 //! subscriber, which turns the spans on.)
 
 #[path = "support/broker_checks.rs"]
-#[allow(dead_code)]
 mod broker_checks;
 
 use std::time::Duration;

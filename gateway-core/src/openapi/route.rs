@@ -62,8 +62,8 @@ pub struct RouteDocs {
 }
 
 /// How generated code finds a type's schema, or records that it has none (autoref
-/// specialization: `(&&Probe::<T>::NEW).describe(doc)` picks [`Described`] when `T` has a
-/// schema, [`Undescribed`] otherwise).
+/// specialization: `(&&Probe::<T>::NEW).describe(doc)` picks `Described` when `T` has a
+/// schema, `Undescribed` otherwise).
 #[doc(hidden)]
 pub mod __probe {
     use std::marker::PhantomData;

@@ -51,7 +51,7 @@ pub fn take(api: &mut ApiDocs, name: &str, attr: &Attribute, diags: &mut Diagnos
                         status = Some(n as u16)
                     }
                     ("description", Value::Str(s)) => description = Some(s),
-                    ("body", Value::Type(t)) => body = Some(t),
+                    ("body", Value::Type(t)) => body = Some(*t),
                     _ => return diags.error_at(attr, USAGE),
                 }
             }
@@ -92,7 +92,7 @@ pub fn take(api: &mut ApiDocs, name: &str, attr: &Attribute, diags: &mut Diagnos
 enum Value {
     Str(LitStr),
     Int(u64),
-    Type(Type),
+    Type(Box<Type>),
 }
 
 /// `key = value, ..` where a value is a string, an integer or a type (`Vec<User>` too).
@@ -107,7 +107,7 @@ fn pairs(attr: &Attribute) -> Option<Vec<(String, Value)>> {
             } else if input.peek(syn::LitInt) {
                 Value::Int(input.parse::<syn::LitInt>()?.base10_parse()?)
             } else {
-                Value::Type(input.parse()?)
+                Value::Type(Box::new(input.parse()?))
             };
             pairs.push((key.to_string(), value));
             if !input.is_empty() {
