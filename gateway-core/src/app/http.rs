@@ -7,7 +7,6 @@ use std::sync::Arc;
 use axum::http::{HeaderName, HeaderValue, Method};
 
 use axum::Router;
-use axum::ServiceExt;
 use tokio::net::{TcpListener, ToSocketAddrs};
 use tower_http::compression::predicate::{NotForContentType, Predicate, SizeAbove};
 use tower_http::compression::CompressionLayer;
@@ -19,6 +18,7 @@ use tower_http::set_header::SetResponseHeaderLayer;
 use super::edge::{Edge, SECURITY_HEADERS};
 use super::microservice::ConnectedMicroservice;
 use super::prefix::{GlobalPrefix, GlobalPrefixOptions};
+use super::serve::HttpLimits;
 use super::settings::{RequestSettings, WithSettings};
 use super::{BootError, HybridAppOptions};
 use crate::di::Container;
@@ -46,6 +46,7 @@ pub struct NestApplication {
     layers: Vec<UserLayer>,
     edge: Edge,
     prefix: Option<GlobalPrefix>,
+    limits: HttpLimits,
 }
 
 /// A user's tower layer, applied to the router at assembly.
@@ -73,6 +74,7 @@ impl NestApplication {
             layers: Vec::new(),
             edge: Edge::default(),
             prefix: None,
+            limits: HttpLimits::default(),
         }
     }
 
@@ -334,6 +336,14 @@ impl NestApplication {
         self
     }
 
+    /// The HTTP server's limits: the header deadline (slowloris and idle keep-alive), the
+    /// largest head (431 above), the most headers, the most open connections. See
+    /// [`HttpLimits`] for the defaults and Node's.
+    pub fn set_http_limits(&mut self, limits: HttpLimits) -> &mut Self {
+        self.limits = limits;
+        self
+    }
+
     /// The largest JSON body a `#[body]` accepts (default 100 kb, as Nest's body parser);
     /// larger is 413 `{"statusCode":413,"message":"request entity too large"}`.
     pub fn set_body_limit(&mut self, bytes: usize) -> &mut Self {
@@ -465,16 +475,11 @@ impl NestApplication {
     ) -> Result<(), BootError> {
         let addr = listener.local_addr().ok();
         tracing::info!(target: "NestApplication", ?addr, "Nest application successfully started");
-        let failed = |source| BootError::Serve {
-            addr: addr.map_or_else(String::new, |a| a.to_string()),
-            source,
-        };
         let running = std::mem::take(&mut self.running);
         let hooks = self.container.hooks();
         let signal = Arc::new(std::sync::OnceLock::<Option<&'static str>>::new());
-        let make = ServiceExt::<axum::extract::Request>::into_make_service_with_connect_info::<
-            std::net::SocketAddr,
-        >(self.into_service());
+        let limits = self.limits.clone();
+        let service = self.into_service();
         let stopping = {
             let (hooks, signal) = (hooks.clone(), signal.clone());
             async move {
@@ -484,13 +489,10 @@ impl NestApplication {
                 hooks.before_stop(name).await;
             }
         };
-        let served = axum::serve(listener, make)
-            .with_graceful_shutdown(stopping)
-            .await
-            .map_err(failed);
+        super::serve::serve(listener, service, limits, stopping).await;
         stop_all(running).await;
         hooks.after_stop(signal.get().copied().flatten()).await;
-        served
+        Ok(())
     }
 }
 
@@ -504,11 +506,20 @@ async fn stop_all(running: Vec<(ShutdownHandle, tokio::task::JoinHandle<()>)>) {
     }
 }
 
+/// A listener on `addr` with nginx's listen queue (see [`HttpLimits`]).
 async fn bind(addr: impl ToSocketAddrs, shown: String) -> Result<TcpListener, BootError> {
-    TcpListener::bind(addr)
-        .await
-        .map_err(|source| BootError::Serve {
-            addr: shown,
-            source,
-        })
+    let failed = |source| BootError::Serve {
+        addr: shown.clone(),
+        source,
+    };
+    let mut last = None;
+    for addr in tokio::net::lookup_host(addr).await.map_err(failed)? {
+        match super::serve::bind(addr) {
+            Ok(listener) => return Ok(listener),
+            Err(error) => last = Some(error),
+        }
+    }
+    Err(failed(last.unwrap_or_else(|| {
+        std::io::Error::new(std::io::ErrorKind::AddrNotAvailable, "no address to bind")
+    })))
 }

@@ -15,6 +15,7 @@ mod edge;
 mod http;
 mod microservice;
 mod prefix;
+mod serve;
 mod settings;
 
 pub use crate::server::Transport;
@@ -25,6 +26,7 @@ pub use microservice::{
 #[cfg(feature = "openapi")]
 pub(crate) use prefix::GlobalPrefix;
 pub use prefix::{ExcludedRoute, GlobalPrefixOptions};
+pub use serve::HttpLimits;
 
 use crate::di::{DiError, Factory, Module};
 use crate::server::ServerError;

@@ -1,0 +1,179 @@
+//! The HTTP server loop: hyper's HTTP/1 with a timer (without one, hyper's header deadline is
+//! silently off), the limits a public server needs, a bound on open connections, and a
+//! graceful stop that lets in-flight requests finish.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::extract::ConnectInfo;
+use hyper::body::Incoming;
+use hyper::server::conn::http1;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::server::graceful::GracefulShutdown;
+use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
+use tower_service::Service;
+
+/// The HTTP server's limits ([`NestApplication::set_http_limits`](super::NestApplication::set_http_limits)),
+/// as Node's and nginx's defaults set them where they have one.
+///
+/// | limit | default | Node | what happens |
+/// | --- | --- | --- | --- |
+/// | [`header_read_timeout`](Self::header_read_timeout) | 10 s | `headersTimeout` 60 s, `keepAliveTimeout` 5 s | from when the server waits for a request (a new connection, or a kept-alive one after its last answer) until the request's head is read; past it the connection closes: slowloris and idle keep-alive alike |
+/// | [`max_header_bytes`](Self::max_header_bytes) | 16 KiB | `maxHeaderSize` 16 KiB | a larger head is answered 431 and the connection closed, as Node does |
+/// | [`max_headers`](Self::max_headers) | 100 | `maxHeadersCount` 2000 (counted, not refused) | more is answered 431 |
+/// | [`max_connections`](Self::max_connections) | 10 000 | unlimited | past it new connections wait in the listen queue (never accepted and left hanging); logged |
+#[derive(Debug, Clone)]
+pub struct HttpLimits {
+    /// See the table; `None`: no deadline.
+    pub header_read_timeout: Option<Duration>,
+    /// The largest request head, in bytes (at least 8 KiB).
+    pub max_header_bytes: usize,
+    /// The most header lines in a request.
+    pub max_headers: usize,
+    /// The most connections open at once.
+    pub max_connections: usize,
+}
+
+impl Default for HttpLimits {
+    fn default() -> Self {
+        HttpLimits {
+            header_read_timeout: Some(Duration::from_secs(10)),
+            max_header_bytes: 16 * 1024,
+            max_headers: 100,
+            max_connections: 10_000,
+        }
+    }
+}
+
+/// The listen queue of [`bind`]: nginx's 511 (tokio's default is 1024 capped by the kernel's
+/// `somaxconn`; a burst of connections beyond the queue has its SYNs dropped).
+pub(crate) const BACKLOG: u32 = 511;
+
+/// A listener on `addr` with [`BACKLOG`].
+pub(crate) fn bind(addr: SocketAddr) -> std::io::Result<TcpListener> {
+    let socket = match addr {
+        SocketAddr::V4(_) => tokio::net::TcpSocket::new_v4()?,
+        SocketAddr::V6(_) => tokio::net::TcpSocket::new_v6()?,
+    };
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(BACKLOG)
+}
+
+/// Serves `service` on `listener` until `stop` completes, then closes idle connections, lets
+/// the others finish their request, and returns once every connection is closed.
+pub(crate) async fn serve<S>(
+    listener: TcpListener,
+    service: S,
+    limits: HttpLimits,
+    stop: impl Future<Output = ()> + Send,
+) where
+    S: Service<
+            axum::extract::Request,
+            Response = axum::response::Response,
+            Error = std::convert::Infallible,
+        > + Clone
+        + Send
+        + 'static,
+    S::Future: Send + 'static,
+{
+    let graceful = GracefulShutdown::new();
+    let slots = Arc::new(Semaphore::new(limits.max_connections.max(1)));
+    let mut builder = http1::Builder::new();
+    builder
+        .timer(TokioTimer::new())
+        .header_read_timeout(limits.header_read_timeout)
+        .max_buf_size(limits.max_header_bytes.max(8 * 1024))
+        .max_headers(limits.max_headers);
+    let mut full = Throttled::new(Duration::from_secs(10));
+    let mut failing = Throttled::new(Duration::from_secs(10));
+    tokio::pin!(stop);
+    loop {
+        // A slot first: at the limit, new connections wait in the listen queue.
+        let slot = if slots.available_permits() == 0 {
+            full.note(|count| {
+                tracing::warn!(
+                    max_connections = limits.max_connections,
+                    count,
+                    "connection limit reached: new connections wait in the listen queue"
+                )
+            });
+            tokio::select! {
+                slot = slots.clone().acquire_owned() => slot,
+                () = &mut stop => break,
+            }
+        } else {
+            slots.clone().acquire_owned().await
+        };
+        let Ok(slot) = slot else { break };
+        let (stream, remote) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                Err(error) if is_per_connection(&error) => continue,
+                Err(error) => {
+                    // Out of file descriptors and the like: back off, say so (not once per try).
+                    failing.note(|count| tracing::error!(%error, count, "accept failed; backing off"));
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    continue;
+                }
+            },
+            () = &mut stop => break,
+        };
+        let service = service.clone();
+        let hyper_service = hyper::service::service_fn(move |request: hyper::Request<Incoming>| {
+            let mut request = request.map(axum::body::Body::new);
+            request.extensions_mut().insert(ConnectInfo(remote));
+            let mut service = service.clone();
+            service.call(request)
+        });
+        // No upgrades: the app has no WebSocket routes.
+        let connection = builder.serve_connection(TokioIo::new(stream), hyper_service);
+        let connection = graceful.watch(connection);
+        tokio::spawn(async move {
+            if let Err(error) = connection.await {
+                tracing::trace!(%error, "connection ended with an error");
+            }
+            drop(slot);
+        });
+    }
+    drop(listener);
+    graceful.shutdown().await;
+}
+
+/// Errors of one connection that `accept` reports: the next one may be fine.
+fn is_per_connection(error: &std::io::Error) -> bool {
+    use std::io::ErrorKind::*;
+    matches!(
+        error.kind(),
+        ConnectionRefused | ConnectionAborted | ConnectionReset
+    )
+}
+
+/// Logs a repeated condition at most once per `every`, with how many times it happened.
+struct Throttled {
+    every: Duration,
+    last: Option<Instant>,
+    count: u64,
+}
+
+impl Throttled {
+    fn new(every: Duration) -> Self {
+        Throttled {
+            every,
+            last: None,
+            count: 0,
+        }
+    }
+
+    fn note(&mut self, log: impl FnOnce(u64)) {
+        self.count += 1;
+        if self.last.is_none_or(|last| last.elapsed() >= self.every) {
+            log(self.count);
+            self.last = Some(Instant::now());
+            self.count = 0;
+        }
+    }
+}

@@ -1,0 +1,151 @@
+//! The HTTP server's limits (`HttpLimits`), as an attacker meets them: a head trickled byte
+//! by byte (slowloris) and an idle kept-alive connection are closed at the header deadline; a
+//! head over 16 KiB is Node's 431; past the connection limit new connections wait in the
+//! listen queue and are served once a slot frees; the app's listener has nginx's backlog.
+
+use std::time::{Duration, Instant};
+
+use gateway_core::app::HttpLimits;
+use gateway_core::prelude::*;
+use gateway_tests::*;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+#[injectable]
+struct PingController;
+
+#[controller]
+impl PingController {
+    #[get("ping")]
+    async fn ping(&self) -> &'static str {
+        "pong"
+    }
+}
+
+#[module(controllers = [PingController])]
+struct PingModule;
+
+async fn app_with(limits: HttpLimits) -> std::net::SocketAddr {
+    serve_app::<PingModule>(move |app| {
+        app.set_http_limits(limits);
+    })
+    .await
+}
+
+/// Reads until the peer closes (or `within` passes): what it sent, and whether it closed.
+async fn read_until_closed(stream: &mut TcpStream, within: Duration) -> (String, bool) {
+    let mut seen = Vec::new();
+    let mut buf = [0u8; 4096];
+    let deadline = tokio::time::Instant::now() + within;
+    loop {
+        match tokio::time::timeout_at(deadline, stream.read(&mut buf)).await {
+            Ok(Ok(0)) | Ok(Err(_)) => return (String::from_utf8_lossy(&seen).into_owned(), true),
+            Ok(Ok(n)) => seen.extend_from_slice(&buf[..n]),
+            Err(_) => return (String::from_utf8_lossy(&seen).into_owned(), false),
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_trickled_head_and_an_idle_connection_are_closed_at_the_header_deadline() {
+    let addr = app_with(HttpLimits {
+        header_read_timeout: Some(Duration::from_millis(600)),
+        ..HttpLimits::default()
+    })
+    .await;
+
+    // Slowloris: one header byte every 100 ms never completes the head.
+    let mut slow = TcpStream::connect(addr).await.unwrap();
+    let started = Instant::now();
+    let trickle =
+        b"GET /ping HTTP/1.1\r\nHost: x\r\nX-Slow: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
+    let mut closed_at = None;
+    for byte in trickle {
+        if slow.write_all(&[*byte]).await.is_err() {
+            closed_at = Some(started.elapsed());
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let mut probe = [0u8; 512];
+        if let Ok(Ok(n)) =
+            tokio::time::timeout(Duration::from_millis(1), slow.read(&mut probe)).await
+        {
+            if n == 0 || String::from_utf8_lossy(&probe[..n]).contains("408") {
+                closed_at = Some(started.elapsed());
+                break;
+            }
+        }
+    }
+    let closed_at = closed_at.expect("the trickled head was cut off");
+    assert!(
+        closed_at < Duration::from_millis(1500),
+        "closed after {closed_at:?}, the deadline is 600 ms"
+    );
+
+    // Keep-alive: answered, then closed once idle past the deadline.
+    let mut idle = TcpStream::connect(addr).await.unwrap();
+    idle.write_all(b"GET /ping HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await
+        .unwrap();
+    let started = Instant::now();
+    let (seen, closed) = read_until_closed(&mut idle, Duration::from_secs(3)).await;
+    assert!(seen.starts_with("HTTP/1.1 200"), "{seen}");
+    assert!(seen.ends_with("pong"), "{seen}");
+    assert!(closed, "the idle connection was kept open");
+    assert!(started.elapsed() < Duration::from_millis(1500));
+
+    // A normal client is unaffected.
+    assert_eq!(http_request(addr, "GET", "/ping", &[], "").await.0, 200);
+}
+
+#[tokio::test]
+async fn a_head_over_16_kib_is_431_as_in_node() {
+    let addr = app_with(HttpLimits::default()).await;
+    let big = "a".repeat(20 * 1024);
+    let mut stream = TcpStream::connect(addr).await.unwrap();
+    let request = format!("GET /ping HTTP/1.1\r\nHost: x\r\nX-Big: {big}\r\n\r\n");
+    let _ = stream.write_all(request.as_bytes()).await;
+    let (seen, closed) = read_until_closed(&mut stream, Duration::from_secs(3)).await;
+    assert!(seen.starts_with("HTTP/1.1 431"), "{seen}");
+    assert!(closed, "the connection is closed after a 431");
+
+    // A head under the limit (12 KiB of headers) is served.
+    let fine = "b".repeat(12 * 1024);
+    let (status, _, body) = http_request(addr, "GET", "/ping", &[("X-Fine", &fine)], "").await;
+    assert_eq!((status, body.as_str()), (200, "pong"));
+
+    // Too many header lines: 431 too.
+    let mut stream = TcpStream::connect(addr).await.unwrap();
+    let many: String = (0..150).map(|i| format!("X-H{i}: v\r\n")).collect();
+    let request = format!("GET /ping HTTP/1.1\r\nHost: x\r\n{many}\r\n");
+    let _ = stream.write_all(request.as_bytes()).await;
+    let (seen, _) = read_until_closed(&mut stream, Duration::from_secs(3)).await;
+    assert!(seen.starts_with("HTTP/1.1 431"), "{seen}");
+}
+
+#[tokio::test]
+async fn past_the_connection_limit_new_connections_wait_then_are_served() {
+    let addr = app_with(HttpLimits {
+        max_connections: 2,
+        header_read_timeout: Some(Duration::from_secs(30)),
+        ..HttpLimits::default()
+    })
+    .await;
+    // Two idle connections hold both slots.
+    let first = TcpStream::connect(addr).await.unwrap();
+    let _second = TcpStream::connect(addr).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+
+    // A third connects (the kernel queues it) but is not served while both are held.
+    let waiting = tokio::spawn(async move { http_request(addr, "GET", "/ping", &[], "").await });
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    assert!(!waiting.is_finished(), "served past the limit");
+
+    // One closes: the waiting one is served, not dropped.
+    drop(first);
+    let (status, _, body) = tokio::time::timeout(Duration::from_secs(5), waiting)
+        .await
+        .expect("served once a slot freed")
+        .unwrap();
+    assert_eq!((status, body.as_str()), (200, "pong"));
+}
