@@ -1,7 +1,8 @@
 //! The HTTP server's limits (`HttpLimits`), as an attacker meets them: a head trickled byte
 //! by byte (slowloris) and an idle kept-alive connection are closed at the header deadline; a
 //! head over 16 KiB is Node's 431; past the connection limit new connections wait in the
-//! listen queue and are served once a slot frees; the app's listener has nginx's backlog.
+//! listen queue and are served once a slot frees; a body trickled past its deadline is 408 and
+//! a malformed chunked body 400, each closing the connection.
 
 use std::time::{Duration, Instant};
 
@@ -19,6 +20,11 @@ impl PingController {
     #[get("ping")]
     async fn ping(&self) -> &'static str {
         "pong"
+    }
+
+    #[post("echo")]
+    async fn echo(&self, #[body] body: serde_json::Value) -> serde_json::Value {
+        body
     }
 }
 
@@ -148,4 +154,78 @@ async fn past_the_connection_limit_new_connections_wait_then_are_served() {
         .expect("served once a slot freed")
         .unwrap();
     assert_eq!((status, body.as_str()), (200, "pong"));
+}
+
+/// Writes `head` and then `chunks`, one every `pause`, and reads the answer.
+async fn send_slowly(
+    addr: std::net::SocketAddr,
+    head: &str,
+    chunks: &[&str],
+    pause: Duration,
+) -> (String, bool) {
+    let mut stream = TcpStream::connect(addr).await.unwrap();
+    stream.write_all(head.as_bytes()).await.unwrap();
+    for chunk in chunks {
+        tokio::time::sleep(pause).await;
+        if stream.write_all(chunk.as_bytes()).await.is_err() {
+            break;
+        }
+    }
+    read_until_closed(&mut stream, Duration::from_secs(5)).await
+}
+
+#[tokio::test]
+async fn a_trickled_body_is_408_and_a_malformed_chunked_body_400() {
+    let addr = app_with(HttpLimits {
+        body_read_timeout: Duration::from_millis(500),
+        ..HttpLimits::default()
+    })
+    .await;
+    let head = "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n";
+
+    // One byte every 150 ms: cut at the deadline, with Nest's RequestTimeoutException body.
+    let started = Instant::now();
+    let trickle: Vec<&str> = std::iter::repeat_n("1\r\n \r\n", 40).collect();
+    let (seen, closed) = send_slowly(addr, head, &trickle, Duration::from_millis(150)).await;
+    assert!(seen.starts_with("HTTP/1.1 408"), "{seen}");
+    assert!(
+        seen.to_ascii_lowercase().contains("connection: close"),
+        "{seen}"
+    );
+    assert!(
+        seen.ends_with(r#"{"message":"Request Timeout","statusCode":408}"#),
+        "{seen}"
+    );
+    assert!(closed);
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        started.elapsed()
+    );
+
+    // Bad chunk sizes: 400 (not 413), and the connection is not read further.
+    for bad in [
+        "zz\r\nabc\r\n0\r\n\r\n",
+        "ffffffffffffffffffff\r\nabc\r\n0\r\n\r\n",
+        "-1\r\nabc\r\n0\r\n\r\n",
+    ] {
+        let (seen, closed) = send_slowly(addr, head, &[bad], Duration::ZERO).await;
+        assert!(seen.starts_with("HTTP/1.1 400"), "{bad:?}: {seen}");
+        assert!(
+            seen.ends_with(r#"{"message":"Bad Request","statusCode":400}"#),
+            "{bad:?}: {seen}"
+        );
+        assert!(closed, "{bad:?}");
+    }
+
+    // A body that arrives in time is served.
+    let (status, _, body) = http_request(
+        addr,
+        "POST",
+        "/echo",
+        &[("Content-Type", "application/json")],
+        r#"{"ok":true}"#,
+    )
+    .await;
+    assert_eq!((status, body.as_str()), (201, r#"{"ok":true}"#));
 }

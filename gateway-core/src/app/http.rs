@@ -232,6 +232,9 @@ impl NestApplication {
             interceptors: (!self.global_interceptors.is_empty())
                 .then(|| GlobalInterceptors(self.global_interceptors.into())),
             body_limit: self.edge.body_limit.map(BodyLimit),
+            body_read_timeout: (self.limits.body_read_timeout
+                != crate::http::DEFAULT_BODY_READ_TIMEOUT)
+                .then_some(crate::http::BodyReadTimeout(self.limits.body_read_timeout)),
             validation: self.edge.validation,
             trust_proxy: self.edge.trust_proxy.map(TrustProxy),
         };

@@ -25,6 +25,7 @@ use tower_service::Service;
 /// | [`max_header_bytes`](Self::max_header_bytes) | 16 KiB | `maxHeaderSize` 16 KiB | a larger head is answered 431 and the connection closed, as Node does |
 /// | [`max_headers`](Self::max_headers) | 100 | `maxHeadersCount` 2000 (counted, not refused) | more is answered 431 |
 /// | [`max_connections`](Self::max_connections) | 10 000 | unlimited | past it new connections wait in the listen queue (never accepted and left hanging); logged |
+/// | [`body_read_timeout`](Self::body_read_timeout) | 60 s | `requestTimeout` 300 s | a body (`#[body]`, raw or multipart) still arriving is answered 408 and the connection closed |
 #[derive(Debug, Clone)]
 pub struct HttpLimits {
     /// See the table; `None`: no deadline.
@@ -35,6 +36,8 @@ pub struct HttpLimits {
     pub max_headers: usize,
     /// The most connections open at once.
     pub max_connections: usize,
+    /// How long a request body may take to arrive, whole.
+    pub body_read_timeout: Duration,
 }
 
 impl Default for HttpLimits {
@@ -44,6 +47,7 @@ impl Default for HttpLimits {
             max_header_bytes: 16 * 1024,
             max_headers: 100,
             max_connections: 10_000,
+            body_read_timeout: crate::http::DEFAULT_BODY_READ_TIMEOUT,
         }
     }
 }

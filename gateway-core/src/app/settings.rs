@@ -5,7 +5,8 @@ use std::sync::Arc;
 use axum::response::Response;
 
 use crate::http::{
-    on_panic, BodyLimit, GlobalGuards, GlobalInterceptors, TrustProxy, ValidationOptions,
+    on_panic, BodyLimit, BodyReadTimeout, GlobalGuards, GlobalInterceptors, TrustProxy,
+    ValidationOptions,
 };
 
 /// What every request carries from the app's settings (global guards and interceptors, body
@@ -15,6 +16,7 @@ pub(super) struct RequestSettings {
     pub guards: Option<GlobalGuards>,
     pub interceptors: Option<GlobalInterceptors>,
     pub body_limit: Option<BodyLimit>,
+    pub body_read_timeout: Option<BodyReadTimeout>,
     pub validation: Option<ValidationOptions>,
     pub trust_proxy: Option<TrustProxy>,
 }
@@ -30,6 +32,9 @@ impl RequestSettings {
         }
         if let Some(limit) = self.body_limit {
             extensions.insert(limit);
+        }
+        if let Some(timeout) = self.body_read_timeout {
+            extensions.insert(timeout);
         }
         if let Some(trust) = self.trust_proxy {
             extensions.insert(trust);

@@ -32,6 +32,8 @@ pub struct HttpException {
     status: StatusCode,
     body: Value,
     cause: Option<Arc<ExceptionCause>>,
+    /// The connection closes after this answer (the request could not be read whole).
+    close: bool,
 }
 
 /// Two exceptions are equal when they answer the same (status and body).
@@ -191,7 +193,15 @@ impl HttpException {
             status,
             body,
             cause: None,
+            close: false,
         }
+    }
+
+    /// The same answer, after which the connection closes (`Connection: close`): for a
+    /// request whose body could not be read whole, so nothing after it can be trusted.
+    pub fn closing(mut self) -> Self {
+        self.close = true;
+        self
     }
 
     /// The subclass shape: `{message, error, statusCode}`, or `{message, statusCode}` with no
@@ -217,6 +227,7 @@ impl HttpException {
             status,
             body,
             cause: None,
+            close: false,
         }
     }
 
@@ -294,6 +305,11 @@ impl IntoResponse for HttpException {
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/json; charset=utf-8"),
         );
+        if self.close {
+            response
+                .headers_mut()
+                .insert(header::CONNECTION, HeaderValue::from_static("close"));
+        }
         // Kept for exception filters, which run on responses.
         response.extensions_mut().insert(self);
         response

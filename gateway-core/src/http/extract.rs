@@ -16,6 +16,15 @@ pub const DEFAULT_BODY_LIMIT: usize = 100 * 1024;
 #[derive(Debug, Clone, Copy)]
 pub struct BodyLimit(pub usize);
 
+/// How long a request body may take to arrive, whole, by default: nginx's
+/// `client_body_timeout` (60 s) as a total, where Node's `requestTimeout` is 300 s.
+pub const DEFAULT_BODY_READ_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// A request extension that changes how long a body may take to arrive (set by the app from
+/// `HttpLimits::body_read_timeout`).
+#[derive(Debug, Clone, Copy)]
+pub struct BodyReadTimeout(pub std::time::Duration);
+
 /// The request body as JSON, for `#[body] dto: T`, with Nest's answers to bad bodies:
 ///
 /// | request | answer |
@@ -24,6 +33,8 @@ pub struct BodyLimit(pub usize);
 /// | a JSON scalar (`5`, `"x"`): Express's strict parser | 400, same shape |
 /// | JSON that does not fit `T` | 400, same shape, naming the field |
 /// | more than 100 kb ([`BodyLimit`]) | 413 `{"statusCode":413,"message":"request entity too large"}` |
+/// | a body still arriving after 60 s ([`BodyReadTimeout`]) | 408 `{"message":"Request Timeout","statusCode":408}`, the connection closed |
+/// | a malformed body (bad chunked framing) | 400 `{"message":"Bad Request","statusCode":400}`, the connection closed |
 /// | `application/x-www-form-urlencoded` | parsed as Express's extended parser does (`qs`): `a[b]=1&c[]=2` is `{"a":{"b":"1"},"c":["2"]}`, values are strings; over 1000 parameters 413 `too many parameters`, nested deeper than 32 400 |
 /// | empty, or another type | parsed as `{}`, as the Nest handler would see it |
 #[derive(Debug, Clone, Copy, Default)]
@@ -65,9 +76,33 @@ pub(crate) async fn read_body(
     if announced.is_some_and(|len| len > limit) {
         return Err(too_large());
     }
-    axum::body::to_bytes(body, limit)
-        .await
-        .map_err(|_| too_large())
+    match tokio::time::timeout(body_deadline(parts), axum::body::to_bytes(body, limit)).await {
+        Ok(Ok(bytes)) => Ok(bytes),
+        Ok(Err(error)) if is_length_limit(&error) => Err(too_large()),
+        // The framing is broken (hyper's parse error): the connection cannot be trusted.
+        Ok(Err(_)) => Err(HttpException::bad_request(()).closing()),
+        Err(_) => Err(HttpException::request_timeout(()).closing()),
+    }
+}
+
+/// How long the request's body may take to arrive ([`BodyReadTimeout`]).
+pub(crate) fn body_deadline(parts: &axum::http::request::Parts) -> std::time::Duration {
+    parts
+        .extensions
+        .get::<BodyReadTimeout>()
+        .map_or(DEFAULT_BODY_READ_TIMEOUT, |t| t.0)
+}
+
+/// Whether a body error is the length limit's.
+fn is_length_limit(error: &axum::Error) -> bool {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(error);
+    while let Some(error) = source {
+        if error.is::<http_body_util::LengthLimitError>() {
+            return true;
+        }
+        source = error.source();
+    }
+    false
 }
 
 /// The JSON a body's `bytes` stand for, by the request's content type.

@@ -54,8 +54,8 @@ pub use controller::{
 pub use exception::{ExceptionCause, ExceptionMessage, HttpException};
 pub(crate) use extract::{json_of, json_text, read_body};
 pub use extract::{
-    parse_param, Body, BodyLimit, FromRawBody, BOOLEAN_EXPECTED, DEFAULT_BODY_LIMIT,
-    NUMERIC_EXPECTED, UUID_EXPECTED,
+    parse_param, Body, BodyLimit, BodyReadTimeout, FromRawBody, BOOLEAN_EXPECTED,
+    DEFAULT_BODY_LIMIT, DEFAULT_BODY_READ_TIMEOUT, NUMERIC_EXPECTED, UUID_EXPECTED,
 };
 pub(crate) use filter::{catch_unwind, global_filters, run_filters};
 pub use filter::{ArgumentsHost, DynFilter, ExceptionFilter};

@@ -67,8 +67,20 @@ impl Multipart {
     /// Reads the request's multipart body for `expected` file fields, as multer does: a
     /// request that is not `multipart/form-data` has no files and no fields; a file in another
     /// field, or one too many, is 400 `Unexpected file field - <field>`; a file over its field's size is 413
-    /// `File too large`; a malformed form is busboy's 400.
+    /// `File too large`; a malformed form is busboy's 400; a form still arriving after the
+    /// body deadline is 408, the connection closed.
     pub async fn read(
+        parts: &Parts,
+        body: HttpBody,
+        expected: &[FileField],
+    ) -> Result<Multipart, HttpException> {
+        let deadline = super::extract::body_deadline(parts);
+        tokio::time::timeout(deadline, Self::read_form(parts, body, expected))
+            .await
+            .unwrap_or_else(|_| Err(HttpException::request_timeout(()).closing()))
+    }
+
+    async fn read_form(
         parts: &Parts,
         body: HttpBody,
         expected: &[FileField],
