@@ -22,6 +22,11 @@ impl PingController {
         "pong"
     }
 
+    #[get("users/:id")]
+    async fn user(&self, #[param] id: String) -> String {
+        id
+    }
+
     #[post("echo")]
     async fn echo(&self, #[body] body: serde_json::Value) -> serde_json::Value {
         body
@@ -228,4 +233,20 @@ async fn a_trickled_body_is_408_and_a_malformed_chunked_body_400() {
     )
     .await;
     assert_eq!((status, body.as_str()), (201, r#"{"ok":true}"#));
+}
+
+/// A path parameter that is not UTF-8 once decoded is Express's 400, in Nest's JSON (axum's
+/// text/plain before).
+#[tokio::test]
+async fn an_undecodable_path_parameter_is_nests_json_400() {
+    let addr = app_with(HttpLimits::default()).await;
+    let (status, head, body) = http_request(addr, "GET", "/users/%FF", &[], "").await;
+    assert_eq!(status, 400);
+    assert!(header(&head, "content-type").is_some_and(|t| t.starts_with("application/json")));
+    assert_eq!(
+        body,
+        r#"{"message":"Failed to decode param '%FF'","error":"Bad Request","statusCode":400}"#
+    );
+    let (status, _, body) = http_request(addr, "GET", "/users/%C3%A9", &[], "").await;
+    assert_eq!((status, body.as_str()), (200, "é"));
 }

@@ -106,11 +106,26 @@ pub fn guard_instance<G: CanActivate>(guard: Arc<G>) -> Arc<dyn DynGuard> {
     guard
 }
 
-/// The route's path parameters.
+/// The route's path parameters. One that is not UTF-8 once decoded (`/users/%FF`) is
+/// Express's 400 `Failed to decode param '%FF'`, in Nest's JSON.
 pub async fn raw_path(parts: &mut Parts) -> Result<RawPathParams, Response> {
     RawPathParams::from_request_parts(parts, &())
         .await
-        .map_err(IntoResponse::into_response)
+        .map_err(|rejection| {
+            let segment = parts
+                .uri
+                .path()
+                .split('/')
+                .find(|s| {
+                    percent_encoding::percent_decode_str(s)
+                        .decode_utf8()
+                        .is_err()
+                })
+                .unwrap_or_default();
+            tracing::debug!(%rejection, "a path parameter does not decode");
+            HttpException::bad_request(format!("Failed to decode param '{segment}'"))
+                .into_response()
+        })
 }
 
 /// One typed path parameter (`#[param] id: u64`), with Nest's parse-pipe 400.
