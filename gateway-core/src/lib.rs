@@ -75,6 +75,7 @@ pub mod http;
 #[cfg(feature = "http-client")]
 mod http_client;
 pub mod lifecycle;
+mod log_limit;
 #[cfg(feature = "logging")]
 pub mod logging;
 #[cfg(feature = "metrics")]

@@ -338,32 +338,44 @@ impl From<RpcError> for HttpException {
 impl HttpException {
     fn answer_for(error: &RpcError) -> Self {
         let service = error.service().unwrap_or("the service").to_owned();
+        // One line per service and kind of failure per interval, with how many were left out.
+        let logged = || crate::log_limit::allow(format!("downstream {service} {}", error.kind()));
         match error {
             RpcError::Remote { error: err, .. } => {
                 if let Some((status, message)) = http_error_of(err) {
                     tracing::debug!(%error, "downstream error passed through");
                     return HttpException::new(message, status);
                 }
-                tracing::error!(%error, "downstream error");
+                if let Some(left_out) = logged() {
+                    tracing::error!(%error, left_out, "downstream error");
+                }
                 HttpException::internal()
             }
             RpcError::Connect { .. } | RpcError::ConnectionLost { .. } => {
-                tracing::warn!(%error, "downstream unavailable");
+                if let Some(left_out) = logged() {
+                    tracing::warn!(%error, left_out, "downstream unavailable");
+                }
                 HttpException::service_unavailable(format!("{service} is unavailable"))
             }
             RpcError::Timeout { timeout, .. } => {
-                tracing::warn!(%error, "downstream deadline");
+                if let Some(left_out) = logged() {
+                    tracing::warn!(%error, left_out, "downstream deadline");
+                }
                 HttpException::gateway_timeout(format!(
                     "{service} did not answer within {} ms",
                     timeout.as_millis()
                 ))
             }
             RpcError::Decode { .. } => {
-                tracing::error!(%error, "downstream reply has the wrong shape");
+                if let Some(left_out) = logged() {
+                    tracing::error!(%error, left_out, "downstream reply has the wrong shape");
+                }
                 HttpException::bad_gateway(format!("{service} sent an unexpected reply"))
             }
             _ => {
-                tracing::error!(%error, "downstream call failed");
+                if let Some(left_out) = logged() {
+                    tracing::error!(%error, left_out, "downstream call failed");
+                }
                 HttpException::internal()
             }
         }

@@ -83,10 +83,13 @@ pub(crate) fn dispatch(
                 (None, None) => None,
             };
             let Some(handler) = handler else {
-                tracing::warn!(
-                    pattern = shown(),
-                    "There is no matching message handler defined in the remote service."
-                );
+                if let Some(left_out) = crate::log_limit::allow("no message handler") {
+                    tracing::warn!(
+                        pattern = shown(),
+                        left_out,
+                        "There is no matching message handler defined in the remote service."
+                    );
+                }
                 return Ok(Dispatch::NoHandler { id });
             };
             let reply = handler(data);
@@ -111,10 +114,13 @@ pub(crate) fn dispatch(
                 (None, None) => &[],
             };
             if handlers.is_empty() {
-                tracing::error!(
-                    pattern = shown(),
-                    "There is no matching event handler defined in the remote service."
-                );
+                if let Some(left_out) = crate::log_limit::allow("no event handler") {
+                    tracing::error!(
+                        pattern = shown(),
+                        left_out,
+                        "There is no matching event handler defined in the remote service."
+                    );
+                }
             }
             let runs = handlers
                 .iter()

@@ -249,7 +249,9 @@ pub trait FromPayload: Sized + Send + 'static {
 impl<T: DeserializeOwned + Send + 'static> FromPayload for T {
     fn from_payload(route: &str, data: &[u8]) -> Result<Self, RpcException> {
         serde_json::from_slice(data).map_err(|error| {
-            tracing::warn!(pattern = route, %error, "payload does not match the handler's type");
+            if let Some(left_out) = crate::log_limit::allow("payload does not match") {
+                tracing::warn!(pattern = route, %error, left_out, "payload does not match the handler's type");
+            }
             // Nest's `BadRequestException` body: a gateway (Nest's too: its exception filter
             // replies with an error's `statusCode`) answers 400, as for a `Valid<T>` payload.
             RpcException::new(serde_json::json!({

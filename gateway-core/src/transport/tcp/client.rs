@@ -128,12 +128,20 @@ fn start(
                 Some(Ok(frame)) => match serde_json::from_slice::<Response>(&frame) {
                     Ok(packet) => reader.deliver_parsed(&frame, &packet),
                     Err(error) => {
-                        tracing::error!(service = %service, %error, "Could not parse JSON from the service; closing the connection");
+                        if let Some(left_out) =
+                            crate::log_limit::allow(format!("tcp client {service}: bad JSON"))
+                        {
+                            tracing::error!(service = %service, %error, left_out, "Could not parse JSON from the service; closing the connection");
+                        }
                         break format!("Could not parse JSON: {error}").into();
                     }
                 },
                 Some(Err(error)) => {
-                    tracing::error!(service = %service, %error, "corrupt frame from the service; closing the connection");
+                    if let Some(left_out) =
+                        crate::log_limit::allow(format!("tcp client {service}: corrupt frame"))
+                    {
+                        tracing::error!(service = %service, %error, left_out, "corrupt frame from the service; closing the connection");
+                    }
                     break error.to_string().into();
                 }
                 None => break CONNECTION_CLOSED.into(),

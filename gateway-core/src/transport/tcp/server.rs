@@ -178,7 +178,9 @@ impl TcpServer {
                     }
                     Err(error) => {
                         // Out of file descriptors and the like: back off instead of spinning.
-                        tracing::warn!(%error, "accept failed");
+                        if let Some(left_out) = crate::log_limit::allow("tcp server: accept failed") {
+                            tracing::warn!(%error, left_out, "accept failed");
+                        }
                         tokio::time::sleep(Duration::from_millis(50)).await;
                     }
                 },
@@ -294,18 +296,26 @@ impl ConnectionCtx {
             match next {
                 Some(Ok(frame)) => {
                     if let Err(error) = self.dispatch(frame, &out, permit) {
-                        tracing::error!(%peer, %error, "The invalid received message from tcp server; closing the connection");
+                        if let Some(left_out) =
+                            crate::log_limit::allow("tcp server: invalid message")
+                        {
+                            tracing::error!(%peer, %error, left_out, "The invalid received message from tcp server; closing the connection");
+                        }
                         closed.cancel();
                         break;
                     }
                 }
                 Some(Err(error @ CodecError::CorruptLength { .. })) => {
-                    tracing::error!(%peer, %error, "Corrupted length value of the received data supplied in a packet; closing the connection");
+                    if let Some(left_out) = crate::log_limit::allow("tcp server: corrupt length") {
+                        tracing::error!(%peer, %error, left_out, "Corrupted length value of the received data supplied in a packet; closing the connection");
+                    }
                     closed.cancel();
                     break;
                 }
                 Some(Err(error)) => {
-                    tracing::error!(%peer, %error, "The invalid received message from tcp server; closing the connection");
+                    if let Some(left_out) = crate::log_limit::allow("tcp server: invalid frame") {
+                        tracing::error!(%peer, %error, left_out, "The invalid received message from tcp server; closing the connection");
+                    }
                     closed.cancel();
                     break;
                 }
