@@ -622,3 +622,44 @@ async fn an_event_emitted_just_before_the_client_goes_is_still_delivered() {
     }
     assert_eq!(received.load(std::sync::atomic::Ordering::SeqCst), 20);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn past_the_connection_limit_new_peers_wait_and_idle_ones_can_be_closed() {
+    init_tracing();
+    let options = ServerOptions {
+        max_connections: 1,
+        idle_timeout: Some(Duration::from_millis(300)),
+        ..ServerOptions::default()
+    };
+    let (addr, _stop, _serving) = start("127.0.0.1:0", options).await;
+
+    // The only slot: a call that takes 600 ms (longer than the idle timeout) is not cut.
+    let first = client_for(addr, Duration::from_secs(5));
+    let slow = tokio::spawn({
+        let first = first.clone();
+        async move { first.send::<u64>("sleep", &600u64).await }
+    });
+    tokio::time::sleep(Duration::from_millis(100)).await;
+
+    // A second peer waits in the listen queue while the first holds the slot.
+    let second = client_for(addr, Duration::from_secs(5));
+    let waiting = tokio::spawn(async move { second.send::<Value>("echo", &json!(2)).await });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(!waiting.is_finished(), "served past the connection limit");
+    assert_eq!(slow.await.unwrap().unwrap(), 600, "in flight is not idle");
+
+    // Once the first is idle past the timeout the server closes it: the second is served.
+    let started = Instant::now();
+    let echoed = tokio::time::timeout(Duration::from_secs(5), waiting)
+        .await
+        .expect("served once the idle connection was closed")
+        .unwrap()
+        .unwrap();
+    assert_eq!(echoed, json!(2));
+    assert!(
+        started.elapsed() >= Duration::from_millis(200),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(first.pending_calls(), 0);
+}

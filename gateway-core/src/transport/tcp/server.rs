@@ -57,6 +57,14 @@ pub struct ServerOptions {
     /// most wait for its socket; so a peer that never reads its replies slows itself down
     /// instead of growing our memory (default 1024).
     pub max_in_flight: usize,
+    /// The most connections open at once (default 10 000): past it new connections wait in
+    /// the listen queue until one closes (logged at a bounded rate). Nest has no limit.
+    pub max_connections: usize,
+    /// How long a connection may stay idle (no request in flight, and no whole new one
+    /// received) before the server closes it: after one to two such periods. `None` (Nest's default, and ours): kept open, as a Nest
+    /// client keeps its connection for the next call; a client that finds it closed dials
+    /// again.
+    pub idle_timeout: Option<Duration>,
 }
 
 impl Default for ServerOptions {
@@ -67,6 +75,8 @@ impl Default for ServerOptions {
             incomplete_timeout: DEFAULT_INCOMPLETE_TIMEOUT,
             max_send_buffer: None,
             max_in_flight: DEFAULT_MAX_IN_FLIGHT,
+            max_connections: 10_000,
+            idle_timeout: None,
         }
     }
 }
@@ -158,7 +168,21 @@ impl TcpServer {
         let addr = listener.local_addr().ok();
         tracing::info!(?addr, routes = ?router.message_routes().collect::<Vec<_>>(), events = ?router.event_routes().collect::<Vec<_>>(), "microservice listening");
         let tasks = TaskTracker::new();
+        let slots = Arc::new(Semaphore::new(options.max_connections.max(1)));
         loop {
+            if slots.available_permits() == 0 {
+                if let Some(left_out) = crate::log_limit::allow("tcp server: connection limit") {
+                    tracing::warn!(
+                        max_connections = options.max_connections,
+                        left_out,
+                        "connection limit reached: new connections wait in the listen queue"
+                    );
+                }
+            }
+            let slot = tokio::select! {
+                _ = handle.stopping() => break,
+                slot = slots.clone().acquire_owned() => slot.expect("the semaphore is never closed"),
+            };
             tokio::select! {
                 _ = handle.stopping() => break,
                 accepted = listener.accept() => match accepted {
@@ -173,8 +197,13 @@ impl TcpServer {
                             incomplete_timeout: options.incomplete_timeout,
                             max_send_buffer: options.max_send_buffer,
                             in_flight: Arc::new(Semaphore::new(options.max_in_flight.max(1))),
+                            max_in_flight: options.max_in_flight.max(1),
+                            idle_timeout: options.idle_timeout,
                         };
-                        tasks.spawn(connection.run(socket));
+                        tasks.spawn(async move {
+                            connection.run(socket).await;
+                            drop(slot);
+                        });
                     }
                     Err(error) => {
                         // Out of file descriptors and the like: back off instead of spinning.
@@ -210,6 +239,8 @@ struct ConnectionCtx {
     incomplete_timeout: Duration,
     max_send_buffer: Option<usize>,
     in_flight: Arc<Semaphore>,
+    max_in_flight: usize,
+    idle_timeout: Option<Duration>,
 }
 
 /// One connection's replies on their way to its socket, counted in bytes until the writer
@@ -288,11 +319,25 @@ impl ConnectionCtx {
                 _ = closed.cancelled() => break,
                 _ = self.handle.stopping() => break,
             };
-            let next = tokio::select! {
-                next = next_frame(&mut frames, self.incomplete_timeout) => next,
-                _ = closed.cancelled() => break,
-                _ = self.handle.stopping() => break,
+            // Idle: nothing in flight (this permit is the only one taken) at both ends of an
+            // `idle_timeout` window without a whole request: closed after one to two windows.
+            let idle = || self.in_flight.available_permits() + 1 == self.max_in_flight;
+            let mut frame = std::pin::pin!(next_frame(&mut frames, self.incomplete_timeout));
+            let next = loop {
+                let idle_at_start = idle();
+                tokio::select! {
+                    next = &mut frame => break Some(next),
+                    _ = closed.cancelled() => break None,
+                    _ = self.handle.stopping() => break None,
+                    () = sleep_for(self.idle_timeout) => {
+                        if idle_at_start && idle() {
+                            tracing::debug!(%peer, "idle past the idle timeout; closing the connection");
+                            break None;
+                        }
+                    }
+                }
             };
+            let Some(next) = next else { break };
             match next {
                 Some(Ok(frame)) => {
                     if let Err(error) = self.dispatch(frame, &out, permit) {
@@ -403,5 +448,13 @@ impl Transport {
             let (addr, options) = (addr.clone(), options.clone());
             async move { TcpServer::bind_with(&*addr, router, options).await }
         })
+    }
+}
+
+/// Sleeps for `duration`, or forever without one.
+async fn sleep_for(duration: Option<Duration>) {
+    match duration {
+        Some(duration) => tokio::time::sleep(duration).await,
+        None => std::future::pending().await,
     }
 }
