@@ -663,3 +663,41 @@ async fn past_the_connection_limit_new_peers_wait_and_idle_ones_can_be_closed() 
     );
     assert_eq!(first.pending_calls(), 0);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_frame_trickled_past_its_deadline_is_dropped() {
+    init_tracing();
+    // Bytes every 50 ms keep the stall timer (1 s) from firing; the whole-frame deadline does.
+    let options = ServerOptions {
+        incomplete_timeout: Duration::from_secs(1),
+        frame_deadline: Some(Duration::from_millis(400)),
+        ..ServerOptions::default()
+    };
+    let (addr, _stop, _serving) = start("127.0.0.1:0", options).await;
+    let mut raw = TcpStream::connect(addr).await.unwrap();
+    raw.write_all(b"100000#").await.unwrap();
+    let started = Instant::now();
+    let closed = loop {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        if raw.write_all(b" ").await.is_err() {
+            break started.elapsed();
+        }
+        let mut buf = [0u8; 16];
+        match tokio::time::timeout(Duration::from_millis(1), raw.read(&mut buf)).await {
+            Ok(Ok(0)) | Ok(Err(_)) => break started.elapsed(),
+            _ => {}
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(3),
+            "still open after 3 s"
+        );
+    };
+    assert!(closed >= Duration::from_millis(350), "{closed:?}");
+    assert!(closed < Duration::from_millis(1500), "{closed:?}");
+    // Others are served.
+    let client = client_for(addr, Duration::from_secs(2));
+    assert_eq!(
+        client.send::<Value>("echo", &json!(1)).await.unwrap(),
+        json!(1)
+    );
+}

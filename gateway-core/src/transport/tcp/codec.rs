@@ -44,6 +44,15 @@ pub enum CodecError {
         /// How long nothing arrived.
         idle: std::time::Duration,
     },
+    /// A frame still unfinished after the whole-frame deadline, however steadily its bytes
+    /// came (`ServerOptions::frame_deadline`; Nest has none).
+    #[error("The remote peer did not finish a packet ({buffered} bytes buffered) within {}ms", within.as_millis())]
+    Unfinished {
+        /// Bytes of the unfinished frame.
+        buffered: usize,
+        /// The deadline.
+        within: std::time::Duration,
+    },
     /// The frame is not valid UTF-8, or its length ends inside a character.
     #[error("The invalid received message: {0}")]
     InvalidText(&'static str),

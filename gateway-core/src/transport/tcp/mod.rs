@@ -34,14 +34,21 @@ pub const DEFAULT_INCOMPLETE_TIMEOUT: Duration = Duration::from_secs(30);
 /// of a frame (no new bytes for `idle`) yields [`CodecError::Stalled`]. Waiting for the
 /// *start* of a frame is never limited: idle connections are fine.
 ///
-/// The stall timer exists only while part of a frame is buffered, so the usual frame, read
-/// whole, costs no timer.
+/// With `whole`, a frame must also be complete within that long of its first byte being seen
+/// ([`CodecError::Unfinished`]): a peer trickling a byte now and then cannot hold a buffer
+/// forever.
+///
+/// The timers exist only while part of a frame is buffered, so the usual frame, read whole,
+/// costs no timer.
 pub(crate) async fn next_frame<R: AsyncRead + Unpin>(
     frames: &mut FramedRead<R, NestCodec>,
     idle: Duration,
+    whole: Option<Duration>,
 ) -> Option<Result<Bytes, CodecError>> {
     // The buffered length the timer was armed for, and the timer.
     let mut stall: Option<(usize, Pin<Box<Sleep>>)> = None;
+    // The deadline of the frame being read, armed with its first bytes.
+    let mut deadline: Option<Pin<Box<Sleep>>> = None;
     std::future::poll_fn(|cx| {
         if let Poll::Ready(next) = frames.poll_next_unpin(cx) {
             return Poll::Ready(next);
@@ -61,6 +68,12 @@ pub(crate) async fn next_frame<R: AsyncRead + Unpin>(
             }
             Some(_) => {}
             None => stall = Some((buffered, Box::pin(tokio::time::sleep(idle)))),
+        }
+        if let Some(within) = whole {
+            let timer = deadline.get_or_insert_with(|| Box::pin(tokio::time::sleep(within)));
+            if timer.as_mut().poll(cx).is_ready() {
+                return Poll::Ready(Some(Err(CodecError::Unfinished { buffered, within })));
+            }
         }
         let (_, timer) = stall.as_mut().expect("armed above");
         match timer.as_mut().poll(cx) {

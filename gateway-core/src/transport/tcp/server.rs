@@ -47,6 +47,11 @@ pub struct ServerOptions {
     /// How long a half-received frame may wait for more bytes before the connection is
     /// closed (Nest's `incompleteMessageTimeout`, default 30 s).
     pub incomplete_timeout: Duration,
+    /// How long one frame may take from its first byte to its last, however steadily its
+    /// bytes come (default 5 min, Node's `requestTimeout`; Nest has none): a peer trickling a
+    /// byte every few seconds cannot keep a frame buffer (up to `max_frame_units`) forever.
+    /// `None`: no deadline.
+    pub frame_deadline: Option<Duration>,
     /// The most reply bytes one connection may have waiting for its socket (Nest's
     /// `maxSendBufferSize`): a peer that sends requests and lets the replies pile up unread
     /// past it is disconnected. `None` (Nest's default): no byte limit, but see
@@ -73,6 +78,7 @@ impl Default for ServerOptions {
             grace_period: DEFAULT_GRACE_PERIOD,
             max_frame_units: DEFAULT_MAX_FRAME_UNITS,
             incomplete_timeout: DEFAULT_INCOMPLETE_TIMEOUT,
+            frame_deadline: Some(Duration::from_secs(300)),
             max_send_buffer: None,
             max_in_flight: DEFAULT_MAX_IN_FLIGHT,
             max_connections: 10_000,
@@ -195,6 +201,7 @@ impl TcpServer {
                             peer,
                             max_frame_units: options.max_frame_units,
                             incomplete_timeout: options.incomplete_timeout,
+                            frame_deadline: options.frame_deadline,
                             max_send_buffer: options.max_send_buffer,
                             in_flight: Arc::new(Semaphore::new(options.max_in_flight.max(1))),
                             max_in_flight: options.max_in_flight.max(1),
@@ -237,6 +244,7 @@ struct ConnectionCtx {
     peer: SocketAddr,
     max_frame_units: usize,
     incomplete_timeout: Duration,
+    frame_deadline: Option<Duration>,
     max_send_buffer: Option<usize>,
     in_flight: Arc<Semaphore>,
     max_in_flight: usize,
@@ -322,7 +330,11 @@ impl ConnectionCtx {
             // Idle: nothing in flight (this permit is the only one taken) at both ends of an
             // `idle_timeout` window without a whole request: closed after one to two windows.
             let idle = || self.in_flight.available_permits() + 1 == self.max_in_flight;
-            let mut frame = std::pin::pin!(next_frame(&mut frames, self.incomplete_timeout));
+            let mut frame = std::pin::pin!(next_frame(
+                &mut frames,
+                self.incomplete_timeout,
+                self.frame_deadline,
+            ));
             let next = loop {
                 let idle_at_start = idle();
                 tokio::select! {
