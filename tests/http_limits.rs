@@ -22,6 +22,12 @@ impl PingController {
         "pong"
     }
 
+    #[get("slow")]
+    async fn slow(&self) -> &'static str {
+        tokio::time::sleep(Duration::from_millis(400)).await;
+        "done"
+    }
+
     #[get("users/:id")]
     async fn user(&self, #[param] id: String) -> String {
         id
@@ -249,4 +255,47 @@ async fn an_undecodable_path_parameter_is_nests_json_400() {
     );
     let (status, _, body) = http_request(addr, "GET", "/users/%C3%A9", &[], "").await;
     assert_eq!((status, body.as_str()), (200, "é"));
+}
+
+/// The stop: an idle kept-alive connection closes at once, a request in flight finishes and is
+/// answered, then `serve` returns.
+#[tokio::test]
+async fn a_stop_closes_idle_connections_and_lets_requests_in_flight_finish() {
+    let app = NestFactory::create::<PingModule>().await.unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let serving = tokio::spawn(app.serve(listener, async {
+        let _ = stopped.await;
+    }));
+    let mut idle = TcpStream::connect(addr).await.unwrap();
+    idle.write_all(b"GET /ping HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await
+        .unwrap();
+    let mut first = [0u8; 256];
+    let n = idle.read(&mut first).await.unwrap();
+    assert!(String::from_utf8_lossy(&first[..n]).ends_with("pong"));
+    let slow = tokio::spawn(async move { http_request(addr, "GET", "/slow", &[], "").await });
+    tokio::time::sleep(Duration::from_millis(100)).await;
+
+    let started = Instant::now();
+    let _ = stop.send(());
+    let (_, closed) = read_until_closed(&mut idle, Duration::from_secs(2)).await;
+    assert!(closed, "the idle connection is closed on stop");
+    assert!(
+        started.elapsed() < Duration::from_millis(250),
+        "{:?}",
+        started.elapsed()
+    );
+    let (status, _, body) = slow.await.unwrap();
+    assert_eq!(
+        (status, body.as_str()),
+        (200, "done"),
+        "the request in flight is answered"
+    );
+    tokio::time::timeout(Duration::from_secs(2), serving)
+        .await
+        .expect("serve returns once every connection is closed")
+        .unwrap()
+        .unwrap();
 }

@@ -313,6 +313,7 @@ pub fn env_addr(prefix: &str, default_port: u16) -> String {
 /// What the `gateway` and `typed-gateway` binaries do: the token from `GATEWAY_TOKEN`, the
 /// app from `create`, served on `GATEWAY_PORT` (default 3000) until Ctrl-C or SIGTERM, after
 /// printing `<name> listening on http://localhost:<port>` as the seed's `main.ts` does.
+/// `GATEWAY_HEADER_TIMEOUT_MS` sets the HTTP header deadline (`HttpLimits`; 0: none).
 pub async fn run_gateway<F, Fut>(name: &str, create: F) -> Result<(), Box<dyn std::error::Error>>
 where
     F: FnOnce(String) -> Fut,
@@ -325,8 +326,14 @@ where
         .filter(|t| !t.is_empty())
         .ok_or("GATEWAY_TOKEN is not set: the gateway needs the bearer token it accepts")?
         .to_owned();
-    #[allow(unused_mut)]
     let mut app = create(token).await?;
+    if let Some(ms) = config.get::<u64>("GATEWAY_HEADER_TIMEOUT_MS") {
+        // 0: no header deadline.
+        app.set_http_limits(gateway_core::app::HttpLimits {
+            header_read_timeout: (ms > 0).then(|| std::time::Duration::from_millis(ms)),
+            ..Default::default()
+        });
+    }
     let port = port(&config, "GATEWAY_PORT", 3000);
     let listener = tokio::net::TcpListener::bind(("0.0.0.0", port)).await?;
     println!("{name} listening on http://localhost:{port}");

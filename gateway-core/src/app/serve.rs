@@ -10,10 +10,16 @@ use std::time::{Duration, Instant};
 use axum::extract::ConnectInfo;
 use hyper::body::Incoming;
 use hyper::server::conn::http1;
+use std::collections::HashMap;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Mutex, PoisonError};
+use std::task::{Context, Poll, Waker};
+
 use hyper_util::rt::{TokioIo, TokioTimer};
-use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
+use tokio_util::task::TaskTracker;
 use tower_service::Service;
 
 /// The HTTP server's limits ([`NestApplication::set_http_limits`](super::NestApplication::set_http_limits)),
@@ -84,7 +90,8 @@ pub(crate) async fn serve<S>(
         + 'static,
     S::Future: Send + 'static,
 {
-    let graceful = GracefulShutdown::new();
+    let graceful = Arc::new(Graceful::default());
+    let connections = TaskTracker::new();
     let slots = Arc::new(Semaphore::new(limits.max_connections.max(1)));
     let mut builder = http1::Builder::new();
     builder
@@ -135,8 +142,13 @@ pub(crate) async fn serve<S>(
         });
         // No upgrades: the app has no WebSocket routes.
         let connection = builder.serve_connection(TokioIo::new(stream), hyper_service);
-        let connection = graceful.watch(connection);
-        tokio::spawn(async move {
+        let connection = Watched {
+            connection: Box::pin(connection),
+            graceful: graceful.clone(),
+            key: None,
+            closing: false,
+        };
+        connections.spawn(async move {
             if let Err(error) = connection.await {
                 tracing::trace!(%error, "connection ended with an error");
             }
@@ -144,7 +156,94 @@ pub(crate) async fn serve<S>(
         });
     }
     drop(listener);
-    graceful.shutdown().await;
+    graceful.stop();
+    connections.close();
+    connections.wait().await;
+}
+
+/// The server's stop, as every connection task sees it: a flag read on each poll (one atomic
+/// load) and the tasks' wakers, registered once per connection, woken when it is set. (hyper-
+/// util's `GracefulShutdown` polls a watch channel on every poll of every connection: a
+/// thousand instructions per request here.)
+#[derive(Default)]
+struct Graceful {
+    stopping: AtomicBool,
+    next: AtomicU64,
+    wakers: Mutex<HashMap<u64, Waker>>,
+}
+
+impl Graceful {
+    fn stop(&self) {
+        self.stopping.store(true, Ordering::SeqCst);
+        let wakers = self.wakers.lock().unwrap_or_else(PoisonError::into_inner);
+        for waker in wakers.values() {
+            waker.wake_by_ref();
+        }
+    }
+}
+
+/// A connection that finishes its request and closes once the server stops.
+struct Watched<C> {
+    connection: Pin<Box<C>>,
+    graceful: Arc<Graceful>,
+    key: Option<u64>,
+    closing: bool,
+}
+
+/// What a served connection is: a future that can be told to finish and close.
+trait GracefulConnection: Future {
+    fn graceful_shutdown(self: Pin<&mut Self>);
+}
+
+impl<I, S> GracefulConnection for http1::Connection<I, S>
+where
+    S: hyper::service::HttpService<Incoming>,
+    S::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    I: hyper::rt::Read + hyper::rt::Write + Unpin,
+    S::ResBody: 'static,
+    <S::ResBody as hyper::body::Body>::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    fn graceful_shutdown(self: Pin<&mut Self>) {
+        http1::Connection::graceful_shutdown(self);
+    }
+}
+
+impl<C: GracefulConnection> Future for Watched<C> {
+    type Output = C::Output;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<C::Output> {
+        let this = &mut *self;
+        if !this.closing {
+            if this.key.is_none() {
+                // Once per connection: a spawned task keeps its waker.
+                let key = this.graceful.next.fetch_add(1, Ordering::Relaxed);
+                this.graceful
+                    .wakers
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .insert(key, cx.waker().clone());
+                this.key = Some(key);
+            }
+            // Read after registering: a stop between the two still wakes this task.
+            if this.graceful.stopping.load(Ordering::SeqCst) {
+                this.closing = true;
+                this.connection.as_mut().graceful_shutdown();
+            }
+        }
+        this.connection.as_mut().poll(cx)
+    }
+}
+
+impl<C> Drop for Watched<C> {
+    fn drop(&mut self) {
+        if let Some(key) = self.key {
+            self.graceful
+                .wakers
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .remove(&key);
+        }
+    }
 }
 
 /// Errors of one connection that `accept` reports: the next one may be fine.
