@@ -20,15 +20,6 @@ use serde_json::{json, Value};
 
 const NATS_URL: &str = "nats://127.0.0.1:4222";
 
-fn nats_up(test: &str) -> bool {
-    server_available(
-        test,
-        "NATS",
-        "127.0.0.1:4222",
-        "nats-server -a 127.0.0.1 -p 4222 -js",
-    )
-}
-
 fn client(url: &str) -> ClientProxy {
     ClientProxy::new(ClientOptions::nats("NATS_SERVICE", url).timeout(Duration::from_secs(5)))
 }

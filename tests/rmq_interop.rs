@@ -20,15 +20,6 @@ use serde_json::{json, Value};
 
 const RMQ_URL: &str = "amqp://guest:guest@127.0.0.1:5672";
 
-fn rmq_up(test: &str) -> bool {
-    server_available(
-        test,
-        "RabbitMQ",
-        "127.0.0.1:5672",
-        "rabbitmq-server -detached",
-    )
-}
-
 fn client(url: &str, queue: &str) -> ClientProxy {
     ClientProxy::new(ClientOptions::rmq("RMQ_SERVICE", url, queue).timeout(Duration::from_secs(5)))
 }

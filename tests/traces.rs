@@ -31,24 +31,6 @@ fn spans_on() {
         .try_init();
 }
 
-fn nats_up(test: &str) -> bool {
-    server_available(
-        test,
-        "NATS",
-        "127.0.0.1:4222",
-        "nats-server -a 127.0.0.1 -p 4222 -js",
-    )
-}
-
-fn rmq_up(test: &str) -> bool {
-    server_available(
-        test,
-        "RabbitMQ",
-        "127.0.0.1:5672",
-        "rabbitmq-server -detached",
-    )
-}
-
 /// The hop a gateway request would be in: the caller's trace, continued. (A call joins the
 /// hop it is made in: `send` must be called inside the scope, as a handler's calls are.)
 fn in_request() -> TraceContext {

@@ -346,6 +346,26 @@ pub fn server_available(test: &str, name: &str, addr: &str, start: &str) -> bool
     false
 }
 
+/// Whether the shared NATS (127.0.0.1:4222) runs: see [`server_available`].
+pub fn nats_up(test: &str) -> bool {
+    server_available(
+        test,
+        "NATS",
+        "127.0.0.1:4222",
+        "nats-server -a 127.0.0.1 -p 4222 -js",
+    )
+}
+
+/// Whether the shared RabbitMQ (127.0.0.1:5672, guest/guest) runs: see [`server_available`].
+pub fn rmq_up(test: &str) -> bool {
+    server_available(
+        test,
+        "RabbitMQ",
+        "127.0.0.1:5672",
+        "rabbitmq-server -detached",
+    )
+}
+
 /// The Redis the throttler tests use.
 pub const REDIS_ADDR: &str = "127.0.0.1:6379";
 

@@ -38,18 +38,7 @@ where
     F: FnOnce(Parts, HttpBody) -> Fut,
     Fut: Future<Output = Response> + Send + 'static,
 {
-    let Some((span, hop)) = crate::trace::request_span(&request, route) else {
-        let run = run_route(
-            request,
-            route,
-            controller,
-            guards,
-            interceptors,
-            filters,
-            handler,
-        );
-        return run.await;
-    };
+    let traced = crate::trace::request_span(&request, route);
     let run = run_route(
         request,
         route,
@@ -59,6 +48,9 @@ where
         filters,
         handler,
     );
+    let Some((span, hop)) = traced else {
+        return run.await;
+    };
     let response = hop.scope(run).instrument(span.clone()).await;
     span.record("http.response.status_code", response.status().as_u16());
     response
