@@ -5,7 +5,7 @@
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use axum::extract::ConnectInfo;
 use hyper::body::Incoming;
@@ -99,19 +99,17 @@ pub(crate) async fn serve<S>(
         .header_read_timeout(limits.header_read_timeout)
         .max_buf_size(limits.max_header_bytes.max(8 * 1024))
         .max_headers(limits.max_headers);
-    let mut full = Throttled::new(Duration::from_secs(10));
-    let mut failing = Throttled::new(Duration::from_secs(10));
     tokio::pin!(stop);
     loop {
         // A slot first: at the limit, new connections wait in the listen queue.
         let slot = if slots.available_permits() == 0 {
-            full.note(|count| {
+            if let Some(left_out) = crate::log_limit::allow("http: connection limit") {
                 tracing::warn!(
                     max_connections = limits.max_connections,
-                    count,
+                    left_out,
                     "connection limit reached: new connections wait in the listen queue"
-                )
-            });
+                );
+            }
             tokio::select! {
                 slot = slots.clone().acquire_owned() => slot,
                 () = &mut stop => break,
@@ -126,7 +124,9 @@ pub(crate) async fn serve<S>(
                 Err(error) if is_per_connection(&error) => continue,
                 Err(error) => {
                     // Out of file descriptors and the like: back off, say so (not once per try).
-                    failing.note(|count| tracing::error!(%error, count, "accept failed; backing off"));
+                    if let Some(left_out) = crate::log_limit::allow("http: accept failed") {
+                        tracing::error!(%error, left_out, "accept failed; backing off");
+                    }
                     tokio::time::sleep(Duration::from_millis(100)).await;
                     continue;
                 }
@@ -253,30 +253,4 @@ fn is_per_connection(error: &std::io::Error) -> bool {
         error.kind(),
         ConnectionRefused | ConnectionAborted | ConnectionReset
     )
-}
-
-/// Logs a repeated condition at most once per `every`, with how many times it happened.
-struct Throttled {
-    every: Duration,
-    last: Option<Instant>,
-    count: u64,
-}
-
-impl Throttled {
-    fn new(every: Duration) -> Self {
-        Throttled {
-            every,
-            last: None,
-            count: 0,
-        }
-    }
-
-    fn note(&mut self, log: impl FnOnce(u64)) {
-        self.count += 1;
-        if self.last.is_none_or(|last| last.elapsed() >= self.every) {
-            log(self.count);
-            self.last = Some(Instant::now());
-            self.count = 0;
-        }
-    }
 }
