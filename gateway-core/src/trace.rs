@@ -7,7 +7,7 @@
 //! | --- | --- | --- |
 //! | `request` (`gateway_core::http`) | every `#[controller]` route | `http.request.method`, `http.route` (Nest's path), `http.response.status_code`, `request_id`, `trace_id`, `span_id`, `parent_span_id` |
 //! | `rpc.call` (`gateway_core::client`) | [`ClientProxy`](crate::client::ClientProxy)'s `send`, `send_stream`, `emit` | `rpc.service`, `rpc.pattern`, `rpc.transport`, `outcome` (`ok` or an [`RpcError`] kind), `trace_id`, `span_id`, `parent_span_id` |
-//! | `rpc.handle` (`gateway_core::server`) | every message and event a microservice handles | `rpc.pattern`, `outcome` (`ok`, `error`), `trace_id`, `span_id`, `parent_span_id` |
+//! | `rpc.handle` (`gateway_core::server`) | every message and event a microservice handles | `rpc.pattern`, `rpc.kind` (`message`, `event`), `outcome` of a message (`ok`, `error`, `stream` for a streamed reply), `trace_id`, `span_id`, `parent_span_id` |
 //!
 //! A call's span is a child of the request's (tracing's current span), a handler's span
 //! continues the trace its message carried. The context travels as Nest's transports allow,
