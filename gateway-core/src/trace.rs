@@ -192,12 +192,6 @@ impl<const W: usize> fmt::Display for Hex<W> {
     }
 }
 
-impl<const W: usize> fmt::Debug for Hex<W> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Display::fmt(self, f)
-    }
-}
-
 /// The span of one HTTP request through `route` and its hop: the trace its `traceparent`
 /// names (one, valid: W3C), else a new one. `None` (and nothing read) when no subscriber
 /// records it. The span is made with every id at once: a subscriber formats its fields once.
