@@ -1,8 +1,8 @@
 //! The HTTP server's limits (`HttpLimits`), as an attacker meets them: a head trickled byte
-//! by byte (slowloris) and an idle kept-alive connection are closed at the header deadline; a
-//! head over 16 KiB is Node's 431; past the connection limit new connections wait in the
+//! by byte (slowloris) and an idle kept-alive connection are closed at the header deadline, or
+//! the idle one at the shorter keep-alive deadline; a head over 16 KiB is Node's 431; past the connection limit new connections wait in the
 //! listen queue and are served once a slot frees; a body trickled past its deadline is 408 and
-//! a malformed chunked body 400, each closing the connection.
+//! a malformed chunked body (or one chunked twice) 400, each closing the connection.
 
 use std::time::{Duration, Instant};
 
@@ -113,6 +113,89 @@ async fn a_trickled_head_and_an_idle_connection_are_closed_at_the_header_deadlin
 
     // A normal client is unaffected.
     assert_eq!(http_request(addr, "GET", "/ping", &[], "").await.0, 200);
+}
+
+/// Node's split: a kept-alive connection waits `keep_alive_timeout` for its next request's
+/// first byte, then that request's head has the header deadline; a new connection's first
+/// request has the header deadline alone.
+#[tokio::test]
+async fn an_idle_kept_alive_connection_closes_at_the_keep_alive_deadline_not_a_slow_head() {
+    let addr = app_with(HttpLimits {
+        header_read_timeout: Some(Duration::from_millis(2000)),
+        keep_alive_timeout: Some(Duration::from_millis(300)),
+        ..HttpLimits::default()
+    })
+    .await;
+    let request = b"GET /ping HTTP/1.1\r\nHost: x\r\n\r\n";
+
+    // Answered, then closed once idle for 300 ms (not the 2 s header deadline).
+    let mut idle = TcpStream::connect(addr).await.unwrap();
+    idle.write_all(request).await.unwrap();
+    let started = Instant::now();
+    let (seen, closed) = read_until_closed(&mut idle, Duration::from_secs(3)).await;
+    assert!(
+        seen.starts_with("HTTP/1.1 200") && seen.ends_with("pong"),
+        "{seen}"
+    );
+    assert!(closed, "the idle connection was kept open");
+    let idle_for = started.elapsed();
+    assert!(
+        (Duration::from_millis(250)..Duration::from_millis(1500)).contains(&idle_for),
+        "closed after {idle_for:?}; the keep-alive deadline is 300 ms"
+    );
+    assert!(!seen.contains("408"), "an idle close is quiet: {seen}");
+
+    // A new connection's first request may take longer than the keep-alive deadline to start,
+    // and a kept-alive one's second request may take longer than it once begun.
+    let mut slow = TcpStream::connect(addr).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    slow.write_all(request).await.unwrap();
+    let mut first = [0u8; 4096];
+    let n = tokio::time::timeout(Duration::from_secs(2), slow.read(&mut first))
+        .await
+        .expect("the first request is answered")
+        .unwrap();
+    assert!(String::from_utf8_lossy(&first[..n]).ends_with("pong"));
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    for byte in request {
+        slow.write_all(&[*byte]).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    let (seen, closed) = read_until_closed(&mut slow, Duration::from_secs(3)).await;
+    assert!(
+        seen.starts_with("HTTP/1.1 200") && seen.ends_with("pong"),
+        "{seen}"
+    );
+    assert!(closed, "closed once idle again");
+}
+
+/// `Transfer-Encoding: chunked` twice (RFC 9112 forbids it; Node refuses it) is Nest's JSON
+/// 400 and closes the connection: the pipelined request behind it is not read.
+#[tokio::test]
+async fn a_body_chunked_twice_is_400_and_closes() {
+    let addr = app_with(HttpLimits::default()).await;
+    for codings in [
+        "Transfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n",
+        "Transfer-Encoding: chunked, chunked\r\n",
+    ] {
+        let mut stream = TcpStream::connect(addr).await.unwrap();
+        let request = format!(
+            "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n{codings}\r\n\
+             2\r\n{{}}\r\n0\r\n\r\nGET /ping HTTP/1.1\r\nHost: x\r\n\r\n"
+        );
+        stream.write_all(request.as_bytes()).await.unwrap();
+        let (seen, closed) = read_until_closed(&mut stream, Duration::from_secs(3)).await;
+        assert!(seen.starts_with("HTTP/1.1 400"), "{codings:?}: {seen}");
+        assert!(
+            seen.ends_with(r#"{"message":"Bad Request","statusCode":400}"#),
+            "{codings:?}: {seen}"
+        );
+        assert!(
+            !seen.contains("pong"),
+            "the request behind it was read: {seen}"
+        );
+        assert!(closed, "{codings:?}");
+    }
 }
 
 #[tokio::test]

@@ -313,7 +313,8 @@ pub fn env_addr(prefix: &str, default_port: u16) -> String {
 /// What the `gateway` and `typed-gateway` binaries do: the token from `GATEWAY_TOKEN`, the
 /// app from `create`, served on `GATEWAY_PORT` (default 3000) until Ctrl-C or SIGTERM, after
 /// printing `<name> listening on http://localhost:<port>` as the seed's `main.ts` does.
-/// `GATEWAY_HEADER_TIMEOUT_MS` sets the HTTP header deadline (`HttpLimits`; 0: none).
+/// `GATEWAY_HEADER_TIMEOUT_MS` and `GATEWAY_KEEP_ALIVE_TIMEOUT_MS` set the HTTP header and
+/// keep-alive deadlines (`HttpLimits`; 0: none).
 pub async fn run_gateway<F, Fut>(name: &str, create: F) -> Result<(), Box<dyn std::error::Error>>
 where
     F: FnOnce(String) -> Fut,
@@ -327,11 +328,22 @@ where
         .ok_or("GATEWAY_TOKEN is not set: the gateway needs the bearer token it accepts")?
         .to_owned();
     let mut app = create(token).await?;
-    if let Some(ms) = config.get::<u64>("GATEWAY_HEADER_TIMEOUT_MS") {
-        // 0: no header deadline.
+    let deadline = |name| {
+        // 0: no deadline.
+        config
+            .get::<u64>(name)
+            .map(|ms| (ms > 0).then(|| std::time::Duration::from_millis(ms)))
+    };
+    let (head, idle) = (
+        deadline("GATEWAY_HEADER_TIMEOUT_MS"),
+        deadline("GATEWAY_KEEP_ALIVE_TIMEOUT_MS"),
+    );
+    if head.is_some() || idle.is_some() {
+        let defaults = gateway_core::app::HttpLimits::default();
         app.set_http_limits(gateway_core::app::HttpLimits {
-            header_read_timeout: (ms > 0).then(|| std::time::Duration::from_millis(ms)),
-            ..Default::default()
+            header_read_timeout: head.unwrap_or(defaults.header_read_timeout),
+            keep_alive_timeout: idle.unwrap_or(defaults.keep_alive_timeout),
+            ..defaults
         });
     }
     let port = port(&config, "GATEWAY_PORT", 3000);

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::ConnectInfo;
+use futures_util::future::Either;
 use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use std::collections::HashMap;
@@ -27,7 +28,8 @@ use tower_service::Service;
 ///
 /// | limit | default | Node | what happens |
 /// | --- | --- | --- | --- |
-/// | [`header_read_timeout`](Self::header_read_timeout) | 10 s | `headersTimeout` 60 s, `keepAliveTimeout` 5 s | from when the server waits for a request (a new connection, or a kept-alive one after its last answer) until the request's head is read; past it the connection closes: slowloris and idle keep-alive alike |
+/// | [`header_read_timeout`](Self::header_read_timeout) | 10 s | `headersTimeout` 60 s | from a request's first byte (or a new connection's start) until its head is read; past it the connection is answered 408 and closed: slowloris |
+/// | [`keep_alive_timeout`](Self::keep_alive_timeout) | 5 s | `keepAliveTimeout` 5 s | how long a kept-alive connection may wait, after its last answer, for the first byte of its next request; past it the connection closes quietly (a client sees it as Node's) |
 /// | [`max_header_bytes`](Self::max_header_bytes) | 16 KiB | `maxHeaderSize` 16 KiB | a larger head is answered 431 and the connection closed, as Node does |
 /// | [`max_headers`](Self::max_headers) | 100 | `maxHeadersCount` 2000 (counted, not refused) | more is answered 431 |
 /// | [`max_connections`](Self::max_connections) | 10 000 | unlimited | past it new connections wait in the listen queue (never accepted and left hanging); logged |
@@ -36,6 +38,9 @@ use tower_service::Service;
 pub struct HttpLimits {
     /// See the table; `None`: no deadline.
     pub header_read_timeout: Option<Duration>,
+    /// See the table; `None`: kept-alive connections wait as long as `header_read_timeout`
+    /// (with no header deadline either, forever).
+    pub keep_alive_timeout: Option<Duration>,
     /// The largest request head, in bytes (at least 8 KiB).
     pub max_header_bytes: usize,
     /// The most header lines in a request.
@@ -50,6 +55,7 @@ impl Default for HttpLimits {
     fn default() -> Self {
         HttpLimits {
             header_read_timeout: Some(Duration::from_secs(10)),
+            keep_alive_timeout: Some(Duration::from_secs(5)),
             max_header_bytes: 16 * 1024,
             max_headers: 100,
             max_connections: 10_000,
@@ -95,10 +101,22 @@ pub(crate) async fn serve<S>(
     let slots = Arc::new(Semaphore::new(limits.max_connections.max(1)));
     let mut builder = http1::Builder::new();
     builder
-        .timer(TokioTimer::new())
         .header_read_timeout(limits.header_read_timeout)
         .max_buf_size(limits.max_header_bytes.max(8 * 1024))
         .max_headers(limits.max_headers);
+    // hyper has one deadline for a request's head, which it starts when it waits for one: the
+    // keep-alive deadline is that timer, shortened while no byte of the next request came.
+    let keep_alive = match (limits.keep_alive_timeout, limits.header_read_timeout) {
+        (Some(idle), Some(head)) if idle < head => Some(idle),
+        (Some(idle), None) => {
+            builder.header_read_timeout(Duration::MAX / 4);
+            Some(idle)
+        }
+        _ => None,
+    };
+    if keep_alive.is_none() {
+        builder.timer(TokioTimer::new());
+    }
     tokio::pin!(stop);
     loop {
         // A slot first: at the limit, new connections wait in the listen queue.
@@ -135,13 +153,29 @@ pub(crate) async fn serve<S>(
         };
         let service = service.clone();
         let hyper_service = hyper::service::service_fn(move |request: hyper::Request<Incoming>| {
+            if chunked_twice(request.headers()) {
+                // RFC 9112 §6.1: chunked is applied once; a body framed otherwise cannot be
+                // trusted, nor anything after it on the connection.
+                let refused = crate::http::HttpException::bad_request(()).closing();
+                return Either::Left(std::future::ready(Ok(
+                    axum::response::IntoResponse::into_response(refused),
+                )));
+            }
             let mut request = request.map(axum::body::Body::new);
             request.extensions_mut().insert(ConnectInfo(remote));
             let mut service = service.clone();
-            service.call(request)
+            Either::Right(service.call(request))
         });
         // No upgrades: the app has no WebSocket routes.
-        let connection = builder.serve_connection(TokioIo::new(stream), hyper_service);
+        let connection = match keep_alive {
+            None => builder.serve_connection(TokioIo::new(Counted::plain(stream)), hyper_service),
+            Some(idle) => {
+                let (stream, timer) = Counted::timed(stream, idle);
+                let mut builder = builder.clone();
+                builder.timer(timer);
+                builder.serve_connection(TokioIo::new(stream), hyper_service)
+            }
+        };
         let connection = Watched {
             connection: Box::pin(connection),
             graceful: graceful.clone(),
@@ -244,6 +278,159 @@ impl<C> Drop for Watched<C> {
                 .remove(&key);
         }
     }
+}
+
+/// A connection's socket that counts its reads, for its [`KeepAliveTimer`].
+struct Counted {
+    stream: tokio::net::TcpStream,
+    reads: Option<Arc<AtomicU64>>,
+}
+
+impl Counted {
+    fn plain(stream: tokio::net::TcpStream) -> Self {
+        Counted {
+            stream,
+            reads: None,
+        }
+    }
+
+    /// `stream`, and the timer of its connection, which closes it after `idle` between
+    /// requests.
+    fn timed(stream: tokio::net::TcpStream, idle: Duration) -> (Self, KeepAliveTimer) {
+        let reads = Arc::new(AtomicU64::new(0));
+        let timer = KeepAliveTimer {
+            reads: reads.clone(),
+            idle,
+            heads: AtomicU64::new(0),
+        };
+        let stream = Counted {
+            stream,
+            reads: Some(reads),
+        };
+        (stream, timer)
+    }
+}
+
+impl tokio::io::AsyncRead for Counted {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        let before = buf.filled().len();
+        let read = Pin::new(&mut self.stream).poll_read(cx, buf);
+        if let (Some(reads), true) = (&self.reads, buf.filled().len() > before) {
+            // One writer: this connection's task.
+            reads.store(reads.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
+        }
+        read
+    }
+}
+
+impl tokio::io::AsyncWrite for Counted {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        Pin::new(&mut self.stream).poll_write(cx, buf)
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[std::io::IoSlice<'_>],
+    ) -> Poll<std::io::Result<usize>> {
+        Pin::new(&mut self.stream).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.stream.is_write_vectored()
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.stream).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.stream).poll_shutdown(cx)
+    }
+}
+
+/// One connection's hyper timer. hyper asks it for one sleep per request head, ending at the
+/// header deadline; from the second request on, the sleep ends `idle` after it starts instead,
+/// unless a byte of the request arrives first, which moves it back to the header deadline.
+struct KeepAliveTimer {
+    reads: Arc<AtomicU64>,
+    idle: Duration,
+    heads: AtomicU64,
+}
+
+impl hyper::rt::Timer for KeepAliveTimer {
+    fn sleep(&self, duration: Duration) -> Pin<Box<dyn hyper::rt::Sleep>> {
+        self.sleep_until(std::time::Instant::now() + duration)
+    }
+
+    fn sleep_until(&self, deadline: std::time::Instant) -> Pin<Box<dyn hyper::rt::Sleep>> {
+        let deadline = tokio::time::Instant::from_std(deadline);
+        let first = self.heads.fetch_add(1, Ordering::Relaxed) == 0;
+        let idle_until = tokio::time::Instant::now() + self.idle;
+        let waiting = (!first && idle_until < deadline)
+            .then(|| (self.reads.clone(), self.reads.load(Ordering::Relaxed)));
+        let sleep = tokio::time::sleep_until(match waiting {
+            Some(_) => idle_until,
+            None => deadline,
+        });
+        Box::pin(HeadSleep {
+            sleep,
+            waiting,
+            deadline,
+        })
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// [`KeepAliveTimer`]'s sleep.
+    struct HeadSleep {
+        #[pin]
+        sleep: tokio::time::Sleep,
+        // While no byte has come: the read count, and the count when the sleep began.
+        waiting: Option<(Arc<AtomicU64>, u64)>,
+        deadline: tokio::time::Instant,
+    }
+}
+
+impl Future for HeadSleep {
+    type Output = ();
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        let mut this = self.project();
+        if let Some((reads, at_start)) = this.waiting {
+            if reads.load(Ordering::Relaxed) != *at_start {
+                // The next request began: its head has until the header deadline.
+                *this.waiting = None;
+                this.sleep.as_mut().reset(*this.deadline);
+            }
+        }
+        this.sleep.poll(cx)
+    }
+}
+
+impl hyper::rt::Sleep for HeadSleep {}
+
+/// Whether `chunked` is among a request's transfer codings more than once (in one
+/// `Transfer-Encoding` line or several). hyper reads such a body as chunked once.
+fn chunked_twice(headers: &hyper::HeaderMap) -> bool {
+    let mut chunked = 0;
+    for value in headers.get_all(hyper::header::TRANSFER_ENCODING) {
+        let Ok(value) = value.to_str() else { continue };
+        for coding in value.split(',') {
+            if coding.trim().eq_ignore_ascii_case("chunked") {
+                chunked += 1;
+            }
+        }
+    }
+    chunked > 1
 }
 
 /// Errors of one connection that `accept` reports: the next one may be fine.
