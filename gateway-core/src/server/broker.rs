@@ -14,6 +14,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio_util::task::TaskTracker;
 
 use super::dispatch::{dispatch, Dispatch};
@@ -82,11 +83,13 @@ pub(crate) fn routes(router: &MessageRouter) -> Vec<String> {
 }
 
 /// What a broker server holds besides its client library: the router (checked), the
-/// shutdown handle and the grace period.
+/// shutdown handle, the grace period, and the slots of its handlers in flight.
 pub(crate) struct Core {
     pub router: Arc<MessageRouter>,
     pub stop: ShutdownHandle,
     pub grace_period: Duration,
+    pub slots: Arc<Semaphore>,
+    pub max_in_flight: usize,
 }
 
 impl Core {
@@ -97,9 +100,53 @@ impl Core {
             router: Arc::new(router),
             stop: ShutdownHandle::default(),
             grace_period: DEFAULT_GRACE_PERIOD,
+            slots: Arc::new(Semaphore::new(DEFAULT_MAX_IN_FLIGHT)),
+            max_in_flight: DEFAULT_MAX_IN_FLIGHT,
         })
     }
+
+    /// At most `max` handlers at once (at least one).
+    pub fn set_max_in_flight(&mut self, max: usize) {
+        self.max_in_flight = max.max(1);
+        self.slots = Arc::new(Semaphore::new(self.max_in_flight));
+    }
+
+    /// A slot for the next message's handler, held until it finishes: at the limit, waits for
+    /// one (the server reads nothing more from the broker meanwhile, which holds the messages
+    /// or applies its own flow control), saying so at a bounded rate. `None` once stopping.
+    pub async fn slot(&self, transport: &'static str) -> Option<OwnedSemaphorePermit> {
+        if let Ok(slot) = self.slots.clone().try_acquire_owned() {
+            return Some(slot);
+        }
+        self.at_limit(transport, "reads pause until a handler finishes");
+        tokio::select! {
+            slot = self.slots.clone().acquire_owned() => slot.ok(),
+            () = self.stop.stopping() => None,
+        }
+    }
+
+    /// Logs, at a bounded rate, that `max_in_flight` handlers are running.
+    pub fn at_limit(&self, transport: &'static str, then: &'static str) {
+        let kind = match transport {
+            "nats" => "nats server: in-flight limit",
+            "redis" => "redis server: in-flight limit",
+            "mqtt" => "mqtt server: in-flight limit",
+            _ => "rmq server: in-flight limit",
+        };
+        if let Some(left_out) = crate::log_limit::allow(kind) {
+            tracing::warn!(
+                transport,
+                max_in_flight = self.max_in_flight,
+                left_out,
+                "in-flight handler limit reached; {then}"
+            );
+        }
+    }
 }
+
+/// How many handlers a broker server runs at once by default (`max_in_flight`), as the TCP
+/// server's per-connection default.
+pub(crate) const DEFAULT_MAX_IN_FLIGHT: usize = 1024;
 
 /// One message on a subscription (NATS subject, Redis channel, MQTT topic), run to the end:
 /// a request answered through `publish` (when the transport gave somewhere to reply; a request
@@ -174,6 +221,15 @@ macro_rules! broker_server {
             /// How long a graceful shutdown waits for in-flight handlers (default 10 s).
             pub fn grace_period(mut self, grace: std::time::Duration) -> Self {
                 self.core.grace_period = grace;
+                self
+            }
+
+            /// The most handlers running at once (default 1024): past it the server reads no
+            /// more messages from the broker until one finishes, so a burst cannot spawn
+            /// without limit (MQTT, whose client must keep reading, drops them instead, as
+            /// QoS 0 allows; see the transport's docs).
+            pub fn max_in_flight(mut self, max: usize) -> Self {
+                self.core.set_max_in_flight(max);
                 self
             }
 

@@ -288,9 +288,10 @@ impl MqttServer {
         } = self;
         let subscribe_qos = qos(options.subscribe_qos);
         let Core {
-            router,
-            stop,
+            ref router,
+            ref stop,
             grace_period,
+            ..
         } = core;
         let routes = routes(&router);
         let subscribe = move |client: AsyncClient, routes: Vec<String>| async move {
@@ -318,9 +319,16 @@ impl MqttServer {
                         tracing::warn!(topic = %message.topic, "a message on a topic no handler subscribed to was ignored");
                         continue;
                     };
+                    // The event loop must keep turning (replies and pings go through it), so
+                    // past the limit a message is dropped, as QoS 0 allows, not queued.
+                    let Ok(slot) = core.slots.clone().try_acquire_owned() else {
+                        core.at_limit("mqtt", "messages are dropped until a handler finishes");
+                        continue;
+                    };
                     let router = router.clone();
                     let client = client.clone();
                     tasks.spawn(async move {
+                        let _slot = slot;
                         let reply_topic = format!("{}/reply", message.topic);
                         let publish = |body: Vec<u8>| {
                             let (client, reply_topic) = (client.clone(), reply_topic.clone());

@@ -182,6 +182,10 @@ pub struct NatsServerOptions {
     pub queue: Option<String>,
     /// How long a graceful shutdown waits for in-flight handlers (default 10 s).
     pub grace_period: Duration,
+    /// The most handlers running at once (default 1024): past it the server takes no more
+    /// messages off its subscriptions until one finishes. async-nats holds what arrives
+    /// meanwhile, up to its subscription capacity, then reports a slow consumer and drops.
+    pub max_in_flight: usize,
 }
 
 impl Default for NatsServerOptions {
@@ -189,6 +193,7 @@ impl Default for NatsServerOptions {
         NatsServerOptions {
             queue: None,
             grace_period: DEFAULT_GRACE_PERIOD,
+            max_in_flight: crate::server::broker::DEFAULT_MAX_IN_FLIGHT,
         }
     }
 }
@@ -203,6 +208,12 @@ impl NatsServerOptions {
     /// Waits up to `grace` for in-flight handlers on shutdown.
     pub fn grace_period(mut self, grace: Duration) -> Self {
         self.grace_period = grace;
+        self
+    }
+
+    /// Runs at most `max` handlers at once (see the field).
+    pub fn max_in_flight(mut self, max: usize) -> Self {
+        self.max_in_flight = max;
         self
     }
 }
@@ -260,6 +271,7 @@ impl NatsServer {
     ) -> Result<Self, ServerError> {
         let mut core = Core::new(router)?;
         core.grace_period = options.grace_period;
+        core.set_max_in_flight(options.max_in_flight);
         let client = ConnectOptions::new()
             .connection_timeout(Duration::from_secs(2))
             .connect(url)
@@ -302,6 +314,9 @@ impl NatsServer {
         let mut messages = futures_util::stream::select_all(subscriptions);
         let tasks = TaskTracker::new();
         loop {
+            let Some(slot) = core.slot("nats").await else {
+                break;
+            };
             let message = tokio::select! {
                 message = messages.next() => message,
                 _ = core.stop.stopping() => break,
@@ -311,7 +326,10 @@ impl NatsServer {
             };
             let router = core.router.clone();
             let client = client.clone();
-            tasks.spawn(async move { handle(&router, &client, &route, message).await });
+            tasks.spawn(async move {
+                handle(&router, &client, &route, message).await;
+                drop(slot);
+            });
         }
         drop(messages); // unsubscribes
         drain(&tasks, core.grace_period, "nats").await;

@@ -269,6 +269,9 @@ impl RedisServer {
         tracing::info!(url = %self.url, routes = ?routes, "microservice listening on Redis");
         let (_sink, mut messages) = pubsub.split();
         loop {
+            let Some(slot) = self.core.slot("redis").await else {
+                return Ok(());
+            };
             let message = tokio::select! {
                 message = messages.next() => message,
                 _ = self.core.stop.stopping() => return Ok(()),
@@ -305,6 +308,7 @@ impl RedisServer {
                 };
                 let context = MessageContext::new(channel.clone(), Vec::new());
                 serve_routed(&router, &route, context, frame, Some(publish)).await;
+                drop(slot);
             });
         }
     }

@@ -528,6 +528,9 @@ impl RmqServer {
             .map_err(|e| e.to_string())?;
         tracing::info!(url = %self.url, %queue, options = %self.options.describe(), "microservice listening on RabbitMQ");
         let result = loop {
+            let Some(slot) = self.core.slot("rmq").await else {
+                break Ok(());
+            };
             let delivery = tokio::select! {
                 delivery = deliveries.next() => delivery,
                 _ = self.core.stop.stopping() => break Ok(()),
@@ -538,7 +541,8 @@ impl RmqServer {
                     let channel = channel.clone();
                     let wildcards = self.options.wildcards.then(|| self.routes.clone());
                     tasks.spawn(async move {
-                        handle(&router, &channel, delivery, wildcards.as_deref()).await
+                        handle(&router, &channel, delivery, wildcards.as_deref()).await;
+                        drop(slot);
                     });
                 }
                 Some(Err(error)) => break Err(error.to_string()),
