@@ -701,3 +701,48 @@ async fn a_frame_trickled_past_its_deadline_is_dropped() {
         json!(1)
     );
 }
+
+/// Whether the server closed `raw` (within `within`).
+async fn closed_by_server(raw: &mut TcpStream, within: Duration) -> bool {
+    let mut buf = [0u8; 64];
+    matches!(
+        tokio::time::timeout(within, raw.read(&mut buf)).await,
+        Ok(Ok(0)) | Ok(Err(_))
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn past_the_shared_frame_budget_the_largest_unfinished_frame_is_dropped() {
+    init_tracing();
+    // Three peers each start a 10 MB frame; together past 1 MiB, the one holding most goes.
+    let options = ServerOptions {
+        max_buffered_bytes: 1024 * 1024,
+        ..ServerOptions::default()
+    };
+    let (addr, _stop, _serving) = start("127.0.0.1:0", options).await;
+    let mut peers = Vec::new();
+    for bytes in [300_000, 500_000, 300_000] {
+        let mut raw = TcpStream::connect(addr).await.unwrap();
+        raw.write_all(b"10000000#\"").await.unwrap();
+        raw.write_all(&vec![b'a'; bytes]).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        peers.push(raw);
+    }
+    let [small, largest, last] = &mut peers[..] else {
+        unreachable!()
+    };
+    assert!(
+        closed_by_server(largest, Duration::from_secs(2)).await,
+        "the largest was kept"
+    );
+    assert!(!closed_by_server(small, Duration::from_millis(200)).await);
+    assert!(!closed_by_server(last, Duration::from_millis(200)).await);
+    // Under the budget again: the others keep sending, and a new client is served.
+    small.write_all(&vec![b'a'; 100_000]).await.unwrap();
+    assert!(!closed_by_server(small, Duration::from_millis(200)).await);
+    let client = client_for(addr, Duration::from_secs(2));
+    assert_eq!(
+        client.send::<Value>("echo", &json!(1)).await.unwrap(),
+        json!(1)
+    );
+}

@@ -20,6 +20,7 @@ use tokio_util::codec::FramedRead;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use super::budget::FrameBudget;
 use super::{
     next_frame, write_frames, CodecError, NestCodec, DEFAULT_INCOMPLETE_TIMEOUT,
     DEFAULT_MAX_FRAME_UNITS,
@@ -42,8 +43,16 @@ pub struct ServerOptions {
     /// How long a graceful shutdown waits for in-flight handlers before closing anyway
     /// (default 10 s).
     pub grace_period: Duration,
-    /// The largest request frame accepted, in UTF-16 units (Nest's `maxBufferSize`).
+    /// The largest request frame accepted, in UTF-16 units (Nest's `maxBufferSize`; default
+    /// Nest's 128 Mi units: a payload a Nest service takes, ours takes). One connection's
+    /// frame is bounded by it; all connections' unfinished frames together by
+    /// `max_buffered_bytes`.
     pub max_frame_units: usize,
+    /// The most bytes of unfinished frames all connections may hold together (default
+    /// 256 MiB; Nest has no such bound). Past it the connection holding the most is closed
+    /// and logged: a dozen peers each sending most of a large frame cannot take the memory a
+    /// dozen large frames would. Buffers of 64 KiB or less are not counted.
+    pub max_buffered_bytes: usize,
     /// How long a half-received frame may wait for more bytes before the connection is
     /// closed (Nest's `incompleteMessageTimeout`, default 30 s).
     pub incomplete_timeout: Duration,
@@ -77,6 +86,7 @@ impl Default for ServerOptions {
         ServerOptions {
             grace_period: DEFAULT_GRACE_PERIOD,
             max_frame_units: DEFAULT_MAX_FRAME_UNITS,
+            max_buffered_bytes: 256 * 1024 * 1024,
             incomplete_timeout: DEFAULT_INCOMPLETE_TIMEOUT,
             frame_deadline: Some(Duration::from_secs(300)),
             max_send_buffer: None,
@@ -175,6 +185,7 @@ impl TcpServer {
         tracing::info!(?addr, routes = ?router.message_routes().collect::<Vec<_>>(), events = ?router.event_routes().collect::<Vec<_>>(), "microservice listening");
         let tasks = TaskTracker::new();
         let slots = Arc::new(Semaphore::new(options.max_connections.max(1)));
+        let budget = FrameBudget::new(options.max_buffered_bytes);
         loop {
             if slots.available_permits() == 0 {
                 if let Some(left_out) = crate::log_limit::allow("tcp server: connection limit") {
@@ -206,6 +217,7 @@ impl TcpServer {
                             in_flight: Arc::new(Semaphore::new(options.max_in_flight.max(1))),
                             max_in_flight: options.max_in_flight.max(1),
                             idle_timeout: options.idle_timeout,
+                            budget: budget.clone(),
                         };
                         tasks.spawn(async move {
                             connection.run(socket).await;
@@ -249,6 +261,7 @@ struct ConnectionCtx {
     in_flight: Arc<Semaphore>,
     max_in_flight: usize,
     idle_timeout: Option<Duration>,
+    budget: Arc<FrameBudget>,
 }
 
 /// One connection's replies on their way to its socket, counted in bytes until the writer
@@ -319,6 +332,7 @@ impl ConnectionCtx {
         });
 
         let mut frames = FramedRead::new(read, NestCodec::new(self.max_frame_units));
+        let mut share = self.budget.share(peer, closed.clone());
         loop {
             // A request in flight holds a permit until its reply is queued: with none left, the
             // connection is not read (the peer's writes wait in its socket).
@@ -334,6 +348,7 @@ impl ConnectionCtx {
                 &mut frames,
                 self.incomplete_timeout,
                 self.frame_deadline,
+                |buffered| share.report(buffered),
             ));
             let next = loop {
                 let idle_at_start = idle();
