@@ -293,7 +293,7 @@ impl MqttServer {
             grace_period,
             ..
         } = core;
-        let routes = routes(&router);
+        let routes = routes(router);
         let subscribe = move |client: AsyncClient, routes: Vec<String>| async move {
             for route in routes {
                 if let Err(error) = client.subscribe(route.clone(), subscribe_qos).await {
