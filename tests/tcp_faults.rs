@@ -746,3 +746,57 @@ async fn past_the_shared_frame_budget_the_largest_unfinished_frame_is_dropped() 
         json!(1)
     );
 }
+
+/// A client with a circuit breaker in front of a frozen service: three deadlines in a row
+/// open the circuit, the next calls fail at once (not after their deadline), a probe after
+/// `open_for` finds the service answering again and closes it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_circuit_breaker_fails_fast_while_open_and_closes_after_a_good_probe() {
+    init_tracing();
+    let (addr, _stop, _serving) = start("127.0.0.1:0", ServerOptions::default()).await;
+    let client = ClientProxy::new(
+        ClientOptions::tcp("FROZEN", addr.to_string())
+            .timeout(Duration::from_millis(200))
+            .circuit_breaker(CircuitBreaker {
+                failures: 3,
+                open_for: Duration::from_millis(600),
+            }),
+    );
+    for _ in 0..3 {
+        let error = client.send::<Value>("never", &json!(1)).await.unwrap_err();
+        assert_eq!(error.kind(), "timeout");
+    }
+    let started = Instant::now();
+    for _ in 0..20 {
+        let error = client.send::<Value>("never", &json!(1)).await.unwrap_err();
+        assert!(
+            matches!(error, RpcError::CircuitOpen { .. }),
+            "{error}: the circuit is open"
+        );
+        assert!(error.is_unavailable());
+    }
+    let refused_in = started.elapsed();
+    assert!(
+        refused_in < Duration::from_millis(100),
+        "20 refusals took {refused_in:?}"
+    );
+    // A service answer, even an error, is the service being there.
+    tokio::time::sleep(Duration::from_millis(650)).await;
+    assert_eq!(
+        client.send::<Value>("echo", &json!(2)).await.unwrap(),
+        json!(2)
+    );
+    assert_eq!(
+        client.send::<Value>("echo", &json!(3)).await.unwrap(),
+        json!(3)
+    );
+    let error = client
+        .send::<Value>("no such pattern", &json!(1))
+        .await
+        .unwrap_err();
+    assert_eq!(error.kind(), "remote");
+    assert_eq!(
+        client.send::<Value>("echo", &json!(4)).await.unwrap(),
+        json!(4)
+    );
+}

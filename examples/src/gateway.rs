@@ -250,6 +250,9 @@ impl HealthController {
 /// How a downstream service is reached, from the settings: TCP on
 /// `$<PREFIX>_HOST:$<PREFIX>_PORT` (the seed's `127.0.0.1:3001` and `:3002` by default), or
 /// NATS with `TRANSPORT=nats`; each call's deadline from `SERVICE_TIMEOUT_MS` (default 5000).
+/// `CIRCUIT_BREAKER=on` gives each client a [`CircuitBreaker`] (Nest has none; off by
+/// default, as the seed's gateway waits out a frozen service), tuned by
+/// `CIRCUIT_BREAKER_FAILURES` (default 5) and `CIRCUIT_BREAKER_OPEN_MS` (default 10000).
 pub fn service(
     config: &ConfigService,
     name: &str,
@@ -260,11 +263,23 @@ pub fn service(
         gateway_core::client::DEFAULT_TIMEOUT,
         std::time::Duration::from_millis,
     );
-    match crate::nats_url(config) {
+    let options = match crate::nats_url(config) {
         Some(url) => ClientOptions::nats(name, url),
         None => ClientOptions::tcp(name, crate::addr(config, prefix, default_port)),
     }
-    .timeout(timeout)
+    .timeout(timeout);
+    if config.get_str("CIRCUIT_BREAKER") != Some("on") {
+        return options;
+    }
+    let defaults = CircuitBreaker::default();
+    options.circuit_breaker(CircuitBreaker {
+        failures: config
+            .get::<u32>("CIRCUIT_BREAKER_FAILURES")
+            .unwrap_or(defaults.failures),
+        open_for: config
+            .get::<u64>("CIRCUIT_BREAKER_OPEN_MS")
+            .map_or(defaults.open_for, std::time::Duration::from_millis),
+    })
 }
 
 /// The gateway's two clients, `USERS_SERVICE` and `ORDERS_SERVICE`, made at boot from the

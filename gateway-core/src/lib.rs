@@ -120,7 +120,7 @@ pub mod prelude {
         NestMicroservice, Transport,
     };
     pub use crate::client::{
-        CallOptions, ClientAsync, ClientOptions, ClientProxy, ClientsModule,
+        CallOptions, CircuitBreaker, ClientAsync, ClientOptions, ClientProxy, ClientsModule,
         ClientsModuleOptionsFactory, RawReply, RpcError, RpcStream,
     };
     pub use crate::di::{Provider, Token};

@@ -16,6 +16,7 @@ use serde_json::Value;
 /// | [`Remote`](Self::Remote) | the service answered with `err` | the raw `err` value |
 /// | [`Decode`](Self::Decode) | the reply is not the type asked for | — |
 /// | [`EmptyResponse`](Self::EmptyResponse) | the service completed without a value | rxjs `EmptyError` |
+/// | [`CircuitOpen`](Self::CircuitOpen) | refused at once: the client's circuit breaker is open | (Nest has none) |
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum RpcError {
@@ -81,6 +82,15 @@ pub enum RpcError {
         /// The pattern's route.
         pattern: String,
     },
+    /// Refused without being sent: the client's [`CircuitBreaker`](super::CircuitBreaker)
+    /// is open after calls in a row failed for want of the service. An HTTP edge answers 503.
+    #[error("{service} is unavailable: its circuit is open (next probe in {retry_in:?})")]
+    CircuitOpen {
+        /// The client's name.
+        service: Arc<str>,
+        /// How long until a call is let through as a probe (zero: one is under way).
+        retry_in: Duration,
+    },
     /// The payload could not be serialized to JSON.
     #[error("cannot encode the payload for {pattern}: {source}")]
     Encode {
@@ -94,7 +104,7 @@ pub enum RpcError {
 
 impl RpcError {
     /// The failure's kind, as metrics label it and traces record it: `remote`, `timeout`,
-    /// `connect`, `connection_lost`, `decode`, `empty` or `encode`.
+    /// `connect`, `connection_lost`, `decode`, `empty`, `circuit_open` or `encode`.
     pub fn kind(&self) -> &'static str {
         match self {
             RpcError::Remote { .. } => "remote",
@@ -103,6 +113,7 @@ impl RpcError {
             RpcError::ConnectionLost { .. } => "connection_lost",
             RpcError::Decode { .. } => "decode",
             RpcError::EmptyResponse { .. } => "empty",
+            RpcError::CircuitOpen { .. } => "circuit_open",
             RpcError::Encode { .. } => "encode",
         }
     }
@@ -115,17 +126,20 @@ impl RpcError {
             | RpcError::Timeout { service, .. }
             | RpcError::Remote { service, .. }
             | RpcError::Decode { service, .. }
-            | RpcError::EmptyResponse { service, .. } => Some(service),
+            | RpcError::EmptyResponse { service, .. }
+            | RpcError::CircuitOpen { service, .. } => Some(service),
             RpcError::Encode { .. } => None,
         }
     }
 
-    /// True when the service could not be reached or went away mid-call, so an HTTP edge
-    /// answers 503.
+    /// True when the service could not be reached, went away mid-call, or its circuit is
+    /// open, so an HTTP edge answers 503.
     pub fn is_unavailable(&self) -> bool {
         matches!(
             self,
-            RpcError::Connect { .. } | RpcError::ConnectionLost { .. }
+            RpcError::Connect { .. }
+                | RpcError::ConnectionLost { .. }
+                | RpcError::CircuitOpen { .. }
         )
     }
 }

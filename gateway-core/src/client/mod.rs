@@ -9,6 +9,7 @@
 //! Not for: retrying (a call is sent at most once; only a connection found dead *before*
 //! anything was written is replaced within the same call) or load balancing.
 
+mod breaker;
 mod clients_module;
 mod connection;
 mod error;
@@ -33,6 +34,7 @@ use serde::Serialize;
 use tokio::sync::mpsc;
 use tokio::time::{Instant, Sleep};
 
+pub use breaker::CircuitBreaker;
 pub use clients_module::{ClientAsync, ClientsModule, ClientsModuleOptionsFactory};
 pub use connection::{Closer, Connection, Outgoing, Publish, CONNECTION_CLOSED};
 pub use error::RpcError;
@@ -101,6 +103,7 @@ struct Inner {
     connect: ConnectContext,
     next_id: AtomicU64,
     on_dispatch: Option<options::DispatchHook>,
+    breaker: Option<breaker::Breaker>,
 }
 
 impl std::fmt::Debug for ClientProxy {
@@ -117,6 +120,9 @@ impl ClientProxy {
     pub fn new(options: ClientOptions) -> Self {
         let transport = (options.make)();
         let slot = Slot::new();
+        let breaker = options
+            .circuit_breaker
+            .map(|settings| breaker::Breaker::new(settings, options.name.clone()));
         let connect = ConnectContext {
             service: options.name.clone(),
             address: options.address,
@@ -135,8 +141,19 @@ impl ClientProxy {
                 connect,
                 next_id: AtomicU64::new(1),
                 on_dispatch: options.on_dispatch,
+                breaker,
             }),
         }
+    }
+
+    /// The circuit breaker's word on a call about to start: let through (and to be told the
+    /// outcome), or refused. Neither without a breaker.
+    fn admit(&self) -> Result<Option<breaker::Admitted<'_>>, RpcError> {
+        self.inner
+            .breaker
+            .as_ref()
+            .map(breaker::Breaker::admit)
+            .transpose()
     }
 
     /// The service's name (its token).
@@ -193,9 +210,14 @@ impl ClientProxy {
         let metered = crate::metrics::on()
             .then(|| crate::metrics::Call::start(&self.inner.name, pattern.route()));
         async move {
+            let mut admitted = None;
             // A block rather than a nested future, so the call's future stays one state
             // machine (its size is guarded by `tests/future_sizes.rs`).
             let result = 'call: {
+                match client.admit() {
+                    Ok(through) => admitted = through,
+                    Err(refused) => break 'call Err(refused),
+                }
                 let (id, body) = match request {
                     Ok(request) => request,
                     Err(error) => break 'call Err(error),
@@ -214,6 +236,7 @@ impl ClientProxy {
                     }),
                 }
             };
+            breaker::record(admitted, &result);
             #[cfg(feature = "metrics")]
             if let Some(metered) = metered {
                 metered.finish(&result);
@@ -247,7 +270,9 @@ impl ClientProxy {
         let request = self.encode_request(&pattern, payload, &options);
         let client = self.clone();
         async move {
+            let mut admitted = None;
             let opened = async {
+                admitted = client.admit()?;
                 let (id, body) = request?;
                 let open = client.dispatch(&pattern, id, body, &options, Pending::register_stream);
                 let (conn, rx) = tokio::time::timeout_at(deadline, open)
@@ -256,6 +281,7 @@ impl ClientProxy {
                 Ok((id, conn, rx))
             }
             .await;
+            breaker::record(admitted, &opened);
             if opened.is_err() {
                 span.record_outcome(&opened);
             }
@@ -313,6 +339,14 @@ impl ClientProxy {
         let client = self.clone();
         async move {
             encoded?;
+            let admitted = match client.admit() {
+                Ok(admitted) => admitted,
+                Err(refused) => {
+                    let refused = Err(refused);
+                    span.record_outcome(&refused);
+                    return refused;
+                }
+            };
             let send = async {
                 let conn = client.connection().await?;
                 conn.send(pattern.route(), None, &options, body)
@@ -323,6 +357,7 @@ impl ClientProxy {
                 .await
                 .map_err(|_| client.timeout_error(&pattern, timeout))
                 .and_then(|sent| sent);
+            breaker::record(admitted, &result);
             span.record_outcome(&result);
             result
         }

@@ -29,6 +29,7 @@ pub struct ClientOptions {
     pub(crate) max_frame_units: Option<usize>,
     pub(crate) incomplete_timeout: Option<Duration>,
     pub(crate) on_dispatch: Option<DispatchHook>,
+    pub(crate) circuit_breaker: Option<super::CircuitBreaker>,
 }
 
 /// A client's dispatch hook (see [`ClientOptions::on_dispatch`]).
@@ -96,6 +97,7 @@ impl ClientOptions {
             max_frame_units: None,
             incomplete_timeout: None,
             on_dispatch: None,
+            circuit_breaker: None,
         }
     }
 
@@ -123,6 +125,15 @@ impl ClientOptions {
     /// whole call: connecting, writing and waiting for the final reply.
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.timeout = timeout;
+        self
+    }
+
+    /// Turns on a [`CircuitBreaker`](super::CircuitBreaker) (off by default): after calls in
+    /// a row fail for want of the service, the next ones fail at once
+    /// ([`RpcError::CircuitOpen`](super::RpcError::CircuitOpen), 503 at the HTTP edge)
+    /// instead of each waiting its deadline, until a probe call succeeds.
+    pub fn circuit_breaker(mut self, breaker: super::CircuitBreaker) -> Self {
+        self.circuit_breaker = Some(breaker);
         self
     }
 

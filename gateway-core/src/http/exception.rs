@@ -357,6 +357,10 @@ impl HttpException {
                 }
                 HttpException::service_unavailable(format!("{service} is unavailable"))
             }
+            RpcError::CircuitOpen { .. } => {
+                // The breaker logs its own changes of state; the refusals are not news.
+                HttpException::service_unavailable(format!("{service} is unavailable"))
+            }
             RpcError::Timeout { timeout, .. } => {
                 if let Some(left_out) = logged() {
                     tracing::warn!(%error, left_out, "downstream deadline");
@@ -598,6 +602,14 @@ mod tests {
                     service: Arc::from("ORDERS_SERVICE"),
                     addr: Arc::from("127.0.0.1:3002"),
                     source: std::io::ErrorKind::ConnectionRefused.into(),
+                },
+                503,
+                r#"{"message":"ORDERS_SERVICE is unavailable","error":"Service Unavailable","statusCode":503}"#,
+            ),
+            (
+                RpcError::CircuitOpen {
+                    service: Arc::from("ORDERS_SERVICE"),
+                    retry_in: Duration::from_secs(3),
                 },
                 503,
                 r#"{"message":"ORDERS_SERVICE is unavailable","error":"Service Unavailable","statusCode":503}"#,
