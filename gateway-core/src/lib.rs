@@ -98,6 +98,10 @@ pub mod transport;
 #[path = "private.rs"]
 pub mod __private;
 
+#[doc(hidden)]
+#[path = "fuzz.rs"]
+pub mod __fuzz;
+
 pub use gateway_macros::{
     all, api_bearer_auth, api_body, api_exclude_endpoint, api_operation, api_response, api_tags,
     apply_decorators, cache_key, cache_ttl, controller, delete, event_pattern, get, global, guard,

@@ -180,6 +180,14 @@ impl<'a> Incoming<'a> {
     /// Parses a frame. JSON that is valid but not an object (Nest treats `null` as `{}`) is an
     /// event with no pattern. Invalid JSON is an error: the peer is corrupt.
     pub fn parse(frame: &'a [u8]) -> serde_json::Result<Self> {
+        if is_array(frame)? {
+            return Ok(Incoming {
+                pattern: None,
+                data: None,
+                id: None,
+                metadata: None,
+            });
+        }
         match serde_json::from_slice::<Incoming<'a>>(frame) {
             Ok(packet) => Ok(packet),
             Err(e) if e.is_data() => Ok(Incoming {
@@ -204,6 +212,32 @@ pub(crate) struct Response<'a> {
     pub err: Option<&'a RawValue>,
     #[serde(rename = "isDisposed", borrow, default, deserialize_with = "present")]
     pub is_disposed: Option<&'a RawValue>,
+}
+
+impl<'a> Response<'a> {
+    /// Parses a reply frame. An array is JSON with none of a reply's fields, as JavaScript
+    /// destructures it (serde would read its elements as the fields, in order).
+    pub fn parse(frame: &'a [u8]) -> serde_json::Result<Self> {
+        if is_array(frame)? {
+            return Ok(Response {
+                id: None,
+                response: None,
+                err: None,
+                is_disposed: None,
+            });
+        }
+        serde_json::from_slice(frame)
+    }
+}
+
+/// Whether `frame` is a JSON array (an error if it starts as one but is not JSON). serde's
+/// derived structs accept arrays, their elements taken as the fields in order: a Nest peer
+/// reads `packet.pattern` of an array as `undefined`, and so must we.
+fn is_array(frame: &[u8]) -> serde_json::Result<bool> {
+    if frame.trim_ascii_start().first() != Some(&b'[') {
+        return Ok(false);
+    }
+    serde_json::from_slice::<&RawValue>(frame).map(|_| true)
 }
 
 impl Response<'_> {
@@ -347,6 +381,12 @@ mod tests {
         assert!(req.id.is_some());
         let evt = Incoming::parse(br#"{"pattern":"x","data":1}"#).unwrap();
         assert!(evt.id.is_none());
+        // An array is not read as the fields in order (Nest sees no pattern in it).
+        let array = Incoming::parse(br#"["echo", 1, "7"]"#).unwrap();
+        assert!(array.pattern.is_none() && array.id.is_none());
+        assert!(Incoming::parse(b"[1,").is_err());
+        let reply = Response::parse(br#"["7", 1, null, true]"#).unwrap();
+        assert!(reply.id.is_none() && reply.response.is_none());
         let null = Incoming::parse(b"null").unwrap();
         assert!(null.pattern.is_none());
         assert!(Incoming::parse(b"{nope").is_err());

@@ -11,7 +11,6 @@ use tokio::net::{TcpListener, ToSocketAddrs};
 use tower_http::compression::predicate::{NotForContentType, Predicate, SizeAbove};
 use tower_http::compression::CompressionLayer;
 use tower_http::cors::{self, CorsLayer};
-use tower_http::normalize_path::NormalizePath;
 use tower_http::request_id::{PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::set_header::SetResponseHeaderLayer;
 
@@ -211,14 +210,14 @@ impl NestApplication {
     /// The whole app as one tower service: what [`serve`](Self::serve) runs and
     /// [`into_router`](Self::into_router) wraps. The settings and the panic catcher wrap the
     /// whole router once, instead of once per route (a per-route layer costs a boxed future
-    /// per request); Express routes are not strict, so `/users/42/` reaches `/users/42`,
-    /// normalized before routing.
-    fn into_service(self) -> NormalizePath<WithSettings<Router>> {
+    /// per request); Express routes are not strict, so `/users/42/` reaches `/users/42`
+    /// (one slash trimmed before routing, as Express 5 allows).
+    fn into_service(self) -> WithSettings<Router> {
         let (router, settings) = self.assemble();
-        NormalizePath::trim_trailing_slash(WithSettings {
+        WithSettings {
             inner: router,
             settings: Arc::new(settings),
-        })
+        }
     }
 
     /// The router with Nest's fallbacks and the edge layers, and the settings every request

@@ -84,9 +84,51 @@ where
 
     fn call(&mut self, mut request: axum::extract::Request) -> Self::Future {
         use futures_util::FutureExt;
+        trim_trailing_slash(request.uri_mut());
         self.settings.insert_into(&mut request);
         std::panic::AssertUnwindSafe(self.inner.call(request))
             .catch_unwind()
             .map(answer_panics as fn(Caught) -> Result<Response, std::convert::Infallible>)
+    }
+}
+
+/// Express's non-strict routing: `/users/42/` is `/users/42`. One slash only, as Express 5
+/// (path-to-regexp 8) allows: `/users/42//` and `//users/42` match nothing (404), where
+/// tower-http's `NormalizePath` would trim them all.
+fn trim_trailing_slash(uri: &mut axum::http::Uri) {
+    let path = uri.path();
+    if path.len() <= 1 || !path.ends_with('/') {
+        return;
+    }
+    let mut trimmed = String::with_capacity(uri.path_and_query().map_or(0, |p| p.as_str().len()));
+    trimmed.push_str(&path[..path.len() - 1]);
+    if let Some(query) = uri.query() {
+        trimmed.push('?');
+        trimmed.push_str(query);
+    }
+    let mut parts = std::mem::take(uri).into_parts();
+    parts.path_and_query = trimmed.parse().ok();
+    if let Ok(new) = axum::http::Uri::from_parts(parts) {
+        *uri = new;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn one_trailing_slash_is_trimmed_as_express_5_does() {
+        for (given, served) in [
+            ("/users/42/", "/users/42"),
+            ("/users/42/?a=1", "/users/42?a=1"),
+            ("/users/42//", "/users/42/"),
+            ("//users/42", "//users/42"),
+            ("/", "/"),
+            ("/users", "/users"),
+            ("http://h/x/?q", "http://h/x?q"),
+        ] {
+            let mut uri: axum::http::Uri = given.parse().unwrap();
+            super::trim_trailing_slash(&mut uri);
+            assert_eq!(uri.to_string(), served, "{given}");
+        }
     }
 }

@@ -132,7 +132,7 @@ impl Connection {
     }
 
     fn deliver_packet(&self, id: Option<u64>, frame: Bytes) {
-        match serde_json::from_slice::<Response>(&frame) {
+        match Response::parse(&frame) {
             Ok(packet) => match id {
                 Some(id) => self.pending.deliver_as(id, &frame, &packet),
                 None => self.pending.deliver(&frame, &packet),

@@ -124,8 +124,11 @@ pub fn write_js_f64(x: f64, out: &mut String) {
     let (mantissa, exp) = sci
         .split_once('e')
         .expect("`{:e}` always prints an exponent");
-    let digits: String = mantissa.chars().filter(|c| *c != '.').collect();
+    let mut digits: String = mantissa.chars().filter(|c| *c != '.').collect();
     let exp: i32 = exp.parse().expect("`{:e}` prints a decimal exponent");
+    if let Some(even) = tie_to_even(x.abs(), &digits, exp) {
+        digits = even;
+    }
     let k = digits.len() as i32;
     let n = exp + 1; // the decimal point sits after `n` digits
     if k <= n && n <= 21 {
@@ -151,15 +154,57 @@ pub fn write_js_f64(x: f64, out: &mut String) {
     }
 }
 
-/// Primary collation weights of the printable ASCII characters in ICU's root order (what
-/// JavaScript's `localeCompare` uses): space, punctuation and symbols, digits, then letters,
-/// with upper and lower case sharing one weight.
+/// ECMAScript's rule where Rust's is silent: when `x` lies exactly halfway between two
+/// shortest candidates (`digits` and the one next to it in the last place), the even one.
+/// (`211111111111111.12` and `.13` are as near the double; JavaScript prints `.12`.)
+fn tie_to_even(x: f64, digits: &str, exp: i32) -> Option<String> {
+    let k = digits.len();
+    let last = digits.as_bytes()[k - 1] - b'0';
+    if last % 2 == 0 {
+        return None;
+    }
+    // A double's exact decimal expansion has at most 767 significant digits.
+    let exact = format!("{x:.780e}");
+    let (mantissa, exact_exp) = exact.split_once('e')?;
+    if exact_exp.parse::<i32>().ok()? != exp {
+        return None;
+    }
+    let exact: String = mantissa.chars().filter(|c| *c != '.').collect();
+    let halfway = |below: &str| {
+        exact.starts_with(below)
+            && exact[k..].starts_with('5')
+            && exact[k + 1..].bytes().all(|b| b == b'0')
+    };
+    let mut lower = digits[..k - 1].to_owned();
+    lower.push(char::from(b'0' + last - 1));
+    let mut upper = digits[..k - 1].to_owned();
+    upper.push(char::from(b'0' + last + 1));
+    let candidate = if halfway(&lower) {
+        lower
+    } else if last < 9 && halfway(digits) {
+        upper
+    } else {
+        return None;
+    };
+    // It must still read back as `x`.
+    let shown = format!("{}.{}e{exp}", &candidate[..1], &candidate[1..]);
+    if shown.parse::<f64>().ok()? != x {
+        return None;
+    }
+    Some(candidate.trim_end_matches('0').to_owned()).filter(|c| !c.is_empty())
+}
+
+/// Primary collation weights of the ASCII characters in ICU's root order (what JavaScript's
+/// `localeCompare` uses): the whitespace controls (tab, line feed, vertical tab, form feed,
+/// carriage return), space, punctuation and symbols, digits, then letters, with upper and
+/// lower case sharing one weight.
 const PRIMARY_ORDER: &[u8] =
-    b" _-,;:!?.'\"()[]{}@*/\\&#%`^+<=>|~$0123456789abcdefghijklmnopqrstuvwxyz";
+    b"\t\n\x0b\x0c\r _-,;:!?.'\"()[]{}@*/\\&#%`^+<=>|~$0123456789abcdefghijklmnopqrstuvwxyz";
 
 const fn primary_table() -> [u16; 128] {
-    // Control characters are not in the list; they sort before everything else.
-    let mut table = [1u16; 128];
+    // The other controls (U+0000-U+0008, U+000E-U+001F, U+007F) are not in the list: ICU
+    // ignores them completely (weight 0), so `"a\u007fb"` and `"ab"` compare equal.
+    let mut table = [IGNORABLE; 128];
     let mut i = 0;
     while i < PRIMARY_ORDER.len() {
         let c = PRIMARY_ORDER[i];
@@ -174,6 +219,9 @@ const fn primary_table() -> [u16; 128] {
 
 static PRIMARY: [u16; 128] = primary_table();
 
+/// The weight of a character ICU's root collation ignores.
+const IGNORABLE: u16 = 0;
+
 fn primary_weight(c: char) -> u32 {
     match u32::from(c) {
         // Outside ASCII: after every ASCII character, by code point. ICU would interleave
@@ -186,7 +234,9 @@ fn primary_weight(c: char) -> u32 {
 
 /// Compares two object keys as JavaScript's `a.localeCompare(b)` does for ASCII keys (ICU
 /// root collation): first by primary weight (punctuation < digits < letters, case ignored, a
-/// prefix first, no numeric ordering), then at the first difference in case, lowercase first.
+/// prefix first, no numeric ordering, most control characters ignored), then at the first
+/// difference in case, lowercase first. Keys equal by both keep their order (the sort is
+/// stable, as V8's).
 ///
 /// ```
 /// # use gateway_core::pattern::compare_keys;
@@ -195,15 +245,17 @@ fn primary_weight(c: char) -> u32 {
 /// assert_eq!(keys, ["_id", "1", "10", "2", "cmd", "Cmd", "id", "ID"]);
 /// ```
 pub fn compare_keys(a: &str, b: &str) -> Ordering {
+    let weighed = |c: &char| primary_weight(*c) != u32::from(IGNORABLE);
     let primary = a
         .chars()
+        .filter(weighed)
         .map(primary_weight)
-        .cmp(b.chars().map(primary_weight));
+        .cmp(b.chars().filter(weighed).map(primary_weight));
     if primary != Ordering::Equal {
         return primary;
     }
-    // Equal at the primary level: same length, same letters up to case.
-    for (x, y) in a.chars().zip(b.chars()) {
+    // Equal at the primary level: as many weighed characters, the same letters up to case.
+    for (x, y) in a.chars().filter(weighed).zip(b.chars().filter(weighed)) {
         if x != y {
             match (x.is_lowercase(), y.is_lowercase()) {
                 (true, false) => return Ordering::Less,

@@ -125,7 +125,7 @@ fn start(
                 _ = reader.closed() => return,
             };
             match next {
-                Some(Ok(frame)) => match serde_json::from_slice::<Response>(&frame) {
+                Some(Ok(frame)) => match Response::parse(&frame) {
                     Ok(packet) => reader.deliver_parsed(&frame, &packet),
                     Err(error) => {
                         if let Some(left_out) =
