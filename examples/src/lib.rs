@@ -277,8 +277,22 @@ pub fn service_transport(prefix: &str, default_port: u16, queue: &str) -> Transp
     let config = config();
     match nats_url(&config) {
         Some(url) => Transport::nats_queue(url, queue),
-        None => Transport::tcp(addr(&config, prefix, default_port)),
+        None => Transport::tcp_with(addr(&config, prefix, default_port), tcp_options(&config)),
     }
+}
+
+/// The TCP server's limits, from the settings where given (the abuse suite sets them short):
+/// `SERVICE_FRAME_DEADLINE_MS` (a frame's whole-arrival deadline) and
+/// `SERVICE_MAX_BUFFERED_BYTES` (unfinished frames of all connections together).
+fn tcp_options(config: &ConfigService) -> gateway_core::transport::tcp::ServerOptions {
+    let mut options = gateway_core::transport::tcp::ServerOptions::default();
+    if let Some(ms) = config.get::<u64>("SERVICE_FRAME_DEADLINE_MS") {
+        options.frame_deadline = Some(std::time::Duration::from_millis(ms));
+    }
+    if let Some(bytes) = config.get::<usize>("SERVICE_MAX_BUFFERED_BYTES") {
+        options.max_buffered_bytes = bytes;
+    }
+    options
 }
 
 /// A port setting, or the default (a malformed one is logged and replaced by the default).
@@ -313,8 +327,9 @@ pub fn env_addr(prefix: &str, default_port: u16) -> String {
 /// What the `gateway` and `typed-gateway` binaries do: the token from `GATEWAY_TOKEN`, the
 /// app from `create`, served on `GATEWAY_PORT` (default 3000) until Ctrl-C or SIGTERM, after
 /// printing `<name> listening on http://localhost:<port>` as the seed's `main.ts` does.
-/// `GATEWAY_HEADER_TIMEOUT_MS` and `GATEWAY_KEEP_ALIVE_TIMEOUT_MS` set the HTTP header and
-/// keep-alive deadlines (`HttpLimits`; 0: none).
+/// `GATEWAY_HEADER_TIMEOUT_MS`, `GATEWAY_KEEP_ALIVE_TIMEOUT_MS` and `GATEWAY_BODY_TIMEOUT_MS`
+/// set the HTTP header, keep-alive and body deadlines (`HttpLimits`; 0: none, but for the
+/// body).
 pub async fn run_gateway<F, Fut>(name: &str, create: F) -> Result<(), Box<dyn std::error::Error>>
 where
     F: FnOnce(String) -> Fut,
@@ -334,15 +349,17 @@ where
             .get::<u64>(name)
             .map(|ms| (ms > 0).then(|| std::time::Duration::from_millis(ms)))
     };
-    let (head, idle) = (
+    let (head, idle, body) = (
         deadline("GATEWAY_HEADER_TIMEOUT_MS"),
         deadline("GATEWAY_KEEP_ALIVE_TIMEOUT_MS"),
+        deadline("GATEWAY_BODY_TIMEOUT_MS"),
     );
-    if head.is_some() || idle.is_some() {
+    if head.is_some() || idle.is_some() || body.is_some() {
         let defaults = gateway_core::app::HttpLimits::default();
         app.set_http_limits(gateway_core::app::HttpLimits {
             header_read_timeout: head.unwrap_or(defaults.header_read_timeout),
             keep_alive_timeout: idle.unwrap_or(defaults.keep_alive_timeout),
+            body_read_timeout: body.flatten().unwrap_or(defaults.body_read_timeout),
             ..defaults
         });
     }

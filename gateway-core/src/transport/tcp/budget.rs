@@ -5,7 +5,7 @@
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use tokio_util::sync::CancellationToken;
@@ -35,6 +35,16 @@ impl FrameBudget {
             next: AtomicU64::new(0),
             state: Mutex::new(Counted::default()),
         })
+    }
+
+    /// A connection's hook for its codec: its share, which `close` cancels if it is chosen to
+    /// go.
+    pub fn hook(self: &Arc<Self>, peer: SocketAddr, close: CancellationToken) -> Hook {
+        Hook(Arc::new(HookInner {
+            counted: AtomicUsize::new(0),
+            close: close.clone(),
+            share: Mutex::new(self.share(peer, close)),
+        }))
     }
 
     /// A connection's share, which `close` cancels if it is chosen to go.
@@ -79,6 +89,41 @@ impl FrameBudget {
             }
             close.cancel();
         }
+    }
+}
+
+/// A [`Share`] as a codec holds it: told the buffer's size on every partial decode, which
+/// costs two atomic loads unless the size crosses [`UNTRACKED`] or the share changes.
+#[derive(Clone)]
+pub(crate) struct Hook(Arc<HookInner>);
+
+struct HookInner {
+    counted: AtomicUsize,
+    close: CancellationToken,
+    share: Mutex<Share>,
+}
+
+impl std::fmt::Debug for Hook {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Hook")
+            .field("counted", &self.0.counted.load(Ordering::Relaxed))
+            .finish_non_exhaustive()
+    }
+}
+
+impl Hook {
+    /// The connection holds `buffered` bytes: `false` once it has been chosen to go.
+    pub fn hold(&self, buffered: usize) -> bool {
+        let counted = if buffered > UNTRACKED { buffered } else { 0 };
+        if counted != self.0.counted.load(Ordering::Relaxed) {
+            self.0
+                .share
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .report(buffered);
+            self.0.counted.store(counted, Ordering::Relaxed);
+        }
+        !self.0.close.is_cancelled()
     }
 }
 

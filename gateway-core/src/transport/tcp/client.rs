@@ -121,7 +121,7 @@ fn start(
         let mut frames = FramedRead::new(read, NestCodec::new(max_frame_units));
         let reason: Arc<str> = loop {
             let next = tokio::select! {
-                next = next_frame(&mut frames, incomplete_timeout, None, |_| {}) => next,
+                next = next_frame(&mut frames, incomplete_timeout, None) => next,
                 _ = reader.closed() => return,
             };
             match next {

@@ -56,6 +56,13 @@ pub enum CodecError {
     /// The frame is not valid UTF-8, or its length ends inside a character.
     #[error("The invalid received message: {0}")]
     InvalidText(&'static str),
+    /// The server's connections together hold more unfinished frames than its budget
+    /// (`ServerOptions::max_buffered_bytes`), and this one holds the most.
+    #[error("The unfinished packets of all connections exceed the server's budget; this connection held the most ({buffered} bytes)")]
+    OverBudget {
+        /// Bytes of this connection's unfinished frame.
+        buffered: usize,
+    },
 }
 
 /// The `tokio_util` codec for Nest's TCP transport. See the module docs.
@@ -63,6 +70,8 @@ pub enum CodecError {
 pub struct NestCodec {
     max_units: usize,
     state: State,
+    /// The server's budget for unfinished frames, which this connection's buffer counts in.
+    budget: Option<super::budget::Hook>,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -91,6 +100,23 @@ impl NestCodec {
         NestCodec {
             max_units,
             state: State::Head,
+            budget: None,
+        }
+    }
+
+    /// Counts this connection's buffered bytes in a server's budget.
+    pub(crate) fn with_budget(mut self, budget: super::budget::Hook) -> Self {
+        self.budget = Some(budget);
+        self
+    }
+
+    /// Tells the budget what the buffer holds; an error if this connection must go.
+    fn within_budget(&self, src: &BytesMut) -> Result<(), CodecError> {
+        match &self.budget {
+            Some(budget) if !budget.hold(src.len()) => Err(CodecError::OverBudget {
+                buffered: src.len(),
+            }),
+            _ => Ok(()),
         }
     }
 
@@ -167,6 +193,7 @@ impl Decoder for NestCodec {
 
     fn decode(&mut self, src: &mut BytesMut) -> Result<Option<Bytes>, CodecError> {
         if matches!(self.state, State::Head) && !self.decode_head(src)? {
+            self.within_budget(src)?;
             return Ok(None);
         }
         let State::Body {
@@ -218,6 +245,7 @@ impl Decoder for NestCodec {
                 scanned,
                 counted,
             };
+            self.within_budget(src)?;
             src.reserve((units - counted).min(64 * 1024));
             return Ok(None);
         }

@@ -41,16 +41,11 @@ pub const DEFAULT_INCOMPLETE_TIMEOUT: Duration = Duration::from_secs(30);
 ///
 /// The timers exist only while part of a frame is buffered, so the usual frame, read whole,
 /// costs no timer.
-///
-/// `buffered` hears how many bytes of unfinished frames the connection holds, each time the
-/// read waits.
 pub(crate) async fn next_frame<R: AsyncRead + Unpin>(
     frames: &mut FramedRead<R, NestCodec>,
     idle: Duration,
     whole: Option<Duration>,
-    mut buffered: impl FnMut(usize),
 ) -> Option<Result<Bytes, CodecError>> {
-    let report = &mut buffered;
     // The buffered length the timer was armed for, and the timer.
     let mut stall: Option<(usize, Pin<Box<Sleep>>)> = None;
     // The deadline of the frame being read, armed with its first bytes.
@@ -62,7 +57,6 @@ pub(crate) async fn next_frame<R: AsyncRead + Unpin>(
         // The codec leaves a frame in the buffer until it is whole: bytes left here are the
         // start of one.
         let buffered = frames.read_buffer().len();
-        report(buffered);
         if buffered == 0 {
             stall = None;
             return Poll::Pending;

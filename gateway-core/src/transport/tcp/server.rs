@@ -331,8 +331,9 @@ impl ConnectionCtx {
             }
         });
 
-        let mut frames = FramedRead::new(read, NestCodec::new(self.max_frame_units));
-        let mut share = self.budget.share(peer, closed.clone());
+        let codec = NestCodec::new(self.max_frame_units)
+            .with_budget(self.budget.hook(peer, closed.clone()));
+        let mut frames = FramedRead::new(read, codec);
         loop {
             // A request in flight holds a permit until its reply is queued: with none left, the
             // connection is not read (the peer's writes wait in its socket).
@@ -348,7 +349,6 @@ impl ConnectionCtx {
                 &mut frames,
                 self.incomplete_timeout,
                 self.frame_deadline,
-                |buffered| share.report(buffered),
             ));
             let next = loop {
                 let idle_at_start = idle();
@@ -381,6 +381,11 @@ impl ConnectionCtx {
                     if let Some(left_out) = crate::log_limit::allow("tcp server: corrupt length") {
                         tracing::error!(%peer, %error, left_out, "Corrupted length value of the received data supplied in a packet; closing the connection");
                     }
+                    closed.cancel();
+                    break;
+                }
+                Some(Err(CodecError::OverBudget { .. })) => {
+                    // The budget said so, once per window.
                     closed.cancel();
                     break;
                 }
