@@ -539,7 +539,7 @@ pub struct RpcStream<T> {
     pattern: Pattern,
     conn: Option<Arc<Connection>>,
     id: u64,
-    rx: mpsc::UnboundedReceiver<StreamItem>,
+    rx: mpsc::Receiver<StreamItem>,
     deadline: Pin<Box<Sleep>>,
     timeout: Duration,
     /// The call's trace span: open until the stream ends or is dropped.

@@ -25,6 +25,9 @@ pub(crate) enum Failure {
 /// without one.
 pub(crate) type Outcome = Result<Option<Bytes>, Failure>;
 
+/// How many values of a streamed reply may wait for its reader.
+pub(crate) const STREAM_BUFFER: usize = 1024;
+
 /// One item of a streamed reply; the channel closing ends the stream.
 pub(crate) type StreamItem = Result<Bytes, Failure>;
 
@@ -34,7 +37,7 @@ enum Entry {
         last: Option<Bytes>,
     },
     Stream {
-        tx: mpsc::UnboundedSender<StreamItem>,
+        tx: mpsc::Sender<StreamItem>,
     },
 }
 
@@ -73,12 +76,12 @@ impl Pending {
         Ok(rx)
     }
 
-    /// Receives every value of a streamed reply.
-    pub fn register_stream(
-        &self,
-        id: u64,
-    ) -> Result<mpsc::UnboundedReceiver<StreamItem>, Arc<str>> {
-        let (tx, rx) = mpsc::unbounded_channel();
+    /// Receives every value of a streamed reply, up to [`STREAM_BUFFER`] not yet read: a
+    /// stream whose reader falls further behind fails (Nest's Observable would buffer
+    /// without bound).
+    pub fn register_stream(&self, id: u64) -> Result<mpsc::Receiver<StreamItem>, Arc<str>> {
+        // Two more slots: the last value and an error always fit.
+        let (tx, rx) = mpsc::channel(STREAM_BUFFER + 2);
         self.register(id, Entry::Stream { tx })?;
         Ok(rx)
     }
@@ -114,7 +117,14 @@ impl Pending {
                 Some(Entry::Single { last, .. }) if value.is_some() => *last = value,
                 Some(Entry::Stream { tx }) => {
                     if let Some(value) = value {
-                        let _ = tx.send(Ok(value));
+                        if tx.capacity() > 2 {
+                            let _ = tx.try_send(Ok(value));
+                        } else {
+                            let behind =
+                                format!("the stream's reader fell {STREAM_BUFFER} values behind");
+                            let _ = tx.try_send(Err(Failure::Lost(behind.into())));
+                            state.calls.remove(&id);
+                        }
                     }
                 }
                 Some(Entry::Single { .. }) | None => {}
@@ -135,9 +145,9 @@ impl Pending {
             }
             Entry::Stream { tx } => {
                 let _ = match error {
-                    Some(err) => tx.send(Err(Failure::Remote(err))),
+                    Some(err) => tx.try_send(Err(Failure::Remote(err))),
                     None => match value {
-                        Some(value) => tx.send(Ok(value)),
+                        Some(value) => tx.try_send(Ok(value)),
                         None => Ok(()),
                     },
                 };
@@ -150,7 +160,7 @@ impl Pending {
         let entry = self.lock().calls.remove(&id);
         match entry {
             Some(Entry::Single { tx, .. }) => drop(tx.send(Err(failure))),
-            Some(Entry::Stream { tx }) => drop(tx.send(Err(failure))),
+            Some(Entry::Stream { tx }) => drop(tx.try_send(Err(failure))),
             None => {}
         }
     }
@@ -166,7 +176,7 @@ impl Pending {
             let failure = Failure::Lost(reason.clone());
             match entry {
                 Entry::Single { tx, .. } => drop(tx.send(Err(failure))),
-                Entry::Stream { tx } => drop(tx.send(Err(failure))),
+                Entry::Stream { tx } => drop(tx.try_send(Err(failure))),
             }
         }
     }
@@ -204,8 +214,8 @@ impl Drop for Forget<'_> {
 mod tests {
     use super::*;
 
-    fn deliver(pending: &Pending, json: &'static str) {
-        let frame = Bytes::from_static(json.as_bytes());
+    fn deliver(pending: &Pending, json: &str) {
+        let frame = Bytes::copy_from_slice(json.as_bytes());
         let packet: Response = serde_json::from_slice(&frame).unwrap();
         pending.deliver(&frame, &packet);
     }
@@ -250,6 +260,30 @@ mod tests {
         assert_eq!(
             got,
             ["1", "2", "3"].map(|s| Bytes::from_static(s.as_bytes()))
+        );
+    }
+
+    #[tokio::test]
+    async fn a_stream_whose_reader_falls_behind_fails_instead_of_growing() {
+        let pending = Pending::default();
+        let mut rx = pending.register_stream(4).unwrap();
+        for n in 0..STREAM_BUFFER + 10 {
+            deliver(&pending, &format!(r#"{{"response":{n},"id":"4"}}"#));
+        }
+        assert_eq!(pending.len(), 0, "the call is forgotten");
+        let mut values = 0;
+        let mut failure = None;
+        while let Some(item) = rx.recv().await {
+            match item {
+                Ok(_) => values += 1,
+                Err(Failure::Lost(reason)) => failure = Some(reason),
+                Err(Failure::Remote(_)) => unreachable!(),
+            }
+        }
+        assert_eq!(values, STREAM_BUFFER);
+        assert_eq!(
+            failure.as_deref(),
+            Some("the stream's reader fell 1024 values behind")
         );
     }
 
