@@ -364,7 +364,7 @@ where
         });
     }
     let port = port(&config, "GATEWAY_PORT", 3000);
-    let listener = tokio::net::TcpListener::bind(("0.0.0.0", port)).await?;
+    let listener = gateway_core::app::bind_listener(format!("0.0.0.0:{port}")).await?;
     println!("{name} listening on http://localhost:{port}");
     #[cfg(feature = "metrics")]
     if let Some(metrics_port) = config.get::<u16>("GATEWAY_METRICS_PORT") {

@@ -59,7 +59,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut app = gateway::create(&token).await?;
     #[cfg(feature = "metrics")]
     app.enable_metrics()?;
-    let listener = tokio::net::TcpListener::bind(("0.0.0.0", gateway_port)).await?;
+    let listener = gateway_core::app::bind_listener(format!("0.0.0.0:{gateway_port}")).await?;
 
     println!();
     match nats_url(&config) {

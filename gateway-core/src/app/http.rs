@@ -508,7 +508,16 @@ async fn stop_all(running: Vec<(ShutdownHandle, tokio::task::JoinHandle<()>)>) {
     }
 }
 
-/// A listener on `addr` with nginx's listen queue (see [`HttpLimits`]).
+/// A listener on `addr` with the server's listen queue (see [`HttpLimits`]), for
+/// [`NestApplication::serve`]: what [`listen`](NestApplication::listen) binds. (tokio's
+/// `TcpListener::bind` asks for a queue of 1024.)
+pub async fn bind_listener(
+    addr: impl ToSocketAddrs + std::fmt::Display,
+) -> Result<TcpListener, BootError> {
+    let shown = addr.to_string();
+    bind(addr, shown).await
+}
+
 async fn bind(addr: impl ToSocketAddrs, shown: String) -> Result<TcpListener, BootError> {
     let failed = |source| BootError::Serve {
         addr: shown.clone(),

@@ -19,7 +19,7 @@ mod serve;
 mod settings;
 
 pub use crate::server::Transport;
-pub use http::NestApplication;
+pub use http::{bind_listener, NestApplication};
 pub use microservice::{
     ConnectedMicroservice, HybridAppOptions, MicroserviceServer, NestMicroservice,
 };
