@@ -16,17 +16,10 @@
 //!
 //! # Feature flags
 //!
-//! | feature | default | what it adds |
-//! | --- | --- | --- |
-//! | (none) | — | the TCP transport, always on |
-//! | `nats` | off | `ClientOptions::nats`, `Transport::nats`, `transport::nats` (async-nats) |
-//! | `redis` | off | `ClientOptions::redis`, `Transport::redis`, `transport::redis`, and the throttler's `RedisStorage` (redis) |
-//! | `mqtt` | off | `ClientOptions::mqtt`, `Transport::mqtt`, `transport::mqtt` (rumqttc) |
-//! | `rmq` | off | `ClientOptions::rmq`, `Transport::rmq`, `transport::rmq` (lapin) |
-//! | `jwt` | off | `auth::JwtGuard` (jsonwebtoken) |
-//! | `metrics` | off | `app.enable_metrics()`, Prometheus `/metrics` (metrics, metrics-exporter-prometheus) |
-//! | `openapi` | off | `openapi::SwaggerModule`: the OpenAPI 3.1 document from the routes' attributes, Swagger UI in the binary (utoipa) |
-//! | `logging` | off | `logging::init()`: text or JSON logs, trace spans logged as they close (tracing-subscriber) |
+//! The TCP transport and everything not listed here are always on; every feature is off by
+//! default. (This list is `Cargo.toml`'s, by `document-features`.)
+//!
+#![doc = document_features::document_features!()]
 //!
 //! Trace spans and W3C `traceparent` propagation ([`trace`]) need no feature: they cost
 //! nothing until a `tracing` subscriber records them.
@@ -63,6 +56,7 @@
 //! ```
 
 #![warn(missing_docs)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 pub mod app;
 pub mod auth;
@@ -115,6 +109,7 @@ pub use packet::NO_MESSAGE_HANDLER;
 // (`gateway_core::axum::response::Response`) without a dependency of their own.
 pub use axum;
 pub use tower_http;
+#[cfg(feature = "validation")]
 pub use validator;
 
 /// What a user of the framework needs in scope.
@@ -128,9 +123,11 @@ pub mod prelude {
         ClientsModuleOptionsFactory, RawReply, RpcError, RpcStream,
     };
     pub use crate::di::{Provider, Token};
+    #[cfg(feature = "validation")]
+    pub use crate::http::Valid;
     pub use crate::http::{
         ArgumentsHost, CallContext, CanActivate, ContextType, ExceptionFilter, ExecutionContext,
-        HandlerValue, NestInterceptor, Next, RequestId, RpcContext, UploadedFile, Valid,
+        HandlerValue, NestInterceptor, Next, RequestId, RpcContext, UploadedFile,
     };
     pub use crate::http::{Controller, HttpException, HttpRedirect, MessageEvent, StreamableFile};
     pub use crate::pattern;

@@ -37,6 +37,8 @@ mod respond;
 mod routes;
 mod sse;
 mod streamable;
+#[cfg(feature = "validation")]
+mod valid;
 pub(crate) mod validate;
 mod value;
 pub(crate) mod version;
@@ -82,7 +84,9 @@ pub use routes::Routes;
 pub use sse::{sse_response, MessageEvent, SseItem};
 pub(crate) use streamable::RouteStatus;
 pub use streamable::StreamableFile;
-pub use validate::{FromJsonBody, FromQuery, Valid, ValidationOptions};
+#[cfg(feature = "validation")]
+pub use valid::Valid;
+pub use validate::{FromJsonBody, FromQuery, ValidationOptions};
 pub(crate) use value::{keeps_value, kept_response};
 pub use value::{value_response, HandlerValue};
 pub use version::{ApiVersion, VersioningOptions, VersioningType, VERSION_NEUTRAL};

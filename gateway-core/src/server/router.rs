@@ -235,7 +235,7 @@ impl MessageRouter {
 }
 
 /// A message or event handler's payload: any `DeserializeOwned` type, or
-/// [`Valid<T>`](crate::http::Valid) (validated as a `#[body]` is: Nest's `ValidationPipe` on a
+/// `http::Valid<T>` (feature `validation`; validated as a `#[body]` is: Nest's `ValidationPipe` on a
 /// payload). A payload that does not decode is answered with
 /// `{"statusCode":400,"message":"Invalid payload for <pattern>: ..","error":"Bad Request"}`; one that does not
 /// validate with the `ValidationPipe`'s 400 body as the `err`

@@ -14,7 +14,7 @@
 //! (the ttl unless set) with 429 `{"statusCode":429,"message":"ThrottlerException: Too Many Requests"}`
 //! and `Retry-After` (seconds).
 //!
-//! Storage is in memory by default (one gateway); [`RedisStorage`] (feature `redis`) shares
+//! Storage is in memory by default (one gateway); `RedisStorage` (feature `redis`) shares
 //! one budget between gateway instances, atomically (one Lua script per request).
 
 #[cfg(feature = "redis")]
@@ -170,7 +170,7 @@ impl ThrottlerGuard {
         }
     }
 
-    /// Counts in `storage` instead (e.g. [`RedisStorage`] to share the budget).
+    /// Counts in `storage` instead (e.g. `RedisStorage`, feature `redis`, to share the budget).
     pub fn storage(mut self, storage: impl ThrottlerStorage) -> Self {
         self.storage = Arc::new(storage);
         self
