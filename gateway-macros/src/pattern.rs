@@ -8,8 +8,8 @@ use syn::{braced, bracketed, Ident, Lit, LitStr, Token};
 
 use crate::diag::Diagnostics;
 
-// The runtime's own normalization, compiled here too, so macro and runtime cannot disagree.
-#[path = "../../gateway-core/src/pattern/route.rs"]
+// The runtime's own normalization, compiled here too, so macro and runtime cannot disagree:
+// `pattern/route.rs` is a symbolic link to gateway-core's file (packaged as a copy).
 mod route;
 
 /// The limits past which Nest truncates a pattern (`[MAX_DEPTH_REACHED]`, `[TOO_MANY_KEYS]`).

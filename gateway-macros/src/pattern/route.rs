@@ -1,0 +1,1 @@
+../../../gateway-core/src/pattern/route.rs
