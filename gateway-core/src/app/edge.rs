@@ -9,6 +9,7 @@ use crate::http::ValidationOptions;
 #[derive(Default)]
 pub(super) struct Edge {
     pub cors: Option<CorsLayer>,
+    #[cfg(feature = "compression")]
     pub compression: bool,
     pub security_headers: bool,
     pub body_limit: Option<usize>,

@@ -8,7 +8,9 @@ use axum::http::{HeaderName, HeaderValue, Method};
 
 use axum::Router;
 use tokio::net::{TcpListener, ToSocketAddrs};
+#[cfg(feature = "compression")]
 use tower_http::compression::predicate::{NotForContentType, Predicate, SizeAbove};
+#[cfg(feature = "compression")]
 use tower_http::compression::CompressionLayer;
 use tower_http::cors::{self, CorsLayer};
 use tower_http::request_id::{PropagateRequestIdLayer, SetRequestIdLayer};
@@ -285,6 +287,7 @@ impl NestApplication {
                 ));
             }
         }
+        #[cfg(feature = "compression")]
         if self.edge.compression {
             let when = SizeAbove::new(1024)
                 .and(NotForContentType::GRPC)
@@ -326,7 +329,9 @@ impl NestApplication {
         self
     }
 
-    /// gzip for responses over 1 kb when the client accepts it, as Express's `compression()`.
+    /// gzip for responses over 1 kb when the client accepts it, as Express's `compression()`
+    /// (feature `compression`).
+    #[cfg(feature = "compression")]
     pub fn enable_compression(&mut self) -> &mut Self {
         self.edge.compression = true;
         self
