@@ -91,9 +91,18 @@ impl ClientTransport for MqttTransport {
     }
 }
 
+/// The socket's options: `TCP_NODELAY` on, as our other transports have it (without it, Nagle's algorithm against the broker's delayed ACK held a reply ~40 ms:
+/// a 43 ms p99 at 64 callers); rumqttc's 5 s connect timeout kept.
+fn network_options() -> rumqttc::NetworkOptions {
+    let mut options = rumqttc::NetworkOptions::new();
+    options.set_tcp_nodelay(true);
+    options
+}
+
 async fn open(context: &ConnectContext) -> Result<Arc<Connection>, RpcError> {
     let options = options(context.address(), "client").map_err(|e| context.unavailable(e))?;
     let (client, mut events) = AsyncClient::new(options, 1024);
+    events.set_network_options(network_options());
     let conn = Connection::with_publisher(MqttPublisher {
         client: client.clone(),
         topics: Mutex::new(HashSet::new()),
@@ -254,6 +263,7 @@ impl MqttServer {
         let core = Core::new(router)?;
         let options = options(url, "server").map_err(|e| ServerError::connect(url, e))?;
         let (client, mut events) = AsyncClient::new(options, 1024);
+        events.set_network_options(network_options());
         // Wait for the broker's ConnAck, so a dead broker fails here.
         let connack = async {
             loop {
