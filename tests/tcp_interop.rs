@@ -420,6 +420,39 @@ impl Rng {
     }
 }
 
+/// Nest's `transformPatternToRoute` of each pattern (route.js, one JSON line each), compared
+/// with ours: every pattern whose routes differ, with both (at most ten shown by the caller).
+async fn differences_from_nest(version: Nest, patterns: &[Value]) -> Vec<String> {
+    let input: String = patterns
+        .iter()
+        .map(|p| format!("{}\n", serde_json::to_string(p).unwrap()))
+        .collect();
+    let out = run_node(version, "route.js", &[], &input).await;
+    let nest: Vec<String> = out
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("route.js prints JSON strings"))
+        .collect();
+    assert_eq!(nest.len(), patterns.len());
+    patterns
+        .iter()
+        .zip(&nest)
+        .filter_map(|(pattern, theirs)| {
+            let ours = gateway_core::pattern::route_of(pattern);
+            assert_eq!(Pattern::from(pattern.clone()).route(), ours);
+            (&ours != theirs).then(|| format!("{pattern}: ours {ours:?}, Nest {theirs:?}"))
+        })
+        .collect()
+}
+
+fn assert_same(version: Nest, differ: &[String], of: usize) {
+    assert!(
+        differ.is_empty(),
+        "Nest {version:?}: {} of {of} differ:\n{}",
+        differ.len(),
+        differ[..differ.len().min(10)].join("\n")
+    );
+}
+
 #[tokio::test]
 async fn normalization_matches_nest_on_random_patterns() {
     require_nest!("normalization_matches_nest_on_random_patterns");
@@ -430,22 +463,12 @@ async fn normalization_matches_nest_on_random_patterns() {
             Value::Object((0..keys).map(|_| (rng.key(), rng.value(1))).collect())
         })
         .collect();
-    let input: String = patterns.iter().map(|p| format!("{p}\n")).collect();
     for version in Nest::ALL {
-        let out = run_node(version, "route.js", &[], &input).await;
-        let nest: Vec<String> = out
-            .lines()
-            .map(|l| serde_json::from_str(l).expect("route.js prints JSON strings"))
-            .collect();
-        assert_eq!(nest.len(), patterns.len());
-        for (pattern, expected) in patterns.iter().zip(&nest) {
-            assert_eq!(
-                &gateway_core::pattern::route_of(pattern),
-                expected,
-                "Nest {version:?}, pattern {pattern}"
-            );
-            assert_eq!(Pattern::from(pattern.clone()).route(), expected);
-        }
+        assert_same(
+            version,
+            &differences_from_nest(version, &patterns).await,
+            patterns.len(),
+        );
     }
 }
 
@@ -475,31 +498,8 @@ async fn numbers_print_as_javascript_prints_them() {
         numbers.push(json!(digits as f64 * scale));
         numbers.push(json!(rng.next() >> rng.below(12)));
     }
-    let input: String = numbers.iter().map(|n| format!("{n}\n")).collect();
-    let out = run_node(Nest::V11, "route.js", &[], &input).await;
-    let v8: Vec<String> = out
-        .lines()
-        .map(|l| serde_json::from_str(l).expect("route.js prints JSON strings"))
-        .collect();
-    assert_eq!(v8.len(), numbers.len());
-    let differ: Vec<String> = numbers
-        .iter()
-        .zip(&v8)
-        .filter(|(n, theirs)| &gateway_core::pattern::route_of(n) != *theirs)
-        .map(|(n, theirs)| {
-            format!(
-                "{n}: ours {}, V8 {theirs}",
-                gateway_core::pattern::route_of(n)
-            )
-        })
-        .collect();
-    assert!(
-        differ.is_empty(),
-        "{} of {} differ:\n{}",
-        differ.len(),
-        numbers.len(),
-        differ[..differ.len().min(10)].join("\n")
-    );
+    let differ = differences_from_nest(Nest::V11, &numbers).await;
+    assert_same(Nest::V11, &differ, numbers.len());
 }
 
 /// The inputs libFuzzer found for the `pattern` target (fuzz/corpus/pattern), every one that
@@ -535,29 +535,12 @@ async fn normalization_matches_nest_on_the_fuzz_corpus() {
     );
     patterns.sort_by(|a, b| a.1.cmp(&b.1));
     assert!(patterns.len() > 100, "{} patterns", patterns.len());
-    let input: String = patterns
-        .iter()
-        .map(|(pattern, _)| format!("{}\n", serde_json::to_string(pattern).unwrap()))
-        .collect();
+    let patterns: Vec<Value> = patterns.into_iter().map(|(pattern, _)| pattern).collect();
     for version in Nest::ALL {
-        let out = run_node(version, "route.js", &[], &input).await;
-        let nest: Vec<String> = out
-            .lines()
-            .map(|l| serde_json::from_str(l).expect("route.js prints JSON strings"))
-            .collect();
-        assert_eq!(nest.len(), patterns.len());
-        let differ: Vec<String> = patterns
-            .iter()
-            .zip(&nest)
-            .filter(|((_, ours), theirs)| ours != *theirs)
-            .map(|((pattern, ours), theirs)| format!("{pattern}: ours {ours:?}, Nest {theirs:?}"))
-            .collect();
-        assert!(
-            differ.is_empty(),
-            "Nest {version:?}: {} of {} differ:\n{}",
-            differ.len(),
+        assert_same(
+            version,
+            &differences_from_nest(version, &patterns).await,
             patterns.len(),
-            differ[..differ.len().min(10)].join("\n")
         );
     }
 }

@@ -13,12 +13,11 @@
 
 mod support;
 
-use std::process::Command;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use support::{free_port, wait_listening, Process};
+use support::{Process, System};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
@@ -66,56 +65,11 @@ fn rss(process: &Process) -> (u64, u64) {
     (field("VmRSS:"), field("VmHWM:"))
 }
 
-/// The example system: the users and orders services and the gateway, with `env` on top.
-struct System {
-    users: Process,
-    _orders: Process,
-    gateway: Process,
-    users_port: u16,
-    gateway_port: u16,
-    env: Vec<(&'static str, String)>,
-}
-
-impl System {
-    fn start(extra: &[(&'static str, String)]) -> System {
-        let (users_port, orders_port, gateway_port) = (free_port(), free_port(), free_port());
-        let mut env = vec![
-            ("USERS_SERVICE_PORT", users_port.to_string()),
-            ("ORDERS_SERVICE_PORT", orders_port.to_string()),
-            ("GATEWAY_PORT", gateway_port.to_string()),
-            ("GATEWAY_TOKEN", TOKEN.to_owned()),
-            ("SERVICE_TIMEOUT_MS", "1000".to_owned()),
-            ("RUST_LOG", "warn".to_owned()),
-        ];
-        env.extend(extra.iter().cloned());
-        let users = Process::start(env!("CARGO_BIN_EXE_users-service"), &env);
-        let orders = Process::start(env!("CARGO_BIN_EXE_orders-service"), &env);
-        wait_listening(users_port);
-        wait_listening(orders_port);
-        let gateway = Process::start(env!("CARGO_BIN_EXE_gateway"), &env);
-        wait_listening(gateway_port);
-        System {
-            users,
-            _orders: orders,
-            gateway,
-            users_port,
-            gateway_port,
-            env,
-        }
-    }
-
-    fn gateway(&self) -> String {
-        format!("127.0.0.1:{}", self.gateway_port)
-    }
-
-    fn users(&self) -> String {
-        format!("127.0.0.1:{}", self.users_port)
-    }
-
-    /// The bytes the gateway has logged so far.
-    fn gateway_log_bytes(&self) -> usize {
-        self.gateway.lines().iter().map(|l| l.len() + 1).sum()
-    }
+/// `1.2 s`, or `never`.
+fn seconds(at: Option<Duration>) -> String {
+    at.map_or("never".to_owned(), |at| {
+        format!("{:.1} s", at.as_secs_f64())
+    })
 }
 
 /// `GET path` with the token on a new connection: the status and the body.
@@ -169,7 +123,7 @@ async fn closed_within(stream: &mut TcpStream, within: Duration) -> Option<Durat
 /// Slowloris: connections that send a header byte every 300 ms are closed at the header
 /// deadline, while a normal request is served.
 async fn slowloris() -> Verdict {
-    let system = System::start(&[("GATEWAY_HEADER_TIMEOUT_MS", "1000".to_owned())]);
+    let system = System::start(TOKEN, &[("GATEWAY_HEADER_TIMEOUT_MS", "1000".to_owned())]);
     let addr = system.gateway();
     let count = size(300, 2000);
     let started = Instant::now();
@@ -222,7 +176,10 @@ async fn slowloris() -> Verdict {
 
 /// Idle kept-alive connections are closed at the keep-alive deadline.
 async fn idle_keep_alive() -> Verdict {
-    let system = System::start(&[("GATEWAY_KEEP_ALIVE_TIMEOUT_MS", "500".to_owned())]);
+    let system = System::start(
+        TOKEN,
+        &[("GATEWAY_KEEP_ALIVE_TIMEOUT_MS", "500".to_owned())],
+    );
     let addr = system.gateway();
     let count = size(300, 2000);
     let mut tasks = Vec::new();
@@ -258,27 +215,12 @@ async fn idle_keep_alive() -> Verdict {
 /// a bounded rate and backs off; the idle ones go at the header deadline and a normal
 /// request is served.
 async fn out_of_file_descriptors() -> Verdict {
-    let (users_port, orders_port, gateway_port) = (free_port(), free_port(), free_port());
-    let env = [
-        ("USERS_SERVICE_PORT", users_port.to_string()),
-        ("ORDERS_SERVICE_PORT", orders_port.to_string()),
-        ("GATEWAY_PORT", gateway_port.to_string()),
-        ("GATEWAY_TOKEN", TOKEN.to_owned()),
-        ("GATEWAY_HEADER_TIMEOUT_MS", "1000".to_owned()),
-        ("RUST_LOG", "warn".to_owned()),
-    ];
-    let _users = Process::start(env!("CARGO_BIN_EXE_users-service"), &env);
-    let _orders = Process::start(env!("CARGO_BIN_EXE_orders-service"), &env);
-    wait_listening(users_port);
-    wait_listening(orders_port);
-    let gateway = Process::spawn(
-        Command::new("sh")
-            .args(["-c", "ulimit -n 256 && exec \"$0\""])
-            .arg(env!("CARGO_BIN_EXE_gateway"))
-            .envs(env.iter().map(|(k, v)| (*k, v.as_str()))),
+    let system = System::start_with(
+        TOKEN,
+        &[("GATEWAY_HEADER_TIMEOUT_MS", "1000".to_owned())],
+        Some(256),
     );
-    wait_listening(gateway_port);
-    let addr = format!("127.0.0.1:{gateway_port}");
+    let addr = system.gateway();
     let mut idle = Vec::new();
     for _ in 0..300 {
         if let Ok(stream) = TcpStream::connect(&addr).await {
@@ -295,7 +237,8 @@ async fn out_of_file_descriptors() -> Verdict {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     let served_in = started.elapsed();
-    let log_lines = gateway
+    let log_lines = system
+        .gateway
         .lines()
         .iter()
         .filter(|l| l.contains("accept failed"))
@@ -316,10 +259,13 @@ async fn large_frames() -> Verdict {
     let (peers, frame_mb, budget_mb) = if long() { (12, 120, 256) } else { (6, 60, 64) };
     // mimalloc (the examples' allocator) keeps freed memory until the thread allocates again;
     // told to give it back at once, resident memory is what the service holds.
-    let system = System::start(&[
-        ("SERVICE_MAX_BUFFERED_BYTES", (budget_mb << 20).to_string()),
-        ("MIMALLOC_PURGE_DELAY", "0".to_owned()),
-    ]);
+    let system = System::start(
+        TOKEN,
+        &[
+            ("SERVICE_MAX_BUFFERED_BYTES", (budget_mb << 20).to_string()),
+            ("MIMALLOC_PURGE_DELAY", "0".to_owned()),
+        ],
+    );
     let (before, _) = rss(&system.users);
     let addr = system.users();
     let dropped = Arc::new(AtomicU64::new(0));
@@ -369,7 +315,7 @@ async fn large_frames() -> Verdict {
 
 /// A peer that sends requests and never reads the replies: the service stops reading it.
 async fn never_reads() -> Verdict {
-    let system = System::start(&[]);
+    let system = System::start(TOKEN, &[]);
     let (before, _) = rss(&system.users);
     let mut stream = TcpStream::connect(system.users()).await.unwrap();
     let mut sent = 0u64;
@@ -398,7 +344,7 @@ async fn never_reads() -> Verdict {
 
 /// A frame trickled a byte every 200 ms is dropped at the frame deadline.
 async fn trickled_frame() -> Verdict {
-    let system = System::start(&[("SERVICE_FRAME_DEADLINE_MS", "1000".to_owned())]);
+    let system = System::start(TOKEN, &[("SERVICE_FRAME_DEADLINE_MS", "1000".to_owned())]);
     let mut stream = TcpStream::connect(system.users()).await.unwrap();
     stream.write_all(b"134217728#\"").await.unwrap();
     let started = Instant::now();
@@ -418,10 +364,7 @@ async fn trickled_frame() -> Verdict {
         closed.is_some_and(|at| at < Duration::from_millis(2500)),
         format!(
             "a 128 MB frame trickled at a byte per 200 ms: closed after {} (frame deadline 1 s)",
-            closed.map_or("never".to_owned(), |at| format!(
-                "{:.1} s",
-                at.as_secs_f64()
-            ))
+            seconds(closed)
         ),
     )
 }
@@ -429,7 +372,7 @@ async fn trickled_frame() -> Verdict {
 /// Malformed chunked bodies and a duplicated `Transfer-Encoding`: 400, closed, nothing after
 /// them read.
 async fn malformed_chunked() -> Verdict {
-    let system = System::start(&[]);
+    let system = System::start(TOKEN, &[]);
     let head = format!(
         "POST /orders HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {TOKEN}\r\nContent-Type: application/json\r\n"
     );
@@ -486,7 +429,7 @@ async fn malformed_chunked() -> Verdict {
 
 /// Request heads over Node's 16 KiB: 431.
 async fn large_headers() -> Verdict {
-    let system = System::start(&[]);
+    let system = System::start(TOKEN, &[]);
     let mut statuses = Vec::new();
     for kib in [20, 64] {
         let request = format!(
@@ -510,7 +453,7 @@ async fn large_headers() -> Verdict {
 
 /// A body trickled a byte every 300 ms, with a valid token: 408 at the body deadline.
 async fn trickled_body() -> Verdict {
-    let system = System::start(&[("GATEWAY_BODY_TIMEOUT_MS", "1000".to_owned())]);
+    let system = System::start(TOKEN, &[("GATEWAY_BODY_TIMEOUT_MS", "1000".to_owned())]);
     let mut stream = TcpStream::connect(system.gateway()).await.unwrap();
     let head = format!(
         "POST /orders HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {TOKEN}\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"
@@ -539,17 +482,14 @@ async fn trickled_body() -> Verdict {
         status == 408 && answered.is_some_and(|at| at < Duration::from_millis(2500)),
         format!(
             "a chunked body at a byte per 300 ms: {status} after {} (body deadline 1 s)",
-            answered.map_or("never".to_owned(), |at| format!(
-                "{:.1} s",
-                at.as_secs_f64()
-            ))
+            seconds(answered)
         ),
     )
 }
 
 /// A path parameter that is not UTF-8 once decoded: Nest's JSON 400.
 async fn bad_escape() -> Verdict {
-    let system = System::start(&[]);
+    let system = System::start(TOKEN, &[]);
     let (status, body) = get(&system.gateway(), "/users/%FF").await;
     verdict(
         status == 400 && body.contains("\"statusCode\":400"),
@@ -560,7 +500,7 @@ async fn bad_escape() -> Verdict {
 /// Load while the users service is down, then restarted: fast 503s, a bounded log, and
 /// recovery once it is back.
 async fn outage_under_load() -> Verdict {
-    let mut system = System::start(&[]);
+    let mut system = System::start(TOKEN, &[]);
     let addr = system.gateway();
     let stop = Arc::new(AtomicBool::new(false));
     let answered = Arc::new(AtomicU64::new(0));
@@ -618,7 +558,7 @@ async fn outage_under_load() -> Verdict {
 
 /// Many connections at once: none waits on a dropped SYN (a 1 s retransmit).
 async fn connection_burst() -> Verdict {
-    let system = System::start(&[]);
+    let system = System::start(TOKEN, &[]);
     let count = size(1000, 2000);
     let addr = system.gateway();
     let started = Instant::now();
@@ -652,7 +592,10 @@ async fn connection_burst() -> Verdict {
 
 /// The long set only: 10 000 kept-alive connections, each served.
 async fn ten_thousand_connections() -> Verdict {
-    let system = System::start(&[("GATEWAY_KEEP_ALIVE_TIMEOUT_MS", "60000".to_owned())]);
+    let system = System::start(
+        TOKEN,
+        &[("GATEWAY_KEEP_ALIVE_TIMEOUT_MS", "60000".to_owned())],
+    );
     let addr = system.gateway();
     let (before, _) = rss(&system.gateway);
     let mut streams = Vec::new();
@@ -687,7 +630,7 @@ async fn ten_thousand_connections() -> Verdict {
 
 /// The long set only: 3 minutes of steady load, the gateway's memory flat.
 async fn soak() -> Verdict {
-    let system = System::start(&[]);
+    let system = System::start(TOKEN, &[]);
     let addr = system.gateway();
     let stop = Arc::new(AtomicBool::new(false));
     let mut load = Vec::new();

@@ -9,7 +9,7 @@ mod support;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use support::{free_port, installed, wait_listening, Process};
+use support::{installed, System};
 
 const TOKEN: &str = "breaker-token";
 
@@ -31,24 +31,16 @@ fn a_frozen_service_opens_the_circuit_then_a_probe_closes_it() {
     if !installed("curl", "--version", "apt-get install curl") {
         return;
     }
-    let (users_port, orders_port, gateway_port) = (free_port(), free_port(), free_port());
-    let env = [
-        ("USERS_SERVICE_PORT", users_port.to_string()),
-        ("ORDERS_SERVICE_PORT", orders_port.to_string()),
-        ("GATEWAY_PORT", gateway_port.to_string()),
-        ("GATEWAY_TOKEN", TOKEN.to_owned()),
-        ("SERVICE_TIMEOUT_MS", "300".to_owned()),
-        ("CIRCUIT_BREAKER", "on".to_owned()),
-        ("CIRCUIT_BREAKER_FAILURES", "3".to_owned()),
-        ("CIRCUIT_BREAKER_OPEN_MS", "1000".to_owned()),
-        ("RUST_LOG", "warn".to_owned()),
-    ];
-    let _users = Process::start(env!("CARGO_BIN_EXE_users-service"), &env);
-    let orders = Process::start(env!("CARGO_BIN_EXE_orders-service"), &env);
-    wait_listening(users_port);
-    wait_listening(orders_port);
-    let _gateway = Process::start(env!("CARGO_BIN_EXE_gateway"), &env);
-    wait_listening(gateway_port);
+    let system = System::start(
+        TOKEN,
+        &[
+            ("SERVICE_TIMEOUT_MS", "300".to_owned()),
+            ("CIRCUIT_BREAKER", "on".to_owned()),
+            ("CIRCUIT_BREAKER_FAILURES", "3".to_owned()),
+            ("CIRCUIT_BREAKER_OPEN_MS", "1000".to_owned()),
+        ],
+    );
+    let (gateway_port, orders) = (system.gateway_port, &system.orders);
     let profile = r#"{"id":"42","name":"Ada Lovelace","orderCount":2,"orders":[{"id":"o-1","items":["book"]},{"id":"o-2","items":["pen","ink"]}]}"#;
     assert_eq!(
         get(gateway_port, "/users/42/profile"),

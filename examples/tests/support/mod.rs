@@ -120,3 +120,76 @@ pub fn demo(token: &str, env: &[(&str, String)]) -> (Process, u16) {
     wait_listening(gateway);
     (process, gateway)
 }
+
+/// The example system as three processes (the users and orders services and the gateway) on
+/// free ports, with `token`, `SERVICE_TIMEOUT_MS=1000` and `RUST_LOG=warn`, then `extra` on
+/// top; each listening when this returns.
+pub struct System {
+    pub users: Process,
+    pub orders: Process,
+    pub gateway: Process,
+    pub users_port: u16,
+    pub gateway_port: u16,
+    pub env: Vec<(&'static str, String)>,
+}
+
+impl System {
+    pub fn start(token: &str, extra: &[(&'static str, String)]) -> System {
+        Self::start_with(token, extra, None)
+    }
+
+    /// [`start`](Self::start), the gateway limited to `nofile` file descriptors if given.
+    pub fn start_with(
+        token: &str,
+        extra: &[(&'static str, String)],
+        nofile: Option<u32>,
+    ) -> System {
+        let (users_port, orders_port, gateway_port) = (free_port(), free_port(), free_port());
+        let mut env = vec![
+            ("USERS_SERVICE_PORT", users_port.to_string()),
+            ("ORDERS_SERVICE_PORT", orders_port.to_string()),
+            ("GATEWAY_PORT", gateway_port.to_string()),
+            ("GATEWAY_TOKEN", token.to_owned()),
+            ("SERVICE_TIMEOUT_MS", "1000".to_owned()),
+            ("RUST_LOG", "warn".to_owned()),
+        ];
+        env.extend(extra.iter().cloned());
+        let users = Process::start(env!("CARGO_BIN_EXE_users-service"), &env);
+        let orders = Process::start(env!("CARGO_BIN_EXE_orders-service"), &env);
+        wait_listening(users_port);
+        wait_listening(orders_port);
+        let gateway = match nofile {
+            None => Process::start(env!("CARGO_BIN_EXE_gateway"), &env),
+            Some(nofile) => Process::spawn(
+                Command::new("sh")
+                    .args(["-c", &format!("ulimit -n {nofile} && exec \"$0\"")])
+                    .arg(env!("CARGO_BIN_EXE_gateway"))
+                    .envs(env.iter().map(|(k, v)| (*k, v.as_str()))),
+            ),
+        };
+        wait_listening(gateway_port);
+        System {
+            users,
+            orders,
+            gateway,
+            users_port,
+            gateway_port,
+            env,
+        }
+    }
+
+    /// The gateway's address.
+    pub fn gateway(&self) -> String {
+        format!("127.0.0.1:{}", self.gateway_port)
+    }
+
+    /// The users service's address.
+    pub fn users(&self) -> String {
+        format!("127.0.0.1:{}", self.users_port)
+    }
+
+    /// The bytes the gateway has logged so far.
+    pub fn gateway_log_bytes(&self) -> usize {
+        self.gateway.lines().iter().map(|l| l.len() + 1).sum()
+    }
+}
