@@ -169,6 +169,25 @@ async fn an_idle_kept_alive_connection_closes_at_the_keep_alive_deadline_not_a_s
     assert!(closed, "closed once idle again");
 }
 
+/// A keep-alive deadline without a header deadline: idle connections still go.
+#[tokio::test]
+async fn a_keep_alive_deadline_alone_closes_idle_connections() {
+    let addr = app_with(HttpLimits {
+        header_read_timeout: None,
+        keep_alive_timeout: Some(Duration::from_millis(300)),
+        ..HttpLimits::default()
+    })
+    .await;
+    let mut idle = TcpStream::connect(addr).await.unwrap();
+    idle.write_all(b"GET /ping HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await
+        .unwrap();
+    let started = Instant::now();
+    let (seen, closed) = read_until_closed(&mut idle, Duration::from_secs(3)).await;
+    assert!(seen.ends_with("pong"), "{seen}");
+    assert!(closed && started.elapsed() < Duration::from_millis(1500));
+}
+
 /// `Transfer-Encoding: chunked` twice (RFC 9112 forbids it; Node refuses it) is Nest's JSON
 /// 400 and closes the connection: the pipelined request behind it is not read.
 #[tokio::test]

@@ -112,7 +112,8 @@ pub(crate) async fn serve<S>(
     let keep_alive = match (limits.keep_alive_timeout, limits.header_read_timeout) {
         (Some(idle), Some(head)) if idle < head => Some(idle),
         (Some(idle), None) => {
-            builder.header_read_timeout(Duration::MAX / 4);
+            // No header deadline but a keep-alive one: a head may take a year.
+            builder.header_read_timeout(Duration::from_secs(365 * 24 * 3600));
             Some(idle)
         }
         _ => None,
