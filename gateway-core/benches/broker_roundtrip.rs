@@ -106,15 +106,13 @@ fn delete_queue(url: &str, queue: &str) {
         .build()
         .expect("a runtime");
     runtime.block_on(async {
-        let properties = lapin::ConnectionProperties::default()
-            .with_executor(tokio_executor_trait::Tokio::current())
-            .with_reactor(tokio_reactor_trait::Tokio);
+        let properties = lapin::ConnectionProperties::default();
         if let Ok(conn) = lapin::Connection::connect(url, properties).await {
             if let Ok(channel) = conn.create_channel().await {
                 let options = lapin::options::QueueDeleteOptions::default();
-                let _ = channel.queue_delete(queue, options).await;
+                let _ = channel.queue_delete(queue.into(), options).await;
             }
-            let _ = conn.close(200, "done").await;
+            let _ = conn.close(200, "done".into()).await;
         }
     });
 }

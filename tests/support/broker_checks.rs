@@ -409,9 +409,7 @@ pub async fn broker_down_then_restarted<F, Fut>(
 /// A channel on the local RabbitMQ, with its connection (to close), or `None` when it is down.
 async fn rmq_channel() -> Option<(lapin::Connection, lapin::Channel)> {
     const RMQ_URL: &str = "amqp://guest:guest@127.0.0.1:5672";
-    let properties = lapin::ConnectionProperties::default()
-        .with_executor(tokio_executor_trait::Tokio::current())
-        .with_reactor(tokio_reactor_trait::Tokio);
+    let properties = lapin::ConnectionProperties::default();
     let conn = lapin::Connection::connect(RMQ_URL, properties).await.ok()?;
     let channel = conn.create_channel().await.ok()?;
     Some((conn, channel))
@@ -421,9 +419,12 @@ async fn rmq_channel() -> Option<(lapin::Connection, lapin::Channel)> {
 pub async fn delete_exchange(exchange: &str) {
     if let Some((conn, channel)) = rmq_channel().await {
         let _ = channel
-            .exchange_delete(exchange, lapin::options::ExchangeDeleteOptions::default())
+            .exchange_delete(
+                exchange.into(),
+                lapin::options::ExchangeDeleteOptions::default(),
+            )
             .await;
-        let _ = conn.close(200, "done").await;
+        let _ = conn.close(200, "done".into()).await;
     }
 }
 
@@ -431,9 +432,9 @@ pub async fn delete_exchange(exchange: &str) {
 pub async fn delete_queue(queue: &str) {
     if let Some((conn, channel)) = rmq_channel().await {
         let _ = channel
-            .queue_delete(queue, lapin::options::QueueDeleteOptions::default())
+            .queue_delete(queue.into(), lapin::options::QueueDeleteOptions::default())
             .await;
-        let _ = conn.close(200, "done").await;
+        let _ = conn.close(200, "done".into()).await;
     }
 }
 

@@ -56,9 +56,7 @@ const REPLY_TO: &str = "amq.rabbitmq.reply-to";
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
 
 async fn connect(url: &str) -> Result<AmqpConnection, String> {
-    let properties = ConnectionProperties::default()
-        .with_executor(tokio_executor_trait::Tokio::current())
-        .with_reactor(tokio_reactor_trait::Tokio);
+    let properties = ConnectionProperties::default();
     tokio::time::timeout(CONNECT_TIMEOUT, AmqpConnection::connect(url, properties))
         .await
         .map_err(|_| "connecting to RabbitMQ timed out".to_owned())?
@@ -178,7 +176,7 @@ impl RmqOptions {
             ..QueueDeclareOptions::default()
         };
         let queue = channel
-            .queue_declare(&self.queue, options, FieldTable::default())
+            .queue_declare(self.queue.as_str().into(), options, FieldTable::default())
             .await?;
         Ok(queue.name().as_str().to_owned())
     }
@@ -191,7 +189,7 @@ impl RmqOptions {
         };
         channel
             .exchange_declare(
-                self.exchange_name(),
+                self.exchange_name().into(),
                 self.kind(),
                 options,
                 FieldTable::default(),
@@ -252,9 +250,9 @@ impl RmqOptions {
 async fn bind(channel: &Channel, queue: &str, exchange: &str, key: &str) -> lapin::Result<()> {
     channel
         .queue_bind(
-            queue,
-            exchange,
-            key,
+            queue.into(),
+            exchange.into(),
+            key.into(),
             QueueBindOptions::default(),
             FieldTable::default(),
         )
@@ -337,7 +335,7 @@ impl RmqTransport {
                 ..BasicConsumeOptions::default()
             };
             let replies = channel
-                .basic_consume(REPLY_TO, "", consume, FieldTable::default())
+                .basic_consume(REPLY_TO.into(), "".into(), consume, FieldTable::default())
                 .await?;
             Ok::<_, lapin::Error>((channel, replies))
         };
@@ -376,7 +374,7 @@ impl RmqTransport {
                     reader.deliver_to(id, Bytes::from(delivery.data));
                 }
             }
-            let _ = amqp.close(200, "client closed").await;
+            let _ = amqp.close(200, "client closed".into()).await;
         });
         Ok(conn)
     }
@@ -416,8 +414,8 @@ impl Publish for RmqPublisher {
             };
             self.channel
                 .basic_publish(
-                    exchange,
-                    key,
+                    exchange.into(),
+                    key.into(),
                     BasicPublishOptions::default(),
                     &message.body,
                     properties,
@@ -494,7 +492,7 @@ impl RmqServer {
             .set_up_server(&channel, &routes)
             .await
             .map_err(|e| ServerError::connect(url, e))?;
-        let _ = amqp.close(200, "checked").await;
+        let _ = amqp.close(200, "checked".into()).await;
         Ok(RmqServer {
             url: url.to_owned(),
             options,
@@ -523,7 +521,12 @@ impl RmqServer {
             ..BasicConsumeOptions::default()
         };
         let mut deliveries = channel
-            .basic_consume(&queue, "", consume, FieldTable::default())
+            .basic_consume(
+                queue.as_str().into(),
+                "".into(),
+                consume,
+                FieldTable::default(),
+            )
             .await
             .map_err(|e| e.to_string())?;
         tracing::info!(url = %self.url, %queue, options = %self.options.describe(), "microservice listening on RabbitMQ");
@@ -552,7 +555,7 @@ impl RmqServer {
         if result.is_ok() {
             // Let in-flight handlers reply on this channel before it closes.
             drain(tasks, self.core.grace_period, "rmq").await;
-            let _ = amqp.close(200, "shutdown").await;
+            let _ = amqp.close(200, "shutdown".into()).await;
         }
         result
     }
@@ -567,8 +570,8 @@ async fn reply(channel: &Channel, reply_to: &str, correlation: Option<&str>, bod
     }
     if let Err(error) = channel
         .basic_publish(
-            "",
-            reply_to,
+            "".into(),
+            reply_to.into(),
             BasicPublishOptions::default(),
             &body,
             properties,
