@@ -160,7 +160,7 @@ pub fn write_js_f64(x: f64, out: &mut String) {
 fn tie_to_even(x: f64, digits: &str, exp: i32) -> Option<String> {
     let k = digits.len();
     let last = digits.as_bytes()[k - 1] - b'0';
-    if last % 2 == 0 {
+    if last.is_multiple_of(2) {
         return None;
     }
     // A double's exact decimal expansion has at most 767 significant digits.
