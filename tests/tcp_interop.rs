@@ -1,6 +1,7 @@
 //! Interoperability with real NestJS over Transport.TCP (`tests/nest-peer`, pinned with
 //! package-lock.json): our `ClientProxy` against a Nest microservice, a Nest `ClientProxy`
-//! against our `TcpServer`, and our pattern normalization against Nest's own function.
+//! against our `TcpServer` (both also over TLS, with `tlsOptions`), and our pattern
+//! normalization against Nest's own function.
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -8,6 +9,7 @@ use std::time::Duration;
 use futures_util::{stream, StreamExt};
 use gateway_core::prelude::*;
 use gateway_core::NO_MESSAGE_HANDLER;
+use gateway_tests::tls::TestPki;
 use gateway_tests::*;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
@@ -20,11 +22,19 @@ struct User {
 
 const UNICODE: &str = "héllo 😀 日本 \u{2028}\n\t\"\\ \u{1F600}\u{10FFFF}";
 
-async fn nest_client(port: u16) -> ClientProxy {
-    ClientProxy::new(
-        ClientOptions::tcp("NEST_SERVICE", format!("127.0.0.1:{port}"))
-            .timeout(Duration::from_secs(5)),
-    )
+async fn nest_client(port: u16, tls: Option<&TestPki>) -> ClientProxy {
+    let options = ClientOptions::tcp("NEST_SERVICE", format!("127.0.0.1:{port}"))
+        .timeout(Duration::from_secs(5));
+    ClientProxy::new(match tls {
+        Some(pki) => options.tls(pki.client()),
+        None => options,
+    })
+}
+
+/// The environment that puts a Node peer on TLS with `pki`'s certificates (common.js).
+fn tls_env(tls: Option<&TestPki>) -> Vec<(&'static str, String)> {
+    tls.map(|pki| vec![("TLS_DIR", pki.dir().to_string_lossy().into_owned())])
+        .unwrap_or_default()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -32,15 +42,37 @@ async fn our_client_against_a_nest_microservice() {
     require_nest!("our_client_against_a_nest_microservice");
     init_tracing();
     for version in Nest::ALL {
-        our_client_against(version).await;
+        our_client_against(version, None).await;
     }
 }
 
-async fn our_client_against(version: Nest) {
-    eprintln!("our ClientProxy against a Nest {version:?} microservice");
+/// The same over TLS: the Nest service with `tlsOptions: { key, cert }` (Nest's
+/// `sum-rpc-tls` set-up), our client trusting the CA that signed its certificate.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn our_client_against_a_nest_microservice_over_tls() {
+    require_nest!("our_client_against_a_nest_microservice_over_tls");
+    init_tracing();
+    let pki = TestPki::new("tcp-nest-service");
+    for version in Nest::ALL {
+        our_client_against(version, Some(&pki)).await;
+    }
+}
+
+async fn our_client_against(version: Nest, tls: Option<&TestPki>) {
+    eprintln!(
+        "our ClientProxy against a Nest {version:?} microservice (TLS: {})",
+        tls.is_some()
+    );
     let port = free_port();
-    let _nest = spawn_nest_service(version, port).await;
-    let client = nest_client(port).await;
+    let _nest = spawn_node_until(
+        version,
+        "service.js",
+        &[&port.to_string()],
+        &tls_env(tls),
+        "ready",
+    )
+    .await;
+    let client = nest_client(port, tls).await;
     client.connect().await.expect("connect to the Nest service");
 
     // request-response with an object pattern
@@ -285,21 +317,46 @@ async fn a_nest_client_against_our_microservice() {
     require_nest!("a_nest_client_against_our_microservice");
     init_tracing();
     for version in Nest::ALL {
-        nest_client_against_ours(version).await;
+        nest_client_against_ours(version, None).await;
     }
 }
 
-async fn nest_client_against_ours(version: Nest) {
-    eprintln!("a Nest {version:?} ClientProxy against our microservice");
+/// The same over TLS: our server with a certificate, Nest's client with `tlsOptions: { ca }`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_nest_client_against_our_microservice_over_tls() {
+    require_nest!("a_nest_client_against_our_microservice_over_tls");
+    init_tracing();
+    let pki = TestPki::new("tcp-our-service");
+    for version in Nest::ALL {
+        nest_client_against_ours(version, Some(&pki)).await;
+    }
+}
+
+async fn nest_client_against_ours(version: Nest, tls: Option<&TestPki>) {
+    eprintln!(
+        "a Nest {version:?} ClientProxy against our microservice (TLS: {})",
+        tls.is_some()
+    );
     let events = Arc::new(Mutex::new(Vec::new()));
-    let server = TcpServer::bind("127.0.0.1:0", our_router(events))
+    let options = ServerOptions {
+        tls: tls.map(TestPki::server),
+        ..ServerOptions::default()
+    };
+    let server = TcpServer::bind_with("127.0.0.1:0", our_router(events), options)
         .await
         .unwrap();
     let port = server.local_addr().port();
     let stop = server.shutdown_handle();
     let serving = tokio::spawn(server.serve());
 
-    let out = run_node(version, "client.js", &[&port.to_string()], "").await;
+    let out = run_node_env(
+        version,
+        "client.js",
+        &[&port.to_string()],
+        &tls_env(tls),
+        "",
+    )
+    .await;
     let r: Value = serde_json::from_str(out.trim()).expect("client.js prints JSON");
 
     assert_eq!(

@@ -85,6 +85,8 @@ pub mod server;
 pub mod signal;
 pub mod testing;
 pub mod throttle;
+#[cfg(feature = "tls")]
+pub mod tls;
 pub mod trace;
 pub mod transport;
 

@@ -1,7 +1,7 @@
 'use strict';
 // A real NestJS ClientProxy calling our Rust microservice; prints one JSON object of outcomes.
-// Usage: node client.js <port>
-const { nest } = require('./common');
+// Usage: node client.js <port>   (over TLS when TLS_DIR is set: see common.js)
+const { nest, tlsOptions } = require('./common');
 const { ClientProxyFactory, Transport } = nest('@nestjs/microservices');
 const { lastValueFrom, toArray } = nest('rxjs');
 
@@ -20,7 +20,7 @@ async function all(observable) {
 
 async function main() {
   const port = Number(process.argv[2]);
-  const client = ClientProxyFactory.create({ transport: Transport.TCP, options: { host: '127.0.0.1', port } });
+  const client = ClientProxyFactory.create({ transport: Transport.TCP, options: { host: '127.0.0.1', port, ...tlsOptions('client') } });
   await client.connect();
   const r = {};
   r.getUser = await outcome(client.send({ cmd: 'get_user' }, { id: 42 }));

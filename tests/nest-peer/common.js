@@ -25,12 +25,29 @@ function decorateClass(cls, ...decorators) {
 
 // Boots a Nest TCP microservice for `module` on 127.0.0.1:`port` and prints "ready <port>",
 // which the Rust tests wait for.
+// Nest's TCP `tlsOptions` from the test's certificates when TLS_DIR names their folder:
+// a server shows server.pem (and with TLS_CLIENT_CERT=1 asks for a client certificate signed
+// by ca.pem); a client trusts ca.pem (and with TLS_CLIENT_CERT=1 shows client.pem).
+function tlsOptions(side) {
+  const dir = process.env.TLS_DIR;
+  if (!dir) return {};
+  const fs = require('fs');
+  const read = (name) => fs.readFileSync(require('path').join(dir, name), 'utf8');
+  const mutual = process.env.TLS_CLIENT_CERT === '1';
+  if (side === 'server') {
+    return { tlsOptions: { key: read('server-key.pem'), cert: read('server.pem'),
+      ...(mutual ? { requestCert: true, rejectUnauthorized: true, ca: read('ca.pem') } : {}) } };
+  }
+  return { tlsOptions: { ca: read('ca.pem'),
+    ...(mutual ? { cert: read('client.pem'), key: read('client-key.pem') } : {}) } };
+}
+
 async function startTcpMicroservice(module, port) {
   const { NestFactory } = nest('@nestjs/core');
   const { Transport } = nest('@nestjs/microservices');
   const app = await NestFactory.createMicroservice(module, {
     transport: Transport.TCP,
-    options: { host: '127.0.0.1', port },
+    options: { host: '127.0.0.1', port, ...tlsOptions('server') },
     logger: ['error', 'warn'],
   });
   await app.listen();
@@ -73,4 +90,4 @@ function serveHttpApp(module, port, configure = () => {}) {
   });
 }
 
-module.exports = { nest, decorateMethod, decorateClass, startTcpMicroservice, serveHttpApp, brokerOptions };
+module.exports = { nest, decorateMethod, decorateClass, startTcpMicroservice, serveHttpApp, brokerOptions, tlsOptions };

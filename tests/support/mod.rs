@@ -12,6 +12,8 @@ use std::time::Duration;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::process::{Child, Command};
 
+pub mod tls;
+
 /// Where the Node peer scripts live (and the Nest 11 install).
 pub fn nest_peer_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("nest-peer")
@@ -229,7 +231,19 @@ pub fn compile_peer(project: TsPeer, version: Nest) -> &'static str {
 
 /// Runs `node <script> <args..>` to completion, feeding `stdin`, and returns its stdout.
 pub async fn run_node(version: Nest, script: &str, args: &[&str], stdin: &str) -> String {
+    run_node_env(version, script, args, &[], stdin).await
+}
+
+/// [`run_node`] with `env` set.
+pub async fn run_node_env(
+    version: Nest,
+    script: &str,
+    args: &[&str],
+    env: &[(&str, String)],
+    stdin: &str,
+) -> String {
     let mut child = node_command(version, script, args)
+        .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
         .stdin(Stdio::piped())
         .spawn()
         .unwrap_or_else(|e| panic!("cannot start node {script}: {e}"));
@@ -477,8 +491,14 @@ pub struct PrivateBroker {
 impl PrivateBroker {
     /// Starts one on `port` and waits until it accepts connections.
     pub async fn start(kind: BrokerKind, port: u16) -> PrivateBroker {
+        Self::start_with(kind, port, kind.args(port)).await
+    }
+
+    /// Starts one with the command line `args` (which must make it listen on `port`) and
+    /// waits until `port` accepts connections.
+    pub async fn start_with(kind: BrokerKind, port: u16, args: Vec<String>) -> PrivateBroker {
         let child = tokio::process::Command::new(kind.binary())
-            .args(kind.args(port))
+            .args(args)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .kill_on_drop(true)

@@ -129,6 +129,8 @@ impl ClientProxy {
             closer: slot.closer(),
             max_frame_units: options.max_frame_units,
             incomplete_timeout: options.incomplete_timeout,
+            #[cfg(feature = "tls")]
+            tls: options.tls,
         };
         ClientProxy {
             inner: Arc::new(Inner {

@@ -30,6 +30,8 @@ pub struct ClientOptions {
     pub(crate) incomplete_timeout: Option<Duration>,
     pub(crate) on_dispatch: Option<DispatchHook>,
     pub(crate) circuit_breaker: Option<super::CircuitBreaker>,
+    #[cfg(feature = "tls")]
+    pub(crate) tls: Option<crate::tls::TlsOptions>,
 }
 
 /// A client's dispatch hook (see [`ClientOptions::on_dispatch`]).
@@ -98,6 +100,8 @@ impl ClientOptions {
             incomplete_timeout: None,
             on_dispatch: None,
             circuit_breaker: None,
+            #[cfg(feature = "tls")]
+            tls: None,
         }
     }
 
@@ -134,6 +138,15 @@ impl ClientOptions {
     /// instead of each waiting its deadline, until a probe call succeeds.
     pub fn circuit_breaker(mut self, breaker: super::CircuitBreaker) -> Self {
         self.circuit_breaker = Some(breaker);
+        self
+    }
+
+    /// Connects over TLS (feature `tls`): Nest's `tlsOptions` for TCP; for the brokers, with
+    /// a `rediss://`, `amqps://`, `mqtts://` or `tls://` URL, the certificates to trust and
+    /// show. See [`tls`](crate::tls).
+    #[cfg(feature = "tls")]
+    pub fn tls(mut self, tls: crate::tls::TlsOptions) -> Self {
+        self.tls = Some(tls);
         self
     }
 

@@ -98,6 +98,8 @@ pub struct ConnectContext {
     pub(crate) closer: Closer,
     pub(crate) max_frame_units: Option<usize>,
     pub(crate) incomplete_timeout: Option<Duration>,
+    #[cfg(feature = "tls")]
+    pub(crate) tls: Option<crate::tls::TlsOptions>,
 }
 
 impl ConnectContext {
@@ -125,6 +127,12 @@ impl ConnectContext {
     /// How long a half-received frame may wait for more bytes, when the options set it.
     pub fn incomplete_timeout(&self) -> Option<Duration> {
         self.incomplete_timeout
+    }
+
+    /// The TLS settings, when the options set them (feature `tls`).
+    #[cfg(feature = "tls")]
+    pub fn tls(&self) -> Option<&crate::tls::TlsOptions> {
+        self.tls.as_ref()
     }
 
     /// The error for a service or broker that cannot be reached, with `reason`.

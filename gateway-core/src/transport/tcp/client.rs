@@ -50,13 +50,31 @@ impl ClientTransport for TcpTransport {
                 .map_err(|source| context.connect_error(source))?;
             let _ = stream.set_nodelay(true);
             tracing::debug!(service = %context.service(), %addr, "connected");
+            let max_frame_units = context.max_frame_units().unwrap_or(DEFAULT_MAX_FRAME_UNITS);
+            let incomplete_timeout = context
+                .incomplete_timeout()
+                .unwrap_or(DEFAULT_INCOMPLETE_TIMEOUT);
+            #[cfg(feature = "tls")]
+            if let Some(tls) = context.tls() {
+                let stream = handshake(tls, addr, stream)
+                    .await
+                    .map_err(|source| context.connect_error(source))?;
+                let (read, write) = tokio::io::split(stream);
+                return Ok(start(
+                    read,
+                    write,
+                    context.service().clone(),
+                    max_frame_units,
+                    incomplete_timeout,
+                ));
+            }
+            let (read, write) = stream.into_split();
             Ok(start(
-                stream,
+                read,
+                write,
                 context.service().clone(),
-                context.max_frame_units().unwrap_or(DEFAULT_MAX_FRAME_UNITS),
-                context
-                    .incomplete_timeout()
-                    .unwrap_or(DEFAULT_INCOMPLETE_TIMEOUT),
+                max_frame_units,
+                incomplete_timeout,
             ))
         })
     }
@@ -87,14 +105,37 @@ async fn flush(
     }
 }
 
-/// Starts the connection's writer and reader tasks.
-fn start(
+/// The TLS handshake over `stream`, checking the certificate against `addr`'s host (or the
+/// configured server name).
+#[cfg(feature = "tls")]
+async fn handshake(
+    tls: &crate::tls::TlsOptions,
+    addr: &str,
     stream: TcpStream,
+) -> std::io::Result<tokio_rustls::client::TlsStream<TcpStream>> {
+    let invalid =
+        |e: crate::tls::TlsError| std::io::Error::new(std::io::ErrorKind::InvalidInput, e);
+    let name = tls
+        .server_name_for(crate::tls::host_of(addr))
+        .map_err(invalid)?;
+    let config = tls.client_config().map_err(invalid)?;
+    tokio_rustls::TlsConnector::from(config)
+        .connect(name, stream)
+        .await
+}
+
+/// Starts the connection's writer and reader tasks.
+fn start<R, W>(
+    read: R,
+    write: W,
     service: Arc<str>,
     max_frame_units: usize,
     incomplete_timeout: Duration,
-) -> Arc<Connection> {
-    let (read, write) = stream.into_split();
+) -> Arc<Connection>
+where
+    R: tokio::io::AsyncRead + Unpin + Send + 'static,
+    W: tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
     let (bodies, mut queue) = mpsc::channel(WRITE_QUEUE);
     let conn = Connection::with_queue(bodies);
 

@@ -79,6 +79,11 @@ pub struct ServerOptions {
     /// client keeps its connection for the next call; a client that finds it closed dials
     /// again.
     pub idle_timeout: Option<Duration>,
+    /// Serve over TLS (feature `tls`): Nest's `tlsOptions` (`cert` and `key` required; with
+    /// `ca`, clients must show a certificate it signs). A handshake must finish within
+    /// `incomplete_timeout`. `None` (the default): plain TCP.
+    #[cfg(feature = "tls")]
+    pub tls: Option<crate::tls::TlsOptions>,
 }
 
 impl Default for ServerOptions {
@@ -93,6 +98,8 @@ impl Default for ServerOptions {
             max_in_flight: DEFAULT_MAX_IN_FLIGHT,
             max_connections: 10_000,
             idle_timeout: None,
+            #[cfg(feature = "tls")]
+            tls: None,
         }
     }
 }
@@ -111,6 +118,8 @@ impl Default for ServerOptions {
 /// ```
 pub struct TcpServer {
     listener: TcpListener,
+    #[cfg(feature = "tls")]
+    acceptor: Option<tokio_rustls::TlsAcceptor>,
     router: Arc<MessageRouter>,
     options: ServerOptions,
     handle: ShutdownHandle,
@@ -141,6 +150,16 @@ impl TcpServer {
         options: ServerOptions,
     ) -> Result<Self, ServerError> {
         check_router(&router)?;
+        #[cfg(feature = "tls")]
+        let acceptor = match &options.tls {
+            Some(tls) => Some(tokio_rustls::TlsAcceptor::from(
+                tls.server_config().map_err(|e| ServerError::Bind {
+                    addr: addr.to_string(),
+                    source: std::io::Error::new(std::io::ErrorKind::InvalidInput, e),
+                })?,
+            )),
+            None => None,
+        };
         let listener = TcpListener::bind(&addr)
             .await
             .map_err(|source| ServerError::Bind {
@@ -149,6 +168,8 @@ impl TcpServer {
             })?;
         Ok(TcpServer {
             listener,
+            #[cfg(feature = "tls")]
+            acceptor,
             router: Arc::new(router),
             options,
             handle: ShutdownHandle::default(),
@@ -177,6 +198,8 @@ impl TcpServer {
     pub async fn serve(self) {
         let TcpServer {
             listener,
+            #[cfg(feature = "tls")]
+            acceptor,
             router,
             options,
             handle,
@@ -219,8 +242,17 @@ impl TcpServer {
                             idle_timeout: options.idle_timeout,
                             budget: budget.clone(),
                         };
+                        #[cfg(feature = "tls")]
+                        if let Some(acceptor) = acceptor.clone() {
+                            tasks.spawn(async move {
+                                connection.run_tls(acceptor, socket).await;
+                                drop(slot);
+                            });
+                            continue;
+                        }
                         tasks.spawn(async move {
-                            connection.run(socket).await;
+                            let (read, write) = socket.into_split();
+                            connection.run(read, write).await;
                             drop(slot);
                         });
                     }
@@ -297,8 +329,36 @@ impl ReplyOut for ReplyQueue {
 }
 
 impl ConnectionCtx {
-    async fn run(self, socket: TcpStream) {
-        let (read, write) = socket.into_split();
+    /// [`run`](Self::run) over TLS, after the handshake (bounded by `incomplete_timeout`).
+    #[cfg(feature = "tls")]
+    async fn run_tls(self, acceptor: tokio_rustls::TlsAcceptor, socket: TcpStream) {
+        let handshake = tokio::select! {
+            handshake = tokio::time::timeout(self.incomplete_timeout, acceptor.accept(socket)) => handshake,
+            _ = self.handle.stopping() => return,
+        };
+        match handshake {
+            Ok(Ok(stream)) => {
+                let (read, write) = tokio::io::split(stream);
+                self.run(read, write).await;
+            }
+            Ok(Err(error)) => {
+                if let Some(left_out) = crate::log_limit::allow("tcp server: TLS handshake") {
+                    tracing::warn!(peer = %self.peer, %error, left_out, "TLS handshake failed; closing the connection");
+                }
+            }
+            Err(_) => {
+                if let Some(left_out) = crate::log_limit::allow("tcp server: TLS handshake") {
+                    tracing::warn!(peer = %self.peer, within = ?self.incomplete_timeout, left_out, "TLS handshake unfinished; closing the connection");
+                }
+            }
+        }
+    }
+
+    async fn run<R, W>(self, read: R, write: W)
+    where
+        R: tokio::io::AsyncRead + Unpin + Send + 'static,
+        W: tokio::io::AsyncWrite + Unpin + Send + 'static,
+    {
         // Replies wait for the socket in a queue as long as the in-flight limit: with the
         // requests being handled, at most twice the limit per connection.
         let (tx, mut queue) = mpsc::channel::<Vec<u8>>(self.in_flight.available_permits().max(1));
