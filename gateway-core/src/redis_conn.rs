@@ -11,6 +11,30 @@ use tokio::sync::OnceCell;
 /// How long one connection attempt or one answer may take.
 pub(crate) const TIMEOUT: Duration = Duration::from_millis(500);
 
+/// A client for the Redis at `url`; with `tls` (a `rediss://` URL), trusting its `ca` (else
+/// the system's roots) and showing its certificate, if any.
+pub(crate) fn client(
+    url: &str,
+    #[cfg(feature = "tls")] tls: Option<&crate::tls::TlsOptions>,
+) -> Result<redis::Client, redis::RedisError> {
+    #[cfg(feature = "tls")]
+    if let Some(tls) = tls {
+        return redis::Client::build_with_tls(
+            url,
+            redis::TlsCertificates {
+                client_tls: tls
+                    .identity_pem_bytes()
+                    .map(|(cert, key)| redis::ClientTlsConfig {
+                        client_cert: cert.to_vec(),
+                        client_key: key.to_vec(),
+                    }),
+                root_cert: tls.ca_pem_bytes().map(<[u8]>::to_vec),
+            },
+        );
+    }
+    redis::Client::open(url)
+}
+
 /// A Redis client and its connection, made when first needed.
 pub(crate) struct LazyRedis {
     client: redis::Client,
@@ -30,8 +54,8 @@ impl LazyRedis {
     async fn connection(&self) -> Result<ConnectionManager, String> {
         let config = ConnectionManagerConfig::new()
             .set_number_of_retries(1)
-            .set_connection_timeout(TIMEOUT)
-            .set_response_timeout(TIMEOUT);
+            .set_connection_timeout(Some(TIMEOUT))
+            .set_response_timeout(Some(TIMEOUT));
         self.connection
             .get_or_try_init(|| ConnectionManager::new_with_config(self.client.clone(), config))
             .await

@@ -45,24 +45,46 @@ fn client_id(role: &str) -> String {
     )
 }
 
-fn options(url: &str, role: &str) -> Result<MqttOptions, String> {
-    let rest = url
-        .strip_prefix("mqtt://")
-        .or_else(|| url.strip_prefix("tcp://"))
-        .ok_or_else(|| format!("{url} is not an mqtt:// URL"))?;
+/// The client options for the broker at `url` (`mqtt://host:port`; `mqtts://host:port` over
+/// TLS, feature `tls`, with `tls`'s settings or, without, the Mozilla roots).
+fn options(
+    url: &str,
+    role: &str,
+    #[cfg(feature = "tls")] tls: Option<&crate::tls::TlsOptions>,
+) -> Result<MqttOptions, String> {
+    let (rest, secure) = match url.split_once("://") {
+        Some(("mqtt" | "tcp", rest)) => (rest, false),
+        Some(("mqtts" | "ssl" | "tls", rest)) => (rest, true),
+        _ => return Err(format!("{url} is not an mqtt:// or mqtts:// URL")),
+    };
     let (host, port) = match rest.trim_end_matches('/').rsplit_once(':') {
         Some((host, port)) => (
             host,
             port.parse::<u16>()
                 .map_err(|_| format!("bad port in {url}"))?,
         ),
-        None => (rest, 1883),
+        None => (rest, if secure { 8883 } else { 1883 }),
     };
     let mut options = MqttOptions::new(client_id(role), host, port);
     options
         .set_keep_alive(Duration::from_secs(5))
         .set_max_packet_size(MAX_PACKET, MAX_PACKET)
         .set_clean_session(true);
+    if secure {
+        #[cfg(feature = "tls")]
+        {
+            let config = tls
+                .cloned()
+                .unwrap_or_default()
+                .client_config()
+                .map_err(|e| e.to_string())?;
+            options.set_transport(rumqttc::Transport::tls_with_config(
+                rumqttc::TlsConfiguration::Rustls(config),
+            ));
+        }
+        #[cfg(not(feature = "tls"))]
+        return Err(format!("{url}: MQTT over TLS needs the `tls` feature"));
+    }
     Ok(options)
 }
 
@@ -100,7 +122,13 @@ fn network_options() -> rumqttc::NetworkOptions {
 }
 
 async fn open(context: &ConnectContext) -> Result<Arc<Connection>, RpcError> {
-    let options = options(context.address(), "client").map_err(|e| context.unavailable(e))?;
+    let options = options(
+        context.address(),
+        "client",
+        #[cfg(feature = "tls")]
+        context.tls(),
+    )
+    .map_err(|e| context.unavailable(e))?;
     let (client, mut events) = AsyncClient::new(options, 1024);
     events.set_network_options(network_options());
     let conn = Connection::with_publisher(MqttPublisher {
@@ -202,9 +230,20 @@ pub struct MqttServerOptions {
     /// `subscribeOptions.qos`: the QoS the server subscribes its routes with (default 0). A
     /// message arrives with the lower of its publisher's QoS and this one.
     pub subscribe_qos: u8,
+    /// The TLS settings for an `mqtts://` URL (feature `tls`): the CA to trust and the
+    /// certificate to show. Without them an `mqtts://` URL trusts the Mozilla roots.
+    #[cfg(feature = "tls")]
+    pub tls: Option<crate::tls::TlsOptions>,
 }
 
 impl MqttServerOptions {
+    /// Connects with these TLS settings (feature `tls`; see the field).
+    #[cfg(feature = "tls")]
+    pub fn tls(mut self, tls: crate::tls::TlsOptions) -> Self {
+        self.tls = Some(tls);
+        self
+    }
+
     /// Subscribes with QoS `qos` (Nest's `subscribeOptions: { qos }`).
     pub fn subscribe_qos(mut self, qos: u8) -> Self {
         self.subscribe_qos = qos.min(2);
@@ -261,7 +300,13 @@ impl MqttServer {
         settings: MqttServerOptions,
     ) -> Result<Self, ServerError> {
         let core = Core::new(router)?;
-        let options = options(url, "server").map_err(|e| ServerError::connect(url, e))?;
+        let options = options(
+            url,
+            "server",
+            #[cfg(feature = "tls")]
+            settings.tls.as_ref(),
+        )
+        .map_err(|e| ServerError::connect(url, e))?;
         let (client, mut events) = AsyncClient::new(options, 1024);
         events.set_network_options(network_options());
         // Wait for the broker's ConnAck, so a dead broker fails here.

@@ -57,7 +57,12 @@ impl NatsTransport {
         if nats.is_none() {
             let close = context.closer();
             let service = context.service().clone();
-            let client = ConnectOptions::new()
+            let client = with_tls(
+                ConnectOptions::new(),
+                #[cfg(feature = "tls")]
+                context.tls(),
+            )
+            .map_err(|e| context.unavailable(e))?
                 .connection_timeout(Duration::from_secs(2))
                 .event_callback(move |event| {
                     match event {
@@ -186,6 +191,10 @@ pub struct NatsServerOptions {
     /// messages off its subscriptions until one finishes. async-nats holds what arrives
     /// meanwhile, up to its subscription capacity, then reports a slow consumer and drops.
     pub max_in_flight: usize,
+    /// Connect over TLS (feature `tls`): the CA to trust and the certificate to show (Nest's
+    /// `tls: { ca, cert, key }`). Without it a `tls://` URL trusts async-nats's default roots.
+    #[cfg(feature = "tls")]
+    pub tls: Option<crate::tls::TlsOptions>,
 }
 
 impl Default for NatsServerOptions {
@@ -194,11 +203,35 @@ impl Default for NatsServerOptions {
             queue: None,
             grace_period: DEFAULT_GRACE_PERIOD,
             max_in_flight: crate::server::broker::DEFAULT_MAX_IN_FLIGHT,
+            #[cfg(feature = "tls")]
+            tls: None,
         }
     }
 }
 
+/// `options` requiring TLS with `tls`'s settings, when given.
+fn with_tls(
+    options: ConnectOptions,
+    #[cfg(feature = "tls")] tls: Option<&crate::tls::TlsOptions>,
+) -> Result<ConnectOptions, String> {
+    #[cfg(feature = "tls")]
+    if let Some(tls) = tls {
+        let config = tls.client_config().map_err(|e| e.to_string())?;
+        return Ok(options
+            .require_tls(true)
+            .tls_client_config((*config).clone()));
+    }
+    Ok(options)
+}
+
 impl NatsServerOptions {
+    /// Connects with these TLS settings (feature `tls`; see the field).
+    #[cfg(feature = "tls")]
+    pub fn tls(mut self, tls: crate::tls::TlsOptions) -> Self {
+        self.tls = Some(tls);
+        self
+    }
+
     /// Subscribes in the queue group `queue`.
     pub fn queue(mut self, queue: impl Into<String>) -> Self {
         self.queue = Some(queue.into());
@@ -272,11 +305,16 @@ impl NatsServer {
         let mut core = Core::new(router)?;
         core.grace_period = options.grace_period;
         core.set_max_in_flight(options.max_in_flight);
-        let client = ConnectOptions::new()
-            .connection_timeout(Duration::from_secs(2))
-            .connect(url)
-            .await
-            .map_err(|e| ServerError::connect(url, e))?;
+        let client = with_tls(
+            ConnectOptions::new(),
+            #[cfg(feature = "tls")]
+            options.tls.as_ref(),
+        )
+        .map_err(|e| ServerError::connect(url, e))?
+        .connection_timeout(Duration::from_secs(2))
+        .connect(url)
+        .await
+        .map_err(|e| ServerError::connect(url, e))?;
         Ok(NatsServer {
             client,
             core,

@@ -69,8 +69,12 @@ impl ClientTransport for RedisTransport {
 }
 
 async fn open(context: &ConnectContext) -> Result<Arc<Connection>, RpcError> {
-    let client = redis::Client::open(&**context.address())
-        .map_err(|e| context.unavailable(format!("bad Redis URL: {e}")))?;
+    let client = crate::redis_conn::client(
+        context.address(),
+        #[cfg(feature = "tls")]
+        context.tls(),
+    )
+    .map_err(|e| context.unavailable(format!("bad Redis URL or TLS settings: {e}")))?;
     let connect = async {
         let publisher = client.get_multiplexed_async_connection().await?;
         let pubsub = client.get_async_pubsub().await?;
@@ -164,9 +168,20 @@ pub struct RedisServerOptions {
     /// Nest's `wildcards`: subscribe to each route as a glob pattern (`PSUBSCRIBE`), so
     /// `#[message_pattern("orders.*")]` handles `orders.created`.
     pub wildcards: bool,
+    /// Connect over TLS (feature `tls`, a `rediss://` URL): the CA to trust and the
+    /// certificate to show. Without it a `rediss://` URL trusts the system's roots.
+    #[cfg(feature = "tls")]
+    pub tls: Option<crate::tls::TlsOptions>,
 }
 
 impl RedisServerOptions {
+    /// Connects with these TLS settings (feature `tls`; see the field).
+    #[cfg(feature = "tls")]
+    pub fn tls(mut self, tls: crate::tls::TlsOptions) -> Self {
+        self.tls = Some(tls);
+        self
+    }
+
     /// Routes are glob patterns (Nest's `wildcards: true`).
     pub fn wildcards(mut self) -> Self {
         self.wildcards = true;
@@ -225,7 +240,12 @@ impl RedisServer {
         options: RedisServerOptions,
     ) -> Result<Self, ServerError> {
         let core = Core::new(router)?;
-        let client = redis::Client::open(url).map_err(|e| ServerError::connect(url, e))?;
+        let client = crate::redis_conn::client(
+            url,
+            #[cfg(feature = "tls")]
+            options.tls.as_ref(),
+        )
+        .map_err(|e| ServerError::connect(url, e))?;
         tokio::time::timeout(CONNECT_TIMEOUT, client.get_multiplexed_async_connection())
             .await
             .map_err(|_| ServerError::connect(url, "connecting to Redis timed out"))?

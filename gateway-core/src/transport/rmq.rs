@@ -55,8 +55,34 @@ const REPLY_TO: &str = "amq.rabbitmq.reply-to";
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
 
-async fn connect(url: &str) -> Result<AmqpConnection, String> {
+/// A connection to the broker at `url`; an `amqps://` URL with `options`' TLS settings
+/// (feature `tls`): its `ca` trusted (else the Mozilla roots), its certificate shown.
+async fn connect(url: &str, options: &RmqOptions) -> Result<AmqpConnection, String> {
     let properties = ConnectionProperties::default();
+    #[cfg(feature = "tls")]
+    if let Some(tls) = &options.tls {
+        let config = lapin::tcp::OwnedTLSConfig {
+            identity: tls.identity_pem_bytes().map(|(cert, key)| {
+                lapin::tcp::OwnedIdentity::PKCS8 {
+                    pem: cert.to_vec(),
+                    key: key.to_vec(),
+                }
+            }),
+            cert_chain: tls
+                .ca_pem_bytes()
+                .map(|pem| String::from_utf8_lossy(pem).into_owned()),
+        };
+        let runtime = lapin::runtime::default_runtime().map_err(|e| e.to_string())?;
+        return tokio::time::timeout(
+            CONNECT_TIMEOUT,
+            AmqpConnection::connect_with_config(url, properties, config, runtime),
+        )
+        .await
+        .map_err(|_| "connecting to RabbitMQ timed out".to_owned())?
+        .map_err(|e| e.to_string());
+    }
+    #[cfg(not(feature = "tls"))]
+    let _ = options;
     tokio::time::timeout(CONNECT_TIMEOUT, AmqpConnection::connect(url, properties))
         .await
         .map_err(|_| "connecting to RabbitMQ timed out".to_owned())?
@@ -85,6 +111,8 @@ pub struct RmqOptions {
     exchange_type: String,
     routing_key: Option<String>,
     wildcards: bool,
+    #[cfg(feature = "tls")]
+    tls: Option<crate::tls::TlsOptions>,
 }
 
 impl RmqOptions {
@@ -99,7 +127,18 @@ impl RmqOptions {
             exchange_type: "topic".to_owned(),
             routing_key: None,
             wildcards: false,
+            #[cfg(feature = "tls")]
+            tls: None,
         }
+    }
+
+    /// The TLS settings for an `amqps://` URL (feature `tls`): the CA to trust and the
+    /// certificate to show (amqplib's `socketOptions: { ca, cert, key }`). A client's
+    /// [`ClientOptions::tls`] does the same.
+    #[cfg(feature = "tls")]
+    pub fn tls(mut self, tls: crate::tls::TlsOptions) -> Self {
+        self.tls = Some(tls);
+        self
     }
 
     /// `queueOptions.durable` (default `true`).
@@ -324,7 +363,19 @@ impl ClientTransport for RmqTransport {
 
 impl RmqTransport {
     async fn open(&self, context: &ConnectContext) -> Result<Arc<Connection>, RpcError> {
-        let amqp = connect(context.address())
+        #[cfg(feature = "tls")]
+        let with_tls;
+        #[cfg(feature = "tls")]
+        let options = match context.tls() {
+            Some(tls) => {
+                with_tls = (*self.options).clone().tls(tls.clone());
+                &with_tls
+            }
+            None => &*self.options,
+        };
+        #[cfg(not(feature = "tls"))]
+        let options = &*self.options;
+        let amqp = connect(context.address(), options)
             .await
             .map_err(|e| context.unavailable(format!("cannot connect to RabbitMQ: {e}")))?;
         let setup = async {
@@ -481,7 +532,7 @@ impl RmqServer {
     ) -> Result<Self, ServerError> {
         let core = Core::new(router)?;
         let routes: Arc<[String]> = routes(&core.router).into();
-        let amqp = connect(url)
+        let amqp = connect(url, &options)
             .await
             .map_err(|e| ServerError::connect(url, e))?;
         let channel = amqp
@@ -509,7 +560,7 @@ impl RmqServer {
     }
 
     async fn session(&self, tasks: &TaskTracker) -> Result<(), String> {
-        let amqp = connect(&self.url).await?;
+        let amqp = connect(&self.url, &self.options).await?;
         let channel = amqp.create_channel().await.map_err(|e| e.to_string())?;
         let queue = self
             .options

@@ -13,7 +13,7 @@ use bytes::Bytes;
 use futures_util::future::BoxFuture;
 use std::future::Future;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use tokio::net::{TcpListener, TcpStream, ToSocketAddrs};
+use tokio::net::{TcpListener, ToSocketAddrs};
 
 use tokio::sync::{mpsc, OwnedSemaphorePermit, Semaphore};
 use tokio_util::codec::FramedRead;
@@ -331,7 +331,7 @@ impl ReplyOut for ReplyQueue {
 impl ConnectionCtx {
     /// [`run`](Self::run) over TLS, after the handshake (bounded by `incomplete_timeout`).
     #[cfg(feature = "tls")]
-    async fn run_tls(self, acceptor: tokio_rustls::TlsAcceptor, socket: TcpStream) {
+    async fn run_tls(self, acceptor: tokio_rustls::TlsAcceptor, socket: tokio::net::TcpStream) {
         let handshake = tokio::select! {
             handshake = tokio::time::timeout(self.incomplete_timeout, acceptor.accept(socket)) => handshake,
             _ = self.handle.stopping() => return,
@@ -441,6 +441,13 @@ impl ConnectionCtx {
                     if let Some(left_out) = crate::log_limit::allow("tcp server: corrupt length") {
                         tracing::error!(%peer, %error, left_out, "Corrupted length value of the received data supplied in a packet; closing the connection");
                     }
+                    closed.cancel();
+                    break;
+                }
+                // A socket error or a TLS peer gone without `close_notify` (Node's sockets
+                // often are): the connection is over, nothing was malformed.
+                Some(Err(CodecError::Io(error))) => {
+                    tracing::debug!(%peer, %error, "connection closed by an I/O error");
                     closed.cancel();
                     break;
                 }
