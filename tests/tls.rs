@@ -354,3 +354,57 @@ fn make_writable(dir: &std::path::Path) {
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o777)).unwrap();
 }
+
+/// `sum-rpc-tls.spec.ts`: the facts of `sum-rpc` again, the microservice serving with
+/// `tlsOptions: { key, cert }` and every client of the app trusting the CA.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sum_rpc_tls() {
+    init_tracing();
+    let pki = TestPki::new("sum-rpc-tls");
+    let microservice = free_port();
+    std::env::set_var("MICROSERVICE_PORT", microservice.to_string());
+    let app = examples::nest_suite::tcp_tls::create(microservice, pki.server(), pki.client())
+        .await
+        .expect("the hybrid app boots and its TLS microservice starts");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let server = listener.local_addr().unwrap();
+    tokio::spawn(app.serve(listener, std::future::pending()));
+    let post = |path: &'static str, body: String| async move {
+        let json = [("Content-Type", "application/json")];
+        let (status, _, text) = http_request(server, "POST", path, &json, &body).await;
+        (status, text)
+    };
+    let fifteen = (200, "15".to_owned());
+    // `/POST TLS`, `/POST (Promise/async)`, `/POST (Observable stream)`.
+    for path in ["/?command=sum", "/?command=asyncSum", "/?command=streamSum"] {
+        assert_eq!(post(path, "[1,2,3,4,5]".into()).await, fifteen, "{path}");
+    }
+    // `/POST (useFactory client)`, `/POST (useClass client)`.
+    for path in ["/useFactory?command=sum", "/useClass?command=sum"] {
+        assert_eq!(post(path, "[1,2,3,4,5]".into()).await, fifteen, "{path}");
+    }
+    // `/POST (concurrent)`: ten lists of ten.
+    let lists: Vec<Vec<u32>> = (0..10)
+        .map(|i| (1..=10).map(|k| i * 10 + k).collect())
+        .collect();
+    assert_eq!(
+        post("/concurrent", serde_json::to_string(&lists).unwrap()).await,
+        (200, "true".to_owned())
+    );
+    // `/POST (streaming)`, `/POST (pattern not found)`.
+    assert_eq!(post("/stream", "[1,2,3,4,5]".into()).await, fifteen);
+    assert_eq!(post("/?command=test", "[]".into()).await.0, 500);
+    // `/POST (event notification)`.
+    post("/notify", "[1,2,3,4,5]".into()).await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert!(examples::nest_suite::IS_NOTIFIED.load(std::sync::atomic::Ordering::SeqCst));
+    // And the microservice takes no plain TCP client: TLS is really on.
+    let plain = ClientProxy::new(
+        ClientOptions::tcp("PLAIN", format!("127.0.0.1:{microservice}"))
+            .timeout(Duration::from_secs(2)),
+    );
+    assert!(plain
+        .send::<i64>(pattern!({ cmd: "sum" }), &[1])
+        .await
+        .is_err());
+}

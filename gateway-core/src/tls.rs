@@ -53,7 +53,8 @@ pub struct TlsOptions {
     ca_pem: Option<Arc<[u8]>>,
     ca: Vec<CertificateDer<'static>>,
     /// The PEMs of `cert` and `key` as given.
-    identity_pem: Option<(Arc<[u8]>, Arc<[u8]>)>,
+    cert_pem: Option<Arc<[u8]>>,
+    key_pem: Option<Arc<[u8]>>,
     cert: Vec<CertificateDer<'static>>,
     key: Option<Arc<PrivateKeyDer<'static>>>,
     server_name: Option<String>,
@@ -118,7 +119,8 @@ impl TlsOptions {
             .map_err(|e| TlsError::new(format!("`key` does not match `cert`: {e}")))?;
         self.cert = cert;
         self.key = Some(Arc::new(key));
-        self.identity_pem = Some((cert_pem.into(), key_pem.into()));
+        self.cert_pem = Some(cert_pem.into());
+        self.key_pem = Some(key_pem.into());
         Ok(self)
     }
 
@@ -130,13 +132,15 @@ impl TlsOptions {
     }
 
     /// The PEM given to [`ca_pem`](Self::ca_pem), if any.
+    #[cfg_attr(not(any(feature = "redis", feature = "rmq")), allow(dead_code))]
     pub(crate) fn ca_pem_bytes(&self) -> Option<&[u8]> {
         self.ca_pem.as_deref()
     }
 
     /// The PEMs given to [`cert_pem`](Self::cert_pem), if any.
+    #[cfg_attr(not(any(feature = "redis", feature = "rmq")), allow(dead_code))]
     pub(crate) fn identity_pem_bytes(&self) -> Option<(&[u8], &[u8])> {
-        self.identity_pem.as_ref().map(|(c, k)| (&**c, &**k))
+        self.cert_pem.as_deref().zip(self.key_pem.as_deref())
     }
 
     /// The name to check the server's certificate against: the configured one, else `host`.

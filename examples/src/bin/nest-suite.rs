@@ -1,6 +1,7 @@
 //! NestJS's microservices integration apps, ported (`examples::nest_suite`):
 //! `nest-suite <transport>` with HTTP on `PORT` (8080). Ported: `tcp` (the microservice on
-//! `MICROSERVICE_PORT`, 3000), `nats` (`NATS_URL`, nats://127.0.0.1:4222), `disconnected` (clients to
+//! `MICROSERVICE_PORT`, 3000), `tcp-tls` (feature `tls`; `TLS_KEY_FILE`, `TLS_CERT_FILE`,
+//! `TLS_CA_FILE`), `nats` (`NATS_URL`, nats://127.0.0.1:4222), `disconnected` (clients to
 //! services that are not there), and with the
 //! features of the same names `mqtt` (`MQTT_URL`), `redis` (`REDIS_URL`), `rmq` (`RMQ_URL`; also
 //! `rmq-topic` and `rmq-fanout`, the exchange apps):
@@ -12,6 +13,11 @@ use gateway_core::prelude::*;
 async fn create(transport: &str) -> Result<NestApplication, Box<dyn std::error::Error>> {
     Ok(match transport {
         "tcp" => nest_suite::create(nest_suite::microservice_port()).await?,
+        #[cfg(feature = "tls")]
+        "tcp-tls" => {
+            let (server, client) = nest_suite::tcp_tls::settings_from_env()?;
+            nest_suite::tcp_tls::create(nest_suite::microservice_port(), server, client).await?
+        }
         "nats" => nest_suite::nats::create().await?,
         "disconnected" => nest_suite::disconnected::create().await?,
         #[cfg(feature = "mqtt")]
@@ -30,11 +36,15 @@ async fn create(transport: &str) -> Result<NestApplication, Box<dyn std::error::
         }
         // Reached only for the apps whose feature is off.
         #[allow(unreachable_patterns)]
-        "mqtt" | "redis" | "rmq" | "rmq-topic" | "rmq-fanout" => {
+        "mqtt" | "redis" | "rmq" | "rmq-topic" | "rmq-fanout" | "tcp-tls" => {
+            let feature = match transport {
+                "tcp-tls" => "tls",
+                other => other.split('-').next().unwrap_or(other),
+            };
             return Err(format!(
-                "the {transport} apps need the feature: cargo run -p examples --features {transport} --bin nest-suite -- {transport}"
+                "the {transport} apps need the feature: cargo run -p examples --features {feature} --bin nest-suite -- {transport}"
             )
-            .into())
+            .into());
         }
         other => return Err(format!("the {other} apps of Nest's suite are not ported").into()),
     })

@@ -10,6 +10,8 @@
 //!   `useFactory`/`useClass` clients of `ClientsModule.registerAsync`. Not its custom client
 //!   class (`customClass`, a `ClientTCP` whose `serializeError` wraps errors in `RpcException`):
 //!   our errors are one typed enum, [`RpcError`], with no class to subclass.
+//! - `tcp-tls` (feature `tls`): `sum-rpc-tls`, the same app with TCP `tlsOptions` on the
+//!   microservice and its clients (`tcp_tls`).
 //! - `disconnected`: `disconnected-client` ([`disconnected`]).
 //! - `nats`: the NATS apps of `sum-nats` ([`nats::NatsController`]: wildcard patterns
 //!   (`math.*`), two handlers of one event, an exception caught by the route, the record-builder
@@ -237,7 +239,7 @@ sum_app_controller!(
     /// localhost on the microservice's port), and the `useFactory` and `useClass` clients of
     /// the module's `ClientsModule.registerAsync`.
     AppController,
-    client(ClientOptions::tcp("client", format!("127.0.0.1:{}", microservice_port()))),
+    client(app_client(format!("127.0.0.1:{}", microservice_port()))),
     IS_NOTIFIED,
     fields {
         #[inject("USE_CLASS_CLIENT")]
@@ -268,6 +270,14 @@ sum_app_controller!(
     }
 );
 
+/// The options of the app's TCP clients to `address` (over TLS in the `sum-rpc-tls` app).
+fn app_client(address: impl Into<String>) -> ClientOptions {
+    let options = ClientOptions::tcp("client", address);
+    #[cfg(feature = "tls")]
+    let options = tcp_tls::with_client_tls(options);
+    options
+}
+
 /// The spec app's `ConfigService`: where the clients' settings come from (Nest's holds
 /// `{ transport: Transport.TCP }`; ours holds the address of the microservice too, since our
 /// options name it).
@@ -291,7 +301,7 @@ impl ConfigService {
 
     /// The options of a TCP client to the configured address.
     fn tcp_client(&self) -> ClientOptions {
-        ClientOptions::tcp("", self.get("address").unwrap_or("127.0.0.1:3000"))
+        app_client(self.get("address").unwrap_or("127.0.0.1:3000"))
     }
 }
 
@@ -355,3 +365,5 @@ pub mod mqtt;
 pub mod redis;
 #[cfg(feature = "rmq")]
 pub mod rmq;
+#[cfg(feature = "tls")]
+pub mod tcp_tls;
