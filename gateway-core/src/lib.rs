@@ -151,3 +151,8 @@ pub mod prelude {
 #[cfg(doctest)]
 #[doc = include_str!("../../README.md")]
 struct ReadmeDoctests;
+
+/// So are the guide's.
+#[cfg(doctest)]
+#[doc = include_str!("../../docs/guide.md")]
+struct GuideDoctests;
