@@ -376,6 +376,11 @@ where
         println!("metrics on http://localhost:{port}/metrics");
     }
     app.serve(listener, shutdown_signal()).await?;
+    // The last spans, to the collector (feature `otlp`, when `OTEL_EXPORTER_OTLP_*` names one).
+    #[cfg(feature = "otlp")]
+    if let Some(otlp) = gateway_core::otlp::handle() {
+        otlp.flush().await;
+    }
     Ok(())
 }
 

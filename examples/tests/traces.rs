@@ -2,6 +2,8 @@
 //! the example binaries over a private NATS (`TRANSPORT=nats`), logging JSON
 //! (`LOG_FORMAT=json`); a request with a W3C `traceparent` yields spans in all three processes
 //! with the caller's trace id, each service's span the child of the gateway's call span.
+//! With feature `otlp` (on in `cargo test --workspace`), the three also export their spans to
+//! an OTLP/HTTP collector the test runs, and the collector's tree is the logs' one.
 
 mod support;
 
@@ -58,8 +60,11 @@ fn one_trace_id_crosses_the_gateway_and_both_services() {
     );
     wait_listening(nats_port);
 
+    #[cfg(feature = "otlp")]
+    let collector = collector::Collector::start();
     let gateway_port = free_port();
-    let env = [
+    #[allow(unused_mut)]
+    let mut env = vec![
         ("TRANSPORT", "nats".to_owned()),
         ("NATS_URL", format!("nats://127.0.0.1:{nats_port}")),
         ("LOG_FORMAT", "json".to_owned()),
@@ -67,6 +72,12 @@ fn one_trace_id_crosses_the_gateway_and_both_services() {
         ("GATEWAY_PORT", gateway_port.to_string()),
         ("GATEWAY_TOKEN", TOKEN.to_owned()),
     ];
+    #[cfg(feature = "otlp")]
+    env.extend([
+        ("OTEL_EXPORTER_OTLP_ENDPOINT", collector.url()),
+        ("OTEL_EXPORTER_OTLP_PROTOCOL", "http/json".to_owned()),
+        ("OTEL_BSP_SCHEDULE_DELAY", "100".to_owned()),
+    ]);
     let users = Process::start(env!("CARGO_BIN_EXE_users-service"), &env);
     let orders = Process::start(env!("CARGO_BIN_EXE_orders-service"), &env);
     let gateway = Process::start(env!("CARGO_BIN_EXE_gateway"), &env);
@@ -154,6 +165,40 @@ fn one_trace_id_crosses_the_gateway_and_both_services() {
         assert_eq!(span["outcome"], "ok");
     }
 
+    // The collector holds the same spans, with the same ids, each under its service's name.
+    #[cfg(feature = "otlp")]
+    {
+        let logged: Vec<(&str, &Value)> = [
+            ("gateway", &gateway_spans),
+            ("users-service", &users_spans),
+            ("orders-service", &orders_spans),
+        ]
+        .into_iter()
+        .flat_map(|(service, spans)| spans.iter().map(move |s| (service, s)))
+        .filter(|(_, s)| s["trace_id"] == TRACE_ID)
+        .collect();
+        assert_eq!(
+            logged.len(),
+            5,
+            "request, two calls, two handlers: {logged:#?}"
+        );
+        let exported = collector.spans_of(TRACE_ID, logged.len());
+        for (service, span) in logged {
+            let id = span["span_id"].as_str().unwrap();
+            let found = exported
+                .iter()
+                .find(|e| e.span_id == id)
+                .unwrap_or_else(|| panic!("{service}'s span {id} was not exported: {exported:#?}"));
+            assert_eq!(found.service, service);
+            assert_eq!(found.name, span["name"].as_str().unwrap());
+            assert_eq!(
+                Some(found.parent_span_id.as_str()),
+                span["parent_span_id"].as_str(),
+                "{found:?}"
+            );
+        }
+    }
+
     // A request without a traceparent starts a trace of its own, which the services join too.
     let own: Vec<&Value> = requests
         .iter()
@@ -171,5 +216,114 @@ fn one_trace_id_crosses_the_gateway_and_both_services() {
                 .any(|s| &s["trace_id"] == trace),
             "the users service did not join the trace {trace}"
         );
+    }
+}
+
+/// A minimal OTLP/HTTP collector (JSON protocol): it keeps every span posted to `/v1/traces`.
+#[cfg(feature = "otlp")]
+mod collector {
+    use std::sync::{Arc, Mutex};
+    use std::time::{Duration, Instant};
+
+    use serde_json::Value;
+
+    /// One exported span: the service it came from and its ids.
+    #[derive(Debug, Clone)]
+    pub struct Exported {
+        pub service: String,
+        pub name: String,
+        pub trace_id: String,
+        pub span_id: String,
+        pub parent_span_id: String,
+    }
+
+    pub struct Collector {
+        port: u16,
+        spans: Arc<Mutex<Vec<Exported>>>,
+    }
+
+    impl Collector {
+        /// Listens on a free port (a thread with its own runtime).
+        pub fn start() -> Collector {
+            let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            let port = listener.local_addr().unwrap().port();
+            listener.set_nonblocking(true).unwrap();
+            let spans = Arc::new(Mutex::new(Vec::new()));
+            let kept = spans.clone();
+            std::thread::spawn(move || {
+                let runtime = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .unwrap();
+                runtime.block_on(async move {
+                    let listener = tokio::net::TcpListener::from_std(listener).unwrap();
+                    let app = axum::Router::new().route(
+                        "/v1/traces",
+                        axum::routing::post(move |body: axum::body::Bytes| {
+                            let kept = kept.clone();
+                            async move {
+                                let export: Value = serde_json::from_slice(&body).unwrap();
+                                kept.lock().unwrap().extend(spans_in(&export));
+                                "{}"
+                            }
+                        }),
+                    );
+                    axum::serve(listener, app).await.unwrap();
+                });
+            });
+            Collector { port, spans }
+        }
+
+        /// The base URL to give `OTEL_EXPORTER_OTLP_ENDPOINT`.
+        pub fn url(&self) -> String {
+            format!("http://127.0.0.1:{}", self.port)
+        }
+
+        /// The spans of `trace_id`, once at least `count` have come (10 s at most).
+        pub fn spans_of(&self, trace_id: &str, count: usize) -> Vec<Exported> {
+            let started = Instant::now();
+            loop {
+                let spans: Vec<Exported> = self
+                    .spans
+                    .lock()
+                    .unwrap()
+                    .iter()
+                    .filter(|s| s.trace_id == trace_id)
+                    .cloned()
+                    .collect();
+                if spans.len() >= count || started.elapsed() > Duration::from_secs(10) {
+                    return spans;
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        }
+    }
+
+    /// The spans of one OTLP JSON export request.
+    fn spans_in(export: &Value) -> Vec<Exported> {
+        let mut out = Vec::new();
+        for resource in export["resourceSpans"].as_array().into_iter().flatten() {
+            let service = resource["resource"]["attributes"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .find(|a| a["key"] == "service.name")
+                .and_then(|a| a["value"]["stringValue"].as_str())
+                .unwrap_or_default()
+                .to_owned();
+            for scope in resource["scopeSpans"].as_array().into_iter().flatten() {
+                for span in scope["spans"].as_array().into_iter().flatten() {
+                    let text = |key: &str| span[key].as_str().unwrap_or_default().to_owned();
+                    out.push(Exported {
+                        service: service.clone(),
+                        name: text("name"),
+                        trace_id: text("traceId"),
+                        span_id: text("spanId"),
+                        parent_span_id: text("parentSpanId"),
+                    });
+                }
+            }
+        }
+        out
     }
 }

@@ -76,6 +76,8 @@ pub mod logging;
 pub mod metrics;
 #[cfg(feature = "openapi")]
 pub mod openapi;
+#[cfg(feature = "otlp")]
+pub mod otlp;
 pub(crate) mod packet;
 pub mod partial;
 pub mod pattern;

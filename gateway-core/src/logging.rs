@@ -9,6 +9,7 @@
 //! | `LOG_FORMAT` | `text`, `json` | `text` |
 //! | `RUST_LOG` | a `tracing` filter (`info`, `gateway_core=debug,info`, ...) | `info` |
 //! | `LOG_SPANS` | `close` (one line per span, when it ends), `none` | `close` |
+//! | `OTEL_EXPORTER_OTLP_ENDPOINT`, ... | with feature `otlp`, the spans also go to an OpenTelemetry collector (see `gateway_core::otlp`) | off |
 //!
 //! ```no_run
 //! gateway_core::logging::init().expect("no other logger installed");
@@ -44,6 +45,10 @@ pub struct LoggingOptions {
     pub filter: String,
     /// Whether each span is logged when it closes (with its duration).
     pub spans: bool,
+    /// Export the trace spans to an OpenTelemetry collector (feature `otlp`; from the
+    /// `OTEL_EXPORTER_OTLP_*` variables, see [`otlp`](crate::otlp)).
+    #[cfg(feature = "otlp")]
+    pub otlp: Option<crate::otlp::OtlpOptions>,
 }
 
 impl Default for LoggingOptions {
@@ -52,6 +57,8 @@ impl Default for LoggingOptions {
             format: LogFormat::Text,
             filter: "info".to_owned(),
             spans: true,
+            #[cfg(feature = "otlp")]
+            otlp: None,
         }
     }
 }
@@ -92,6 +99,11 @@ impl LoggingOptions {
                 }
             };
         }
+        #[cfg(feature = "otlp")]
+        {
+            options.otlp =
+                crate::otlp::OtlpOptions::from_env().map_err(|e| LoggingError(e.to_string()))?;
+        }
         Ok(options)
     }
 }
@@ -103,6 +115,10 @@ pub fn init() -> Result<(), LoggingError> {
 
 /// Installs the process's subscriber with `options`. Fails if one is installed already.
 pub fn init_with(options: LoggingOptions) -> Result<(), LoggingError> {
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
+    use tracing_subscriber::Layer;
+
     let filter = EnvFilter::try_new(&options.filter)
         .map_err(|e| LoggingError(format!("RUST_LOG={}: {e}", options.filter)))?;
     let spans = if options.spans {
@@ -110,16 +126,27 @@ pub fn init_with(options: LoggingOptions) -> Result<(), LoggingError> {
     } else {
         FmtSpan::NONE
     };
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_span_events(spans);
-    let installed = match options.format {
-        LogFormat::Text => builder.try_init(),
-        LogFormat::Json => builder
+    let lines = tracing_subscriber::fmt::layer().with_span_events(spans);
+    let lines = match options.format {
+        LogFormat::Text => lines.boxed(),
+        LogFormat::Json => lines
             .json()
             .with_current_span(true)
             .with_span_list(true)
-            .try_init(),
+            .boxed(),
     };
-    installed.map_err(|e| LoggingError(e.to_string()))
+    let subscriber = tracing_subscriber::registry().with(filter).with(lines);
+    #[cfg(feature = "otlp")]
+    let subscriber = subscriber.with(match options.otlp {
+        Some(otlp) => {
+            let (layer, handle) =
+                crate::otlp::layer(otlp).map_err(|e| LoggingError(e.to_string()))?;
+            crate::otlp::install(handle);
+            Some(layer)
+        }
+        None => None,
+    });
+    subscriber
+        .try_init()
+        .map_err(|e| LoggingError(e.to_string()))
 }

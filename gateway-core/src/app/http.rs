@@ -437,10 +437,14 @@ impl NestApplication {
     /// the signal's name (Nest's `app.enableShutdownHooks()`, always on here).
     pub async fn listen(self, port: u16) -> Result<(), BootError> {
         let listener = bind(("0.0.0.0", port), port.to_string()).await?;
-        self.serve_until_signal(listener, async {
-            Some(crate::signal::shutdown_signal_name().await)
-        })
-        .await
+        let served = self
+            .serve_until_signal(listener, async {
+                Some(crate::signal::shutdown_signal_name().await)
+            })
+            .await;
+        #[cfg(feature = "otlp")]
+        crate::otlp::flush_installed().await;
+        served
     }
 
     /// Serves on `listener` until `shutdown` completes, then lets in-flight requests finish.

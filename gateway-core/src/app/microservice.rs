@@ -178,6 +178,8 @@ impl NestMicroservice {
         server
             .serve_until_signal(async { Some(crate::signal::shutdown_signal_name().await) })
             .await;
+        #[cfg(feature = "otlp")]
+        crate::otlp::flush_installed().await;
         Ok(())
     }
 }
