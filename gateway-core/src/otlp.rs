@@ -119,9 +119,11 @@ impl OtlpOptions {
         match var("OTEL_EXPORTER_OTLP_PROTOCOL").as_deref().map(str::trim) {
             None | Some("http/protobuf") => {}
             Some("http/json") => options.json = true,
-            Some(other) => return Err(OtlpError(format!(
+            Some(other) => {
+                return Err(OtlpError(format!(
                 "OTEL_EXPORTER_OTLP_PROTOCOL={other}: only http/protobuf and http/json are spoken"
-            ))),
+            )))
+            }
         }
         Ok(Some(options))
     }
