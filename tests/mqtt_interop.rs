@@ -1,6 +1,6 @@
 //! Transport.MQTT against real NestJS and the real Mosquitto on 127.0.0.1:1883: our
 //! `ClientProxy` against a Nest MQTT microservice, a Nest `ClientProxy` against our
-//! `MqttServer`, and the broker going away (a private mosquitto, so the shared one is
+//! `MqttServer` (both on MQTT 3.1.1 and on MQTT 5, Nest's `protocolVersion: 5`), and the broker going away (a private mosquitto, so the shared one is
 //! untouched).
 
 #[path = "support/broker_checks.rs"]
@@ -13,7 +13,7 @@ use broker_checks::{
     Unknown,
 };
 use gateway_core::prelude::*;
-use gateway_core::transport::mqtt::MqttServer;
+use gateway_core::transport::mqtt::{MqttServer, MqttServerOptions};
 use gateway_tests::*;
 
 const MQTT_URL: &str = "mqtt://127.0.0.1:1883";
@@ -69,6 +69,45 @@ async fn a_nest_mqtt_client_against_our_microservice() {
             |ns, router| async move {
                 let _ = ns;
                 let server = MqttServer::connect(MQTT_URL, router).await.unwrap();
+                (server.shutdown_handle(), tokio::spawn(server.serve()))
+            },
+        )
+        .await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mqtt5_both_ways() {
+    if !mqtt_up("mqtt5_both_ways") {
+        return;
+    }
+    require_nest!("mqtt5_both_ways");
+    init_tracing();
+    for version in Nest::ALL {
+        eprintln!("MQTT 5: our ClientProxy against a Nest {version:?} microservice, and back");
+        let client = ClientProxy::new(
+            ClientOptions::mqtt5("MQTT_SERVICE", MQTT_URL).timeout(Duration::from_secs(5)),
+        );
+        our_client_against_nest(
+            version,
+            "mqtt5",
+            MQTT_URL,
+            &client,
+            Unknown::Dropped,
+            &namespace(),
+        )
+        .await;
+        nest_client_against_our_server(
+            version,
+            "mqtt5",
+            MQTT_URL,
+            Unknown::Dropped,
+            |ns, router| async move {
+                let _ = ns;
+                let options = MqttServerOptions::default().v5();
+                let server = MqttServer::connect_with(MQTT_URL, router, options)
+                    .await
+                    .unwrap();
                 (server.shutdown_handle(), tokio::spawn(server.serve()))
             },
         )

@@ -1,7 +1,7 @@
 //! W3C trace context on the brokers' headers, against real NestJS and real brokers: a Nest
-//! NATS or RabbitMQ service behind our client reads `traceparent` / `tracestate` from its
-//! context and gets the payload it always got; our own NATS and RabbitMQ servers continue the
-//! trace a call carries. (Its own test binary: it installs the process's `tracing`
+//! NATS, RabbitMQ or MQTT 5 service behind our client reads `traceparent` / `tracestate` from
+//! its context and gets the payload it always got; our own NATS, RabbitMQ and MQTT 5 servers
+//! continue the trace a call carries. (Its own test binary: it installs the process's `tracing`
 //! subscriber, which turns the spans on.)
 
 #[path = "support/broker_checks.rs"]
@@ -12,6 +12,7 @@ use std::time::Duration;
 use broker_checks::{delete_queue, namespace};
 use gateway_core::prelude::*;
 use gateway_core::trace::TraceContext;
+use gateway_core::transport::mqtt::{MqttServer, MqttServerOptions};
 use gateway_core::transport::nats::{NatsServer, NatsServerOptions};
 use gateway_core::transport::rmq::RmqServer;
 use gateway_tests::*;
@@ -19,6 +20,7 @@ use serde_json::{json, Value};
 
 const NATS_URL: &str = "nats://127.0.0.1:4222";
 const RMQ_URL: &str = "amqp://guest:guest@127.0.0.1:5672";
+const MQTT_URL: &str = "mqtt://127.0.0.1:1883";
 const TRACE_ID: &str = "0af7651916cd43dd8448eb211c80319c";
 const CALLER: &str = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01";
 const STATE: &str = "congo=t61rcWkgMzE";
@@ -123,6 +125,29 @@ async fn a_nest_rmq_service_reads_the_trace_from_its_headers() {
     }
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_nest_mqtt5_service_reads_the_trace_from_its_user_properties() {
+    let start = "mosquitto -d";
+    if !server_available(
+        "a_nest_mqtt5_service_reads_the_trace",
+        "Mosquitto",
+        "127.0.0.1:1883",
+        start,
+    ) {
+        return;
+    }
+    require_nest!("a_nest_mqtt5_service_reads_the_trace_from_its_user_properties");
+    spans_on();
+    for version in Nest::ALL {
+        let ns = namespace();
+        let _nest = spawn_node_ready(version, "broker-service.js", &["mqtt5", MQTT_URL, &ns]).await;
+        let client = ClientProxy::new(
+            ClientOptions::mqtt5("MQTT_SERVICE", MQTT_URL).timeout(Duration::from_secs(5)),
+        );
+        nest_sees_the_trace(&client, &ns).await;
+    }
+}
+
 /// A router whose handler answers with the trace it runs in.
 fn trace_router(ns: &str) -> MessageRouter {
     MessageRouter::new().message(json!({ "cmd": "whose", "ns": ns }), |_: Value| async {
@@ -187,4 +212,40 @@ async fn our_rmq_server_continues_the_trace() {
     stop.shutdown();
     let _ = serving.await;
     delete_queue(&queue).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn our_mqtt5_server_continues_the_trace() {
+    if !server_available(
+        "our_mqtt5_server_continues_the_trace",
+        "Mosquitto",
+        "127.0.0.1:1883",
+        "mosquitto -d",
+    ) {
+        return;
+    }
+    spans_on();
+    let ns = namespace();
+    let options = MqttServerOptions::default().v5();
+    let server = MqttServer::connect_with(MQTT_URL, trace_router(&ns), options)
+        .await
+        .unwrap();
+    let stop = server.shutdown_handle();
+    let serving = tokio::spawn(server.serve());
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let client = ClientProxy::new(ClientOptions::mqtt5("MQTT_SERVICE", MQTT_URL));
+    our_server_continues(&client, &ns).await;
+    // Over MQTT 3.1.1 there are no headers: the handler's trace is a new one.
+    let plain = ClientProxy::new(ClientOptions::mqtt("MQTT_SERVICE", MQTT_URL));
+    let seen: Value = in_request()
+        .scope(async {
+            plain
+                .send(json!({ "cmd": "whose", "ns": ns }), &json!({}))
+                .await
+        })
+        .await
+        .expect("our MQTT 5 server answers an MQTT 3.1.1 client");
+    assert_ne!(seen["trace"], TRACE_ID);
+    stop.shutdown();
+    let _ = serving.await;
 }

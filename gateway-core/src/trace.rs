@@ -13,8 +13,10 @@
 //! continues the trace its message carried. The context travels as Nest's transports allow,
 //! in headers only, so a Nest service sees the same payloads as before: NATS message headers
 //! and RabbitMQ message headers carry `traceparent` and `tracestate` (a Nest service reads them
-//! with `NatsContext.getHeaders()` / `RmqContext.getMessage().properties.headers`); TCP and
-//! Redis packets have no headers, and MQTT 3.1.1 none either, so the trace stops there.
+//! with `NatsContext.getHeaders()` / `RmqContext.getMessage().properties.headers`), and so do
+//! MQTT 5 user properties (`ClientOptions::mqtt5`; Nest's
+//! `MqttContext.getPacket().properties.userProperties`); TCP and Redis packets have no
+//! headers, and MQTT 3.1.1 none either, so the trace stops there.
 //!
 //! Free when off: when no `tracing` subscriber wants these spans (none installed, or a filter
 //! below `info` for their targets), a request or call costs one check of the callsite's

@@ -46,6 +46,13 @@ class PeerController {
       seen.traceparent = message.properties.headers.traceparent ?? seen.traceparent;
       seen.tracestate = message.properties.headers.tracestate ?? seen.tracestate;
     }
+    // MQTT 5: the publish packet's user properties.
+    const packet = typeof ctx.getPacket === 'function' ? ctx.getPacket() : undefined;
+    const user = packet && packet.properties && packet.properties.userProperties;
+    if (user) {
+      seen.traceparent = user.traceparent ?? seen.traceparent;
+      seen.tracestate = user.tracestate ?? seen.tracestate;
+    }
     return seen;
   }
   orderCreated(data) { events.push({ pattern: 'order_created', data }); }

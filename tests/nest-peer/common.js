@@ -68,6 +68,8 @@ function brokerOptions(name, url, queue, ns) {
     }
     case 'mqtt':
       return { transport: Transport.MQTT, options: { url } };
+    case 'mqtt5':
+      return { transport: Transport.MQTT, options: { url, protocolVersion: 5 } };
     case 'rmq':
       return { transport: Transport.RMQ, options: { urls: [url], queue: queue || `q-${ns}`, queueOptions: {} } };
     default:

@@ -9,6 +9,9 @@
 //!   reconnects (subscribing again).
 //! - Server: [`MqttServer`] subscribes to every handler route and replies on
 //!   `<topic>/reply`; it reconnects and resubscribes by itself.
+//! - MQTT 5 ([`MqttVersion::V5`]: `ClientOptions::mqtt5`, `MqttServerOptions::v5`, Nest's
+//!   `protocolVersion: 5`): the same packets; a call's headers (the trace context among them)
+//!   travel as user properties, and a handler reads them from its context.
 //! - An MQTT broker drops messages nobody subscribes to, so a request for a pattern no
 //!   service handles is never answered (as in Nest): the call ends at its deadline.
 
@@ -17,7 +20,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use rumqttc::{AsyncClient, Event, EventLoop, MqttOptions, Packet, QoS};
+use bytes::Bytes;
+use rumqttc::{Event, MqttOptions, Packet, QoS};
 use tokio::sync::oneshot;
 use tokio_util::task::TaskTracker;
 
@@ -45,47 +49,212 @@ fn client_id(role: &str) -> String {
     )
 }
 
-/// The client options for the broker at `url` (`mqtt://host:port`; `mqtts://host:port` over
-/// TLS, feature `tls`, with `tls`'s settings or, without, the Mozilla roots).
-fn options(
-    url: &str,
-    role: &str,
-    #[cfg(feature = "tls")] tls: Option<&crate::tls::TlsOptions>,
-) -> Result<MqttOptions, String> {
+/// The MQTT protocol version a client or server speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum MqttVersion {
+    /// MQTT 3.1.1: Nest's default (mqtt.js's `protocolVersion: 4`). No message headers.
+    #[default]
+    V311,
+    /// MQTT 5 (Nest's `protocolVersion: 5`): message headers travel as user properties, so
+    /// the trace context does too (a Nest service reads them from
+    /// `MqttContext.getPacket().properties.userProperties`).
+    V5,
+}
+
+/// Where the broker is: `mqtt://host:port`, or `mqtts://host:port` over TLS.
+fn parse_url(url: &str) -> Result<(&str, u16, bool), String> {
     let (rest, secure) = match url.split_once("://") {
         Some(("mqtt" | "tcp", rest)) => (rest, false),
         Some(("mqtts" | "ssl" | "tls", rest)) => (rest, true),
         _ => return Err(format!("{url} is not an mqtt:// or mqtts:// URL")),
     };
-    let (host, port) = match rest.trim_end_matches('/').rsplit_once(':') {
-        Some((host, port)) => (
+    match rest.trim_end_matches('/').rsplit_once(':') {
+        Some((host, port)) => Ok((
             host,
             port.parse::<u16>()
                 .map_err(|_| format!("bad port in {url}"))?,
-        ),
-        None => (rest, if secure { 8883 } else { 1883 }),
-    };
-    let mut options = MqttOptions::new(client_id(role), host, port);
-    options
-        .set_keep_alive(Duration::from_secs(5))
-        .set_max_packet_size(MAX_PACKET, MAX_PACKET)
-        .set_clean_session(true);
-    if secure {
-        #[cfg(feature = "tls")]
-        {
-            let config = tls
-                .cloned()
-                .unwrap_or_default()
-                .client_config()
-                .map_err(|e| e.to_string())?;
-            options.set_transport(rumqttc::Transport::tls_with_config(
-                rumqttc::TlsConfiguration::Rustls(config),
-            ));
-        }
-        #[cfg(not(feature = "tls"))]
-        return Err(format!("{url}: MQTT over TLS needs the `tls` feature"));
+            secure,
+        )),
+        None => Ok((rest, if secure { 8883 } else { 1883 }, secure)),
     }
-    Ok(options)
+}
+
+/// The socket's transport: plain TCP, or TLS with `tls`'s settings (feature `tls`; without
+/// settings, the Mozilla roots).
+fn transport(
+    url: &str,
+    secure: bool,
+    #[cfg(feature = "tls")] tls: Option<&crate::tls::TlsOptions>,
+) -> Result<rumqttc::Transport, String> {
+    if !secure {
+        return Ok(rumqttc::Transport::tcp());
+    }
+    #[cfg(feature = "tls")]
+    {
+        let _ = url;
+        let config = tls
+            .cloned()
+            .unwrap_or_default()
+            .client_config()
+            .map_err(|e| e.to_string())?;
+        Ok(rumqttc::Transport::tls_with_config(
+            rumqttc::TlsConfiguration::Rustls(config),
+        ))
+    }
+    #[cfg(not(feature = "tls"))]
+    Err(format!("{url}: MQTT over TLS needs the `tls` feature"))
+}
+
+/// A client of the broker at `url` speaking `version`, and its event loop (nothing is sent
+/// until the loop is polled).
+fn client(
+    url: &str,
+    role: &str,
+    version: MqttVersion,
+    #[cfg(feature = "tls")] tls: Option<&crate::tls::TlsOptions>,
+) -> Result<(Client, Events), String> {
+    let (host, port, secure) = parse_url(url)?;
+    let transport = transport(
+        url,
+        secure,
+        #[cfg(feature = "tls")]
+        tls,
+    )?;
+    Ok(match version {
+        MqttVersion::V311 => {
+            let mut options = MqttOptions::new(client_id(role), host, port);
+            options
+                .set_keep_alive(Duration::from_secs(5))
+                .set_max_packet_size(MAX_PACKET, MAX_PACKET)
+                .set_clean_session(true)
+                .set_transport(transport);
+            let (client, mut events) = rumqttc::AsyncClient::new(options, 1024);
+            events.set_network_options(network_options());
+            (Client::V311(client), Events::V311(Box::new(events)))
+        }
+        MqttVersion::V5 => {
+            let mut options = rumqttc::v5::MqttOptions::new(client_id(role), host, port);
+            options
+                .set_keep_alive(Duration::from_secs(5))
+                .set_max_packet_size(Some(MAX_PACKET as u32))
+                .set_clean_start(true)
+                .set_transport(transport)
+                .set_network_options(network_options());
+            let (client, events) = rumqttc::v5::AsyncClient::new(options, 1024);
+            (Client::V5(client), Events::V5(Box::new(events)))
+        }
+    })
+}
+
+/// An MQTT client of either protocol version.
+#[derive(Clone)]
+enum Client {
+    V311(rumqttc::AsyncClient),
+    V5(rumqttc::v5::AsyncClient),
+}
+
+impl Client {
+    async fn subscribe(&self, topic: String, qos: u8) -> Result<(), String> {
+        match self {
+            Client::V311(client) => client.subscribe(topic, qos_v4(qos)).await.map_err(text),
+            Client::V5(client) => client.subscribe(topic, qos_v5(qos)).await.map_err(text),
+        }
+    }
+
+    /// Publishes `body` on `topic`; on MQTT 5, `headers` go as user properties (MQTT 3.1.1
+    /// has no headers: they are dropped, as Nest drops them).
+    async fn publish(
+        &self,
+        topic: String,
+        qos: u8,
+        body: Vec<u8>,
+        headers: &[(String, String)],
+    ) -> Result<(), String> {
+        match self {
+            Client::V311(client) => client
+                .publish(topic, qos_v4(qos), false, body)
+                .await
+                .map_err(text),
+            Client::V5(client) if headers.is_empty() => client
+                .publish(topic, qos_v5(qos), false, body)
+                .await
+                .map_err(text),
+            Client::V5(client) => {
+                let properties = rumqttc::v5::mqttbytes::v5::PublishProperties {
+                    user_properties: headers.to_vec(),
+                    ..Default::default()
+                };
+                client
+                    .publish_with_properties(topic, qos_v5(qos), false, body, properties)
+                    .await
+                    .map_err(text)
+            }
+        }
+    }
+
+    async fn disconnect(&self) {
+        match self {
+            Client::V311(client) => drop(client.disconnect().await),
+            Client::V5(client) => drop(client.disconnect().await),
+        }
+    }
+}
+
+/// An error as text.
+fn text(error: impl std::fmt::Display) -> String {
+    error.to_string()
+}
+
+/// What the event loop brought that the transport acts on.
+enum Incoming {
+    ConnAck,
+    Publish {
+        topic: String,
+        payload: Bytes,
+        qos: u8,
+        headers: Vec<(String, String)>,
+    },
+    Other,
+}
+
+/// The event loop of a [`Client`].
+enum Events {
+    // Boxed (one allocation per connection): the loops are large and of unequal sizes.
+    V311(Box<rumqttc::EventLoop>),
+    V5(Box<rumqttc::v5::EventLoop>),
+}
+
+impl Events {
+    async fn poll(&mut self) -> Result<Incoming, String> {
+        match self {
+            Events::V311(events) => Ok(match events.poll().await.map_err(|e| e.to_string())? {
+                Event::Incoming(Packet::ConnAck(_)) => Incoming::ConnAck,
+                Event::Incoming(Packet::Publish(message)) => Incoming::Publish {
+                    topic: message.topic,
+                    payload: message.payload,
+                    qos: message.qos as u8,
+                    headers: Vec::new(),
+                },
+                _ => Incoming::Other,
+            }),
+            Events::V5(events) => {
+                use rumqttc::v5::mqttbytes::v5::Packet as Packet5;
+                Ok(match events.poll().await.map_err(|e| e.to_string())? {
+                    rumqttc::v5::Event::Incoming(Packet5::ConnAck(_)) => Incoming::ConnAck,
+                    rumqttc::v5::Event::Incoming(Packet5::Publish(message)) => Incoming::Publish {
+                        topic: String::from_utf8_lossy(&message.topic).into_owned(),
+                        payload: message.payload,
+                        qos: message.qos as u8,
+                        headers: message
+                            .properties
+                            .map(|p| p.user_properties)
+                            .unwrap_or_default(),
+                    },
+                    _ => Incoming::Other,
+                })
+            }
+        }
+    }
 }
 
 impl ClientOptions {
@@ -93,12 +262,18 @@ impl ClientOptions {
     /// (`mqtt://127.0.0.1:1883`). A pattern no service handles is never answered (the broker
     /// drops the message): such a call ends at its deadline.
     pub fn mqtt(name: impl Into<String>, url: impl Into<String>) -> Self {
-        ClientOptions::custom(name, url, || MqttTransport)
+        ClientOptions::custom(name, url, || MqttTransport(MqttVersion::V311))
+    }
+
+    /// [`mqtt`](Self::mqtt) speaking MQTT 5 (Nest's `protocolVersion: 5`): the call's
+    /// headers, the trace context among them, travel as user properties.
+    pub fn mqtt5(name: impl Into<String>, url: impl Into<String>) -> Self {
+        ClientOptions::custom(name, url, || MqttTransport(MqttVersion::V5))
     }
 }
 
 /// The client side: see the module docs.
-struct MqttTransport;
+struct MqttTransport(MqttVersion);
 
 impl ClientTransport for MqttTransport {
     fn name(&self) -> &'static str {
@@ -109,7 +284,7 @@ impl ClientTransport for MqttTransport {
         &'a self,
         context: &'a ConnectContext,
     ) -> BoxFuture<'a, Result<Arc<Connection>, RpcError>> {
-        Box::pin(open(context))
+        Box::pin(open(context, self.0))
     }
 }
 
@@ -121,16 +296,15 @@ fn network_options() -> rumqttc::NetworkOptions {
     options
 }
 
-async fn open(context: &ConnectContext) -> Result<Arc<Connection>, RpcError> {
-    let options = options(
+async fn open(context: &ConnectContext, version: MqttVersion) -> Result<Arc<Connection>, RpcError> {
+    let (client, mut events) = client(
         context.address(),
         "client",
+        version,
         #[cfg(feature = "tls")]
         context.tls(),
     )
     .map_err(|e| context.unavailable(e))?;
-    let (client, mut events) = AsyncClient::new(options, 1024);
-    events.set_network_options(network_options());
     let conn = Connection::with_publisher(MqttPublisher {
         client: client.clone(),
         topics: Mutex::new(HashSet::new()),
@@ -146,13 +320,13 @@ async fn open(context: &ConnectContext) -> Result<Arc<Connection>, RpcError> {
                 _ = reader.closed() => break,
             };
             match event {
-                Ok(Event::Incoming(Packet::ConnAck(_))) => {
+                Ok(Incoming::ConnAck) => {
                     if let Some(tx) = connected.take() {
                         let _ = tx.send(Ok(()));
                     }
                 }
-                Ok(Event::Incoming(Packet::Publish(message))) => reader.deliver(message.payload),
-                Ok(_) => {}
+                Ok(Incoming::Publish { payload, .. }) => reader.deliver(payload),
+                Ok(Incoming::Other) => {}
                 Err(error) => {
                     match connected.take() {
                         Some(tx) => drop(tx.send(Err(error.to_string()))),
@@ -165,7 +339,7 @@ async fn open(context: &ConnectContext) -> Result<Arc<Connection>, RpcError> {
                 }
             }
         }
-        let _ = client.disconnect().await;
+        client.disconnect().await;
     });
     match tokio::time::timeout(Duration::from_secs(3), is_connected).await {
         Ok(Ok(Ok(()))) => Ok(conn),
@@ -179,13 +353,13 @@ async fn open(context: &ConnectContext) -> Result<Arc<Connection>, RpcError> {
 
 /// The client, and the reply topics it subscribed to.
 struct MqttPublisher {
-    client: AsyncClient,
+    client: Client,
     topics: Mutex<HashSet<String>>,
 }
 
 impl Publish for MqttPublisher {
-    /// A request (after subscribing to its replies if needed) or an event. MQTT 3.1.1 has no
-    /// headers.
+    /// A request (after subscribing to its replies if needed) or an event; its headers as
+    /// user properties on MQTT 5 (MQTT 3.1.1 has none).
     fn publish<'a>(&'a self, message: Outgoing<'a>) -> BoxFuture<'a, Result<(), Arc<str>>> {
         Box::pin(async move {
             if message.id.is_some() {
@@ -196,27 +370,34 @@ impl Publish for MqttPublisher {
                     .unwrap_or_else(PoisonError::into_inner)
                     .insert(topic.clone());
                 if new {
-                    self.client
-                        .subscribe(topic, QoS::AtMostOnce)
-                        .await
-                        .map_err(|e| Arc::from(e.to_string()))?;
+                    self.client.subscribe(topic, 0).await.map_err(Arc::from)?;
                 }
             }
             self.client
                 .publish(
-                    message.route,
-                    qos(message.qos.unwrap_or(0)),
-                    false,
+                    message.route.to_owned(),
+                    message.qos.unwrap_or(0),
                     message.body,
+                    message.headers.unwrap_or_default(),
                 )
                 .await
-                .map_err(|e| Arc::from(e.to_string()))
+                .map_err(Arc::from)
         })
     }
 }
 
 /// A QoS level (0, 1, 2; anything above is 2).
-fn qos(level: u8) -> QoS {
+fn qos_v4(level: u8) -> QoS {
+    match level {
+        0 => QoS::AtMostOnce,
+        1 => QoS::AtLeastOnce,
+        _ => QoS::ExactlyOnce,
+    }
+}
+
+/// [`qos_v4`] for MQTT 5.
+fn qos_v5(level: u8) -> rumqttc::v5::mqttbytes::QoS {
+    use rumqttc::v5::mqttbytes::QoS;
     match level {
         0 => QoS::AtMostOnce,
         1 => QoS::AtLeastOnce,
@@ -230,6 +411,9 @@ pub struct MqttServerOptions {
     /// `subscribeOptions.qos`: the QoS the server subscribes its routes with (default 0). A
     /// message arrives with the lower of its publisher's QoS and this one.
     pub subscribe_qos: u8,
+    /// The protocol version (Nest's `protocolVersion`; default 3.1.1). On MQTT 5 the
+    /// messages' user properties are the handlers' headers (and carry the trace context).
+    pub version: MqttVersion,
     /// The TLS settings for an `mqtts://` URL (feature `tls`): the CA to trust and the
     /// certificate to show. Without them an `mqtts://` URL trusts the Mozilla roots.
     #[cfg(feature = "tls")]
@@ -241,6 +425,12 @@ impl MqttServerOptions {
     #[cfg(feature = "tls")]
     pub fn tls(mut self, tls: crate::tls::TlsOptions) -> Self {
         self.tls = Some(tls);
+        self
+    }
+
+    /// Speaks MQTT 5 (Nest's `protocolVersion: 5`; see the field).
+    pub fn v5(mut self) -> Self {
+        self.version = MqttVersion::V5;
         self
     }
 
@@ -260,7 +450,10 @@ impl Transport {
     /// MQTT with every option ([`MqttServerOptions`]).
     pub fn mqtt_with(url: impl Into<String>, options: MqttServerOptions) -> Self {
         let url: String = url.into();
-        let describe = format!("{url} (QoS {})", options.subscribe_qos);
+        let describe = match options.version {
+            MqttVersion::V311 => format!("{url} (QoS {})", options.subscribe_qos),
+            MqttVersion::V5 => format!("{url} (MQTT 5, QoS {})", options.subscribe_qos),
+        };
         Transport::from_fn(describe, move |router| {
             let (url, options) = (url.clone(), options.clone());
             async move { MqttServer::connect_with(&url, router, options).await }
@@ -279,8 +472,8 @@ impl Transport {
 /// # Ok(()) }
 /// ```
 pub struct MqttServer {
-    client: AsyncClient,
-    events: EventLoop,
+    client: Client,
+    events: Events,
     url: String,
     core: Core,
     options: MqttServerOptions,
@@ -300,20 +493,19 @@ impl MqttServer {
         settings: MqttServerOptions,
     ) -> Result<Self, ServerError> {
         let core = Core::new(router)?;
-        let options = options(
+        let (client, mut events) = client(
             url,
             "server",
+            settings.version,
             #[cfg(feature = "tls")]
             settings.tls.as_ref(),
         )
         .map_err(|e| ServerError::connect(url, e))?;
-        let (client, mut events) = AsyncClient::new(options, 1024);
-        events.set_network_options(network_options());
         // Wait for the broker's ConnAck, so a dead broker fails here.
         let connack = async {
             loop {
                 match events.poll().await {
-                    Ok(Event::Incoming(Packet::ConnAck(_))) => return Ok(()),
+                    Ok(Incoming::ConnAck) => return Ok(()),
                     Ok(_) => {}
                     Err(error) => return Err(error),
                 }
@@ -341,7 +533,7 @@ impl MqttServer {
             core,
             options,
         } = self;
-        let subscribe_qos = qos(options.subscribe_qos);
+        let subscribe_qos = options.subscribe_qos;
         let Core {
             ref router,
             ref stop,
@@ -349,7 +541,7 @@ impl MqttServer {
             ..
         } = core;
         let routes = routes(router);
-        let subscribe = move |client: AsyncClient, routes: Vec<String>| async move {
+        let subscribe = move |client: Client, routes: Vec<String>| async move {
             for route in routes {
                 if let Err(error) = client.subscribe(route.clone(), subscribe_qos).await {
                     tracing::error!(topic = %route, %error, "cannot subscribe");
@@ -365,13 +557,18 @@ impl MqttServer {
                 _ = stop.stopping() => break,
             };
             match event {
-                Ok(Event::Incoming(Packet::ConnAck(_))) => {
+                Ok(Incoming::ConnAck) => {
                     // A reconnect: the session is clean, subscribe again.
                     tokio::spawn(subscribe(client.clone(), routes.clone()));
                 }
-                Ok(Event::Incoming(Packet::Publish(message))) => {
-                    let Some(route) = mqtt_route(&routes, &message.topic).map(str::to_owned) else {
-                        tracing::warn!(topic = %message.topic, "a message on a topic no handler subscribed to was ignored");
+                Ok(Incoming::Publish {
+                    topic,
+                    payload,
+                    qos,
+                    headers,
+                }) => {
+                    let Some(route) = mqtt_route(&routes, &topic).map(str::to_owned) else {
+                        tracing::warn!(%topic, "a message on a topic no handler subscribed to was ignored");
                         continue;
                     };
                     // The event loop must keep turning (replies and pings go through it), so
@@ -384,24 +581,21 @@ impl MqttServer {
                     let client = client.clone();
                     tasks.spawn(async move {
                         let _slot = slot;
-                        let reply_topic = format!("{}/reply", message.topic);
+                        let reply_topic = format!("{topic}/reply");
                         let publish = |body: Vec<u8>| {
                             let (client, reply_topic) = (client.clone(), reply_topic.clone());
                             async move {
-                                let sent =
-                                    client.publish(reply_topic, QoS::AtMostOnce, false, body);
+                                let sent = client.publish(reply_topic, 0, body, &[]);
                                 if let Err(error) = sent.await {
                                     tracing::warn!(%error, "a reply could not be published");
                                 }
                             }
                         };
-                        let context = MessageContext::new(message.topic, Vec::new())
-                            .with_qos(message.qos as u8);
-                        serve_routed(&router, &route, context, message.payload, Some(publish))
-                            .await;
+                        let context = MessageContext::new(topic, headers).with_qos(qos);
+                        serve_routed(&router, &route, context, payload, Some(publish)).await;
                     });
                 }
-                Ok(_) => {}
+                Ok(Incoming::Other) => {}
                 Err(error) => {
                     tracing::warn!(%url, %error, "MQTT connection lost; reconnecting");
                     tokio::select! {
@@ -418,7 +612,7 @@ impl MqttServer {
             _ = drain => {}
             _ = turn => {}
         }
-        let _ = client.disconnect().await;
+        client.disconnect().await;
         let _ = tokio::time::timeout(Duration::from_millis(200), events.poll()).await;
     }
 }
