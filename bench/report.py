@@ -75,6 +75,12 @@ ratio("ours/nest-fastify cpu-per-request", ours, fastify, "cpu_s_per_10k")
 ratio("ours/handwritten rps", ours, hand, "rps")
 ratio("ours/handwritten p99", ours, hand, "p99_us")
 ratio("ours/handwritten cpu-per-request", ours, hand, "cpu_s_per_10k")
+# The NATS series: every gateway and service over NATS, our services behind.
+nats_ours = cell("rust-nats", "ours", base[1], base[2])
+nats_fastify = cell("rust-nats", "nest-fastify", base[1], base[2])
+ratio("ours/nest-fastify nats rps", nats_ours, nats_fastify, "rps")
+ratio("ours/nest-fastify nats p99", nats_ours, nats_fastify, "p99_us")
+ratio("ours/nest-fastify nats cpu-per-request", nats_ours, nats_fastify, "cpu_s_per_10k")
 # Instructions per request (callgrind), when run.sh could count them.
 instr = {}
 try:
@@ -88,15 +94,15 @@ if "ours" in instr and "handwritten" in instr:
               "| gateway | instructions / request |", "| --- | ---: |"]
     lines += [f"| {c} | {instr[c]} |" for c in ("ours", "handwritten")]
     ratios.append(f"ratio ours/handwritten instructions-per-request: {instr['ours'] / instr['handwritten']:.2f}")
-lines += ["", "Ratios (GET /users/42/profile, our services, 64 connections; below 1 is better for p99 and CPU):", ""]
+lines += ["", "Ratios (GET /users/42/profile, our services (over TCP; `nats`: over NATS), 64 connections; below 1 is better for p99 and CPU):", ""]
 lines += [f"    {r}" for r in ratios]
 lines += ["", "![requests per second](chart.svg)", ""]
 open(f"{out}/results.md", "w").write("\n".join(lines))
 
 # Chart: req/s per contender, profile route, each series and connection count.
-groups = [(s, c) for s in ("rust", "nest") for c in sorted({r["connections"] for r in rows}) if cell(s, "ours", "/users/42/profile", c)]
+groups = [(s, c) for s in ("rust", "nest", "rust-nats", "nest-nats") for c in sorted({r["connections"] for r in rows}) if cell(s, "ours", "/users/42/profile", c)]
 colors = {"ours": "#d2691e", "handwritten": "#8b4513", "nest-fastify": "#4682b4", "nest-express": "#9acd32"}
-width, height, left, bottom, top = 760, 360, 60, 60, 30
+width, height, left, bottom, top = max(760, 80 + 180 * len(groups)), 360, 60, 60, 30
 peak = max([r["rps"] for r in rows if r["route"] == "/users/42/profile"] + [1])
 group_w = (width - left - 20) / max(len(groups), 1)
 bar_w = group_w / (len(CONTENDERS) + 1)

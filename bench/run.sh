@@ -7,10 +7,14 @@
 # ClientProxy), nest-fastify and nest-express (the seed's NestJS gateway). Downstream: our
 # users/orders services, then (second series) the NestJS ones. Routes: GET /users/42/profile
 # (auth + two parallel downstream calls + aggregation) and GET /users/42.
+# Series `rust-nats` and `nest-nats`: the same, every gateway and service over NATS (the seed's
+# second road; the shared NATS on 127.0.0.1:4222, `NATS_URL`), the services in queue groups;
+# handwritten speaks TCP only and sits these out.
 #
 # Knobs: BENCH_SECONDS (per run, default 5, at most 20), BENCH_CONNECTIONS ("64 512"),
 # BENCH_SERIES ("rust nest"), BENCH_CONTENDERS ("ours handwritten nest-fastify nest-express"),
-# BENCH_ROUNDS (2: how many times ours and handwritten are measured, alternating). With
+# BENCH_ROUNDS (2: how many times ours and handwritten are measured, alternating), BENCH_OUT
+# (bench/results). With
 # valgrind installed it also counts ours' and handwritten's instructions per profile request
 # (callgrind), the figure that does not move with the machine's load.
 # With two or more cores, wrk and the services are pinned to core 0 and the gateway has the last
@@ -21,7 +25,8 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 SECONDS_PER_RUN=${BENCH_SECONDS:-5}
 (( SECONDS_PER_RUN > 20 )) && SECONDS_PER_RUN=20
 CONNECTIONS=${BENCH_CONNECTIONS:-"64 512"}
-SERIES=${BENCH_SERIES:-"rust nest"}
+SERIES=${BENCH_SERIES:-"rust nest rust-nats nest-nats"}
+NATS_URL=${NATS_URL:-nats://127.0.0.1:4222}
 CONTENDERS=${BENCH_CONTENDERS:-"ours handwritten nest-fastify nest-express"}
 ROUNDS=${BENCH_ROUNDS:-2}
 # ours and handwritten are a few percent apart, within one run's noise: they are measured
@@ -41,7 +46,7 @@ TOKEN=bench-token-0123456789
 GW=4300 USERS=4301 ORDERS=4302
 # What our gateways (ours, handwritten) are started with.
 GATEWAY_ENV=(GATEWAY_TOKEN=$TOKEN GATEWAY_PORT=$GW USERS_SERVICE_PORT=$USERS ORDERS_SERVICE_PORT=$ORDERS RUST_LOG=warn)
-OUT=bench/results
+OUT=${BENCH_OUT:-bench/results}
 mkdir -p "$OUT"
 RAW="$OUT/raw.tsv"
 
@@ -52,6 +57,9 @@ if ! command -v wrk >/dev/null; then apt-get update && apt-get install -y wrk; f
 command -v node >/dev/null || { echo "Node.js 20+ is needed for the NestJS contenders" >&2; exit 1; }
 npm ci --prefix bench/nest-gateway --no-audit --no-fund --loglevel=error
 npm ci --prefix tests/nest-peer --no-audit --no-fund --loglevel=error
+if [[ " $SERIES " == *-nats* ]] && ! (exec 3<>"/dev/tcp/127.0.0.1/${NATS_URL##*:}") 2>/dev/null; then
+  echo "the NATS series need a NATS server at $NATS_URL (nats-server -a 127.0.0.1 -p 4222)" >&2; exit 1
+fi
 
 say "cargo build --release"
 cargo build --release -p examples --bins --features metrics
@@ -84,25 +92,33 @@ ensure_free() {
   done
 }
 
-start_services() { # rust|nest
+start_services() { # rust|nest|rust-nats|nest-nats
   ensure_free "$USERS" "$ORDERS"
-  if [[ $1 == rust ]]; then
+  local nats=()
+  [[ $1 == *-nats ]] && nats=(NATS_URL="$NATS_URL" TRANSPORT=nats)
+  if [[ $1 == rust* ]]; then
     # Not through a shell function: `$!` must be the service's own pid (taskset execs).
-    USERS_SERVICE_PORT=$USERS RUST_LOG=warn "${PIN_LOAD[@]}" target/release/users-service & PIDS+=($!)
-    ORDERS_SERVICE_PORT=$ORDERS RUST_LOG=warn "${PIN_LOAD[@]}" target/release/orders-service & PIDS+=($!)
+    env "${nats[@]}" USERS_SERVICE_PORT=$USERS RUST_LOG=warn "${PIN_LOAD[@]}" target/release/users-service & PIDS+=($!)
+    env "${nats[@]}" ORDERS_SERVICE_PORT=$ORDERS RUST_LOG=warn "${PIN_LOAD[@]}" target/release/orders-service & PIDS+=($!)
   else
-    (cd tests/nest-peer && exec "${PIN_LOAD[@]}" node seed-services.js users "$USERS") >/dev/null & PIDS+=($!)
-    (cd tests/nest-peer && exec "${PIN_LOAD[@]}" node seed-services.js orders "$ORDERS") >/dev/null & PIDS+=($!)
+    (cd tests/nest-peer && exec env "${nats[@]}" "${PIN_LOAD[@]}" node seed-services.js users "$USERS") >/dev/null & PIDS+=($!)
+    (cd tests/nest-peer && exec env "${nats[@]}" "${PIN_LOAD[@]}" node seed-services.js orders "$ORDERS") >/dev/null & PIDS+=($!)
   fi
-  wait_port "$USERS"; wait_port "$ORDERS"
+  if [[ $1 == *-nats ]]; then
+    sleep 2 # subscribed by then; the warm-up of each gateway follows
+  else
+    wait_port "$USERS"; wait_port "$ORDERS"
+  fi
 }
 
-start_gateway() { # contender; prints the pid
+start_gateway() { # contender series; prints the pid
+  local nats=()
+  [[ $2 == *-nats ]] && nats=(NATS_URL="$NATS_URL" TRANSPORT=nats)
   case $1 in
-    ours) env "${GATEWAY_ENV[@]}" "${PIN_GATEWAY[@]}" target/release/gateway >/dev/null 2>&1 & ;;
+    ours) env "${GATEWAY_ENV[@]}" "${nats[@]}" "${PIN_GATEWAY[@]}" target/release/gateway >/dev/null 2>&1 & ;;
     handwritten) env "${GATEWAY_ENV[@]}" "${PIN_GATEWAY[@]}" target/release/handwritten-gateway >/dev/null 2>&1 & ;;
-    nest-fastify) (cd bench/nest-gateway && exec "${PIN_GATEWAY[@]}" node gateway.js fastify $GW $USERS $ORDERS $TOKEN) >/dev/null 2>&1 & ;;
-    nest-express) (cd bench/nest-gateway && exec "${PIN_GATEWAY[@]}" node gateway.js express $GW $USERS $ORDERS $TOKEN) >/dev/null 2>&1 & ;;
+    nest-fastify) (cd bench/nest-gateway && exec env "${nats[@]}" "${PIN_GATEWAY[@]}" node gateway.js fastify $GW $USERS $ORDERS $TOKEN) >/dev/null 2>&1 & ;;
+    nest-express) (cd bench/nest-gateway && exec env "${nats[@]}" "${PIN_GATEWAY[@]}" node gateway.js express $GW $USERS $ORDERS $TOKEN) >/dev/null 2>&1 & ;;
   esac
   echo $!
 }
@@ -154,8 +170,9 @@ for series in $SERIES; do
   say "downstream: $series services"
   start_services "$series"
   for contender in $ORDER; do
+    [[ $series == *-nats && $contender == handwritten ]] && continue
     ensure_free "$GW"
-    pid=$(start_gateway "$contender"); PIDS+=("$pid")
+    pid=$(start_gateway "$contender" "$series"); PIDS+=("$pid")
     wait_port "$GW"
     # The process doing the work (`exec` keeps the pid; taskset execs too).
     say "$contender (pid $pid) in front of the $series services"

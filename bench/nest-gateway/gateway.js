@@ -65,7 +65,11 @@ Controller()(GatewayController);
 class GatewayModule {}
 Module({
   imports: [
-    ClientsModule.register([
+    // Over NATS when NATS_URL is set (the services in their queue groups), else TCP.
+    ClientsModule.register(process.env.NATS_URL ? [
+      { name: 'USERS_SERVICE', transport: Transport.NATS, options: { servers: [process.env.NATS_URL] } },
+      { name: 'ORDERS_SERVICE', transport: Transport.NATS, options: { servers: [process.env.NATS_URL] } },
+    ] : [
       { name: 'USERS_SERVICE', transport: Transport.TCP, options: { host: '127.0.0.1', port: Number(usersPort) } },
       { name: 'ORDERS_SERVICE', transport: Transport.TCP, options: { host: '127.0.0.1', port: Number(ordersPort) } },
     ]),

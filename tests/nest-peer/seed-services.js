@@ -1,7 +1,8 @@
 'use strict';
 // The seed's users and orders services written in NestJS, to put our gateway in front of.
 // Usage: node seed-services.js users <port> | node seed-services.js orders <port>
-// (prints "ready <port>" once listening)
+// (prints "ready <port>" once listening). With NATS_URL set, the service listens on NATS
+// instead, in the queue group `users` or `orders` (prints "ready nats").
 const { nest, decorateMethod, decorateClass, startTcpMicroservice } = require('./common');
 const { Controller, Module } = nest('@nestjs/common');
 const { MessagePattern, EventPattern, RpcException } = nest('@nestjs/microservices');
@@ -48,7 +49,20 @@ decorateClass(OrdersModule, Module({ controllers: [OrdersController] }));
 
 async function main() {
   const [which, port] = [process.argv[2], Number(process.argv[3])];
-  await startTcpMicroservice(which === 'users' ? UsersModule : OrdersModule, port);
+  const module = which === 'users' ? UsersModule : OrdersModule;
+  if (process.env.NATS_URL) {
+    const { NestFactory } = nest('@nestjs/core');
+    const { Transport } = nest('@nestjs/microservices');
+    const app = await NestFactory.createMicroservice(module, {
+      transport: Transport.NATS,
+      options: { servers: [process.env.NATS_URL], queue: which },
+      logger: ['error', 'warn'],
+    });
+    await app.listen();
+    process.stdout.write('ready nats\n');
+    return;
+  }
+  await startTcpMicroservice(module, port);
 }
 
 main().catch((error) => { console.error(error); process.exit(1); });
