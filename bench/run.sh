@@ -58,7 +58,8 @@ command -v node >/dev/null || { echo "Node.js 20+ is needed for the NestJS conte
 npm ci --prefix bench/nest-gateway --no-audit --no-fund --loglevel=error
 npm ci --prefix tests/nest-peer --no-audit --no-fund --loglevel=error
 if [[ " $SERIES " == *-nats* ]] && ! (exec 3<>"/dev/tcp/127.0.0.1/${NATS_URL##*:}") 2>/dev/null; then
-  echo "the NATS series need a NATS server at $NATS_URL (nats-server -a 127.0.0.1 -p 4222)" >&2; exit 1
+  echo "no NATS at $NATS_URL: the NATS series are left out (start one: nats-server -a 127.0.0.1 -p 4222)" >&2
+  SERIES=$(printf '%s\n' $SERIES | grep -v -- '-nats$' | xargs)
 fi
 
 say "cargo build --release"
