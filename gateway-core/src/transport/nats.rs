@@ -192,7 +192,7 @@ pub struct NatsServerOptions {
     /// meanwhile, up to its subscription capacity, then reports a slow consumer and drops.
     pub max_in_flight: usize,
     /// Connect over TLS (feature `tls`): the CA to trust and the certificate to show (Nest's
-    /// `tls: { ca, cert, key }`). Without it a `tls://` URL trusts async-nats's default roots.
+    /// `tls: { ca, cert, key }`). Without it a `tls://` URL gets async-nats's own TLS settings.
     #[cfg(feature = "tls")]
     pub tls: Option<crate::tls::TlsOptions>,
 }
