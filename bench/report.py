@@ -14,8 +14,9 @@ for r in rows:
     r["connections"] = int(r["connections"])
     r["errors"] = int(r["errors"])
 
-# A contender measured in several rounds (BENCH_ROUNDS) is reported as the mean of its rounds
-# (errors summed), in the order first measured.
+# A contender measured in several rounds (BENCH_ROUNDS, alternating) is reported as the median
+# of its rounds, with the spread (min-max) kept for the table (errors summed), in the order
+# first measured. The ratio lines are ratios of medians.
 merged = {}
 for r in rows:
     key = (r["series"], r["contender"], r["route"], r["connections"])
@@ -26,7 +27,10 @@ rows = []
 for m in merged.values():
     rounds = m.pop("rounds")
     for k in ("rps", "p50_us", "p99_us", "p999_us", "cpu_s_per_10k"):
-        m[k] = sum(r[k] for r in rounds) / len(rounds)
+        values = sorted(r[k] for r in rounds)
+        mid = len(values) // 2
+        m[k] = values[mid] if len(values) % 2 else (values[mid - 1] + values[mid]) / 2
+        m[k + "_spread"] = (values[0], values[-1])
     m["peak_rss_mb"] = max(r["peak_rss_mb"] for r in rounds)
     m["errors"] = sum(r["errors"] for r in rounds)
     m["n"] = len(rounds)
@@ -46,17 +50,26 @@ lines = [
     "",
     f"Machine: {machine}. wrk (1 thread) and the services pinned to core 0, the gateway alone on",
     "the last core; figures are for comparing contenders within one run.",
-    "Latency in ms; CPU = gateway CPU seconds per 10k requests (from /proc); RSS = peak; runs =",
-    "rounds averaged (ours and handwritten, a few percent apart, are measured in alternating rounds).",
+    "Latency in ms; CPU = gateway CPU seconds per 10k requests (from /proc); RSS = peak; each figure",
+    "is the median of `runs` rounds, every contender measured once per round in alternating order,",
+    "with the spread (min-max) under it when there are several.",
     "",
     "| downstream | gateway | route | conns | req/s | p50 | p99 | p99.9 | CPU s/10k | RSS MB | errors | runs |",
     "| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
 ]
+def shown(r, key, fmt, scale=1.0):
+    """The median, and its spread when there were several rounds."""
+    value = format(r[key] / scale, fmt)
+    low, high = r[key + "_spread"]
+    if r["n"] > 1:
+        value += f" ({format(low / scale, fmt)}–{format(high / scale, fmt)})"
+    return value
+
 for r in rows:
     lines.append(
-        f"| {r['series']} | {r['contender']} | {r['route']} | {r['connections']} | {r['rps']:.0f} | "
-        f"{r['p50_us']/1000:.2f} | {r['p99_us']/1000:.2f} | {r['p999_us']/1000:.2f} | "
-        f"{r['cpu_s_per_10k']:.3f} | {r['peak_rss_mb']:.0f} | {r['errors']} | {r['n']} |"
+        f"| {r['series']} | {r['contender']} | {r['route']} | {r['connections']} | {shown(r, 'rps', '.0f')} | "
+        f"{shown(r, 'p50_us', '.2f', 1000)} | {shown(r, 'p99_us', '.2f', 1000)} | {shown(r, 'p999_us', '.2f', 1000)} | "
+        f"{shown(r, 'cpu_s_per_10k', '.3f')} | {r['peak_rss_mb']:.0f} | {r['errors']} | {r['n']} |"
     )
 
 # Ratios: the profile route, our services downstream, 64 connections.
@@ -64,7 +77,11 @@ ratios = []
 def ratio(name, a, b, key, invert=False):
     if a and b and b[key] > 0 and a[key] > 0:
         value = (b[key] / a[key]) if invert else (a[key] / b[key])
-        ratios.append(f"ratio {name}: {value:.2f}")
+        # The spread of the ratio: the worst and best pairing of the two cells' rounds.
+        (alo, ahi), (blo, bhi) = a[key + "_spread"], b[key + "_spread"]
+        low, high = (alo / bhi, ahi / blo) if not invert else (blo / ahi, bhi / alo)
+        spread = f" ({low:.2f}-{high:.2f}, {min(a['n'], b['n'])} rounds)" if min(a["n"], b["n"]) > 1 else " (1 round)"
+        ratios.append(f"ratio {name}: {value:.2f}{spread}")
 base = ("rust", "/users/42/profile", 64)
 ours = cell(base[0], "ours", base[1], base[2])
 fastify = cell(base[0], "nest-fastify", base[1], base[2])

@@ -11,9 +11,9 @@
 # second road; the shared NATS on 127.0.0.1:4222, `NATS_URL`), the services in queue groups;
 # handwritten speaks TCP only and sits these out.
 #
-# Knobs: BENCH_SECONDS (per run, default 5, at most 20), BENCH_CONNECTIONS ("64 512"),
+# Knobs: BENCH_SECONDS (per run, default 3, at most 20), BENCH_CONNECTIONS ("64 512"),
 # BENCH_SERIES ("rust nest"), BENCH_CONTENDERS ("ours handwritten nest-fastify nest-express"),
-# BENCH_ROUNDS (2: how many times ours and handwritten are measured, alternating), BENCH_OUT
+# BENCH_ROUNDS (3: how many times every contender is measured, in alternating order), BENCH_OUT
 # (bench/results). With
 # valgrind installed it also counts ours' and handwritten's instructions per profile request
 # (callgrind), the figure that does not move with the machine's load.
@@ -22,25 +22,20 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
-SECONDS_PER_RUN=${BENCH_SECONDS:-5}
+SECONDS_PER_RUN=${BENCH_SECONDS:-3}
 (( SECONDS_PER_RUN > 20 )) && SECONDS_PER_RUN=20
 CONNECTIONS=${BENCH_CONNECTIONS:-"64 512"}
 SERIES=${BENCH_SERIES:-"rust nest rust-nats nest-nats"}
 NATS_URL=${NATS_URL:-nats://127.0.0.1:4222}
 CONTENDERS=${BENCH_CONTENDERS:-"ours handwritten nest-fastify nest-express"}
-ROUNDS=${BENCH_ROUNDS:-2}
-# ours and handwritten are a few percent apart, within one run's noise: they are measured
-# ROUNDS times back to back, alternating (ours, handwritten, handwritten, ours, ...), and
-# averaged; then the Nest contenders, once.
-PAIR="" REST=""
-for c in $CONTENDERS; do
-  if [[ $c == ours || $c == handwritten ]]; then PAIR="$PAIR $c"; else REST="$REST $c"; fi
-done
+ROUNDS=${BENCH_ROUNDS:-3}
+# Every contender is measured ROUNDS times, one run each per round, the order alternating from
+# round to round (ours, handwritten, nest-fastify, nest-express; then backwards; ...) so a drift
+# of the machine falls on all alike; the report gives each figure's median and its spread.
 ORDER=""
 for ((round = 1; round <= ROUNDS; round++)); do
-  if (( round % 2 )); then ORDER="$ORDER $PAIR"; else ORDER="$ORDER $(echo $PAIR | tr ' ' '\n' | tac | xargs)"; fi
+  if (( round % 2 )); then ORDER="$ORDER $CONTENDERS"; else ORDER="$ORDER $(echo $CONTENDERS | tr ' ' '\n' | tac | xargs)"; fi
 done
-ORDER="$ORDER $REST"
 ROUTES="/users/42/profile /users/42"
 TOKEN=bench-token-0123456789
 GW=4300 USERS=4301 ORDERS=4302
