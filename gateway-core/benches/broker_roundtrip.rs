@@ -1,15 +1,18 @@
 //! Round-trip latency and calls per second of `ClientProxy::send` through each broker on
 //! loopback (NATS, Redis, MQTT, RabbitMQ), ours against the Nest `ClientProxy` in the same
-//! run, both calling the same service (ours, in its own process), with 1 and 64 callers.
+//! run, both calling the same service, ours and then Nest's (each in its own process), with 1
+//! and 64 callers. Each row also gives the service's CPU time per call over the same window.
 //!
 //! `cargo bench -p gateway-core --all-features --bench broker_roundtrip` (the brokers of
 //! `.ci/run` starts, on their default ports; a broker that is down is skipped, and the
 //! Nest rows need `npm ci --prefix tests/nest-peer`). `BENCH_SECS` per cell (default 3),
-//! `BENCH_WORKERS` threads for our client (default 1).
+//! `BENCH_WORKERS` threads for our client (default 1); `BENCH_TRANSPORTS` (e.g. `nats,rmq`)
+//! measures only those.
 
 mod common;
 
-use std::process::Command;
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use common::*;
@@ -34,69 +37,145 @@ fn main() {
     if let Some(i) = args.iter().position(|a| a == "--serve") {
         return serve(&args[i + 1], &args[i + 2], &args[i + 3]);
     }
-    let (duration, warmup) = cell_timing(&args);
+    let timing = cell_timing(&args);
     let nest = peer_dir()
         .join("node_modules/@nestjs/microservices")
         .exists();
+    let only = std::env::var("BENCH_TRANSPORTS").unwrap_or_default();
     println!(
-        "ClientProxy round trip through each broker on loopback ({} cores), {:?} per cell; the service is ours",
+        "ClientProxy round trip through each broker on loopback ({} cores), {:?} per cell",
         num_cores(),
-        duration
+        timing.0
     );
-    print_header("transport", "client");
-    let mut ratios = Vec::new();
+    print_header("transport", "client → service");
+    let mut rows = Vec::new();
     for (transport, url, port) in BROKERS {
+        if !only.is_empty() && !only.split([',', ' ']).any(|t| t == transport) {
+            continue;
+        }
         if std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            println!("| {transport} | (broker not running on {port}: skipped) | | | | | | |");
+            println!("| {transport} | (broker not running on {port}: skipped) | | | | | | | |");
             continue;
         }
         let ns = format!("bench{}x{}", std::process::id(), transport);
-        let child = Command::new(std::env::current_exe().expect("own path"))
-            .args(["--serve", transport, url, &ns])
-            .spawn()
-            .expect("start our server");
-        let _service = Service {
-            name: "ours",
-            port,
-            child,
-        };
-        std::thread::sleep(Duration::from_millis(700));
-        for callers in CONCURRENCY {
-            let pattern = json!({ "cmd": "echo", "ns": ns });
-            let queue = format!("q-{ns}");
-            let make = || ClientProxy::new(client_options(transport, url, &queue));
-            let ours = ours_client(make, pattern, callers, duration, warmup);
-            print_row(transport, "ours", callers, &ours);
-            if nest {
-                let theirs = nest_client(
-                    &["--broker", transport, url, &ns],
+        let services = [
+            Some(ours_service(transport, url, &ns)),
+            nest.then(|| nest_service(transport, url, &ns)).flatten(),
+        ];
+        for service in services.iter().flatten() {
+            for callers in CONCURRENCY {
+                let pattern = json!({ "cmd": "echo", "ns": ns });
+                let queue = format!("q-{ns}");
+                let make = || ClientProxy::new(client_options(transport, url, &queue));
+                let pid = service.child.id();
+                let row = ours_client(make, pattern, callers, pid, timing);
+                print_row(
+                    transport,
+                    &format!("ours → {}", service.name),
                     callers,
-                    duration,
-                    warmup,
+                    &row,
                 );
-                print_row(transport, "nest", callers, &theirs);
-                ratios.push((transport, callers, ours, theirs));
+                rows.push((transport, "ours", service.name, callers, row));
+                if nest {
+                    let target = ["--broker", transport, url, &ns];
+                    let row = nest_client(&target, callers, pid, timing);
+                    print_row(
+                        transport,
+                        &format!("nest → {}", service.name),
+                        callers,
+                        &row,
+                    );
+                    rows.push((transport, "nest", service.name, callers, row));
+                }
             }
         }
+        drop(services);
         if transport == "rmq" {
             delete_queue(url, &format!("q-{ns}"));
         }
     }
-    for (transport, callers, ours, theirs) in ratios {
-        println!(
-            "ratio ours/nest-client calls/s ({transport}, {callers} callers): {:.2}",
-            ours.calls_per_sec / theirs.calls_per_sec
-        );
-        let cpu = ours.cpu_us_per_call / theirs.cpu_us_per_call;
-        if cpu.is_finite() {
-            println!(
-                "ratio ours/nest-client cpu-per-call ({transport}, {callers} callers): {cpu:.2}"
-            );
+    let find = |transport: &str, client: &str, service: &str, callers: usize| {
+        rows.iter()
+            .find(|r| r.0 == transport && r.1 == client && r.2 == service && r.3 == callers)
+            .map(|r| &r.4)
+    };
+    for (transport, _, _) in BROKERS {
+        for callers in CONCURRENCY {
+            for service in ["ours", "nest"] {
+                let (Some(o), Some(n)) = (
+                    find(transport, "ours", service, callers),
+                    find(transport, "nest", service, callers),
+                ) else {
+                    continue;
+                };
+                println!(
+                    "ratio ours/nest-client calls/s ({transport}, {service} service, {callers} callers): {:.2}",
+                    o.calls_per_sec / n.calls_per_sec
+                );
+                let cpu = o.cpu_us_per_call / n.cpu_us_per_call;
+                if cpu.is_finite() {
+                    println!(
+                        "ratio ours/nest-client cpu-per-call ({transport}, {service} service, {callers} callers): {cpu:.2}"
+                    );
+                }
+            }
+            for client in ["ours", "nest"] {
+                let (Some(o), Some(n)) = (
+                    find(transport, client, "ours", callers),
+                    find(transport, client, "nest", callers),
+                ) else {
+                    continue;
+                };
+                let cpu = o.service_cpu_us_per_call / n.service_cpu_us_per_call;
+                if cpu.is_finite() {
+                    println!(
+                        "ratio ours/nest-service cpu-per-call ({transport}, {client} client, {callers} callers): {cpu:.2}"
+                    );
+                }
+            }
         }
     }
     if !nest {
         println!("(Nest rows skipped: run `npm ci --prefix tests/nest-peer` to include them)");
     }
+}
+
+/// Our service on `transport`, in its own process (this bench, with `--serve`).
+fn ours_service(transport: &str, url: &str, ns: &str) -> Service {
+    let child = Command::new(std::env::current_exe().expect("own path"))
+        .args(["--serve", transport, url, ns])
+        .spawn()
+        .expect("start our server");
+    std::thread::sleep(Duration::from_millis(700));
+    Service {
+        name: "ours",
+        port: 0,
+        child,
+    }
+}
+
+/// Nest's service on `transport` (`broker-service.js`), once it says it is subscribed.
+fn nest_service(transport: &str, url: &str, ns: &str) -> Option<Service> {
+    let mut child = Command::new("node")
+        .args(["broker-service.js", transport, url, ns])
+        .current_dir(peer_dir())
+        .stdout(Stdio::piped())
+        .spawn()
+        .ok()?;
+    let mut line = String::new();
+    let mut stdout = BufReader::new(child.stdout.take()?);
+    stdout.read_line(&mut line).ok()?;
+    if !line.starts_with("ready") {
+        let _ = child.kill();
+        return None;
+    }
+    // Whatever else it prints (Nest's warnings) is read and dropped, never a broken pipe.
+    std::thread::spawn(move || std::io::copy(&mut stdout, &mut std::io::sink()));
+    Some(Service {
+        name: "nest",
+        port: 0,
+        child,
+    })
 }
 
 /// RabbitMQ queues are durable: remove the bench's.

@@ -46,12 +46,13 @@ fn main() {
         for callers in CONCURRENCY {
             let addr = format!("127.0.0.1:{}", service.port);
             let make = || ClientProxy::new(ClientOptions::tcp("BENCH", addr));
-            let row = ours_client(make, json!("echo"), callers, duration, warmup);
+            let pid = service.child.id();
+            let row = ours_client(make, json!("echo"), callers, pid, (duration, warmup));
             print_row("ours", service.name, callers, &row);
             rows.push(("ours", service.name, callers, row));
             if nest.is_some() {
                 let port = service.port.to_string();
-                let row = nest_client(&[&port], callers, duration, warmup);
+                let row = nest_client(&[&port], callers, pid, (duration, warmup));
                 print_row("nest", service.name, callers, &row);
                 rows.push(("nest", service.name, callers, row));
             }
@@ -72,6 +73,22 @@ fn main() {
                 if cpu.is_finite() {
                     println!(
                         "ratio ours/nest-client cpu-per-call ({service} service, {callers} callers): {cpu:.2}"
+                    );
+                }
+            }
+        }
+    }
+    for client in ["ours", "nest"] {
+        for callers in CONCURRENCY {
+            let find = |service| {
+                rows.iter()
+                    .find(|r| r.0 == client && r.1 == service && r.2 == callers)
+            };
+            if let (Some(o), Some(n)) = (find("ours"), find("nest")) {
+                let cpu = o.3.service_cpu_us_per_call / n.3.service_cpu_us_per_call;
+                if cpu.is_finite() {
+                    println!(
+                        "ratio ours/nest-service cpu-per-call ({client} client, {callers} callers): {cpu:.2}"
                     );
                 }
             }

@@ -188,7 +188,7 @@ impl<'a> Incoming<'a> {
                 metadata: None,
             });
         }
-        match serde_json::from_slice::<Incoming<'a>>(frame) {
+        match from_json::<Incoming<'a>>(frame) {
             Ok(packet) => Ok(packet),
             Err(e) if e.is_data() => Ok(Incoming {
                 pattern: None,
@@ -198,6 +198,16 @@ impl<'a> Incoming<'a> {
             }),
             Err(e) => Err(e),
         }
+    }
+}
+
+/// Deserializes JSON, its UTF-8 checked once, up front: serde_json's slice reader checks
+/// every raw value it captures again (a reply's `response`, each `RawReply` inside it), its
+/// str reader never. Bytes that are not UTF-8 get the slice reader's own error.
+pub(crate) fn from_json<'a, T: Deserialize<'a>>(json: &'a [u8]) -> serde_json::Result<T> {
+    match std::str::from_utf8(json) {
+        Ok(text) => serde_json::from_str(text),
+        Err(_) => serde_json::from_slice(json),
     }
 }
 
@@ -226,7 +236,7 @@ impl<'a> Response<'a> {
                 is_disposed: None,
             });
         }
-        serde_json::from_slice(frame)
+        from_json(frame)
     }
 }
 
@@ -237,7 +247,7 @@ fn is_array(frame: &[u8]) -> serde_json::Result<bool> {
     if frame.trim_ascii_start().first() != Some(&b'[') {
         return Ok(false);
     }
-    serde_json::from_slice::<&RawValue>(frame).map(|_| true)
+    from_json::<&RawValue>(frame).map(|_| true)
 }
 
 impl Response<'_> {

@@ -9,10 +9,8 @@ use crate::http::{FromJsonBody, HttpException, ValidationOptions};
 
 /// The app's validation settings (`app.use_validation`), for a body argument.
 fn validation_options(parts: &Parts) -> ValidationOptions {
-    parts
-        .extensions
-        .get::<ValidationOptions>()
-        .copied()
+    crate::http::RequestSettings::of(&parts.extensions)
+        .and_then(|s| s.validation)
         .unwrap_or_default()
 }
 

@@ -1,13 +1,27 @@
 'use strict';
 // Drives a Nest ClientProxy against a TCP service for a bounded time and prints one JSON line:
 // {"calls":N,"seconds":S,"p50_us":..,"p99_us":..,"errors":E,"cpu_us":C} (C: this process's CPU
-// time, user + system, over the measured window)
+// time, user + system, over the measured window; with BENCH_SERVICE_PID set, "service_cpu_us" too:
+// that process's CPU time over the same window, from /proc/<pid>/stat)
 // Usage: node bench-client.js <port> <concurrency> <duration_ms> <warmup_ms>          (TCP, 'echo')
 //        node bench-client.js --broker <transport> <url> <ns> <concurrency> <duration_ms> <warmup_ms>
 //                                                            (a broker, { cmd: 'echo', ns })
 const { nest, brokerOptions } = require('./common');
 const { ClientProxyFactory, Transport } = nest('@nestjs/microservices');
 const { lastValueFrom } = nest('rxjs');
+const fs = require('fs');
+
+// CPU time (user + system, all threads) of the process `pid` so far, in µs (clock ticks of 10 ms).
+function processCpuUs(pid) {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[14 - 3]) + Number(fields[15 - 3])) * 1e4;
+  } catch (e) {
+    return null;
+  }
+}
+const servicePid = process.env.BENCH_SERVICE_PID;
 
 async function main() {
   let args = process.argv.slice(2);
@@ -45,15 +59,18 @@ async function main() {
   recording = true;
   const started = process.hrtime.bigint();
   const cpuStart = process.cpuUsage();
+  const serviceStart = servicePid ? processCpuUs(servicePid) : null;
   await new Promise((r) => setTimeout(r, durationMs));
   recording = false;
   const cpu = process.cpuUsage(cpuStart);
+  const serviceEnd = servicePid ? processCpuUs(servicePid) : null;
+  const serviceCpu = serviceStart === null || serviceEnd === null ? undefined : serviceEnd - serviceStart;
   const seconds = Number(process.hrtime.bigint() - started) / 1e9;
   stop = true;
   await Promise.all(workers);
   latencies.sort((a, b) => a - b);
   const pct = (p) => latencies[Math.min(latencies.length - 1, Math.floor((p / 100) * latencies.length))] || 0;
-  process.stdout.write(JSON.stringify({ calls: latencies.length, seconds, p50_us: pct(50), p99_us: pct(99), errors, cpu_us: cpu.user + cpu.system }) + '\n');
+  process.stdout.write(JSON.stringify({ calls: latencies.length, seconds, p50_us: pct(50), p99_us: pct(99), errors, cpu_us: cpu.user + cpu.system, service_cpu_us: serviceCpu }) + '\n');
   await client.close();
   process.exit(0);
 }

@@ -18,28 +18,68 @@ pub struct Row {
     /// CPU time the client's process spent per call (user + system), in µs: the figure
     /// that says how much a client costs, whatever the service can take (NaN if unknown).
     pub cpu_us_per_call: f64,
+    /// CPU time the service's process spent per call over the same window (all its threads,
+    /// user + system, from `/proc/<pid>/stat`, in clock ticks of 10 ms), in µs (NaN if unknown).
+    pub service_cpu_us_per_call: f64,
 }
 
 /// The table's header, matching [`print_row`]: two label columns, then the figures.
 pub fn print_header(first: &str, second: &str) {
-    println!("| {first} | {second} | callers | calls/s | p50 µs | p99 µs | client CPU µs/call | errors |");
-    println!("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |");
+    println!("| {first} | {second} | callers | calls/s | p50 µs | p99 µs | client CPU µs/call | service CPU µs/call | errors |");
+    println!("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
 }
 
 /// One row under [`print_header`].
 pub fn print_row(first: &str, second: &str, callers: usize, row: &Row) {
+    let cpu = |us: f64| {
+        if us.is_finite() {
+            format!("{us:.1}")
+        } else {
+            "n/a".to_owned()
+        }
+    };
     println!(
-        "| {first} | {second} | {callers} | {:.0} | {:.0} | {:.0} | {} | {} |",
+        "| {first} | {second} | {callers} | {:.0} | {:.0} | {:.0} | {} | {} | {} |",
         row.calls_per_sec,
         row.p50_us,
         row.p99_us,
-        if row.cpu_us_per_call.is_finite() {
-            format!("{:.1}", row.cpu_us_per_call)
-        } else {
-            "n/a".to_owned()
-        },
+        cpu(row.cpu_us_per_call),
+        cpu(row.service_cpu_us_per_call),
         row.errors
     );
+}
+
+/// CPU time (user + system, every thread) the process `pid` has used so far, in µs, from
+/// `/proc/<pid>/stat`; NaN where there is no `/proc`.
+pub fn process_cpu_us(pid: u32) -> f64 {
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+        return f64::NAN;
+    };
+    // The fields after the command name (which may hold spaces), from field 3 on: utime and
+    // stime are fields 14 and 15.
+    let rest = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = |i: usize| fields.get(i - 3).and_then(|f| f.parse::<f64>().ok());
+    match (ticks(14), ticks(15)) {
+        (Some(user), Some(system)) => (user + system) * 1e6 / clock_ticks_per_sec(),
+        _ => f64::NAN,
+    }
+}
+
+#[cfg(unix)]
+fn clock_ticks_per_sec() -> f64 {
+    // SAFETY: sysconf reads a constant.
+    let ticks = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
+    if ticks > 0 {
+        ticks as f64
+    } else {
+        100.0
+    }
+}
+
+#[cfg(not(unix))]
+fn clock_ticks_per_sec() -> f64 {
+    100.0
 }
 
 /// CPU time (user + system) this process has used so far, in µs; NaN where getrusage is
@@ -125,13 +165,13 @@ pub fn workers() -> usize {
 }
 
 /// Drives `send(pattern, payload)` on the client `make` builds, from `callers` tasks, for
-/// `duration` after `warmup`.
+/// `duration` after `warmup`, against the service whose process is `service`.
 pub fn ours_client(
     make: impl FnOnce() -> ClientProxy,
     pattern: Value,
     callers: usize,
-    duration: Duration,
-    warmup: Duration,
+    service: u32,
+    (duration, warmup): (Duration, Duration),
 ) -> Row {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(workers())
@@ -171,9 +211,10 @@ pub fn ours_client(
             })
             .collect();
         tokio::time::sleep_until(start.into()).await;
-        let cpu_start = own_cpu_us();
+        let (cpu_start, service_start) = (own_cpu_us(), process_cpu_us(service));
         tokio::time::sleep_until(end.into()).await;
         let cpu = own_cpu_us() - cpu_start;
+        let service_cpu = process_cpu_us(service) - service_start;
         let mut latencies = Vec::new();
         let mut errors = 0;
         for worker in workers {
@@ -193,13 +234,19 @@ pub fn ours_client(
             p99_us: pct(0.99),
             errors,
             cpu_us_per_call: cpu / latencies.len().max(1) as f64,
+            service_cpu_us_per_call: service_cpu / latencies.len().max(1) as f64,
         }
     })
 }
 
 /// Runs `node bench-client.js <target..> <callers> <duration_ms> <warmup_ms>` (the Nest
-/// client) and reads its JSON line.
-pub fn nest_client(target: &[&str], callers: usize, duration: Duration, warmup: Duration) -> Row {
+/// client) against the service whose process is `service`, and reads its JSON line.
+pub fn nest_client(
+    target: &[&str],
+    callers: usize,
+    service: u32,
+    (duration, warmup): (Duration, Duration),
+) -> Row {
     let (callers, duration, warmup) = (
         callers.to_string(),
         duration.as_millis().to_string(),
@@ -211,6 +258,7 @@ pub fn nest_client(target: &[&str], callers: usize, duration: Duration, warmup: 
     let out = Command::new("node")
         .args(&args)
         .current_dir(peer_dir())
+        .env("BENCH_SERVICE_PID", service.to_string())
         .output()
         .expect("run node bench-client.js");
     assert!(out.status.success(), "bench-client.js failed");
@@ -224,5 +272,8 @@ pub fn nest_client(target: &[&str], callers: usize, duration: Duration, warmup: 
         p99_us: f("p99_us"),
         errors: r["errors"].as_u64().unwrap_or(0),
         cpu_us_per_call: f("cpu_us") / f("calls").max(1.0),
+        service_cpu_us_per_call: r["service_cpu_us"]
+            .as_f64()
+            .map_or(f64::NAN, |us| us / f("calls").max(1.0)),
     }
 }

@@ -23,6 +23,9 @@ use tokio::sync::Semaphore;
 use tokio_util::task::TaskTracker;
 use tower_service::Service;
 
+/// hyper's limit on a request's headers when none is set (its `DEFAULT_MAX_HEADERS`).
+const HYPER_MAX_HEADERS: usize = 100;
+
 /// The HTTP server's limits ([`NestApplication::set_http_limits`](super::NestApplication::set_http_limits)),
 /// as Node's and nginx's defaults set them where they have one.
 ///
@@ -57,7 +60,7 @@ impl Default for HttpLimits {
             header_read_timeout: Some(Duration::from_secs(10)),
             keep_alive_timeout: Some(Duration::from_secs(5)),
             max_header_bytes: 16 * 1024,
-            max_headers: 100,
+            max_headers: HYPER_MAX_HEADERS,
             max_connections: 10_000,
             body_read_timeout: crate::http::DEFAULT_BODY_READ_TIMEOUT,
         }
@@ -105,8 +108,12 @@ pub(crate) async fn serve<S>(
     let mut builder = http1::Builder::new();
     builder
         .header_read_timeout(limits.header_read_timeout)
-        .max_buf_size(limits.max_header_bytes.max(8 * 1024))
-        .max_headers(limits.max_headers);
+        .max_buf_size(limits.max_header_bytes.max(8 * 1024));
+    // hyper's own limit is 100 headers, kept on the stack; a limit set explicitly (even 100)
+    // makes it allocate and fill a table of that size for every request (~1.7k instructions).
+    if limits.max_headers != HYPER_MAX_HEADERS {
+        builder.max_headers(limits.max_headers);
+    }
     // hyper has one deadline for a request's head, which it starts when it waits for one: the
     // keep-alive deadline is that timer, shortened while no byte of the next request came.
     let keep_alive = match (limits.keep_alive_timeout, limits.header_read_timeout) {

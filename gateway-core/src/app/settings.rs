@@ -4,46 +4,8 @@ use std::sync::Arc;
 
 use axum::response::Response;
 
-use crate::http::{
-    on_panic, BodyLimit, BodyReadTimeout, GlobalGuards, GlobalInterceptors, TrustProxy,
-    ValidationOptions,
-};
-
-/// What every request carries from the app's settings (global guards and interceptors, body
-/// limit, validation options), as request extensions.
-#[derive(Clone, Default)]
-pub(super) struct RequestSettings {
-    pub guards: Option<GlobalGuards>,
-    pub interceptors: Option<GlobalInterceptors>,
-    pub body_limit: Option<BodyLimit>,
-    pub body_read_timeout: Option<BodyReadTimeout>,
-    pub validation: Option<ValidationOptions>,
-    pub trust_proxy: Option<TrustProxy>,
-}
-
-impl RequestSettings {
-    fn insert_into(&self, request: &mut axum::extract::Request) {
-        let extensions = request.extensions_mut();
-        if let Some(guards) = &self.guards {
-            extensions.insert(guards.clone());
-        }
-        if let Some(interceptors) = &self.interceptors {
-            extensions.insert(interceptors.clone());
-        }
-        if let Some(limit) = self.body_limit {
-            extensions.insert(limit);
-        }
-        if let Some(timeout) = self.body_read_timeout {
-            extensions.insert(timeout);
-        }
-        if let Some(trust) = self.trust_proxy {
-            extensions.insert(trust);
-        }
-        if let Some(validation) = self.validation {
-            extensions.insert(validation);
-        }
-    }
-}
+use crate::http::on_panic;
+pub(super) use crate::http::RequestSettings;
 
 /// Puts the app's [`RequestSettings`] into each request and answers a panicking handler with
 /// Nest's 500, around the whole router: what per-route layers did, without a boxed future per
@@ -85,7 +47,7 @@ where
     fn call(&mut self, mut request: axum::extract::Request) -> Self::Future {
         use futures_util::FutureExt;
         trim_trailing_slash(request.uri_mut());
-        self.settings.insert_into(&mut request);
+        request.extensions_mut().insert(self.settings.clone());
         std::panic::AssertUnwindSafe(self.inner.call(request))
             .catch_unwind()
             .map(answer_panics as fn(Caught) -> Result<Response, std::convert::Infallible>)

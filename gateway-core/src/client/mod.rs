@@ -493,7 +493,7 @@ impl ClientProxy {
     }
 
     fn decode<T: DeserializeOwned>(&self, pattern: &Pattern, value: &Bytes) -> Result<T, RpcError> {
-        serde_json::from_slice(value).map_err(|source| RpcError::Decode {
+        crate::packet::from_json(value).map_err(|source| RpcError::Decode {
             service: self.inner.name.clone(),
             pattern: pattern.route().to_owned(),
             source,

@@ -45,7 +45,8 @@ enum Entry {
 struct State {
     /// Set once the connection is gone: nothing may register after that.
     closed: Option<Arc<str>>,
-    calls: HashMap<u64, Entry>,
+    /// Keyed by our own ids (sequential, never a peer's choice): a fixed fast hasher.
+    calls: HashMap<u64, Entry, foldhash::fast::FixedState>,
 }
 
 /// See the module docs.

@@ -64,10 +64,7 @@ pub(crate) async fn read_body(
     parts: &axum::http::request::Parts,
     body: axum::body::Body,
 ) -> Result<Bytes, HttpException> {
-    let limit = parts
-        .extensions
-        .get::<BodyLimit>()
-        .map_or(DEFAULT_BODY_LIMIT, |l| l.0);
+    let limit = super::RequestSettings::body_limit(&parts.extensions).unwrap_or(DEFAULT_BODY_LIMIT);
     let too_large = || HttpException::new("request entity too large", 413);
     let announced = parts
         .headers
@@ -87,10 +84,8 @@ pub(crate) async fn read_body(
 
 /// How long the request's body may take to arrive ([`BodyReadTimeout`]).
 pub(crate) fn body_deadline(parts: &axum::http::request::Parts) -> std::time::Duration {
-    parts
-        .extensions
-        .get::<BodyReadTimeout>()
-        .map_or(DEFAULT_BODY_READ_TIMEOUT, |t| t.0)
+    super::RequestSettings::body_read_timeout(&parts.extensions)
+        .unwrap_or(DEFAULT_BODY_READ_TIMEOUT)
 }
 
 /// Whether a body error is the length limit's.

@@ -275,8 +275,10 @@ impl<'a> ExecutionContext<'a> {
                     .extensions
                     .get::<ConnectInfo<SocketAddr>>()
                     .map(|c| c.0.ip());
-                match parts.extensions.get::<TrustProxy>() {
-                    Some(TrustProxy(hops)) => forwarded_ip(peer, &parts.headers, *hops),
+                let trust =
+                    super::RequestSettings::of(&parts.extensions).and_then(|s| s.trust_proxy);
+                match trust {
+                    Some(TrustProxy(hops)) => forwarded_ip(peer, &parts.headers, hops),
                     None => peer,
                 }
             }
@@ -426,7 +428,7 @@ pub(crate) async fn run_guards(
     controller: &'static str,
     guards: &[&dyn DynGuard],
 ) -> Result<(), HttpException> {
-    let global = parts.extensions.get::<GlobalGuards>().cloned();
+    let global = super::RequestSettings::of(&parts.extensions).and_then(|s| s.guards.clone());
     let mut ctx = ExecutionContext::new(parts, route, controller);
     // Plain loops: iterator closures over references here trip rustc's Send check of the
     // handler future ("FnOnce is not general enough").

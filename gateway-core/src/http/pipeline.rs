@@ -16,7 +16,7 @@ use tracing::Instrument;
 
 use super::{
     catch_unwind, run_filters, run_guards, ArgumentsHost, CallContext, DynFilter, DynGuard,
-    DynInterceptor, GlobalInterceptors, Next, PendingHeaders, RouteMeta,
+    DynInterceptor, Next, PendingHeaders, RouteMeta,
 };
 
 /// One request through a route: guards, then interceptors around `handler` (which reads the
@@ -80,7 +80,8 @@ where
     let mut response = match guarded {
         Err(exception) => exception.into_response(),
         Ok(()) => {
-            let global = parts.extensions.get::<GlobalInterceptors>().cloned();
+            let global =
+                super::RequestSettings::of(&parts.extensions).and_then(|s| s.interceptors.clone());
             if interceptors.is_empty() && global.is_none() {
                 // Boxed where it is made: the handler's future (the method's, with its
                 // downstream calls) is the big part of the request's state, and every future

@@ -248,7 +248,7 @@ pub trait FromPayload: Sized + Send + 'static {
 
 impl<T: DeserializeOwned + Send + 'static> FromPayload for T {
     fn from_payload(route: &str, data: &[u8]) -> Result<Self, RpcException> {
-        serde_json::from_slice(data).map_err(|error| {
+        crate::packet::from_json(data).map_err(|error| {
             if let Some(left_out) = crate::log_limit::allow("payload does not match") {
                 tracing::warn!(pattern = route, %error, left_out, "payload does not match the handler's type");
             }
