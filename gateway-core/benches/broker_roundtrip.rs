@@ -7,7 +7,7 @@
 //! `.ci/run` starts, on their default ports; a broker that is down is skipped, and the
 //! Nest rows need `npm ci --prefix tests/nest-peer`). `BENCH_SECS` per cell (default 3),
 //! `BENCH_WORKERS` threads for our client (default 1); `BENCH_TRANSPORTS` (e.g. `nats,rmq`)
-//! measures only those.
+//! measures only those; `BENCH_NEST=0` leaves the Nest client and service out (to profile ours).
 
 mod common;
 
@@ -38,9 +38,10 @@ fn main() {
         return serve(&args[i + 1], &args[i + 2], &args[i + 3]);
     }
     let timing = cell_timing(&args);
-    let nest = peer_dir()
-        .join("node_modules/@nestjs/microservices")
-        .exists();
+    let nest = std::env::var("BENCH_NEST").map_or(true, |v| v != "0")
+        && peer_dir()
+            .join("node_modules/@nestjs/microservices")
+            .exists();
     let only = std::env::var("BENCH_TRANSPORTS").unwrap_or_default();
     println!(
         "ClientProxy round trip through each broker on loopback ({} cores), {:?} per cell",
@@ -58,11 +59,15 @@ fn main() {
             continue;
         }
         let ns = format!("bench{}x{}", std::process::id(), transport);
-        let services = [
-            Some(ours_service(transport, url, &ns)),
-            nest.then(|| nest_service(transport, url, &ns)).flatten(),
-        ];
-        for service in services.iter().flatten() {
+        // One service at a time: two subscribed to the same subject would both answer.
+        for kind in ["ours", "nest"] {
+            let service = match kind {
+                "ours" => ours_service(transport, url, &ns),
+                _ => match nest.then(|| nest_service(transport, url, &ns)).flatten() {
+                    Some(service) => service,
+                    None => continue,
+                },
+            };
             for callers in CONCURRENCY {
                 let pattern = json!({ "cmd": "echo", "ns": ns });
                 let queue = format!("q-{ns}");
@@ -89,7 +94,6 @@ fn main() {
                 }
             }
         }
-        drop(services);
         if transport == "rmq" {
             delete_queue(url, &format!("q-{ns}"));
         }
