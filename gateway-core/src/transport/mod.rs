@@ -26,3 +26,6 @@ pub mod nats;
 pub mod redis;
 #[cfg(feature = "rmq")]
 pub mod rmq;
+
+#[cfg(any(feature = "nats", feature = "redis"))]
+mod outbox;

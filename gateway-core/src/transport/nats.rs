@@ -10,13 +10,10 @@
 //!   it is down new calls fail fast (503 at the edge); once it is back calls succeed again.
 //! - Server: [`NatsServer`] subscribes once per handler route, in a queue group when one is set
 //!   (several instances then share the load, each message handled once).
-//! - Both hand what they publish to async-nats through an [`Outbox`]: one task per connection
-//!   that lets every ready task publish first and then passes the batch on, so the messages
-//!   of one scheduler round leave in one write, as Node's client writes once per tick.
-//!   Without it tokio runs the woken async-nats connection task at once (its LIFO slot), and
-//!   every message costs a `writev` of its own: measured, one per call at 64 callers.
+//! - Requests and replies go to async-nats through an outbox (`transport/outbox.rs`): with
+//!   calls in flight, what one round of the scheduler publishes leaves in one write.
 
-use std::sync::{Arc, OnceLock, Weak};
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_nats::connection::State;
@@ -24,6 +21,7 @@ use async_nats::{Client, ConnectOptions, Event, HeaderMap, Subject};
 use futures_util::StreamExt;
 use tokio_util::task::TaskTracker;
 
+use super::outbox::{Calls, Outbox};
 use crate::client::{
     BoxFuture, ClientOptions, ClientTransport, ConnectContext, Connection, Outgoing, Publish,
     RpcError, CONNECTION_CLOSED,
@@ -99,21 +97,38 @@ impl NatsTransport {
         let mut replies = client.subscribe(format!("{inbox}.*")).await.map_err(|e| {
             context.unavailable(format!("cannot subscribe to the reply inbox: {e}"))
         })?;
-        let calls: Arc<OnceLock<Weak<Connection>>> = Arc::new(OnceLock::new());
-        let in_flight = calls.clone();
-        let busy = move || {
-            in_flight
-                .get()
-                .and_then(Weak::upgrade)
-                .is_some_and(|conn| conn.pending_calls() > 1)
-        };
-        let (outbox, _) = Outbox::start(client.clone(), Some(calls.clone()), busy);
+        let calls = Calls::default();
+        let (outbox, _) = Outbox::start(
+            {
+                let (client, calls) = (client.clone(), calls.clone());
+                move |batch: Vec<Outbound>| {
+                    let (client, calls) = (client.clone(), calls.clone());
+                    async move {
+                        for message in batch {
+                            let call = message.call;
+                            if let Err(error) = publish(&client, message).await {
+                                match call {
+                                    Some(id) => calls.fail(id, &error.to_string()),
+                                    None => {
+                                        tracing::warn!(%error, "a NATS message could not be published")
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            },
+            {
+                let calls = calls.clone();
+                move || calls.busy()
+            },
+        );
         let conn = Connection::with_publisher(NatsPublisher {
             client,
             inbox,
             outbox,
         });
-        let _ = calls.set(Arc::downgrade(&conn));
+        calls.set(&conn);
         let reader = conn.clone();
         let service = context.service().clone();
         tokio::spawn(async move {
@@ -162,7 +177,7 @@ impl ClientTransport for NatsTransport {
 struct NatsPublisher {
     client: Client,
     inbox: Arc<str>,
-    outbox: Outbox,
+    outbox: Outbox<Outbound>,
 }
 
 impl Publish for NatsPublisher {
@@ -191,21 +206,25 @@ impl Publish for NatsPublisher {
                 }
                 map
             });
-            let reply = id.map(|id| Subject::from(format!("{}.{id}", self.inbox)));
-            self.outbox
-                .send(Outbound {
-                    subject: Subject::from(route),
-                    reply,
-                    headers,
-                    payload: body.into(),
-                    call: id,
-                })
-                .await
+            let message = Outbound {
+                subject: Subject::from(route),
+                reply: id.map(|id| Subject::from(format!("{}.{id}", self.inbox))),
+                headers,
+                payload: body.into(),
+                call: id,
+            };
+            match id {
+                Some(_) => self.outbox.send(message).await,
+                // An event goes at once: `emit` reports what async-nats says of it.
+                None => publish(&self.client, message)
+                    .await
+                    .map_err(|e| Arc::from(e.to_string())),
+            }
         })
     }
 }
 
-/// One message for an [`Outbox`].
+/// One message for async-nats.
 struct Outbound {
     subject: Subject,
     reply: Option<Subject>,
@@ -213,68 +232,6 @@ struct Outbound {
     payload: bytes::Bytes,
     /// The call it belongs to: failed if async-nats refuses the message.
     call: Option<u64>,
-}
-
-/// How many messages an [`Outbox`] holds before publishers wait: a bound, not a buffer.
-const OUTBOX_CAPACITY: usize = 1024;
-
-/// The most messages an [`Outbox`] hands on in one batch.
-const OUTBOX_BATCH: usize = 256;
-
-/// What a connection publishes, handed to async-nats in batches (see the module docs).
-#[derive(Clone)]
-struct Outbox {
-    tx: tokio::sync::mpsc::Sender<Outbound>,
-}
-
-impl Outbox {
-    /// Starts the task that publishes on `client`; it ends when every sender is gone. A
-    /// message async-nats refuses fails its call on the connection in `calls`, if any.
-    ///
-    /// `busy` says whether others are likely to publish soon (more than one call or handler
-    /// in flight): only then does the task wait a round for them. Alone, a message leaves at
-    /// once (waiting would add a round of the scheduler to every call's latency).
-    fn start(
-        client: Client,
-        calls: Option<Arc<OnceLock<Weak<Connection>>>>,
-        busy: impl Fn() -> bool + Send + 'static,
-    ) -> (Self, tokio::task::JoinHandle<()>) {
-        let (tx, mut rx) = tokio::sync::mpsc::channel::<Outbound>(OUTBOX_CAPACITY);
-        let task = tokio::spawn(async move {
-            let mut batch = Vec::with_capacity(OUTBOX_BATCH);
-            while rx.recv_many(&mut batch, OUTBOX_BATCH).await > 0 {
-                if busy() {
-                    // Every task already woken runs first; what it publishes joins the batch.
-                    tokio::task::yield_now().await;
-                }
-                while batch.len() < OUTBOX_BATCH {
-                    match rx.try_recv() {
-                        Ok(message) => batch.push(message),
-                        Err(_) => break,
-                    }
-                }
-                for message in batch.drain(..) {
-                    let call = message.call;
-                    if let Err(error) = publish(&client, message).await {
-                        let conn = calls.as_ref().and_then(|c| c.get()?.upgrade());
-                        match (call, conn) {
-                            (Some(id), Some(conn)) => conn.fail(id, error.to_string()),
-                            _ => tracing::warn!(%error, "a NATS message could not be published"),
-                        }
-                    }
-                }
-            }
-        });
-        (Outbox { tx }, task)
-    }
-
-    /// Queues `message`, waiting while the outbox is full.
-    async fn send(&self, message: Outbound) -> Result<(), Arc<str>> {
-        self.tx
-            .send(message)
-            .await
-            .map_err(|_| Arc::from(CONNECTION_CLOSED))
-    }
 }
 
 /// Hands one message to async-nats.
@@ -471,7 +428,22 @@ impl NatsServer {
         let mut messages = futures_util::stream::select_all(subscriptions);
         let tasks = TaskTracker::new();
         let handlers = tasks.clone();
-        let (outbox, sending) = Outbox::start(client.clone(), None, move || handlers.len() > 1);
+        let (outbox, sending) = Outbox::start(
+            {
+                let client = client.clone();
+                move |batch: Vec<Outbound>| {
+                    let client = client.clone();
+                    async move {
+                        for reply in batch {
+                            if let Err(error) = publish(&client, reply).await {
+                                tracing::warn!(%error, "a reply could not be published");
+                            }
+                        }
+                    }
+                }
+            },
+            move || handlers.len() > 1,
+        );
         loop {
             let Some(slot) = core.slot("nats").await else {
                 break;
@@ -505,7 +477,7 @@ broker_server!(NatsServer);
 /// One message: its context (subject, headers), answered on its reply subject.
 async fn handle(
     router: &MessageRouter,
-    outbox: &Outbox,
+    outbox: &Outbox<Outbound>,
     route: &str,
     message: async_nats::Message,
 ) {

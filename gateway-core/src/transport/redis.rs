@@ -29,6 +29,8 @@ use futures_util::StreamExt;
 use redis::aio::{MultiplexedConnection, PubSubSink};
 use tokio_util::task::TaskTracker;
 
+use super::outbox::{Calls, Outbox};
+
 use crate::client::{
     BoxFuture, ClientOptions, ClientTransport, ConnectContext, Connection, Outgoing, Publish,
     RpcError, CONNECTION_CLOSED,
@@ -85,11 +87,34 @@ async fn open(context: &ConnectContext) -> Result<Arc<Connection>, RpcError> {
         .map_err(|_| context.unavailable("connecting to Redis timed out"))?
         .map_err(|e| context.unavailable(format!("cannot connect to Redis: {e}")))?;
     let (sink, mut messages) = pubsub.split();
+    let calls = Calls::default();
+    let (outbox, _) = Outbox::start(
+        {
+            let (publisher, calls) = (publisher.clone(), calls.clone());
+            move |batch: Vec<Published>| {
+                let (publisher, calls) = (publisher.clone(), calls.clone());
+                async move {
+                    if let Err(error) = publish_all(publisher, &batch).await {
+                        let reason = error.to_string();
+                        for id in batch.iter().filter_map(|m| m.call) {
+                            calls.fail(id, &reason);
+                        }
+                    }
+                }
+            }
+        },
+        {
+            let calls = calls.clone();
+            move || calls.busy()
+        },
+    );
     let conn = Connection::with_publisher(RedisPublisher {
         publisher,
+        outbox,
         replies: sink,
         channels: Mutex::new(HashSet::new()),
     });
+    calls.set(&conn);
     let reader = conn.clone();
     let service = context.service().clone();
     tokio::spawn(async move {
@@ -112,6 +137,8 @@ async fn open(context: &ConnectContext) -> Result<Arc<Connection>, RpcError> {
 /// A publishing connection, and the subscriber that hears the replies.
 struct RedisPublisher {
     publisher: MultiplexedConnection,
+    /// Requests, pipelined in batches (`transport/outbox.rs`).
+    outbox: Outbox<Published>,
     replies: PubSubSink,
     /// The reply channels subscribed to.
     channels: Mutex<HashSet<String>>,
@@ -147,19 +174,51 @@ impl Publish for RedisPublisher {
     /// no headers (nor has Nest's Redis transport).
     fn publish<'a>(&'a self, message: Outgoing<'a>) -> BoxFuture<'a, Result<(), Arc<str>>> {
         Box::pin(async move {
-            if message.id.is_some() {
-                self.ensure_replies(message.route).await?;
-            }
-            let mut publisher = self.publisher.clone();
-            redis::cmd("PUBLISH")
-                .arg(message.route)
-                .arg(message.body)
-                .query_async::<i64>(&mut publisher)
+            let Some(id) = message.id else {
+                // An event goes at once: `emit` reports what Redis says of it.
+                let mut publisher = self.publisher.clone();
+                return redis::cmd("PUBLISH")
+                    .arg(message.route)
+                    .arg(message.body)
+                    .query_async::<i64>(&mut publisher)
+                    .await
+                    .map(drop)
+                    .map_err(|e| Arc::from(e.to_string()));
+            };
+            self.ensure_replies(message.route).await?;
+            self.outbox
+                .send(Published {
+                    channel: message.route.to_owned(),
+                    body: message.body,
+                    call: Some(id),
+                })
                 .await
-                .map(drop)
-                .map_err(|e| Arc::from(e.to_string()))
         })
     }
+}
+
+/// One `PUBLISH` for an outbox.
+struct Published {
+    channel: String,
+    body: Vec<u8>,
+    /// The call it belongs to: failed if Redis refuses the batch.
+    call: Option<u64>,
+}
+
+/// Publishes `batch` as one pipeline: one write, one read of the counts.
+async fn publish_all(
+    mut publisher: MultiplexedConnection,
+    batch: &[Published],
+) -> redis::RedisResult<()> {
+    let mut pipeline = redis::pipe();
+    for message in batch {
+        pipeline
+            .cmd("PUBLISH")
+            .arg(&message.channel)
+            .arg(&message.body)
+            .ignore();
+    }
+    pipeline.query_async::<()>(&mut publisher).await
 }
 
 /// Settings for a [`RedisServer`] (Nest's Redis `options`).
@@ -288,6 +347,18 @@ impl RedisServer {
             .map_err(|e| e.to_string())?;
         tracing::info!(url = %self.url, routes = ?routes, "microservice listening on Redis");
         let (_sink, mut messages) = pubsub.split();
+        let handlers = tasks.clone();
+        let (outbox, _) = Outbox::start(
+            move |batch: Vec<Published>| {
+                let publisher = publisher.clone();
+                async move {
+                    if let Err(error) = publish_all(publisher, &batch).await {
+                        tracing::warn!(%error, replies = batch.len(), "replies could not be published");
+                    }
+                }
+            },
+            move || handlers.len() > 1,
+        );
         loop {
             let Some(slot) = self.core.slot("redis").await else {
                 return Ok(());
@@ -310,19 +381,21 @@ impl RedisServer {
             };
             let frame = Bytes::copy_from_slice(message.get_payload_bytes());
             let router = self.core.router.clone();
-            let publisher = publisher.clone();
+            let outbox = outbox.clone();
             tasks.spawn(async move {
                 let reply_channel = format!("{channel}.reply");
                 let publish = |body: Vec<u8>| {
-                    let (mut publisher, reply_channel) = (publisher.clone(), reply_channel.clone());
+                    let reply = Published {
+                        channel: reply_channel.clone(),
+                        body,
+                        call: None,
+                    };
+                    let outbox = outbox.clone();
                     async move {
-                        let sent: redis::RedisResult<i64> = redis::cmd("PUBLISH")
-                            .arg(&reply_channel)
-                            .arg(body)
-                            .query_async(&mut publisher)
-                            .await;
-                        if let Err(error) = sent {
-                            tracing::warn!(%error, "a reply could not be published");
+                        if outbox.send(reply).await.is_err() {
+                            tracing::warn!(
+                                "a reply could not be published: the connection is gone"
+                            );
                         }
                     }
                 };
