@@ -7,7 +7,8 @@
 //! `.ci/run` starts, on their default ports; a broker that is down is skipped, and the
 //! Nest rows need `npm ci --prefix tests/nest-peer`). `BENCH_SECS` per cell (default 3),
 //! `BENCH_WORKERS` threads for our client (default 1); `BENCH_TRANSPORTS` (e.g. `nats,rmq`)
-//! measures only those; `BENCH_NEST=0` leaves the Nest client and service out (to profile ours).
+//! measures only those; `BENCH_SERVICE_WORKERS` sets our service's runtime threads (default:
+//! one per core, as `#[tokio::main]`); `BENCH_NEST=0` leaves the Nest client and service out (to profile ours).
 
 mod common;
 
@@ -211,10 +212,14 @@ fn client_options(transport: &str, url: &str, queue: &str) -> ClientOptions {
 
 /// Our microservice on `transport`, in its own process, answering `{ cmd: "echo", ns }`.
 fn serve(transport: &str, url: &str, ns: &str) {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .expect("a runtime");
+    let mut runtime = tokio::runtime::Builder::new_multi_thread();
+    if let Some(workers) = std::env::var("BENCH_SERVICE_WORKERS")
+        .ok()
+        .and_then(|w| w.parse().ok())
+    {
+        runtime.worker_threads(workers);
+    }
+    let runtime = runtime.enable_all().build().expect("a runtime");
     runtime.block_on(async {
         let router = MessageRouter::new().message(
             json!({ "cmd": "echo", "ns": ns }),

@@ -67,7 +67,11 @@ async function main() {
   const serviceCpu = serviceStart === null || serviceEnd === null ? undefined : serviceEnd - serviceStart;
   const seconds = Number(process.hrtime.bigint() - started) / 1e9;
   stop = true;
-  await Promise.all(workers);
+  // Calls still unanswered 5 s after the window are counted as errors, not waited for forever.
+  let inFlight = concurrency;
+  const done = workers.map((w) => w.then(() => { inFlight -= 1; }));
+  await Promise.race([Promise.all(done), new Promise((r) => setTimeout(r, 5000))]);
+  errors += inFlight;
   latencies.sort((a, b) => a - b);
   const pct = (p) => latencies[Math.min(latencies.length - 1, Math.floor((p / 100) * latencies.length))] || 0;
   process.stdout.write(JSON.stringify({ calls: latencies.length, seconds, p50_us: pct(50), p99_us: pct(99), errors, cpu_us: cpu.user + cpu.system, service_cpu_us: serviceCpu }) + '\n');
