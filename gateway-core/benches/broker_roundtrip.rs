@@ -74,24 +74,15 @@ fn main() {
                 let queue = format!("q-{ns}");
                 let make = || ClientProxy::new(client_options(transport, url, &queue));
                 let pid = service.child.id();
-                let row = ours_client(make, pattern, callers, pid, timing);
-                print_row(
-                    transport,
-                    &format!("ours → {}", service.name),
-                    callers,
-                    &row,
-                );
-                rows.push((transport, "ours", service.name, callers, row));
+                let mut record = |client: &'static str, row: Row| {
+                    let label = format!("{client} → {}", service.name);
+                    print_row(transport, &label, callers, &row);
+                    rows.push((transport, client, service.name, callers, row));
+                };
+                record("ours", ours_client(make, pattern, callers, pid, timing));
                 if nest {
                     let target = ["--broker", transport, url, &ns];
-                    let row = nest_client(&target, callers, pid, timing);
-                    print_row(
-                        transport,
-                        &format!("nest → {}", service.name),
-                        callers,
-                        &row,
-                    );
-                    rows.push((transport, "nest", service.name, callers, row));
+                    record("nest", nest_client(&target, callers, pid, timing));
                 }
             }
         }

@@ -98,31 +98,25 @@ impl NatsTransport {
             context.unavailable(format!("cannot subscribe to the reply inbox: {e}"))
         })?;
         let calls = Calls::default();
-        let (outbox, _) = Outbox::start(
-            {
+        let outbox = Outbox::for_calls(&calls, {
+            let (client, calls) = (client.clone(), calls.clone());
+            move |batch: Vec<Outbound>| {
                 let (client, calls) = (client.clone(), calls.clone());
-                move |batch: Vec<Outbound>| {
-                    let (client, calls) = (client.clone(), calls.clone());
-                    async move {
-                        for message in batch {
-                            let call = message.call;
-                            if let Err(error) = publish(&client, message).await {
-                                match call {
-                                    Some(id) => calls.fail(id, &error.to_string()),
-                                    None => {
-                                        tracing::warn!(%error, "a NATS message could not be published")
-                                    }
+                async move {
+                    for message in batch {
+                        let call = message.call;
+                        if let Err(error) = publish(&client, message).await {
+                            match call {
+                                Some(id) => calls.fail(id, &error.to_string()),
+                                None => {
+                                    tracing::warn!(%error, "a NATS message could not be published")
                                 }
                             }
                         }
                     }
                 }
-            },
-            {
-                let calls = calls.clone();
-                move || calls.busy()
-            },
-        );
+            }
+        });
         let conn = Connection::with_publisher(NatsPublisher {
             client,
             inbox,

@@ -72,6 +72,17 @@ impl<M: Send + 'static> Outbox<M> {
         (Outbox { tx }, task)
     }
 
+    /// [`start`](Self::start) for a client's connection: it waits a round for other callers
+    /// while more than one of the connection's calls is in flight.
+    pub fn for_calls<F, Fut>(calls: &Calls, flush: F) -> Self
+    where
+        F: FnMut(Vec<M>) -> Fut + Send + 'static,
+        Fut: Future<Output = ()> + Send,
+    {
+        let calls = calls.clone();
+        Self::start(flush, move || calls.busy()).0
+    }
+
     /// Queues `message`, waiting while the outbox is full.
     pub async fn send(&self, message: M) -> Result<(), Arc<str>> {
         self.tx

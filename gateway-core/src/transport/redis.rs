@@ -17,6 +17,9 @@
 //!   `<channel>.reply`, where the client listens; Nest's server sends them to
 //!   `<pattern>.reply`, where nobody does (for a pattern without glob characters the two
 //!   agree).
+//! - Requests and replies go through an outbox (`transport/outbox.rs`): with calls in
+//!   flight, the `PUBLISH`es of one round of the scheduler leave as one pipeline (one write,
+//!   one read of the counts). Events go at once.
 //! - Redis pub/sub drops messages nobody subscribes to, so a request for a pattern no service
 //!   handles is never answered (as in Nest): the call ends at its deadline (504 at the edge).
 
@@ -88,26 +91,20 @@ async fn open(context: &ConnectContext) -> Result<Arc<Connection>, RpcError> {
         .map_err(|e| context.unavailable(format!("cannot connect to Redis: {e}")))?;
     let (sink, mut messages) = pubsub.split();
     let calls = Calls::default();
-    let (outbox, _) = Outbox::start(
-        {
+    let outbox = Outbox::for_calls(&calls, {
+        let (publisher, calls) = (publisher.clone(), calls.clone());
+        move |batch: Vec<Published>| {
             let (publisher, calls) = (publisher.clone(), calls.clone());
-            move |batch: Vec<Published>| {
-                let (publisher, calls) = (publisher.clone(), calls.clone());
-                async move {
-                    if let Err(error) = publish_all(publisher, &batch).await {
-                        let reason = error.to_string();
-                        for id in batch.iter().filter_map(|m| m.call) {
-                            calls.fail(id, &reason);
-                        }
+            async move {
+                if let Err(error) = publish_all(publisher, &batch).await {
+                    let reason = error.to_string();
+                    for id in batch.iter().filter_map(|m| m.call) {
+                        calls.fail(id, &reason);
                     }
                 }
             }
-        },
-        {
-            let calls = calls.clone();
-            move || calls.busy()
-        },
-    );
+        }
+    });
     let conn = Connection::with_publisher(RedisPublisher {
         publisher,
         outbox,
@@ -321,14 +318,29 @@ impl RedisServer {
     pub async fn serve(self) {
         let routes = routes(&self.core.router);
         let tasks = TaskTracker::new();
+        let outboxes = Mutex::new(Vec::new());
         reconnecting(&self.core.stop, "redis", &self.url, || {
-            self.session(&routes, &tasks)
+            self.session(&routes, &tasks, &outboxes)
         })
         .await;
         drain(&tasks, self.core.grace_period, "redis").await;
+        // The last replies leave the outboxes: each one's task ends once its senders are gone
+        // (a handler abandoned past the grace period may still hold one).
+        let outboxes =
+            std::mem::take(&mut *outboxes.lock().unwrap_or_else(PoisonError::into_inner));
+        let _ = tokio::time::timeout(
+            Duration::from_secs(1),
+            futures_util::future::join_all(outboxes),
+        )
+        .await;
     }
     /// One connection's life: `Ok` when stopped, `Err` when the connection failed.
-    async fn session(&self, routes: &[String], tasks: &TaskTracker) -> Result<(), String> {
+    async fn session(
+        &self,
+        routes: &[String],
+        tasks: &TaskTracker,
+        outboxes: &Mutex<Vec<tokio::task::JoinHandle<()>>>,
+    ) -> Result<(), String> {
         let connect = async {
             let publisher = self.client.get_multiplexed_async_connection().await?;
             let mut pubsub = self.client.get_async_pubsub().await?;
@@ -348,7 +360,7 @@ impl RedisServer {
         tracing::info!(url = %self.url, routes = ?routes, "microservice listening on Redis");
         let (_sink, mut messages) = pubsub.split();
         let handlers = tasks.clone();
-        let (outbox, _) = Outbox::start(
+        let (outbox, sending) = Outbox::start(
             move |batch: Vec<Published>| {
                 let publisher = publisher.clone();
                 async move {
@@ -359,6 +371,12 @@ impl RedisServer {
             },
             move || handlers.len() > 1,
         );
+        {
+            let mut outboxes = outboxes.lock().unwrap_or_else(PoisonError::into_inner);
+            // Those of earlier sessions that are done go (a server may reconnect for days).
+            outboxes.retain(|outbox| !outbox.is_finished());
+            outboxes.push(sending);
+        }
         loop {
             let Some(slot) = self.core.slot("redis").await else {
                 return Ok(());
