@@ -1,7 +1,9 @@
 //! The broker servers' bound on handlers in flight (`max_in_flight`), on the real brokers:
 //! past it NATS, Redis and RabbitMQ servers take no more messages until a handler finishes
 //! (every request is still answered, at most the limit at once); MQTT, whose client must keep
-//! its event loop turning, drops what arrives at the limit, as QoS 0 allows.
+//! its event loop turning, drops what arrives at the limit, as QoS 0 allows. And a graceful
+//! shutdown still sends the replies of the handlers in flight, which leave through the
+//! server's outbox (batched publishing) after the handlers end.
 
 #[path = "support/broker_checks.rs"]
 mod broker_checks;
@@ -156,4 +158,64 @@ async fn mqtt_drops_what_arrives_at_the_in_flight_limit() {
     assert_eq!(burst(&client, &pattern, 1).await, vec![0]);
     stop.shutdown();
     served.await.unwrap();
+}
+
+/// Sends 8 requests to a server whose handler takes 300 ms, stops the server while they are
+/// in flight, and checks that every one is answered (the grace period waits for them, and
+/// their replies leave the outbox before the server is done).
+async fn replies_outlive_shutdown(
+    client: ClientProxy,
+    pattern: &str,
+    stop: gateway_core::server::ShutdownHandle,
+    served: tokio::task::JoinHandle<()>,
+) {
+    let calls = tokio::spawn({
+        let pattern = pattern.to_owned();
+        async move { burst(&client, &pattern, 8).await }
+    });
+    tokio::time::sleep(Duration::from_millis(100)).await; // all in flight
+    stop.shutdown();
+    let answered = calls.await.unwrap();
+    assert_eq!(
+        answered,
+        (0..8).collect::<Vec<_>>(),
+        "every in-flight request answered"
+    );
+    tokio::time::timeout(Duration::from_secs(5), served)
+        .await
+        .expect("the server stops")
+        .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nats_answers_what_is_in_flight_at_shutdown() {
+    if !nats_up("nats_answers_what_is_in_flight_at_shutdown") {
+        return;
+    }
+    let pattern = format!("{}.draining", namespace());
+    let (router, _) = router(&pattern, Duration::from_millis(300));
+    let server = NatsServer::connect("nats://127.0.0.1:4222", router, Default::default())
+        .await
+        .unwrap();
+    let stop = server.shutdown_handle();
+    let served = tokio::spawn(server.serve());
+    tokio::time::sleep(Duration::from_millis(200)).await; // subscribed
+    let client = ClientProxy::new(
+        ClientOptions::nats("N", "nats://127.0.0.1:4222").timeout(Duration::from_secs(10)),
+    );
+    replies_outlive_shutdown(client, &pattern, stop, served).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_answers_what_is_in_flight_at_shutdown() {
+    require_redis!("redis_answers_what_is_in_flight_at_shutdown");
+    let pattern = format!("{}.draining", namespace());
+    let (router, _) = router(&pattern, Duration::from_millis(300));
+    let server = RedisServer::connect(REDIS_URL, router).await.unwrap();
+    let stop = server.shutdown_handle();
+    let served = tokio::spawn(server.serve());
+    tokio::time::sleep(Duration::from_millis(300)).await; // subscribed
+    let client =
+        ClientProxy::new(ClientOptions::redis("R", REDIS_URL).timeout(Duration::from_secs(10)));
+    replies_outlive_shutdown(client, &pattern, stop, served).await;
 }
