@@ -100,10 +100,10 @@ impl NatsTransport {
         let calls = Calls::default();
         let outbox = Outbox::for_calls(&calls, {
             let (client, calls) = (client.clone(), calls.clone());
-            move |batch: Vec<Outbound>| {
+            move |mut batch: Vec<Outbound>| {
                 let (client, calls) = (client.clone(), calls.clone());
                 async move {
-                    for message in batch {
+                    for message in batch.drain(..) {
                         let call = message.call;
                         if let Err(error) = publish(&client, message).await {
                             match call {
@@ -114,6 +114,7 @@ impl NatsTransport {
                             }
                         }
                     }
+                    batch
                 }
             }
         });
@@ -425,14 +426,15 @@ impl NatsServer {
         let (outbox, sending) = Outbox::start(
             {
                 let client = client.clone();
-                move |batch: Vec<Outbound>| {
+                move |mut batch: Vec<Outbound>| {
                     let client = client.clone();
                     async move {
-                        for reply in batch {
+                        for reply in batch.drain(..) {
                             if let Err(error) = publish(&client, reply).await {
                                 tracing::warn!(%error, "a reply could not be published");
                             }
                         }
+                        batch
                     }
                 }
             },

@@ -39,7 +39,8 @@ impl<M> Clone for Outbox<M> {
 }
 
 impl<M: Send + 'static> Outbox<M> {
-    /// Starts the task that hands each batch to `flush`; it ends when every sender is gone.
+    /// Starts the task that hands each batch to `flush`, which gives the emptied `Vec` back
+    /// (kept for the next batch); the task ends when every sender is gone.
     ///
     /// `busy` says whether others are likely to publish soon (more than one call or handler
     /// in flight): only then does the task wait a round for them. Alone, a message leaves at
@@ -50,7 +51,7 @@ impl<M: Send + 'static> Outbox<M> {
     ) -> (Self, JoinHandle<()>)
     where
         F: FnMut(Vec<M>) -> Fut + Send + 'static,
-        Fut: Future<Output = ()> + Send,
+        Fut: Future<Output = Vec<M>> + Send,
     {
         let (tx, mut rx) = mpsc::channel::<M>(CAPACITY);
         let task = tokio::spawn(async move {
@@ -66,7 +67,8 @@ impl<M: Send + 'static> Outbox<M> {
                         Err(_) => break,
                     }
                 }
-                flush(std::mem::replace(&mut batch, Vec::with_capacity(BATCH))).await;
+                batch = flush(batch).await;
+                batch.clear();
             }
         });
         (Outbox { tx }, task)
@@ -77,7 +79,7 @@ impl<M: Send + 'static> Outbox<M> {
     pub fn for_calls<F, Fut>(calls: &Calls, flush: F) -> Self
     where
         F: FnMut(Vec<M>) -> Fut + Send + 'static,
-        Fut: Future<Output = ()> + Send,
+        Fut: Future<Output = Vec<M>> + Send,
     {
         let calls = calls.clone();
         Self::start(flush, move || calls.busy()).0

@@ -102,6 +102,7 @@ async fn open(context: &ConnectContext) -> Result<Arc<Connection>, RpcError> {
                         calls.fail(id, &reason);
                     }
                 }
+                batch
             }
         }
     });
@@ -367,6 +368,7 @@ impl RedisServer {
                     if let Err(error) = publish_all(publisher, &batch).await {
                         tracing::warn!(%error, replies = batch.len(), "replies could not be published");
                     }
+                    batch
                 }
             },
             move || handlers.len() > 1,
