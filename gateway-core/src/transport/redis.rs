@@ -319,7 +319,7 @@ impl RedisServer {
     pub async fn serve(self) {
         let routes = routes(&self.core.router);
         let tasks = TaskTracker::new();
-        let outboxes = Mutex::new(Vec::new());
+        let outboxes = TaskTracker::new();
         reconnecting(&self.core.stop, "redis", &self.url, || {
             self.session(&routes, &tasks, &outboxes)
         })
@@ -327,20 +327,15 @@ impl RedisServer {
         drain(&tasks, self.core.grace_period, "redis").await;
         // The last replies leave the outboxes: each one's task ends once its senders are gone
         // (a handler abandoned past the grace period may still hold one).
-        let outboxes =
-            std::mem::take(&mut *outboxes.lock().unwrap_or_else(PoisonError::into_inner));
-        let _ = tokio::time::timeout(
-            Duration::from_secs(1),
-            futures_util::future::join_all(outboxes),
-        )
-        .await;
+        outboxes.close();
+        let _ = tokio::time::timeout(Duration::from_secs(1), outboxes.wait()).await;
     }
     /// One connection's life: `Ok` when stopped, `Err` when the connection failed.
     async fn session(
         &self,
         routes: &[String],
         tasks: &TaskTracker,
-        outboxes: &Mutex<Vec<tokio::task::JoinHandle<()>>>,
+        outboxes: &TaskTracker,
     ) -> Result<(), String> {
         let connect = async {
             let publisher = self.client.get_multiplexed_async_connection().await?;
@@ -373,12 +368,10 @@ impl RedisServer {
             },
             move || handlers.len() > 1,
         );
-        {
-            let mut outboxes = outboxes.lock().unwrap_or_else(PoisonError::into_inner);
-            // Those of earlier sessions that are done go (a server may reconnect for days).
-            outboxes.retain(|outbox| !outbox.is_finished());
-            outboxes.push(sending);
-        }
+        // Tracked until its last reply is out (finished ones are forgotten by the tracker).
+        outboxes.spawn(async move {
+            let _ = sending.await;
+        });
         loop {
             let Some(slot) = self.core.slot("redis").await else {
                 return Ok(());
