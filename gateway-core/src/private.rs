@@ -261,3 +261,22 @@ pub fn status(code: u16) -> StatusCode {
 
 #[path = "private_pick.rs"]
 pub mod pick;
+
+/// What `#[grpc_method]` checks at compile time, each error at the token it is about.
+#[cfg(feature = "grpc")]
+pub mod grpc {
+    use crate::grpc::GrpcMethod;
+
+    /// The handler's payload is the method's request message.
+    pub const fn request_is<M: GrpcMethod<Request = T>, T>() {}
+
+    /// The handler answers `Result<response message, E>`.
+    pub fn reply_is<M: GrpcMethod<Response = T>, T, E>(_: &Result<T, E>) {}
+
+    /// The handler's stream yields `Result<response message, E>`.
+    pub fn stream_is<M: GrpcMethod<Response = T>, S, T, E>(_: &S)
+    where
+        S: futures_core::Stream<Item = Result<T, E>>,
+    {
+    }
+}

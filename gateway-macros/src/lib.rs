@@ -148,6 +148,9 @@ route_marker! {
     message_pattern,
     /// `#[event_pattern("order_created")]`: an event handler, inside a [`macro@controller`] block.
     event_pattern,
+    /// `#[grpc_method(hero::HeroesService)]` or `#[grpc_method(hero::HeroesService, "FindOne")]`:
+    /// a gRPC method's handler (Nest's `@GrpcMethod`), inside a [`macro@controller`] block.
+    grpc_method,
     /// `#[set_metadata("key", value)]`: route or controller metadata for guards and interceptors (Nest's `@SetMetadata`).
     set_metadata,
     /// `#[public]`: the route (or controller) needs no authentication (`isPublic` metadata).

@@ -17,6 +17,7 @@ use serde_json::Value;
 /// | [`Decode`](Self::Decode) | the reply is not the type asked for | — |
 /// | [`EmptyResponse`](Self::EmptyResponse) | the service completed without a value | rxjs `EmptyError` |
 /// | [`CircuitOpen`](Self::CircuitOpen) | refused at once: the client's circuit breaker is open | (Nest has none) |
+/// | [`Grpc`](Self::Grpc) | a gRPC call ended with a status other than `OK` | the grpc-js error (`code`, `details`) |
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum RpcError {
@@ -91,6 +92,20 @@ pub enum RpcError {
         /// How long until a call is let through as a probe (zero: one is under way).
         retry_in: Duration,
     },
+    /// A gRPC call ended with a status other than `OK` (feature `grpc`): the service's
+    /// `RpcException({ code, message })`, or the transport's own (`UNAVAILABLE` when the
+    /// service cannot be reached). A gateway answers it by the gRPC → HTTP table.
+    #[error("{service} answered {method} with gRPC status {code}: {message}")]
+    Grpc {
+        /// The client's name.
+        service: Arc<str>,
+        /// The method's path, `/hero.HeroesService/FindOne`.
+        method: String,
+        /// The status code (`5` is `NOT_FOUND`).
+        code: i32,
+        /// The status message.
+        message: String,
+    },
     /// The payload could not be serialized to JSON.
     #[error("cannot encode the payload for {pattern}: {source}")]
     Encode {
@@ -115,6 +130,7 @@ impl RpcError {
             RpcError::EmptyResponse { .. } => "empty",
             RpcError::CircuitOpen { .. } => "circuit_open",
             RpcError::Encode { .. } => "encode",
+            RpcError::Grpc { .. } => "grpc",
         }
     }
 
@@ -127,7 +143,8 @@ impl RpcError {
             | RpcError::Remote { service, .. }
             | RpcError::Decode { service, .. }
             | RpcError::EmptyResponse { service, .. }
-            | RpcError::CircuitOpen { service, .. } => Some(service),
+            | RpcError::CircuitOpen { service, .. }
+            | RpcError::Grpc { service, .. } => Some(service),
             RpcError::Encode { .. } => None,
         }
     }
@@ -140,6 +157,7 @@ impl RpcError {
             RpcError::Connect { .. }
                 | RpcError::ConnectionLost { .. }
                 | RpcError::CircuitOpen { .. }
+                | RpcError::Grpc { code: 14, .. }
         )
     }
 }

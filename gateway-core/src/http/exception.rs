@@ -327,6 +327,7 @@ impl From<RpcError> for HttpException {
     /// | `Connect`, `ConnectionLost` | **503** `Service Unavailable` naming the service (Nest: 500) |
     /// | `Timeout` | **504** `Gateway Timeout` naming the service (Nest: hangs) |
     /// | `Decode` (the reply is not the type the route expects) | 502 `Bad Gateway` |
+    /// | `Grpc` | by the gRPC → HTTP table: `NOT_FOUND` 404, `INVALID_ARGUMENT` 400, ... with the status's message; `UNAVAILABLE` 503 and `DEADLINE_EXCEEDED` 504 naming the service; `INTERNAL`, `UNKNOWN` 500 |
     ///
     /// The full error is logged; the response never carries more than the service's name.
     fn from(error: RpcError) -> Self {
@@ -369,6 +370,33 @@ impl HttpException {
                     "{service} did not answer within {} ms",
                     timeout.as_millis()
                 ))
+            }
+            RpcError::Grpc { code, message, .. } => {
+                let status = crate::transport::grpc_http_status(*code);
+                match status {
+                    503 | 504 => {
+                        if let Some(left_out) = logged() {
+                            tracing::warn!(%error, left_out, "downstream unavailable");
+                        }
+                        if status == 503 {
+                            HttpException::service_unavailable(format!("{service} is unavailable"))
+                        } else {
+                            HttpException::gateway_timeout(format!(
+                                "{service} did not answer in time"
+                            ))
+                        }
+                    }
+                    400..=499 | 501 if !message.is_empty() => {
+                        tracing::debug!(%error, "downstream gRPC status passed through");
+                        HttpException::new(message.clone(), status)
+                    }
+                    _ => {
+                        if let Some(left_out) = logged() {
+                            tracing::error!(%error, left_out, "downstream error");
+                        }
+                        HttpException::internal()
+                    }
+                }
             }
             RpcError::Decode { .. } => {
                 if let Some(left_out) = logged() {

@@ -11,6 +11,7 @@ use futures_util::future::BoxFuture;
 use tracing::Instrument;
 
 use super::reply::{answer, HandlerReply};
+use super::router::MessageHandler;
 use super::{MessageContext, MessageRouter};
 use crate::http::validate::PAYLOAD_VALIDATION;
 use crate::packet::{encode_reply, slice_of, Incoming, Reply};
@@ -92,19 +93,7 @@ pub(crate) fn dispatch(
                 }
                 return Ok(Dispatch::NoHandler { id });
             };
-            let reply = handler(data);
-            let reply = match context {
-                Some(context) => Box::pin(context.clone().scope(reply)),
-                None => reply,
-            };
-            let reply = match router.validation {
-                Some(options) => Box::pin(PAYLOAD_VALIDATION.scope(options, reply)),
-                None => reply,
-            };
-            let reply = match crate::trace::handler_span(shown(), "message", context) {
-                Some((span, hop)) => Box::pin(traced(reply, span, hop)),
-                None => reply,
-            };
+            let reply = request(router, handler, data, context, shown());
             Ok(Dispatch::Request { id, reply })
         }
         None => {
@@ -142,6 +131,30 @@ pub(crate) fn dispatch(
                 .collect();
             Ok(Dispatch::Events(runs))
         }
+    }
+}
+
+/// A request's reply, to await: `handler` on `data`, seeing `context`, with the router's
+/// validation settings, in a trace span named after `shown` (the pattern or subject).
+pub(crate) fn request(
+    router: &MessageRouter,
+    handler: &MessageHandler,
+    data: Bytes,
+    context: Option<&MessageContext>,
+    shown: &str,
+) -> BoxFuture<'static, HandlerReply> {
+    let reply = handler(data);
+    let reply = match context {
+        Some(context) => Box::pin(context.clone().scope(reply)),
+        None => reply,
+    };
+    let reply = match router.validation {
+        Some(options) => Box::pin(PAYLOAD_VALIDATION.scope(options, reply)),
+        None => reply,
+    };
+    match crate::trace::handler_span(shown, "message", context) {
+        Some((span, hop)) => Box::pin(traced(reply, span, hop)),
+        None => reply,
     }
 }
 

@@ -55,6 +55,9 @@ pub struct MessageRouter {
     pub(super) registered: Vec<super::pipeline::Registered>,
     /// The validation settings `Valid<T>` payloads are checked with (`use_validation`).
     pub(super) validation: Option<crate::http::ValidationOptions>,
+    /// The `#[grpc_method]` handlers' paths, for a gRPC server.
+    #[cfg(feature = "grpc")]
+    grpc: Vec<crate::transport::grpc::GrpcRoute>,
 }
 
 impl std::fmt::Debug for MessageRouter {
@@ -187,6 +190,25 @@ impl MessageRouter {
             .or_default()
             .push(erased);
         self
+    }
+
+    /// Serves the request handler of `route` (registered with [`message`](Self::message) or
+    /// [`stream`](Self::stream)) as gRPC method `M` too: what `#[grpc_method]` adds. Its
+    /// payload is `M`'s request message as JSON, its reply `M`'s response message.
+    #[cfg(feature = "grpc")]
+    pub fn grpc_method<M: crate::transport::grpc::GrpcMethod>(
+        mut self,
+        route: &'static str,
+    ) -> Self {
+        self.grpc
+            .push(crate::transport::grpc::GrpcRoute::of::<M>(route));
+        self
+    }
+
+    /// The gRPC methods served, in the order registered.
+    #[cfg(feature = "grpc")]
+    pub(crate) fn grpc_routes(&self) -> &[crate::transport::grpc::GrpcRoute] {
+        &self.grpc
     }
 
     fn insert_message(&mut self, route: Arc<str>, handler: MessageHandler) {

@@ -15,9 +15,12 @@
 //! | `redis` | `redis` | `Transport.REDIS` |
 //! | `mqtt` | `mqtt` | `Transport.MQTT` |
 //! | `rmq` | `rmq` | `Transport.RMQ` |
+//! | `grpc` | `grpc` | `Transport.GRPC` |
 
 pub mod tcp;
 
+#[cfg(feature = "grpc")]
+pub mod grpc;
 #[cfg(feature = "mqtt")]
 pub mod mqtt;
 #[cfg(feature = "nats")]
@@ -29,3 +32,14 @@ pub mod rmq;
 
 #[cfg(any(feature = "nats", feature = "redis"))]
 mod outbox;
+
+/// The HTTP status for a gRPC status code (without the `grpc` feature no call yields one).
+pub(crate) fn grpc_http_status(code: i32) -> u16 {
+    #[cfg(feature = "grpc")]
+    return grpc::http_status_of(code);
+    #[cfg(not(feature = "grpc"))]
+    {
+        let _ = code;
+        500
+    }
+}

@@ -636,12 +636,53 @@ fn handler(h: &Handler) -> TokenStream {
         },
     });
     let call = quote!(this.#method(#(#args),*));
+    // A gRPC method: its type must exist (spanned at the attribute), take the handler's
+    // payload type and answer its reply type; the router serves it at the method's path.
+    let (grpc_checks, grpc_register, grpc_reply) = match &h.grpc {
+        Some(m) => {
+            let span = m.span();
+            let route = &h.pattern.route;
+            let stream = h.stream;
+            let payload_check = payload.map(|ty| {
+                quote_spanned! {at(ty.span())=>
+                    #private::grpc::request_is::<#m, #ty>();
+                }
+            });
+            let reply_check = if h.stream {
+                quote_spanned!(at(h.output_span)=> #private::grpc::stream_is::<#m, _, _, _>(&__stream);)
+            } else {
+                quote_spanned!(at(h.output_span)=> #private::grpc::reply_is::<#m, _, _>(&__result);)
+            };
+            (
+                quote_spanned! {span=>
+                    const _: () = ::core::assert!(
+                        !<#m as ::gateway_core::grpc::GrpcMethod>::CLIENT_STREAMING,
+                        "this gRPC method takes a stream of requests, which `#[grpc_method]` handlers do not serve yet"
+                    );
+                    const _: () = ::core::assert!(
+                        <#m as ::gateway_core::grpc::GrpcMethod>::SERVER_STREAMING == #stream,
+                        "the proto and the handler disagree on streaming: a method that `returns (stream ..)` has a plain `fn` returning `impl Stream` as its handler; any other an `async fn`"
+                    );
+                    #payload_check
+                },
+                quote!(router = router.grpc_method::<#m>(#route);),
+                reply_check,
+            )
+        }
+        None => (quote!(), quote!(), quote!()),
+    };
     if h.stream {
         return quote! {
+            #grpc_checks
             router = router.stream(#pattern, {
                 let this = ::std::sync::Arc::clone(&this);
-                move |#param| #call
+                move |#param| {
+                    let __stream = #call;
+                    #grpc_reply
+                    __stream
+                }
             });
+            #grpc_register
         };
     }
     let pick_event =
@@ -666,15 +707,18 @@ fn handler(h: &Handler) -> TokenStream {
         )
     };
     quote! {
+        #grpc_checks
         router = router.#register(#pattern, {
             let this = ::std::sync::Arc::clone(&this);
             move |#param| {
                 let this = ::std::sync::Arc::clone(&this);
                 async move {
                     let __result = #call.await;
+                    #grpc_reply
                     #finish
                 }
             }
         });
+        #grpc_register
     }
 }

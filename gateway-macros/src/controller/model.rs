@@ -195,6 +195,8 @@ pub struct Handler {
     pub stream: bool,
     /// Where the return type is written, for errors about what it returns.
     pub output_span: Span,
+    /// `#[grpc_method(..)]`: the method type it serves (`hero::HeroesService::FindOne`).
+    pub grpc: Option<syn::Path>,
 }
 
 /// One argument of a message or event handler.

@@ -112,18 +112,16 @@ fn handler(f: &mut ImplItemFn, diags: &mut Diagnostics) -> Option<Handler> {
     let index = f
         .attrs
         .iter()
-        .position(|a| is_attr(a, "message_pattern") || is_attr(a, "event_pattern"))?;
+        .position(|a| attrs::which(a, &HANDLER_ATTRS).is_some())?;
     let attr = f.attrs.remove(index);
     let event = is_attr(&attr, "event_pattern");
     for other in &f.attrs {
-        if let Some(name) =
-            attrs::which(other, &["message_pattern", "event_pattern"]).or_else(|| {
-                ROUTE_METHODS
-                    .iter()
-                    .map(|(n, _)| *n)
-                    .find(|n| is_attr(other, n))
-            })
-        {
+        if let Some(name) = attrs::which(other, &HANDLER_ATTRS).or_else(|| {
+            ROUTE_METHODS
+                .iter()
+                .map(|(n, _)| *n)
+                .find(|n| is_attr(other, n))
+        }) {
             diags.error_at(other, format!("a method is one route or one message/event handler, and this one is already a `#[{}]`: move `#[{name}]` to a method of its own", attr.path().to_token_stream()));
         }
     }
@@ -138,7 +136,13 @@ fn handler(f: &mut ImplItemFn, diags: &mut Diagnostics) -> Option<Handler> {
     }
     f.attrs.retain(|a| attrs::which(a, &EDGE_ATTRS).is_none());
     let tokens = attrs::args(&attr);
-    let pattern = if tokens.is_empty() {
+    let mut grpc = None;
+    let pattern = if is_attr(&attr, "grpc_method") {
+        grpc_method(&attr, tokens, &f.sig.ident, diags).map(|(path, pattern)| {
+            grpc = Some(path);
+            pattern
+        })
+    } else if tokens.is_empty() {
         diags.error_at(&attr, "expected a pattern: a string like `\"user_created\"` or an object like `{ cmd: \"get_user\" }`");
         None
     } else {
@@ -167,7 +171,79 @@ fn handler(f: &mut ImplItemFn, diags: &mut Diagnostics) -> Option<Handler> {
         args,
         stream,
         output_span: output_span(f),
+        grpc,
     })
+}
+
+/// The attributes that make a method a message handler.
+const HANDLER_ATTRS: [&str; 3] = ["message_pattern", "event_pattern", "grpc_method"];
+
+/// Reads `#[grpc_method(path::Service)]` or `#[grpc_method(path::Service, "Method")]`: the
+/// method's type (`path::Service::Method`, spanned at the attribute so a method the proto
+/// lacks is an error there) and Nest's pattern for it, `{ service, rpc, streaming }`. The
+/// method defaults to the handler's name in PascalCase (Nest capitalizes the first letter of
+/// its camelCase name).
+fn grpc_method(
+    attr: &syn::Attribute,
+    tokens: TokenStream,
+    handler: &syn::Ident,
+    diags: &mut Diagnostics,
+) -> Option<(syn::Path, crate::pattern::PatternLit)> {
+    const USAGE: &str = "expected the proto service's module and, optionally, the method's name: `#[grpc_method(hero::HeroesService)]` or `#[grpc_method(hero::HeroesService, \"FindOne\")]`";
+    let args = Punctuated::<syn::Expr, syn::Token![,]>::parse_terminated.parse2(tokens);
+    let args: Vec<syn::Expr> = match args {
+        Ok(args) if (1..=2).contains(&args.len()) => args.into_iter().collect(),
+        _ => {
+            diags.error_at(attr, USAGE);
+            return None;
+        }
+    };
+    let syn::Expr::Path(service) = &args[0] else {
+        diags.error_at(&args[0], USAGE);
+        return None;
+    };
+    let mut path = service.path.clone();
+    let service_name = path.segments.last()?.ident.to_string();
+    let (method, span) = match args.get(1) {
+        None => (pascal_case(&handler.to_string()), handler.span()),
+        Some(syn::Expr::Lit(syn::ExprLit {
+            lit: syn::Lit::Str(name),
+            ..
+        })) => (name.value(), name.span()),
+        Some(other) => {
+            diags.error_at(other, USAGE);
+            return None;
+        }
+    };
+    let Ok(ident) = syn::parse_str::<syn::Ident>(&method) else {
+        diags.error(span, format!("`{method}` is not a gRPC method name"));
+        return None;
+    };
+    path.segments.push(syn::PathSegment::from(syn::Ident::new(
+        &ident.to_string(),
+        span,
+    )));
+    let route = format!(
+        r#"{{"rpc":{},"service":{},"streaming":"no_stream"}}"#,
+        serde_json::Value::from(method),
+        serde_json::Value::from(service_name)
+    );
+    Some((path, crate::pattern::PatternLit { route, raw: None }))
+}
+
+/// `find_one` → `FindOne`.
+fn pascal_case(name: &str) -> String {
+    name.trim_start_matches("r#")
+        .split('_')
+        .filter(|part| !part.is_empty())
+        .map(|part| {
+            let mut chars = part.chars();
+            chars
+                .next()
+                .map(|first| first.to_uppercase().chain(chars).collect::<String>())
+                .unwrap_or_default()
+        })
+        .collect()
 }
 
 /// A handler's arguments, as Nest passes them: the payload and the context, marked

@@ -1,0 +1,316 @@
+//! The client side: [`ClientGrpc`] and the channel its typed services call through.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::http::uri::PathAndQuery;
+use futures_core::Stream;
+use futures_util::stream::BoxStream;
+use futures_util::StreamExt;
+use tonic::transport::{Channel, Endpoint};
+use tonic_prost::ProstCodec;
+
+use super::{GrpcMethod, GrpcRequest, GrpcService, IntoGrpcRequest};
+use crate::client::RpcError;
+
+/// The default deadline of a call, as the other transports' clients have.
+const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5);
+/// grpc-js's (and so Nest's) default largest message received and sent: 4 MiB.
+pub(super) const DEFAULT_MAX_MESSAGE: usize = 4 * 1024 * 1024;
+
+/// A server stream's messages, each a message or the call's error (the last item).
+pub type GrpcStream<T> = BoxStream<'static, Result<T, RpcError>>;
+
+/// How a [`ClientGrpc`] reaches its service: Nest's `{ transport: Transport.GRPC, options:
+/// { url, package, protoPath } }` (package and proto are compiled in, so only the url is left).
+#[derive(Debug, Clone)]
+pub struct GrpcClientOptions {
+    url: String,
+    timeout: Duration,
+    connect_timeout: Duration,
+    max_receive_message_length: usize,
+    max_send_message_length: usize,
+    keepalive: Option<Duration>,
+}
+
+impl GrpcClientOptions {
+    /// The service at `url`: `localhost:5000` as Nest writes it, or `http://localhost:5000`.
+    pub fn new(url: impl Into<String>) -> Self {
+        GrpcClientOptions {
+            url: url.into(),
+            timeout: DEFAULT_TIMEOUT,
+            connect_timeout: Duration::from_secs(2),
+            max_receive_message_length: DEFAULT_MAX_MESSAGE,
+            max_send_message_length: DEFAULT_MAX_MESSAGE,
+            keepalive: None,
+        }
+    }
+
+    /// Every call's deadline unless the call sets its own (default 5 s).
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    /// How long dialling may take (default 2 s).
+    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
+        self.connect_timeout = timeout;
+        self
+    }
+
+    /// The largest message accepted (Nest's `maxReceiveMessageLength`, default 4 MiB).
+    pub fn max_receive_message_length(mut self, bytes: usize) -> Self {
+        self.max_receive_message_length = bytes;
+        self
+    }
+
+    /// The largest message sent (Nest's `maxSendMessageLength`, default 4 MiB).
+    pub fn max_send_message_length(mut self, bytes: usize) -> Self {
+        self.max_send_message_length = bytes;
+        self
+    }
+
+    /// HTTP/2 pings every `interval`, idle or not (grpc-js's `keepalive.keepaliveTimeMs`).
+    pub fn keepalive(mut self, interval: Duration) -> Self {
+        self.keepalive = Some(interval);
+        self
+    }
+}
+
+/// A gRPC client: Nest's `ClientGrpc`. One HTTP/2 connection, dialled at the first call and
+/// again after it fails, shared by every service and caller.
+///
+/// ```ignore
+/// let client = ClientGrpc::new("HERO_PACKAGE", GrpcClientOptions::new("localhost:5000"))?;
+/// let heroes: hero::HeroesService::Client = client.get_service();
+/// let hero = heroes.find_one(hero::HeroById { id: 1 }).await?;
+/// ```
+#[derive(Debug, Clone)]
+pub struct ClientGrpc {
+    channel: GrpcChannel,
+}
+
+impl ClientGrpc {
+    /// A client named `name` (its token, e.g. `HERO_PACKAGE`, in errors and logs). Fails only
+    /// on a url that is not one.
+    pub fn new(name: impl Into<Arc<str>>, options: GrpcClientOptions) -> Result<Self, RpcError> {
+        let name = name.into();
+        let url = if options.url.contains("://") {
+            options.url.clone()
+        } else {
+            format!("http://{}", options.url)
+        };
+        let endpoint = Endpoint::from_shared(url.clone()).map_err(|error| RpcError::Connect {
+            service: name.clone(),
+            addr: url.as_str().into(),
+            source: std::io::Error::new(std::io::ErrorKind::InvalidInput, error),
+        })?;
+        let mut endpoint = endpoint
+            .connect_timeout(options.connect_timeout)
+            .tcp_nodelay(true);
+        if let Some(interval) = options.keepalive {
+            endpoint = endpoint
+                .http2_keep_alive_interval(interval)
+                .keep_alive_while_idle(true);
+        }
+        Ok(ClientGrpc {
+            channel: GrpcChannel {
+                channel: endpoint.connect_lazy(),
+                name,
+                options: Arc::new(options),
+            },
+        })
+    }
+
+    /// The typed client of one of the proto's services: Nest's
+    /// `client.getService<HeroesService>('HeroesService')`.
+    pub fn get_service<T: GrpcService>(&self) -> T {
+        T::from_channel(self.channel.clone())
+    }
+}
+
+/// The connection a typed client calls through (what generated clients hold).
+#[derive(Debug, Clone)]
+pub struct GrpcChannel {
+    channel: Channel,
+    name: Arc<str>,
+    options: Arc<GrpcClientOptions>,
+}
+
+impl GrpcChannel {
+    fn grpc(&self) -> tonic::client::Grpc<Channel> {
+        tonic::client::Grpc::new(self.channel.clone())
+            .max_decoding_message_size(self.options.max_receive_message_length)
+            .max_encoding_message_size(self.options.max_send_message_length)
+    }
+
+    /// The tonic request for `request`, with its metadata and deadline.
+    fn request<M: GrpcMethod, T>(
+        &self,
+        request: GrpcRequest<T>,
+    ) -> Result<(tonic::Request<T>, Duration), RpcError> {
+        let timeout = request.timeout.unwrap_or(self.options.timeout);
+        let mut tonic_request = tonic::Request::new(request.message);
+        for (key, value) in request.metadata {
+            let key = tonic::metadata::MetadataKey::from_bytes(key.as_bytes());
+            let value = value.parse::<tonic::metadata::AsciiMetadataValue>();
+            match (key, value) {
+                (Ok(key), Ok(value)) => {
+                    tonic_request.metadata_mut().append(key, value);
+                }
+                _ => {
+                    return Err(self.error::<M>(
+                        tonic::Status::invalid_argument("metadata key or value is not valid"),
+                        timeout,
+                    ))
+                }
+            }
+        }
+        tonic_request.set_timeout(timeout);
+        Ok((tonic_request, timeout))
+    }
+
+    /// Runs `call` within `timeout` (the caller's deadline, which `grpc-timeout` also carries
+    /// to the service).
+    async fn within<M: GrpcMethod, T>(
+        &self,
+        timeout: Duration,
+        call: impl Future<Output = Result<T, tonic::Status>>,
+    ) -> Result<T, RpcError> {
+        match tokio::time::timeout(timeout, call).await {
+            Ok(Ok(value)) => Ok(value),
+            Ok(Err(status)) => Err(self.error::<M>(status, timeout)),
+            Err(_) => Err(self.timeout::<M>(timeout)),
+        }
+    }
+
+    fn timeout<M: GrpcMethod>(&self, timeout: Duration) -> RpcError {
+        RpcError::Timeout {
+            service: self.name.clone(),
+            pattern: M::PATH.to_owned(),
+            timeout,
+        }
+    }
+
+    fn error<M: GrpcMethod>(&self, status: tonic::Status, timeout: Duration) -> RpcError {
+        if status.code() == tonic::Code::DeadlineExceeded {
+            return self.timeout::<M>(timeout);
+        }
+        RpcError::Grpc {
+            service: self.name.clone(),
+            method: M::PATH.to_owned(),
+            code: status.code() as i32,
+            message: status.message().to_owned(),
+        }
+    }
+
+    /// A server stream's messages, its errors as [`RpcError`]s, ending at the deadline.
+    fn stream_of<M: GrpcMethod>(
+        &self,
+        stream: tonic::Streaming<M::Response>,
+        timeout: Duration,
+    ) -> GrpcStream<M::Response> {
+        let channel = self.clone();
+        let deadline = tokio::time::Instant::now() + timeout;
+        let items =
+            stream.map(move |item| item.map_err(|status| channel.error::<M>(status, timeout)));
+        let channel = self.clone();
+        let timed =
+            futures_util::stream::unfold((Box::pin(items), false), move |(mut items, done)| {
+                let channel = channel.clone();
+                async move {
+                    if done {
+                        return None;
+                    }
+                    match tokio::time::timeout_at(deadline, items.next()).await {
+                        Ok(Some(item)) => Some((item, (items, false))),
+                        Ok(None) => None,
+                        Err(_) => Some((Err(channel.timeout::<M>(timeout)), (items, true))),
+                    }
+                }
+            });
+        timed.boxed()
+    }
+
+    /// A unary call of `M`.
+    pub async fn unary<M: GrpcMethod, R: IntoGrpcRequest<M::Request>>(
+        &self,
+        request: R,
+    ) -> Result<M::Response, RpcError> {
+        let (request, timeout) = self.request::<M, _>(request.into_grpc_request())?;
+        let mut grpc = self.grpc();
+        let call = async {
+            ready(&mut grpc).await?;
+            let codec = ProstCodec::<M::Request, M::Response>::default();
+            grpc.unary(request, PathAndQuery::from_static(M::PATH), codec)
+                .await
+        };
+        Ok(self.within::<M, _>(timeout, call).await?.into_inner())
+    }
+
+    /// A server-streaming call of `M`: its messages as they come.
+    pub async fn server_streaming<M: GrpcMethod, R: IntoGrpcRequest<M::Request>>(
+        &self,
+        request: R,
+    ) -> Result<GrpcStream<M::Response>, RpcError> {
+        let (request, timeout) = self.request::<M, _>(request.into_grpc_request())?;
+        let mut grpc = self.grpc();
+        let call = async {
+            ready(&mut grpc).await?;
+            let codec = ProstCodec::<M::Request, M::Response>::default();
+            grpc.server_streaming(request, PathAndQuery::from_static(M::PATH), codec)
+                .await
+        };
+        let stream = self.within::<M, _>(timeout, call).await?.into_inner();
+        Ok(self.stream_of::<M>(stream, timeout))
+    }
+
+    /// A client-streaming call of `M`: `requests` sent as they come, one reply.
+    pub async fn client_streaming<M, S>(
+        &self,
+        requests: impl IntoGrpcRequest<S>,
+    ) -> Result<M::Response, RpcError>
+    where
+        M: GrpcMethod,
+        S: Stream<Item = M::Request> + Send + 'static,
+    {
+        let (request, timeout) = self.request::<M, _>(requests.into_grpc_request())?;
+        let mut grpc = self.grpc();
+        let call = async {
+            ready(&mut grpc).await?;
+            let codec = ProstCodec::<M::Request, M::Response>::default();
+            grpc.client_streaming(request, PathAndQuery::from_static(M::PATH), codec)
+                .await
+        };
+        Ok(self.within::<M, _>(timeout, call).await?.into_inner())
+    }
+
+    /// A bidirectional call of `M`: `requests` sent as they come, replies as they come.
+    pub async fn streaming<M, S>(
+        &self,
+        requests: impl IntoGrpcRequest<S>,
+    ) -> Result<GrpcStream<M::Response>, RpcError>
+    where
+        M: GrpcMethod,
+        S: Stream<Item = M::Request> + Send + 'static,
+    {
+        let (request, timeout) = self.request::<M, _>(requests.into_grpc_request())?;
+        let mut grpc = self.grpc();
+        let call = async {
+            ready(&mut grpc).await?;
+            let codec = ProstCodec::<M::Request, M::Response>::default();
+            grpc.streaming(request, PathAndQuery::from_static(M::PATH), codec)
+                .await
+        };
+        let stream = self.within::<M, _>(timeout, call).await?.into_inner();
+        Ok(self.stream_of::<M>(stream, timeout))
+    }
+}
+
+/// Waits for the channel to take a call; a channel that cannot connect is `UNAVAILABLE`.
+async fn ready(grpc: &mut tonic::client::Grpc<Channel>) -> Result<(), tonic::Status> {
+    grpc.ready()
+        .await
+        .map_err(|error| tonic::Status::unavailable(format!("cannot connect: {error}")))
+}

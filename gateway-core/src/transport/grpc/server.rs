@@ -1,0 +1,354 @@
+//! The server side: [`Transport::grpc`] serving a router's `#[grpc_method]` handlers.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use futures_util::future::BoxFuture;
+use futures_util::stream::BoxStream;
+use futures_util::{FutureExt, StreamExt};
+use tonic::server::{ServerStreamingService, UnaryService};
+use tonic_prost::ProstCodec;
+
+use super::client::DEFAULT_MAX_MESSAGE;
+use super::{status_of, GrpcMethod};
+use crate::app::Transport;
+use crate::server::dispatch::request as run_request;
+use crate::server::reply::HandlerReply;
+use crate::server::{
+    check_router, MessageContext, MessageRouter, Server, ServerError, ShutdownHandle,
+    DEFAULT_GRACE_PERIOD,
+};
+
+/// A `#[grpc_method]` handler's place on the wire: its path and how to serve it.
+#[derive(Clone)]
+pub(crate) struct GrpcRoute {
+    pub path: &'static str,
+    /// The router's route of the handler (Nest's `{"rpc":..,"service":..,"streaming":..}`).
+    pub route: &'static str,
+    serve: fn(
+        Arc<Shared>,
+        &'static str,
+        axum::extract::Request,
+    ) -> BoxFuture<'static, axum::response::Response>,
+}
+
+impl GrpcRoute {
+    /// The route of method `M`, handled by the router's handler of `route`.
+    pub(crate) fn of<M: GrpcMethod>(route: &'static str) -> Self {
+        GrpcRoute {
+            path: M::PATH,
+            route,
+            serve: match (M::CLIENT_STREAMING, M::SERVER_STREAMING) {
+                (false, false) => {
+                    |shared, route, request| serve_unary::<M>(shared, route, request).boxed()
+                }
+                (false, true) => |shared, route, request| {
+                    serve_server_streaming::<M>(shared, route, request).boxed()
+                },
+                // Handlers of request streams (Nest's `@GrpcStreamMethod`) are not served yet:
+                // the macro refuses them, so no route of this kind is ever registered.
+                _ => |_, _, _| {
+                    async {
+                        tonic::Status::unimplemented("request streams are not served").into_http()
+                    }
+                    .boxed()
+                },
+            },
+        }
+    }
+}
+
+/// A gRPC server's settings: Nest's `GrpcOptions` that are not about loading the proto.
+#[derive(Debug, Clone)]
+pub struct GrpcServerOptions {
+    max_receive_message_length: usize,
+    max_send_message_length: usize,
+    keepalive: Option<Duration>,
+    grace_period: Duration,
+}
+
+impl Default for GrpcServerOptions {
+    fn default() -> Self {
+        GrpcServerOptions {
+            max_receive_message_length: DEFAULT_MAX_MESSAGE,
+            max_send_message_length: DEFAULT_MAX_MESSAGE,
+            keepalive: None,
+            grace_period: DEFAULT_GRACE_PERIOD,
+        }
+    }
+}
+
+impl GrpcServerOptions {
+    /// The largest message accepted (Nest's `maxReceiveMessageLength`, default 4 MiB); a
+    /// larger one is refused with `RESOURCE_EXHAUSTED`.
+    pub fn max_receive_message_length(mut self, bytes: usize) -> Self {
+        self.max_receive_message_length = bytes;
+        self
+    }
+
+    /// The largest message sent (Nest's `maxSendMessageLength`, default 4 MiB).
+    pub fn max_send_message_length(mut self, bytes: usize) -> Self {
+        self.max_send_message_length = bytes;
+        self
+    }
+
+    /// HTTP/2 pings every `interval` on each connection (Nest's `keepalive.keepaliveTimeMs`).
+    pub fn keepalive(mut self, interval: Duration) -> Self {
+        self.keepalive = Some(interval);
+        self
+    }
+
+    /// How long a graceful shutdown waits for calls in flight (default 10 s).
+    pub fn grace_period(mut self, grace: Duration) -> Self {
+        self.grace_period = grace;
+        self
+    }
+}
+
+impl Transport {
+    /// `{ transport: Transport.GRPC, options: { url } }`: the router's `#[grpc_method]`
+    /// handlers served at `url` (`0.0.0.0:5000`, Nest's default `localhost:5000`).
+    pub fn grpc(url: impl Into<String>) -> Self {
+        Self::grpc_with(url, GrpcServerOptions::default())
+    }
+
+    /// gRPC with every option ([`GrpcServerOptions`]).
+    pub fn grpc_with(url: impl Into<String>, options: GrpcServerOptions) -> Self {
+        let url: String = url.into();
+        Transport::from_fn(format!("grpc://{url}"), move |router| {
+            let (url, options) = (url.clone(), options.clone());
+            async move { GrpcServer::bind(&url, router, options).await }
+        })
+    }
+}
+
+/// What every call of a server reads.
+struct Shared {
+    router: MessageRouter,
+    options: GrpcServerOptions,
+}
+
+/// A bound gRPC server, ready to serve.
+struct GrpcServer {
+    listener: tokio::net::TcpListener,
+    local_addr: SocketAddr,
+    shared: Arc<Shared>,
+    stop: ShutdownHandle,
+}
+
+impl GrpcServer {
+    async fn bind(
+        url: &str,
+        router: MessageRouter,
+        options: GrpcServerOptions,
+    ) -> Result<Self, ServerError> {
+        check_router(&router)?;
+        let url = url.strip_prefix("http://").unwrap_or(url);
+        let url = match url.strip_prefix("localhost:") {
+            Some(port) => format!("127.0.0.1:{port}"),
+            None => url.to_owned(),
+        };
+        let listener = tokio::net::TcpListener::bind(&url)
+            .await
+            .map_err(|source| ServerError::Bind {
+                addr: url.clone(),
+                source,
+            })?;
+        let local_addr = listener.local_addr().map_err(|source| ServerError::Bind {
+            addr: url.clone(),
+            source,
+        })?;
+        Ok(GrpcServer {
+            listener,
+            local_addr,
+            shared: Arc::new(Shared { router, options }),
+            stop: ShutdownHandle::default(),
+        })
+    }
+}
+
+impl Server for GrpcServer {
+    fn shutdown_handle(&self) -> ShutdownHandle {
+        self.stop.clone()
+    }
+
+    fn local_addr(&self) -> Option<SocketAddr> {
+        Some(self.local_addr)
+    }
+
+    fn serve(self: Box<Self>) -> BoxFuture<'static, ()> {
+        let GrpcServer {
+            listener,
+            shared,
+            stop,
+            ..
+        } = *self;
+        Box::pin(async move {
+            let mut app = axum::Router::new();
+            for route in shared.router.grpc_routes() {
+                let (shared, serve, name) = (Arc::clone(&shared), route.serve, route.route);
+                let handler = move |request: axum::extract::Request| serve(shared, name, request);
+                app = app.route(route.path, axum::routing::post(handler));
+            }
+            let mut builder = tonic::transport::Server::builder();
+            if let Some(interval) = shared.options.keepalive {
+                builder = builder.http2_keepalive_interval(Some(interval));
+            }
+            let incoming =
+                tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true));
+            let serving = builder
+                .add_routes(tonic::service::Routes::from(app))
+                .serve_with_incoming_shutdown(incoming, stop.stopping());
+            let grace = shared.options.grace_period;
+            tokio::select! {
+                result = serving => {
+                    if let Err(error) = result {
+                        tracing::error!(%error, "gRPC server failed");
+                    }
+                }
+                () = async { stop.stopping().await; tokio::time::sleep(grace).await } => {
+                    tracing::warn!(?grace, "gRPC calls still running after the grace period were dropped");
+                }
+                () = stop.killed() => {}
+            }
+        })
+    }
+}
+
+/// The context a handler sees: the method's path and the call's ASCII metadata as headers.
+fn context_of<T>(route: &str, request: &tonic::Request<T>) -> MessageContext {
+    let headers = request
+        .metadata()
+        .iter()
+        .filter_map(|entry| match entry {
+            tonic::metadata::KeyAndValueRef::Ascii(key, value) => {
+                Some((key.as_str().to_owned(), value.to_str().ok()?.to_owned()))
+            }
+            tonic::metadata::KeyAndValueRef::Binary(..) => None,
+        })
+        .collect();
+    MessageContext::new(route, headers)
+}
+
+/// The handler's reply for `request`, through its pipeline.
+async fn handle<M: GrpcMethod>(
+    shared: &Shared,
+    route: &'static str,
+    request: tonic::Request<M::Request>,
+) -> Result<HandlerReply, tonic::Status> {
+    let context = context_of(M::PATH, &request);
+    let data = serde_json::to_vec(request.get_ref())
+        .map_err(|error| tonic::Status::internal(format!("request not representable: {error}")))?;
+    let handler = shared
+        .router
+        .message_by_route(route)
+        .ok_or_else(|| tonic::Status::unimplemented(format!("no handler for {}", M::PATH)))?;
+    Ok(run_request(
+        &shared.router,
+        handler,
+        Bytes::from(data),
+        Some(&context),
+        M::PATH,
+    )
+    .await)
+}
+
+/// A handler's JSON value as the method's response message.
+fn response_of<M: GrpcMethod>(json: &[u8]) -> Result<M::Response, tonic::Status> {
+    serde_json::from_slice(json).map_err(|error| {
+        tracing::error!(path = M::PATH, %error, "a handler's reply is not the method's response message");
+        tonic::Status::internal("Internal server error")
+    })
+}
+
+fn grpc<M: GrpcMethod>(
+    shared: &Shared,
+) -> tonic::server::Grpc<ProstCodec<M::Response, M::Request>> {
+    tonic::server::Grpc::new(ProstCodec::default()).apply_max_message_size_config(
+        Some(shared.options.max_receive_message_length),
+        Some(shared.options.max_send_message_length),
+    )
+}
+
+struct Method<M> {
+    shared: Arc<Shared>,
+    route: &'static str,
+    _method: std::marker::PhantomData<fn() -> M>,
+}
+
+async fn serve_unary<M: GrpcMethod>(
+    shared: Arc<Shared>,
+    route: &'static str,
+    request: axum::extract::Request,
+) -> axum::response::Response {
+    let mut grpc = grpc::<M>(&shared);
+    let method = Method::<M> {
+        shared,
+        route,
+        _method: std::marker::PhantomData,
+    };
+    grpc.unary(method, request).await.map(axum::body::Body::new)
+}
+
+impl<M: GrpcMethod> UnaryService<M::Request> for Method<M> {
+    type Response = M::Response;
+    type Future = BoxFuture<'static, Result<tonic::Response<M::Response>, tonic::Status>>;
+
+    fn call(&mut self, request: tonic::Request<M::Request>) -> Self::Future {
+        let (shared, route) = (Arc::clone(&self.shared), self.route);
+        Box::pin(async move {
+            match handle::<M>(&shared, route, request).await? {
+                HandlerReply::One(Ok(json)) => Ok(tonic::Response::new(response_of::<M>(&json)?)),
+                HandlerReply::One(Err(exception)) => Err(status_of(&exception)),
+                HandlerReply::Stream(mut items) => match items.next().await {
+                    Some(Ok(json)) => Ok(tonic::Response::new(response_of::<M>(&json)?)),
+                    Some(Err(exception)) => Err(status_of(&exception)),
+                    None => Err(tonic::Status::internal("the handler sent no reply")),
+                },
+            }
+        })
+    }
+}
+
+async fn serve_server_streaming<M: GrpcMethod>(
+    shared: Arc<Shared>,
+    route: &'static str,
+    request: axum::extract::Request,
+) -> axum::response::Response {
+    let mut grpc = grpc::<M>(&shared);
+    let method = Method::<M> {
+        shared,
+        route,
+        _method: std::marker::PhantomData,
+    };
+    grpc.server_streaming(method, request)
+        .await
+        .map(axum::body::Body::new)
+}
+
+impl<M: GrpcMethod> ServerStreamingService<M::Request> for Method<M> {
+    type Response = M::Response;
+    type ResponseStream = BoxStream<'static, Result<M::Response, tonic::Status>>;
+    type Future = BoxFuture<'static, Result<tonic::Response<Self::ResponseStream>, tonic::Status>>;
+
+    fn call(&mut self, request: tonic::Request<M::Request>) -> Self::Future {
+        let (shared, route) = (Arc::clone(&self.shared), self.route);
+        Box::pin(async move {
+            let items: Self::ResponseStream = match handle::<M>(&shared, route, request).await? {
+                HandlerReply::One(Ok(json)) => {
+                    futures_util::stream::iter([response_of::<M>(&json)]).boxed()
+                }
+                HandlerReply::One(Err(exception)) => return Err(status_of(&exception)),
+                HandlerReply::Stream(items) => items
+                    .map(|item| match item {
+                        Ok(json) => response_of::<M>(&json),
+                        Err(exception) => Err(status_of(&exception)),
+                    })
+                    .boxed(),
+            };
+            Ok(tonic::Response::new(items))
+        })
+    }
+}

@@ -1,0 +1,260 @@
+//! The gRPC transport (feature `grpc`): our server and client, and each against real Nest
+//! (`@nestjs/microservices` with `@grpc/grpc-js` and `@grpc/proto-loader`, pinned), on the
+//! `math` package of Nest's own microservices suite (`tests/proto/math.proto`).
+
+use std::time::Duration;
+
+use futures_util::{Stream, StreamExt};
+use gateway_core::grpc::{ClientGrpc, GrpcClientOptions, GrpcRequest};
+use gateway_core::prelude::*;
+use serde_json::json;
+
+gateway_core::include_protos!();
+
+use math::{
+    DivideResult, RequestDivide, RequestSum, StreamDivideRequest, StreamDivideResponse, SumResult,
+};
+
+/// The `Math` service as a Nest team writes it (Nest's `GrpcController`), in Rust.
+#[injectable]
+struct MathController;
+
+#[controller]
+impl MathController {
+    #[grpc_method(math::Math)]
+    async fn sum(&self, #[payload] request: RequestSum) -> Result<SumResult, RpcException> {
+        Ok(SumResult {
+            result: request.data.iter().sum(),
+        })
+    }
+
+    #[grpc_method(math::Math, "Divide")]
+    async fn divide(
+        &self,
+        #[payload] request: RequestDivide,
+        #[ctx] ctx: MessageContext,
+    ) -> Result<DivideResult, RpcException> {
+        if let Some(ms) = ctx.header("x-sleep-ms") {
+            tokio::time::sleep(Duration::from_millis(ms.parse().unwrap_or(0))).await;
+        }
+        if request.divisor == 0 {
+            return Err(RpcException::new(
+                json!({ "code": 3, "message": "dividing by 0 is not possible" }),
+            ));
+        }
+        Ok(DivideResult {
+            result: request.dividend / request.divisor,
+        })
+    }
+
+    #[grpc_method(math::Math)]
+    fn stream_divide(
+        &self,
+        #[payload] request: StreamDivideRequest,
+    ) -> impl Stream<Item = Result<StreamDivideResponse, RpcException>> {
+        futures_util::stream::iter(request.data).map(|division| {
+            if division.divisor == 0 {
+                return Err(RpcException::new(
+                    json!({ "code": 3, "message": "dividing by 0 is not possible" }),
+                ));
+            }
+            Ok(StreamDivideResponse {
+                data: Some(DivideResult {
+                    result: division.dividend / division.divisor,
+                }),
+            })
+        })
+    }
+}
+
+#[module(controllers = [MathController])]
+struct MathModule;
+
+/// Our `Math` service on a free port: its address and its stop handle.
+async fn our_math_service() -> (std::net::SocketAddr, ShutdownHandle) {
+    let service = NestFactory::create_microservice::<MathModule>(Transport::grpc("127.0.0.1:0"))
+        .await
+        .unwrap()
+        .start()
+        .await
+        .unwrap();
+    let addr = service.local_addr().expect("a gRPC server has an address");
+    let stop = service.shutdown_handle();
+    tokio::spawn(service.serve());
+    (addr, stop)
+}
+
+fn client(addr: impl std::fmt::Display) -> math::Math::Client {
+    ClientGrpc::new("MATH_PACKAGE", GrpcClientOptions::new(addr.to_string()))
+        .unwrap()
+        .get_service()
+}
+
+#[tokio::test]
+async fn our_client_and_server_speak_every_kind_of_call() {
+    gateway_tests::init_tracing();
+    let (addr, stop) = our_math_service().await;
+    let math = client(addr);
+
+    // Nest's sum-grpc fact: [1..5] sums to 15.
+    let sum = math
+        .sum(RequestSum {
+            data: vec![1, 2, 3, 4, 5],
+        })
+        .await
+        .unwrap();
+    assert_eq!(sum.result, 15);
+
+    let quotient = math
+        .divide(RequestDivide {
+            dividend: 9,
+            divisor: 3,
+        })
+        .await
+        .unwrap();
+    assert_eq!(quotient.result, 3);
+
+    // An RpcException with a gRPC code is that status, with its message.
+    let error = math
+        .divide(RequestDivide {
+            dividend: 1,
+            divisor: 0,
+        })
+        .await
+        .unwrap_err();
+    match &error {
+        RpcError::Grpc {
+            code,
+            message,
+            method,
+            ..
+        } => {
+            assert_eq!(
+                (*code, message.as_str()),
+                (3, "dividing by 0 is not possible")
+            );
+            assert_eq!(method, "/math.Math/Divide");
+        }
+        other => panic!("expected a gRPC status, got {other:?}"),
+    }
+    let http = HttpException::from(error);
+    assert_eq!(http.status(), 400);
+    assert_eq!(
+        http.body(),
+        &json!({ "statusCode": 400, "message": "dividing by 0 is not possible" })
+    );
+
+    // A server stream: each value as it comes, then the error that ends it.
+    let divisions = vec![
+        RequestDivide {
+            dividend: 8,
+            divisor: 2,
+        },
+        RequestDivide {
+            dividend: 9,
+            divisor: 3,
+        },
+        RequestDivide {
+            dividend: 1,
+            divisor: 0,
+        },
+        RequestDivide {
+            dividend: 4,
+            divisor: 4,
+        },
+    ];
+    let items: Vec<_> = math
+        .stream_divide(StreamDivideRequest { data: divisions })
+        .await
+        .unwrap()
+        .collect()
+        .await;
+    assert_eq!(items.len(), 3, "the error ends the stream: {items:?}");
+    assert_eq!(items[0].as_ref().unwrap().data.as_ref().unwrap().result, 4);
+    assert_eq!(items[1].as_ref().unwrap().data.as_ref().unwrap().result, 3);
+    assert!(
+        matches!(&items[2], Err(RpcError::Grpc { code: 3, .. })),
+        "{:?}",
+        items[2]
+    );
+
+    // A method the server has no handler for: UNIMPLEMENTED (501 at a gateway).
+    let error = match math
+        .sum_stream(futures_util::stream::iter([RequestSum { data: vec![1] }]))
+        .await
+    {
+        Err(error) => error,
+        Ok(mut replies) => replies.next().await.unwrap().unwrap_err(),
+    };
+    assert!(
+        matches!(error, RpcError::Grpc { code: 12, .. }),
+        "{error:?}"
+    );
+    stop.shutdown();
+}
+
+#[tokio::test]
+async fn deadlines_metadata_and_a_dead_service() {
+    let (addr, stop) = our_math_service().await;
+    let math = client(addr);
+
+    // Metadata reaches the handler's context; a call past its deadline fails with Timeout
+    // (a gateway's 504) and the server drops the handler.
+    let started = std::time::Instant::now();
+    let error = math
+        .divide(
+            GrpcRequest::new(RequestDivide {
+                dividend: 4,
+                divisor: 2,
+            })
+            .metadata("x-sleep-ms", "2000")
+            .timeout(Duration::from_millis(150)),
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(error, RpcError::Timeout { .. }), "{error:?}");
+    assert!(
+        started.elapsed() < Duration::from_secs(1),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(HttpException::from(error).status(), 504);
+    let fast = math
+        .divide(
+            GrpcRequest::new(RequestDivide {
+                dividend: 4,
+                divisor: 2,
+            })
+            .metadata("x-sleep-ms", "10"),
+        )
+        .await
+        .unwrap();
+    assert_eq!(fast.result, 2);
+
+    // 64 calls at once on one connection.
+    let calls = (0..64).map(|i| {
+        let math = math.clone();
+        async move {
+            math.sum(RequestSum { data: vec![i, i] })
+                .await
+                .unwrap()
+                .result
+        }
+    });
+    let results = futures_util::future::join_all(calls).await;
+    assert_eq!(results, (0..64).map(|i| 2 * i).collect::<Vec<_>>());
+
+    // The service gone: UNAVAILABLE, a gateway's 503, fast.
+    stop.shutdown();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let dead = client(addr);
+    let started = std::time::Instant::now();
+    let error = dead.sum(RequestSum { data: vec![1] }).await.unwrap_err();
+    assert!(error.is_unavailable(), "{error:?}");
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(HttpException::from(error).status(), 503);
+}
