@@ -7,6 +7,7 @@ use std::time::Duration;
 use futures_util::{Stream, StreamExt};
 use gateway_core::grpc::{ClientGrpc, GrpcClientOptions, GrpcRequest};
 use gateway_core::prelude::*;
+use gateway_tests::{compile_peer, free_port, http_request, spawn_node_ready, Nest, TsPeer};
 use serde_json::json;
 
 gateway_core::include_protos!();
@@ -42,8 +43,9 @@ impl MathController {
                 json!({ "code": 3, "message": "dividing by 0 is not possible" }),
             ));
         }
+        let plus = i32::from(ctx.header("x-tag") == Some("plus-one"));
         Ok(DivideResult {
-            result: request.dividend / request.divisor,
+            result: request.dividend / request.divisor + plus,
         })
     }
 
@@ -95,6 +97,20 @@ async fn our_client_and_server_speak_every_kind_of_call() {
     gateway_tests::init_tracing();
     let (addr, stop) = our_math_service().await;
     let math = client(addr);
+
+    // The JSON shape of Nest's proto-loader (defaults left out, camelCase), which a gateway
+    // answers with.
+    assert_eq!(
+        serde_json::to_string(&SumResult { result: 0 }).unwrap(),
+        "{}"
+    );
+    let divide = StreamDivideResponse {
+        data: Some(DivideResult { result: 2 }),
+    };
+    assert_eq!(
+        serde_json::to_string(&divide).unwrap(),
+        r#"{"data":{"result":2}}"#
+    );
 
     // Nest's sum-grpc fact: [1..5] sums to 15.
     let sum = math
@@ -257,4 +273,189 @@ async fn deadlines_metadata_and_a_dead_service() {
         started.elapsed()
     );
     assert_eq!(HttpException::from(error).status(), 503);
+}
+
+/// Nest's `ClientGrpc` (a Nest HTTP app's, `grpc-math.gateway.ts`) calling our service.
+#[tokio::test]
+async fn nest_client_grpc_calls_our_service() {
+    gateway_tests::require_nest!("nest_client_grpc_calls_our_service");
+    let (addr, stop) = our_math_service().await;
+    let dist = compile_peer(TsPeer::Suite, Nest::V11);
+    let http_port = free_port();
+    let _gateway = spawn_node_ready(
+        Nest::V11,
+        &format!("{dist}/grpc-math.gateway.js"),
+        &[&addr.to_string(), &http_port.to_string()],
+    )
+    .await;
+    let http: std::net::SocketAddr = ([127, 0, 0, 1], http_port).into();
+    let post = |path: &'static str, body: serde_json::Value| async move {
+        let (status, _, body) = http_request(
+            http,
+            "POST",
+            path,
+            &[("content-type", "application/json")],
+            &body.to_string(),
+        )
+        .await;
+        (status, body)
+    };
+
+    // Nest's sum-grpc spec: `POST /sum` [1..5] answers 200 {"result":15}.
+    assert_eq!(
+        post("/sum", json!([1, 2, 3, 4, 5])).await,
+        (200, r#"{"result":15}"#.into())
+    );
+    // Metadata from Nest's client reaches our handler.
+    let divided = post(
+        "/divide",
+        json!({ "dividend": 9, "divisor": 3, "tag": "plus-one" }),
+    )
+    .await;
+    assert_eq!(divided, (200, r#"{"result":4}"#.into()));
+    // Our RpcException { code, message } is the status grpc-js reports.
+    let error = post("/divide", json!({ "dividend": 1, "divisor": 0 })).await;
+    assert_eq!(
+        error,
+        (
+            200,
+            r#"{"code":3,"details":"dividing by 0 is not possible"}"#.into()
+        )
+    );
+    // A server stream: the values, then the error that ended it (Nest's math-grpc spec).
+    let stream = post(
+        "/stream-divide",
+        json!({ "data": [{ "dividend": 8, "divisor": 2 }, { "dividend": 1, "divisor": 0 }] }),
+    )
+    .await;
+    assert_eq!(
+        stream,
+        (
+            200,
+            r#"{"items":[{"data":{"result":4}}],"error":{"code":3,"details":"dividing by 0 is not possible"}}"#.into()
+        )
+    );
+    let (status, body) = post("/sum-many", json!({ "count": 64 })).await;
+    assert_eq!(status, 200);
+    let sums: Vec<i32> = serde_json::from_str(&body).unwrap();
+    assert_eq!(sums, (0..64).map(|i| 2 * i).collect::<Vec<_>>());
+    stop.shutdown();
+}
+
+/// Our `ClientGrpc` calling Nest's `math` service (`grpc-math.service.ts`).
+#[tokio::test]
+async fn our_client_calls_a_nest_grpc_service() {
+    gateway_tests::require_nest!("our_client_calls_a_nest_grpc_service");
+    let dist = compile_peer(TsPeer::Suite, Nest::V11);
+    let port = free_port();
+    let _service = spawn_node_ready(
+        Nest::V11,
+        &format!("{dist}/grpc-math.service.js"),
+        &[&format!("127.0.0.1:{port}")],
+    )
+    .await;
+    let math = client(format!("127.0.0.1:{port}"));
+
+    let sum = math
+        .sum(RequestSum {
+            data: vec![1, 2, 3, 4, 5],
+        })
+        .await
+        .unwrap();
+    assert_eq!(sum.result, 15);
+    let tagged = math
+        .divide(
+            GrpcRequest::new(RequestDivide {
+                dividend: 9,
+                divisor: 3,
+            })
+            .metadata("x-tag", "plus-one"),
+        )
+        .await
+        .unwrap();
+    assert_eq!(tagged.result, 4);
+    // Nest's `RpcException({ code: INVALID_ARGUMENT, message })` (math-grpc's
+    // "3 INVALID_ARGUMENT: dividing by 0 is not possible").
+    let error = math
+        .divide(RequestDivide {
+            dividend: 1,
+            divisor: 0,
+        })
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&error, RpcError::Grpc { code: 3, message, .. } if message == "dividing by 0 is not possible"),
+        "{error:?}"
+    );
+    // A Nest handler past our deadline: Timeout, at the deadline.
+    let started = std::time::Instant::now();
+    let error = math
+        .divide(
+            GrpcRequest::new(RequestDivide {
+                dividend: 4,
+                divisor: 2,
+            })
+            .metadata("x-sleep-ms", "2000")
+            .timeout(Duration::from_millis(200)),
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(error, RpcError::Timeout { .. }), "{error:?}");
+    assert!(
+        started.elapsed() < Duration::from_secs(1),
+        "{:?}",
+        started.elapsed()
+    );
+
+    // Server streaming, ended by an error.
+    let items: Vec<_> = math
+        .stream_divide(StreamDivideRequest {
+            data: vec![
+                RequestDivide {
+                    dividend: 8,
+                    divisor: 2,
+                },
+                RequestDivide {
+                    dividend: 1,
+                    divisor: 0,
+                },
+            ],
+        })
+        .await
+        .unwrap()
+        .collect()
+        .await;
+    assert_eq!(items.len(), 2, "{items:?}");
+    assert_eq!(items[0].as_ref().unwrap().data.as_ref().unwrap().result, 4);
+    assert!(
+        matches!(&items[1], Err(RpcError::Grpc { code: 3, .. })),
+        "{:?}",
+        items[1]
+    );
+
+    // Bidirectional (Nest's `@GrpcStreamMethod`): a sum per message sent.
+    let requests = futures_util::stream::iter((1..=3).map(|n| RequestSum {
+        data: (1..=n).collect(),
+    }));
+    let sums: Vec<i32> = math
+        .sum_stream(requests)
+        .await
+        .unwrap()
+        .map(|sum| sum.unwrap().result)
+        .collect()
+        .await;
+    assert_eq!(sums, [1, 3, 6]);
+
+    // 64 calls at once.
+    let calls = (0..64).map(|i| {
+        let math = math.clone();
+        async move {
+            math.sum(RequestSum { data: vec![i, i] })
+                .await
+                .unwrap()
+                .result
+        }
+    });
+    let results = futures_util::future::join_all(calls).await;
+    assert_eq!(results, (0..64).map(|i| 2 * i).collect::<Vec<_>>());
 }

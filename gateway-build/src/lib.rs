@@ -16,9 +16,9 @@
 //! proto package (`hero`, `google::protobuf`, ...). Each holds:
 //!
 //! - the package's messages (prost), with serde's `Serialize`/`Deserialize` in the shape Nest's
-//!   `@grpc/proto-loader` hands a handler (fields in lowerCamelCase, missing fields at their
-//!   defaults, `google.protobuf.Timestamp` as `{ seconds, nanos }`), which is also the JSON a
-//!   gateway answers with;
+//!   `@grpc/proto-loader` hands a handler with its default options (fields in lowerCamelCase,
+//!   fields at their default value left out, `google.protobuf.Timestamp` as
+//!   `{ seconds, nanos }`), which is also the JSON a gateway answers with;
 //! - one module per service, named as the proto names it (`hero::HeroesService`), with one
 //!   type per method (`hero::HeroesService::FindOne`, implementing
 //!   `gateway_core::grpc::GrpcMethod`) and a typed `Client` (what `ClientGrpc::get_service`
@@ -90,6 +90,12 @@ pub fn compile_protos_into(
                 "#[derive({serde}::Serialize, {serde}::Deserialize)]\n\
                  #[serde(crate = \"{serde}\", rename_all = \"camelCase\", default)]"
             ),
+        )
+        // proto-loader's default (`defaults: false`) leaves a field at its default value out
+        // of the object, so `JSON.stringify` at a Nest gateway leaves it out too.
+        .field_attribute(
+            ".",
+            "#[serde(skip_serializing_if = \"::gateway_core::grpc::__private::is_default\")]",
         )
         .enum_attribute(
             ".",

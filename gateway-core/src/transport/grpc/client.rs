@@ -178,8 +178,19 @@ impl GrpcChannel {
         timeout: Duration,
         call: impl Future<Output = Result<T, tonic::Status>>,
     ) -> Result<T, RpcError> {
+        let started = tokio::time::Instant::now();
         match tokio::time::timeout(timeout, call).await {
             Ok(Ok(value)) => Ok(value),
+            // The service gave up at the deadline we sent it (tonic's server says CANCELLED,
+            // grpc-js DEADLINE_EXCEEDED) a moment before our own timer did.
+            Ok(Err(status))
+                if matches!(
+                    status.code(),
+                    tonic::Code::Cancelled | tonic::Code::DeadlineExceeded
+                ) && started.elapsed() >= timeout.mul_f32(0.9) =>
+            {
+                Err(self.timeout::<M>(timeout))
+            }
             Ok(Err(status)) => Err(self.error::<M>(status, timeout)),
             Err(_) => Err(self.timeout::<M>(timeout)),
         }

@@ -21,8 +21,10 @@
 //!   (`NOT_FOUND` 404, `UNAVAILABLE` 503, `DEADLINE_EXCEEDED` 504, ...).
 //!
 //! Messages reach a handler, and a gateway's JSON, in the shape Nest's `@grpc/proto-loader`
-//! gives: lowerCamelCase field names, absent fields at their defaults, 64-bit integers as
-//! numbers, enums as numbers, `google.protobuf.Timestamp` as `{ "seconds", "nanos" }`.
+//! gives with its default options: lowerCamelCase field names, fields at their default value
+//! (`0`, `""`, `[]`, unset) left out, 64-bit integers as numbers, enums as numbers,
+//! `google.protobuf.Timestamp` as `{ "seconds", "nanos" }`. Reading, a missing field is its
+//! default.
 
 mod client;
 mod server;
@@ -201,6 +203,11 @@ pub mod __private {
     pub use futures_core::Stream;
     pub use prost;
     pub use serde;
+
+    /// Whether a field holds its default value (left out of the JSON, as proto-loader does).
+    pub fn is_default<T: Default + PartialEq>(value: &T) -> bool {
+        *value == T::default()
+    }
 }
 
 /// Declares the modules `gateway_build::compile_protos` generated in `build.rs`: one per proto
