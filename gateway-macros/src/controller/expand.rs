@@ -660,7 +660,8 @@ fn handler(h: &Handler) -> TokenStream {
                         "this gRPC method takes a stream of requests, which `#[grpc_method]` handlers do not serve yet"
                     );
                     const _: () = ::core::assert!(
-                        <#m as ::gateway_core::grpc::GrpcMethod>::SERVER_STREAMING == #stream,
+                        <#m as ::gateway_core::grpc::GrpcMethod>::CLIENT_STREAMING
+                            || <#m as ::gateway_core::grpc::GrpcMethod>::SERVER_STREAMING == #stream,
                         "the proto and the handler disagree on streaming: a method that `returns (stream ..)` has a plain `fn` returning `impl Stream` as its handler; any other an `async fn`"
                     );
                     #payload_check

@@ -17,7 +17,7 @@
 //! - **Client**: [`ClientGrpc`] (Nest's `ClientGrpc`) and its
 //!   [`get_service`](ClientGrpc::get_service); every call has a deadline (the client's
 //!   default, or per call with [`GrpcRequest::timeout`]), metadata per call, and fails with
-//!   [`RpcError::Grpc`] carrying the status, which a gateway answers by the gRPC → HTTP table
+//!   [`RpcError::Grpc`](crate::client::RpcError::Grpc) carrying the status, which a gateway answers by the gRPC → HTTP table
 //!   (`NOT_FOUND` 404, `UNAVAILABLE` 503, `DEADLINE_EXCEEDED` 504, ...).
 //!
 //! Messages reach a handler, and a gateway's JSON, in the shape Nest's `@grpc/proto-loader`
