@@ -5,7 +5,9 @@
 use std::time::Duration;
 
 use futures_util::{Stream, StreamExt};
-use gateway_core::grpc::{ClientGrpc, GrpcClientOptions, GrpcRequest};
+use gateway_core::grpc::{
+    ClientGrpc, GrpcChannel, GrpcClientOptions, GrpcMethod, GrpcRequest, GrpcRequests, GrpcService,
+};
 use gateway_core::prelude::*;
 use gateway_tests::{compile_peer, free_port, http_request, spawn_node_ready, Nest, TsPeer};
 use serde_json::json;
@@ -67,6 +69,19 @@ impl MathController {
             })
         })
     }
+
+    // Nest's `@GrpcStreamMethod('Math')`: a sum per message, as they come.
+    #[grpc_stream_method(math::Math)]
+    fn sum_stream(
+        &self,
+        #[payload] requests: GrpcRequests<RequestSum>,
+    ) -> impl Stream<Item = Result<SumResult, RpcException>> {
+        requests.map(|request| {
+            Ok(SumResult {
+                result: request.data.iter().sum(),
+            })
+        })
+    }
 }
 
 #[module(controllers = [MathController])]
@@ -84,6 +99,28 @@ async fn our_math_service() -> (std::net::SocketAddr, ShutdownHandle) {
     let stop = service.shutdown_handle();
     tokio::spawn(service.serve());
     (addr, stop)
+}
+
+/// A method `math.Math` does not have, called through a client of our own.
+struct Product;
+
+impl GrpcMethod for Product {
+    type Request = RequestSum;
+    type Response = SumResult;
+    const SERVICE: &'static str = "Math";
+    const METHOD: &'static str = "Product";
+    const PATH: &'static str = "/math.Math/Product";
+    const CLIENT_STREAMING: bool = false;
+    const SERVER_STREAMING: bool = false;
+}
+
+struct Raw(GrpcChannel);
+
+impl GrpcService for Raw {
+    const NAME: &'static str = "math.Math";
+    fn from_channel(channel: GrpcChannel) -> Self {
+        Raw(channel)
+    }
 }
 
 fn client(addr: impl std::fmt::Display) -> math::Math::Client {
@@ -194,18 +231,33 @@ async fn our_client_and_server_speak_every_kind_of_call() {
         items[2]
     );
 
-    // A method the server has no handler for: UNIMPLEMENTED (501 at a gateway).
-    let error = match math
-        .sum_stream(futures_util::stream::iter([RequestSum { data: vec![1] }]))
+    // Bidirectional (`#[grpc_stream_method]`): a sum per message sent.
+    let requests = futures_util::stream::iter((1..=3).map(|n| RequestSum {
+        data: (1..=n).collect(),
+    }));
+    let sums: Vec<i32> = math
+        .sum_stream(requests)
         .await
-    {
-        Err(error) => error,
-        Ok(mut replies) => replies.next().await.unwrap().unwrap_err(),
-    };
+        .unwrap()
+        .map(|sum| sum.unwrap().result)
+        .collect()
+        .await;
+    assert_eq!(sums, [1, 3, 6]);
+
+    // A method the service does not have: UNIMPLEMENTED (501 at a gateway).
+    let raw: Raw = ClientGrpc::new("MATH_PACKAGE", GrpcClientOptions::new(addr.to_string()))
+        .unwrap()
+        .get_service();
+    let error = raw
+        .0
+        .unary::<Product, _>(RequestSum { data: vec![2, 3] })
+        .await
+        .unwrap_err();
     assert!(
         matches!(error, RpcError::Grpc { code: 12, .. }),
         "{error:?}"
     );
+    assert_eq!(HttpException::from(error).status(), 501);
     stop.shutdown();
 }
 
@@ -334,6 +386,12 @@ async fn nest_client_grpc_calls_our_service() {
             200,
             r#"{"items":[{"data":{"result":4}}],"error":{"code":3,"details":"dividing by 0 is not possible"}}"#.into()
         )
+    );
+    // Bidirectional, Nest's client streaming to our `#[grpc_stream_method]`.
+    let sums = post("/sum-stream", json!([[1], [1, 2], [1, 2, 3]])).await;
+    assert_eq!(
+        sums,
+        (200, r#"[{"result":1},{"result":3},{"result":6}]"#.into())
     );
     let (status, body) = post("/sum-many", json!({ "count": 64 })).await;
     assert_eq!(status, 200);

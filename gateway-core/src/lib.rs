@@ -105,9 +105,9 @@ pub mod __fuzz;
 pub use gateway_macros::{
     all, api_bearer_auth, api_body, api_exclude_endpoint, api_operation, api_response, api_tags,
     apply_decorators, cache_key, cache_ttl, controller, delete, event_pattern, get, global,
-    grpc_method, guard, head, http_code, injectable, message_pattern, module, options, patch,
-    pattern, post, public, put, redirect, roles, set_metadata, skip_throttle, sse, throttle,
-    use_filters, use_interceptors, version,
+    grpc_method, grpc_stream_method, guard, head, http_code, injectable, message_pattern, module,
+    options, patch, pattern, post, public, put, redirect, roles, set_metadata, skip_throttle, sse,
+    throttle, use_filters, use_interceptors, version,
 };
 pub use packet::NO_MESSAGE_HANDLER;
 
@@ -145,9 +145,9 @@ pub mod prelude {
     pub use crate::{
         all, api_bearer_auth, api_body, api_exclude_endpoint, api_operation, api_response,
         api_tags, apply_decorators, cache_key, cache_ttl, controller, delete, event_pattern, get,
-        global, grpc_method, guard, head, http_code, injectable, message_pattern, module, options,
-        patch, post, public, put, redirect, roles, set_metadata, skip_throttle, sse, throttle,
-        use_filters, use_interceptors, version,
+        global, grpc_method, grpc_stream_method, guard, head, http_code, injectable,
+        message_pattern, module, options, patch, post, public, put, redirect, roles, set_metadata,
+        skip_throttle, sse, throttle, use_filters, use_interceptors, version,
     };
 }
 

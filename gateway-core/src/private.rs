@@ -267,6 +267,11 @@ pub mod pick;
 pub mod grpc {
     use crate::grpc::GrpcMethod;
 
+    /// The running `#[grpc_stream_method]` handler's request stream.
+    pub fn take_requests<M: GrpcMethod>() -> crate::grpc::GrpcRequests<M::Request> {
+        crate::transport::grpc::take_requests::<M>()
+    }
+
     /// The handler's payload is the method's request message.
     pub const fn request_is<M: GrpcMethod<Request = T>, T>() {}
 

@@ -151,6 +151,9 @@ route_marker! {
     /// `#[grpc_method(hero::HeroesService)]` or `#[grpc_method(hero::HeroesService, "FindOne")]`:
     /// a gRPC method's handler (Nest's `@GrpcMethod`), inside a [`macro@controller`] block.
     grpc_method,
+    /// `#[grpc_stream_method(hero::HeroesService)]`: a handler of a gRPC method that takes a
+    /// stream of requests (Nest's `@GrpcStreamMethod`): its payload is a `GrpcRequests<T>`.
+    grpc_stream_method,
     /// `#[set_metadata("key", value)]`: route or controller metadata for guards and interceptors (Nest's `@SetMetadata`).
     set_metadata,
     /// `#[public]`: the route (or controller) needs no authentication (`isPublic` metadata).

@@ -8,7 +8,8 @@ use quote::{format_ident, quote, quote_spanned, ToTokens};
 use syn::spanned::Spanned;
 
 use super::model::{
-    Arg, Component, Controller, Handler, HandlerArg, Meta, MetaKey, MetaLit, Route, Source, Upload,
+    Arg, Component, Controller, GrpcTarget, Handler, HandlerArg, Meta, MetaKey, MetaLit, Route,
+    Source, Upload,
 };
 
 /// A span at the user's `span` (where an error should point) that resolves names as the rest
@@ -622,13 +623,21 @@ fn handler(h: &Handler) -> TokenStream {
         HandlerArg::Payload(ty) => Some(ty),
         HandlerArg::Ctx(_) => None,
     });
-    let param = match payload {
-        Some(ty) => quote!(__payload: #ty),
-        None => quote!(_: #private::IgnoredPayload),
+    // A `#[grpc_stream_method]` handler's payload is its call's request stream, not the JSON.
+    let requests = h.grpc.as_ref().filter(|g| g.requests).map(|g| &g.method);
+    let param = match (payload, requests) {
+        (Some(ty), None) => quote!(__payload: #ty),
+        _ => quote!(_: #private::IgnoredPayload),
     };
-    let args = h.args.iter().map(|a| match a {
-        HandlerArg::Payload(_) => quote!(__payload),
-        HandlerArg::Ctx(ty) => quote_spanned! {at(ty.span())=>
+    let args = h.args.iter().map(|a| match (a, requests) {
+        (HandlerArg::Payload(ty), Some(m)) => quote_spanned! {at(ty.span())=>
+            {
+                let __requests: #ty = #private::grpc::take_requests::<#m>();
+                __requests
+            }
+        },
+        (HandlerArg::Payload(_), None) => quote!(__payload),
+        (HandlerArg::Ctx(ty), _) => quote_spanned! {at(ty.span())=>
             {
                 let __ctx: #ty = ::gateway_core::server::MessageContext::current().unwrap_or_default();
                 __ctx
@@ -639,11 +648,19 @@ fn handler(h: &Handler) -> TokenStream {
     // A gRPC method: its type must exist (spanned at the attribute), take the handler's
     // payload type and answer its reply type; the router serves it at the method's path.
     let (grpc_checks, grpc_register, grpc_reply) = match &h.grpc {
-        Some(m) => {
+        Some(GrpcTarget {
+            method: m,
+            requests,
+        }) => {
             let span = m.span();
             let route = &h.pattern.route;
+            let streaming_message = if *requests {
+                "this gRPC method takes one request: handle it with `#[grpc_method]`"
+            } else {
+                "this gRPC method takes a stream of requests (`rpc M(stream ..)`): handle it with `#[grpc_stream_method]`, whose payload is a `GrpcRequests<..>`"
+            };
             let stream = h.stream;
-            let payload_check = payload.map(|ty| {
+            let payload_check = payload.filter(|_| !requests).map(|ty| {
                 quote_spanned! {at(ty.span())=>
                     #private::grpc::request_is::<#m, #ty>();
                 }
@@ -656,11 +673,11 @@ fn handler(h: &Handler) -> TokenStream {
             (
                 quote_spanned! {span=>
                     const _: () = ::core::assert!(
-                        !<#m as ::gateway_core::grpc::GrpcMethod>::CLIENT_STREAMING,
-                        "this gRPC method takes a stream of requests, which `#[grpc_method]` handlers do not serve yet"
+                        <#m as ::gateway_core::grpc::GrpcMethod>::CLIENT_STREAMING == #requests,
+                        #streaming_message
                     );
                     const _: () = ::core::assert!(
-                        <#m as ::gateway_core::grpc::GrpcMethod>::CLIENT_STREAMING
+                        <#m as ::gateway_core::grpc::GrpcMethod>::CLIENT_STREAMING != #requests
                             || <#m as ::gateway_core::grpc::GrpcMethod>::SERVER_STREAMING == #stream,
                         "the proto and the handler disagree on streaming: a method that `returns (stream ..)` has a plain `fn` returning `impl Stream` as its handler; any other an `async fn`"
                     );

@@ -195,8 +195,16 @@ pub struct Handler {
     pub stream: bool,
     /// Where the return type is written, for errors about what it returns.
     pub output_span: Span,
-    /// `#[grpc_method(..)]`: the method type it serves (`hero::HeroesService::FindOne`).
-    pub grpc: Option<syn::Path>,
+    /// `#[grpc_method(..)]` or `#[grpc_stream_method(..)]`: the gRPC method it serves.
+    pub grpc: Option<GrpcTarget>,
+}
+
+/// The gRPC method a handler serves.
+pub struct GrpcTarget {
+    /// Its type, `hero::HeroesService::FindOne`.
+    pub method: syn::Path,
+    /// `#[grpc_stream_method]`: the handler takes the call's request stream.
+    pub requests: bool,
 }
 
 /// One argument of a message or event handler.

@@ -11,7 +11,9 @@ use syn::{
     Token, Type,
 };
 
-use super::model::{Arg, Controller, Edge, Handler, HandlerArg, Method, Route, Source, Upload};
+use super::model::{
+    Arg, Controller, Edge, GrpcTarget, Handler, HandlerArg, Method, Route, Source, Upload,
+};
 use super::{edge, path};
 use crate::attrs::{
     self, is_attr, listing, EDGE_ATTRS, HANDLER_ARG_ATTRS, ROUTE_ARG_ATTRS, ROUTE_METHODS,
@@ -137,9 +139,10 @@ fn handler(f: &mut ImplItemFn, diags: &mut Diagnostics) -> Option<Handler> {
     f.attrs.retain(|a| attrs::which(a, &EDGE_ATTRS).is_none());
     let tokens = attrs::args(&attr);
     let mut grpc = None;
-    let pattern = if is_attr(&attr, "grpc_method") {
-        grpc_method(&attr, tokens, &f.sig.ident, diags).map(|(path, pattern)| {
-            grpc = Some(path);
+    let requests = is_attr(&attr, "grpc_stream_method");
+    let pattern = if requests || is_attr(&attr, "grpc_method") {
+        grpc_method(&attr, tokens, &f.sig.ident, requests, diags).map(|(method, pattern)| {
+            grpc = Some(GrpcTarget { method, requests });
             pattern
         })
     } else if tokens.is_empty() {
@@ -176,7 +179,12 @@ fn handler(f: &mut ImplItemFn, diags: &mut Diagnostics) -> Option<Handler> {
 }
 
 /// The attributes that make a method a message handler.
-const HANDLER_ATTRS: [&str; 3] = ["message_pattern", "event_pattern", "grpc_method"];
+const HANDLER_ATTRS: [&str; 4] = [
+    "message_pattern",
+    "event_pattern",
+    "grpc_method",
+    "grpc_stream_method",
+];
 
 /// Reads `#[grpc_method(path::Service)]` or `#[grpc_method(path::Service, "Method")]`: the
 /// method's type (`path::Service::Method`, spanned at the attribute so a method the proto
@@ -187,19 +195,23 @@ fn grpc_method(
     attr: &syn::Attribute,
     tokens: TokenStream,
     handler: &syn::Ident,
+    requests: bool,
     diags: &mut Diagnostics,
 ) -> Option<(syn::Path, crate::pattern::PatternLit)> {
-    const USAGE: &str = "expected the proto service's module and, optionally, the method's name: `#[grpc_method(hero::HeroesService)]` or `#[grpc_method(hero::HeroesService, \"FindOne\")]`";
+    let usage = format!(
+        "expected the proto service's module and, optionally, the method's name: `#[{name}(hero::HeroesService)]` or `#[{name}(hero::HeroesService, \"FindOne\")]`",
+        name = attr.path().to_token_stream()
+    );
     let args = Punctuated::<syn::Expr, syn::Token![,]>::parse_terminated.parse2(tokens);
     let args: Vec<syn::Expr> = match args {
         Ok(args) if (1..=2).contains(&args.len()) => args.into_iter().collect(),
         _ => {
-            diags.error_at(attr, USAGE);
+            diags.error_at(attr, &usage);
             return None;
         }
     };
     let syn::Expr::Path(service) = &args[0] else {
-        diags.error_at(&args[0], USAGE);
+        diags.error_at(&args[0], &usage);
         return None;
     };
     let mut path = service.path.clone();
@@ -211,7 +223,7 @@ fn grpc_method(
             ..
         })) => (name.value(), name.span()),
         Some(other) => {
-            diags.error_at(other, USAGE);
+            diags.error_at(other, &usage);
             return None;
         }
     };
@@ -223,10 +235,13 @@ fn grpc_method(
         &ident.to_string(),
         span,
     )));
+    // Nest's `GrpcMethodStreamingType`: `@GrpcMethod` is `no_stream`, `@GrpcStreamMethod`
+    // `rx_stream`.
     let route = format!(
-        r#"{{"rpc":{},"service":{},"streaming":"no_stream"}}"#,
+        r#"{{"rpc":{},"service":{},"streaming":"{}"}}"#,
         serde_json::Value::from(method),
-        serde_json::Value::from(service_name)
+        serde_json::Value::from(service_name),
+        if requests { "rx_stream" } else { "no_stream" }
     );
     Some((path, crate::pattern::PatternLit { route, raw: None }))
 }

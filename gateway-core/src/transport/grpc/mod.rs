@@ -32,8 +32,9 @@ mod server;
 use std::time::Duration;
 
 pub use client::{ClientGrpc, GrpcChannel, GrpcClientOptions, GrpcStream};
-pub(crate) use server::GrpcRoute;
+
 pub use server::GrpcServerOptions;
+pub(crate) use server::{take_requests, GrpcRoute};
 
 use crate::server::RpcException;
 
@@ -130,6 +131,60 @@ impl<T> IntoGrpcRequest<T> for T {
 impl<T> IntoGrpcRequest<T> for GrpcRequest<T> {
     fn into_grpc_request(self) -> GrpcRequest<T> {
         self
+    }
+}
+
+/// The requests of a call that streams them, as a `#[grpc_stream_method]` handler takes them
+/// (Nest's `@GrpcStreamMethod` handler's `Observable`): each message as it comes; the stream
+/// ends when the caller ends it, or cancels the call.
+pub struct GrpcRequests<T> {
+    inner: Option<futures_util::stream::BoxStream<'static, Result<T, tonic::Status>>>,
+}
+
+impl<T> std::fmt::Debug for GrpcRequests<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GrpcRequests").finish_non_exhaustive()
+    }
+}
+
+impl<T: Send + 'static> GrpcRequests<T> {
+    pub(crate) fn new(
+        stream: impl futures_core::Stream<Item = Result<T, tonic::Status>> + Send + 'static,
+    ) -> Self {
+        GrpcRequests {
+            inner: Some(Box::pin(stream)),
+        }
+    }
+
+    pub(crate) fn empty() -> Self {
+        GrpcRequests { inner: None }
+    }
+}
+
+impl<T> futures_core::Stream for GrpcRequests<T> {
+    type Item = T;
+
+    fn poll_next(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<T>> {
+        use std::task::Poll;
+        let Some(inner) = self.inner.as_mut() else {
+            return Poll::Ready(None);
+        };
+        match inner.as_mut().poll_next(cx) {
+            Poll::Ready(Some(Ok(item))) => Poll::Ready(Some(item)),
+            Poll::Ready(Some(Err(status))) => {
+                tracing::debug!(%status, "a request stream ended with an error");
+                self.inner = None;
+                Poll::Ready(None)
+            }
+            Poll::Ready(None) => {
+                self.inner = None;
+                Poll::Ready(None)
+            }
+            Poll::Pending => Poll::Pending,
+        }
     }
 }
 

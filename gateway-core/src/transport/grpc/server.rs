@@ -8,11 +8,13 @@ use bytes::Bytes;
 use futures_util::future::BoxFuture;
 use futures_util::stream::BoxStream;
 use futures_util::{FutureExt, StreamExt};
-use tonic::server::{ServerStreamingService, UnaryService};
+use tonic::server::{
+    ClientStreamingService, ServerStreamingService, StreamingService, UnaryService,
+};
 use tonic_prost::ProstCodec;
 
 use super::client::DEFAULT_MAX_MESSAGE;
-use super::{status_of, GrpcMethod};
+use super::{status_of, GrpcMethod, GrpcRequests};
 use crate::app::Transport;
 use crate::server::dispatch::request as run_request;
 use crate::server::reply::HandlerReply;
@@ -47,14 +49,12 @@ impl GrpcRoute {
                 (false, true) => |shared, route, request| {
                     serve_server_streaming::<M>(shared, route, request).boxed()
                 },
-                // Handlers of request streams (Nest's `@GrpcStreamMethod`) are not served yet:
-                // the macro refuses them, so no route of this kind is ever registered.
-                _ => |_, _, _| {
-                    async {
-                        tonic::Status::unimplemented("request streams are not served").into_http()
-                    }
-                    .boxed()
+                (true, false) => |shared, route, request| {
+                    serve_client_streaming::<M>(shared, route, request).boxed()
                 },
+                (true, true) => {
+                    |shared, route, request| serve_streaming::<M>(shared, route, request).boxed()
+                }
             },
         }
     }
@@ -255,6 +255,86 @@ async fn handle<M: GrpcMethod>(
     .await)
 }
 
+tokio::task_local! {
+    /// The request stream of the call whose handler runs (what `#[grpc_stream_method]`
+    /// handlers take).
+    static REQUESTS: RequestsCell;
+}
+
+type RequestsCell = Arc<std::sync::Mutex<Option<Box<dyn std::any::Any + Send>>>>;
+
+/// The request stream of the running `#[grpc_stream_method]` handler's call (empty if it is
+/// taken twice, or outside a call).
+pub(crate) fn take_requests<M: GrpcMethod>() -> GrpcRequests<M::Request> {
+    REQUESTS
+        .try_with(|cell| cell.lock().ok()?.take())
+        .ok()
+        .flatten()
+        .and_then(|requests| requests.downcast::<GrpcRequests<M::Request>>().ok())
+        .map_or_else(GrpcRequests::empty, |requests| *requests)
+}
+
+/// The handler's reply for a call with a request stream, through its pipeline: the handler
+/// takes the stream with [`take_requests`]; guards and interceptors see a `null` payload.
+async fn handle_requests<M: GrpcMethod>(
+    shared: &Shared,
+    route: &'static str,
+    request: tonic::Request<tonic::Streaming<M::Request>>,
+) -> Result<HandlerReply, tonic::Status> {
+    let context = context_of(M::PATH, &request);
+    let handler = shared
+        .router
+        .message_by_route(route)
+        .ok_or_else(|| tonic::Status::unimplemented(format!("no handler for {}", M::PATH)))?;
+    let requests = GrpcRequests::new(request.into_inner());
+    let cell: RequestsCell = Arc::new(std::sync::Mutex::new(Some(Box::new(requests))));
+    // A stream handler is called as its reply is made, an `async fn` when it is polled: the
+    // stream is there for both.
+    let reply = REQUESTS.sync_scope(Arc::clone(&cell), || {
+        run_request(
+            &shared.router,
+            handler,
+            Bytes::from_static(b"null"),
+            Some(&context),
+            M::PATH,
+        )
+    });
+    Ok(REQUESTS.scope(cell, reply).await)
+}
+
+/// A handler's reply as one response message (a stream's first value).
+async fn one_response<M: GrpcMethod>(
+    reply: HandlerReply,
+) -> Result<tonic::Response<M::Response>, tonic::Status> {
+    match reply {
+        HandlerReply::One(Ok(json)) => Ok(tonic::Response::new(response_of::<M>(&json)?)),
+        HandlerReply::One(Err(exception)) => Err(status_of(&exception)),
+        HandlerReply::Stream(mut items) => match items.next().await {
+            Some(Ok(json)) => Ok(tonic::Response::new(response_of::<M>(&json)?)),
+            Some(Err(exception)) => Err(status_of(&exception)),
+            None => Err(tonic::Status::internal("the handler sent no reply")),
+        },
+    }
+}
+
+/// A handler's reply as a stream of response messages, ended by its error if any.
+fn response_stream<M: GrpcMethod>(
+    reply: HandlerReply,
+) -> Result<BoxStream<'static, Result<M::Response, tonic::Status>>, tonic::Status> {
+    Ok(match reply {
+        HandlerReply::One(Ok(json)) => {
+            futures_util::stream::iter([response_of::<M>(&json)]).boxed()
+        }
+        HandlerReply::One(Err(exception)) => return Err(status_of(&exception)),
+        HandlerReply::Stream(items) => items
+            .map(|item| match item {
+                Ok(json) => response_of::<M>(&json),
+                Err(exception) => Err(status_of(&exception)),
+            })
+            .boxed(),
+    })
+}
+
 /// A handler's JSON value as the method's response message.
 fn response_of<M: GrpcMethod>(json: &[u8]) -> Result<M::Response, tonic::Status> {
     serde_json::from_slice(json).map_err(|error| {
@@ -298,17 +378,9 @@ impl<M: GrpcMethod> UnaryService<M::Request> for Method<M> {
 
     fn call(&mut self, request: tonic::Request<M::Request>) -> Self::Future {
         let (shared, route) = (Arc::clone(&self.shared), self.route);
-        Box::pin(async move {
-            match handle::<M>(&shared, route, request).await? {
-                HandlerReply::One(Ok(json)) => Ok(tonic::Response::new(response_of::<M>(&json)?)),
-                HandlerReply::One(Err(exception)) => Err(status_of(&exception)),
-                HandlerReply::Stream(mut items) => match items.next().await {
-                    Some(Ok(json)) => Ok(tonic::Response::new(response_of::<M>(&json)?)),
-                    Some(Err(exception)) => Err(status_of(&exception)),
-                    None => Err(tonic::Status::internal("the handler sent no reply")),
-                },
-            }
-        })
+        Box::pin(
+            async move { one_response::<M>(handle::<M>(&shared, route, request).await?).await },
+        )
     }
 }
 
@@ -336,19 +408,66 @@ impl<M: GrpcMethod> ServerStreamingService<M::Request> for Method<M> {
     fn call(&mut self, request: tonic::Request<M::Request>) -> Self::Future {
         let (shared, route) = (Arc::clone(&self.shared), self.route);
         Box::pin(async move {
-            let items: Self::ResponseStream = match handle::<M>(&shared, route, request).await? {
-                HandlerReply::One(Ok(json)) => {
-                    futures_util::stream::iter([response_of::<M>(&json)]).boxed()
-                }
-                HandlerReply::One(Err(exception)) => return Err(status_of(&exception)),
-                HandlerReply::Stream(items) => items
-                    .map(|item| match item {
-                        Ok(json) => response_of::<M>(&json),
-                        Err(exception) => Err(status_of(&exception)),
-                    })
-                    .boxed(),
-            };
-            Ok(tonic::Response::new(items))
+            let reply = handle::<M>(&shared, route, request).await?;
+            Ok(tonic::Response::new(response_stream::<M>(reply)?))
+        })
+    }
+}
+
+async fn serve_client_streaming<M: GrpcMethod>(
+    shared: Arc<Shared>,
+    route: &'static str,
+    request: axum::extract::Request,
+) -> axum::response::Response {
+    let mut grpc = grpc::<M>(&shared);
+    let method = Method::<M> {
+        shared,
+        route,
+        _method: std::marker::PhantomData,
+    };
+    grpc.client_streaming(method, request)
+        .await
+        .map(axum::body::Body::new)
+}
+
+impl<M: GrpcMethod> ClientStreamingService<M::Request> for Method<M> {
+    type Response = M::Response;
+    type Future = BoxFuture<'static, Result<tonic::Response<M::Response>, tonic::Status>>;
+
+    fn call(&mut self, request: tonic::Request<tonic::Streaming<M::Request>>) -> Self::Future {
+        let (shared, route) = (Arc::clone(&self.shared), self.route);
+        Box::pin(async move {
+            one_response::<M>(handle_requests::<M>(&shared, route, request).await?).await
+        })
+    }
+}
+
+async fn serve_streaming<M: GrpcMethod>(
+    shared: Arc<Shared>,
+    route: &'static str,
+    request: axum::extract::Request,
+) -> axum::response::Response {
+    let mut grpc = grpc::<M>(&shared);
+    let method = Method::<M> {
+        shared,
+        route,
+        _method: std::marker::PhantomData,
+    };
+    grpc.streaming(method, request)
+        .await
+        .map(axum::body::Body::new)
+}
+
+impl<M: GrpcMethod> StreamingService<M::Request> for Method<M> {
+    type Response = M::Response;
+    type ResponseStream = BoxStream<'static, Result<M::Response, tonic::Status>>;
+    type Future = BoxFuture<'static, Result<tonic::Response<Self::ResponseStream>, tonic::Status>>;
+
+    fn call(&mut self, request: tonic::Request<tonic::Streaming<M::Request>>) -> Self::Future {
+        let (shared, route) = (Arc::clone(&self.shared), self.route);
+        Box::pin(async move {
+            let reply = handle_requests::<M>(&shared, route, request).await?;
+            Ok(tonic::Response::new(response_stream::<M>(reply)?))
         })
     }
 }

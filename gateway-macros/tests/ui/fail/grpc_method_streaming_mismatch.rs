@@ -14,6 +14,16 @@ impl MathController {
     async fn sum_stream(&self, request: RequestSum) -> Result<SumResult, RpcException> {
         Ok(SumResult { result: request.data.iter().sum() })
     }
+
+    // `rpc Sum(RequestSum)`: one request, which `#[grpc_stream_method]` does not take.
+    #[grpc_stream_method(math::Math, "Sum")]
+    async fn sum(
+        &self,
+        requests: gateway_core::grpc::GrpcRequests<RequestSum>,
+    ) -> Result<SumResult, RpcException> {
+        let _ = requests;
+        Ok(SumResult { result: 0 })
+    }
 }
 
 fn main() {}

@@ -19,6 +19,16 @@ impl MathController {
     async fn sum_again(&self, request: RequestSum, _ctx: MessageContext) -> Result<SumResult, RpcException> {
         Ok(SumResult { result: request.data.len() as i32 })
     }
+
+    // A request stream in, a reply stream out (`rpc SumStream(stream ..) returns (stream ..)`).
+    #[grpc_stream_method(math::Math)]
+    fn sum_stream(
+        &self,
+        requests: gateway_core::grpc::GrpcRequests<RequestSum>,
+    ) -> impl futures_core::Stream<Item = Result<SumResult, RpcException>> {
+        use futures_util::StreamExt;
+        requests.map(|request| Ok(SumResult { result: request.data.iter().sum() }))
+    }
 }
 
 #[injectable]

@@ -7,7 +7,7 @@ import { NestFactory } from '@nestjs/core';
 import { ClientGrpc, ClientsModule, Transport } from '@nestjs/microservices';
 import { Metadata } from '@grpc/grpc-js';
 import { join } from 'path';
-import { forkJoin, Observable, of } from 'rxjs';
+import { forkJoin, from, Observable, of } from 'rxjs';
 import { catchError, map, toArray } from 'rxjs/operators';
 
 const [grpcUrl, httpPort] = process.argv.slice(2);
@@ -16,6 +16,7 @@ interface MathService {
   sum(request: { data: number[] }, metadata?: Metadata): Observable<{ result: number }>;
   divide(request: { dividend: number; divisor: number }, metadata?: Metadata): Observable<unknown>;
   streamDivide(request: { data: unknown[] }): Observable<unknown>;
+  sumStream(requests: Observable<{ data: number[] }>): Observable<{ result: number }>;
 }
 
 const failure = (error: { code: number; details: string }) => of({ code: error.code, details: error.details });
@@ -55,6 +56,13 @@ export class GatewayController implements OnModuleInit {
       map(() => ({ items })),
       catchError((error) => of({ items, error: { code: error.code, details: error.details } })),
     );
+  }
+
+  // A sum per array sent, over one bidirectional call.
+  @Post('sum-stream')
+  @HttpCode(200)
+  sumStream(@Body() lists: number[][]) {
+    return this.math.sumStream(from(lists.map((data) => ({ data })))).pipe(toArray());
   }
 
   // `count` sums at once on the client's one connection.
