@@ -124,9 +124,7 @@ impl GrpcService for Raw {
 }
 
 fn client(addr: impl std::fmt::Display) -> math::Math::Client {
-    ClientGrpc::new("MATH_PACKAGE", GrpcClientOptions::new(addr.to_string()))
-        .unwrap()
-        .get_service()
+    ClientGrpc::new("MATH_PACKAGE", GrpcClientOptions::new(addr.to_string())).get_service()
 }
 
 #[tokio::test]
@@ -245,9 +243,8 @@ async fn our_client_and_server_speak_every_kind_of_call() {
     assert_eq!(sums, [1, 3, 6]);
 
     // A method the service does not have: UNIMPLEMENTED (501 at a gateway).
-    let raw: Raw = ClientGrpc::new("MATH_PACKAGE", GrpcClientOptions::new(addr.to_string()))
-        .unwrap()
-        .get_service();
+    let raw: Raw =
+        ClientGrpc::new("MATH_PACKAGE", GrpcClientOptions::new(addr.to_string())).get_service();
     let error = raw
         .0
         .unary::<Product, _>(RequestSum { data: vec![2, 3] })
@@ -516,4 +513,89 @@ async fn our_client_calls_a_nest_grpc_service() {
     });
     let results = futures_util::future::join_all(calls).await;
     assert_eq!(results, (0..64).map(|i| 2 * i).collect::<Vec<_>>());
+}
+
+/// Nest's `GrpcController` (`POST /sum` over `ClientGrpc`) in Rust: the client injected from
+/// `ClientsModule`, the service's statuses answered by the gRPC → HTTP table.
+#[injectable]
+struct MathGateway {
+    #[inject("MATH_PACKAGE")]
+    client: ClientGrpc,
+}
+
+#[controller]
+impl MathGateway {
+    #[post("sum")]
+    #[http_code(200)]
+    async fn sum(&self, #[body] data: Vec<i32>) -> Result<SumResult, HttpException> {
+        let math: math::Math::Client = self.client.get_service();
+        Ok(math.sum(RequestSum { data }).await?)
+    }
+
+    #[post("divide")]
+    #[http_code(200)]
+    async fn divide(&self, #[body] division: RequestDivide) -> Result<DivideResult, HttpException> {
+        let math: math::Math::Client = self.client.get_service();
+        Ok(math.divide(division).await?)
+    }
+}
+
+#[tokio::test]
+async fn a_gateway_injects_client_grpc_and_answers_statuses_as_http() {
+    let (addr, stop) = our_math_service().await;
+
+    #[module(
+        imports = [ClientsModule::register_grpc([(
+            "MATH_PACKAGE",
+            GrpcClientOptions::new(MATH_URL.get().cloned().unwrap_or_default()),
+        )])],
+        controllers = [MathGateway],
+    )]
+    struct GatewayModule;
+
+    static MATH_URL: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    MATH_URL.set(addr.to_string()).unwrap();
+    let app = NestFactory::create::<GatewayModule>().await.unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let http = listener.local_addr().unwrap();
+    tokio::spawn(app.serve(listener, std::future::pending()));
+    let post = |path: &'static str, body: &'static str| async move {
+        let (status, _, body) = http_request(
+            http,
+            "POST",
+            path,
+            &[("content-type", "application/json")],
+            body,
+        )
+        .await;
+        (status, body)
+    };
+
+    assert_eq!(
+        post("/sum", "[1,2,3,4,5]").await,
+        (200, r#"{"result":15}"#.into())
+    );
+    assert_eq!(
+        post("/divide", r#"{"dividend":9,"divisor":3}"#).await,
+        (200, r#"{"result":3}"#.into())
+    );
+    // INVALID_ARGUMENT → 400 with the status's message, in Nest's body.
+    assert_eq!(
+        post("/divide", r#"{"dividend":1,"divisor":0}"#).await,
+        (
+            400,
+            r#"{"statusCode":400,"message":"dividing by 0 is not possible"}"#.into()
+        )
+    );
+    // The service gone: UNAVAILABLE → 503 naming the client.
+    stop.shutdown();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let (status, body) = post("/sum", "[1]").await;
+    assert_eq!(
+        (status, body.as_str()),
+        (
+            503,
+            r#"{"message":"MATH_PACKAGE is unavailable","error":"Service Unavailable","statusCode":503}"#
+        )
+    );
 }

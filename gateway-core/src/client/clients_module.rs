@@ -48,6 +48,36 @@ impl ClientsModule {
         module
     }
 
+    /// `ClientsModule.register([{ name: 'HERO_PACKAGE', transport: Transport.GRPC, options }])`:
+    /// one [`ClientGrpc`](crate::grpc::ClientGrpc) per entry, under its name, to be injected
+    /// with `#[inject("HERO_PACKAGE")] client: ClientGrpc`.
+    #[cfg(feature = "grpc")]
+    pub fn register_grpc<N: Into<Cow<'static, str>>>(
+        clients: impl IntoIterator<Item = (N, crate::grpc::GrpcClientOptions)>,
+    ) -> Self {
+        let module = ClientsModule {
+            providers: Vec::new(),
+            imports: Vec::new(),
+            global: false,
+        };
+        clients
+            .into_iter()
+            .fold(module, |module, (name, options)| module.grpc(name, options))
+    }
+
+    /// One more [`ClientGrpc`](crate::grpc::ClientGrpc), beside the module's other clients.
+    #[cfg(feature = "grpc")]
+    pub fn grpc(
+        mut self,
+        name: impl Into<Cow<'static, str>>,
+        options: crate::grpc::GrpcClientOptions,
+    ) -> Self {
+        let name: Cow<'static, str> = name.into();
+        let client = crate::grpc::ClientGrpc::new(Arc::<str>::from(&*name), options);
+        self.providers.push(Provider::value(name, client));
+        self
+    }
+
     /// `isGlobal: true`: the clients are visible to every module, not only to the importing
     /// one.
     pub fn is_global(mut self) -> Self {

@@ -82,7 +82,7 @@ impl GrpcClientOptions {
 /// again after it fails, shared by every service and caller.
 ///
 /// ```ignore
-/// let client = ClientGrpc::new("HERO_PACKAGE", GrpcClientOptions::new("localhost:5000"))?;
+/// let client = ClientGrpc::new("HERO_PACKAGE", GrpcClientOptions::new("localhost:5000"));
 /// let heroes: hero::HeroesService::Client = client.get_service();
 /// let hero = heroes.find_one(hero::HeroById { id: 1 }).await?;
 /// ```
@@ -92,35 +92,36 @@ pub struct ClientGrpc {
 }
 
 impl ClientGrpc {
-    /// A client named `name` (its token, e.g. `HERO_PACKAGE`, in errors and logs). Fails only
-    /// on a url that is not one.
-    pub fn new(name: impl Into<Arc<str>>, options: GrpcClientOptions) -> Result<Self, RpcError> {
+    /// A client named `name` (its token, e.g. `HERO_PACKAGE`, in errors and logs). Nothing is
+    /// dialled until the first call; a url that is not one fails every call with
+    /// [`RpcError::Connect`].
+    pub fn new(name: impl Into<Arc<str>>, options: GrpcClientOptions) -> Self {
         let name = name.into();
         let url = if options.url.contains("://") {
             options.url.clone()
         } else {
             format!("http://{}", options.url)
         };
-        let endpoint = Endpoint::from_shared(url.clone()).map_err(|error| RpcError::Connect {
-            service: name.clone(),
-            addr: url.as_str().into(),
-            source: std::io::Error::new(std::io::ErrorKind::InvalidInput, error),
-        })?;
-        let mut endpoint = endpoint
-            .connect_timeout(options.connect_timeout)
-            .tcp_nodelay(true);
-        if let Some(interval) = options.keepalive {
-            endpoint = endpoint
-                .http2_keep_alive_interval(interval)
-                .keep_alive_while_idle(true);
-        }
-        Ok(ClientGrpc {
+        let channel = Endpoint::from_shared(url.clone())
+            .map(|endpoint| {
+                let mut endpoint = endpoint
+                    .connect_timeout(options.connect_timeout)
+                    .tcp_nodelay(true);
+                if let Some(interval) = options.keepalive {
+                    endpoint = endpoint
+                        .http2_keep_alive_interval(interval)
+                        .keep_alive_while_idle(true);
+                }
+                endpoint.connect_lazy()
+            })
+            .map_err(|error| Arc::<str>::from(format!("{url}: {error}")));
+        ClientGrpc {
             channel: GrpcChannel {
-                channel: endpoint.connect_lazy(),
+                channel,
                 name,
                 options: Arc::new(options),
             },
-        })
+        }
     }
 
     /// The typed client of one of the proto's services: Nest's
@@ -133,16 +134,22 @@ impl ClientGrpc {
 /// The connection a typed client calls through (what generated clients hold).
 #[derive(Debug, Clone)]
 pub struct GrpcChannel {
-    channel: Channel,
+    /// The channel, or why the url is not one.
+    channel: Result<Channel, Arc<str>>,
     name: Arc<str>,
     options: Arc<GrpcClientOptions>,
 }
 
 impl GrpcChannel {
-    fn grpc(&self) -> tonic::client::Grpc<Channel> {
-        tonic::client::Grpc::new(self.channel.clone())
+    fn grpc(&self) -> Result<tonic::client::Grpc<Channel>, RpcError> {
+        let channel = self.channel.clone().map_err(|error| RpcError::Connect {
+            service: self.name.clone(),
+            addr: self.options.url.as_str().into(),
+            source: std::io::Error::new(std::io::ErrorKind::InvalidInput, error.to_string()),
+        })?;
+        Ok(tonic::client::Grpc::new(channel)
             .max_decoding_message_size(self.options.max_receive_message_length)
-            .max_encoding_message_size(self.options.max_send_message_length)
+            .max_encoding_message_size(self.options.max_send_message_length))
     }
 
     /// The tonic request for `request`, with its metadata and deadline.
@@ -250,7 +257,7 @@ impl GrpcChannel {
         request: R,
     ) -> Result<M::Response, RpcError> {
         let (request, timeout) = self.request::<M, _>(request.into_grpc_request())?;
-        let mut grpc = self.grpc();
+        let mut grpc = self.grpc()?;
         let call = async {
             ready(&mut grpc).await?;
             let codec = ProstCodec::<M::Request, M::Response>::default();
@@ -266,7 +273,7 @@ impl GrpcChannel {
         request: R,
     ) -> Result<GrpcStream<M::Response>, RpcError> {
         let (request, timeout) = self.request::<M, _>(request.into_grpc_request())?;
-        let mut grpc = self.grpc();
+        let mut grpc = self.grpc()?;
         let call = async {
             ready(&mut grpc).await?;
             let codec = ProstCodec::<M::Request, M::Response>::default();
@@ -287,7 +294,7 @@ impl GrpcChannel {
         S: Stream<Item = M::Request> + Send + 'static,
     {
         let (request, timeout) = self.request::<M, _>(requests.into_grpc_request())?;
-        let mut grpc = self.grpc();
+        let mut grpc = self.grpc()?;
         let call = async {
             ready(&mut grpc).await?;
             let codec = ProstCodec::<M::Request, M::Response>::default();
@@ -307,7 +314,7 @@ impl GrpcChannel {
         S: Stream<Item = M::Request> + Send + 'static,
     {
         let (request, timeout) = self.request::<M, _>(requests.into_grpc_request())?;
-        let mut grpc = self.grpc();
+        let mut grpc = self.grpc()?;
         let call = async {
             ready(&mut grpc).await?;
             let codec = ProstCodec::<M::Request, M::Response>::default();
