@@ -324,15 +324,22 @@ async fn deadlines_metadata_and_a_dead_service() {
     assert_eq!(HttpException::from(error).status(), 503);
 }
 
-/// Nest's `ClientGrpc` (a Nest HTTP app's, `grpc-math.gateway.ts`) calling our service.
+/// Nest's `ClientGrpc` (a Nest HTTP app's, `grpc-math.gateway.ts`) calling our service, on
+/// Nest 11 and 12.
 #[tokio::test]
 async fn nest_client_grpc_calls_our_service() {
     gateway_tests::require_nest!("nest_client_grpc_calls_our_service");
+    for version in Nest::ALL {
+        nest_client_grpc_calls_our_service_on(version).await;
+    }
+}
+
+async fn nest_client_grpc_calls_our_service_on(version: Nest) {
     let (addr, stop) = our_math_service().await;
-    let dist = compile_peer(TsPeer::Suite, Nest::V11);
+    let dist = compile_peer(TsPeer::Suite, version);
     let http_port = free_port();
     let _gateway = spawn_node_ready(
-        Nest::V11,
+        version,
         &format!("{dist}/grpc-math.gateway.js"),
         &[&addr.to_string(), &http_port.to_string()],
     )
@@ -397,14 +404,20 @@ async fn nest_client_grpc_calls_our_service() {
     stop.shutdown();
 }
 
-/// Our `ClientGrpc` calling Nest's `math` service (`grpc-math.service.ts`).
+/// Our `ClientGrpc` calling Nest's `math` service (`grpc-math.service.ts`), on Nest 11 and 12.
 #[tokio::test]
 async fn our_client_calls_a_nest_grpc_service() {
     gateway_tests::require_nest!("our_client_calls_a_nest_grpc_service");
-    let dist = compile_peer(TsPeer::Suite, Nest::V11);
+    for version in Nest::ALL {
+        our_client_calls_a_nest_grpc_service_on(version).await;
+    }
+}
+
+async fn our_client_calls_a_nest_grpc_service_on(version: Nest) {
+    let dist = compile_peer(TsPeer::Suite, version);
     let port = free_port();
     let _service = spawn_node_ready(
-        Nest::V11,
+        version,
         &format!("{dist}/grpc-math.service.js"),
         &[&format!("127.0.0.1:{port}")],
     )
