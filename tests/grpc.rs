@@ -10,6 +10,9 @@ use gateway_core::grpc::{
 };
 use gateway_core::prelude::*;
 use gateway_tests::{compile_peer, free_port, http_request, spawn_node_ready, Nest, TsPeer};
+
+#[path = "support/seed_checks.rs"]
+mod seed_checks;
 use serde_json::json;
 
 gateway_core::include_protos!();
@@ -611,4 +614,93 @@ async fn a_gateway_injects_client_grpc_and_answers_statuses_as_http() {
             r#"{"message":"MATH_PACKAGE is unavailable","error":"Service Unavailable","statusCode":503}"#
         )
     );
+}
+
+/// The seed system over gRPC, configured as a user would (`TRANSPORT=grpc`): the same
+/// services and gateway as `seed.rs`, the services gRPC servers of `proto/seed.proto`, the
+/// gateway's `ClientProxy`s bridging its patterns to their methods; the same HTTP answers.
+/// (The only test of this binary that reads the environment.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_seed_gateway_answers_the_same_over_grpc() {
+    use examples::{gateway, service_transport, OrdersModule, UsersModule};
+    let (users_port, orders_port) = (free_port(), free_port());
+    std::env::set_var("TRANSPORT", "grpc");
+    std::env::set_var("USERS_SERVICE_PORT", users_port.to_string());
+    std::env::set_var("ORDERS_SERVICE_PORT", orders_port.to_string());
+
+    let users = NestFactory::create_microservice::<UsersModule>(service_transport(
+        "USERS_SERVICE",
+        3001,
+        "users",
+    ))
+    .await
+    .unwrap()
+    .start()
+    .await
+    .unwrap();
+    let orders = NestFactory::create_microservice::<OrdersModule>(service_transport(
+        "ORDERS_SERVICE",
+        3002,
+        "orders",
+    ))
+    .await
+    .unwrap()
+    .start()
+    .await
+    .unwrap();
+    assert!(users.tcp().is_none(), "TRANSPORT=grpc gives gRPC services");
+    assert_eq!(users.local_addr().map(|a| a.port()), Some(users_port));
+    let stop_orders = orders.shutdown_handle();
+    tokio::spawn(users.serve());
+    let orders_task = tokio::spawn(orders.serve());
+
+    let app = gateway::create(seed_checks::TOKEN)
+        .await
+        .expect("the gateway boots");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(app.serve(listener, std::future::pending()));
+
+    seed_checks::check_seed_gateway(addr, true, async move {
+        stop_orders.shutdown();
+        let _ = orders_task.await;
+    })
+    .await;
+}
+
+/// `grpc.health.v1.Health`, which every server of ours answers (grpc-health-probe's and
+/// Kubernetes' probes): SERVING for the server and its services, NOT_FOUND for another
+/// service, and a watch that sees NOT_SERVING when the server begins to stop, then ends.
+#[tokio::test]
+async fn every_server_answers_the_standard_health_service() {
+    use gateway_core::grpc::health::{Health, HealthCheckRequest, ServingStatus};
+    let (addr, stop) = our_math_service().await;
+    let health: Health::Client =
+        ClientGrpc::new("MATH_HEALTH", GrpcClientOptions::new(addr.to_string())).get_service();
+    let check = |service: &str| {
+        let (health, service) = (health.clone(), service.to_owned());
+        async move { health.check(HealthCheckRequest { service }).await }
+    };
+    for service in ["", "math.Math"] {
+        let status = check(service).await.unwrap().status;
+        assert_eq!(status, ServingStatus::Serving as i32, "{service:?}");
+    }
+    let error = check("math.Unknown").await.unwrap_err();
+    assert!(matches!(error, RpcError::Grpc { code: 5, .. }), "{error:?}");
+
+    let mut watch = health
+        .watch(GrpcRequest::new(HealthCheckRequest::default()).timeout(Duration::from_secs(10)))
+        .await
+        .unwrap();
+    let first = watch.next().await.unwrap().unwrap();
+    assert_eq!(first.status, ServingStatus::Serving as i32);
+    stop.shutdown();
+    let last = tokio::time::timeout(Duration::from_secs(2), watch.next())
+        .await
+        .expect("the watch hears the shutdown")
+        .unwrap()
+        .unwrap();
+    assert_eq!(last.status, ServingStatus::NotServing as i32);
+    let end = tokio::time::timeout(Duration::from_secs(2), watch.next()).await;
+    assert!(matches!(end, Ok(None)), "the watch ends: {end:?}");
 }

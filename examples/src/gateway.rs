@@ -18,6 +18,7 @@ use serde_json::json;
 use subtle::ConstantTimeEq;
 
 use gateway_core::config::{ConfigModule, ConfigService};
+use gateway_core::grpc::GrpcPatterns;
 use gateway_core::health::{
     HealthCheckResult, HealthCheckService, MemoryHealthIndicator, MicroserviceHealthIndicator,
     TerminusModule,
@@ -248,8 +249,9 @@ impl HealthController {
 }
 
 /// How a downstream service is reached, from the settings: TCP on
-/// `$<PREFIX>_HOST:$<PREFIX>_PORT` (the seed's `127.0.0.1:3001` and `:3002` by default), or
-/// NATS with `TRANSPORT=nats`; each call's deadline from `SERVICE_TIMEOUT_MS` (default 5000).
+/// `$<PREFIX>_HOST:$<PREFIX>_PORT` (the seed's `127.0.0.1:3001` and `:3002` by default),
+/// NATS with `TRANSPORT=nats`, or gRPC at the same address with `TRANSPORT=grpc` (the seed's
+/// patterns bridged to `proto/seed.proto`'s methods, [`grpc_patterns`]); each call's deadline from `SERVICE_TIMEOUT_MS` (default 5000).
 /// `CIRCUIT_BREAKER=on` gives each client a [`CircuitBreaker`] (Nest has none; off by
 /// default, as the seed's gateway waits out a frozen service), tuned by
 /// `CIRCUIT_BREAKER_FAILURES` (default 5) and `CIRCUIT_BREAKER_OPEN_MS` (default 10000).
@@ -264,6 +266,11 @@ pub fn service(
         std::time::Duration::from_millis,
     );
     let options = match crate::nats_url(config) {
+        _ if crate::grpc(config) => ClientOptions::grpc(
+            name,
+            crate::addr(config, prefix, default_port),
+            grpc_patterns(name),
+        ),
         Some(url) => ClientOptions::nats(name, url),
         None => ClientOptions::tcp(name, crate::addr(config, prefix, default_port)),
     }
@@ -280,6 +287,26 @@ pub fn service(
             .get::<u64>("CIRCUIT_BREAKER_OPEN_MS")
             .map_or(defaults.open_for, std::time::Duration::from_millis),
     })
+}
+
+/// With `TRANSPORT=grpc`, the gRPC method (`proto/seed.proto`) each of the seed's patterns
+/// calls on the client `name`; the readiness probe's is the standard health check.
+pub fn grpc_patterns(name: &str) -> GrpcPatterns {
+    use crate::proto::seed;
+    use gateway_core::grpc::health::Health;
+    match name {
+        "USERS_SERVICE" => GrpcPatterns::new()
+            .method::<seed::UsersService::GetUser>(json!({ "cmd": "get_user" }))
+            .method::<Health::Check>(json!({ "cmd": "health", "service": "users" })),
+        "ORDERS_SERVICE" => GrpcPatterns::new()
+            .method_reply_field::<seed::OrdersService::ListOrders>(
+                json!({ "cmd": "list_orders" }),
+                "orders",
+            )
+            .method::<seed::OrdersService::CreateOrder>(json!({ "cmd": "create_order" }))
+            .method::<Health::Check>(json!({ "cmd": "health", "service": "orders" })),
+        _ => GrpcPatterns::new(),
+    }
 }
 
 /// The gateway's two clients, `USERS_SERVICE` and `ORDERS_SERVICE`, made at boot from the

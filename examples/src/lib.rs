@@ -107,6 +107,15 @@ pub struct CreateOrder {
     pub user: Option<VerifiedUser>,
 }
 
+/// The seed's services as proto messages and gRPC services (`proto/seed.proto`), for
+/// `TRANSPORT=grpc`: `proto::seed::UsersService`, `proto::seed::OrdersService`.
+#[allow(missing_docs)]
+pub mod proto {
+    gateway_core::include_protos!();
+}
+
+use proto::seed;
+
 /// The users service: `{ cmd: "get_user" }`. User 42 is Ada Lovelace; any other id is a 404
 /// (`RpcException({ statusCode: 404, message })`, which a Nest gateway answers as that 404).
 /// Beside the seed's: `{ cmd: "health", service: "users" }`, the gateway's readiness probe
@@ -133,6 +142,21 @@ impl UsersController {
     #[message_pattern({ cmd: "health", service: "users" })]
     async fn health(&self) -> &'static str {
         "ok"
+    }
+
+    /// `TRANSPORT=grpc`: `seed.UsersService/GetUser`, the same user; an unknown one is
+    /// `NOT_FOUND` with the same message.
+    #[grpc_method(seed::UsersService, "GetUser")]
+    async fn get_user_grpc(&self, req: seed::GetUserRequest) -> Result<seed::User, RpcException> {
+        match self.get_user(GetUser { id: Id(req.id) }).await {
+            Ok(user) => Ok(seed::User {
+                id: user.id,
+                name: user.name,
+            }),
+            Err(error) => Err(RpcException::new(
+                json!({ "code": 5, "message": error.to_string() }),
+            )),
+        }
     }
 }
 
@@ -221,9 +245,45 @@ impl OrdersController {
         "ok"
     }
 
+    /// `TRANSPORT=grpc`: `seed.OrdersService/ListOrders`, the list in the reply's `orders`.
+    #[grpc_method(seed::OrdersService, "ListOrders")]
+    async fn list_orders_grpc(
+        &self,
+        req: seed::ListOrdersRequest,
+    ) -> Result<seed::OrderList, RpcException> {
+        let orders = self.store.list(&req.user_id);
+        Ok(seed::OrderList {
+            orders: orders.into_iter().map(seed::Order::from).collect(),
+        })
+    }
+
+    /// `TRANSPORT=grpc`: `seed.OrdersService/CreateOrder`.
+    #[grpc_method(seed::OrdersService, "CreateOrder")]
+    async fn create_order_grpc(
+        &self,
+        req: seed::CreateOrderRequest,
+    ) -> Result<seed::Order, RpcException> {
+        let order = self.store.create(CreateOrder {
+            user_id: Id(req.user_id),
+            items: req.items,
+            user: req.user.map(|user| VerifiedUser { id: user.id }),
+        });
+        Ok(order.into())
+    }
+
     #[event_pattern("order_created")]
     async fn order_created(&self, #[payload] order: Order) {
         tracing::info!(order.id, items = ?order.items, "order_created received");
+    }
+}
+
+impl From<Order> for seed::Order {
+    fn from(order: Order) -> Self {
+        seed::Order {
+            id: order.id,
+            items: order.items,
+            placed_by: order.placed_by,
+        }
     }
 }
 
@@ -271,10 +331,21 @@ pub fn nats_url(config: &ConfigService) -> Option<String> {
     }
 }
 
+/// Whether the system runs over gRPC (`TRANSPORT=grpc`): each service a gRPC server on
+/// `$<PREFIX>_HOST:$<PREFIX>_PORT` (`proto/seed.proto`), the gateway's clients bridging the
+/// seed's patterns to its methods ([`gateway::grpc_patterns`]).
+pub fn grpc(config: &ConfigService) -> bool {
+    matches!(config.get_str("TRANSPORT"), Some("grpc" | "GRPC"))
+}
+
 /// A service's transport from the settings: NATS in queue group `queue` when
-/// `TRANSPORT=nats` (so instances share the load), else TCP on `$<PREFIX>_HOST:$<PREFIX>_PORT`.
+/// `TRANSPORT=nats` (so instances share the load), gRPC on `$<PREFIX>_HOST:$<PREFIX>_PORT` when
+/// `TRANSPORT=grpc`, else TCP there.
 pub fn service_transport(prefix: &str, default_port: u16, queue: &str) -> Transport {
     let config = config();
+    if grpc(&config) {
+        return Transport::grpc(addr(&config, prefix, default_port));
+    }
     match nats_url(&config) {
         Some(url) => Transport::nats_queue(url, queue),
         None => Transport::tcp_with(addr(&config, prefix, default_port), tcp_options(&config)),

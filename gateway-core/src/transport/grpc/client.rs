@@ -88,7 +88,7 @@ impl GrpcClientOptions {
 /// ```
 #[derive(Debug, Clone)]
 pub struct ClientGrpc {
-    channel: GrpcChannel,
+    pub(super) channel: GrpcChannel,
 }
 
 impl ClientGrpc {

@@ -26,11 +26,14 @@
 //! `google.protobuf.Timestamp` as `{ "seconds", "nanos" }`. Reading, a missing field is its
 //! default.
 
+mod bridge;
 mod client;
+pub mod health;
 mod server;
 
 use std::time::Duration;
 
+pub use bridge::GrpcPatterns;
 pub use client::{ClientGrpc, GrpcChannel, GrpcClientOptions, GrpcStream};
 
 pub use server::GrpcServerOptions;

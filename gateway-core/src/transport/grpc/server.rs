@@ -14,6 +14,7 @@ use tonic::server::{
 use tonic_prost::ProstCodec;
 
 use super::client::DEFAULT_MAX_MESSAGE;
+use super::health::{Health, HealthCheckRequest, HealthCheckResponse, ServingStatus};
 use super::{status_of, GrpcMethod, GrpcRequests};
 use crate::app::Transport;
 use crate::server::dispatch::request as run_request;
@@ -128,6 +129,10 @@ impl Transport {
 struct Shared {
     router: MessageRouter,
     options: GrpcServerOptions,
+    /// The full names of the services served (`math.Math`), for the health service.
+    services: Vec<String>,
+    /// `true` until the server begins to shut down (the health service's `SERVING`).
+    serving: tokio::sync::watch::Sender<bool>,
 }
 
 /// A bound gRPC server, ready to serve.
@@ -163,7 +168,12 @@ impl GrpcServer {
         Ok(GrpcServer {
             listener,
             local_addr,
-            shared: Arc::new(Shared { router, options }),
+            shared: Arc::new(Shared {
+                services: served_services(&router),
+                router,
+                options,
+                serving: tokio::sync::watch::Sender::new(true),
+            }),
             stop: ShutdownHandle::default(),
         })
     }
@@ -192,6 +202,16 @@ impl Server for GrpcServer {
                 let handler = move |request: axum::extract::Request| serve(shared, name, request);
                 app = app.route(route.path, axum::routing::post(handler));
             }
+            let health = Arc::clone(&shared);
+            app = app.route(
+                Health::Check::PATH,
+                axum::routing::post(move |request| health_check(health, request)),
+            );
+            let health = Arc::clone(&shared);
+            app = app.route(
+                Health::Watch::PATH,
+                axum::routing::post(move |request| health_watch(health, request)),
+            );
             let mut builder = tonic::transport::Server::builder();
             if let Some(interval) = shared.options.keepalive {
                 builder = builder.http2_keepalive_interval(Some(interval));
@@ -202,13 +222,20 @@ impl Server for GrpcServer {
                 .add_routes(tonic::service::Routes::from(app))
                 .serve_with_incoming_shutdown(incoming, stop.stopping());
             let grace = shared.options.grace_period;
+            // Stopping: the health service says NOT_SERVING (and its watches end), calls in
+            // flight have the grace period.
+            let stopping = async {
+                stop.stopping().await;
+                shared.serving.send_replace(false);
+                tokio::time::sleep(grace).await
+            };
             tokio::select! {
                 result = serving => {
                     if let Err(error) = result {
                         tracing::error!(%error, "gRPC server failed");
                     }
                 }
-                () = async { stop.stopping().await; tokio::time::sleep(grace).await } => {
+                () = stopping => {
                     tracing::warn!(?grace, "gRPC calls still running after the grace period were dropped");
                 }
                 () = stop.killed() => {}
@@ -469,5 +496,110 @@ impl<M: GrpcMethod> StreamingService<M::Request> for Method<M> {
             let reply = handle_requests::<M>(&shared, route, request).await?;
             Ok(tonic::Response::new(response_stream::<M>(reply)?))
         })
+    }
+}
+
+/// The full names of the services whose methods `router` serves.
+fn served_services(router: &MessageRouter) -> Vec<String> {
+    let mut services: Vec<String> = router
+        .grpc_routes()
+        .iter()
+        .filter_map(|route| route.path.strip_prefix('/')?.split_once('/'))
+        .map(|(service, _)| service.to_owned())
+        .collect();
+    services.sort_unstable();
+    services.dedup();
+    services
+}
+
+impl Shared {
+    /// The health of `service` (`""`: the server's), or `None` for a service not served.
+    fn health_of(&self, service: &str) -> Option<ServingStatus> {
+        let known = service.is_empty()
+            || service == Health::NAME
+            || self
+                .services
+                .binary_search_by(|s| s.as_str().cmp(service))
+                .is_ok();
+        known.then(|| match *self.serving.borrow() {
+            true => ServingStatus::Serving,
+            false => ServingStatus::NotServing,
+        })
+    }
+}
+
+struct HealthService(Arc<Shared>);
+
+async fn health_check(
+    shared: Arc<Shared>,
+    request: axum::extract::Request,
+) -> axum::response::Response {
+    let mut grpc =
+        tonic::server::Grpc::new(ProstCodec::<HealthCheckResponse, HealthCheckRequest>::default());
+    grpc.unary(HealthService(shared), request)
+        .await
+        .map(axum::body::Body::new)
+}
+
+impl UnaryService<HealthCheckRequest> for HealthService {
+    type Response = HealthCheckResponse;
+    type Future = std::future::Ready<Result<tonic::Response<HealthCheckResponse>, tonic::Status>>;
+
+    fn call(&mut self, request: tonic::Request<HealthCheckRequest>) -> Self::Future {
+        let service = &request.get_ref().service;
+        std::future::ready(match self.0.health_of(service) {
+            Some(status) => Ok(tonic::Response::new(HealthCheckResponse {
+                status: status as i32,
+            })),
+            None => Err(tonic::Status::not_found(format!(
+                "unknown service {service}"
+            ))),
+        })
+    }
+}
+
+async fn health_watch(
+    shared: Arc<Shared>,
+    request: axum::extract::Request,
+) -> axum::response::Response {
+    let mut grpc =
+        tonic::server::Grpc::new(ProstCodec::<HealthCheckResponse, HealthCheckRequest>::default());
+    grpc.server_streaming(HealthService(shared), request)
+        .await
+        .map(axum::body::Body::new)
+}
+
+impl ServerStreamingService<HealthCheckRequest> for HealthService {
+    type Response = HealthCheckResponse;
+    type ResponseStream = BoxStream<'static, Result<HealthCheckResponse, tonic::Status>>;
+    type Future = std::future::Ready<Result<tonic::Response<Self::ResponseStream>, tonic::Status>>;
+
+    /// The state now, then each change; a service not served is `SERVICE_UNKNOWN` (and the
+    /// stream stays open, as the protocol says). The stream ends once the server stops
+    /// serving, so a watcher does not hold a shutdown up.
+    fn call(&mut self, request: tonic::Request<HealthCheckRequest>) -> Self::Future {
+        let shared = Arc::clone(&self.0);
+        let service = request.into_inner().service;
+        let changes = shared.serving.subscribe();
+        let states = futures_util::stream::unfold(
+            (shared, changes, service, true),
+            |(shared, mut changes, service, first)| async move {
+                if !first {
+                    if !*changes.borrow_and_update() {
+                        return None;
+                    }
+                    changes.changed().await.ok()?;
+                }
+                changes.borrow_and_update();
+                let status = shared
+                    .health_of(&service)
+                    .unwrap_or(ServingStatus::ServiceUnknown);
+                let reply = HealthCheckResponse {
+                    status: status as i32,
+                };
+                Some((Ok(reply), (shared, changes, service, false)))
+            },
+        );
+        std::future::ready(Ok(tonic::Response::new(states.boxed())))
     }
 }
