@@ -214,3 +214,71 @@ impl prost_build::ServiceGenerator for Services {
         );
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn scratch(name: &str) -> std::path::PathBuf {
+        let dir = std::env::temp_dir().join(format!("gateway-build-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+
+    #[test]
+    fn a_malformed_proto_fails_with_its_file_and_place() {
+        let dir = scratch("malformed");
+        std::fs::write(
+            dir.join("bad.proto"),
+            "syntax = \"proto3\";\npackage bad;\nmessage A {\n  string name = 1\n}\n",
+        )
+        .unwrap();
+        let error = compile_protos_into(&["bad.proto"], &[&dir], &dir).unwrap_err();
+        let text = error.to_string();
+        // Where the parser stopped: the `}` after the field that lacks its `;`.
+        assert!(text.contains("bad.proto:5:1: expected ';' or '[', but found '}'"), "{text}");
+    }
+
+    #[test]
+    fn a_missing_import_is_named() {
+        let dir = scratch("import");
+        std::fs::write(
+            dir.join("a.proto"),
+            "syntax = \"proto3\";\npackage a;\nimport \"b.proto\";\n",
+        )
+        .unwrap();
+        let text = compile_protos_into(&["a.proto"], &[&dir], &dir)
+            .unwrap_err()
+            .to_string();
+        assert!(text.contains("b.proto"), "{text}");
+    }
+
+    #[test]
+    fn services_get_method_types_and_a_client() {
+        let dir = scratch("service");
+        std::fs::write(
+            dir.join("svc.proto"),
+            "syntax = \"proto3\";\npackage svc;\nimport \"google/protobuf/timestamp.proto\";\n\
+             service Clock { rpc Now (Zone) returns (google.protobuf.Timestamp);\n\
+             rpc Ticks (stream Zone) returns (stream Tick); }\n\
+             message Zone { optional string name = 1; }\nmessage Tick { int64 n = 1; }\n",
+        )
+        .unwrap();
+        compile_protos_into(&["svc.proto"], &[&dir], &dir).unwrap();
+        let code = std::fs::read_to_string(dir.join("svc.rs")).unwrap();
+        for expected in [
+            "pub mod Clock",
+            "pub struct Now;",
+            "type Request = super::Zone;",
+            "type Response = super::super::google::protobuf::Timestamp;",
+            "const PATH: &'static str = \"/svc.Clock/Ticks\";",
+            "const CLIENT_STREAMING: bool = true;",
+            "pub async fn ticks<S:",
+        ] {
+            assert!(code.contains(expected), "{expected} in:\n{code}");
+        }
+        let includes = std::fs::read_to_string(dir.join(INCLUDE_FILE)).unwrap();
+        assert!(includes.contains("pub mod google"), "{includes}");
+    }
+}
