@@ -237,7 +237,10 @@ mod tests {
         let error = compile_protos_into(&["bad.proto"], &[&dir], &dir).unwrap_err();
         let text = error.to_string();
         // Where the parser stopped: the `}` after the field that lacks its `;`.
-        assert!(text.contains("bad.proto:5:1: expected ';' or '[', but found '}'"), "{text}");
+        assert!(
+            text.contains("bad.proto:5:1: expected ';' or '[', but found '}'"),
+            "{text}"
+        );
     }
 
     #[test]

@@ -396,7 +396,7 @@ async fn serve_unary<M: GrpcMethod>(
         route,
         _method: std::marker::PhantomData,
     };
-    grpc.unary(method, request).await.map(axum::body::Body::new)
+    too_large_is_resource_exhausted(grpc.unary(method, request).await.map(axum::body::Body::new))
 }
 
 impl<M: GrpcMethod> UnaryService<M::Request> for Method<M> {
@@ -422,9 +422,8 @@ async fn serve_server_streaming<M: GrpcMethod>(
         route,
         _method: std::marker::PhantomData,
     };
-    grpc.server_streaming(method, request)
-        .await
-        .map(axum::body::Body::new)
+    let response = grpc.server_streaming(method, request).await;
+    too_large_is_resource_exhausted(response.map(axum::body::Body::new))
 }
 
 impl<M: GrpcMethod> ServerStreamingService<M::Request> for Method<M> {
@@ -602,4 +601,22 @@ impl ServerStreamingService<HealthCheckRequest> for HealthService {
         );
         std::future::ready(Ok(tonic::Response::new(states.boxed())))
     }
+}
+
+/// A request over the size limit is `RESOURCE_EXHAUSTED`, as grpc-js (Nest) and the gRPC
+/// spec say; tonic's decoder says `OUT_OF_RANGE`. Its answer carries the status in its
+/// headers (no message was read), where this rewrites it.
+fn too_large_is_resource_exhausted(
+    mut response: axum::response::Response,
+) -> axum::response::Response {
+    let headers = response.headers_mut();
+    let too_large = headers.get("grpc-status").is_some_and(|s| s == "11")
+        && headers
+            .get("grpc-message")
+            .map(|m| percent_encoding::percent_decode(m.as_bytes()).decode_utf8_lossy())
+            .is_some_and(|m| m.starts_with("Error, decoded message length too large"));
+    if too_large {
+        headers.insert("grpc-status", axum::http::HeaderValue::from_static("8"));
+    }
+    response
 }
