@@ -736,7 +736,31 @@ impl EchoController {
     }
 }
 
-#[module(controllers = [EchoController], providers = [MetadataGuard])]
+#[controller]
+impl CountController {
+    #[grpc_method(echo::Echo)]
+    fn count(
+        &self,
+        #[payload] text: echo::Text,
+    ) -> impl Stream<Item = Result<echo::Text, RpcException>> {
+        let times = text.sum.as_ref().map_or(0, |sum| sum.result);
+        futures_util::stream::iter(0..times).then(move |i| {
+            let text = text.clone();
+            async move {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                Ok(echo::Text {
+                    note: Some(i.to_string()),
+                    ..text
+                })
+            }
+        })
+    }
+}
+
+#[injectable]
+struct CountController;
+
+#[module(controllers = [EchoController, CountController], providers = [MetadataGuard])]
 struct EchoModule;
 
 /// Imports between protos, well-known types, `optional`, bytes, non-ASCII text, messages at
@@ -813,5 +837,72 @@ async fn proto_features_limits_and_guards() {
         .await
         .unwrap();
     assert_eq!(let_in.note.as_deref(), Some("let in"));
+    stop.shutdown();
+}
+
+async fn echo_service_on(addr: &str) -> (std::net::SocketAddr, ShutdownHandle) {
+    let service = NestFactory::create_microservice::<EchoModule>(Transport::grpc(addr))
+        .await
+        .unwrap()
+        .start()
+        .await
+        .unwrap();
+    let bound = service.local_addr().unwrap();
+    let stop = service.shutdown_handle();
+    tokio::spawn(service.serve());
+    (bound, stop)
+}
+
+/// A service killed in the middle of a server stream: the stream ends with an error the
+/// gateway answers 503, at once; the service restarted on the same address, the same client
+/// calls it again (the channel redials).
+#[tokio::test]
+async fn a_service_killed_mid_stream_and_restarted() {
+    let (addr, stop) = echo_service_on("127.0.0.1:0").await;
+    let echo: echo::Echo::Client = ClientGrpc::new(
+        "ECHO",
+        GrpcClientOptions::new(addr.to_string()).timeout(Duration::from_secs(10)),
+    )
+    .get_service();
+    let counting = echo::Text {
+        text: "tick".into(),
+        sum: Some(SumResult { result: 100 }),
+        ..Default::default()
+    };
+    let mut ticks = echo.count(counting.clone()).await.unwrap();
+    for i in 0..3 {
+        let tick = ticks.next().await.unwrap().unwrap();
+        assert_eq!(tick.note.as_deref(), Some(i.to_string().as_str()));
+    }
+    stop.kill();
+    let started = std::time::Instant::now();
+    let end = tokio::time::timeout(Duration::from_secs(2), ticks.next())
+        .await
+        .expect("the stream hears the kill at once");
+    let error = end.expect("an error, not a quiet end").unwrap_err();
+    assert!(
+        started.elapsed() < Duration::from_millis(500),
+        "{:?}",
+        started.elapsed()
+    );
+    assert!(matches!(error, RpcError::Grpc { .. }), "{error:?}");
+
+    // Restarted on the same port: the same client works again.
+    let (_, stop) = echo_service_on(&addr.to_string()).await;
+    let text = echo::Text {
+        text: "back".into(),
+        ..Default::default()
+    };
+    assert_eq!(echo.say(text.clone()).await.unwrap(), text);
+    let mut ticks = echo
+        .count(echo::Text {
+            sum: Some(SumResult { result: 2 }),
+            ..counting
+        })
+        .await
+        .unwrap();
+    assert!(ticks.next().await.unwrap().is_ok());
+    assert!(ticks.next().await.unwrap().is_ok());
+    assert!(ticks.next().await.is_none());
     stop.shutdown();
 }

@@ -1,5 +1,6 @@
 //! The server side: [`Transport::grpc`] serving a router's `#[grpc_method]` handlers.
 
+use std::future::Future as _;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -216,8 +217,10 @@ impl Server for GrpcServer {
             if let Some(interval) = shared.options.keepalive {
                 builder = builder.http2_keepalive_interval(Some(interval));
             }
-            let incoming =
-                tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true));
+            let hard = stop.hard_token().clone();
+            let incoming = tonic::transport::server::TcpIncoming::from(listener)
+                .with_nodelay(Some(true))
+                .map(move |io| io.map(|io| Killable::new(io, hard.clone())));
             let serving = builder
                 .add_routes(tonic::service::Routes::from(app))
                 .serve_with_incoming_shutdown(incoming, stop.stopping());
@@ -619,4 +622,91 @@ fn too_large_is_resource_exhausted(
         headers.insert("grpc-status", axum::http::HeaderValue::from_static("8"));
     }
     response
+}
+
+/// A connection that fails its reads and writes once the server is killed, so its task (which
+/// tonic spawns, beyond the reach of the serve future) ends and the socket closes at once, as
+/// if the process had died.
+struct Killable {
+    io: tokio::net::TcpStream,
+    killed: std::pin::Pin<Box<tokio_util::sync::WaitForCancellationFutureOwned>>,
+}
+
+impl Killable {
+    fn new(io: tokio::net::TcpStream, hard: tokio_util::sync::CancellationToken) -> Self {
+        Killable {
+            io,
+            killed: Box::pin(hard.cancelled_owned()),
+        }
+    }
+
+    fn check(&mut self, cx: &mut std::task::Context<'_>) -> std::io::Result<()> {
+        match self.killed.as_mut().poll(cx) {
+            std::task::Poll::Ready(()) => Err(std::io::ErrorKind::ConnectionReset.into()),
+            std::task::Poll::Pending => Ok(()),
+        }
+    }
+}
+
+impl tokio::io::AsyncRead for Killable {
+    fn poll_read(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        if let Err(error) = self.check(cx) {
+            return std::task::Poll::Ready(Err(error));
+        }
+        std::pin::Pin::new(&mut self.io).poll_read(cx, buf)
+    }
+}
+
+impl tokio::io::AsyncWrite for Killable {
+    fn poll_write(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &[u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        if let Err(error) = self.check(cx) {
+            return std::task::Poll::Ready(Err(error));
+        }
+        std::pin::Pin::new(&mut self.io).poll_write(cx, buf)
+    }
+
+    fn poll_flush(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.io).poll_flush(cx)
+    }
+
+    fn poll_shutdown(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.io).poll_shutdown(cx)
+    }
+
+    fn poll_write_vectored(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        bufs: &[std::io::IoSlice<'_>],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        if let Err(error) = self.check(cx) {
+            return std::task::Poll::Ready(Err(error));
+        }
+        std::pin::Pin::new(&mut self.io).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.io.is_write_vectored()
+    }
+}
+
+impl tonic::transport::server::Connected for Killable {
+    type ConnectInfo = tonic::transport::server::TcpConnectInfo;
+
+    fn connect_info(&self) -> Self::ConnectInfo {
+        self.io.connect_info()
+    }
 }
