@@ -906,3 +906,60 @@ async fn a_service_killed_mid_stream_and_restarted() {
     assert!(ticks.next().await.is_none());
     stop.shutdown();
 }
+
+/// TLS both sides (rustls): our server asking for client certificates; our client with the
+/// CA and a certificate is served; one trusting only the Mozilla roots, one without a
+/// certificate, and a plain one are refused at once (UNAVAILABLE, a gateway's 503).
+#[tokio::test]
+async fn mutual_tls() {
+    use gateway_core::grpc::GrpcServerOptions;
+    use gateway_core::tls::TlsOptions;
+    let pki = gateway_tests::tls::TestPki::new("grpc");
+    let options = GrpcServerOptions::default().tls(pki.server().ca_pem(&pki.ca).unwrap());
+    let service = NestFactory::create_microservice::<MathModule>(Transport::grpc_with(
+        "127.0.0.1:0",
+        options,
+    ))
+    .await
+    .unwrap()
+    .start()
+    .await
+    .unwrap();
+    let port = service.local_addr().unwrap().port();
+    let stop = service.shutdown_handle();
+    tokio::spawn(service.serve());
+    // The certificate names `localhost`.
+    let math = |tls: Option<TlsOptions>| -> math::Math::Client {
+        let options = GrpcClientOptions::new(format!("localhost:{port}"));
+        let options = match tls {
+            Some(tls) => options.tls(tls),
+            None => options,
+        };
+        ClientGrpc::new("MATH_TLS", options).get_service()
+    };
+    let sum = math(Some(pki.mutual_client()))
+        .sum(RequestSum {
+            data: vec![1, 2, 3, 4, 5],
+        })
+        .await
+        .unwrap();
+    assert_eq!(sum.result, 15);
+    for (tls, why) in [
+        (Some(TlsOptions::new()), "the Mozilla roots only"),
+        (Some(pki.client()), "no client certificate"),
+        (None, "no TLS"),
+    ] {
+        let started = std::time::Instant::now();
+        let error = math(tls)
+            .sum(RequestSum { data: vec![1] })
+            .await
+            .unwrap_err();
+        assert!(error.is_unavailable(), "{why}: {error:?}");
+        assert!(
+            started.elapsed() < Duration::from_secs(3),
+            "{why}: {:?}",
+            started.elapsed()
+        );
+    }
+    stop.shutdown();
+}

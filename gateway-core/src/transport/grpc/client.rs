@@ -32,6 +32,8 @@ pub struct GrpcClientOptions {
     max_receive_message_length: usize,
     max_send_message_length: usize,
     keepalive: Option<Duration>,
+    #[cfg(feature = "tls")]
+    tls: Option<crate::tls::TlsOptions>,
 }
 
 impl GrpcClientOptions {
@@ -44,6 +46,8 @@ impl GrpcClientOptions {
             max_receive_message_length: DEFAULT_MAX_MESSAGE,
             max_send_message_length: DEFAULT_MAX_MESSAGE,
             keepalive: None,
+            #[cfg(feature = "tls")]
+            tls: None,
         }
     }
 
@@ -74,6 +78,15 @@ impl GrpcClientOptions {
     /// HTTP/2 pings every `interval`, idle or not (grpc-js's `keepalive.keepaliveTimeMs`).
     pub fn keepalive(mut self, interval: Duration) -> Self {
         self.keepalive = Some(interval);
+        self
+    }
+
+    /// Over TLS (feature `tls`): Nest's `credentials: ChannelCredentials.createSsl(ca, key,
+    /// cert)`. `ca_pem` is what the server's certificate must chain to (the Mozilla roots
+    /// without it); `cert_pem` the client's own, for a server that asks.
+    #[cfg(feature = "tls")]
+    pub fn tls(mut self, tls: crate::tls::TlsOptions) -> Self {
+        self.tls = Some(tls);
         self
     }
 }
@@ -112,9 +125,10 @@ impl ClientGrpc {
                         .http2_keep_alive_interval(interval)
                         .keep_alive_while_idle(true);
                 }
-                endpoint.connect_lazy()
+                connect(endpoint, &options)
             })
-            .map_err(|error| Arc::<str>::from(format!("{url}: {error}")));
+            .map_err(|error| Arc::<str>::from(format!("{url}: {error}")))
+            .and_then(|channel| channel);
         ClientGrpc {
             channel: GrpcChannel {
                 channel,
@@ -214,6 +228,17 @@ impl GrpcChannel {
     fn error<M: GrpcMethod>(&self, status: tonic::Status, timeout: Duration) -> RpcError {
         if status.code() == tonic::Code::DeadlineExceeded {
             return self.timeout::<M>(timeout);
+        }
+        // tonic's status for a connection that broke under the call (a TLS alert after the
+        // handshake, a reset): UNKNOWN carrying the transport's error, where a service's own
+        // UNKNOWN comes in trailers with none. The service is gone as far as we know.
+        if status.code() == tonic::Code::Unknown {
+            if let Some(source) = std::error::Error::source(&status) {
+                return RpcError::ConnectionLost {
+                    service: self.name.clone(),
+                    reason: format!("{}: {source}", status.message()).into(),
+                };
+            }
         }
         RpcError::Grpc {
             service: self.name.clone(),
@@ -331,4 +356,61 @@ async fn ready(grpc: &mut tonic::client::Grpc<Channel>) -> Result<(), tonic::Sta
     grpc.ready()
         .await
         .map_err(|error| tonic::Status::unavailable(format!("cannot connect: {error}")))
+}
+
+/// The channel of `endpoint`: plain HTTP/2, or over TLS with the options' `tls`.
+fn connect(endpoint: Endpoint, options: &GrpcClientOptions) -> Result<Channel, Arc<str>> {
+    #[cfg(feature = "tls")]
+    if let Some(tls) = &options.tls {
+        let mut config = (*tls
+            .client_config()
+            .map_err(|e| Arc::<str>::from(e.to_string()))?)
+        .clone();
+        config.alpn_protocols = vec![b"h2".to_vec()];
+        let connector = TlsConnector {
+            config: Arc::new(config),
+            tls: tls.clone(),
+        };
+        return Ok(endpoint.connect_with_connector_lazy(connector));
+    }
+    let _ = options;
+    Ok(endpoint.connect_lazy())
+}
+
+/// Dials a service over TLS (what tonic's own TLS would do, on our rustls settings).
+#[cfg(feature = "tls")]
+#[derive(Clone)]
+struct TlsConnector {
+    config: Arc<tokio_rustls::rustls::ClientConfig>,
+    tls: crate::tls::TlsOptions,
+}
+
+#[cfg(feature = "tls")]
+impl tower_service::Service<axum::http::Uri> for TlsConnector {
+    type Response = hyper_util::rt::TokioIo<tokio_rustls::client::TlsStream<tokio::net::TcpStream>>;
+    type Error = Box<dyn std::error::Error + Send + Sync>;
+    type Future = futures_util::future::BoxFuture<'static, Result<Self::Response, Self::Error>>;
+
+    fn poll_ready(
+        &mut self,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<(), Self::Error>> {
+        std::task::Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, uri: axum::http::Uri) -> Self::Future {
+        let (config, tls) = (Arc::clone(&self.config), self.tls.clone());
+        Box::pin(async move {
+            let host = uri.host().ok_or("the url has no host")?.to_owned();
+            let port = uri.port_u16().unwrap_or(443);
+            let name = tls.server_name_for(&host)?;
+            let socket =
+                tokio::net::TcpStream::connect((host.trim_matches(['[', ']']), port)).await?;
+            socket.set_nodelay(true)?;
+            let stream = tokio_rustls::TlsConnector::from(config)
+                .connect(name, socket)
+                .await?;
+            Ok(hyper_util::rt::TokioIo::new(stream))
+        })
+    }
 }

@@ -69,6 +69,8 @@ pub struct GrpcServerOptions {
     max_send_message_length: usize,
     keepalive: Option<Duration>,
     grace_period: Duration,
+    #[cfg(feature = "tls")]
+    tls: Option<crate::tls::TlsOptions>,
 }
 
 impl Default for GrpcServerOptions {
@@ -78,6 +80,8 @@ impl Default for GrpcServerOptions {
             max_send_message_length: DEFAULT_MAX_MESSAGE,
             keepalive: None,
             grace_period: DEFAULT_GRACE_PERIOD,
+            #[cfg(feature = "tls")]
+            tls: None,
         }
     }
 }
@@ -105,6 +109,14 @@ impl GrpcServerOptions {
     /// How long a graceful shutdown waits for calls in flight (default 10 s).
     pub fn grace_period(mut self, grace: Duration) -> Self {
         self.grace_period = grace;
+        self
+    }
+
+    /// Serves over TLS (feature `tls`): Nest's `credentials: ServerCredentials.createSsl(..)`.
+    /// `cert_pem` is the server's; with `ca_pem`, clients must show a certificate it signs.
+    #[cfg(feature = "tls")]
+    pub fn tls(mut self, tls: crate::tls::TlsOptions) -> Self {
+        self.tls = Some(tls);
         self
     }
 }
@@ -138,6 +150,8 @@ struct Shared {
 
 /// A bound gRPC server, ready to serve.
 struct GrpcServer {
+    #[cfg(feature = "tls")]
+    tls: Option<tokio_rustls::TlsAcceptor>,
     listener: tokio::net::TcpListener,
     local_addr: SocketAddr,
     shared: Arc<Shared>,
@@ -166,7 +180,22 @@ impl GrpcServer {
             addr: url.clone(),
             source,
         })?;
+        #[cfg(feature = "tls")]
+        let tls = match &options.tls {
+            None => None,
+            Some(tls) => {
+                let mut config = (*tls.server_config().map_err(|error| ServerError::Bind {
+                    addr: url.clone(),
+                    source: std::io::Error::new(std::io::ErrorKind::InvalidInput, error),
+                })?)
+                .clone();
+                config.alpn_protocols = vec![b"h2".to_vec()];
+                Some(tokio_rustls::TlsAcceptor::from(Arc::new(config)))
+            }
+        };
         Ok(GrpcServer {
+            #[cfg(feature = "tls")]
+            tls,
             listener,
             local_addr,
             shared: Arc::new(Shared {
@@ -190,6 +219,10 @@ impl Server for GrpcServer {
     }
 
     fn serve(self: Box<Self>) -> BoxFuture<'static, ()> {
+        #[cfg(feature = "tls")]
+        let tls = self.tls.clone();
+        #[cfg(not(feature = "tls"))]
+        let tls = None::<()>;
         let GrpcServer {
             listener,
             shared,
@@ -217,10 +250,7 @@ impl Server for GrpcServer {
             if let Some(interval) = shared.options.keepalive {
                 builder = builder.http2_keepalive_interval(Some(interval));
             }
-            let hard = stop.hard_token().clone();
-            let incoming = tonic::transport::server::TcpIncoming::from(listener)
-                .with_nodelay(Some(true))
-                .map(move |io| io.map(|io| Killable::new(io, hard.clone())));
+            let incoming = accept(listener, tls, stop.clone());
             let serving = builder
                 .add_routes(tonic::service::Routes::from(app))
                 .serve_with_incoming_shutdown(incoming, stop.stopping());
@@ -624,16 +654,104 @@ fn too_large_is_resource_exhausted(
     response
 }
 
+/// The connections of `listener`, each ready for HTTP/2 (after its TLS handshake, made
+/// beside the accept loop so a slow client holds up no one), until the server stops.
+fn accept(
+    listener: tokio::net::TcpListener,
+    #[cfg(feature = "tls")] tls: Option<tokio_rustls::TlsAcceptor>,
+    #[cfg(not(feature = "tls"))] _tls: Option<()>,
+    stop: ShutdownHandle,
+) -> impl futures_core::Stream<Item = std::io::Result<Killable>> {
+    let (ready, connections) = tokio::sync::mpsc::channel::<Killable>(64);
+    tokio::spawn(async move {
+        loop {
+            let (socket, _) = tokio::select! {
+                accepted = listener.accept() => match accepted {
+                    Ok(accepted) => accepted,
+                    Err(error) => {
+                        // Out of descriptors and the like: wait a moment, as tonic does.
+                        tracing::warn!(%error, "gRPC server cannot accept");
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        continue;
+                    }
+                },
+                () = stop.stopping() => return,
+            };
+            let _ = socket.set_nodelay(true);
+            let hard = stop.hard_token().clone();
+            #[cfg(feature = "tls")]
+            if let Some(acceptor) = tls.clone() {
+                let ready = ready.clone();
+                tokio::spawn(async move {
+                    let handshake = tokio::time::timeout(TLS_HANDSHAKE, acceptor.accept(socket));
+                    match handshake.await {
+                        Ok(Ok(stream)) => {
+                            let io = Io::Tls(Box::new(stream));
+                            let _ = ready.send(Killable::new(io, hard)).await;
+                        }
+                        Ok(Err(error)) => tracing::debug!(%error, "gRPC TLS handshake failed"),
+                        Err(_) => tracing::debug!("gRPC TLS handshake timed out"),
+                    }
+                });
+                continue;
+            }
+            if ready
+                .send(Killable::new(Io::Plain(socket), hard))
+                .await
+                .is_err()
+            {
+                return;
+            }
+        }
+    });
+    futures_util::stream::unfold(connections, |mut connections| async move {
+        let connection = connections.recv().await?;
+        Some((Ok(connection), connections))
+    })
+}
+
+/// How long a client has for its TLS handshake.
+#[cfg(feature = "tls")]
+const TLS_HANDSHAKE: Duration = Duration::from_secs(10);
+
+/// A connection's socket, plain or TLS.
+enum Io {
+    Plain(tokio::net::TcpStream),
+    #[cfg(feature = "tls")]
+    Tls(Box<tokio_rustls::server::TlsStream<tokio::net::TcpStream>>),
+}
+
+impl Io {
+    fn tcp(&self) -> &tokio::net::TcpStream {
+        match self {
+            Io::Plain(socket) => socket,
+            #[cfg(feature = "tls")]
+            Io::Tls(stream) => stream.get_ref().0,
+        }
+    }
+}
+
+/// One body for each `AsyncRead`/`AsyncWrite` method over both kinds of socket.
+macro_rules! either {
+    ($io:expr, $socket:ident => $call:expr) => {
+        match $io {
+            Io::Plain($socket) => $call,
+            #[cfg(feature = "tls")]
+            Io::Tls($socket) => $call,
+        }
+    };
+}
+
 /// A connection that fails its reads and writes once the server is killed, so its task (which
 /// tonic spawns, beyond the reach of the serve future) ends and the socket closes at once, as
 /// if the process had died.
 struct Killable {
-    io: tokio::net::TcpStream,
+    io: Io,
     killed: std::pin::Pin<Box<tokio_util::sync::WaitForCancellationFutureOwned>>,
 }
 
 impl Killable {
-    fn new(io: tokio::net::TcpStream, hard: tokio_util::sync::CancellationToken) -> Self {
+    fn new(io: Io, hard: tokio_util::sync::CancellationToken) -> Self {
         Killable {
             io,
             killed: Box::pin(hard.cancelled_owned()),
@@ -657,7 +775,7 @@ impl tokio::io::AsyncRead for Killable {
         if let Err(error) = self.check(cx) {
             return std::task::Poll::Ready(Err(error));
         }
-        std::pin::Pin::new(&mut self.io).poll_read(cx, buf)
+        either!(&mut self.io, io => std::pin::Pin::new(io).poll_read(cx, buf))
     }
 }
 
@@ -670,21 +788,21 @@ impl tokio::io::AsyncWrite for Killable {
         if let Err(error) = self.check(cx) {
             return std::task::Poll::Ready(Err(error));
         }
-        std::pin::Pin::new(&mut self.io).poll_write(cx, buf)
+        either!(&mut self.io, io => std::pin::Pin::new(io).poll_write(cx, buf))
     }
 
     fn poll_flush(
         mut self: std::pin::Pin<&mut Self>,
         cx: &mut std::task::Context<'_>,
     ) -> std::task::Poll<std::io::Result<()>> {
-        std::pin::Pin::new(&mut self.io).poll_flush(cx)
+        either!(&mut self.io, io => std::pin::Pin::new(io).poll_flush(cx))
     }
 
     fn poll_shutdown(
         mut self: std::pin::Pin<&mut Self>,
         cx: &mut std::task::Context<'_>,
     ) -> std::task::Poll<std::io::Result<()>> {
-        std::pin::Pin::new(&mut self.io).poll_shutdown(cx)
+        either!(&mut self.io, io => std::pin::Pin::new(io).poll_shutdown(cx))
     }
 
     fn poll_write_vectored(
@@ -695,11 +813,11 @@ impl tokio::io::AsyncWrite for Killable {
         if let Err(error) = self.check(cx) {
             return std::task::Poll::Ready(Err(error));
         }
-        std::pin::Pin::new(&mut self.io).poll_write_vectored(cx, bufs)
+        either!(&mut self.io, io => std::pin::Pin::new(io).poll_write_vectored(cx, bufs))
     }
 
     fn is_write_vectored(&self) -> bool {
-        self.io.is_write_vectored()
+        either!(&self.io, io => io.is_write_vectored())
     }
 }
 
@@ -707,6 +825,6 @@ impl tonic::transport::server::Connected for Killable {
     type ConnectInfo = tonic::transport::server::TcpConnectInfo;
 
     fn connect_info(&self) -> Self::ConnectInfo {
-        self.io.connect_info()
+        self.io.tcp().connect_info()
     }
 }
