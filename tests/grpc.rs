@@ -885,7 +885,8 @@ async fn a_service_killed_mid_stream_and_restarted() {
         "{:?}",
         started.elapsed()
     );
-    assert!(matches!(error, RpcError::Grpc { .. }), "{error:?}");
+    assert!(error.is_unavailable(), "{error:?}");
+    assert_eq!(HttpException::from(error).status(), 503);
 
     // Restarted on the same port: the same client works again.
     let (_, stop) = echo_service_on(&addr.to_string()).await;
