@@ -1,5 +1,9 @@
-//! The test protos compiled into Rust (gateway-build: no system `protoc`).
+//! The test protos compiled into Rust (gateway-build: no system `protoc`): Nest's suite's
+//! `math` (the example's copy, which the Nest peers load too) and our `echo`, which imports it.
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    gateway_build::compile_protos(&["proto/math.proto", "proto/echo.proto"], &["proto"])?;
+    gateway_build::compile_protos(
+        &["../examples/proto/math.proto", "proto/echo.proto"],
+        &["proto", "../examples/proto"],
+    )?;
     Ok(())
 }

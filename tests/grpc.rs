@@ -1,6 +1,6 @@
 //! The gRPC transport (feature `grpc`): our server and client, and each against real Nest
 //! (`@nestjs/microservices` with `@grpc/grpc-js` and `@grpc/proto-loader`, pinned), on the
-//! `math` package of Nest's own microservices suite (`tests/proto/math.proto`).
+//! `math` package of Nest's own microservices suite (`examples/proto/math.proto`).
 
 use std::time::Duration;
 

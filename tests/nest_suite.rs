@@ -1,7 +1,8 @@
 //! The facts NestJS's own specs assert (`integration/microservices/e2e/` in the Nest
 //! repository), against its apps ported to this framework (`examples::nest_suite`): each
 //! request and expected answer as the spec has it. `sum-rpc`, `sum-nats`, `sum-mqtt`,
-//! `sum-redis`, `sum-rmq`; the README's table says what of each is ported.
+//! `sum-redis`, `sum-rmq`, `sum-grpc` and `math-grpc`; the README's table says what of each is
+//! ported.
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -958,4 +959,71 @@ async fn tcp_json_socket_pipeline() {
     assert_eq!(pong["response"], "pong");
     assert!(pong.get("err").is_none());
     stop.shutdown();
+}
+
+/// `sum-grpc.spec.ts` and `math-grpc.spec.ts` (`nest-suite -- grpc`): the app's routes call
+/// its own gRPC handlers through `ClientGrpc`; a raw client (the specs' `protoGRPC.math.Math`)
+/// calls the streaming methods.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sum_grpc() {
+    use examples::proto::math;
+    use futures_util::StreamExt;
+    use gateway_core::grpc::{ClientGrpc, GrpcClientOptions};
+    init_tracing();
+    let microservice = free_port();
+    let app = nest_suite::grpc::create(microservice)
+        .await
+        .expect("the hybrid app boots and its gRPC microservice starts");
+    let server = serve(app, Duration::ZERO).await;
+    // `GRPC Sending and Receiving HTTP POST` (and `upperMethod`), `(multiple proto)`.
+    for route in ["/sum", "/upperMethod/sum", "/multi/sum", "/multi/sum2"] {
+        assert_eq!(
+            post(server, route, "[1,2,3,4,5]").await,
+            (200, r#"{"result":15}"#.to_owned()),
+            "{route}"
+        );
+    }
+    let client: math::Math::Client = ClientGrpc::new(
+        "MATH",
+        GrpcClientOptions::new(format!("localhost:{microservice}")),
+    )
+    .get_service();
+    // `GRPC Sending and receiving Stream from RX handler` and `.. from Call Passthrough
+    // handler`: one message written, `{ result: 15 }` received.
+    for pass in [false, true] {
+        let one = futures_util::stream::iter([math::RequestSum {
+            data: vec![1, 2, 3, 4, 5],
+        }]);
+        let mut replies = if pass {
+            client.sum_stream_pass(one).await.unwrap()
+        } else {
+            client.sum_stream(one).await.unwrap()
+        };
+        let reply = replies.next().await.unwrap().unwrap();
+        assert_eq!(serde_json::to_string(&reply).unwrap(), r#"{"result":15}"#);
+    }
+    // `streaming calls that error`: `3 INVALID_ARGUMENT: dividing by 0 is not possible`, no
+    // data before it.
+    let divisions = math::StreamDivideRequest {
+        data: vec![math::RequestDivide {
+            dividend: 1,
+            divisor: 0,
+        }],
+    };
+    let items: Vec<_> = client
+        .stream_divide(divisions)
+        .await
+        .unwrap()
+        .collect()
+        .await;
+    assert_eq!(items.len(), 1, "{items:?}");
+    match &items[0] {
+        Err(gateway_core::client::RpcError::Grpc { code, message, .. }) => {
+            assert_eq!(
+                (*code, message.as_str()),
+                (3, "dividing by 0 is not possible")
+            )
+        }
+        other => panic!("expected INVALID_ARGUMENT, got {other:?}"),
+    }
 }

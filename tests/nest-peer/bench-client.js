@@ -6,10 +6,13 @@
 // Usage: node bench-client.js <port> <concurrency> <duration_ms> <warmup_ms>          (TCP, 'echo')
 //        node bench-client.js --broker <transport> <url> <ns> <concurrency> <duration_ms> <warmup_ms>
 //                                                            (a broker, { cmd: 'echo', ns })
+//        node bench-client.js --grpc <host:port> <concurrency> <duration_ms> <warmup_ms>
+//                                  (ClientGrpc, math.Math/Sum of [1, 2, 3, 4, 5], examples/proto/math.proto)
 const { nest, brokerOptions } = require('./common');
 const { ClientProxyFactory, Transport } = nest('@nestjs/microservices');
 const { lastValueFrom } = nest('rxjs');
 const fs = require('fs');
+const path = require('path');
 
 // CPU time (user + system, all threads) of the process `pid` so far, in µs (clock ticks of 10 ms).
 function processCpuUs(pid) {
@@ -27,7 +30,13 @@ async function main() {
   let args = process.argv.slice(2);
   let client;
   let pattern = 'echo';
-  if (args[0] === '--broker') {
+  let math;
+  if (args[0] === '--grpc') {
+    const protoPath = path.join(__dirname, '../../examples/proto/math.proto');
+    client = ClientProxyFactory.create({ transport: Transport.GRPC, options: { package: 'math', protoPath, url: args[1] } });
+    math = client.getService('Math');
+    args = args.slice(2);
+  } else if (args[0] === '--broker') {
     const [, transport, url, ns] = args;
     client = ClientProxyFactory.create(brokerOptions(transport, url, undefined, ns));
     pattern = { cmd: 'echo', ns };
@@ -37,7 +46,7 @@ async function main() {
     args = args.slice(1);
   }
   const [concurrency, durationMs, warmupMs] = args.map(Number);
-  await client.connect();
+  if (!math) await client.connect(); // ClientGrpc connects on its first call
   const payload = { id: 42, name: 'Ada Lovelace', tags: ['a', 'b'] };
   let recording = false;
   let stop = false;
@@ -47,7 +56,12 @@ async function main() {
     while (!stop) {
       const t0 = process.hrtime.bigint();
       try {
-        await lastValueFrom(client.send(pattern, payload));
+        if (math) {
+          const reply = await lastValueFrom(math.sum({ data: [1, 2, 3, 4, 5] }));
+          if (reply.result !== 15) throw new Error('wrong sum');
+        } else {
+          await lastValueFrom(client.send(pattern, payload));
+        }
       } catch (e) {
         errors += recording ? 1 : 0;
       }

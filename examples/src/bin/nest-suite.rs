@@ -1,7 +1,8 @@
 //! NestJS's microservices integration apps, ported (`examples::nest_suite`):
 //! `nest-suite <transport>` with HTTP on `PORT` (8080). Ported: `tcp` (the microservice on
 //! `MICROSERVICE_PORT`, 3000), `tcp-tls` (feature `tls`; `TLS_KEY_FILE`, `TLS_CERT_FILE`,
-//! `TLS_CA_FILE`), `nats` (`NATS_URL`, nats://127.0.0.1:4222), `disconnected` (clients to
+//! `TLS_CA_FILE`), `nats` (`NATS_URL`, nats://127.0.0.1:4222), `grpc` (the gRPC microservice on
+//! `MICROSERVICE_PORT`, 5000), `disconnected` (clients to
 //! services that are not there), and with the
 //! features of the same names `mqtt` (`MQTT_URL`), `redis` (`REDIS_URL`), `rmq` (`RMQ_URL`; also
 //! `rmq-topic` and `rmq-fanout`, the exchange apps):
@@ -19,6 +20,7 @@ async fn create(transport: &str) -> Result<NestApplication, Box<dyn std::error::
             nest_suite::tcp_tls::create(nest_suite::microservice_port(), server, client).await?
         }
         "nats" => nest_suite::nats::create().await?,
+        "grpc" => nest_suite::grpc::create(nest_suite::grpc::microservice_port()).await?,
         "disconnected" => nest_suite::disconnected::create().await?,
         #[cfg(feature = "mqtt")]
         "mqtt" => nest_suite::mqtt::create().await?,

@@ -23,6 +23,9 @@
 //!   messages and events, QoS from the packet), `broadcast-mqtt` and `multicast-mqtt`.
 //! - `rmq` (feature `rmq`): the RabbitMQ apps of `sum-rmq`, `topic-exchange-rmq` (`rmq-topic`)
 //!   and `fanout-exchange-rmq` (`rmq-fanout`).
+//! - `grpc`: the gRPC app of `sum-grpc` and `math-grpc` ([`grpc::GrpcController`]: the `Math`
+//!   and `Math2` services, unary, server-streaming and bidirectional, and the routes that call
+//!   them through `ClientGrpc`), the microservice on `MICROSERVICE_PORT`, default 5000.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -357,6 +360,7 @@ pub async fn hybrid<M: gateway_core::di::Module>(
 }
 
 pub mod disconnected;
+pub mod grpc;
 pub mod nats;
 
 #[cfg(feature = "mqtt")]

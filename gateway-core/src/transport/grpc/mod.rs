@@ -36,8 +36,8 @@ use std::time::Duration;
 pub use bridge::GrpcPatterns;
 pub use client::{ClientGrpc, GrpcChannel, GrpcClientOptions, GrpcStream};
 
-pub use server::GrpcServerOptions;
 pub(crate) use server::{take_requests, GrpcRoute};
+pub use server::{GrpcServer, GrpcServerOptions};
 
 use crate::server::RpcException;
 

@@ -148,8 +148,18 @@ struct Shared {
     serving: tokio::sync::watch::Sender<bool>,
 }
 
-/// A bound gRPC server, ready to serve.
-struct GrpcServer {
+/// A bound gRPC server, ready to serve: what [`Transport::grpc`](crate::app::Transport::grpc)
+/// starts, or a router served on its own.
+///
+/// ```no_run
+/// # use gateway_core::grpc::{GrpcServer, GrpcServerOptions};
+/// # use gateway_core::server::MessageRouter;
+/// # async fn run(router: MessageRouter) -> Result<(), Box<dyn std::error::Error>> {
+/// let server = GrpcServer::bind("0.0.0.0:5000", router, GrpcServerOptions::default()).await?;
+/// server.serve_until(gateway_core::signal::shutdown_signal()).await;
+/// # Ok(()) }
+/// ```
+pub struct GrpcServer {
     #[cfg(feature = "tls")]
     tls: Option<tokio_rustls::TlsAcceptor>,
     listener: tokio::net::TcpListener,
@@ -158,8 +168,20 @@ struct GrpcServer {
     stop: ShutdownHandle,
 }
 
+impl std::fmt::Debug for GrpcServer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GrpcServer")
+            .field("local_addr", &self.local_addr)
+            .field("services", &self.shared.services)
+            .finish_non_exhaustive()
+    }
+}
+
 impl GrpcServer {
-    async fn bind(
+    /// Binds `url` (`0.0.0.0:5000`, `localhost:5000`) to serve `router`'s gRPC methods. Fails
+    /// if the address is taken, the TLS settings are not usable, or a pattern is registered
+    /// twice.
+    pub async fn bind(
         url: &str,
         router: MessageRouter,
         options: GrpcServerOptions,
@@ -206,6 +228,24 @@ impl GrpcServer {
             }),
             stop: ShutdownHandle::default(),
         })
+    }
+}
+
+impl GrpcServer {
+    /// The address bound (with the port the system chose for `:0`).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// A handle that stops this server.
+    pub fn shutdown_handle(&self) -> ShutdownHandle {
+        self.stop.clone()
+    }
+
+    /// Serves until `signal` completes, then shuts down gracefully.
+    pub async fn serve_until(self, signal: impl std::future::Future<Output = ()>) {
+        let stop = self.stop.clone();
+        crate::server::serving::serve_until(&stop, Box::new(self).serve(), signal).await;
     }
 }
 

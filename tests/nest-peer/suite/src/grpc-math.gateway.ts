@@ -80,7 +80,7 @@ export class GatewayController implements OnModuleInit {
       {
         name: 'MATH_PACKAGE',
         transport: Transport.GRPC,
-        options: { package: 'math', protoPath: join(process.cwd(), '../proto/math.proto'), url: grpcUrl },
+        options: { package: 'math', protoPath: join(process.cwd(), '../../examples/proto/math.proto'), url: grpcUrl },
       },
     ]),
   ],

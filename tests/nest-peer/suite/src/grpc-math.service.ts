@@ -58,7 +58,7 @@ async function bootstrap() {
   const [url] = process.argv.slice(2);
   const app = await NestFactory.createMicroservice(MathModule, {
     transport: Transport.GRPC,
-    options: { package: 'math', protoPath: join(process.cwd(), '../proto/math.proto'), url },
+    options: { package: 'math', protoPath: join(process.cwd(), '../../examples/proto/math.proto'), url },
     logger: ['error', 'warn'],
   });
   await app.listen();
