@@ -21,6 +21,10 @@ use math::{
     DivideResult, RequestDivide, RequestSum, StreamDivideRequest, StreamDivideResponse, SumResult,
 };
 
+/// Calls of `Divide` that slept as their metadata asked and went on (a call dropped at its
+/// deadline never does).
+static SLEPT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
 /// The `Math` service as a Nest team writes it (Nest's `GrpcController`), in Rust.
 #[injectable]
 struct MathController;
@@ -42,6 +46,7 @@ impl MathController {
     ) -> Result<DivideResult, RpcException> {
         if let Some(ms) = ctx.header("x-sleep-ms") {
             tokio::time::sleep(Duration::from_millis(ms.parse().unwrap_or(0))).await;
+            SLEPT.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         }
         if request.divisor == 0 {
             return Err(RpcException::new(
@@ -49,6 +54,9 @@ impl MathController {
             ));
         }
         let plus = i32::from(ctx.header("x-tag") == Some("plus-one"));
+        // Reply metadata (Nest's `call.sendMetadata`): the quotient's remainder.
+        let remainder = (request.dividend % request.divisor).to_string();
+        gateway_core::grpc::set_reply_metadata("x-remainder", remainder);
         Ok(DivideResult {
             result: request.dividend / request.divisor + plus,
         })
@@ -258,6 +266,22 @@ async fn our_client_and_server_speak_every_kind_of_call() {
         "{error:?}"
     );
     assert_eq!(HttpException::from(error).status(), 501);
+
+    // Metadata a handler set for its reply.
+    let (quotient, metadata) = raw
+        .0
+        .unary_with_metadata::<math::Math::Divide, _>(RequestDivide {
+            dividend: 7,
+            divisor: 2,
+        })
+        .await
+        .unwrap();
+    assert_eq!(quotient.result, 3);
+    assert_eq!(metadata, [("x-remainder".to_owned(), "1".to_owned())]);
+    assert!(
+        !gateway_core::grpc::set_reply_metadata("x", "y"),
+        "outside a handler"
+    );
     stop.shutdown();
 }
 
@@ -269,13 +293,14 @@ async fn deadlines_metadata_and_a_dead_service() {
     // Metadata reaches the handler's context; a call past its deadline fails with Timeout
     // (a gateway's 504) and the server drops the handler.
     let started = std::time::Instant::now();
+    let slept = SLEPT.load(std::sync::atomic::Ordering::SeqCst);
     let error = math
         .divide(
             GrpcRequest::new(RequestDivide {
                 dividend: 4,
                 divisor: 2,
             })
-            .metadata("x-sleep-ms", "2000")
+            .metadata("x-sleep-ms", "400")
             .timeout(Duration::from_millis(150)),
         )
         .await
@@ -287,6 +312,10 @@ async fn deadlines_metadata_and_a_dead_service() {
         started.elapsed()
     );
     assert_eq!(HttpException::from(error).status(), 504);
+    // The server dropped the handler at the caller's deadline (`grpc-timeout`): it never
+    // woke from its sleep.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(SLEPT.load(std::sync::atomic::Ordering::SeqCst), slept);
     let fast = math
         .divide(
             GrpcRequest::new(RequestDivide {

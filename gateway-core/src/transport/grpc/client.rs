@@ -281,6 +281,15 @@ impl GrpcChannel {
         &self,
         request: R,
     ) -> Result<M::Response, RpcError> {
+        Ok(self.unary_with_metadata::<M, R>(request).await?.0)
+    }
+
+    /// A unary call of `M`, with the ASCII metadata the service sent with its reply (its
+    /// handler's; `grpc-*`, `content-type` and `date` left out).
+    pub async fn unary_with_metadata<M: GrpcMethod, R: IntoGrpcRequest<M::Request>>(
+        &self,
+        request: R,
+    ) -> Result<(M::Response, Vec<(String, String)>), RpcError> {
         let (request, timeout) = self.request::<M, _>(request.into_grpc_request())?;
         let mut grpc = self.grpc()?;
         let call = async {
@@ -289,7 +298,21 @@ impl GrpcChannel {
             grpc.unary(request, PathAndQuery::from_static(M::PATH), codec)
                 .await
         };
-        Ok(self.within::<M, _>(timeout, call).await?.into_inner())
+        let response = self.within::<M, _>(timeout, call).await?;
+        let metadata = response
+            .metadata()
+            .iter()
+            .filter_map(|entry| match entry {
+                tonic::metadata::KeyAndValueRef::Ascii(key, value) => {
+                    let key = key.as_str();
+                    // What the service's handler set, not what HTTP/2 and gRPC carry.
+                    let user = !key.starts_with("grpc-") && !matches!(key, "content-type" | "date");
+                    user.then(|| Some((key.to_owned(), value.to_str().ok()?.to_owned())))?
+                }
+                tonic::metadata::KeyAndValueRef::Binary(..) => None,
+            })
+            .collect();
+        Ok((response.into_inner(), metadata))
     }
 
     /// A server-streaming call of `M`: its messages as they come.

@@ -37,6 +37,14 @@ pub use bridge::GrpcPatterns;
 pub use client::{ClientGrpc, GrpcChannel, GrpcClientOptions, GrpcStream};
 
 pub(crate) use server::{take_requests, GrpcRoute};
+
+/// Adds `key: value` (ASCII, a lowercase key) to the metadata of the reply of the gRPC call
+/// whose handler runs: Nest's `call.sendMetadata(metadata)`. Entries set before the handler's
+/// reply is ready (for a stream handler, before it returns its stream) go with the response's
+/// headers, or with its error status. `false` outside a gRPC handler.
+pub fn set_reply_metadata(key: impl Into<String>, value: impl Into<String>) -> bool {
+    server::add_reply_metadata(key.into(), value.into())
+}
 pub use server::{GrpcServer, GrpcServerOptions};
 
 use crate::server::RpcException;

@@ -337,7 +337,7 @@ async fn handle<M: GrpcMethod>(
     shared: &Shared,
     route: &'static str,
     request: tonic::Request<M::Request>,
-) -> Result<HandlerReply, tonic::Status> {
+) -> Result<Reply, tonic::Status> {
     let context = context_of(M::PATH, &request);
     let data = serde_json::to_vec(request.get_ref())
         .map_err(|error| tonic::Status::internal(format!("request not representable: {error}")))?;
@@ -345,33 +345,82 @@ async fn handle<M: GrpcMethod>(
         .router
         .message_by_route(route)
         .ok_or_else(|| tonic::Status::unimplemented(format!("no handler for {}", M::PATH)))?;
-    Ok(run_request(
-        &shared.router,
-        handler,
-        Bytes::from(data),
-        Some(&context),
-        M::PATH,
-    )
-    .await)
+    let make = || {
+        run_request(
+            &shared.router,
+            handler,
+            Bytes::from(data),
+            Some(&context),
+            M::PATH,
+        )
+    };
+    Ok(within(Call::default(), make).await)
 }
 
 tokio::task_local! {
-    /// The request stream of the call whose handler runs (what `#[grpc_stream_method]`
-    /// handlers take).
-    static REQUESTS: RequestsCell;
+    /// What the running handler's call holds beside its payload: its request stream (what
+    /// `#[grpc_stream_method]` handlers take) and the reply metadata the handler sets.
+    static CALL: CallCell;
 }
 
-type RequestsCell = Arc<std::sync::Mutex<Option<Box<dyn std::any::Any + Send>>>>;
+type CallCell = Arc<std::sync::Mutex<Call>>;
+
+#[derive(Default)]
+struct Call {
+    requests: Option<Box<dyn std::any::Any + Send>>,
+    reply_metadata: Vec<(String, String)>,
+}
 
 /// The request stream of the running `#[grpc_stream_method]` handler's call (empty if it is
 /// taken twice, or outside a call).
 pub(crate) fn take_requests<M: GrpcMethod>() -> GrpcRequests<M::Request> {
-    REQUESTS
-        .try_with(|cell| cell.lock().ok()?.take())
+    CALL.try_with(|cell| cell.lock().ok()?.requests.take())
         .ok()
         .flatten()
         .and_then(|requests| requests.downcast::<GrpcRequests<M::Request>>().ok())
         .map_or_else(GrpcRequests::empty, |requests| *requests)
+}
+
+/// Adds `key: value` to the metadata of the reply of the gRPC call whose handler runs: see
+/// [`set_reply_metadata`](super::set_reply_metadata).
+pub(crate) fn add_reply_metadata(key: String, value: String) -> bool {
+    CALL.try_with(|cell| {
+        cell.lock()
+            .map(|mut call| call.reply_metadata.push((key, value)))
+            .is_ok()
+    })
+    .unwrap_or(false)
+}
+
+/// A handler's reply and the metadata it set for it.
+struct Reply {
+    reply: HandlerReply,
+    metadata: Vec<(String, String)>,
+}
+
+fn add_metadata(map: &mut tonic::metadata::MetadataMap, entries: &[(String, String)]) {
+    for (key, value) in entries {
+        let parsed = tonic::metadata::MetadataKey::from_bytes(key.as_bytes());
+        match (parsed, value.parse()) {
+            (Ok(key), Ok(value)) => {
+                map.append(key, value);
+            }
+            _ => tracing::warn!(%key, "reply metadata that is not ASCII left out"),
+        }
+    }
+}
+
+/// Runs the handler's reply `make` makes within `call` (set while it is made, for a stream
+/// handler, and while it is awaited, for an `async fn`).
+async fn within(call: Call, make: impl FnOnce() -> BoxFuture<'static, HandlerReply>) -> Reply {
+    let cell: CallCell = Arc::new(std::sync::Mutex::new(call));
+    let reply = CALL.sync_scope(Arc::clone(&cell), make);
+    let reply = CALL.scope(Arc::clone(&cell), reply).await;
+    let metadata = cell
+        .lock()
+        .map(|mut call| std::mem::take(&mut call.reply_metadata))
+        .unwrap_or_default();
+    Reply { reply, metadata }
 }
 
 /// The handler's reply for a call with a request stream, through its pipeline: the handler
@@ -380,59 +429,76 @@ async fn handle_requests<M: GrpcMethod>(
     shared: &Shared,
     route: &'static str,
     request: tonic::Request<tonic::Streaming<M::Request>>,
-) -> Result<HandlerReply, tonic::Status> {
+) -> Result<Reply, tonic::Status> {
     let context = context_of(M::PATH, &request);
     let handler = shared
         .router
         .message_by_route(route)
         .ok_or_else(|| tonic::Status::unimplemented(format!("no handler for {}", M::PATH)))?;
-    let requests = GrpcRequests::new(request.into_inner());
-    let cell: RequestsCell = Arc::new(std::sync::Mutex::new(Some(Box::new(requests))));
-    // A stream handler is called as its reply is made, an `async fn` when it is polled: the
-    // stream is there for both.
-    let reply = REQUESTS.sync_scope(Arc::clone(&cell), || {
-        run_request(
-            &shared.router,
-            handler,
-            Bytes::from_static(b"null"),
-            Some(&context),
-            M::PATH,
-        )
-    });
-    Ok(REQUESTS.scope(cell, reply).await)
+    let call = Call {
+        requests: Some(Box::new(GrpcRequests::new(request.into_inner()))),
+        reply_metadata: Vec::new(),
+    };
+    let null = Bytes::from_static(b"null");
+    let make = || run_request(&shared.router, handler, null, Some(&context), M::PATH);
+    Ok(within(call, make).await)
 }
 
-/// A handler's reply as one response message (a stream's first value).
+/// A handler's reply as one response message (a stream's first value), with its metadata.
 async fn one_response<M: GrpcMethod>(
-    reply: HandlerReply,
+    reply: Reply,
 ) -> Result<tonic::Response<M::Response>, tonic::Status> {
-    match reply {
-        HandlerReply::One(Ok(json)) => Ok(tonic::Response::new(response_of::<M>(&json)?)),
+    let Reply { reply, metadata } = reply;
+    let message = match reply {
+        HandlerReply::One(Ok(json)) => response_of::<M>(&json),
         HandlerReply::One(Err(exception)) => Err(status_of(&exception)),
         HandlerReply::Stream(mut items) => match items.next().await {
-            Some(Ok(json)) => Ok(tonic::Response::new(response_of::<M>(&json)?)),
+            Some(Ok(json)) => response_of::<M>(&json),
             Some(Err(exception)) => Err(status_of(&exception)),
             None => Err(tonic::Status::internal("the handler sent no reply")),
         },
+    };
+    match message {
+        Ok(message) => {
+            let mut response = tonic::Response::new(message);
+            add_metadata(response.metadata_mut(), &metadata);
+            Ok(response)
+        }
+        Err(mut status) => {
+            add_metadata(status.metadata_mut(), &metadata);
+            Err(status)
+        }
     }
 }
 
-/// A handler's reply as a stream of response messages, ended by its error if any.
+/// A server stream's messages, the last item an error if it ends with one.
+type Responses<M> = BoxStream<'static, Result<<M as GrpcMethod>::Response, tonic::Status>>;
+
+/// A handler's reply as a stream of response messages, ended by its error if any, with its
+/// metadata.
 fn response_stream<M: GrpcMethod>(
-    reply: HandlerReply,
-) -> Result<BoxStream<'static, Result<M::Response, tonic::Status>>, tonic::Status> {
-    Ok(match reply {
+    reply: Reply,
+) -> Result<tonic::Response<Responses<M>>, tonic::Status> {
+    let Reply { reply, metadata } = reply;
+    let items = match reply {
         HandlerReply::One(Ok(json)) => {
             futures_util::stream::iter([response_of::<M>(&json)]).boxed()
         }
-        HandlerReply::One(Err(exception)) => return Err(status_of(&exception)),
+        HandlerReply::One(Err(exception)) => {
+            let mut status = status_of(&exception);
+            add_metadata(status.metadata_mut(), &metadata);
+            return Err(status);
+        }
         HandlerReply::Stream(items) => items
             .map(|item| match item {
                 Ok(json) => response_of::<M>(&json),
                 Err(exception) => Err(status_of(&exception)),
             })
             .boxed(),
-    })
+    };
+    let mut response = tonic::Response::new(items);
+    add_metadata(response.metadata_mut(), &metadata);
+    Ok(response)
 }
 
 /// A handler's JSON value as the method's response message.
@@ -506,10 +572,7 @@ impl<M: GrpcMethod> ServerStreamingService<M::Request> for Method<M> {
 
     fn call(&mut self, request: tonic::Request<M::Request>) -> Self::Future {
         let (shared, route) = (Arc::clone(&self.shared), self.route);
-        Box::pin(async move {
-            let reply = handle::<M>(&shared, route, request).await?;
-            Ok(tonic::Response::new(response_stream::<M>(reply)?))
-        })
+        Box::pin(async move { response_stream::<M>(handle::<M>(&shared, route, request).await?) })
     }
 }
 
@@ -565,8 +628,7 @@ impl<M: GrpcMethod> StreamingService<M::Request> for Method<M> {
     fn call(&mut self, request: tonic::Request<tonic::Streaming<M::Request>>) -> Self::Future {
         let (shared, route) = (Arc::clone(&self.shared), self.route);
         Box::pin(async move {
-            let reply = handle_requests::<M>(&shared, route, request).await?;
-            Ok(tonic::Response::new(response_stream::<M>(reply)?))
+            response_stream::<M>(handle_requests::<M>(&shared, route, request).await?)
         })
     }
 }
