@@ -993,3 +993,93 @@ async fn mutual_tls() {
     }
     stop.shutdown();
 }
+
+/// Nest's `EdgeController` (`edge-cases-grpc.spec.ts`): handlers that throw at once, and one
+/// that answers nothing. Its `CompleteEmpty` and `CollectEmpty` (an `Observable` that
+/// completes without a value: `INTERNAL` in Nest) cannot be written here: a unary or
+/// client-streaming handler is an `async fn` whose `Ok` is the one response message.
+#[injectable]
+struct EdgeController;
+
+#[controller]
+impl EdgeController {
+    /// `collectVoid`: the messages read, nothing returned: the empty message.
+    #[grpc_stream_method(edge::Edge)]
+    async fn collect_void(
+        &self,
+        messages: GrpcRequests<edge::Num>,
+    ) -> Result<edge::Nothing, RpcException> {
+        let _read: Vec<edge::Num> = messages.collect().await;
+        Ok(edge::Nothing {})
+    }
+
+    /// `echoThrow`: `RpcException({ code: INVALID_ARGUMENT, message: 'echo rejected' })`.
+    #[grpc_stream_method(edge::Edge)]
+    fn echo_throw(
+        &self,
+        _messages: GrpcRequests<edge::Num>,
+    ) -> impl Stream<Item = Result<edge::Num, RpcException>> {
+        futures_util::stream::once(async {
+            Err(RpcException::new(
+                json!({ "code": 3, "message": "echo rejected" }),
+            ))
+        })
+    }
+
+    /// `collectThrow`: `RpcException({ code: INVALID_ARGUMENT, message: 'collect rejected' })`.
+    #[grpc_stream_method(edge::Edge)]
+    async fn collect_throw(
+        &self,
+        _messages: GrpcRequests<edge::Num>,
+    ) -> Result<edge::Num, RpcException> {
+        Err(RpcException::new(
+            json!({ "code": 3, "message": "collect rejected" }),
+        ))
+    }
+}
+
+#[module(controllers = [EdgeController])]
+struct EdgeModule;
+
+/// `edge-cases-grpc.spec.ts`'s facts that a Rust handler can express.
+#[tokio::test]
+async fn edge_cases_grpc() {
+    let service = NestFactory::create_microservice::<EdgeModule>(Transport::grpc("127.0.0.1:0"))
+        .await
+        .unwrap()
+        .start()
+        .await
+        .unwrap();
+    let addr = service.local_addr().unwrap();
+    let stop = service.shutdown_handle();
+    tokio::spawn(service.serve());
+    let client: edge::Edge::Client =
+        ClientGrpc::new("EDGE", GrpcClientOptions::new(addr.to_string())).get_service();
+    let one = || futures_util::stream::iter([edge::Num { value: 1 }]);
+
+    // `answers a client-streaming call whose handler returns nothing`: `{}`.
+    let nothing = client.collect_void(one()).await.unwrap();
+    assert_eq!(serde_json::to_string(&nothing).unwrap(), "{}");
+    // `sends the error of a throwing bidi stream call to the client`.
+    let replies: Vec<_> = client.echo_throw(one()).await.unwrap().collect().await;
+    assert!(
+        matches!(&replies[..], [Err(RpcError::Grpc { code: 3, message, .. })] if message == "echo rejected"),
+        "{replies:?}"
+    );
+    // `sends the error of a throwing client-streaming stream call to the client`.
+    let error = client.collect_throw(one()).await.unwrap_err();
+    assert!(
+        matches!(&error, RpcError::Grpc { code: 3, message, .. } if message == "collect rejected"),
+        "{error:?}"
+    );
+    // A method of the proto with no handler: UNIMPLEMENTED.
+    let error = client
+        .complete_empty(edge::Num { value: 1 })
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(error, RpcError::Grpc { code: 12, .. }),
+        "{error:?}"
+    );
+    stop.shutdown();
+}
