@@ -1083,3 +1083,102 @@ async fn edge_cases_grpc() {
     );
     stop.shutdown();
 }
+
+/// Doubles a reply's `result` (an interceptor mapping the handler's value, Nest's
+/// `next.handle().pipe(map(..))`).
+#[injectable]
+struct Double;
+
+impl NestInterceptor for Double {
+    async fn intercept(
+        &self,
+        _: &CallContext,
+        next: Next,
+    ) -> gateway_core::axum::response::Response {
+        next.handle().await
+    }
+
+    async fn intercept_rpc(&self, _: &RpcContext, next: RpcNext) -> RpcReply {
+        next.handle().await.map_value(|mut value| {
+            value["result"] = json!(value["result"].as_i64().unwrap_or(0) * 2);
+            value
+        })
+    }
+}
+
+/// Turns any exception into `UNAUTHENTICATED` (an exception filter, Nest's `@Catch()`).
+#[injectable]
+struct Unauthenticated;
+
+impl ExceptionFilter for Unauthenticated {
+    async fn catch(
+        &self,
+        e: HttpException,
+        _: &ArgumentsHost,
+    ) -> Result<gateway_core::axum::response::Response, HttpException> {
+        Err(e)
+    }
+
+    async fn catch_rpc(&self, e: RpcException, _: &RpcContext) -> Result<RpcReply, RpcException> {
+        let message = format!("filtered: {e}");
+        Err(RpcException::new(json!({ "code": 16, "message": message })))
+    }
+}
+
+#[injectable]
+struct PipelineController;
+
+#[controller]
+#[use_interceptors(Double)]
+#[use_filters(Unauthenticated)]
+impl PipelineController {
+    #[grpc_method(math::Math)]
+    async fn sum(&self, #[payload] request: RequestSum) -> Result<SumResult, RpcException> {
+        Ok(SumResult {
+            result: request.data.iter().sum(),
+        })
+    }
+
+    #[grpc_method(math::Math)]
+    async fn divide(&self, #[payload] _: RequestDivide) -> Result<DivideResult, RpcException> {
+        Err(RpcException::new("no division today"))
+    }
+}
+
+#[module(controllers = [PipelineController], providers = [Double, Unauthenticated])]
+struct PipelineModule;
+
+/// Interceptors and exception filters apply to gRPC handlers as to every message handler.
+#[tokio::test]
+async fn interceptors_and_filters_apply_to_grpc_handlers() {
+    let service =
+        NestFactory::create_microservice::<PipelineModule>(Transport::grpc("127.0.0.1:0"))
+            .await
+            .unwrap()
+            .start()
+            .await
+            .unwrap();
+    let addr = service.local_addr().unwrap();
+    let stop = service.shutdown_handle();
+    tokio::spawn(service.serve());
+    let math = client(addr);
+    let sum = math
+        .sum(RequestSum {
+            data: vec![1, 2, 3, 4, 5],
+        })
+        .await
+        .unwrap();
+    assert_eq!(sum.result, 30, "the interceptor doubled the handler's 15");
+    let error = math
+        .divide(RequestDivide {
+            dividend: 1,
+            divisor: 1,
+        })
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&error, RpcError::Grpc { code: 16, message, .. } if message == "filtered: no division today"),
+        "{error:?}"
+    );
+    stop.shutdown();
+}
