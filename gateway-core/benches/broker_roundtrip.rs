@@ -77,7 +77,13 @@ fn main() {
                 let mut record = |client: &'static str, row: Row| {
                     let label = format!("{client} → {}", service.name);
                     print_row(transport, &label, callers, &row);
-                    rows.push((transport, client, service.name, callers, row));
+                    rows.push(Cell {
+                        label: transport,
+                        client,
+                        service: service.name,
+                        callers,
+                        row,
+                    });
                 };
                 record("ours", ours_client(make, pattern, callers, pid, timing));
                 if nest {
@@ -90,47 +96,7 @@ fn main() {
             delete_queue(url, &format!("q-{ns}"));
         }
     }
-    let find = |transport: &str, client: &str, service: &str, callers: usize| {
-        rows.iter()
-            .find(|r| r.0 == transport && r.1 == client && r.2 == service && r.3 == callers)
-            .map(|r| &r.4)
-    };
-    for (transport, _, _) in BROKERS {
-        for callers in CONCURRENCY {
-            for service in ["ours", "nest"] {
-                let (Some(o), Some(n)) = (
-                    find(transport, "ours", service, callers),
-                    find(transport, "nest", service, callers),
-                ) else {
-                    continue;
-                };
-                println!(
-                    "ratio ours/nest-client calls/s ({transport}, {service} service, {callers} callers): {:.2}",
-                    o.calls_per_sec / n.calls_per_sec
-                );
-                let cpu = o.cpu_us_per_call / n.cpu_us_per_call;
-                if cpu.is_finite() {
-                    println!(
-                        "ratio ours/nest-client cpu-per-call ({transport}, {service} service, {callers} callers): {cpu:.2}"
-                    );
-                }
-            }
-            for client in ["ours", "nest"] {
-                let (Some(o), Some(n)) = (
-                    find(transport, client, "ours", callers),
-                    find(transport, client, "nest", callers),
-                ) else {
-                    continue;
-                };
-                let cpu = o.service_cpu_us_per_call / n.service_cpu_us_per_call;
-                if cpu.is_finite() {
-                    println!(
-                        "ratio ours/nest-service cpu-per-call ({transport}, {client} client, {callers} callers): {cpu:.2}"
-                    );
-                }
-            }
-        }
-    }
+    print_ratios(&rows, &CONCURRENCY);
     if !nest {
         println!("(Nest rows skipped: run `npm ci --prefix tests/nest-peer` to include them)");
     }

@@ -96,49 +96,28 @@ fn main() {
         for callers in CONCURRENCY {
             let row = ours_grpc_client(port, callers, pid, timing);
             print_row("ours", service.name, callers, &row);
-            rows.push(("ours", service.name, callers, row));
+            rows.push(Cell {
+                label: "grpc",
+                client: "ours",
+                service: service.name,
+                callers,
+                row,
+            });
             if nest {
                 let target = ["--grpc", &format!("127.0.0.1:{port}")];
                 let row = nest_client(&target, callers, pid, timing);
                 print_row("nest", service.name, callers, &row);
-                rows.push(("nest", service.name, callers, row));
+                rows.push(Cell {
+                    label: "grpc",
+                    client: "nest",
+                    service: service.name,
+                    callers,
+                    row,
+                });
             }
         }
     }
-    let find = |client: &str, service: &str, callers: usize| {
-        rows.iter()
-            .find(|r| r.0 == client && r.1 == service && r.2 == callers)
-            .map(|r| &r.3)
-    };
-    for callers in CONCURRENCY {
-        for service in ["ours", "nest"] {
-            if let (Some(o), Some(n)) = (
-                find("ours", service, callers),
-                find("nest", service, callers),
-            ) {
-                println!(
-                    "ratio ours/nest-client calls/s (grpc, {service} service, {callers} callers): {:.2}",
-                    o.calls_per_sec / n.calls_per_sec
-                );
-                println!(
-                    "ratio ours/nest-client cpu-per-call (grpc, {service} service, {callers} callers): {:.2}",
-                    o.cpu_us_per_call / n.cpu_us_per_call
-                );
-            }
-        }
-        for client in ["ours", "nest"] {
-            if let (Some(o), Some(n)) =
-                (find(client, "ours", callers), find(client, "nest", callers))
-            {
-                let cpu = o.service_cpu_us_per_call / n.service_cpu_us_per_call;
-                if cpu.is_finite() {
-                    println!(
-                        "ratio ours/nest-service cpu-per-call (grpc, {client} client, {callers} callers): {cpu:.2}"
-                    );
-                }
-            }
-        }
-    }
+    print_ratios(&rows, &CONCURRENCY);
     if !nest {
         println!("(Nest rows skipped: run `npm ci --prefix tests/nest-peer` to include them)");
     }

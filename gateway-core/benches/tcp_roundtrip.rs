@@ -49,51 +49,28 @@ fn main() {
             let pid = service.child.id();
             let row = ours_client(make, json!("echo"), callers, pid, (duration, warmup));
             print_row("ours", service.name, callers, &row);
-            rows.push(("ours", service.name, callers, row));
+            rows.push(Cell {
+                label: "",
+                client: "ours",
+                service: service.name,
+                callers,
+                row,
+            });
             if nest.is_some() {
                 let port = service.port.to_string();
                 let row = nest_client(&[&port], callers, pid, (duration, warmup));
                 print_row("nest", service.name, callers, &row);
-                rows.push(("nest", service.name, callers, row));
+                rows.push(Cell {
+                    label: "",
+                    client: "nest",
+                    service: service.name,
+                    callers,
+                    row,
+                });
             }
         }
     }
-    for service in ["ours", "nest"] {
-        for callers in CONCURRENCY {
-            let find = |client| {
-                rows.iter()
-                    .find(|r| r.0 == client && r.1 == service && r.2 == callers)
-            };
-            if let (Some(o), Some(n)) = (find("ours"), find("nest")) {
-                println!(
-                    "ratio ours/nest-client calls/s ({service} service, {callers} callers): {:.2}",
-                    o.3.calls_per_sec / n.3.calls_per_sec
-                );
-                let cpu = o.3.cpu_us_per_call / n.3.cpu_us_per_call;
-                if cpu.is_finite() {
-                    println!(
-                        "ratio ours/nest-client cpu-per-call ({service} service, {callers} callers): {cpu:.2}"
-                    );
-                }
-            }
-        }
-    }
-    for client in ["ours", "nest"] {
-        for callers in CONCURRENCY {
-            let find = |service| {
-                rows.iter()
-                    .find(|r| r.0 == client && r.1 == service && r.2 == callers)
-            };
-            if let (Some(o), Some(n)) = (find("ours"), find("nest")) {
-                let cpu = o.3.service_cpu_us_per_call / n.3.service_cpu_us_per_call;
-                if cpu.is_finite() {
-                    println!(
-                        "ratio ours/nest-service cpu-per-call ({client} client, {callers} callers): {cpu:.2}"
-                    );
-                }
-            }
-        }
-    }
+    print_ratios(&rows, &CONCURRENCY);
     if nest.is_none() {
         println!("(Nest rows skipped: run `npm ci --prefix tests/nest-peer` to include them)");
     }

@@ -277,3 +277,72 @@ pub fn nest_client(
             .map_or(f64::NAN, |us| us / f("calls").max(1.0)),
     }
 }
+
+/// One measured cell of a round-trip bench: who called whom, with how many callers.
+pub struct Cell {
+    /// The transport, for a bench that measures several (`"nats"`); `""` for one.
+    pub label: &'static str,
+    /// `"ours"` or `"nest"`.
+    pub client: &'static str,
+    /// `"ours"` or `"nest"`.
+    pub service: &'static str,
+    pub callers: usize,
+    pub row: Row,
+}
+
+/// The ratio lines of `cells`, for each label and caller count: ours / Nest's client (calls/s
+/// and CPU per call) against each service, and ours / Nest's service (CPU per call) under
+/// each client: `ratio ours/nest-client calls/s (<label>, <service> service, <n> callers): x`
+/// (without `<label>, ` when it is empty).
+pub fn print_ratios(cells: &[Cell], concurrency: &[usize]) {
+    let mut labels: Vec<&str> = cells.iter().map(|c| c.label).collect();
+    labels.dedup();
+    let find = |label: &str, client: &str, service: &str, callers: usize| {
+        cells
+            .iter()
+            .find(|c| {
+                c.label == label
+                    && c.client == client
+                    && c.service == service
+                    && c.callers == callers
+            })
+            .map(|c| &c.row)
+    };
+    let finite = |ratio: f64| ratio.is_finite().then_some(ratio);
+    for label in labels {
+        let prefix = if label.is_empty() {
+            String::new()
+        } else {
+            format!("{label}, ")
+        };
+        for &callers in concurrency {
+            for service in ["ours", "nest"] {
+                let (Some(o), Some(n)) = (
+                    find(label, "ours", service, callers),
+                    find(label, "nest", service, callers),
+                ) else {
+                    continue;
+                };
+                let at = format!("({prefix}{service} service, {callers} callers)");
+                println!(
+                    "ratio ours/nest-client calls/s {at}: {:.2}",
+                    o.calls_per_sec / n.calls_per_sec
+                );
+                if let Some(cpu) = finite(o.cpu_us_per_call / n.cpu_us_per_call) {
+                    println!("ratio ours/nest-client cpu-per-call {at}: {cpu:.2}");
+                }
+            }
+            for client in ["ours", "nest"] {
+                let (Some(o), Some(n)) = (
+                    find(label, client, "ours", callers),
+                    find(label, client, "nest", callers),
+                ) else {
+                    continue;
+                };
+                if let Some(cpu) = finite(o.service_cpu_us_per_call / n.service_cpu_us_per_call) {
+                    println!("ratio ours/nest-service cpu-per-call ({prefix}{client} client, {callers} callers): {cpu:.2}");
+                }
+            }
+        }
+    }
+}
