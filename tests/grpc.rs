@@ -98,9 +98,11 @@ impl MathController {
 #[module(controllers = [MathController])]
 struct MathModule;
 
-/// Our `Math` service on a free port: its address and its stop handle.
-async fn our_math_service() -> (std::net::SocketAddr, ShutdownHandle) {
-    let service = NestFactory::create_microservice::<MathModule>(Transport::grpc("127.0.0.1:0"))
+/// The microservice of module `M` on `transport`, served: its address and its stop handle.
+async fn serve<M: gateway_core::di::Module>(
+    transport: Transport,
+) -> (std::net::SocketAddr, ShutdownHandle) {
+    let service = NestFactory::create_microservice::<M>(transport)
         .await
         .unwrap()
         .start()
@@ -110,6 +112,11 @@ async fn our_math_service() -> (std::net::SocketAddr, ShutdownHandle) {
     let stop = service.shutdown_handle();
     tokio::spawn(service.serve());
     (addr, stop)
+}
+
+/// Our `Math` service on a free port: its address and its stop handle.
+async fn our_math_service() -> (std::net::SocketAddr, ShutdownHandle) {
+    serve::<MathModule>(Transport::grpc("127.0.0.1:0")).await
 }
 
 /// A method `math.Math` does not have, called through a client of our own.
@@ -797,15 +804,7 @@ struct EchoModule;
 /// gRPC handler reading the call's metadata.
 #[tokio::test]
 async fn proto_features_limits_and_guards() {
-    let service = NestFactory::create_microservice::<EchoModule>(Transport::grpc("127.0.0.1:0"))
-        .await
-        .unwrap()
-        .start()
-        .await
-        .unwrap();
-    let addr = service.local_addr().unwrap();
-    let stop = service.shutdown_handle();
-    tokio::spawn(service.serve());
+    let (addr, stop) = serve::<EchoModule>(Transport::grpc("127.0.0.1:0")).await;
     let echo: echo::Echo::Client =
         ClientGrpc::new("ECHO", GrpcClientOptions::new(addr.to_string())).get_service();
 
@@ -870,16 +869,7 @@ async fn proto_features_limits_and_guards() {
 }
 
 async fn echo_service_on(addr: &str) -> (std::net::SocketAddr, ShutdownHandle) {
-    let service = NestFactory::create_microservice::<EchoModule>(Transport::grpc(addr))
-        .await
-        .unwrap()
-        .start()
-        .await
-        .unwrap();
-    let bound = service.local_addr().unwrap();
-    let stop = service.shutdown_handle();
-    tokio::spawn(service.serve());
-    (bound, stop)
+    serve::<EchoModule>(Transport::grpc(addr)).await
 }
 
 /// A service killed in the middle of a server stream: the stream ends with an error the
@@ -946,18 +936,8 @@ async fn mutual_tls() {
     use gateway_core::tls::TlsOptions;
     let pki = gateway_tests::tls::TestPki::new("grpc");
     let options = GrpcServerOptions::default().tls(pki.server().ca_pem(&pki.ca).unwrap());
-    let service = NestFactory::create_microservice::<MathModule>(Transport::grpc_with(
-        "127.0.0.1:0",
-        options,
-    ))
-    .await
-    .unwrap()
-    .start()
-    .await
-    .unwrap();
-    let port = service.local_addr().unwrap().port();
-    let stop = service.shutdown_handle();
-    tokio::spawn(service.serve());
+    let (addr, stop) = serve::<MathModule>(Transport::grpc_with("127.0.0.1:0", options)).await;
+    let port = addr.port();
     // The certificate names `localhost`.
     let math = |tls: Option<TlsOptions>| -> math::Math::Client {
         let options = GrpcClientOptions::new(format!("localhost:{port}"));
@@ -1044,15 +1024,7 @@ struct EdgeModule;
 /// `edge-cases-grpc.spec.ts`'s facts that a Rust handler can express.
 #[tokio::test]
 async fn edge_cases_grpc() {
-    let service = NestFactory::create_microservice::<EdgeModule>(Transport::grpc("127.0.0.1:0"))
-        .await
-        .unwrap()
-        .start()
-        .await
-        .unwrap();
-    let addr = service.local_addr().unwrap();
-    let stop = service.shutdown_handle();
-    tokio::spawn(service.serve());
+    let (addr, stop) = serve::<EdgeModule>(Transport::grpc("127.0.0.1:0")).await;
     let client: edge::Edge::Client =
         ClientGrpc::new("EDGE", GrpcClientOptions::new(addr.to_string())).get_service();
     let one = || futures_util::stream::iter([edge::Num { value: 1 }]);
@@ -1151,16 +1123,7 @@ struct PipelineModule;
 /// Interceptors and exception filters apply to gRPC handlers as to every message handler.
 #[tokio::test]
 async fn interceptors_and_filters_apply_to_grpc_handlers() {
-    let service =
-        NestFactory::create_microservice::<PipelineModule>(Transport::grpc("127.0.0.1:0"))
-            .await
-            .unwrap()
-            .start()
-            .await
-            .unwrap();
-    let addr = service.local_addr().unwrap();
-    let stop = service.shutdown_handle();
-    tokio::spawn(service.serve());
+    let (addr, stop) = serve::<PipelineModule>(Transport::grpc("127.0.0.1:0")).await;
     let math = client(addr);
     let sum = math
         .sum(RequestSum {
