@@ -12,8 +12,7 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
 use common::*;
@@ -72,7 +71,8 @@ fn main() {
             for callers in CONCURRENCY {
                 let pattern = json!({ "cmd": "echo", "ns": ns });
                 let queue = format!("q-{ns}");
-                let make = || ClientProxy::new(client_options(transport, url, &queue));
+                let options = client_options(transport, url, &queue);
+                let make = move || ClientProxy::new(options);
                 let pid = service.child.id();
                 let mut record = |client: &'static str, row: Row| {
                     let label = format!("{client} → {}", service.name);
@@ -118,26 +118,7 @@ fn ours_service(transport: &str, url: &str, ns: &str) -> Service {
 
 /// Nest's service on `transport` (`broker-service.js`), once it says it is subscribed.
 fn nest_service(transport: &str, url: &str, ns: &str) -> Option<Service> {
-    let mut child = Command::new("node")
-        .args(["broker-service.js", transport, url, ns])
-        .current_dir(peer_dir())
-        .stdout(Stdio::piped())
-        .spawn()
-        .ok()?;
-    let mut line = String::new();
-    let mut stdout = BufReader::new(child.stdout.take()?);
-    stdout.read_line(&mut line).ok()?;
-    if !line.starts_with("ready") {
-        let _ = child.kill();
-        return None;
-    }
-    // Whatever else it prints (Nest's warnings) is read and dropped, never a broken pipe.
-    std::thread::spawn(move || std::io::copy(&mut stdout, &mut std::io::sink()));
-    Some(Service {
-        name: "nest",
-        port: 0,
-        child,
-    })
+    node_service("nest", 0, &["broker-service.js", transport, url, ns])
 }
 
 /// RabbitMQ queues are durable: remove the bench's.

@@ -11,9 +11,8 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
+use std::time::Duration;
 
 use common::*;
 use gateway_core::grpc::{
@@ -154,103 +153,24 @@ fn ours_service(port: u16) -> Service {
 
 /// Nest's `math.Math` service (`grpc-math.service.ts`), once it says it listens.
 fn nest_service(port: u16) -> Option<Service> {
-    let mut child = Command::new("node")
-        .args([
-            "suite/dist/grpc-math.service.js",
-            &format!("127.0.0.1:{port}"),
-        ])
-        .current_dir(peer_dir())
-        .stdout(Stdio::piped())
-        .spawn()
-        .ok()?;
-    let mut line = String::new();
-    let mut stdout = BufReader::new(child.stdout.take()?);
-    stdout.read_line(&mut line).ok()?;
-    if !line.starts_with("ready") {
-        let _ = child.kill();
-        return None;
-    }
-    std::thread::spawn(move || std::io::copy(&mut stdout, &mut std::io::sink()));
-    Some(Service {
-        name: "nest",
-        port,
-        child,
-    })
+    let url = format!("127.0.0.1:{port}");
+    node_service("nest", port, &["suite/dist/grpc-math.service.js", &url])
 }
 
 /// Our `ClientGrpc` calling `Sum` from `callers` tasks, for `duration` after `warmup`.
-fn ours_grpc_client(
-    port: u16,
-    callers: usize,
-    service: u32,
-    (duration, warmup): (Duration, Duration),
-) -> Row {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(workers())
-        .enable_all()
-        .build()
-        .expect("a runtime");
-    runtime.block_on(async move {
-        let client: MathClient =
-            ClientGrpc::new("BENCH", GrpcClientOptions::new(format!("127.0.0.1:{port}")))
-                .get_service();
-        let start = Instant::now() + warmup;
-        let end = start + duration;
-        let tasks: Vec<_> = (0..callers)
-            .map(|_| {
-                let client = client.clone();
-                tokio::spawn(async move {
-                    let mut latencies = Vec::with_capacity(1 << 16);
-                    let mut errors = 0u64;
-                    loop {
-                        let t0 = Instant::now();
-                        if t0 >= end {
-                            break;
-                        }
-                        let request = RequestSum {
-                            data: vec![1, 2, 3, 4, 5],
-                        };
-                        let ok = client
-                            .0
-                            .unary::<Sum, _>(request)
-                            .await
-                            .is_ok_and(|r| r.result == 15);
-                        if t0 >= start {
-                            latencies.push(t0.elapsed());
-                            errors += u64::from(!ok);
-                        }
-                    }
-                    (latencies, errors)
-                })
-            })
-            .collect();
-        tokio::time::sleep_until(start.into()).await;
-        let (cpu_start, service_start) = (own_cpu_us(), process_cpu_us(service));
-        tokio::time::sleep_until(end.into()).await;
-        let cpu = own_cpu_us() - cpu_start;
-        let service_cpu = process_cpu_us(service) - service_start;
-        let mut latencies = Vec::new();
-        let mut errors = 0;
-        for task in tasks {
-            let (l, e) = task.await.expect("caller");
-            latencies.extend(l);
-            errors += e;
-        }
-        latencies.sort_unstable();
-        let pct = |p: f64| {
-            latencies
-                .get(((latencies.len() as f64 * p) as usize).min(latencies.len().saturating_sub(1)))
-                .map_or(0.0, |d| d.as_secs_f64() * 1e6)
+fn ours_grpc_client(port: u16, callers: usize, service: u32, timing: (Duration, Duration)) -> Row {
+    let setup = async move {
+        let url = format!("127.0.0.1:{port}");
+        ClientGrpc::new("BENCH", GrpcClientOptions::new(url)).get_service::<MathClient>()
+    };
+    let call = |client: MathClient| async move {
+        let request = RequestSum {
+            data: vec![1, 2, 3, 4, 5],
         };
-        Row {
-            calls_per_sec: latencies.len() as f64 / duration.as_secs_f64(),
-            p50_us: pct(0.50),
-            p99_us: pct(0.99),
-            errors,
-            cpu_us_per_call: cpu / latencies.len().max(1) as f64,
-            service_cpu_us_per_call: service_cpu / latencies.len().max(1) as f64,
-        }
-    })
+        let reply = client.0.unary::<Sum, _>(request).await;
+        reply.is_ok_and(|sum| sum.result == 15)
+    };
+    drive(setup, call, callers, service, timing)
 }
 
 /// Our `math.Math` service on `port`: `Sum` through the router, as `#[grpc_method]` registers it.

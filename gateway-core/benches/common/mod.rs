@@ -167,28 +167,52 @@ pub fn workers() -> usize {
 /// Drives `send(pattern, payload)` on the client `make` builds, from `callers` tasks, for
 /// `duration` after `warmup`, against the service whose process is `service`.
 pub fn ours_client(
-    make: impl FnOnce() -> ClientProxy,
+    make: impl FnOnce() -> ClientProxy + Send + 'static,
     pattern: Value,
     callers: usize,
     service: u32,
-    (duration, warmup): (Duration, Duration),
+    timing: (Duration, Duration),
 ) -> Row {
+    let payload = json!({ "id": 42, "name": "Ada Lovelace", "tags": ["a", "b"] });
+    let connected = async move {
+        let client = make();
+        client.connect().await.expect("connect");
+        client
+    };
+    let call = move |client: ClientProxy| {
+        let (pattern, payload) = (pattern.clone(), payload.clone());
+        async move { client.send::<Value>(pattern, &payload).await.is_ok() }
+    };
+    drive(connected, call, callers, service, timing)
+}
+
+/// Runs `call` (true when it succeeded) on the client `setup` makes, from `callers` tasks of
+/// our runtime ([`workers`] threads), for `duration` after `warmup`, and measures it against
+/// the service whose process is `service`: what every "ours" row is.
+pub fn drive<C, F, Fut>(
+    setup: impl std::future::Future<Output = C> + Send + 'static,
+    call: F,
+    callers: usize,
+    service: u32,
+    (duration, warmup): (Duration, Duration),
+) -> Row
+where
+    C: Clone + Send + 'static,
+    F: Fn(C) -> Fut + Clone + Send + 'static,
+    Fut: std::future::Future<Output = bool> + Send,
+{
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(workers())
         .enable_all()
         .build()
         .expect("a runtime");
     runtime.block_on(async move {
-        let client = make();
-        client.connect().await.expect("connect");
-        let payload = json!({ "id": 42, "name": "Ada Lovelace", "tags": ["a", "b"] });
+        let client = setup.await;
         let start = Instant::now() + warmup;
         let end = start + duration;
-        let workers: Vec<_> = (0..callers)
+        let tasks: Vec<_> = (0..callers)
             .map(|_| {
-                let client = client.clone();
-                let payload = payload.clone();
-                let pattern = pattern.clone();
+                let (client, call) = (client.clone(), call.clone());
                 tokio::spawn(async move {
                     let mut latencies = Vec::with_capacity(1 << 16);
                     let mut errors = 0u64;
@@ -197,10 +221,7 @@ pub fn ours_client(
                         if t0 >= end {
                             break;
                         }
-                        let ok = client
-                            .send::<Value>(pattern.clone(), &payload)
-                            .await
-                            .is_ok();
+                        let ok = call(client.clone()).await;
                         if t0 >= start {
                             latencies.push(t0.elapsed());
                             errors += u64::from(!ok);
@@ -217,8 +238,8 @@ pub fn ours_client(
         let service_cpu = process_cpu_us(service) - service_start;
         let mut latencies = Vec::new();
         let mut errors = 0;
-        for worker in workers {
-            let (l, e) = worker.await.expect("worker");
+        for task in tasks {
+            let (l, e) = task.await.expect("caller");
             latencies.extend(l);
             errors += e;
         }
@@ -237,6 +258,28 @@ pub fn ours_client(
             service_cpu_us_per_call: service_cpu / latencies.len().max(1) as f64,
         }
     })
+}
+
+/// `node <args..>` in the peer directory once it prints its `ready` line (what the Nest
+/// services of the benches print when they listen); `None` if it does not.
+pub fn node_service(name: &'static str, port: u16, args: &[&str]) -> Option<Service> {
+    use std::io::{BufRead, BufReader};
+    let mut child = Command::new("node")
+        .args(args)
+        .current_dir(peer_dir())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .ok()?;
+    let mut line = String::new();
+    let mut stdout = BufReader::new(child.stdout.take()?);
+    stdout.read_line(&mut line).ok()?;
+    if !line.starts_with("ready") {
+        let _ = child.kill();
+        return None;
+    }
+    // Whatever else it prints (Nest's warnings) is read and dropped, never a broken pipe.
+    std::thread::spawn(move || std::io::copy(&mut stdout, &mut std::io::sink()));
+    Some(Service { name, port, child })
 }
 
 /// Runs `node bench-client.js <target..> <callers> <duration_ms> <warmup_ms>` (the Nest
