@@ -290,15 +290,12 @@ impl GrpcChannel {
         &self,
         request: R,
     ) -> Result<(M::Response, Vec<(String, String)>), RpcError> {
-        let (request, timeout) = self.request::<M, _>(request.into_grpc_request())?;
-        let mut grpc = self.grpc()?;
-        let call = async {
-            ready(&mut grpc).await?;
-            let codec = ProstCodec::<M::Request, M::Response>::default();
-            grpc.unary(request, PathAndQuery::from_static(M::PATH), codec)
-                .await
+        let call = |mut grpc: Grpc, request, path, codec| async move {
+            grpc.unary(request, path, codec).await
         };
-        let response = self.within::<M, _>(timeout, call).await?;
+        let (response, _) = self
+            .call::<M, _, _, _, _>(request.into_grpc_request(), call)
+            .await?;
         let metadata = response
             .metadata()
             .iter()
@@ -320,16 +317,13 @@ impl GrpcChannel {
         &self,
         request: R,
     ) -> Result<GrpcStream<M::Response>, RpcError> {
-        let (request, timeout) = self.request::<M, _>(request.into_grpc_request())?;
-        let mut grpc = self.grpc()?;
-        let call = async {
-            ready(&mut grpc).await?;
-            let codec = ProstCodec::<M::Request, M::Response>::default();
-            grpc.server_streaming(request, PathAndQuery::from_static(M::PATH), codec)
-                .await
+        let call = |mut grpc: Grpc, request, path, codec| async move {
+            grpc.server_streaming(request, path, codec).await
         };
-        let stream = self.within::<M, _>(timeout, call).await?.into_inner();
-        Ok(self.stream_of::<M>(stream, timeout))
+        let (response, timeout) = self
+            .call::<M, _, _, _, _>(request.into_grpc_request(), call)
+            .await?;
+        Ok(self.stream_of::<M>(response.into_inner(), timeout))
     }
 
     /// A client-streaming call of `M`: `requests` sent as they come, one reply.
@@ -341,15 +335,13 @@ impl GrpcChannel {
         M: GrpcMethod,
         S: Stream<Item = M::Request> + Send + 'static,
     {
-        let (request, timeout) = self.request::<M, _>(requests.into_grpc_request())?;
-        let mut grpc = self.grpc()?;
-        let call = async {
-            ready(&mut grpc).await?;
-            let codec = ProstCodec::<M::Request, M::Response>::default();
-            grpc.client_streaming(request, PathAndQuery::from_static(M::PATH), codec)
-                .await
+        let call = |mut grpc: Grpc, request, path, codec| async move {
+            grpc.client_streaming(request, path, codec).await
         };
-        Ok(self.within::<M, _>(timeout, call).await?.into_inner())
+        let (response, _) = self
+            .call::<M, _, _, _, _>(requests.into_grpc_request(), call)
+            .await?;
+        Ok(response.into_inner())
     }
 
     /// A bidirectional call of `M`: `requests` sent as they come, replies as they come.
@@ -361,18 +353,48 @@ impl GrpcChannel {
         M: GrpcMethod,
         S: Stream<Item = M::Request> + Send + 'static,
     {
-        let (request, timeout) = self.request::<M, _>(requests.into_grpc_request())?;
-        let mut grpc = self.grpc()?;
-        let call = async {
-            ready(&mut grpc).await?;
-            let codec = ProstCodec::<M::Request, M::Response>::default();
-            grpc.streaming(request, PathAndQuery::from_static(M::PATH), codec)
-                .await
+        let call = |mut grpc: Grpc, request, path, codec| async move {
+            grpc.streaming(request, path, codec).await
         };
-        let stream = self.within::<M, _>(timeout, call).await?.into_inner();
-        Ok(self.stream_of::<M>(stream, timeout))
+        let (response, timeout) = self
+            .call::<M, _, _, _, _>(requests.into_grpc_request(), call)
+            .await?;
+        Ok(self.stream_of::<M>(response.into_inner(), timeout))
+    }
+
+    /// One call of `M`: `request` with its metadata and deadline, sent by `send` once the
+    /// channel takes calls, within the deadline; the response and the deadline it had.
+    async fn call<M, R, T, F, Fut>(
+        &self,
+        request: GrpcRequest<R>,
+        send: F,
+    ) -> Result<(tonic::Response<T>, Duration), RpcError>
+    where
+        M: GrpcMethod,
+        F: FnOnce(Grpc, tonic::Request<R>, PathAndQuery, Codec<M>) -> Fut,
+        Fut: Future<Output = Result<tonic::Response<T>, tonic::Status>>,
+    {
+        let (request, timeout) = self.request::<M, _>(request)?;
+        let mut grpc = self.grpc()?;
+        let call = async move {
+            ready(&mut grpc).await?;
+            send(
+                grpc,
+                request,
+                PathAndQuery::from_static(M::PATH),
+                ProstCodec::default(),
+            )
+            .await
+        };
+        Ok((self.within::<M, _>(timeout, call).await?, timeout))
     }
 }
+
+/// The client of one call.
+type Grpc = tonic::client::Grpc<Channel>;
+
+/// The codec of method `M`'s messages, as a client sends and reads them.
+type Codec<M> = ProstCodec<<M as GrpcMethod>::Request, <M as GrpcMethod>::Response>;
 
 /// Waits for the channel to take a call; a channel that cannot connect is `UNAVAILABLE`.
 async fn ready(grpc: &mut tonic::client::Grpc<Channel>) -> Result<(), tonic::Status> {

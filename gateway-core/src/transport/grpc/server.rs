@@ -44,20 +44,7 @@ impl GrpcRoute {
         GrpcRoute {
             path: M::PATH,
             route,
-            serve: match (M::CLIENT_STREAMING, M::SERVER_STREAMING) {
-                (false, false) => {
-                    |shared, route, request| serve_unary::<M>(shared, route, request).boxed()
-                }
-                (false, true) => |shared, route, request| {
-                    serve_server_streaming::<M>(shared, route, request).boxed()
-                },
-                (true, false) => |shared, route, request| {
-                    serve_client_streaming::<M>(shared, route, request).boxed()
-                },
-                (true, true) => {
-                    |shared, route, request| serve_streaming::<M>(shared, route, request).boxed()
-                }
-            },
+            serve: |shared, route, request| serve::<M>(shared, route, request).boxed(),
         }
     }
 }
@@ -524,7 +511,8 @@ struct Method<M> {
     _method: std::marker::PhantomData<fn() -> M>,
 }
 
-async fn serve_unary<M: GrpcMethod>(
+/// One call of method `M`, as its kind of streaming says.
+async fn serve<M: GrpcMethod>(
     shared: Arc<Shared>,
     route: &'static str,
     request: axum::extract::Request,
@@ -535,7 +523,13 @@ async fn serve_unary<M: GrpcMethod>(
         route,
         _method: std::marker::PhantomData,
     };
-    too_large_is_resource_exhausted(grpc.unary(method, request).await.map(axum::body::Body::new))
+    let response = match (M::CLIENT_STREAMING, M::SERVER_STREAMING) {
+        (false, false) => grpc.unary(method, request).await,
+        (false, true) => grpc.server_streaming(method, request).await,
+        (true, false) => grpc.client_streaming(method, request).await,
+        (true, true) => grpc.streaming(method, request).await,
+    };
+    too_large_is_resource_exhausted(response.map(axum::body::Body::new))
 }
 
 impl<M: GrpcMethod> UnaryService<M::Request> for Method<M> {
@@ -550,21 +544,6 @@ impl<M: GrpcMethod> UnaryService<M::Request> for Method<M> {
     }
 }
 
-async fn serve_server_streaming<M: GrpcMethod>(
-    shared: Arc<Shared>,
-    route: &'static str,
-    request: axum::extract::Request,
-) -> axum::response::Response {
-    let mut grpc = grpc::<M>(&shared);
-    let method = Method::<M> {
-        shared,
-        route,
-        _method: std::marker::PhantomData,
-    };
-    let response = grpc.server_streaming(method, request).await;
-    too_large_is_resource_exhausted(response.map(axum::body::Body::new))
-}
-
 impl<M: GrpcMethod> ServerStreamingService<M::Request> for Method<M> {
     type Response = M::Response;
     type ResponseStream = BoxStream<'static, Result<M::Response, tonic::Status>>;
@@ -574,22 +553,6 @@ impl<M: GrpcMethod> ServerStreamingService<M::Request> for Method<M> {
         let (shared, route) = (Arc::clone(&self.shared), self.route);
         Box::pin(async move { response_stream::<M>(handle::<M>(&shared, route, request).await?) })
     }
-}
-
-async fn serve_client_streaming<M: GrpcMethod>(
-    shared: Arc<Shared>,
-    route: &'static str,
-    request: axum::extract::Request,
-) -> axum::response::Response {
-    let mut grpc = grpc::<M>(&shared);
-    let method = Method::<M> {
-        shared,
-        route,
-        _method: std::marker::PhantomData,
-    };
-    grpc.client_streaming(method, request)
-        .await
-        .map(axum::body::Body::new)
 }
 
 impl<M: GrpcMethod> ClientStreamingService<M::Request> for Method<M> {
@@ -602,22 +565,6 @@ impl<M: GrpcMethod> ClientStreamingService<M::Request> for Method<M> {
             one_response::<M>(handle_requests::<M>(&shared, route, request).await?).await
         })
     }
-}
-
-async fn serve_streaming<M: GrpcMethod>(
-    shared: Arc<Shared>,
-    route: &'static str,
-    request: axum::extract::Request,
-) -> axum::response::Response {
-    let mut grpc = grpc::<M>(&shared);
-    let method = Method::<M> {
-        shared,
-        route,
-        _method: std::marker::PhantomData,
-    };
-    grpc.streaming(method, request)
-        .await
-        .map(axum::body::Body::new)
 }
 
 impl<M: GrpcMethod> StreamingService<M::Request> for Method<M> {
