@@ -119,6 +119,31 @@ async fn our_math_service() -> (std::net::SocketAddr, ShutdownHandle) {
     serve::<MathModule>(Transport::grpc("127.0.0.1:0")).await
 }
 
+/// `SumStream` with three messages: a sum for each, as they come.
+async fn bidirectional_sums(math: &math::Math::Client) {
+    let requests = futures_util::stream::iter((1..=3).map(|n| RequestSum {
+        data: (1..=n).collect(),
+    }));
+    let replies = math.sum_stream(requests).await.unwrap();
+    let sums: Vec<i32> = replies.map(|sum| sum.unwrap().result).collect().await;
+    assert_eq!(sums, [1, 3, 6]);
+}
+
+/// 64 sums at once on the client's one connection, each answered right.
+async fn sixty_four_sums(math: &math::Math::Client) {
+    let calls = (0..64).map(|i| {
+        let math = math.clone();
+        async move {
+            math.sum(RequestSum { data: vec![i, i] })
+                .await
+                .unwrap()
+                .result
+        }
+    });
+    let results = futures_util::future::join_all(calls).await;
+    assert_eq!(results, (0..64).map(|i| 2 * i).collect::<Vec<_>>());
+}
+
 /// A method `math.Math` does not have, called through a client of our own.
 struct Product;
 
@@ -247,18 +272,8 @@ async fn our_client_and_server_speak_every_kind_of_call() {
         items[2]
     );
 
-    // Bidirectional (`#[grpc_stream_method]`): a sum per message sent.
-    let requests = futures_util::stream::iter((1..=3).map(|n| RequestSum {
-        data: (1..=n).collect(),
-    }));
-    let sums: Vec<i32> = math
-        .sum_stream(requests)
-        .await
-        .unwrap()
-        .map(|sum| sum.unwrap().result)
-        .collect()
-        .await;
-    assert_eq!(sums, [1, 3, 6]);
+    // Bidirectional (`#[grpc_stream_method]`).
+    bidirectional_sums(&math).await;
 
     // A method the service does not have: UNIMPLEMENTED (501 at a gateway).
     let raw: Raw =
@@ -336,17 +351,7 @@ async fn deadlines_metadata_and_a_dead_service() {
     assert_eq!(fast.result, 2);
 
     // 64 calls at once on one connection.
-    let calls = (0..64).map(|i| {
-        let math = math.clone();
-        async move {
-            math.sum(RequestSum { data: vec![i, i] })
-                .await
-                .unwrap()
-                .result
-        }
-    });
-    let results = futures_util::future::join_all(calls).await;
-    assert_eq!(results, (0..64).map(|i| 2 * i).collect::<Vec<_>>());
+    sixty_four_sums(&math).await;
 
     // The service gone: UNAVAILABLE, a gateway's 503, fast.
     stop.shutdown();
@@ -540,31 +545,11 @@ async fn our_client_calls_a_nest_grpc_service_on(version: Nest) {
         items[1]
     );
 
-    // Bidirectional (Nest's `@GrpcStreamMethod`): a sum per message sent.
-    let requests = futures_util::stream::iter((1..=3).map(|n| RequestSum {
-        data: (1..=n).collect(),
-    }));
-    let sums: Vec<i32> = math
-        .sum_stream(requests)
-        .await
-        .unwrap()
-        .map(|sum| sum.unwrap().result)
-        .collect()
-        .await;
-    assert_eq!(sums, [1, 3, 6]);
+    // Bidirectional (Nest's `@GrpcStreamMethod`).
+    bidirectional_sums(&math).await;
 
     // 64 calls at once.
-    let calls = (0..64).map(|i| {
-        let math = math.clone();
-        async move {
-            math.sum(RequestSum { data: vec![i, i] })
-                .await
-                .unwrap()
-                .result
-        }
-    });
-    let results = futures_util::future::join_all(calls).await;
-    assert_eq!(results, (0..64).map(|i| 2 * i).collect::<Vec<_>>());
+    sixty_four_sums(&math).await;
 }
 
 /// Nest's `GrpcController` (`POST /sum` over `ClientGrpc`) in Rust: the client injected from
