@@ -1,7 +1,8 @@
 //! The one command a newcomer runs: the users service (TCP 3001), the orders service (TCP
 //! 3002) and the gateway (HTTP 3000) in one process, with the same environment variables as
 //! the separate binaries (`TRANSPORT=nats` runs the services and the gateway's clients over
-//! NATS instead). Prints the curl lines to try; Ctrl-C stops everything gracefully.
+//! NATS instead, `TRANSPORT=grpc` over gRPC on the same ports). Prints the curl lines to try;
+//! Ctrl-C stops everything gracefully.
 
 use std::hash::{BuildHasher, Hasher};
 
@@ -64,6 +65,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!();
     match nats_url(&config) {
         Some(url) => println!("Gateway on http://localhost:{gateway_port}; users-service and orders-service through NATS at {url}."),
+        None if grpc(&config) => println!("Gateway on http://localhost:{gateway_port}, users-service on gRPC :{users_port}, orders-service on gRPC :{orders_port}."),
         None => println!("Gateway on http://localhost:{gateway_port}, users-service on :{users_port}, orders-service on :{orders_port}."),
     }
     println!("Token for this run: GATEWAY_TOKEN={token}");
