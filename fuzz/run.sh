@@ -4,7 +4,7 @@
 # with its executions. A crash leaves its input in fuzz/artifacts/<target>/ and fails the run.
 #
 #   bash fuzz/run.sh                      # 10 M executions per target (the release bar)
-#   FUZZ_SECONDS=30 bash fuzz/run.sh      # 30 s per target (what CI runs)
+#   FUZZ_SECONDS=20 bash fuzz/run.sh      # 20 s per target (what CI runs)
 #   FUZZ_TARGETS="frames path" bash fuzz/run.sh
 #
 # FUZZ_JOBS targets run at once (default 2, one per core here). Needs cargo-fuzz
