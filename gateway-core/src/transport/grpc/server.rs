@@ -216,9 +216,7 @@ impl GrpcServer {
             stop: ShutdownHandle::default(),
         })
     }
-}
 
-impl GrpcServer {
     /// The address bound (with the port the system chose for `:0`).
     pub fn local_addr(&self) -> SocketAddr {
         self.local_addr
@@ -297,6 +295,8 @@ impl Server for GrpcServer {
                 }
                 () = stopping => {
                     tracing::warn!(?grace, "gRPC calls still running after the grace period were dropped");
+                    // Their connections live in tasks of their own: cut them.
+                    stop.kill();
                 }
                 () = stop.killed() => {}
             }
