@@ -1130,3 +1130,38 @@ async fn interceptors_and_filters_apply_to_grpc_handlers() {
     );
     stop.shutdown();
 }
+
+/// A graceful stop waits out the grace period for a call in flight, then cuts it: a stream
+/// still running ends with an error soon after the grace period, not when it would have.
+#[tokio::test]
+async fn a_graceful_stop_cuts_what_outlives_the_grace_period() {
+    use gateway_core::grpc::GrpcServerOptions;
+    let options = GrpcServerOptions::default().grace_period(Duration::from_millis(300));
+    let (addr, stop) = serve::<EchoModule>(Transport::grpc_with("127.0.0.1:0", options)).await;
+    let echo: echo::Echo::Client = ClientGrpc::new(
+        "ECHO",
+        GrpcClientOptions::new(addr.to_string()).timeout(Duration::from_secs(10)),
+    )
+    .get_service();
+    // 100 ticks, one every 50 ms: 5 s if nothing stops it.
+    let counting = echo::Text {
+        sum: Some(SumResult { result: 100 }),
+        ..Default::default()
+    };
+    let mut ticks = echo.count(counting).await.unwrap();
+    assert!(ticks.next().await.unwrap().is_ok());
+    let started = std::time::Instant::now();
+    stop.shutdown();
+    let end = loop {
+        match tokio::time::timeout(Duration::from_secs(3), ticks.next()).await {
+            Ok(Some(Ok(_))) => continue, // still within the grace period
+            other => break other,
+        }
+    };
+    let waited = started.elapsed();
+    assert!(matches!(end, Ok(Some(Err(_))) | Ok(None)), "{end:?}");
+    assert!(
+        waited >= Duration::from_millis(250) && waited < Duration::from_millis(1500),
+        "the call ran on for {waited:?}"
+    );
+}
