@@ -67,7 +67,9 @@ async fn rabbitmq_restarted_mid_load() {
         .unwrap();
     assert_eq!(ok, json!({ "slept": 0, "tag": 0 }));
 
-    let in_flight = start_in_flight(&client, &p, 20, 1500);
+    // Calls that sleep 4 s: `rabbitmqctl stop_app` may take over a second to begin on a busy
+    // machine (one CI run saw a 1.5 s call answered before the broker went down).
+    let in_flight = start_in_flight(&client, &p, 20, 4000);
     tokio::time::sleep(Duration::from_millis(200)).await;
     let stopped = tokio::task::spawn_blocking(|| rabbitmqctl(&["stop_app"]))
         .await
