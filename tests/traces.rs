@@ -1,7 +1,7 @@
 //! W3C trace context on the brokers' headers, against real NestJS and real brokers: a Nest
 //! NATS, RabbitMQ or MQTT 5 service behind our client reads `traceparent` / `tracestate` from
-//! its context and gets the payload it always got; our own NATS, RabbitMQ and MQTT 5 servers
-//! continue the trace a call carries. (Its own test binary: it installs the process's `tracing`
+//! its context and gets the payload it always got; our own NATS, RabbitMQ, MQTT 5 and gRPC
+//! servers continue the trace a call carries (gRPC: in the call's metadata). (Its own test binary: it installs the process's `tracing`
 //! subscriber, which turns the spans on.)
 
 #[path = "support/broker_checks.rs"]
@@ -248,4 +248,95 @@ async fn our_mqtt5_server_continues_the_trace() {
     assert_ne!(seen["trace"], TRACE_ID);
     stop.shutdown();
     let _ = serving.await;
+}
+
+/// gRPC: the trace rides in the call's metadata, as the brokers' calls carry it in headers.
+mod grpc {
+    use super::*;
+    use gateway_core::grpc::{ClientGrpc, GrpcClientOptions, GrpcRequest};
+
+    gateway_core::include_protos!();
+
+    /// `Say` answers with the trace its handler runs in: `trace parent state`.
+    #[injectable]
+    struct Whose;
+
+    #[controller]
+    impl Whose {
+        #[grpc_method(echo::Echo)]
+        async fn say(&self, #[payload] _text: echo::Text) -> Result<echo::Text, RpcException> {
+            let trace = TraceContext::current().expect("a handler runs in a trace");
+            Ok(echo::Text {
+                text: format!(
+                    "{} {} {}",
+                    trace.trace_id(),
+                    trace.parent_span_id().unwrap_or_default(),
+                    trace.tracestate().unwrap_or_default()
+                ),
+                ..Default::default()
+            })
+        }
+    }
+
+    #[module(controllers = [Whose])]
+    struct WhoseModule;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn our_grpc_server_continues_the_trace() {
+        spans_on();
+        let service =
+            NestFactory::create_microservice::<WhoseModule>(Transport::grpc("127.0.0.1:0"))
+                .await
+                .unwrap()
+                .start()
+                .await
+                .unwrap();
+        let addr = service.local_addr().expect("a gRPC server has an address");
+        let stop = service.shutdown_handle();
+        let serving = tokio::spawn(service.serve());
+        let echo: echo::Echo::Client =
+            ClientGrpc::new("ECHO", GrpcClientOptions::new(addr.to_string())).get_service();
+
+        let seen = in_request()
+            .scope(echo.say(echo::Text::default()))
+            .await
+            .expect("our gRPC server answers");
+        let parts: Vec<&str> = seen.text.split(' ').collect();
+        assert_eq!(parts[0], TRACE_ID);
+        assert_eq!(parts[1].len(), 16, "the call's own span is the parent");
+        assert_ne!(parts[1], "b7ad6b7169203331", "a hop of its own");
+        assert_eq!(parts[2], STATE);
+
+        // A `traceparent` the caller set itself goes as it is.
+        let own = "00-11111111111111111111111111111111-2222222222222222-01";
+        let seen = in_request()
+            .scope(echo.say(GrpcRequest::new(echo::Text::default()).metadata("traceparent", own)))
+            .await
+            .expect("our gRPC server answers");
+        assert!(seen
+            .text
+            .starts_with("11111111111111111111111111111111 2222222222222222"));
+
+        // A `ClientProxy` bridged to gRPC (`ClientOptions::grpc`): its call's hop, in the
+        // metadata, with the headers the call set.
+        let patterns = gateway_core::grpc::GrpcPatterns::new()
+            .method::<echo::Echo::Say>(json!({ "cmd": "say" }));
+        let proxy = ClientProxy::new(ClientOptions::grpc("ECHO", addr.to_string(), patterns));
+        let seen: Value = in_request()
+            .scope(async { proxy.send(json!({ "cmd": "say" }), &json!({})).await })
+            .await
+            .expect("our gRPC server answers the bridge");
+        let parts: Vec<&str> = seen["text"].as_str().unwrap().split(' ').collect();
+        assert_eq!(parts[0], TRACE_ID);
+        assert_eq!(parts[1].len(), 16);
+        assert_eq!(parts[2], STATE);
+
+        // Outside any request: a new trace, still carried.
+        let seen = echo.say(echo::Text::default()).await.unwrap();
+        let trace = seen.text.split(' ').next().unwrap();
+        assert_eq!(trace.len(), 32);
+        assert_ne!(trace, TRACE_ID);
+        stop.shutdown();
+        let _ = serving.await;
+    }
 }

@@ -290,6 +290,25 @@ pub(crate) fn call_span(
     transport: &'static str,
     options: &mut CallOptions,
 ) -> CallSpan {
+    let own = options
+        .headers
+        .iter()
+        .flat_map(|headers| headers.iter())
+        .any(|(name, _)| name.eq_ignore_ascii_case(TRACEPARENT));
+    call_span_with(service, route, transport, own, |name, value| {
+        *options = std::mem::take(options).header(name, value);
+    })
+}
+
+/// [`call_span`] for a call whose headers are not [`CallOptions`] (gRPC metadata): `own`
+/// says the caller set a `traceparent` itself; else `add` gets the hop's headers.
+pub(crate) fn call_span_with(
+    service: &str,
+    route: &str,
+    transport: &'static str,
+    own: bool,
+    mut add: impl FnMut(&'static str, String),
+) -> CallSpan {
     if !tracing::enabled!(target: "gateway_core::client", tracing::Level::INFO) {
         return CallSpan(None);
     }
@@ -306,14 +325,9 @@ pub(crate) fn call_span(
         span_id = tracing::field::display(span_id),
         parent_span_id = parent_span_id.map(tracing::field::display),
     );
-    let own = options
-        .headers
-        .iter()
-        .flat_map(|headers| headers.iter())
-        .any(|(name, _)| name.eq_ignore_ascii_case(TRACEPARENT));
     if !own {
         for (name, value) in hop.headers() {
-            *options = std::mem::take(options).header(name, value);
+            add(name, value);
         }
     }
     CallSpan(Some(Box::new(span)))

@@ -31,7 +31,11 @@ use crate::pattern::Pattern;
 /// it does not see) fails the caller's call sooner; this only bounds the service's work.
 const BRIDGE_DEADLINE: Duration = Duration::from_secs(60);
 
-type Call = Arc<dyn Fn(GrpcChannel, Bytes) -> BoxFuture<'static, Outcome> + Send + Sync>;
+/// A pattern's call: the channel, the payload's JSON, and the proxy call's headers (its
+/// `CallOptions::header`s and trace context), sent as the gRPC call's metadata.
+type Call = Arc<
+    dyn Fn(GrpcChannel, Bytes, Vec<(String, String)>) -> BoxFuture<'static, Outcome> + Send + Sync,
+>;
 
 /// A value's JSON, or the `err` to answer with when it could not be made.
 type Json = Result<Vec<u8>, Vec<u8>>;
@@ -102,7 +106,7 @@ impl GrpcPatterns {
                 "a message pattern carries one payload: a method taking a stream of requests cannot be bridged"
             )
         };
-        let call: Call = Arc::new(move |channel: GrpcChannel, data: Bytes| {
+        let call: Call = Arc::new(move |channel: GrpcChannel, data: Bytes, metadata| {
             Box::pin(async move {
                 // No payload (`null`, a health probe's) is the empty request.
                 let request: Result<M::Request, _> = match &data[..] {
@@ -118,7 +122,12 @@ impl GrpcPatterns {
                         )))
                     }
                 };
-                let request = super::GrpcRequest::new(request).timeout(BRIDGE_DEADLINE);
+                let request = super::GrpcRequest {
+                    metadata,
+                    // The proxy's call has its span (and carries its hop in the headers).
+                    span: false,
+                    ..super::GrpcRequest::new(request).timeout(BRIDGE_DEADLINE)
+                };
                 if M::SERVER_STREAMING {
                     match channel.server_streaming::<M, _>(request).await {
                         Ok(items) => Outcome::Stream(
@@ -229,6 +238,7 @@ impl Publish for BridgePublisher {
             })
             .unwrap_or_else(|| Bytes::from_static(b"null"));
         let (id, channel) = (message.id, self.channel.clone());
+        let metadata = message.headers.map(<[_]>::to_vec).unwrap_or_default();
         let connection = self.connection.get().cloned().unwrap_or_default();
         Box::pin(async move {
             let Some(call) = call else {
@@ -239,7 +249,7 @@ impl Publish for BridgePublisher {
             };
             // The call runs on its own; the proxy's pending table waits for its reply.
             tokio::spawn(async move {
-                let outcome = call(channel, data).await;
+                let outcome = call(channel, data, metadata).await;
                 let (Some(id), Some(conn)) = (id, connection.upgrade()) else {
                     return; // an event: nobody waits for its answer
                 };

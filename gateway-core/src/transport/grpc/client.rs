@@ -374,6 +374,33 @@ impl GrpcChannel {
         F: FnOnce(Grpc, tonic::Request<R>, PathAndQuery, Codec<M>) -> Fut,
         Fut: Future<Output = Result<tonic::Response<T>, tonic::Status>>,
     {
+        if !request.span {
+            return self.send::<M, _, _, _, _>(request, send).await;
+        }
+        let mut request = request;
+        let own = request
+            .metadata
+            .iter()
+            .any(|(key, _)| key.eq_ignore_ascii_case(crate::trace::TRACEPARENT));
+        let span = crate::trace::call_span_with(&self.name, M::PATH, "grpc", own, |key, value| {
+            request.metadata.push((key.to_owned(), value));
+        });
+        let result = self.send::<M, _, _, _, _>(request, send).await;
+        span.record_outcome(&result);
+        result
+    }
+
+    /// [`call`](Self::call) past its trace span.
+    async fn send<M, R, T, F, Fut>(
+        &self,
+        request: GrpcRequest<R>,
+        send: F,
+    ) -> Result<(tonic::Response<T>, Duration), RpcError>
+    where
+        M: GrpcMethod,
+        F: FnOnce(Grpc, tonic::Request<R>, PathAndQuery, Codec<M>) -> Fut,
+        Fut: Future<Output = Result<tonic::Response<T>, tonic::Status>>,
+    {
         let (request, timeout) = self.request::<M, _>(request)?;
         let mut grpc = self.grpc()?;
         let call = async move {

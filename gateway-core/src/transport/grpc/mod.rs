@@ -101,6 +101,11 @@ pub struct GrpcRequest<T> {
     pub(crate) message: T,
     pub(crate) metadata: Vec<(String, String)>,
     pub(crate) timeout: Option<Duration>,
+    /// Whether the call opens a trace span of its own (not when a [`ClientProxy`] bridging
+    /// to gRPC opened one and its headers are the metadata).
+    ///
+    /// [`ClientProxy`]: crate::client::ClientProxy
+    pub(crate) span: bool,
 }
 
 impl<T> GrpcRequest<T> {
@@ -110,6 +115,7 @@ impl<T> GrpcRequest<T> {
             message,
             metadata: Vec::new(),
             timeout: None,
+            span: true,
         }
     }
 
@@ -278,11 +284,24 @@ pub mod __private {
 
 /// Declares the modules `gateway_build::compile_protos` generated in `build.rs`: one per proto
 /// package (`hero`, `google::protobuf`, ...). Use it once, at the crate's root or in a module
-/// of its own.
+/// of its own. Generated code is exempt from the lints a crate sets for its own (a message or
+/// method the crate does not use is no `dead_code` warning, a field no `missing_docs` one).
 #[macro_export]
 macro_rules! include_protos {
     () => {
-        include!(concat!(env!("OUT_DIR"), "/gateway_protos.rs"));
+        #[allow(
+            dead_code,
+            missing_docs,
+            unreachable_pub,
+            clippy::all,
+            clippy::pedantic,
+            clippy::nursery
+        )]
+        mod __gateway_protos {
+            include!(concat!(env!("OUT_DIR"), "/gateway_protos.rs"));
+        }
+        #[allow(unused_imports)]
+        pub use __gateway_protos::*;
     };
 }
 
