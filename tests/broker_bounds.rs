@@ -3,7 +3,10 @@
 //! (every request is still answered, at most the limit at once); MQTT, whose client must keep
 //! its event loop turning, drops what arrives at the limit, as QoS 0 allows. And a graceful
 //! shutdown still sends the replies of the handlers in flight, which leave through the
-//! server's outbox (batched publishing) after the handlers end.
+//! server's outbox (batched publishing) after the handlers end: the server runs on a runtime
+//! dropped as `serve` returns, as in a process that exits then, so a reply `serve` did not wait
+//! for is lost (checked: without the Redis server's wait for its outboxes, or the NATS
+//! server's wait and flush, the test fails).
 
 #[path = "support/broker_checks.rs"]
 mod broker_checks;
@@ -14,7 +17,7 @@ use std::time::Duration;
 
 use broker_checks::namespace;
 use gateway_core::prelude::*;
-use gateway_core::server::{MessageRouter, RpcException};
+use gateway_core::server::{MessageRouter, RpcException, ShutdownHandle};
 use gateway_core::transport::mqtt::MqttServer;
 use gateway_core::transport::nats::{NatsServer, NatsServerOptions};
 use gateway_core::transport::redis::RedisServer;
@@ -160,31 +163,60 @@ async fn mqtt_drops_what_arrives_at_the_in_flight_limit() {
     served.await.unwrap();
 }
 
-/// Sends 8 requests to a server whose handler takes 300 ms, stops the server while they are
+/// Requests in flight at a shutdown: more than the outbox hands on in one batch (256), so its
+/// last batches are still queued when the last handler ends.
+const IN_FLIGHT: u32 = 600;
+
+/// Sends [`IN_FLIGHT`] requests to a server whose handler takes 300 ms, stops the server while they are
 /// in flight, and checks that every one is answered (the grace period waits for them, and
 /// their replies leave the outbox before the server is done).
 async fn replies_outlive_shutdown(
     client: ClientProxy,
     pattern: &str,
-    stop: gateway_core::server::ShutdownHandle,
+    stop: ShutdownHandle,
     served: tokio::task::JoinHandle<()>,
 ) {
     let calls = tokio::spawn({
         let pattern = pattern.to_owned();
-        async move { burst(&client, &pattern, 8).await }
+        async move { burst(&client, &pattern, IN_FLIGHT).await }
     });
     tokio::time::sleep(Duration::from_millis(100)).await; // all in flight
     stop.shutdown();
     let answered = calls.await.unwrap();
     assert_eq!(
         answered,
-        (0..8).collect::<Vec<_>>(),
+        (0..IN_FLIGHT).collect::<Vec<_>>(),
         "every in-flight request answered"
     );
     tokio::time::timeout(Duration::from_secs(5), served)
         .await
         .expect("the server stops")
         .unwrap();
+}
+
+/// Runs the server `serve` connects and serves on a runtime of its own, dropped the moment
+/// `serve` returns, as a process that exits after `serve` is: what the server left to tasks of
+/// its own (its outbox's last batch) is gone then, so only replies `serve` waited for arrive.
+/// Its stop handle, and its end.
+async fn serve_then_exit<F, Fut>(serve: F) -> (ShutdownHandle, tokio::task::JoinHandle<()>)
+where
+    F: FnOnce(tokio::sync::oneshot::Sender<ShutdownHandle>) -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = ()>,
+{
+    let (handle_tx, handle_rx) = tokio::sync::oneshot::channel();
+    let (done_tx, done_rx) = tokio::sync::oneshot::channel();
+    std::thread::spawn(move || {
+        // One thread: the server's tasks run only while `serve` waits, none beside it.
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(serve(handle_tx));
+        drop(runtime); // every task of the server's ends here, sent or not
+        let _ = done_tx.send(());
+    });
+    let stop = handle_rx.await.expect("the server connects");
+    (stop, tokio::spawn(async { done_rx.await.unwrap() }))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -194,11 +226,14 @@ async fn nats_answers_what_is_in_flight_at_shutdown() {
     }
     let pattern = format!("{}.draining", namespace());
     let (router, _) = router(&pattern, Duration::from_millis(300));
-    let server = NatsServer::connect("nats://127.0.0.1:4222", router, Default::default())
-        .await
-        .unwrap();
-    let stop = server.shutdown_handle();
-    let served = tokio::spawn(server.serve());
+    let (stop, served) = serve_then_exit(|stop| async move {
+        let server = NatsServer::connect("nats://127.0.0.1:4222", router, Default::default())
+            .await
+            .unwrap();
+        let _ = stop.send(server.shutdown_handle());
+        server.serve().await;
+    })
+    .await;
     tokio::time::sleep(Duration::from_millis(200)).await; // subscribed
     let client = ClientProxy::new(
         ClientOptions::nats("N", "nats://127.0.0.1:4222").timeout(Duration::from_secs(10)),
@@ -211,9 +246,12 @@ async fn redis_answers_what_is_in_flight_at_shutdown() {
     require_redis!("redis_answers_what_is_in_flight_at_shutdown");
     let pattern = format!("{}.draining", namespace());
     let (router, _) = router(&pattern, Duration::from_millis(300));
-    let server = RedisServer::connect(REDIS_URL, router).await.unwrap();
-    let stop = server.shutdown_handle();
-    let served = tokio::spawn(server.serve());
+    let (stop, served) = serve_then_exit(|stop| async move {
+        let server = RedisServer::connect(REDIS_URL, router).await.unwrap();
+        let _ = stop.send(server.shutdown_handle());
+        server.serve().await;
+    })
+    .await;
     tokio::time::sleep(Duration::from_millis(300)).await; // subscribed
     let client =
         ClientProxy::new(ClientOptions::redis("R", REDIS_URL).timeout(Duration::from_secs(10)));
