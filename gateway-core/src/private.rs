@@ -58,9 +58,7 @@ pub const fn decorator<D: Decorator>() -> &'static [Metadata] {
 
 /// The user a guard attached (`#[user]`); none attached is a 401.
 pub fn user<T: Clone + 'static>(parts: &Parts) -> Result<T, HttpException> {
-    parts
-        .extensions
-        .get::<AuthUser>()
+    AuthUser::of(&parts.extensions)
         .and_then(|u| u.0.downcast_ref::<T>().cloned())
         .ok_or_else(|| HttpException::unauthorized(()))
 }

@@ -6,6 +6,7 @@ use axum::response::Response;
 
 use crate::http::on_panic;
 pub(super) use crate::http::RequestSettings;
+use crate::http::RequestState;
 
 /// Puts the app's [`RequestSettings`] into each request and answers a panicking handler with
 /// Nest's 500, around the whole router: what per-route layers did, without a boxed future per
@@ -47,7 +48,10 @@ where
     fn call(&mut self, mut request: axum::extract::Request) -> Self::Future {
         use futures_util::FutureExt;
         trim_trailing_slash(request.uri_mut());
-        request.extensions_mut().insert(self.settings.clone());
+        request.extensions_mut().insert(RequestState {
+            settings: self.settings.clone(),
+            user: None,
+        });
         std::panic::AssertUnwindSafe(self.inner.call(request))
             .catch_unwind()
             .map(answer_panics as fn(Caught) -> Result<Response, std::convert::Infallible>)

@@ -176,9 +176,32 @@ impl RpcContext {
     }
 }
 
-/// The user a guard attached, stored in the request's extensions.
+/// The user a guard attached, stored in the request's [`RequestState`] (an extension of its
+/// own in a request that has none: a router served outside an app).
+///
+/// [`RequestState`]: super::RequestState
 #[derive(Clone)]
 pub(crate) struct AuthUser(pub Arc<dyn Any + Send + Sync>);
+
+impl AuthUser {
+    /// The user attached to a request, if any.
+    pub(crate) fn of(extensions: &axum::http::Extensions) -> Option<&AuthUser> {
+        match extensions.get::<super::RequestState>() {
+            Some(state) => state.user.as_ref(),
+            None => extensions.get::<AuthUser>(),
+        }
+    }
+
+    /// Attaches `self` to a request.
+    fn attach(self, extensions: &mut axum::http::Extensions) {
+        match extensions.get_mut::<super::RequestState>() {
+            Some(state) => state.user = Some(self),
+            None => {
+                extensions.insert(self);
+            }
+        }
+    }
+}
 
 impl<'a> ExecutionContext<'a> {
     pub(crate) fn new(
@@ -307,9 +330,7 @@ impl<'a> ExecutionContext<'a> {
     pub fn set_user<T: Clone + Send + Sync + 'static>(&mut self, user: T) {
         let user = AuthUser(Arc::new(user));
         match &mut self.call {
-            Call::Http { parts, .. } => {
-                parts.extensions.insert(user);
-            }
+            Call::Http { parts, .. } => user.attach(&mut parts.extensions),
             Call::Rpc(call) => call.user = Some(user),
         }
     }
@@ -317,7 +338,7 @@ impl<'a> ExecutionContext<'a> {
     /// The user an earlier guard attached, if it has type `T`.
     pub fn user<T: 'static>(&self) -> Option<&T> {
         let user = match &self.call {
-            Call::Http { parts, .. } => parts.extensions.get::<AuthUser>(),
+            Call::Http { parts, .. } => AuthUser::of(&parts.extensions),
             Call::Rpc(call) => call.user.as_ref(),
         };
         user.and_then(|u| u.0.downcast_ref::<T>())

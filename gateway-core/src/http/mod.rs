@@ -82,7 +82,7 @@ pub(crate) use request_id::MakeId;
 pub use request_id::{RequestId, REQUEST_ID_HEADER};
 pub use respond::{default_status, nest_response};
 pub use routes::Routes;
-pub(crate) use settings::RequestSettings;
+pub(crate) use settings::{RequestSettings, RequestState};
 pub use sse::{sse_response, MessageEvent, SseItem};
 pub(crate) use streamable::RouteStatus;
 pub use streamable::StreamableFile;

@@ -5,7 +5,8 @@ use std::sync::Arc;
 use axum::http::Extensions;
 
 use super::{
-    BodyLimit, BodyReadTimeout, GlobalGuards, GlobalInterceptors, TrustProxy, ValidationOptions,
+    AuthUser, BodyLimit, BodyReadTimeout, GlobalGuards, GlobalInterceptors, TrustProxy,
+    ValidationOptions,
 };
 
 /// The app's settings every request carries: global guards and interceptors, the body limit
@@ -24,10 +25,19 @@ pub(crate) struct RequestSettings {
     pub trust_proxy: Option<TrustProxy>,
 }
 
+/// What the framework keeps in each request: the app's settings and the user a guard
+/// attached, in one extension entry the app puts in as the request arrives, so attaching the
+/// user costs no map entry (and no allocation) of its own.
+#[derive(Clone)]
+pub(crate) struct RequestState {
+    pub settings: Arc<RequestSettings>,
+    pub user: Option<AuthUser>,
+}
+
 impl RequestSettings {
     /// The settings the app put into a request's `extensions`, if any.
     pub(crate) fn of(extensions: &Extensions) -> Option<&RequestSettings> {
-        extensions.get::<Arc<RequestSettings>>().map(|s| &**s)
+        extensions.get::<RequestState>().map(|s| &*s.settings)
     }
 
     /// The request's body limit: a layer's [`BodyLimit`], else the app's.
