@@ -85,6 +85,8 @@ enum State {
         units: usize,
         scanned: usize,
         counted: usize,
+        /// Whether every byte scanned so far was ASCII.
+        all_ascii: bool,
     },
 }
 
@@ -154,6 +156,7 @@ impl NestCodec {
             units,
             scanned: hash + 1,
             counted: 0,
+            all_ascii: true,
         };
         Ok(true)
     }
@@ -201,6 +204,7 @@ impl Decoder for NestCodec {
             units,
             mut scanned,
             mut counted,
+            mut all_ascii,
         } = self.state
         else {
             unreachable!("decode_head moved to Body or returned");
@@ -225,6 +229,7 @@ impl Decoder for NestCodec {
                 counted += ascii;
                 continue;
             }
+            all_ascii = false;
             let (char_units, width) =
                 char_shape(rest[0]).ok_or(CodecError::InvalidText("not UTF-8"))?;
             if width > rest.len() {
@@ -244,6 +249,7 @@ impl Decoder for NestCodec {
                 units,
                 scanned,
                 counted,
+                all_ascii,
             };
             self.within_budget(src)?;
             src.reserve((units - counted).min(64 * 1024));
@@ -252,7 +258,9 @@ impl Decoder for NestCodec {
         self.state = State::Head;
         let mut frame = src.split_to(scanned);
         frame.advance(start);
-        if std::str::from_utf8(&frame).is_err() {
+        // A frame of ASCII runs only is UTF-8; one with other characters is checked whole (the
+        // scan read their lead bytes only).
+        if !all_ascii && std::str::from_utf8(&frame).is_err() {
             return Err(CodecError::InvalidText("not UTF-8"));
         }
         Ok(Some(frame.freeze()))
