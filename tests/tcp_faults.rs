@@ -291,6 +291,89 @@ async fn a_corrupt_frame_fails_every_pending_call_and_the_client_recovers() {
     }
 }
 
+/// A fake downstream answering each request as its `data` says, in Nest's usual reply shape
+/// (`{"response":V,"isDisposed":true,"id":"N"}`, which the client routes by its shape alone)
+/// around a `V` that is not one JSON value, or not the caller's type; `slow` is a proper
+/// reply 300 ms later.
+async fn shaped_peer() -> SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((socket, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let (sink, mut frames) = Framed::new(socket, NestCodec::default()).split();
+                let sink = Arc::new(tokio::sync::Mutex::new(sink));
+                while let Some(Ok(frame)) = frames.next().await {
+                    let request: Value = serde_json::from_slice(&frame).unwrap();
+                    let id = request["id"].to_string();
+                    let value = match request["data"].as_str().unwrap() {
+                        "corrupt" => "{",
+                        "err-inside" => r#"1,"err":"boom""#,
+                        "extra-key" => r#"7,"x":2"#,
+                        "mistyped" => r#""seven""#,
+                        _ => r#""late""#,
+                    };
+                    let slow = request["data"] == "slow";
+                    let reply = format!(r#"{{"response":{value},"isDisposed":true,"id":{id}}}"#);
+                    let sink = sink.clone();
+                    tokio::spawn(async move {
+                        if slow {
+                            tokio::time::sleep(Duration::from_millis(300)).await;
+                        }
+                        let _ = sink.lock().await.send(reply).await;
+                    });
+                }
+            });
+        }
+    });
+    addr
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replies_routed_by_their_shape_answer_as_a_full_read_would() {
+    let addr = shaped_peer().await;
+    let client = client_for(addr, Duration::from_secs(5));
+    // Another key inside the reply: its `response`.
+    assert_eq!(client.send::<u32>("shaped", &"extra-key").await.unwrap(), 7);
+    // A truthy `err` inside it: the remote error.
+    match client.send::<Value>("shaped", &"err-inside").await {
+        Err(RpcError::Remote { error, .. }) => assert_eq!(error, json!("boom")),
+        other => panic!("expected the remote error, got {other:?}"),
+    }
+    // Not the caller's type: that call's decode error; the connection (and a call waiting on
+    // it) carries on.
+    let waiting = tokio::spawn({
+        let client = client.clone();
+        async move { client.send::<String>("shaped", &"slow").await }
+    });
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    assert!(matches!(
+        client.send::<u32>("shaped", &"mistyped").await,
+        Err(RpcError::Decode { .. })
+    ));
+    assert_eq!(waiting.await.unwrap().unwrap(), "late");
+    // Not JSON: the connection closes, as for any corrupt packet, failing the calls on it;
+    // the next call dials again.
+    let waiting = tokio::spawn({
+        let client = client.clone();
+        async move { client.send::<String>("shaped", &"slow").await }
+    });
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    for result in [
+        client.send::<Value>("shaped", &"corrupt").await.map(|_| ()),
+        waiting.await.unwrap().map(|_| ()),
+    ] {
+        match result {
+            Err(RpcError::ConnectionLost { reason, .. }) => {
+                assert!(reason.starts_with("Could not parse JSON"), "{reason}")
+            }
+            other => panic!("expected ConnectionLost, got {other:?}"),
+        }
+    }
+    assert_eq!(client.pending_calls(), 0);
+    assert_eq!(client.send::<u32>("shaped", &"extra-key").await.unwrap(), 7);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn our_server_closes_a_connection_that_sends_garbage_and_serves_others() {
     init_tracing();

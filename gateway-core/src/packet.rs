@@ -268,6 +268,24 @@ impl Response<'_> {
     }
 }
 
+/// Nest's usual final reply, `{"response":V,"isDisposed":true,"id":"N"}` (its keys in the
+/// order Nest and our servers write them, no spaces), read by its shape alone: the id, and
+/// where `V` lies in the frame. `V` itself is not read: the caller's own deserialization of it
+/// is the one pass over it. If `V` is one JSON value, the frame is exactly that reply (every
+/// quote of the suffix is a string's delimiter, and the suffix ends the object), so the two
+/// paths agree; if `V` is not (`1,"err":"x"`), the caller reads the frame as
+/// [`Response::parse`] does (see [`ClientProxy`](crate::client::ClientProxy)'s decoding).
+pub(crate) fn usual_reply(frame: &[u8]) -> Option<(u64, std::ops::Range<usize>)> {
+    const HEAD: &[u8] = br#"{"response":"#;
+    const TAIL: &[u8] = br#","isDisposed":true,"id":""#;
+    let body = frame.strip_prefix(HEAD)?.strip_suffix(br#""}"#)?;
+    let digits = body.iter().rev().take_while(|b| b.is_ascii_digit()).count();
+    let (rest, id) = body.split_at(body.len() - digits);
+    let id = std::str::from_utf8(id).ok()?.parse().ok()?;
+    let value = rest.strip_suffix(TAIL)?;
+    (!value.is_empty()).then(|| (id, HEAD.len()..HEAD.len() + value.len()))
+}
+
 /// JavaScript truthiness of a JSON value.
 pub(crate) fn is_truthy(value: &RawValue) -> bool {
     match value.get().as_bytes().first() {
@@ -290,6 +308,35 @@ mod tests {
 
     fn text(out: Vec<u8>) -> String {
         String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn the_usual_reply_is_read_by_its_shape() {
+        let frame = br#"{"response":{"id":"42","items":["a,\"isDisposed\":true"]},"isDisposed":true,"id":"17"}"#;
+        let (id, range) = usual_reply(frame).unwrap();
+        assert_eq!(id, 17);
+        assert_eq!(
+            &frame[range],
+            br#"{"id":"42","items":["a,\"isDisposed\":true"]}"#
+        );
+        // Whatever else goes to the full parse.
+        for other in [
+            &br#"{"response":1,"id":"17"}"#[..],
+            br#"{"err":"x","isDisposed":true,"id":"17"}"#,
+            br#"{"response":1,"isDisposed":true,"id":17}"#,
+            br#"{"response":1,"isDisposed":true,"id":"x17"}"#,
+            br#"{"response":1,"isDisposed":true,"id":""}"#,
+            br#"{"response":,"isDisposed":true,"id":"17"}"#,
+            br#"{"response": 1, "isDisposed": true, "id": "17"}"#,
+            br#"{"response":1,"isDisposed":true,"id":"99999999999999999999999"}"#,
+        ] {
+            assert_eq!(
+                usual_reply(other),
+                None,
+                "{}",
+                String::from_utf8_lossy(other)
+            );
+        }
     }
 
     #[test]

@@ -147,6 +147,16 @@ impl Connection {
         self.pending.deliver(frame, packet);
     }
 
+    /// Hands Nest's usual final reply (`{"response":V,"isDisposed":true,"id":"N"}`) to the
+    /// call waiting for it without reading `V` ([`usual_reply`](crate::packet::usual_reply));
+    /// `false` for any other packet, or no single call `N`: read it as usual then. For a
+    /// transport whose reader closes the connection on a packet that is not JSON (TCP), as
+    /// the call does on finding one.
+    pub(crate) fn deliver_usual(&self, frame: &Bytes) -> bool {
+        crate::packet::usual_reply(frame)
+            .is_some_and(|(id, value)| self.pending.deliver_unchecked(id, frame, value))
+    }
+
     /// Fails the call `id` alone with `reason` (NATS's "no responders").
     pub fn fail(&self, id: u64, reason: impl Into<Arc<str>>) {
         self.pending.fail(id, Failure::Lost(reason.into()));

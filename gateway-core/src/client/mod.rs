@@ -48,7 +48,7 @@ pub use transport::{ClientTransport, ConnectContext, EventPattern};
 use crate::packet::{encode_event, encode_raw_event, encode_request};
 use crate::pattern::Pattern;
 use connection::Slot;
-use pending::{Failure, Forget, Pending, StreamItem};
+use pending::{Delivered, Failure, Forget, Pending, StreamItem};
 
 /// A reply kept as the service sent it: its JSON text, not parsed into a type of ours.
 /// `send::<RawReply>(..)` costs one scan of the reply; a route returning it answers with
@@ -231,11 +231,11 @@ impl ClientProxy {
                     Err(_) => break 'call Err(client.timeout_error(&pattern, timeout)),
                 };
                 match reply {
-                    Some(value) => client.decode(&pattern, &value),
-                    None => serde_json::from_slice(b"null").map_err(|_| RpcError::EmptyResponse {
-                        service: client.inner.name.clone(),
-                        pattern: pattern.route().to_owned(),
-                    }),
+                    (Some(Delivered::Checked(value)), _) => client.decode(&pattern, &value),
+                    (Some(Delivered::Unchecked { frame, value }), conn) => {
+                        client.decode_unchecked(&pattern, &frame, &value, &conn)
+                    }
+                    (None, _) => client.empty(&pattern),
                 }
             };
             breaker::record(admitted, &result);
@@ -473,14 +473,14 @@ impl ClientProxy {
         Err(self.lost(CONNECTION_CLOSED))
     }
 
-    /// Writes the request and waits for its final reply.
+    /// Writes the request and waits for its final reply; the connection it came on.
     async fn round_trip(
         &self,
         pattern: &Pattern,
         id: u64,
         body: Vec<u8>,
         options: &CallOptions,
-    ) -> Result<Option<Bytes>, RpcError> {
+    ) -> Result<(Option<Delivered>, Arc<Connection>), RpcError> {
         let (conn, reply) = self
             .dispatch(pattern, id, body, options, Pending::register_single)
             .await?;
@@ -489,7 +489,59 @@ impl ClientProxy {
             .await
             .unwrap_or_else(|_| Err(Failure::Lost(CONNECTION_CLOSED.into())));
         forget.disarm();
-        outcome.map_err(|failure| self.failure(pattern, failure))
+        match outcome {
+            Ok(reply) => Ok((reply, conn)),
+            Err(failure) => Err(self.failure(pattern, failure)),
+        }
+    }
+
+    /// Decodes the `response` of a reply routed by its shape alone
+    /// ([`Delivered::Unchecked`]): the one pass over it. If it is not a `T`, the whole packet
+    /// is read as the reader reads any other: not JSON, the connection closes (Nest's
+    /// client's `Could not parse JSON`, the reader's answer to a corrupt packet); a truthy
+    /// `err` inside it (`{"response":1,"err":"x",..}`) is the remote error; else the
+    /// `response` it has is decoded, and that error is the call's.
+    fn decode_unchecked<T: DeserializeOwned>(
+        &self,
+        pattern: &Pattern,
+        frame: &Bytes,
+        value: &Bytes,
+        conn: &Connection,
+    ) -> Result<T, RpcError> {
+        if let Ok(value) = crate::packet::from_json(value) {
+            return Ok(value);
+        }
+        match crate::packet::Response::parse(frame) {
+            Err(error) => {
+                let reason: Arc<str> = format!("Could not parse JSON: {error}").into();
+                if let Some(left_out) =
+                    crate::log_limit::allow(format!("client {}: bad JSON", self.inner.name))
+                {
+                    tracing::error!(service = %self.inner.name, %error, left_out, "Could not parse JSON from the service; closing the connection");
+                }
+                conn.close(reason.clone());
+                Err(self.lost(&reason))
+            }
+            Ok(packet) => match (packet.error(), packet.response) {
+                (Some(err), _) => Err(self.failure(
+                    pattern,
+                    Failure::Remote(crate::packet::slice_of(frame, err)),
+                )),
+                (None, Some(response)) => {
+                    self.decode(pattern, &crate::packet::slice_of(frame, response))
+                }
+                (None, None) => self.empty(pattern),
+            },
+        }
+    }
+
+    /// A reply that completed with no value: `T` from `null` (`()`, an `Option`), else
+    /// [`RpcError::EmptyResponse`].
+    fn empty<T: DeserializeOwned>(&self, pattern: &Pattern) -> Result<T, RpcError> {
+        serde_json::from_slice(b"null").map_err(|_| RpcError::EmptyResponse {
+            service: self.inner.name.clone(),
+            pattern: pattern.route().to_owned(),
+        })
     }
 
     fn decode<T: DeserializeOwned>(&self, pattern: &Pattern, value: &Bytes) -> Result<T, RpcError> {

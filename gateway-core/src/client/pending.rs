@@ -23,7 +23,33 @@ pub(crate) enum Failure {
 
 /// What a single-reply call receives: the last value, or `None` if the service completed
 /// without one.
-pub(crate) type Outcome = Result<Option<Bytes>, Failure>;
+pub(crate) type Outcome = Result<Option<Delivered>, Failure>;
+
+/// A single-reply call's value.
+#[derive(Debug, Clone)]
+pub(crate) enum Delivered {
+    /// The value's JSON, read as part of its packet.
+    Checked(Bytes),
+    /// The `response` of Nest's usual final reply, routed by the packet's shape
+    /// ([`usual_reply`](crate::packet::usual_reply)) and not read yet: if the caller cannot read
+    /// it, the whole `frame` is read as any packet is.
+    Unchecked {
+        /// The packet.
+        frame: Bytes,
+        /// Its `response`'s place in it.
+        value: Bytes,
+    },
+}
+
+#[cfg(test)]
+impl Delivered {
+    /// The value's JSON (read or not).
+    pub(crate) fn value(&self) -> &Bytes {
+        match self {
+            Delivered::Checked(value) | Delivered::Unchecked { value, .. } => value,
+        }
+    }
+}
 
 /// How many values of a streamed reply may wait for its reader.
 pub(crate) const STREAM_BUFFER: usize = 1024;
@@ -140,7 +166,7 @@ impl Pending {
             Entry::Single { tx, last } => {
                 let outcome = match error {
                     Some(err) => Err(Failure::Remote(err)),
-                    None => Ok(value.or(last)),
+                    None => Ok(value.or(last).map(Delivered::Checked)),
                 };
                 let _ = tx.send(outcome);
             }
@@ -154,6 +180,25 @@ impl Pending {
                 };
             }
         }
+    }
+
+    /// Hands Nest's usual final reply to its call, read by its shape only (see
+    /// [`Delivered::Unchecked`]). `false`, and nothing done, unless call `id` waits for a
+    /// single reply: the packet then goes through [`deliver`](Self::deliver).
+    pub fn deliver_unchecked(&self, id: u64, frame: &Bytes, value: std::ops::Range<usize>) -> bool {
+        let mut state = self.lock();
+        if !matches!(state.calls.get(&id), Some(Entry::Single { .. })) {
+            return false;
+        }
+        let Some(Entry::Single { tx, .. }) = state.calls.remove(&id) else {
+            unreachable!("checked above, under the same lock");
+        };
+        drop(state);
+        let _ = tx.send(Ok(Some(Delivered::Unchecked {
+            frame: frame.clone(),
+            value: frame.slice(value),
+        })));
+        true
     }
 
     /// Fails one waiting call (a transport learned it cannot be answered).
@@ -228,7 +273,7 @@ mod tests {
         deliver(&pending, r#"{"response":"a","id":"1"}"#);
         deliver(&pending, r#"{"response":"b","id":"1"}"#);
         deliver(&pending, r#"{"isDisposed":true,"id":"1"}"#);
-        assert_eq!(&rx.await.unwrap().unwrap().unwrap()[..], b"\"b\"");
+        assert_eq!(&rx.await.unwrap().unwrap().unwrap().value()[..], b"\"b\"");
         assert_eq!(pending.len(), 0);
     }
 
@@ -242,8 +287,31 @@ mod tests {
             r#"{"err":null,"response":5,"isDisposed":true,"id":"1"}"#,
         );
         deliver(&pending, r#"{"err":"boom","id":"2"}"#);
-        assert_eq!(&ok.await.unwrap().unwrap().unwrap()[..], b"5");
+        assert_eq!(&ok.await.unwrap().unwrap().unwrap().value()[..], b"5");
         assert!(matches!(bad.await.unwrap(), Err(Failure::Remote(e)) if &e[..] == b"\"boom\""));
+    }
+
+    #[tokio::test]
+    async fn the_usual_reply_goes_to_a_single_call_only() {
+        let pending = Pending::default();
+        let single = pending.register_single(1).unwrap();
+        let _stream = pending.register_stream(2).unwrap();
+        let frame = Bytes::from_static(br#"{"response":[1],"isDisposed":true,"id":"1"}"#);
+        assert!(pending.deliver_unchecked(1, &frame, 12..15));
+        match single.await.unwrap().unwrap().unwrap() {
+            Delivered::Unchecked {
+                frame: whole,
+                value,
+            } => {
+                assert_eq!(whole, frame);
+                assert_eq!(&value[..], b"[1]");
+            }
+            other => panic!("{other:?}"),
+        }
+        // A stream, or no call: the packet is read as any other.
+        assert!(!pending.deliver_unchecked(2, &frame, 12..15));
+        assert!(!pending.deliver_unchecked(3, &frame, 12..15));
+        assert_eq!(pending.len(), 1);
     }
 
     #[tokio::test]

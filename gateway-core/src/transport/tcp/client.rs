@@ -166,6 +166,9 @@ where
                 _ = reader.closed() => return,
             };
             match next {
+                // Nest's usual final reply goes to its call unread: the call's own decoding
+                // is the one pass over it (`ClientProxy::decode_unchecked`).
+                Some(Ok(frame)) if reader.deliver_usual(&frame) => {}
                 Some(Ok(frame)) => match Response::parse(&frame) {
                     Ok(packet) => reader.deliver_parsed(&frame, &packet),
                     Err(error) => {
