@@ -219,3 +219,70 @@ async fn handlers_read_the_message_context() {
     stop.shutdown();
     serving.await.unwrap();
 }
+
+/// A connection answering each request as its `data` says, in Nest's usual reply shape
+/// (`{"response":V,"isDisposed":true,"id":"N"}`, which `Connection::deliver` routes by its
+/// shape alone) around a `V` that is not one JSON value, or not the caller's type; how many
+/// times it was dialled.
+struct ShapedTransport {
+    dials: Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl ClientTransport for ShapedTransport {
+    fn connect<'a>(
+        &'a self,
+        _: &'a ConnectContext,
+    ) -> BoxFuture<'a, Result<Arc<Connection>, RpcError>> {
+        self.dials.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        Box::pin(async move {
+            let (requests, mut queue) = tokio::sync::mpsc::channel::<Vec<u8>>(64);
+            let conn = Connection::with_queue(requests);
+            let replies = conn.clone();
+            tokio::spawn(async move {
+                while let Some(request) = queue.recv().await {
+                    let request: serde_json::Value = serde_json::from_slice(&request).unwrap();
+                    let value = match request["data"].as_str().unwrap() {
+                        "corrupt" => "{",
+                        "err-inside" => r#"1,"err":"boom""#,
+                        "extra-key" => r#"7,"x":2"#,
+                        _ => r#""seven""#,
+                    };
+                    let id = request["id"].to_string();
+                    let reply = format!(r#"{{"response":{value},"isDisposed":true,"id":{id}}}"#);
+                    replies.deliver(reply.into_bytes().into());
+                }
+            });
+            Ok(conn)
+        })
+    }
+}
+
+#[tokio::test]
+async fn replies_routed_by_their_shape_answer_as_a_full_read_would() {
+    let dials = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let client = ClientProxy::new(ClientOptions::custom("SHAPED", "shaped://", {
+        let dials = dials.clone();
+        move || ShapedTransport {
+            dials: dials.clone(),
+        }
+    }));
+    assert_eq!(client.send::<u32>("shaped", &"extra-key").await.unwrap(), 7);
+    match client
+        .send::<serde_json::Value>("shaped", &"err-inside")
+        .await
+    {
+        Err(RpcError::Remote { error, .. }) => assert_eq!(error, "boom"),
+        other => panic!("expected the remote error, got {other:?}"),
+    }
+    assert!(matches!(
+        client.send::<u32>("shaped", &"mistyped").await,
+        Err(RpcError::Decode { .. })
+    ));
+    // Not JSON: that call's decode error at once (a broker's connection carries on).
+    assert!(matches!(
+        client.send::<serde_json::Value>("shaped", &"corrupt").await,
+        Err(RpcError::Decode { .. })
+    ));
+    assert_eq!(client.send::<u32>("shaped", &"extra-key").await.unwrap(), 7);
+    assert_eq!(dials.load(std::sync::atomic::Ordering::SeqCst), 1);
+}

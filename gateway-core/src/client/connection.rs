@@ -120,8 +120,14 @@ impl Connection {
     }
 
     /// Hands one reply packet to its pending call, by the id in its body. A reply that is not
-    /// JSON, or for no call of ours, is ignored (as Nest's clients ignore one).
+    /// JSON, or for no call of ours, is ignored (as Nest's clients ignore one); but one in
+    /// Nest's usual final shape (`{"response":V,"isDisposed":true,"id":"N"}`) goes to call `N`
+    /// unread, whose own decoding is the one pass over `V`, so if it is not JSON, it fails
+    /// that call with [`RpcError::Decode`](crate::client::RpcError::Decode) at once.
     pub fn deliver(&self, frame: Bytes) {
+        if self.deliver_usual(&frame, false) {
+            return;
+        }
         self.deliver_packet(None, frame);
     }
 
@@ -149,12 +155,14 @@ impl Connection {
 
     /// Hands Nest's usual final reply (`{"response":V,"isDisposed":true,"id":"N"}`) to the
     /// call waiting for it without reading `V` ([`usual_reply`](crate::packet::usual_reply));
-    /// `false` for any other packet, or no single call `N`: read it as usual then. For a
-    /// transport whose reader closes the connection on a packet that is not JSON (TCP), as
-    /// the call does on finding one.
-    pub(crate) fn deliver_usual(&self, frame: &Bytes) -> bool {
-        crate::packet::usual_reply(frame)
-            .is_some_and(|(id, value)| self.pending.deliver_unchecked(id, frame, value))
+    /// `false` for any other packet, or no single call `N`: read it as usual then.
+    /// `corrupt_closes`: the transport's reader closes the connection on a packet that is not
+    /// JSON (TCP), and so does the call on finding one.
+    pub(crate) fn deliver_usual(&self, frame: &Bytes, corrupt_closes: bool) -> bool {
+        crate::packet::usual_reply(frame).is_some_and(|(id, value)| {
+            self.pending
+                .deliver_unchecked(id, frame, value, corrupt_closes)
+        })
     }
 
     /// Fails the call `id` alone with `reason` (NATS's "no responders").

@@ -232,8 +232,16 @@ impl ClientProxy {
                 };
                 match reply {
                     (Some(Delivered::Checked(value)), _) => client.decode(&pattern, &value),
-                    (Some(Delivered::Unchecked { frame, value }), conn) => {
-                        client.decode_unchecked(&pattern, &frame, &value, &conn)
+                    (
+                        Some(Delivered::Unchecked {
+                            frame,
+                            value,
+                            corrupt_closes,
+                        }),
+                        conn,
+                    ) => {
+                        let closes = corrupt_closes.then_some(&*conn);
+                        client.decode_unchecked(&pattern, &frame, &value, closes)
                     }
                     (None, _) => client.empty(&pattern),
                 }
@@ -497,21 +505,27 @@ impl ClientProxy {
 
     /// Decodes the `response` of a reply routed by its shape alone
     /// ([`Delivered::Unchecked`]): the one pass over it. If it is not a `T`, the whole packet
-    /// is read as the reader reads any other: not JSON, the connection closes (Nest's
-    /// client's `Could not parse JSON`, the reader's answer to a corrupt packet); a truthy
-    /// `err` inside it (`{"response":1,"err":"x",..}`) is the remote error; else the
-    /// `response` it has is decoded, and that error is the call's.
+    /// is read as the reader reads any other: not JSON, the connection closes if `closes`
+    /// holds it (TCP: Nest's client's `Could not parse JSON`, the reader's answer to a corrupt
+    /// packet), else the call fails with [`RpcError::Decode`]; a truthy `err` inside it
+    /// (`{"response":1,"err":"x",..}`) is the remote error; else the `response` it has is
+    /// decoded, and that error is the call's.
     fn decode_unchecked<T: DeserializeOwned>(
         &self,
         pattern: &Pattern,
         frame: &Bytes,
         value: &Bytes,
-        conn: &Connection,
+        closes: Option<&Connection>,
     ) -> Result<T, RpcError> {
         if let Ok(value) = crate::packet::from_json(value) {
             return Ok(value);
         }
         match crate::packet::Response::parse(frame) {
+            Err(source) if closes.is_none() => Err(RpcError::Decode {
+                service: self.inner.name.clone(),
+                pattern: pattern.route().to_owned(),
+                source,
+            }),
             Err(error) => {
                 let reason: Arc<str> = format!("Could not parse JSON: {error}").into();
                 if let Some(left_out) =
@@ -519,7 +533,9 @@ impl ClientProxy {
                 {
                     tracing::error!(service = %self.inner.name, %error, left_out, "Could not parse JSON from the service; closing the connection");
                 }
-                conn.close(reason.clone());
+                if let Some(conn) = closes {
+                    conn.close(reason.clone());
+                }
                 Err(self.lost(&reason))
             }
             Ok(packet) => match (packet.error(), packet.response) {

@@ -38,6 +38,9 @@ pub(crate) enum Delivered {
         frame: Bytes,
         /// Its `response`'s place in it.
         value: Bytes,
+        /// Whether a packet that is not JSON closes the connection (TCP's reader does that to
+        /// any); else it fails its call alone (a broker's connection carries on).
+        corrupt_closes: bool,
     },
 }
 
@@ -185,7 +188,13 @@ impl Pending {
     /// Hands Nest's usual final reply to its call, read by its shape only (see
     /// [`Delivered::Unchecked`]). `false`, and nothing done, unless call `id` waits for a
     /// single reply: the packet then goes through [`deliver`](Self::deliver).
-    pub fn deliver_unchecked(&self, id: u64, frame: &Bytes, value: std::ops::Range<usize>) -> bool {
+    pub fn deliver_unchecked(
+        &self,
+        id: u64,
+        frame: &Bytes,
+        value: std::ops::Range<usize>,
+        corrupt_closes: bool,
+    ) -> bool {
         let mut state = self.lock();
         if !matches!(state.calls.get(&id), Some(Entry::Single { .. })) {
             return false;
@@ -197,6 +206,7 @@ impl Pending {
         let _ = tx.send(Ok(Some(Delivered::Unchecked {
             frame: frame.clone(),
             value: frame.slice(value),
+            corrupt_closes,
         })));
         true
     }
@@ -297,11 +307,12 @@ mod tests {
         let single = pending.register_single(1).unwrap();
         let _stream = pending.register_stream(2).unwrap();
         let frame = Bytes::from_static(br#"{"response":[1],"isDisposed":true,"id":"1"}"#);
-        assert!(pending.deliver_unchecked(1, &frame, 12..15));
+        assert!(pending.deliver_unchecked(1, &frame, 12..15, true));
         match single.await.unwrap().unwrap().unwrap() {
             Delivered::Unchecked {
                 frame: whole,
                 value,
+                ..
             } => {
                 assert_eq!(whole, frame);
                 assert_eq!(&value[..], b"[1]");
@@ -309,8 +320,8 @@ mod tests {
             other => panic!("{other:?}"),
         }
         // A stream, or no call: the packet is read as any other.
-        assert!(!pending.deliver_unchecked(2, &frame, 12..15));
-        assert!(!pending.deliver_unchecked(3, &frame, 12..15));
+        assert!(!pending.deliver_unchecked(2, &frame, 12..15, true));
+        assert!(!pending.deliver_unchecked(3, &frame, 12..15, true));
         assert_eq!(pending.len(), 1);
     }
 

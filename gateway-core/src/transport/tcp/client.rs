@@ -168,7 +168,7 @@ where
             match next {
                 // Nest's usual final reply goes to its call unread: the call's own decoding
                 // is the one pass over it (`ClientProxy::decode_unchecked`).
-                Some(Ok(frame)) if reader.deliver_usual(&frame) => {}
+                Some(Ok(frame)) if reader.deliver_usual(&frame, true) => {}
                 Some(Ok(frame)) => match Response::parse(&frame) {
                     Ok(packet) => reader.deliver_parsed(&frame, &packet),
                     Err(error) => {
