@@ -34,7 +34,8 @@ ROUNDS=${BENCH_ROUNDS:-3}
 # round to round (ours, handwritten, nest-fastify, nest-express; then backwards; ...) so a drift
 # of the machine falls on all alike; the report gives each figure's median and its spread.
 # Contenders in BENCH_ONCE (default nest-express, which feeds no ratio line) run in the first
-# round only: the table shows their figures, without a spread, and the run stays under 15 min.
+# round only: the table shows their figures, without a spread, and the run is shorter (762 s
+# with an incremental release build, where three rounds of every contender took 990 s).
 ONCE=${BENCH_ONCE-nest-express}
 ORDER=""
 for ((round = 1; round <= ROUNDS; round++)); do
