@@ -9,7 +9,9 @@ use gateway_core::grpc::{
     ClientGrpc, GrpcChannel, GrpcClientOptions, GrpcMethod, GrpcRequest, GrpcRequests, GrpcService,
 };
 use gateway_core::prelude::*;
-use gateway_tests::{compile_peer, free_port, http_request, spawn_node_ready, Nest, TsPeer};
+use gateway_tests::{
+    compile_peer, free_port, http_request, serve_microservice_on, spawn_node_ready, Nest, TsPeer,
+};
 
 #[path = "support/seed_checks.rs"]
 mod seed_checks;
@@ -98,25 +100,9 @@ impl MathController {
 #[module(controllers = [MathController])]
 struct MathModule;
 
-/// The microservice of module `M` on `transport`, served: its address and its stop handle.
-async fn serve<M: gateway_core::di::Module>(
-    transport: Transport,
-) -> (std::net::SocketAddr, ShutdownHandle) {
-    let service = NestFactory::create_microservice::<M>(transport)
-        .await
-        .unwrap()
-        .start()
-        .await
-        .unwrap();
-    let addr = service.local_addr().expect("a gRPC server has an address");
-    let stop = service.shutdown_handle();
-    tokio::spawn(service.serve());
-    (addr, stop)
-}
-
 /// Our `Math` service on a free port: its address and its stop handle.
 async fn our_math_service() -> (std::net::SocketAddr, ShutdownHandle) {
-    serve::<MathModule>(Transport::grpc("127.0.0.1:0")).await
+    serve_microservice_on::<MathModule>(Transport::grpc("127.0.0.1:0")).await
 }
 
 /// `SumStream` with three messages: a sum for each, as they come.
@@ -789,7 +775,7 @@ struct EchoModule;
 /// gRPC handler reading the call's metadata.
 #[tokio::test]
 async fn proto_features_limits_and_guards() {
-    let (addr, stop) = serve::<EchoModule>(Transport::grpc("127.0.0.1:0")).await;
+    let (addr, stop) = serve_microservice_on::<EchoModule>(Transport::grpc("127.0.0.1:0")).await;
     let echo: echo::Echo::Client =
         ClientGrpc::new("ECHO", GrpcClientOptions::new(addr.to_string())).get_service();
 
@@ -854,7 +840,7 @@ async fn proto_features_limits_and_guards() {
 }
 
 async fn echo_service_on(addr: &str) -> (std::net::SocketAddr, ShutdownHandle) {
-    serve::<EchoModule>(Transport::grpc(addr)).await
+    serve_microservice_on::<EchoModule>(Transport::grpc(addr)).await
 }
 
 /// A service killed in the middle of a server stream: the stream ends with an error the
@@ -921,7 +907,8 @@ async fn mutual_tls() {
     use gateway_core::tls::TlsOptions;
     let pki = gateway_tests::tls::TestPki::new("grpc");
     let options = GrpcServerOptions::default().tls(pki.server().ca_pem(&pki.ca).unwrap());
-    let (addr, stop) = serve::<MathModule>(Transport::grpc_with("127.0.0.1:0", options)).await;
+    let (addr, stop) =
+        serve_microservice_on::<MathModule>(Transport::grpc_with("127.0.0.1:0", options)).await;
     let port = addr.port();
     // The certificate names `localhost`.
     let math = |tls: Option<TlsOptions>| -> math::Math::Client {
@@ -1009,7 +996,7 @@ struct EdgeModule;
 /// `edge-cases-grpc.spec.ts`'s facts that a Rust handler can express.
 #[tokio::test]
 async fn edge_cases_grpc() {
-    let (addr, stop) = serve::<EdgeModule>(Transport::grpc("127.0.0.1:0")).await;
+    let (addr, stop) = serve_microservice_on::<EdgeModule>(Transport::grpc("127.0.0.1:0")).await;
     let client: edge::Edge::Client =
         ClientGrpc::new("EDGE", GrpcClientOptions::new(addr.to_string())).get_service();
     let one = || futures_util::stream::iter([edge::Num { value: 1 }]);
@@ -1108,7 +1095,8 @@ struct PipelineModule;
 /// Interceptors and exception filters apply to gRPC handlers as to every message handler.
 #[tokio::test]
 async fn interceptors_and_filters_apply_to_grpc_handlers() {
-    let (addr, stop) = serve::<PipelineModule>(Transport::grpc("127.0.0.1:0")).await;
+    let (addr, stop) =
+        serve_microservice_on::<PipelineModule>(Transport::grpc("127.0.0.1:0")).await;
     let math = client(addr);
     let sum = math
         .sum(RequestSum {
@@ -1137,7 +1125,8 @@ async fn interceptors_and_filters_apply_to_grpc_handlers() {
 async fn a_graceful_stop_cuts_what_outlives_the_grace_period() {
     use gateway_core::grpc::GrpcServerOptions;
     let options = GrpcServerOptions::default().grace_period(Duration::from_millis(300));
-    let (addr, stop) = serve::<EchoModule>(Transport::grpc_with("127.0.0.1:0", options)).await;
+    let (addr, stop) =
+        serve_microservice_on::<EchoModule>(Transport::grpc_with("127.0.0.1:0", options)).await;
     let echo: echo::Echo::Client = ClientGrpc::new(
         "ECHO",
         GrpcClientOptions::new(addr.to_string()).timeout(Duration::from_secs(10)),

@@ -284,16 +284,8 @@ mod grpc {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn our_grpc_server_continues_the_trace() {
         spans_on();
-        let service =
-            NestFactory::create_microservice::<WhoseModule>(Transport::grpc("127.0.0.1:0"))
-                .await
-                .unwrap()
-                .start()
-                .await
-                .unwrap();
-        let addr = service.local_addr().expect("a gRPC server has an address");
-        let stop = service.shutdown_handle();
-        let serving = tokio::spawn(service.serve());
+        let (addr, stop) =
+            serve_microservice_on::<WhoseModule>(Transport::grpc("127.0.0.1:0")).await;
         let echo: echo::Echo::Client =
             ClientGrpc::new("ECHO", GrpcClientOptions::new(addr.to_string())).get_service();
 
@@ -330,6 +322,22 @@ mod grpc {
         assert_eq!(parts[0], TRACE_ID);
         assert_eq!(parts[1].len(), 16);
         assert_eq!(parts[2], STATE);
+        // A header gRPC metadata cannot carry fails the call, unsent: INVALID_ARGUMENT, which
+        // the bridge answers as Nest's 400-like `err`.
+        let unsendable = CallOptions::default().header("x note", "n");
+        match proxy
+            .send_with::<Value>(json!({ "cmd": "say" }), &json!({}), unsendable)
+            .await
+        {
+            Err(RpcError::Remote { error, .. }) => assert_eq!(
+                error,
+                json!({
+                    "statusCode": 400,
+                    "message": "metadata \"x note\" cannot be sent: not a metadata key or value"
+                })
+            ),
+            other => panic!("expected the 400-like error, got {other:?}"),
+        }
 
         // Outside any request: a new trace, still carried.
         let seen = echo.say(echo::Text::default()).await.unwrap();
@@ -337,6 +345,5 @@ mod grpc {
         assert_eq!(trace.len(), 32);
         assert_ne!(trace, TRACE_ID);
         stop.shutdown();
-        let _ = serving.await;
     }
 }

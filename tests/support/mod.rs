@@ -536,6 +536,25 @@ pub async fn serve_microservice<M: gateway_core::di::Module>() -> std::net::Sock
     addr
 }
 
+/// Boots `M` as a microservice on `transport` and serves it: its bound address (a
+/// transport that listens, as TCP and gRPC do) and the handle that stops it.
+pub async fn serve_microservice_on<M: gateway_core::di::Module>(
+    transport: gateway_core::server::Transport,
+) -> (std::net::SocketAddr, gateway_core::server::ShutdownHandle) {
+    let service = gateway_core::app::NestFactory::create_microservice::<M>(transport)
+        .await
+        .expect("the microservice boots")
+        .start()
+        .await
+        .expect("the microservice starts");
+    let addr = service
+        .local_addr()
+        .expect("the transport listens on an address");
+    let stop = service.shutdown_handle();
+    tokio::spawn(service.serve());
+    (addr, stop)
+}
+
 /// Boots `M`, lets `configure` set the app up (guards, edge settings), and serves it on a
 /// free loopback port for the rest of the test.
 pub async fn serve_app<M: gateway_core::di::Module>(

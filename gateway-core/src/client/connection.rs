@@ -165,6 +165,15 @@ impl Connection {
         })
     }
 
+    /// A reply from `service` that is not JSON, which closes a stream connection (TCP) as
+    /// Nest's client does: logged (rate-limited), and the reason its calls fail with.
+    pub(crate) fn unparsable(service: &str, error: &serde_json::Error) -> Arc<str> {
+        if let Some(left_out) = crate::log_limit::allow(format!("client {service}: bad JSON")) {
+            tracing::error!(service = %service, %error, left_out, "Could not parse JSON from the service; closing the connection");
+        }
+        format!("Could not parse JSON: {error}").into()
+    }
+
     /// Fails the call `id` alone with `reason` (NATS's "no responders").
     pub fn fail(&self, id: u64, reason: impl Into<Arc<str>>) {
         self.pending.fail(id, Failure::Lost(reason.into()));

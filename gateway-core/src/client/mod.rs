@@ -527,12 +527,7 @@ impl ClientProxy {
                 source,
             }),
             Err(error) => {
-                let reason: Arc<str> = format!("Could not parse JSON: {error}").into();
-                if let Some(left_out) =
-                    crate::log_limit::allow(format!("client {}: bad JSON", self.inner.name))
-                {
-                    tracing::error!(service = %self.inner.name, %error, left_out, "Could not parse JSON from the service; closing the connection");
-                }
+                let reason = Connection::unparsable(&self.inner.name, &error);
                 if let Some(conn) = closes {
                     conn.close(reason.clone());
                 }

@@ -78,6 +78,13 @@ struct State {
     calls: HashMap<u64, Entry, foldhash::fast::FixedState>,
 }
 
+#[cfg(test)]
+thread_local! {
+    /// Replies this thread routed by their shape ([`Pending::deliver_unchecked`]): the
+    /// tests' proof that a transport takes the one-pass path.
+    pub(crate) static ROUTED_BY_SHAPE: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
 /// See the module docs.
 #[derive(Default)]
 pub(crate) struct Pending {
@@ -203,6 +210,8 @@ impl Pending {
             unreachable!("checked above, under the same lock");
         };
         drop(state);
+        #[cfg(test)]
+        ROUTED_BY_SHAPE.with(|routed| routed.set(routed.get() + 1));
         let _ = tx.send(Ok(Some(Delivered::Unchecked {
             frame: frame.clone(),
             value: frame.slice(value),

@@ -180,7 +180,13 @@ impl ClientOptions {
     /// A client proxy whose message patterns are gRPC methods of the service at `url`
     /// (`localhost:5000` as Nest writes it): `send(pattern, payload)` calls the method
     /// `patterns` names for it. See [`GrpcPatterns`]. A pattern with no method fails at once
-    /// with Nest's no-handler error.
+    /// with Nest's no-handler error. The call's headers ([`CallOptions::header`], the
+    /// request's trace) go as its metadata; one that gRPC metadata cannot carry (a name that
+    /// is not a valid HTTP/2 header name or ends in `-bin`, a value with a control
+    /// character) fails the call unsent with `INVALID_ARGUMENT`, answered as Nest's
+    /// `{"statusCode":400,"message":...}` error (a 400 at a gateway), as every such status is.
+    ///
+    /// [`CallOptions::header`]: crate::client::CallOptions::header
     pub fn grpc(name: impl Into<String>, url: impl Into<String>, patterns: GrpcPatterns) -> Self {
         let patterns = Arc::new(patterns);
         ClientOptions::custom(name, url, move || GrpcBridge {

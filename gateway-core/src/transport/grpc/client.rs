@@ -173,18 +173,17 @@ impl GrpcChannel {
     ) -> Result<(tonic::Request<T>, Duration), RpcError> {
         let timeout = request.timeout.unwrap_or(self.options.timeout);
         let mut tonic_request = tonic::Request::new(request.message);
-        for (key, value) in request.metadata {
-            let key = tonic::metadata::MetadataKey::from_bytes(key.as_bytes());
+        for (name, value) in request.metadata {
+            let key = tonic::metadata::MetadataKey::from_bytes(name.as_bytes());
             let value = value.parse::<tonic::metadata::AsciiMetadataValue>();
             match (key, value) {
                 (Ok(key), Ok(value)) => {
                     tonic_request.metadata_mut().append(key, value);
                 }
                 _ => {
-                    return Err(self.error::<M>(
-                        tonic::Status::invalid_argument("metadata key or value is not valid"),
-                        timeout,
-                    ))
+                    let message =
+                        format!("metadata {name:?} cannot be sent: not a metadata key or value");
+                    return Err(self.error::<M>(tonic::Status::invalid_argument(message), timeout));
                 }
             }
         }

@@ -171,14 +171,7 @@ where
                 Some(Ok(frame)) if reader.deliver_usual(&frame, true) => {}
                 Some(Ok(frame)) => match Response::parse(&frame) {
                     Ok(packet) => reader.deliver_parsed(&frame, &packet),
-                    Err(error) => {
-                        if let Some(left_out) =
-                            crate::log_limit::allow(format!("tcp client {service}: bad JSON"))
-                        {
-                            tracing::error!(service = %service, %error, left_out, "Could not parse JSON from the service; closing the connection");
-                        }
-                        break format!("Could not parse JSON: {error}").into();
-                    }
+                    Err(error) => break Connection::unparsable(&service, &error),
                 },
                 Some(Err(error)) => {
                     if let Some(left_out) =
@@ -195,4 +188,67 @@ where
         reader.close(reason);
     });
     conn
+}
+
+#[cfg(test)]
+mod tests {
+    use std::cell::Cell;
+    use std::net::SocketAddr;
+
+    use serde_json::{json, Value};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    use super::*;
+    use crate::client::pending::ROUTED_BY_SHAPE;
+    use crate::client::ClientProxy;
+
+    /// A raw Nest TCP peer on a free port answering each request with `reply(id)`.
+    async fn peer(reply: fn(&str) -> String) -> SocketAddr {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            let (mut socket, _) = listener.accept().await.unwrap();
+            let mut buf = Vec::new();
+            let mut chunk = [0u8; 1024];
+            loop {
+                let read = socket.read(&mut chunk).await.unwrap();
+                if read == 0 {
+                    return;
+                }
+                buf.extend_from_slice(&chunk[..read]);
+                while let Some(hash) = buf.iter().position(|&b| b == b'#') {
+                    let len: usize = std::str::from_utf8(&buf[..hash]).unwrap().parse().unwrap();
+                    let Some(body) = buf.get(hash + 1..hash + 1 + len) else {
+                        break;
+                    };
+                    let request: Value = serde_json::from_slice(body).unwrap();
+                    buf.drain(..hash + 1 + len);
+                    let answer = reply(request["id"].as_str().unwrap());
+                    let frame = format!("{}#{answer}", answer.len());
+                    socket.write_all(frame.as_bytes()).await.unwrap();
+                }
+            }
+        });
+        addr
+    }
+
+    async fn call(addr: SocketAddr) -> Value {
+        let client = ClientProxy::new(ClientOptions::tcp("SHAPED", addr.to_string()));
+        client.send("shaped", &1).await.unwrap()
+    }
+
+    // The single-threaded runtime runs the reader on this thread: its count is this test's.
+    #[tokio::test]
+    async fn the_reader_routes_nests_usual_reply_by_its_shape_and_others_by_a_full_read() {
+        let routed = || ROUTED_BY_SHAPE.with(Cell::get);
+        let usual =
+            peer(|id| format!(r#"{{"response":{{"n":[7]}},"isDisposed":true,"id":"{id}"}}"#));
+        assert_eq!(call(usual.await).await, json!({ "n": [7] }));
+        assert_eq!(routed(), 1, "Nest's usual reply takes the one-pass path");
+
+        let reordered =
+            peer(|id| format!(r#"{{"id":"{id}","response":{{"n":[7]}},"isDisposed":true}}"#));
+        assert_eq!(call(reordered.await).await, json!({ "n": [7] }));
+        assert_eq!(routed(), 1, "another key order is read whole");
+    }
 }
