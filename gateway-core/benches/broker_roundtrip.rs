@@ -7,8 +7,10 @@
 //! `.ci/run` starts, on their default ports; a broker that is down is skipped, and the
 //! Nest rows need `npm ci --prefix tests/nest-peer`). `BENCH_SECS` per cell (default 3),
 //! `BENCH_WORKERS` threads for our client (default 1); `BENCH_TRANSPORTS` (e.g. `nats,rmq`)
-//! measures only those; `BENCH_SERVICE_WORKERS` sets our service's runtime threads (default:
-//! one per core, as `#[tokio::main]`); `BENCH_NEST=0` leaves the Nest client and service out (to profile ours).
+//! measures only those, `BENCH_CALLERS` (e.g. `64`) those columns; `BENCH_SERVICE_WORKERS` sets our service's runtime threads (default:
+//! one per core, as `#[tokio::main]`); `BENCH_NEST=0` leaves the Nest client and service out
+//! (to profile ours); `BENCH_SERVICE_WRAP` runs our service under a command (a profiler:
+//! `BENCH_SERVICE_WRAP="valgrind --tool=callgrind --callgrind-out-file=svc.%p.out"`).
 
 mod common;
 
@@ -43,6 +45,14 @@ fn main() {
             .join("node_modules/@nestjs/microservices")
             .exists();
     let only = std::env::var("BENCH_TRANSPORTS").unwrap_or_default();
+    // `BENCH_CALLERS` (e.g. `64`) runs only those columns.
+    let concurrency: Vec<usize> = match std::env::var("BENCH_CALLERS") {
+        Ok(list) => list
+            .split([',', ' '])
+            .filter_map(|c| c.parse().ok())
+            .collect(),
+        Err(_) => CONCURRENCY.to_vec(),
+    };
     println!(
         "ClientProxy round trip through each broker on loopback ({} cores), {:?} per cell",
         num_cores(),
@@ -68,7 +78,7 @@ fn main() {
                     None => continue,
                 },
             };
-            for callers in CONCURRENCY {
+            for callers in concurrency.iter().copied() {
                 let pattern = json!({ "cmd": "echo", "ns": ns });
                 let queue = format!("q-{ns}");
                 let options = client_options(transport, url, &queue);
@@ -96,19 +106,37 @@ fn main() {
             delete_queue(url, &format!("q-{ns}"));
         }
     }
-    print_ratios(&rows, &CONCURRENCY);
+    print_ratios(&rows, &concurrency);
     if !nest {
         println!("(Nest rows skipped: run `npm ci --prefix tests/nest-peer` to include them)");
     }
 }
 
-/// Our service on `transport`, in its own process (this bench, with `--serve`).
+/// Our service on `transport`, in its own process (this bench, with `--serve`), under the
+/// command `BENCH_SERVICE_WRAP` names if set (a profiler: `valgrind --tool=callgrind`).
 fn ours_service(transport: &str, url: &str, ns: &str) -> Service {
-    let child = Command::new(std::env::current_exe().expect("own path"))
+    let own = std::env::current_exe().expect("own path");
+    let wrap = std::env::var("BENCH_SERVICE_WRAP").unwrap_or_default();
+    let mut wrap = wrap.split_whitespace();
+    let mut command = match wrap.next() {
+        Some(program) => {
+            let mut command = Command::new(program);
+            command.args(wrap).arg(own);
+            command
+        }
+        None => Command::new(own),
+    };
+    let child = command
         .args(["--serve", transport, url, ns])
         .spawn()
         .expect("start our server");
-    std::thread::sleep(Duration::from_millis(700));
+    // A profiler starts the service slowly.
+    let settle = if command.get_program() == std::env::current_exe().expect("own path") {
+        700
+    } else {
+        5000
+    };
+    std::thread::sleep(Duration::from_millis(settle));
     Service {
         name: "ours",
         port: 0,

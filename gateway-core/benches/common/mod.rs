@@ -128,6 +128,15 @@ pub struct Service {
 
 impl Drop for Service {
     fn drop(&mut self) {
+        // Asked to stop first (SIGTERM: our services shut down gracefully, and a profiler
+        // wrapping one writes its profile), killed if still running 20 s later.
+        let pid = self.child.id() as libc::pid_t;
+        // SAFETY: `kill` takes any pid and signal; `pid` is our own child's.
+        unsafe { libc::kill(pid, libc::SIGTERM) };
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        while matches!(self.child.try_wait(), Ok(None)) && std::time::Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(50));
+        }
         let _ = self.child.kill();
         let _ = self.child.wait();
     }

@@ -124,12 +124,27 @@ pub(crate) async fn answer<Fut>(
 ) where
     Fut: Future<Output = ()>,
 {
+    let items = match reply.await {
+        // One value (or an error): one packet, published as is (the usual case: no queue).
+        HandlerReply::One(result) => {
+            let mut body = Vec::with_capacity(64);
+            let reply = match &result {
+                Ok(json) => Reply::Value { json, last: true },
+                Err(exception) => Reply::Error {
+                    json: &exception.to_json(),
+                },
+            };
+            encode_reply(&mut body, reply, id.as_deref());
+            return publish(body).await;
+        }
+        stream => stream,
+    };
     let (tx, mut rx) = mpsc::channel::<Vec<u8>>(16);
     let pump = async {
         while let Some(body) = rx.recv().await {
             publish(body).await;
         }
     };
-    let produce = async move { send_replies(reply.await, id.as_deref(), &tx).await };
+    let produce = async move { send_replies(items, id.as_deref(), &tx).await };
     tokio::join!(produce, pump);
 }

@@ -579,7 +579,8 @@ impl MqttServer {
                     };
                     let router = router.clone();
                     let client = client.clone();
-                    tasks.spawn(async move {
+                    // Boxed, as NATS's: a large future moves as a pointer.
+                    tasks.spawn(Box::pin(async move {
                         let _slot = slot;
                         let reply_topic = format!("{topic}/reply");
                         let publish = |body: Vec<u8>| {
@@ -593,7 +594,7 @@ impl MqttServer {
                         };
                         let context = MessageContext::new(topic, headers).with_qos(qos);
                         serve_routed(&router, &route, context, payload, Some(publish)).await;
-                    });
+                    }));
                 }
                 Ok(Incoming::Other) => {}
                 Err(error) => {

@@ -453,10 +453,13 @@ impl NatsServer {
             };
             let router = core.router.clone();
             let outbox = outbox.clone();
-            tasks.spawn(async move {
+            // Boxed: a message's future is large, and tokio moves a task's future several times
+            // on its way into the task, where a box moves as a pointer (-2 000 instructions a
+            // message on NATS, callgrind).
+            tasks.spawn(Box::pin(async move {
                 handle(&router, &outbox, &route, message).await;
                 drop(slot);
-            });
+            }));
         }
         drop(messages); // unsubscribes
         drain(&tasks, core.grace_period, "nats").await;

@@ -395,7 +395,8 @@ impl RedisServer {
             let frame = Bytes::copy_from_slice(message.get_payload_bytes());
             let router = self.core.router.clone();
             let outbox = outbox.clone();
-            tasks.spawn(async move {
+            // Boxed, as NATS's: a large future moves as a pointer.
+            tasks.spawn(Box::pin(async move {
                 let reply_channel = format!("{channel}.reply");
                 let publish = |body: Vec<u8>| {
                     let reply = Published {
@@ -415,7 +416,7 @@ impl RedisServer {
                 let context = MessageContext::new(channel.clone(), Vec::new());
                 serve_routed(&router, &route, context, frame, Some(publish)).await;
                 drop(slot);
-            });
+            }));
         }
     }
 }

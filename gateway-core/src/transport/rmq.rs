@@ -594,10 +594,11 @@ impl RmqServer {
                     let router = self.core.router.clone();
                     let channel = channel.clone();
                     let wildcards = self.options.wildcards.then(|| self.routes.clone());
-                    tasks.spawn(async move {
+                    // Boxed, as NATS's: a large future moves as a pointer.
+                    tasks.spawn(Box::pin(async move {
                         handle(&router, &channel, delivery, wildcards.as_deref()).await;
                         drop(slot);
-                    });
+                    }));
                 }
                 Some(Err(error)) => break Err(error.to_string()),
                 None => break Err("the consumer ended".to_owned()),
