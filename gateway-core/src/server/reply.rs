@@ -139,6 +139,18 @@ pub(crate) async fn answer<Fut>(
         }
         stream => stream,
     };
+    // Boxed: the stream's machinery would otherwise size every message's future.
+    Box::pin(answer_stream(items, id, publish)).await
+}
+
+/// A stream's reply packets, published as they come while the stream goes on.
+async fn answer_stream<Fut>(
+    items: HandlerReply,
+    id: Option<Bytes>,
+    mut publish: impl FnMut(Vec<u8>) -> Fut,
+) where
+    Fut: Future<Output = ()>,
+{
     let (tx, mut rx) = mpsc::channel::<Vec<u8>>(16);
     let pump = async {
         while let Some(body) = rx.recv().await {

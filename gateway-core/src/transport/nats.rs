@@ -402,25 +402,25 @@ impl NatsServer {
             queue,
         } = self;
         let routes = routes(&core.router);
-        let mut subscriptions = Vec::new();
+        // Every subscription's messages as one stream, each with the route it was subscribed
+        // by (a wildcard's handler gets every subject the wildcard matches). A `StreamMap`,
+        // not `select_all`, which allocates a task node for every message.
+        let mut messages = tokio_stream::StreamMap::new();
         for route in &routes {
             let subscribed = match &queue {
                 Some(queue) => client.queue_subscribe(route.clone(), queue.clone()).await,
                 None => client.subscribe(route.clone()).await,
             };
             match subscribed {
-                // Each message keeps the route it was subscribed by: a wildcard's handler
-                // gets every subject the wildcard matches.
                 Ok(sub) => {
                     let route: Arc<str> = route.as_str().into();
-                    subscriptions.push(sub.map(move |message| (route.clone(), message)));
+                    messages.insert(route, sub);
                 }
                 Err(error) => tracing::error!(subject = %route, %error, "cannot subscribe"),
             }
         }
         let _ = client.flush().await;
         tracing::info!(routes = ?routes, queue = ?queue, "microservice listening on NATS");
-        let mut messages = futures_util::stream::select_all(subscriptions);
         let tasks = TaskTracker::new();
         let handlers = tasks.clone();
         let (outbox, sending) = Outbox::start(
