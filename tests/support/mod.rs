@@ -525,15 +525,7 @@ impl PrivateBroker {
 /// test: its address.
 pub async fn serve_microservice<M: gateway_core::di::Module>() -> std::net::SocketAddr {
     let transport = gateway_core::server::Transport::tcp("127.0.0.1:0");
-    let server = gateway_core::app::NestFactory::create_microservice::<M>(transport)
-        .await
-        .expect("the microservice boots")
-        .bind()
-        .await
-        .expect("the microservice binds");
-    let addr = server.local_addr();
-    tokio::spawn(server.serve());
-    addr
+    serve_microservice_on::<M>(transport).await.0
 }
 
 /// Boots `M` as a microservice on `transport` and serves it: its bound address (a
