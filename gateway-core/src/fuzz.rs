@@ -95,6 +95,22 @@ pub fn packet(data: &[u8]) {
             let _ = route_of_incoming(pattern);
         }
     }
+    // A request read by its shape is what the full read finds.
+    for route in ["echo", r#"{"cmd":"echo"}"#] {
+        if let Some((data, id)) = crate::packet::usual_request(&frame, route) {
+            let whole = Incoming::parse(&frame).expect("a request read by its shape is JSON");
+            let text = |raw: Option<&RawValue>| raw.map(|r| r.get().to_owned().into_bytes());
+            assert_eq!(
+                text(whole.data),
+                Some(frame[data].to_vec()),
+                "the same data"
+            );
+            assert_eq!(text(whole.id), Some(frame[id].to_vec()), "the same id");
+            assert!(whole.metadata.is_none(), "no metadata");
+            let pattern = whole.pattern.expect("a pattern").get();
+            assert!(pattern == route || pattern == format!("\"{route}\""));
+        }
+    }
     thread_local! {
         static RUNTIME: tokio::runtime::Runtime = tokio::runtime::Builder::new_current_thread()
             .enable_time()

@@ -286,6 +286,52 @@ pub(crate) fn usual_reply(frame: &[u8]) -> Option<(u64, std::ops::Range<usize>)>
     (!value.is_empty()).then(|| (id, HEAD.len()..HEAD.len() + value.len()))
 }
 
+/// Nest's usual request on a broker subscribed to `route` (NATS, Redis, MQTT: the subject is
+/// the route), `{"pattern":P,"data":D,"id":"N"}` (the keys in the order Nest's clients and
+/// ours write them, no spaces, no `metadata`), read by its shape: where `D` and the id lie in
+/// the frame. `P` must be the route's own JSON (a string route quoted, an object route as
+/// is), `N` printable ASCII without `"` or `\`, and `D` one JSON value (checked, not built).
+/// Then the frame is exactly that request, and [`Incoming::parse`] would read the same three
+/// keys; anything else (another key or order, a pattern written otherwise) is left to it.
+pub(crate) fn usual_request(
+    frame: &[u8],
+    route: &str,
+) -> Option<(std::ops::Range<usize>, std::ops::Range<usize>)> {
+    const HEAD: &[u8] = br#"{"pattern":"#;
+    const DATA: &[u8] = br#","data":"#;
+    const ID: &[u8] = br#","id":""#;
+    let rest = frame.strip_prefix(HEAD)?;
+    let rest = if route.starts_with('{') {
+        // An object route is JSON as we normalize it: checked, as it is compared.
+        let rest = rest.strip_prefix(route.as_bytes())?;
+        serde_json::from_str::<serde::de::IgnoredAny>(route).ok()?;
+        rest
+    } else if route.bytes().any(|b| b == b'"' || b == b'\\' || b < 0x20) {
+        return None; // a string JSON would write with escapes: the full read
+    } else {
+        let quoted = rest.strip_prefix(b"\"")?.strip_prefix(route.as_bytes())?;
+        quoted.strip_prefix(b"\"")?
+    };
+    let rest = rest.strip_prefix(DATA)?;
+    let start = frame.len() - rest.len();
+    let body = rest.strip_suffix(br#""}"#)?;
+    let id_len = body
+        .iter()
+        .rev()
+        .take_while(|&&b| (0x20..0x7f).contains(&b) && b != b'"' && b != b'\\')
+        .count();
+    let data = body[..body.len() - id_len].strip_suffix(ID)?;
+    // Spaces around `D` are JSON, but not the value the full read captures.
+    let spaced = |b: Option<&u8>| b.is_none_or(u8::is_ascii_whitespace);
+    if spaced(data.first()) || spaced(data.last()) {
+        return None;
+    }
+    // One JSON value, its text UTF-8 (the rest of the frame is the route's text or ASCII).
+    serde_json::from_str::<serde::de::IgnoredAny>(std::str::from_utf8(data).ok()?).ok()?;
+    let id_start = start + data.len() + ID.len() - 1; // from the id's opening quote
+    Some((start..start + data.len(), id_start..frame.len() - 1))
+}
+
 /// JavaScript truthiness of a JSON value.
 pub(crate) fn is_truthy(value: &RawValue) -> bool {
     match value.get().as_bytes().first() {
@@ -308,6 +354,74 @@ mod tests {
 
     fn text(out: Vec<u8>) -> String {
         String::from_utf8(out).unwrap()
+    }
+
+    /// A packet's pattern, data and id texts, and whether it has metadata.
+    type Whole = (Option<String>, Option<String>, Option<String>, bool);
+
+    /// What the full read finds of `frame`; `None` for a frame that is not JSON.
+    fn read_whole(frame: &[u8]) -> Option<Whole> {
+        let packet = Incoming::parse(frame).ok()?;
+        let text = |raw: Option<&RawValue>| raw.map(|r| r.get().to_owned());
+        Some((
+            text(packet.pattern),
+            text(packet.data),
+            text(packet.id),
+            packet.metadata.is_some(),
+        ))
+    }
+
+    #[test]
+    fn the_usual_request_is_read_by_its_shape_as_the_full_read_reads_it() {
+        let cases: &[(&str, &[u8], bool)] = &[
+            ("sum", br#"{"pattern":"sum","data":[1,2,3],"id":"7"}"#, true),
+            (
+                r#"{"cmd":"get_user"}"#,
+                br#"{"pattern":{"cmd":"get_user"},"data":{"id":"42","note":",\"id\":\"9"},"id":"5e9c-uuid"}"#,
+                true,
+            ),
+            ("sum", br#"{"pattern":"sum","data":"caf\u00e9 \"x\"","id":"1"}"#, true),
+            ("sum", br#"{"pattern":"sum","data":null,"id":"1"}"#, true),
+            // Metadata, another key, order or spacing, a mistyped pattern: the full read.
+            ("sum", br#"{"pattern":"sum","data":1,"metadata":{"a":"b"},"id":"1"}"#, false),
+            ("sum", br#"{"pattern":"sum","data":1,"x":2,"id":"1"}"#, false),
+            ("sum", br#"{"pattern":"sum","data":1,"id":"1","id":"2"}"#, false),
+            ("sum", br#"{"data":1,"pattern":"sum","id":"1"}"#, false),
+            ("sum", br#"{"pattern": "sum","data":1,"id":"1"}"#, false),
+            ("sum", br#"{"pattern":"other","data":1,"id":"1"}"#, false),
+            (r#"{"a":1,"b":2}"#, br#"{"pattern":{"b":2,"a":1},"data":1,"id":"1"}"#, false),
+            ("sum", br#"{"pattern":"sum","data":1,"id":1}"#, false),
+            ("sum", br#"{"pattern":"sum","data":1,"id":"a\"b"}"#, false),
+            // Not one JSON value, or not JSON at all: the full read (which refuses it).
+            ("sum", br#"{"pattern":"sum","data":1 2,"id":"1"}"#, false),
+            ("sum", br#"{"pattern":"sum","data": 1,"id":"1"}"#, false),
+            ("sum", br#"{"pattern":"sum","data":,"id":"1"}"#, false),
+            ("sum", br#"{"pattern":"sum","data":{"a":},"id":"1"}"#, false),
+            ("sum", b"{\"pattern\":\"sum\",\"data\":\"\xff\",\"id\":\"1\"}", false),
+            ("sum", b"{\"pattern\":\"sum\",\"data\":\"a\nb\",\"id\":\"1\"}", false),
+            // A route JSON would escape, or that is not JSON: never compared.
+            ("s\"m", br#"{"pattern":"s\"m","data":1,"id":"1"}"#, false),
+            ("{\"a\":\"x\ny\"}", b"{\"pattern\":{\"a\":\"x\ny\"},\"data\":1,\"id\":\"1\"}", false),
+        ];
+        for &(route, frame, shaped) in cases {
+            let shown = String::from_utf8_lossy(frame);
+            match usual_request(frame, route) {
+                Some((data, id)) => {
+                    assert!(shaped, "read by its shape: {shown}");
+                    let (pattern, whole_data, whole_id, metadata) =
+                        read_whole(frame).expect("a shaped frame is JSON");
+                    let pattern = pattern.unwrap();
+                    assert!(
+                        pattern == route || pattern == format!("\"{route}\""),
+                        "{shown}"
+                    );
+                    assert_eq!(whole_data.as_deref().map(str::as_bytes), Some(&frame[data]));
+                    assert_eq!(whole_id.as_deref().map(str::as_bytes), Some(&frame[id]));
+                    assert!(!metadata);
+                }
+                None => assert!(!shaped, "left to the full read: {shown}"),
+            }
+        }
     }
 
     #[test]

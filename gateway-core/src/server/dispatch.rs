@@ -42,6 +42,21 @@ pub(crate) fn dispatch(
     subject: Option<&str>,
     context: Option<&MessageContext>,
 ) -> serde_json::Result<Dispatch> {
+    // Nest's usual request on a subject, read by its shape: the handler's decoding of `data`
+    // is then the one pass that builds anything from it.
+    if let Some(subject) = subject {
+        if let Some((data, id)) = crate::packet::usual_request(frame, subject) {
+            let handler = router.message_by_route(subject);
+            return Ok(to_handler(
+                router,
+                handler,
+                frame.slice(data),
+                frame.slice(id),
+                context,
+                subject,
+            ));
+        }
+    }
     let packet = Incoming::parse(frame)?;
     let pattern = packet.pattern;
     if subject.is_none() && pattern.is_none() {
@@ -83,18 +98,7 @@ pub(crate) fn dispatch(
                 (None, Some(pattern)) => router.find_message(pattern),
                 (None, None) => None,
             };
-            let Some(handler) = handler else {
-                if let Some(left_out) = crate::log_limit::allow("no message handler") {
-                    tracing::warn!(
-                        pattern = shown(),
-                        left_out,
-                        "There is no matching message handler defined in the remote service."
-                    );
-                }
-                return Ok(Dispatch::NoHandler { id });
-            };
-            let reply = request(router, handler, data, context, shown());
-            Ok(Dispatch::Request { id, reply })
+            Ok(to_handler(router, handler, data, id, context, shown()))
         }
         None => {
             let handlers = match (subject, pattern) {
@@ -132,6 +136,30 @@ pub(crate) fn dispatch(
             Ok(Dispatch::Events(runs))
         }
     }
+}
+
+/// A request (`data`, echoing `id`) for `handler`, or Nest's no-handler answer (logged) when
+/// there is none; `shown` names the pattern or subject.
+fn to_handler(
+    router: &MessageRouter,
+    handler: Option<&MessageHandler>,
+    data: Bytes,
+    id: Bytes,
+    context: Option<&MessageContext>,
+    shown: &str,
+) -> Dispatch {
+    let Some(handler) = handler else {
+        if let Some(left_out) = crate::log_limit::allow("no message handler") {
+            tracing::warn!(
+                pattern = shown,
+                left_out,
+                "There is no matching message handler defined in the remote service."
+            );
+        }
+        return Dispatch::NoHandler { id };
+    };
+    let reply = request(router, handler, data, context, shown);
+    Dispatch::Request { id, reply }
 }
 
 /// A request's reply, to await: `handler` on `data`, seeing `context`, with the router's
