@@ -23,7 +23,12 @@ for transport in ${transports//,/ }; do
     BENCH_NEST=0 BENCH_CALLERS=64 BENCH_TRANSPORTS=$transport \
       BENCH_SERVICE_WRAP="valgrind --tool=callgrind --callgrind-out-file=$out/service.%p" \
       "$build" --bench >"$out/bench.log" 2>&1
-    python3 - "$transport" "$build" "$out"/service.* <<'EOF'
+    profile=$(ls "$out"/service.* 2>/dev/null | head -1)
+    if [[ -z $profile ]]; then
+      echo "$transport $build: no profile (is the broker up? $out/bench.log)"
+      continue
+    fi
+    python3 - "$transport" "$build" "$profile" <<'EOF'
 import sys
 transport, build, path = sys.argv[1:4]
 total = dispatched = 0
