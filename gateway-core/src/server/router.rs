@@ -289,16 +289,35 @@ impl<T: DeserializeOwned + Send + 'static> FromPayload for T {
 /// route whenever the peer sent a normalized pattern (Nest clients send one-key objects and
 /// TCP events that way), which saves parsing and sorting on the hot path.
 fn lookup<'a, V>(table: &'a HashMap<Box<str>, V>, pattern: &RawValue) -> Option<&'a V> {
-    let text = pattern.get();
-    let direct = match text.strip_prefix('"').and_then(|t| t.strip_suffix('"')) {
-        Some(inner) if inner.contains('\\') => None,
-        Some(inner) => Some(inner),
-        None => Some(text),
-    };
-    if let Some(found) = direct.and_then(|d| table.get(d)) {
+    if let Some(found) = direct(pattern).and_then(|d| table.get(d)) {
         return Some(found);
     }
     table.get(route_of_incoming(pattern)?.as_str())
+}
+
+/// A pattern's raw text as a route might read it: a string's content (when it has no
+/// escapes), anything else as written. A registered route read so is its own normal form.
+fn direct(pattern: &RawValue) -> Option<&str> {
+    let text = pattern.get();
+    match text.strip_prefix('"').and_then(|t| t.strip_suffix('"')) {
+        Some(inner) if inner.contains('\\') => None,
+        Some(inner) => Some(inner),
+        None => Some(text),
+    }
+}
+
+#[cfg(any(feature = "rmq", test))]
+impl MessageRouter {
+    /// The route of a pattern as received ([`route_of_incoming`]), its raw text when that is
+    /// already one of this router's routes (no parsing and sorting on the hot path).
+    pub(crate) fn route_of_received(&self, pattern: &RawValue) -> Option<String> {
+        match direct(pattern) {
+            Some(route) if self.messages.contains_key(route) || self.events.contains_key(route) => {
+                Some(route.to_owned())
+            }
+            _ => route_of_incoming(pattern),
+        }
+    }
 }
 
 #[cfg(test)]
@@ -343,6 +362,28 @@ mod tests {
             .stream("half", |_: ()| {
                 stream::iter([Ok(1), Err(RpcException::new(json!({"code": "E1"})))])
             })
+    }
+
+    #[test]
+    fn a_received_patterns_route_is_its_normal_form() {
+        let router = router();
+        for raw in [
+            r#"{"cmd":"sum","v":1}"#,
+            r#"{"v":1,"cmd":"sum"}"#,
+            r#""{\"cmd\":\"sum\",\"v\":1}""#,
+            r#""boom""#,
+            r#""b\u006fom""#,
+            r#""unknown""#,
+            r#"{"cmd":"other"}"#,
+            "7",
+        ] {
+            let raw = RawValue::from_string(raw.to_owned()).unwrap();
+            assert_eq!(
+                router.route_of_received(&raw),
+                route_of_incoming(&raw),
+                "{raw}"
+            );
+        }
     }
 
     #[tokio::test]

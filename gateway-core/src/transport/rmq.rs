@@ -42,7 +42,6 @@ use crate::client::{
 use crate::server::dispatch::{dispatch, Dispatch};
 
 use crate::packet::{encode_reply, Incoming, Reply};
-use crate::pattern::route_of_incoming;
 use crate::server::broker::{broker_server, drain, reconnecting, routes, Core};
 use crate::server::reply::answer;
 use crate::server::{MessageContext, MessageRouter, ServerError, Transport};
@@ -665,7 +664,7 @@ async fn handle(
     let frame = Bytes::from(delivery.data);
     let pattern = Incoming::parse(&frame)
         .ok()
-        .and_then(|packet| packet.pattern.and_then(route_of_incoming));
+        .and_then(|packet| packet.pattern.and_then(|p| router.route_of_received(p)));
     let route = match (wildcards, &pattern) {
         (Some(routes), Some(pattern)) if !routes.contains(pattern) => routes
             .iter()
@@ -686,7 +685,10 @@ async fn handle(
         .correlation_id()
         .as_ref()
         .map(|c| c.as_str());
-    match dispatch(router, &frame, route.as_deref(), Some(&context)) {
+    // Routed by the pattern's route, read once above (a wildcard's route when one takes it):
+    // Nest's usual request is then read by its shape, not parsed a second time.
+    let subject = route.as_deref().or(context.pattern());
+    match dispatch(router, &frame, subject, Some(&context)) {
         Err(error) => tracing::error!(%error, "a message that is not JSON was ignored"),
         Ok(Dispatch::Request { reply: result, .. }) => {
             let Some(reply_to) = reply_to else {
