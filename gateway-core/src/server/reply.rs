@@ -30,6 +30,19 @@ pub(crate) enum HandlerReply {
     Stream(BoxStream<'static, Result<Vec<u8>, RpcException>>),
 }
 
+/// The one packet of a one-value answer: the value with `isDisposed`, or the error's `err`.
+fn one_reply(result: &Result<Vec<u8>, RpcException>, id: Option<&[u8]>) -> Vec<u8> {
+    let mut body = Vec::with_capacity(64);
+    let reply = match result {
+        Ok(json) => Reply::Value { json, last: true },
+        Err(exception) => Reply::Error {
+            json: &exception.to_json(),
+        },
+    };
+    encode_reply(&mut body, reply, id);
+    body
+}
+
 /// Sends a handler's reply packets to `out`, as Nest does: one value with `isDisposed`; a
 /// stream's values as they come, the completion merged into the last value when it is already
 /// known, else sent alone; an error as a final `err`.
@@ -40,19 +53,8 @@ pub(crate) async fn send_replies(reply: HandlerReply, id: Option<&[u8]>, out: &i
         out.send(body)
     };
     let mut items = match reply {
-        HandlerReply::One(Ok(json)) => {
-            let _ = send(Reply::Value {
-                json: &json,
-                last: true,
-            })
-            .await;
-            return;
-        }
-        HandlerReply::One(Err(exception)) => {
-            let _ = send(Reply::Error {
-                json: &exception.to_json(),
-            })
-            .await;
+        HandlerReply::One(result) => {
+            let _ = out.send(one_reply(&result, id)).await;
             return;
         }
         HandlerReply::Stream(items) => items,
@@ -126,17 +128,7 @@ pub(crate) async fn answer<Fut>(
 {
     let items = match reply.await {
         // One value (or an error): one packet, published as is (the usual case: no queue).
-        HandlerReply::One(result) => {
-            let mut body = Vec::with_capacity(64);
-            let reply = match &result {
-                Ok(json) => Reply::Value { json, last: true },
-                Err(exception) => Reply::Error {
-                    json: &exception.to_json(),
-                },
-            };
-            encode_reply(&mut body, reply, id.as_deref());
-            return publish(body).await;
-        }
+        HandlerReply::One(result) => return publish(one_reply(&result, id.as_deref())).await,
         stream => stream,
     };
     // Boxed: the stream's machinery would otherwise size every message's future.

@@ -195,8 +195,9 @@ mod tests {
     use std::cell::Cell;
     use std::net::SocketAddr;
 
+    use futures_util::StreamExt;
     use serde_json::{json, Value};
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::io::AsyncWriteExt;
 
     use super::*;
     use crate::client::pending::ROUTED_BY_SHAPE;
@@ -207,26 +208,14 @@ mod tests {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         tokio::spawn(async move {
-            let (mut socket, _) = listener.accept().await.unwrap();
-            let mut buf = Vec::new();
-            let mut chunk = [0u8; 1024];
-            loop {
-                let read = socket.read(&mut chunk).await.unwrap();
-                if read == 0 {
-                    return;
-                }
-                buf.extend_from_slice(&chunk[..read]);
-                while let Some(hash) = buf.iter().position(|&b| b == b'#') {
-                    let len: usize = std::str::from_utf8(&buf[..hash]).unwrap().parse().unwrap();
-                    let Some(body) = buf.get(hash + 1..hash + 1 + len) else {
-                        break;
-                    };
-                    let request: Value = serde_json::from_slice(body).unwrap();
-                    buf.drain(..hash + 1 + len);
-                    let answer = reply(request["id"].as_str().unwrap());
-                    let frame = format!("{}#{answer}", answer.len());
-                    socket.write_all(frame.as_bytes()).await.unwrap();
-                }
+            let (socket, _) = listener.accept().await.unwrap();
+            let (read, mut write) = socket.into_split();
+            let mut frames = FramedRead::new(read, NestCodec::new(DEFAULT_MAX_FRAME_UNITS));
+            while let Some(Ok(frame)) = frames.next().await {
+                let request: Value = serde_json::from_slice(&frame).unwrap();
+                let answer = reply(request["id"].as_str().unwrap());
+                let frame = format!("{}#{answer}", answer.len());
+                write.write_all(frame.as_bytes()).await.unwrap();
             }
         });
         addr
