@@ -116,8 +116,8 @@ fn main() {
 /// command `BENCH_SERVICE_WRAP` names if set (a profiler: `valgrind --tool=callgrind`).
 fn ours_service(transport: &str, url: &str, ns: &str) -> Service {
     let own = std::env::current_exe().expect("own path");
-    let wrap = std::env::var("BENCH_SERVICE_WRAP").unwrap_or_default();
-    let mut wrap = wrap.split_whitespace();
+    let wrapper = std::env::var("BENCH_SERVICE_WRAP").unwrap_or_default();
+    let mut wrap = wrapper.split_whitespace();
     let mut command = match wrap.next() {
         Some(program) => {
             let mut command = Command::new(program);
@@ -131,11 +131,7 @@ fn ours_service(transport: &str, url: &str, ns: &str) -> Service {
         .spawn()
         .expect("start our server");
     // A profiler starts the service slowly.
-    let settle = if command.get_program() == std::env::current_exe().expect("own path") {
-        700
-    } else {
-        5000
-    };
+    let settle = if wrapper.trim().is_empty() { 700 } else { 5000 };
     std::thread::sleep(Duration::from_millis(settle));
     Service {
         name: "ours",
