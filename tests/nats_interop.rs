@@ -120,6 +120,37 @@ async fn a_queue_group_shares_the_load_and_two_gateways_need_no_addresses() {
     }
 }
 
+/// Once `NatsServer::connect` returned, its subjects are subscribed (Nest's `listen()`
+/// resolves the same way): a request sent before `serve` runs waits for it, and is answered,
+/// instead of NATS refusing it at once with "no responders".
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connect_returns_subscribed() {
+    if !nats_up("connect_returns_subscribed") {
+        return;
+    }
+    let ns = namespace();
+    let pattern = json!({ "cmd": "ready", "ns": ns });
+    let router = MessageRouter::new().message(pattern.clone(), |n: i64| async move {
+        Ok::<_, RpcException>(n + 1)
+    });
+    let server = NatsServer::connect(NATS_URL, router, NatsServerOptions::default())
+        .await
+        .unwrap();
+    let stop = server.shutdown_handle();
+    let client = client(NATS_URL);
+    let call = tokio::spawn(async move { client.send::<i64>(pattern, &41).await });
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert!(
+        !call.is_finished(),
+        "answered before serve: {:?}",
+        call.await
+    );
+    let serving = tokio::spawn(server.serve());
+    assert_eq!(call.await.unwrap().unwrap(), 42);
+    stop.shutdown();
+    serving.await.unwrap();
+}
+
 // ---------------------------------------------------------------------------------------
 // The broker going away: a private nats-server on its own port.
 

@@ -40,7 +40,8 @@ fn router() -> MessageRouter {
 async fn round_trip(client: ClientOptions) {
     let client = ClientProxy::new(client.timeout(Duration::from_secs(5)));
     let mut last = None;
-    // The server's subscriptions may take a moment after it connected.
+    // The server's subscriptions may take a moment after it connected (Redis, MQTT,
+    // RabbitMQ subscribe in `serve`; NATS in `connect`).
     for _ in 0..50 {
         match client.send::<i64>("sum", &[1, 2, 3, 4, 5]).await {
             Ok(sum) => {

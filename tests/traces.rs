@@ -187,7 +187,6 @@ async fn our_nats_server_continues_the_trace() {
         .unwrap();
     let stop = server.shutdown_handle();
     let serving = tokio::spawn(server.serve());
-    tokio::time::sleep(Duration::from_millis(100)).await;
     let client = ClientProxy::new(ClientOptions::nats("NATS_SERVICE", NATS_URL));
     our_server_continues(&client, &ns).await;
     stop.shutdown();

@@ -363,11 +363,17 @@ pub struct NatsServer {
     client: Client,
     core: Core,
     queue: Option<String>,
+    /// Every subscription's messages as one stream, each with the route it was subscribed
+    /// by (a wildcard's handler gets every subject the wildcard matches). A `StreamMap`,
+    /// not `select_all`, which allocates a task node for every message.
+    messages: tokio_stream::StreamMap<Arc<str>, async_nats::Subscriber>,
 }
 
 impl NatsServer {
-    /// Connects to the NATS at `url`. Fails if it cannot, or if the router has a pattern
-    /// registered twice.
+    /// Connects to the NATS at `url` and subscribes to every handler's subject, as Nest's
+    /// `listen()` does before it resolves: once this returns, a request is no longer
+    /// answered "no responders" (messages wait for [`NatsServer::serve`]). Fails if it
+    /// cannot connect or subscribe, or if the router has a pattern registered twice.
     pub async fn connect(
         url: &str,
         router: MessageRouter,
@@ -386,10 +392,26 @@ impl NatsServer {
         .connect(url)
         .await
         .map_err(|e| ServerError::connect(url, e))?;
+        let queue = options.queue;
+        let mut messages = tokio_stream::StreamMap::new();
+        for route in routes(&core.router) {
+            let subscription = match &queue {
+                Some(queue) => client.queue_subscribe(route.clone(), queue.clone()).await,
+                None => client.subscribe(route.clone()).await,
+            };
+            let subscription = subscription.map_err(|e| ServerError::connect(url, e))?;
+            messages.insert(Arc::from(route), subscription);
+        }
+        // The broker has the subscriptions once it answered the PING after them.
+        client
+            .flush()
+            .await
+            .map_err(|e| ServerError::connect(url, e))?;
         Ok(NatsServer {
             client,
             core,
-            queue: options.queue,
+            queue,
+            messages,
         })
     }
 
@@ -400,26 +422,9 @@ impl NatsServer {
             client,
             core,
             queue,
+            mut messages,
         } = self;
-        let routes = routes(&core.router);
-        // Every subscription's messages as one stream, each with the route it was subscribed
-        // by (a wildcard's handler gets every subject the wildcard matches). A `StreamMap`,
-        // not `select_all`, which allocates a task node for every message.
-        let mut messages = tokio_stream::StreamMap::new();
-        for route in &routes {
-            let subscribed = match &queue {
-                Some(queue) => client.queue_subscribe(route.clone(), queue.clone()).await,
-                None => client.subscribe(route.clone()).await,
-            };
-            match subscribed {
-                Ok(sub) => {
-                    let route: Arc<str> = route.as_str().into();
-                    messages.insert(route, sub);
-                }
-                Err(error) => tracing::error!(subject = %route, %error, "cannot subscribe"),
-            }
-        }
-        let _ = client.flush().await;
+        let routes: Vec<&str> = messages.keys().map(|route| &**route).collect();
         tracing::info!(routes = ?routes, queue = ?queue, "microservice listening on NATS");
         let tasks = TaskTracker::new();
         let handlers = tasks.clone();
