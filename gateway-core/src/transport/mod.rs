@@ -30,7 +30,7 @@ pub mod redis;
 #[cfg(feature = "rmq")]
 pub mod rmq;
 
-#[cfg(any(feature = "nats", feature = "redis"))]
+#[cfg(any(feature = "nats", feature = "redis", feature = "mqtt"))]
 mod outbox;
 
 /// The HTTP status for a gRPC status code (without the `grpc` feature no call yields one).

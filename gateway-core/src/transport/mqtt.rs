@@ -12,6 +12,12 @@
 //! - MQTT 5 ([`MqttVersion::V5`]: `ClientOptions::mqtt5`, `MqttServerOptions::v5`, Nest's
 //!   `protocolVersion: 5`): the same packets; a call's headers (the trace context among them)
 //!   travel as user properties, and a handler reads them from its context.
+//! - Writes: rumqttc's event loop writes and flushes every request apart (0.25; upstream
+//!   bytebeamio/rumqtt#810), one `writev` a message. On MQTT 3.1.1 the task that turns the
+//!   loop writes QoS 0 publishes (requests, events, replies) and the client's reply
+//!   subscriptions itself, from an outbox (`transport/outbox.rs`), each batch with one flush:
+//!   see [`Events::write`]. MQTT 5's loop keeps its connection private: it publishes through
+//!   rumqttc's own path, as do QoS 1 and 2 publishes (rumqttc's flow control).
 //! - An MQTT broker drops messages nobody subscribes to, so a request for a pattern no
 //!   service handles is never answered (as in Nest): the call ends at its deadline.
 
@@ -25,6 +31,7 @@ use rumqttc::{Event, MqttOptions, Packet, QoS};
 use tokio::sync::oneshot;
 use tokio_util::task::TaskTracker;
 
+use super::outbox::{Inbox, Outbox};
 use crate::client::{
     BoxFuture, ClientOptions, ClientTransport, ConnectContext, Connection, Outgoing, Publish,
     RpcError, CONNECTION_CLOSED,
@@ -205,6 +212,31 @@ fn text(error: impl std::fmt::Display) -> String {
     error.to_string()
 }
 
+/// What the task turning an MQTT 3.1.1 event loop writes itself, in batches
+/// ([`Events::write`]).
+enum Direct {
+    /// A QoS 0 publish: a request, an event or a reply.
+    Publish { topic: String, body: Vec<u8> },
+    /// A client's subscription to a reply topic; `written` learns once it is on the wire, so
+    /// the request after it cannot overtake it.
+    Subscribe {
+        topic: String,
+        written: oneshot::Sender<Result<(), String>>,
+    },
+}
+
+/// How long a batch's flush may take before the connection is taken for lost (rumqttc's
+/// own flush timeout, its connection timeout, is 5 s).
+const FLUSH_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The next messages of `inbox` into `batch`; never, without one (MQTT 5). Cancel safe.
+async fn queued(inbox: &mut Option<Inbox<Direct>>, batch: &mut Vec<Direct>) -> usize {
+    match inbox {
+        Some(inbox) => inbox.recv(batch).await,
+        None => std::future::pending().await,
+    }
+}
+
 /// What the event loop brought that the transport acts on.
 enum Incoming {
     ConnAck,
@@ -225,6 +257,72 @@ enum Events {
 }
 
 impl Events {
+    /// Writes `batch` (emptied) on the connection with one flush. Only on MQTT 3.1.1, whose
+    /// `EventLoop` has its connection and session state as public fields: a QoS 0 publish
+    /// needs no state; a subscription takes its packet id from the state, as rumqttc's own
+    /// loop does with a request.
+    ///
+    /// Safe beside [`poll`](Self::poll) in a `select!`: rumqttc's loop flushes to the end
+    /// after every write and so does this, so a `poll` dropped for a batch was at most in a
+    /// flush (its bytes leave with this one), never holding a request it had taken.
+    async fn write(&mut self, batch: &mut Vec<Direct>) -> Result<(), String> {
+        let mut subscriptions = Vec::new();
+        let written = match self {
+            Events::V311(events) => {
+                let events = &mut **events;
+                async {
+                    let network = events
+                        .network
+                        .as_mut()
+                        .ok_or("not connected to the broker")?;
+                    for message in batch.drain(..) {
+                        let packet = match message {
+                            Direct::Publish { topic, body } => Some(Packet::Publish(
+                                rumqttc::Publish::new(topic, QoS::AtMostOnce, body),
+                            )),
+                            Direct::Subscribe { topic, written } => {
+                                subscriptions.push(written);
+                                let subscribe = rumqttc::Subscribe::new(topic, QoS::AtMostOnce);
+                                let request = rumqttc::Request::Subscribe(subscribe);
+                                events.state.handle_outgoing_packet(request).map_err(text)?
+                            }
+                        };
+                        if let Some(packet) = packet {
+                            network.write(packet).await.map_err(text)?;
+                        }
+                    }
+                    tokio::time::timeout(FLUSH_TIMEOUT, network.flush())
+                        .await
+                        .map_err(|_| "writing to the broker timed out".to_owned())?
+                        .map_err(text)
+                }
+                .await
+            }
+            Events::V5(_) => Err("MQTT 5 publishes through rumqttc".to_owned()),
+        };
+        batch.clear();
+        for subscription in subscriptions {
+            let _ = subscription.send(written.clone());
+        }
+        written
+    }
+
+    /// Tops `batch` up from `inbox` (see [`Inbox::top_up`]) and [`write`](Self::write)s it.
+    async fn write_queued(
+        &mut self,
+        inbox: &mut Option<Inbox<Direct>>,
+        batch: &mut Vec<Direct>,
+        busy: bool,
+    ) -> Result<(), String> {
+        if let Some(inbox) = inbox {
+            inbox.top_up(batch, busy).await;
+        }
+        if batch.is_empty() {
+            return Ok(());
+        }
+        self.write(batch).await
+    }
+
     async fn poll(&mut self) -> Result<Incoming, String> {
         match self {
             Events::V311(events) => Ok(match events.poll().await.map_err(|e| e.to_string())? {
@@ -305,8 +403,10 @@ async fn open(context: &ConnectContext, version: MqttVersion) -> Result<Arc<Conn
         context.tls(),
     )
     .map_err(|e| context.unavailable(e))?;
+    let (direct, mut inbox) = direct_writes(&events);
     let conn = Connection::with_publisher(MqttPublisher {
         client: client.clone(),
+        direct,
         topics: Mutex::new(HashSet::new()),
     });
     let (connected, is_connected) = oneshot::channel::<Result<(), String>>();
@@ -314,9 +414,21 @@ async fn open(context: &ConnectContext, version: MqttVersion) -> Result<Arc<Conn
     let service = context.service().clone();
     tokio::spawn(async move {
         let mut connected = Some(connected);
+        let mut batch = Vec::new();
         loop {
             let event = tokio::select! {
                 event = events.poll() => event,
+                count = queued(&mut inbox, &mut batch) => {
+                    if count == 0 {
+                        inbox = None;
+                        continue;
+                    }
+                    let busy = reader.pending_calls() > 1;
+                    match events.write_queued(&mut inbox, &mut batch, busy).await {
+                        Ok(()) => continue,
+                        Err(error) => Err(error),
+                    }
+                }
                 _ = reader.closed() => break,
             };
             match event {
@@ -351,10 +463,40 @@ async fn open(context: &ConnectContext, version: MqttVersion) -> Result<Arc<Conn
     }
 }
 
+/// An outbox for the loop's task to write from, on MQTT 3.1.1 (see [`Events::write`]).
+fn direct_writes(events: &Events) -> (Option<Outbox<Direct>>, Option<Inbox<Direct>>) {
+    match events {
+        Events::V311(_) => {
+            let (outbox, inbox) = Outbox::channel();
+            (Some(outbox), Some(inbox))
+        }
+        Events::V5(_) => (None, None),
+    }
+}
+
 /// The client, and the reply topics it subscribed to.
 struct MqttPublisher {
     client: Client,
+    /// Where QoS 0 publishes and subscriptions go on MQTT 3.1.1.
+    direct: Option<Outbox<Direct>>,
     topics: Mutex<HashSet<String>>,
+}
+
+impl MqttPublisher {
+    /// Subscribes to a reply topic; on MQTT 3.1.1, returns once the subscription is written.
+    async fn subscribe(&self, topic: String) -> Result<(), String> {
+        let Some(direct) = &self.direct else {
+            return self.client.subscribe(topic, 0).await;
+        };
+        let (written, is_written) = oneshot::channel();
+        direct
+            .send(Direct::Subscribe { topic, written })
+            .await
+            .map_err(|e| e.to_string())?;
+        is_written
+            .await
+            .unwrap_or_else(|_| Err(CONNECTION_CLOSED.to_owned()))
+    }
 }
 
 impl Publish for MqttPublisher {
@@ -370,18 +512,33 @@ impl Publish for MqttPublisher {
                     .unwrap_or_else(PoisonError::into_inner)
                     .insert(topic.clone());
                 if new {
-                    self.client.subscribe(topic, 0).await.map_err(Arc::from)?;
+                    if let Err(error) = self.subscribe(topic.clone()).await {
+                        self.topics
+                            .lock()
+                            .unwrap_or_else(PoisonError::into_inner)
+                            .remove(&topic);
+                        return Err(Arc::from(error));
+                    }
                 }
             }
-            self.client
-                .publish(
-                    message.route.to_owned(),
-                    message.qos.unwrap_or(0),
-                    message.body,
-                    message.headers.unwrap_or_default(),
-                )
-                .await
-                .map_err(Arc::from)
+            let qos = message.qos.unwrap_or(0);
+            match &self.direct {
+                Some(direct) if qos == 0 => {
+                    let topic = message.route.to_owned();
+                    let body = message.body;
+                    direct.send(Direct::Publish { topic, body }).await
+                }
+                _ => self
+                    .client
+                    .publish(
+                        message.route.to_owned(),
+                        qos,
+                        message.body,
+                        message.headers.unwrap_or_default(),
+                    )
+                    .await
+                    .map_err(Arc::from),
+            }
         })
     }
 }
@@ -551,9 +708,26 @@ impl MqttServer {
         subscribe(client.clone(), routes.clone()).await;
         tracing::info!(%url, routes = ?routes, "microservice listening on MQTT");
         let tasks = TaskTracker::new();
+        let (direct, mut inbox) = direct_writes(&events);
+        let mut batch = Vec::new();
         loop {
             let event = tokio::select! {
                 event = events.poll() => event,
+                count = queued(&mut inbox, &mut batch) => {
+                    if count == 0 {
+                        inbox = None;
+                        continue;
+                    }
+                    let busy = tasks.len() > 1;
+                    match events.write_queued(&mut inbox, &mut batch, busy).await {
+                        Ok(()) => continue,
+                        Err(error) => {
+                            // The next poll meets the lost connection and reconnects.
+                            tracing::warn!(%error, "replies could not be published");
+                            continue;
+                        }
+                    }
+                }
                 _ = stop.stopping() => break,
             };
             match event {
@@ -579,15 +753,23 @@ impl MqttServer {
                     };
                     let router = router.clone();
                     let client = client.clone();
+                    let direct = direct.clone();
                     // Boxed, as NATS's: a large future moves as a pointer.
                     tasks.spawn(Box::pin(async move {
                         let _slot = slot;
                         let reply_topic = format!("{topic}/reply");
                         let publish = |body: Vec<u8>| {
-                            let (client, reply_topic) = (client.clone(), reply_topic.clone());
+                            let (client, direct) = (client.clone(), direct.clone());
+                            let topic = reply_topic.clone();
                             async move {
-                                let sent = client.publish(reply_topic, 0, body, &[]);
-                                if let Err(error) = sent.await {
+                                let sent = match direct {
+                                    Some(direct) => direct
+                                        .send(Direct::Publish { topic, body })
+                                        .await
+                                        .map_err(|e| e.to_string()),
+                                    None => client.publish(topic, 0, body, &[]).await,
+                                };
+                                if let Err(error) = sent {
                                     tracing::warn!(%error, "a reply could not be published");
                                 }
                             }
@@ -606,13 +788,27 @@ impl MqttServer {
                 }
             }
         }
-        // Keep the event loop turning while the last replies go out.
+        // Keep the event loop turning, and the replies leaving, while the handlers finish.
         let drain = drain(&tasks, grace_period, "mqtt");
-        let turn = async { while events.poll().await.is_ok() {} };
+        let turn = async {
+            loop {
+                tokio::select! {
+                    event = events.poll() => if event.is_err() { break },
+                    count = queued(&mut inbox, &mut batch) => {
+                        if count == 0 || events.write_queued(&mut inbox, &mut batch, false).await.is_err() {
+                            break;
+                        }
+                    }
+                }
+            }
+        };
         tokio::select! {
             _ = drain => {}
             _ = turn => {}
         }
+        // The last replies, queued as the last handlers ended.
+        drop(direct);
+        let _ = events.write_queued(&mut inbox, &mut batch, false).await;
         client.disconnect().await;
         let _ = tokio::time::timeout(Duration::from_millis(200), events.poll()).await;
     }

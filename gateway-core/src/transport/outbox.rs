@@ -8,16 +8,24 @@
 //! every message costs a write (and a wake of the broker) of its own: measured, one `writev`
 //! per call with 64 callers on NATS and on Redis.
 //!
-//! Used by the NATS and Redis transports; rumqttc writes and flushes each request by itself
-//! (0.25), and lapin runs its own I/O thread, so neither gains from it.
+//! Used by the NATS and Redis transports. rumqttc writes and flushes each request by itself
+//! (0.25), so the MQTT transport's event-loop task takes its [`Inbox`] and writes each batch
+//! itself (`transport/mqtt.rs`). lapin runs its own I/O thread and gains nothing from it.
 
-use std::future::Future;
-use std::sync::{Arc, OnceLock, Weak};
+use std::sync::Arc;
+#[cfg(any(feature = "nats", feature = "redis"))]
+use std::{
+    future::Future,
+    sync::{OnceLock, Weak},
+};
 
 use tokio::sync::mpsc;
+#[cfg(any(feature = "nats", feature = "redis"))]
 use tokio::task::JoinHandle;
 
-use crate::client::{Connection, CONNECTION_CLOSED};
+#[cfg(any(feature = "nats", feature = "redis"))]
+use crate::client::Connection;
+use crate::client::CONNECTION_CLOSED;
 
 /// How many messages an outbox holds before publishers wait: a bound, not a buffer.
 const CAPACITY: usize = 1024;
@@ -38,6 +46,23 @@ impl<M> Clone for Outbox<M> {
     }
 }
 
+impl<M> Outbox<M> {
+    /// An outbox and its receiving end, for a connection whose own task writes the batches.
+    pub fn channel() -> (Self, Inbox<M>) {
+        let (tx, rx) = mpsc::channel::<M>(CAPACITY);
+        (Outbox { tx }, Inbox { rx })
+    }
+
+    /// Queues `message`, waiting while the outbox is full.
+    pub async fn send(&self, message: M) -> Result<(), Arc<str>> {
+        self.tx
+            .send(message)
+            .await
+            .map_err(|_| Arc::from(CONNECTION_CLOSED))
+    }
+}
+
+#[cfg(any(feature = "nats", feature = "redis"))]
 impl<M: Send + 'static> Outbox<M> {
     /// Starts the task that hands each batch to `flush`, which gives the emptied `Vec` back
     /// (kept for the next batch); the task ends when every sender is gone.
@@ -53,25 +78,16 @@ impl<M: Send + 'static> Outbox<M> {
         F: FnMut(Vec<M>) -> Fut + Send + 'static,
         Fut: Future<Output = Vec<M>> + Send,
     {
-        let (tx, mut rx) = mpsc::channel::<M>(CAPACITY);
+        let (outbox, mut inbox) = Self::channel();
         let task = tokio::spawn(async move {
             let mut batch = Vec::with_capacity(BATCH);
-            while rx.recv_many(&mut batch, BATCH).await > 0 {
-                if busy() {
-                    // Every task already woken runs first; what it publishes joins the batch.
-                    tokio::task::yield_now().await;
-                }
-                while batch.len() < BATCH {
-                    match rx.try_recv() {
-                        Ok(message) => batch.push(message),
-                        Err(_) => break,
-                    }
-                }
+            while inbox.recv(&mut batch).await > 0 {
+                inbox.top_up(&mut batch, busy()).await;
                 batch = flush(batch).await;
                 batch.clear();
             }
         });
-        (Outbox { tx }, task)
+        (outbox, task)
     }
 
     /// [`start`](Self::start) for a client's connection: it waits a round for other callers
@@ -84,21 +100,42 @@ impl<M: Send + 'static> Outbox<M> {
         let calls = calls.clone();
         Self::start(flush, move || calls.busy()).0
     }
+}
 
-    /// Queues `message`, waiting while the outbox is full.
-    pub async fn send(&self, message: M) -> Result<(), Arc<str>> {
-        self.tx
-            .send(message)
-            .await
-            .map_err(|_| Arc::from(CONNECTION_CLOSED))
+/// The receiving end of an [`Outbox`].
+pub(crate) struct Inbox<M> {
+    rx: mpsc::Receiver<M>,
+}
+
+impl<M> Inbox<M> {
+    /// Waits for messages and appends them to `batch` (at most a batch); 0 once every sender
+    /// is gone. Cancel safe: a `select!` may drop it without losing a message.
+    pub async fn recv(&mut self, batch: &mut Vec<M>) -> usize {
+        self.rx.recv_many(batch, BATCH).await
+    }
+
+    /// Adds what else is queued to `batch`; when `busy`, after letting every task already
+    /// woken run first, so what it publishes joins the batch.
+    pub async fn top_up(&mut self, batch: &mut Vec<M>, busy: bool) {
+        if busy {
+            tokio::task::yield_now().await;
+        }
+        while batch.len() < BATCH {
+            match self.rx.try_recv() {
+                Ok(message) => batch.push(message),
+                Err(_) => break,
+            }
+        }
     }
 }
 
 /// The connection a client's outbox serves, set once the connection exists (it owns the
 /// outbox): how many calls it has in flight, and where a refused message's call is failed.
+#[cfg(any(feature = "nats", feature = "redis"))]
 #[derive(Clone, Default)]
 pub(crate) struct Calls(Arc<OnceLock<Weak<Connection>>>);
 
+#[cfg(any(feature = "nats", feature = "redis"))]
 impl Calls {
     /// Points at `conn`.
     pub fn set(&self, conn: &Arc<Connection>) {
