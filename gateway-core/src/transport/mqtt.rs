@@ -16,7 +16,7 @@
 //!   bytebeamio/rumqtt#810), one `writev` a message. On MQTT 3.1.1 the task that turns the
 //!   loop writes QoS 0 publishes (requests, events, replies) and the client's reply
 //!   subscriptions itself, from an outbox (`transport/outbox.rs`), each batch with one flush:
-//!   see [`Events::write`]. MQTT 5's loop keeps its connection private: it publishes through
+//!   see `Events::write`. MQTT 5's loop keeps its connection private: it publishes through
 //!   rumqttc's own path, as do QoS 1 and 2 publishes (rumqttc's flow control).
 //! - An MQTT broker drops messages nobody subscribes to, so a request for a pattern no
 //!   service handles is never answered (as in Nest): the call ends at its deadline.
