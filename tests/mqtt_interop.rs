@@ -131,3 +131,94 @@ async fn mqtt_down_at_start_then_restarted_mid_load() {
     )
     .await;
 }
+
+/// A TCP relay to the broker at `to`: `cut()` ends every connection through it, and while
+/// it is `refusing` new ones are closed as soon as they are accepted.
+struct Relay {
+    addr: String,
+    refusing: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    cuts: tokio::sync::watch::Sender<u64>,
+}
+
+impl Relay {
+    async fn start(to: &'static str) -> Relay {
+        use std::sync::atomic::Ordering;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap().to_string();
+        let refusing = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let (cuts, _) = tokio::sync::watch::channel(0u64);
+        let (flag, watch) = (refusing.clone(), cuts.clone());
+        tokio::spawn(async move {
+            while let Ok((mut inbound, _)) = listener.accept().await {
+                if flag.load(Ordering::SeqCst) {
+                    continue; // dropped: closed at once
+                }
+                let mut cut = watch.subscribe();
+                tokio::spawn(async move {
+                    let Ok(mut outbound) = tokio::net::TcpStream::connect(to).await else {
+                        return;
+                    };
+                    tokio::select! {
+                        _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound) => {}
+                        _ = cut.changed() => {}
+                    }
+                });
+            }
+        });
+        Relay {
+            addr,
+            refusing,
+            cuts,
+        }
+    }
+
+    /// Ends every connection, and closes new ones while `refuse` holds.
+    fn cut(&self, refuse: bool) {
+        self.refusing
+            .store(refuse, std::sync::atomic::Ordering::SeqCst);
+        self.cuts.send_modify(|n| *n += 1);
+    }
+}
+
+/// Our server loses its broker connection while a handler runs, and the handler ends before
+/// the server is connected again: its reply waits in rumqttc's queue and leaves once the
+/// server has reconnected, instead of being dropped. The caller, connected to the broker
+/// all along, gets it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reply_made_while_the_server_reconnects_is_sent_once_it_is_back() {
+    if !mqtt_up("a_reply_made_while_the_server_reconnects_is_sent_once_it_is_back") {
+        return;
+    }
+    init_tracing();
+    let pattern = format!("{}/slow", namespace());
+    let router = MessageRouter::new().message(pattern.clone(), |n: i64| async move {
+        tokio::time::sleep(Duration::from_millis(800)).await;
+        Ok::<_, RpcException>(n * 2)
+    });
+    let relay = Relay::start("127.0.0.1:1883").await;
+    let server = MqttServer::connect(&format!("mqtt://{}", relay.addr), router)
+        .await
+        .unwrap();
+    let stop = server.shutdown_handle();
+    let serving = tokio::spawn(server.serve());
+    tokio::time::sleep(Duration::from_millis(300)).await; // subscribed
+    let client = ClientProxy::new(
+        ClientOptions::mqtt("MQTT_SERVICE", MQTT_URL).timeout(Duration::from_secs(8)),
+    );
+    let call = tokio::spawn({
+        let pattern = pattern.clone();
+        async move { client.send::<i64>(pattern, &21).await }
+    });
+    tokio::time::sleep(Duration::from_millis(300)).await; // the handler runs
+    relay.cut(true);
+    tokio::time::sleep(Duration::from_millis(1500)).await; // the handler ended meanwhile
+    assert!(
+        !call.is_finished(),
+        "answered while cut off: {:?}",
+        call.await
+    );
+    relay.cut(false);
+    assert_eq!(call.await.unwrap().unwrap(), 42);
+    stop.shutdown();
+    serving.await.unwrap();
+}

@@ -265,16 +265,29 @@ impl Events {
     /// Safe beside [`poll`](Self::poll) in a `select!`: rumqttc's loop flushes to the end
     /// after every write and so does this, so a `poll` dropped for a batch was at most in a
     /// flush (its bytes leave with this one), never holding a request it had taken.
-    async fn write(&mut self, batch: &mut Vec<Direct>) -> Result<(), String> {
+    ///
+    /// Between a lost connection and the next (a server reconnecting), the batch goes to
+    /// `client`'s queue instead, which rumqttc writes once it is connected again.
+    async fn write(&mut self, client: &Client, batch: &mut Vec<Direct>) -> Result<(), String> {
         let mut subscriptions = Vec::new();
-        let written = match self {
-            Events::V311(events) => {
+        let written = match (self, client) {
+            (Events::V311(events), Client::V311(client)) => {
                 let events = &mut **events;
                 async {
-                    let network = events
-                        .network
-                        .as_mut()
-                        .ok_or("not connected to the broker")?;
+                    let Some(network) = events.network.as_mut() else {
+                        for message in batch.drain(..) {
+                            match message {
+                                Direct::Publish { topic, body } => client
+                                    .try_publish(topic, QoS::AtMostOnce, false, body)
+                                    .map_err(text)?,
+                                Direct::Subscribe { topic, written } => {
+                                    subscriptions.push(written);
+                                    client.try_subscribe(topic, QoS::AtMostOnce).map_err(text)?
+                                }
+                            }
+                        }
+                        return Ok(());
+                    };
                     for message in batch.drain(..) {
                         let packet = match message {
                             Direct::Publish { topic, body } => Some(Packet::Publish(
@@ -298,7 +311,7 @@ impl Events {
                 }
                 .await
             }
-            Events::V5(_) => Err("MQTT 5 publishes through rumqttc".to_owned()),
+            _ => Err("MQTT 5 publishes through rumqttc".to_owned()),
         };
         batch.clear();
         for subscription in subscriptions {
@@ -310,6 +323,7 @@ impl Events {
     /// Tops `batch` up from `inbox` (see [`Inbox::top_up`]) and [`write`](Self::write)s it.
     async fn write_queued(
         &mut self,
+        client: &Client,
         inbox: &mut Option<Inbox<Direct>>,
         batch: &mut Vec<Direct>,
         busy: bool,
@@ -320,7 +334,7 @@ impl Events {
         if batch.is_empty() {
             return Ok(());
         }
-        self.write(batch).await
+        self.write(client, batch).await
     }
 
     async fn poll(&mut self) -> Result<Incoming, String> {
@@ -424,7 +438,7 @@ async fn open(context: &ConnectContext, version: MqttVersion) -> Result<Arc<Conn
                         continue;
                     }
                     let busy = reader.pending_calls() > 1;
-                    match events.write_queued(&mut inbox, &mut batch, busy).await {
+                    match events.write_queued(&client, &mut inbox, &mut batch, busy).await {
                         Ok(()) => continue,
                         Err(error) => Err(error),
                     }
@@ -719,7 +733,7 @@ impl MqttServer {
                         continue;
                     }
                     let busy = tasks.len() > 1;
-                    match events.write_queued(&mut inbox, &mut batch, busy).await {
+                    match events.write_queued(&client, &mut inbox, &mut batch, busy).await {
                         Ok(()) => continue,
                         Err(error) => {
                             // The next poll meets the lost connection and reconnects.
@@ -795,7 +809,7 @@ impl MqttServer {
                 tokio::select! {
                     event = events.poll() => if event.is_err() { break },
                     count = queued(&mut inbox, &mut batch) => {
-                        if count == 0 || events.write_queued(&mut inbox, &mut batch, false).await.is_err() {
+                        if count == 0 || events.write_queued(&client, &mut inbox, &mut batch, false).await.is_err() {
                             break;
                         }
                     }
@@ -808,7 +822,9 @@ impl MqttServer {
         }
         // The last replies, queued as the last handlers ended.
         drop(direct);
-        let _ = events.write_queued(&mut inbox, &mut batch, false).await;
+        let _ = events
+            .write_queued(&client, &mut inbox, &mut batch, false)
+            .await;
         client.disconnect().await;
         let _ = tokio::time::timeout(Duration::from_millis(200), events.poll()).await;
     }
