@@ -802,23 +802,21 @@ impl MqttServer {
                 }
             }
         }
-        // Keep the event loop turning, and the replies leaving, while the handlers finish.
+        // Keep the event loop turning, and the replies leaving, while the handlers finish. A
+        // batch is written in a branch's body, which the end of the drain does not cut short.
         let drain = drain(&tasks, grace_period, "mqtt");
-        let turn = async {
-            loop {
-                tokio::select! {
-                    event = events.poll() => if event.is_err() { break },
-                    count = queued(&mut inbox, &mut batch) => {
-                        if count == 0 || events.write_queued(&client, &mut inbox, &mut batch, false).await.is_err() {
-                            break;
-                        }
+        tokio::pin!(drain);
+        loop {
+            tokio::select! {
+                _ = &mut drain => break,
+                event = events.poll() => if event.is_err() { break },
+                count = queued(&mut inbox, &mut batch) => {
+                    let written = events.write_queued(&client, &mut inbox, &mut batch, false);
+                    if count == 0 || written.await.is_err() {
+                        break;
                     }
                 }
             }
-        };
-        tokio::select! {
-            _ = drain => {}
-            _ = turn => {}
         }
         // The last replies, queued as the last handlers ended.
         drop(direct);
