@@ -229,12 +229,16 @@ enum Direct {
 /// own flush timeout, its connection timeout, is 5 s).
 const FLUSH_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// The next messages of `inbox` into `batch`; never, without one (MQTT 5). Cancel safe.
-async fn queued(inbox: &mut Option<Inbox<Direct>>, batch: &mut Vec<Direct>) -> usize {
-    match inbox {
-        Some(inbox) => inbox.recv(batch).await,
-        None => std::future::pending().await,
+/// Returns once `inbox` put messages in `batch`; never without an inbox (MQTT 5) or once
+/// every sender is gone (the inbox is then dropped). Cancel safe.
+async fn queued(inbox: &mut Option<Inbox<Direct>>, batch: &mut Vec<Direct>) {
+    if let Some(open) = inbox {
+        if open.recv(batch).await > 0 {
+            return;
+        }
+        *inbox = None;
     }
+    std::future::pending().await
 }
 
 /// What the event loop brought that the transport acts on.
@@ -432,11 +436,7 @@ async fn open(context: &ConnectContext, version: MqttVersion) -> Result<Arc<Conn
         loop {
             let event = tokio::select! {
                 event = events.poll() => event,
-                count = queued(&mut inbox, &mut batch) => {
-                    if count == 0 {
-                        inbox = None;
-                        continue;
-                    }
+                () = queued(&mut inbox, &mut batch) => {
                     let busy = reader.pending_calls() > 1;
                     match events.write_queued(&client, &mut inbox, &mut batch, busy).await {
                         Ok(()) => continue,
@@ -727,11 +727,7 @@ impl MqttServer {
         loop {
             let event = tokio::select! {
                 event = events.poll() => event,
-                count = queued(&mut inbox, &mut batch) => {
-                    if count == 0 {
-                        inbox = None;
-                        continue;
-                    }
+                () = queued(&mut inbox, &mut batch) => {
                     let busy = tasks.len() > 1;
                     match events.write_queued(&client, &mut inbox, &mut batch, busy).await {
                         Ok(()) => continue,
@@ -810,9 +806,9 @@ impl MqttServer {
             tokio::select! {
                 _ = &mut drain => break,
                 event = events.poll() => if event.is_err() { break },
-                count = queued(&mut inbox, &mut batch) => {
+                () = queued(&mut inbox, &mut batch) => {
                     let written = events.write_queued(&client, &mut inbox, &mut batch, false);
-                    if count == 0 || written.await.is_err() {
+                    if written.await.is_err() {
                         break;
                     }
                 }
