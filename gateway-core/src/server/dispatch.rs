@@ -45,8 +45,10 @@ pub(crate) fn dispatch(
     // Nest's usual request on a subject, read by its shape: the handler's decoding of `data`
     // is then the one pass that builds anything from it.
     if let Some(subject) = subject {
-        if let Some((data, id)) = crate::packet::usual_request(frame, subject) {
-            let handler = router.message_by_route(subject);
+        let handler = router.message_by_route(subject);
+        // A handler's route was checked for JSON when it was registered.
+        let checked = handler.is_some() && router.message_routes_are_json();
+        if let Some((data, id)) = crate::packet::usual_request(frame, subject, checked) {
             return Ok(to_handler(
                 router,
                 handler,

@@ -9,7 +9,7 @@ use bytes::Bytes;
 use futures_core::Stream;
 use futures_util::future::BoxFuture;
 use futures_util::{FutureExt, StreamExt};
-use serde::de::DeserializeOwned;
+use serde::de::{DeserializeOwned, IgnoredAny};
 use serde::Serialize;
 use serde_json::value::RawValue;
 
@@ -49,6 +49,10 @@ pub struct MessageRouter {
     pub(super) messages: HashMap<Box<str>, MessageHandler>,
     pub(super) events: HashMap<Box<str>, Vec<EventHandler>>,
     duplicates: Vec<String>,
+    /// Whether a message route begins with `{` without being JSON (a string pattern such as
+    /// `"{x"`): only then does a request read by its shape have to check its route's text
+    /// (`packet::usual_request`); every other route is checked here, once.
+    brace_strings: bool,
     /// The controller methods behind routes (event or not, route), for guards' contexts.
     pub(super) described: HashMap<(bool, Box<str>), (&'static PatternMeta, &'static str)>,
     /// Controller handlers with a pipeline of their own, as registered.
@@ -212,6 +216,9 @@ impl MessageRouter {
     }
 
     fn insert_message(&mut self, route: Arc<str>, handler: MessageHandler) {
+        if route.starts_with('{') && serde_json::from_str::<IgnoredAny>(&route).is_err() {
+            self.brace_strings = true;
+        }
         if self.messages.insert(Box::from(&*route), handler).is_some() {
             self.duplicates.push(route.to_string());
         }
@@ -244,6 +251,11 @@ impl MessageRouter {
     /// The request handler of a normalized route (a broker subject).
     pub(crate) fn message_by_route(&self, route: &str) -> Option<&MessageHandler> {
         self.messages.get(route)
+    }
+
+    /// Whether every message route that begins with `{` is JSON (checked at registration).
+    pub(crate) fn message_routes_are_json(&self) -> bool {
+        !self.brace_strings
     }
 
     /// The event handlers of a normalized route (a broker subject).
@@ -362,6 +374,27 @@ mod tests {
             .stream("half", |_: ()| {
                 stream::iter([Ok(1), Err(RpcException::new(json!({"code": "E1"})))])
             })
+    }
+
+    /// A string route that only looks like JSON keeps the check of its text when a request is
+    /// read by its shape: a frame that writes it unquoted is not JSON, and is refused.
+    #[test]
+    fn a_string_route_that_looks_like_json_is_checked_per_message() {
+        use crate::server::dispatch::{dispatch, Dispatch};
+        let echo = |n: i64| async move { Ok::<_, RpcException>(n) };
+        let objects = MessageRouter::new().message(json!({"cmd": "x"}), echo);
+        assert!(objects.message_routes_are_json());
+        let frame = Bytes::from_static(br#"{"pattern":{"cmd":"x"},"data":1,"id":"1"}"#);
+        let read = dispatch(&objects, &frame, Some(r#"{"cmd":"x"}"#), None);
+        assert!(matches!(read, Ok(Dispatch::Request { .. })));
+
+        let strings = MessageRouter::new().message("{x", echo);
+        assert!(!strings.message_routes_are_json());
+        let frame = Bytes::from_static(br#"{"pattern":{x,"data":1,"id":"1"}"#);
+        assert!(dispatch(&strings, &frame, Some("{x"), None).is_err());
+        let frame = Bytes::from_static(br#"{"pattern":"{x","data":1,"id":"1"}"#);
+        let read = dispatch(&strings, &frame, Some("{x"), None);
+        assert!(matches!(read, Ok(Dispatch::Request { .. })));
     }
 
     #[test]
