@@ -136,12 +136,7 @@ async fn rmq_reads_pause_at_the_in_flight_limit() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn mqtt_drops_what_arrives_at_the_in_flight_limit() {
-    if !server_available(
-        "mqtt_drops_what_arrives_at_the_in_flight_limit",
-        "Mosquitto",
-        "127.0.0.1:1883",
-        "mosquitto -d",
-    ) {
+    if !mqtt_up("mqtt_drops_what_arrives_at_the_in_flight_limit") {
         return;
     }
     const URL: &str = "mqtt://127.0.0.1:1883";
@@ -261,12 +256,7 @@ async fn redis_answers_what_is_in_flight_at_shutdown() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn mqtt_answers_what_is_in_flight_at_shutdown() {
-    if !server_available(
-        "mqtt_answers_what_is_in_flight_at_shutdown",
-        "Mosquitto",
-        "127.0.0.1:1883",
-        "mosquitto -d",
-    ) {
+    if !mqtt_up("mqtt_answers_what_is_in_flight_at_shutdown") {
         return;
     }
     const URL: &str = "mqtt://127.0.0.1:1883";

@@ -18,15 +18,6 @@ use gateway_tests::*;
 
 const MQTT_URL: &str = "mqtt://127.0.0.1:1883";
 
-fn mqtt_up(test: &str) -> bool {
-    server_available(
-        test,
-        "Mosquitto (MQTT)",
-        "127.0.0.1:1883",
-        "mosquitto -d -c /etc/mosquitto/mosquitto.conf",
-    )
-}
-
 fn client(url: &str) -> ClientProxy {
     ClientProxy::new(ClientOptions::mqtt("MQTT_SERVICE", url).timeout(Duration::from_secs(5)))
 }

@@ -163,8 +163,7 @@ async fn sum_nats() {
 /// `sum-mqtt.spec.ts`, with the wildcard and shared-subscription routes of its app.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sum_mqtt() {
-    let start = "apt-get install mosquitto && mosquitto -d";
-    if !server_available("sum_mqtt", "Mosquitto", "127.0.0.1:1883", start) {
+    if !mqtt_up("sum_mqtt") {
         return;
     }
     init_tracing();
@@ -295,8 +294,7 @@ async fn broadcast_redis() {
 /// both answer one request.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn broadcast_mqtt() {
-    let start = "apt-get install mosquitto && mosquitto -d";
-    if !server_available("broadcast_mqtt", "Mosquitto", "127.0.0.1:1883", start) {
+    if !mqtt_up("broadcast_mqtt") {
         return;
     }
     init_tracing();

@@ -127,13 +127,7 @@ async fn a_nest_rmq_service_reads_the_trace_from_its_headers() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_nest_mqtt5_service_reads_the_trace_from_its_user_properties() {
-    let start = "mosquitto -d";
-    if !server_available(
-        "a_nest_mqtt5_service_reads_the_trace",
-        "Mosquitto",
-        "127.0.0.1:1883",
-        start,
-    ) {
+    if !mqtt_up("a_nest_mqtt5_service_reads_the_trace") {
         return;
     }
     require_nest!("a_nest_mqtt5_service_reads_the_trace_from_its_user_properties");
@@ -215,12 +209,7 @@ async fn our_rmq_server_continues_the_trace() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn our_mqtt5_server_continues_the_trace() {
-    if !server_available(
-        "our_mqtt5_server_continues_the_trace",
-        "Mosquitto",
-        "127.0.0.1:1883",
-        "mosquitto -d",
-    ) {
+    if !mqtt_up("our_mqtt5_server_continues_the_trace") {
         return;
     }
     spans_on();

@@ -370,6 +370,16 @@ pub fn nats_up(test: &str) -> bool {
     )
 }
 
+/// Whether the shared Mosquitto (127.0.0.1:1883) runs: see [`server_available`].
+pub fn mqtt_up(test: &str) -> bool {
+    server_available(
+        test,
+        "Mosquitto (MQTT)",
+        "127.0.0.1:1883",
+        "mosquitto -d -c /etc/mosquitto/mosquitto.conf",
+    )
+}
+
 /// Whether the shared RabbitMQ (127.0.0.1:5672, guest/guest) runs: see [`server_available`].
 pub fn rmq_up(test: &str) -> bool {
     server_available(
