@@ -37,7 +37,7 @@ use crate::client::{
     RpcError, CONNECTION_CLOSED,
 };
 use crate::server::broker::{broker_server, drain, routes, Core};
-use crate::server::broker::{mqtt_route, serve_routed};
+use crate::server::broker::{mqtt_route, run_or_spawn, serve_routed};
 use crate::server::{MessageContext, MessageRouter, ServerError, Transport};
 
 /// Nest's default MQTT URL.
@@ -764,8 +764,7 @@ impl MqttServer {
                     let router = router.clone();
                     let client = client.clone();
                     let direct = direct.clone();
-                    // Boxed, as NATS's: a large future moves as a pointer.
-                    tasks.spawn(Box::pin(async move {
+                    run_or_spawn(&tasks, async move {
                         let _slot = slot;
                         let reply_topic = format!("{topic}/reply");
                         let publish = |body: Vec<u8>| {
@@ -786,7 +785,7 @@ impl MqttServer {
                         };
                         let context = MessageContext::new(topic, headers).with_qos(qos);
                         serve_routed(&router, &route, context, payload, Some(publish)).await;
-                    }));
+                    });
                 }
                 Ok(Incoming::Other) => {}
                 Err(error) => {

@@ -26,8 +26,8 @@ use crate::client::{
     BoxFuture, ClientOptions, ClientTransport, ConnectContext, Connection, Outgoing, Publish,
     RpcError, CONNECTION_CLOSED,
 };
-use crate::server::broker::serve_routed;
 use crate::server::broker::{broker_server, drain, routes, Core};
+use crate::server::broker::{run_or_spawn, serve_routed};
 use crate::server::{MessageContext, MessageRouter, ServerError, Transport, DEFAULT_GRACE_PERIOD};
 
 /// Nest's default NATS URL.
@@ -458,13 +458,10 @@ impl NatsServer {
             };
             let router = core.router.clone();
             let outbox = outbox.clone();
-            // Boxed: a message's future is large, and tokio moves a task's future several times
-            // on its way into the task, where a box moves as a pointer (-2 000 instructions a
-            // message on NATS, callgrind).
-            tasks.spawn(Box::pin(async move {
+            run_or_spawn(&tasks, async move {
                 handle(&router, &outbox, &route, message).await;
                 drop(slot);
-            }));
+            });
         }
         drop(messages); // unsubscribes
         drain(&tasks, core.grace_period, "nats").await;

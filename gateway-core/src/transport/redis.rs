@@ -38,8 +38,8 @@ use crate::client::{
     BoxFuture, ClientOptions, ClientTransport, ConnectContext, Connection, Outgoing, Publish,
     RpcError, CONNECTION_CLOSED,
 };
-use crate::server::broker::serve_routed;
 use crate::server::broker::{broker_server, drain, reconnecting, routes, Core};
+use crate::server::broker::{run_or_spawn, serve_routed};
 use crate::server::{MessageContext, MessageRouter, ServerError, Transport};
 
 /// Nest's default Redis URL.
@@ -395,8 +395,7 @@ impl RedisServer {
             let frame = Bytes::copy_from_slice(message.get_payload_bytes());
             let router = self.core.router.clone();
             let outbox = outbox.clone();
-            // Boxed, as NATS's: a large future moves as a pointer.
-            tasks.spawn(Box::pin(async move {
+            run_or_spawn(tasks, async move {
                 let reply_channel = format!("{channel}.reply");
                 let publish = |body: Vec<u8>| {
                     let reply = Published {
@@ -416,7 +415,7 @@ impl RedisServer {
                 let context = MessageContext::new(channel.clone(), Vec::new());
                 serve_routed(&router, &route, context, frame, Some(publish)).await;
                 drop(slot);
-            }));
+            });
         }
     }
 }

@@ -42,7 +42,7 @@ use crate::client::{
 use crate::server::dispatch::{dispatch, Dispatch};
 
 use crate::packet::{encode_reply, Incoming, Reply};
-use crate::server::broker::{broker_server, drain, reconnecting, routes, Core};
+use crate::server::broker::{broker_server, drain, reconnecting, routes, run_or_spawn, Core};
 use crate::server::reply::answer;
 use crate::server::{MessageContext, MessageRouter, ServerError, Transport};
 
@@ -593,11 +593,10 @@ impl RmqServer {
                     let router = self.core.router.clone();
                     let channel = channel.clone();
                     let wildcards = self.options.wildcards.then(|| self.routes.clone());
-                    // Boxed, as NATS's: a large future moves as a pointer.
-                    tasks.spawn(Box::pin(async move {
+                    run_or_spawn(tasks, async move {
                         handle(&router, &channel, delivery, wildcards.as_deref()).await;
                         drop(slot);
-                    }));
+                    });
                 }
                 Some(Err(error)) => break Err(error.to_string()),
                 None => break Err("the consumer ended".to_owned()),

@@ -28,7 +28,7 @@ use super::{
 use crate::packet::{encode_reply, Reply};
 use crate::server::dispatch::{dispatch, Dispatch};
 use crate::server::reply::{send_replies, ReplyOut};
-use crate::server::serving::{check_router, serve_until};
+use crate::server::serving::{check_router, run_or_spawn, serve_until};
 use crate::server::{
     MessageRouter, Server, ServerError, ShutdownHandle, Transport, DEFAULT_GRACE_PERIOD,
 };
@@ -483,7 +483,7 @@ impl ConnectionCtx {
         match dispatch(&self.router, &frame, None, None)? {
             Dispatch::Request { id, reply } => {
                 let out = out.clone();
-                self.tasks.spawn(async move {
+                run_or_spawn(&self.tasks, async move {
                     tokio::select! {
                         _ = async { send_replies(reply.await, Some(&id), &out).await } => {}
                         _ = hard.cancelled() => {}
@@ -495,7 +495,7 @@ impl ConnectionCtx {
                 let mut body = Vec::with_capacity(128);
                 encode_reply(&mut body, Reply::NoHandler, Some(&id));
                 let out = out.clone();
-                self.tasks.spawn(async move {
+                run_or_spawn(&self.tasks, async move {
                     let _ = out.send(body).await;
                     drop(permit);
                 });
@@ -504,7 +504,7 @@ impl ConnectionCtx {
                 let permit = Arc::new(permit);
                 for run in runs {
                     let (hard, permit) = (hard.clone(), permit.clone());
-                    self.tasks.spawn(async move {
+                    run_or_spawn(&self.tasks, async move {
                         tokio::select! {
                             _ = run => {}
                             _ = hard.cancelled() => {}
