@@ -60,6 +60,22 @@ pub(crate) async fn reconnecting<Fut>(
     }
 }
 
+/// Runs a server's loop as a task of the runtime, and waits for it. Why: a future awaited by
+/// `#[tokio::main]` (or any `block_on`) is polled on that thread, outside the runtime's
+/// workers, and a loop polled there is woken across threads whenever a worker's I/O driver
+/// sees its socket ready: a futex wake and two context switches a wake-up (measured, 2 000
+/// futex calls a second on each side of an MQTT service). As a task it runs on the worker
+/// that saw the socket. Dropping the returned future aborts the task, as dropping the loop
+/// itself did; a panic in the loop is the caller's again.
+pub(crate) async fn on_worker(run: impl Future<Output = ()> + Send + 'static) {
+    let task = tokio_util::task::AbortOnDropHandle::new(tokio::spawn(run));
+    if let Err(error) = task.await {
+        if error.is_panic() {
+            std::panic::resume_unwind(error.into_panic());
+        }
+    }
+}
+
 /// Waits (within `grace`) for the handlers still running.
 pub(crate) async fn drain(tasks: &TaskTracker, grace: Duration, transport: &str) {
     tasks.close();
@@ -261,6 +277,52 @@ pub(crate) use broker_server;
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_server_loop_runs_on_a_worker_even_under_block_on() {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        let caller = std::thread::current().id();
+        let (tx, rx) = std::sync::mpsc::channel();
+        runtime.block_on(super::on_worker(async move {
+            tx.send(std::thread::current().id()).unwrap();
+        }));
+        assert_ne!(rx.recv().unwrap(), caller, "the loop ran on block_on's thread");
+    }
+
+    #[test]
+    fn dropping_serve_stops_the_loop_and_a_panic_reaches_the_caller() {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        struct Dropped(std::sync::mpsc::Sender<()>);
+        impl Drop for Dropped {
+            fn drop(&mut self) {
+                let _ = self.0.send(());
+            }
+        }
+        let (tx, rx) = std::sync::mpsc::channel();
+        runtime.block_on(async {
+            let serving = super::on_worker(async move {
+                let _guard = Dropped(tx);
+                std::future::pending::<()>().await;
+            });
+            // Give up on it after it started, as `serve_until`'s caller may.
+            let _ = tokio::time::timeout(std::time::Duration::from_millis(50), serving).await;
+        });
+        rx.recv_timeout(std::time::Duration::from_secs(5))
+            .expect("the loop's task was aborted when its future was dropped");
+
+        let caught = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            runtime.block_on(super::on_worker(async { panic!("the loop panicked") }))
+        }));
+        assert!(caught.is_err(), "the panic reached the caller");
+    }
+
     #[test]
     fn mqtt_wildcards_match_as_in_nest() {
         let routes: Vec<String> = ["math/+", "events/#", "exact", "$share/g/shared/+/x"]

@@ -36,7 +36,7 @@ use crate::client::{
     BoxFuture, ClientOptions, ClientTransport, ConnectContext, Connection, Outgoing, Publish,
     RpcError, CONNECTION_CLOSED,
 };
-use crate::server::broker::{broker_server, drain, routes, Core};
+use crate::server::broker::{broker_server, drain, on_worker, routes, Core};
 use crate::server::broker::{mqtt_route, run_or_spawn, serve_routed};
 use crate::server::{MessageContext, MessageRouter, ServerError, Transport};
 
@@ -477,6 +477,10 @@ async fn open(context: &ConnectContext, version: MqttVersion) -> Result<Arc<Conn
     }
 }
 
+/// How many messages the server serves from what it read before it writes the replies
+/// waiting, at most (it writes sooner once nothing more is read).
+const READ_BEFORE_WRITE: usize = 64;
+
 /// An outbox for the loop's task to write from, on MQTT 3.1.1 (see [`Events::write`]).
 fn direct_writes(events: &Events) -> (Option<Outbox<Direct>>, Option<Inbox<Direct>>) {
     match events {
@@ -696,7 +700,15 @@ impl MqttServer {
     }
 
     /// Serves until stopped, reconnecting and resubscribing whenever the broker goes away.
+    ///
+    /// The loop runs as a task of the current runtime, on its worker threads, even when the
+    /// future is awaited by `#[tokio::main]`'s own thread; dropping the future stops it.
     pub async fn serve(self) {
+        on_worker(self.run()).await
+    }
+
+    /// The loop [`serve`](Self::serve) runs as a task.
+    async fn run(self) {
         let MqttServer {
             client,
             mut events,
@@ -724,10 +736,19 @@ impl MqttServer {
         let tasks = TaskTracker::new();
         let (direct, mut inbox) = direct_writes(&events);
         let mut batch = Vec::new();
+        // Messages read since the last write: what rumqttc already read is served before the
+        // replies are written (one write for a read's worth of messages), up to a bound, so a
+        // peer that keeps the socket full does not hold the replies back.
+        let mut unwritten = 0usize;
         loop {
+            let write_first = unwritten >= READ_BEFORE_WRITE
+                && inbox.as_ref().is_some_and(|inbox| !inbox.is_empty());
             let event = tokio::select! {
-                event = events.poll() => event,
+                biased;
+                _ = stop.stopping() => break,
+                event = events.poll(), if !write_first => event,
                 () = queued(&mut inbox, &mut batch) => {
+                    unwritten = 0;
                     let busy = tasks.len() > 1;
                     match events.write_queued(&client, &mut inbox, &mut batch, busy).await {
                         Ok(()) => continue,
@@ -738,7 +759,6 @@ impl MqttServer {
                         }
                     }
                 }
-                _ = stop.stopping() => break,
             };
             match event {
                 Ok(Incoming::ConnAck) => {
@@ -751,6 +771,7 @@ impl MqttServer {
                     qos,
                     headers,
                 }) => {
+                    unwritten += 1;
                     let Some(route) = mqtt_route(&routes, &topic).map(str::to_owned) else {
                         tracing::warn!(%topic, "a message on a topic no handler subscribed to was ignored");
                         continue;

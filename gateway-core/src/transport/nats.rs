@@ -26,7 +26,7 @@ use crate::client::{
     BoxFuture, ClientOptions, ClientTransport, ConnectContext, Connection, Outgoing, Publish,
     RpcError, CONNECTION_CLOSED,
 };
-use crate::server::broker::{broker_server, drain, routes, Core};
+use crate::server::broker::{broker_server, drain, on_worker, routes, Core};
 use crate::server::broker::{run_or_spawn, serve_routed};
 use crate::server::{MessageContext, MessageRouter, ServerError, Transport, DEFAULT_GRACE_PERIOD};
 
@@ -417,7 +417,15 @@ impl NatsServer {
 
     /// Serves until stopped (or the subscriptions end). async-nats reconnects and
     /// resubscribes by itself.
+    ///
+    /// The loop runs as a task of the current runtime, on its worker threads, even when the
+    /// future is awaited by `#[tokio::main]`'s own thread; dropping the future stops it.
     pub async fn serve(self) {
+        on_worker(self.run()).await
+    }
+
+    /// The loop [`serve`](Self::serve) runs as a task.
+    async fn run(self) {
         let NatsServer {
             client,
             core,

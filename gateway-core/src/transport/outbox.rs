@@ -114,6 +114,12 @@ impl<M> Inbox<M> {
         self.rx.recv_many(batch, BATCH).await
     }
 
+    /// Whether nothing is queued.
+    #[cfg(feature = "mqtt")]
+    pub fn is_empty(&self) -> bool {
+        self.rx.is_empty()
+    }
+
     /// Adds what else is queued to `batch`; when `busy`, after letting every task already
     /// woken run first, so what it publishes joins the batch.
     pub async fn top_up(&mut self, batch: &mut Vec<M>, busy: bool) {

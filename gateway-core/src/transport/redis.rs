@@ -38,7 +38,7 @@ use crate::client::{
     BoxFuture, ClientOptions, ClientTransport, ConnectContext, Connection, Outgoing, Publish,
     RpcError, CONNECTION_CLOSED,
 };
-use crate::server::broker::{broker_server, drain, reconnecting, routes, Core};
+use crate::server::broker::{broker_server, drain, on_worker, reconnecting, routes, Core};
 use crate::server::broker::{run_or_spawn, serve_routed};
 use crate::server::{MessageContext, MessageRouter, ServerError, Transport};
 
@@ -316,7 +316,15 @@ impl RedisServer {
     }
 
     /// Serves until stopped, reconnecting (every 500 ms) whenever Redis goes away.
+    ///
+    /// The loop runs as a task of the current runtime, on its worker threads, even when the
+    /// future is awaited by `#[tokio::main]`'s own thread; dropping the future stops it.
     pub async fn serve(self) {
+        on_worker(self.run()).await
+    }
+
+    /// The loop [`serve`](Self::serve) runs as a task.
+    async fn run(self) {
         let routes = routes(&self.core.router);
         let tasks = TaskTracker::new();
         let outboxes = TaskTracker::new();

@@ -42,7 +42,9 @@ use crate::client::{
 use crate::server::dispatch::{dispatch, Dispatch};
 
 use crate::packet::{encode_reply, Incoming, Reply};
-use crate::server::broker::{broker_server, drain, reconnecting, routes, run_or_spawn, Core};
+use crate::server::broker::{
+    broker_server, drain, on_worker, reconnecting, routes, run_or_spawn, Core,
+};
 use crate::server::reply::answer;
 use crate::server::{MessageContext, MessageRouter, ServerError, Transport};
 
@@ -552,7 +554,15 @@ impl RmqServer {
     }
 
     /// Serves until stopped, reconnecting (every 500 ms) whenever the broker goes away.
+    ///
+    /// The loop runs as a task of the current runtime, on its worker threads, even when the
+    /// future is awaited by `#[tokio::main]`'s own thread; dropping the future stops it.
     pub async fn serve(self) {
+        on_worker(self.run()).await
+    }
+
+    /// The loop [`serve`](Self::serve) runs as a task.
+    async fn run(self) {
         let tasks = TaskTracker::new();
         reconnecting(&self.core.stop, "rmq", &self.url, || self.session(&tasks)).await;
         drain(&tasks, self.core.grace_period, "rmq").await;
