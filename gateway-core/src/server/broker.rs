@@ -289,7 +289,11 @@ mod tests {
         runtime.block_on(super::on_worker(async move {
             tx.send(std::thread::current().id()).unwrap();
         }));
-        assert_ne!(rx.recv().unwrap(), caller, "the loop ran on block_on's thread");
+        assert_ne!(
+            rx.recv().unwrap(),
+            caller,
+            "the loop ran on block_on's thread"
+        );
     }
 
     #[test]

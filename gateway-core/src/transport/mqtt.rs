@@ -23,7 +23,7 @@
 
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -425,7 +425,7 @@ async fn open(context: &ConnectContext, version: MqttVersion) -> Result<Arc<Conn
     let conn = Connection::with_publisher(MqttPublisher {
         client: client.clone(),
         direct,
-        topics: Mutex::new(HashSet::new()),
+        reply_routes: tokio::sync::Mutex::new(HashSet::new()),
     });
     let (connected, is_connected) = oneshot::channel::<Result<(), String>>();
     let reader = conn.clone();
@@ -492,12 +492,12 @@ fn direct_writes(events: &Events) -> (Option<Outbox<Direct>>, Option<Inbox<Direc
     }
 }
 
-/// The client, and the reply topics it subscribed to.
+/// The client, and the routes whose reply topic it subscribed to.
 struct MqttPublisher {
     client: Client,
     /// Where QoS 0 publishes and subscriptions go on MQTT 3.1.1.
     direct: Option<Outbox<Direct>>,
-    topics: Mutex<HashSet<String>>,
+    reply_routes: tokio::sync::Mutex<HashSet<String>>,
 }
 
 impl MqttPublisher {
@@ -523,20 +523,13 @@ impl Publish for MqttPublisher {
     fn publish<'a>(&'a self, message: Outgoing<'a>) -> BoxFuture<'a, Result<(), Arc<str>>> {
         Box::pin(async move {
             if message.id.is_some() {
-                let topic = format!("{}/reply", message.route);
-                let new = self
-                    .topics
-                    .lock()
-                    .unwrap_or_else(PoisonError::into_inner)
-                    .insert(topic.clone());
-                if new {
-                    if let Err(error) = self.subscribe(topic.clone()).await {
-                        self.topics
-                            .lock()
-                            .unwrap_or_else(PoisonError::into_inner)
-                            .remove(&topic);
-                        return Err(Arc::from(error));
-                    }
+                // Held while the subscription is written, so that no other request on the
+                // route can be published before it (its reply would find no subscriber).
+                let mut routes = self.reply_routes.lock().await;
+                if !routes.contains(message.route) {
+                    let topic = format!("{}/reply", message.route);
+                    self.subscribe(topic).await.map_err(Arc::from)?;
+                    routes.insert(message.route.to_owned());
                 }
             }
             let qos = message.qos.unwrap_or(0);
