@@ -407,34 +407,31 @@ pub async fn broker_down_then_restarted<F, Fut>(
 }
 
 /// A channel on the local RabbitMQ, with its connection (to close), or `None` when it is down.
-async fn rmq_channel() -> Option<(lapin::Connection, lapin::Channel)> {
-    const RMQ_URL: &str = "amqp://guest:guest@127.0.0.1:5672";
-    let properties = lapin::ConnectionProperties::default();
-    let conn = lapin::Connection::connect(RMQ_URL, properties).await.ok()?;
-    let channel = conn.create_channel().await.ok()?;
+async fn rmq_channel() -> Option<(amqprs::connection::Connection, amqprs::channel::Channel)> {
+    let arguments =
+        amqprs::connection::OpenConnectionArguments::new("127.0.0.1", 5672, "guest", "guest");
+    let conn = amqprs::connection::Connection::open(&arguments)
+        .await
+        .ok()?;
+    let channel = conn.open_channel(None).await.ok()?;
     Some((conn, channel))
 }
 
 /// Deletes a test's exchange (declared durable, as Nest declares them).
 pub async fn delete_exchange(exchange: &str) {
     if let Some((conn, channel)) = rmq_channel().await {
-        let _ = channel
-            .exchange_delete(
-                exchange.into(),
-                lapin::options::ExchangeDeleteOptions::default(),
-            )
-            .await;
-        let _ = conn.close(200, "done".into()).await;
+        let arguments = amqprs::channel::ExchangeDeleteArguments::new(exchange);
+        let _ = channel.exchange_delete(arguments).await;
+        let _ = conn.close().await;
     }
 }
 
 /// Deletes a test's queue (queues are durable: they would outlive the test).
 pub async fn delete_queue(queue: &str) {
     if let Some((conn, channel)) = rmq_channel().await {
-        let _ = channel
-            .queue_delete(queue.into(), lapin::options::QueueDeleteOptions::default())
-            .await;
-        let _ = conn.close(200, "done".into()).await;
+        let arguments = amqprs::channel::QueueDeleteArguments::new(queue);
+        let _ = channel.queue_delete(arguments).await;
+        let _ = conn.close().await;
     }
 }
 

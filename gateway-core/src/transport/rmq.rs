@@ -20,19 +20,18 @@
 //!   one word, `#` the rest). A client with `wildcards` or a fanout exchange publishes to the
 //!   exchange with the pattern as routing key instead of to the queue.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use amqprs::callbacks::ChannelCallback;
+use amqprs::channel::{
+    BasicConsumeArguments, BasicPublishArguments, Channel, ConsumerMessage,
+    ExchangeDeclareArguments, QueueBindArguments, QueueDeclareArguments,
+};
+use amqprs::connection::{Connection as AmqpConnection, OpenConnectionArguments};
+use amqprs::{Ack, BasicProperties, Cancel, CloseChannel, FieldTable, FieldValue, Nack, Return};
 use bytes::Bytes;
-use futures_util::StreamExt;
-use lapin::options::{
-    BasicConsumeOptions, BasicPublishOptions, ExchangeDeclareOptions, QueueBindOptions,
-    QueueDeclareOptions,
-};
-use lapin::types::FieldTable;
-use lapin::{
-    BasicProperties, Channel, Connection as AmqpConnection, ConnectionProperties, ExchangeKind,
-};
+use tokio::sync::mpsc::UnboundedReceiver;
 use tokio_util::task::TaskTracker;
 
 use crate::client::{
@@ -56,38 +55,213 @@ const REPLY_TO: &str = "amq.rabbitmq.reply-to";
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
 
+/// An AMQP URL as amqplib reads it: `amqp[s]://user:password@host:port/vhost?heartbeat=N`,
+/// with guest/guest, port 5672 (5671 for `amqps`) and vhost `/` by default, and the user,
+/// password and vhost percent-decoded (`/%2f` is the vhost `/`).
+#[derive(Debug, PartialEq)]
+struct AmqpUrl {
+    tls: bool,
+    user: String,
+    password: String,
+    host: String,
+    port: u16,
+    vhost: String,
+    heartbeat: Option<u16>,
+}
+
+impl AmqpUrl {
+    fn parse(url: &str) -> Result<AmqpUrl, String> {
+        let bad = |why: &str| format!("`{url}` is not an AMQP URL: {why}");
+        let (scheme, rest) = url.split_once("://").ok_or_else(|| bad("no scheme"))?;
+        let tls = match scheme.to_ascii_lowercase().as_str() {
+            "amqp" => false,
+            "amqps" => true,
+            _ => return Err(bad("the scheme is not amqp or amqps")),
+        };
+        let (rest, query) = rest.split_once('?').unwrap_or((rest, ""));
+        let (authority, path) = rest.split_once('/').unwrap_or((rest, ""));
+        let (user_info, host_port) = match authority.rsplit_once('@') {
+            Some((user_info, host_port)) => (Some(user_info), host_port),
+            None => (None, authority),
+        };
+        let decode = |text: &str| {
+            percent_encoding::percent_decode_str(text)
+                .decode_utf8()
+                .map(|text| text.into_owned())
+                .map_err(|_| bad("a percent-encoded part is not UTF-8"))
+        };
+        let (user, password) = match user_info {
+            Some(info) => {
+                let (user, password) = info.split_once(':').unwrap_or((info, ""));
+                (decode(user)?, decode(password)?)
+            }
+            None => ("guest".to_owned(), "guest".to_owned()),
+        };
+        // `[::1]:5672`, `host:5672` or a host alone.
+        let (host, port) = match host_port.strip_prefix('[') {
+            Some(bracketed) => {
+                let (host, after) = bracketed
+                    .split_once(']')
+                    .ok_or_else(|| bad("an unclosed `[`"))?;
+                (host, after.strip_prefix(':'))
+            }
+            None => match host_port.rsplit_once(':') {
+                Some((host, port)) => (host, Some(port)),
+                None => (host_port, None),
+            },
+        };
+        if host.is_empty() {
+            return Err(bad("no host"));
+        }
+        let port = match port {
+            Some(port) => port.parse().map_err(|_| bad("the port is not a number"))?,
+            None if tls => 5671,
+            None => 5672,
+        };
+        let vhost = match path {
+            "" => "/".to_owned(),
+            path => decode(path)?,
+        };
+        let heartbeat = query
+            .split('&')
+            .find_map(|pair| pair.strip_prefix("heartbeat="))
+            .map(|value| {
+                value
+                    .parse()
+                    .map_err(|_| bad("`heartbeat` is not a number"))
+            })
+            .transpose()?;
+        Ok(AmqpUrl {
+            tls,
+            user,
+            password,
+            host: host.to_owned(),
+            port,
+            vhost,
+            heartbeat,
+        })
+    }
+}
+
 /// A connection to the broker at `url`; an `amqps://` URL with `options`' TLS settings
 /// (feature `tls`): its `ca` trusted (else the Mozilla roots), its certificate shown.
 async fn connect(url: &str, options: &RmqOptions) -> Result<AmqpConnection, String> {
-    let properties = ConnectionProperties::default();
-    #[cfg(feature = "tls")]
-    if let Some(tls) = &options.tls {
-        let config = lapin::tcp::OwnedTLSConfig {
-            identity: tls.identity_pem_bytes().map(|(cert, key)| {
-                lapin::tcp::OwnedIdentity::PKCS8 {
-                    pem: cert.to_vec(),
-                    key: key.to_vec(),
-                }
-            }),
-            cert_chain: tls
-                .ca_pem_bytes()
-                .map(|pem| String::from_utf8_lossy(pem).into_owned()),
-        };
-        let runtime = lapin::runtime::default_runtime().map_err(|e| e.to_string())?;
-        return tokio::time::timeout(
-            CONNECT_TIMEOUT,
-            AmqpConnection::connect_with_config(url, properties, config, runtime),
-        )
-        .await
-        .map_err(|_| "connecting to RabbitMQ timed out".to_owned())?
-        .map_err(|e| e.to_string());
+    let parsed = AmqpUrl::parse(url)?;
+    let mut arguments =
+        OpenConnectionArguments::new(&parsed.host, parsed.port, &parsed.user, &parsed.password);
+    arguments.virtual_host(&parsed.vhost);
+    if let Some(heartbeat) = parsed.heartbeat {
+        arguments.heartbeat(heartbeat);
+    }
+    if parsed.tls {
+        #[cfg(feature = "tls")]
+        {
+            let tls = options.tls.clone().unwrap_or_default();
+            let config = tls.client_config().map_err(|e| e.to_string())?;
+            let name = tls
+                .server_name_for(&parsed.host)
+                .map_err(|e| e.to_string())?;
+            arguments.tls_adaptor(amqprs::tls::TlsAdaptor::new(
+                tokio_rustls::TlsConnector::from(config),
+                name.to_str().into_owned(),
+            ));
+        }
+        #[cfg(not(feature = "tls"))]
+        return Err("an amqps:// URL needs gateway-core's `tls` feature".to_owned());
     }
     #[cfg(not(feature = "tls"))]
     let _ = options;
-    tokio::time::timeout(CONNECT_TIMEOUT, AmqpConnection::connect(url, properties))
+    tokio::time::timeout(CONNECT_TIMEOUT, AmqpConnection::open(&arguments))
         .await
         .map_err(|_| "connecting to RabbitMQ timed out".to_owned())?
         .map_err(|e| e.to_string())
+}
+
+/// Closes `amqp`, waiting at most a second for the broker's answer (none comes from a
+/// connection that is already lost).
+async fn close(amqp: AmqpConnection) {
+    let _ = tokio::time::timeout(Duration::from_secs(1), amqp.close()).await;
+}
+
+/// Why the broker closed a channel, as it said it (`406 PRECONDITION_FAILED - ...`), kept by
+/// [`Closes`] so that a failed declaration's error names it.
+type CloseReason = Arc<Mutex<Option<String>>>;
+
+/// A channel's callback: records the broker's reason when it closes the channel (a
+/// declaration that does not match the queue's, a missing exchange) or cancels a consumer.
+struct Closes(CloseReason);
+
+impl Closes {
+    fn record(&self, reason: String) {
+        tracing::warn!(%reason, "RabbitMQ closed a channel");
+        *self.0.lock().unwrap_or_else(|e| e.into_inner()) = Some(reason);
+    }
+}
+
+#[async_trait::async_trait]
+impl ChannelCallback for Closes {
+    async fn close(
+        &mut self,
+        _: &Channel,
+        close: CloseChannel,
+    ) -> Result<(), amqprs::error::Error> {
+        self.record(format!("{} {}", close.reply_code(), close.reply_text()));
+        Ok(())
+    }
+    async fn cancel(&mut self, _: &Channel, _: Cancel) -> Result<(), amqprs::error::Error> {
+        self.record("the broker cancelled the consumer (its queue was deleted?)".to_owned());
+        Ok(())
+    }
+    async fn flow(&mut self, _: &Channel, active: bool) -> Result<bool, amqprs::error::Error> {
+        Ok(active)
+    }
+    async fn publish_ack(&mut self, _: &Channel, _: Ack) {}
+    async fn publish_nack(&mut self, _: &Channel, _: Nack) {}
+    async fn publish_return(&mut self, _: &Channel, _: Return, _: BasicProperties, _: Vec<u8>) {}
+}
+
+/// A channel on `amqp` whose errors name the broker's reason for closing it.
+struct AmqpChannel {
+    channel: Channel,
+    closed: CloseReason,
+}
+
+impl AmqpChannel {
+    async fn open(amqp: &AmqpConnection) -> Result<AmqpChannel, String> {
+        let channel = amqp.open_channel(None).await.map_err(|e| e.to_string())?;
+        let closed = CloseReason::default();
+        channel
+            .register_callback(Closes(closed.clone()))
+            .await
+            .map_err(|e| e.to_string())?;
+        Ok(AmqpChannel { channel, closed })
+    }
+
+    /// `error` with the broker's reason, when it gave one.
+    fn explain(&self, error: impl std::fmt::Display) -> String {
+        match self
+            .closed
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .as_deref()
+        {
+            Some(reason) => format!("{reason} ({error})"),
+            None => error.to_string(),
+        }
+    }
+
+    /// Consumes `queue` with no acknowledgements (Nest's `noAck: true`).
+    async fn consume(&self, queue: &str) -> Result<UnboundedReceiver<ConsumerMessage>, String> {
+        let arguments = BasicConsumeArguments::new(queue, "")
+            .manual_ack(false)
+            .finish();
+        let (_tag, deliveries) = self
+            .channel
+            .basic_consume_rx(arguments)
+            .await
+            .map_err(|e| self.explain(e))?;
+        Ok(deliveries)
+    }
 }
 
 /// How a RabbitMQ client or server reaches its service (Nest's RMQ `options`): the queue and
@@ -197,49 +371,36 @@ impl RmqOptions {
         self.wildcards || self.fanout()
     }
 
-    fn kind(&self) -> ExchangeKind {
-        match self.exchange_type.as_str() {
-            "topic" => ExchangeKind::Topic,
-            "fanout" => ExchangeKind::Fanout,
-            "direct" => ExchangeKind::Direct,
-            "headers" => ExchangeKind::Headers,
-            other => ExchangeKind::Custom(other.to_owned()),
-        }
-    }
-
     /// amqplib's `assertQueue(queue, queueOptions)`; the queue's name (the broker's, for `''`).
-    async fn declare_queue(&self, channel: &Channel) -> lapin::Result<String> {
-        let options = QueueDeclareOptions {
-            durable: self.durable,
-            exclusive: self.exclusive,
-            auto_delete: self.auto_delete,
-            ..QueueDeclareOptions::default()
-        };
-        let queue = channel
-            .queue_declare(self.queue.as_str().into(), options, FieldTable::default())
-            .await?;
-        Ok(queue.name().as_str().to_owned())
+    async fn declare_queue(&self, channel: &AmqpChannel) -> Result<String, String> {
+        let arguments = QueueDeclareArguments::new(&self.queue)
+            .durable(self.durable)
+            .exclusive(self.exclusive)
+            .auto_delete(self.auto_delete)
+            .finish();
+        let declared = channel
+            .channel
+            .queue_declare(arguments)
+            .await
+            .map_err(|e| channel.explain(e))?;
+        Ok(declared.map_or_else(|| self.queue.clone(), |(name, ..)| name))
     }
 
     /// amqplib's `assertExchange(exchange, exchangeType, { durable: true })`.
-    async fn declare_exchange(&self, channel: &Channel) -> lapin::Result<()> {
-        let options = ExchangeDeclareOptions {
-            durable: true,
-            ..ExchangeDeclareOptions::default()
-        };
+    async fn declare_exchange(&self, channel: &AmqpChannel) -> Result<(), String> {
+        let arguments = ExchangeDeclareArguments::new(self.exchange_name(), &self.exchange_type)
+            .durable(true)
+            .finish();
         channel
-            .exchange_declare(
-                self.exchange_name().into(),
-                self.kind(),
-                options,
-                FieldTable::default(),
-            )
+            .channel
+            .exchange_declare(arguments)
             .await
+            .map_err(|e| channel.explain(e))
     }
 
     /// A client's set-up (Nest's `ClientRMQ.setupChannel`): the queue (bound when it has an
     /// exchange and a key), or the exchange it publishes to.
-    async fn set_up_client(&self, channel: &Channel) -> lapin::Result<()> {
+    async fn set_up_client(&self, channel: &AmqpChannel) -> Result<(), String> {
         if self.publishes_to_exchange() {
             return self.declare_exchange(channel).await;
         }
@@ -252,7 +413,11 @@ impl RmqOptions {
 
     /// A server's set-up (Nest's `ServerRMQ.setupChannel`): the queue, its exchange and
     /// bindings; the name of the queue to consume.
-    async fn set_up_server(&self, channel: &Channel, routes: &[String]) -> lapin::Result<String> {
+    async fn set_up_server(
+        &self,
+        channel: &AmqpChannel,
+        routes: &[String],
+    ) -> Result<String, String> {
         let queue = self.declare_queue(channel).await?;
         if self.exchange.is_some() || self.wildcards {
             self.declare_exchange(channel).await?;
@@ -287,16 +452,12 @@ impl RmqOptions {
     }
 }
 
-async fn bind(channel: &Channel, queue: &str, exchange: &str, key: &str) -> lapin::Result<()> {
+async fn bind(channel: &AmqpChannel, queue: &str, exchange: &str, key: &str) -> Result<(), String> {
     channel
-        .queue_bind(
-            queue.into(),
-            exchange.into(),
-            key.into(),
-            QueueBindOptions::default(),
-            FieldTable::default(),
-        )
+        .channel
+        .queue_bind(QueueBindArguments::new(queue, exchange, key))
         .await
+        .map_err(|e| channel.explain(e))
 }
 
 /// Nest's `matchRmqPattern`: a topic key (`*` one word, `#` the rest, as the last word) against
@@ -380,22 +541,22 @@ impl RmqTransport {
             .await
             .map_err(|e| context.unavailable(format!("cannot connect to RabbitMQ: {e}")))?;
         let setup = async {
-            let channel = amqp.create_channel().await?;
+            let channel = AmqpChannel::open(&amqp).await?;
             self.options.set_up_client(&channel).await?;
-            let consume = BasicConsumeOptions {
-                no_ack: true,
-                ..BasicConsumeOptions::default()
-            };
-            let replies = channel
-                .basic_consume(REPLY_TO.into(), "".into(), consume, FieldTable::default())
-                .await?;
-            Ok::<_, lapin::Error>((channel, replies))
+            let replies = channel.consume(REPLY_TO).await?;
+            Ok::<_, String>((channel, replies))
         };
-        let (channel, mut replies) = setup
-            .await
-            .map_err(|e| context.unavailable(format!("cannot set up the RabbitMQ channel: {e}")))?;
+        let (channel, mut replies) = match setup.await {
+            Ok(set_up) => set_up,
+            Err(error) => {
+                close(amqp).await;
+                return Err(
+                    context.unavailable(format!("cannot set up the RabbitMQ channel: {error}"))
+                );
+            }
+        };
         let conn = Connection::with_publisher(RmqPublisher {
-            channel,
+            channel: channel.channel.clone(),
             options: self.options.clone(),
         });
         let reader = conn.clone();
@@ -403,30 +564,26 @@ impl RmqTransport {
         tokio::spawn(async move {
             loop {
                 let delivery = tokio::select! {
-                    delivery = replies.next() => delivery,
+                    delivery = replies.recv() => delivery,
                     _ = reader.closed() => break,
                 };
-                let delivery = match delivery {
-                    Some(Ok(delivery)) => delivery,
-                    other => {
-                        if let Some(Err(error)) = other {
-                            tracing::warn!(%service, %error, "RabbitMQ connection lost; pending calls fail");
-                        }
-                        reader.close(CONNECTION_CLOSED);
-                        break;
-                    }
+                let Some(delivery) = delivery else {
+                    let error = channel.explain("the connection was lost");
+                    tracing::warn!(%service, %error, "RabbitMQ connection lost; pending calls fail");
+                    reader.close(CONNECTION_CLOSED);
+                    break;
                 };
                 // Nest's RMQ replies carry no id: the correlation id says whose they are.
                 let id = delivery
-                    .properties
-                    .correlation_id()
+                    .basic_properties
                     .as_ref()
-                    .and_then(|c| c.as_str().parse::<u64>().ok());
-                if let Some(id) = id {
-                    reader.deliver_to(id, Bytes::from(delivery.data));
+                    .and_then(|properties| properties.correlation_id())
+                    .and_then(|id| id.parse::<u64>().ok());
+                if let (Some(id), Some(body)) = (id, delivery.content) {
+                    reader.deliver_to(id, Bytes::from(body));
                 }
             }
-            let _ = amqp.close(200, "client closed".into()).await;
+            close(amqp).await;
         });
         Ok(conn)
     }
@@ -443,21 +600,15 @@ impl Publish for RmqPublisher {
     /// id) or an event.
     fn publish<'a>(&'a self, message: Outgoing<'a>) -> BoxFuture<'a, Result<(), Arc<str>>> {
         Box::pin(async move {
-            let mut properties = BasicProperties::default().with_delivery_mode(1);
+            let mut properties = BasicProperties::default();
+            properties.with_delivery_mode(amqprs::DELIVERY_MODE_TRANSIENT);
             if let Some(headers) = message.headers {
-                let mut table = FieldTable::default();
-                for (name, value) in headers {
-                    table.insert(
-                        name.as_str().into(),
-                        lapin::types::AMQPValue::LongString(value.as_str().into()),
-                    );
-                }
-                properties = properties.with_headers(table);
+                properties.with_headers(field_table(headers)?);
             }
             if let Some(id) = message.id {
-                properties = properties
-                    .with_reply_to(REPLY_TO.into())
-                    .with_correlation_id(id.to_string().into());
+                properties
+                    .with_reply_to(REPLY_TO)
+                    .with_correlation_id(&id.to_string());
             }
             // Through the exchange, keyed by the pattern; or straight to the queue.
             let (exchange, key) = match self.options.publishes_to_exchange() {
@@ -466,17 +617,32 @@ impl Publish for RmqPublisher {
             };
             self.channel
                 .basic_publish(
-                    exchange.into(),
-                    key.into(),
-                    BasicPublishOptions::default(),
-                    &message.body,
                     properties,
+                    message.body,
+                    BasicPublishArguments::new(exchange, key),
                 )
                 .await
-                .map(drop)
                 .map_err(|e| Arc::from(e.to_string()))
         })
     }
+}
+
+/// Message headers as an AMQP table of long strings (amqplib's `headers`). A name is at most
+/// 255 bytes long in AMQP.
+fn field_table(headers: &[(String, String)]) -> Result<FieldTable, Arc<str>> {
+    let mut table = FieldTable::default();
+    for (name, value) in headers {
+        let too_long = || Arc::from(format!("the header name `{name}` is over 255 bytes"));
+        let value = value
+            .as_str()
+            .try_into()
+            .map_err(|_| Arc::from("a header over 4 GiB"))?;
+        table.insert(
+            name.as_str().try_into().map_err(|_| too_long())?,
+            FieldValue::S(value),
+        );
+    }
+    Ok(table)
 }
 
 impl Transport {
@@ -536,15 +702,13 @@ impl RmqServer {
         let amqp = connect(url, &options)
             .await
             .map_err(|e| ServerError::connect(url, e))?;
-        let channel = amqp
-            .create_channel()
-            .await
-            .map_err(|e| ServerError::connect(url, e))?;
-        options
-            .set_up_server(&channel, &routes)
-            .await
-            .map_err(|e| ServerError::connect(url, e))?;
-        let _ = amqp.close(200, "checked".into()).await;
+        let set_up = async {
+            let channel = AmqpChannel::open(&amqp).await?;
+            options.set_up_server(&channel, &routes).await
+        };
+        let set_up = set_up.await;
+        close(amqp).await;
+        set_up.map_err(|e| ServerError::connect(url, e))?;
         Ok(RmqServer {
             url: url.to_owned(),
             options,
@@ -570,54 +734,41 @@ impl RmqServer {
 
     async fn session(&self, tasks: &TaskTracker) -> Result<(), String> {
         let amqp = connect(&self.url, &self.options).await?;
-        let channel = amqp.create_channel().await.map_err(|e| e.to_string())?;
-        let queue = self
-            .options
-            .set_up_server(&channel, &self.routes)
-            .await
-            .map_err(|e| e.to_string())?;
-        let consume = BasicConsumeOptions {
-            no_ack: true,
-            ..BasicConsumeOptions::default()
-        };
-        let mut deliveries = channel
-            .basic_consume(
-                queue.as_str().into(),
-                "".into(),
-                consume,
-                FieldTable::default(),
-            )
-            .await
-            .map_err(|e| e.to_string())?;
-        tracing::info!(url = %self.url, %queue, options = %self.options.describe(), "microservice listening on RabbitMQ");
-        let result = loop {
-            let Some(slot) = self.core.slot("rmq").await else {
-                break Ok(());
-            };
-            let delivery = tokio::select! {
-                delivery = deliveries.next() => delivery,
-                _ = self.core.stop.stopping() => break Ok(()),
-            };
-            match delivery {
-                Some(Ok(delivery)) => {
-                    let router = self.core.router.clone();
-                    let channel = channel.clone();
-                    let wildcards = self.options.wildcards.then(|| self.routes.clone());
-                    run_or_spawn(tasks, async move {
-                        handle(&router, &channel, delivery, wildcards.as_deref()).await;
-                        drop(slot);
-                    });
-                }
-                Some(Err(error)) => break Err(error.to_string()),
-                None => break Err("the consumer ended".to_owned()),
-            }
-        };
+        let result = self.consume(&amqp, tasks).await;
         if result.is_ok() {
             // Let in-flight handlers reply on this channel before it closes.
             drain(tasks, self.core.grace_period, "rmq").await;
-            let _ = amqp.close(200, "shutdown".into()).await;
         }
+        close(amqp).await;
         result
+    }
+
+    /// Declares, binds and consumes the queue on `amqp`, handling its messages until stopped
+    /// (`Ok`) or until the connection or channel is lost.
+    async fn consume(&self, amqp: &AmqpConnection, tasks: &TaskTracker) -> Result<(), String> {
+        let channel = AmqpChannel::open(amqp).await?;
+        let queue = self.options.set_up_server(&channel, &self.routes).await?;
+        let mut deliveries = channel.consume(&queue).await?;
+        tracing::info!(url = %self.url, %queue, options = %self.options.describe(), "microservice listening on RabbitMQ");
+        loop {
+            let Some(slot) = self.core.slot("rmq").await else {
+                return Ok(());
+            };
+            let delivery = tokio::select! {
+                delivery = deliveries.recv() => delivery,
+                _ = self.core.stop.stopping() => return Ok(()),
+            };
+            let Some(delivery) = delivery else {
+                return Err(channel.explain("the connection was lost"));
+            };
+            let router = self.core.router.clone();
+            let channel = channel.channel.clone();
+            let wildcards = self.options.wildcards.then(|| self.routes.clone());
+            run_or_spawn(tasks, async move {
+                handle(&router, &channel, delivery, wildcards.as_deref()).await;
+                drop(slot);
+            });
+        }
     }
 }
 
@@ -626,37 +777,28 @@ broker_server!(RmqServer);
 async fn reply(channel: &Channel, reply_to: &str, correlation: Option<&str>, body: Vec<u8>) {
     let mut properties = BasicProperties::default();
     if let Some(correlation) = correlation {
-        properties = properties.with_correlation_id(correlation.into());
+        properties.with_correlation_id(correlation);
     }
-    if let Err(error) = channel
-        .basic_publish(
-            "".into(),
-            reply_to.into(),
-            BasicPublishOptions::default(),
-            &body,
-            properties,
-        )
-        .await
-    {
+    let arguments = BasicPublishArguments::new("", reply_to);
+    if let Err(error) = channel.basic_publish(properties, body, arguments).await {
         tracing::warn!(%error, "a reply could not be published");
     }
 }
 
 /// The headers of a delivery, as text.
-fn headers(properties: &BasicProperties) -> Vec<(String, String)> {
-    let Some(table) = properties.headers() else {
+fn headers(properties: Option<&BasicProperties>) -> Vec<(String, String)> {
+    let Some(table) = properties.and_then(|properties| properties.headers()) else {
         return Vec::new();
     };
     table
-        .inner()
+        .as_ref()
         .iter()
         .map(|(name, value)| {
             let text = match value {
-                lapin::types::AMQPValue::LongString(s) => s.to_string(),
-                lapin::types::AMQPValue::ShortString(s) => s.as_str().to_owned(),
+                FieldValue::S(text) => text.as_ref().clone(),
                 other => format!("{other:?}"),
             };
-            (name.as_str().to_owned(), text)
+            (name.as_ref().clone(), text)
         })
         .collect()
 }
@@ -667,10 +809,10 @@ fn headers(properties: &BasicProperties) -> Vec<(String, String)> {
 async fn handle(
     router: &MessageRouter,
     channel: &Channel,
-    delivery: lapin::message::Delivery,
+    delivery: ConsumerMessage,
     wildcards: Option<&[String]>,
 ) {
-    let frame = Bytes::from(delivery.data);
+    let frame = Bytes::from(delivery.content.unwrap_or_default());
     let pattern = Incoming::parse(&frame)
         .ok()
         .and_then(|packet| packet.pattern.and_then(|p| router.route_of_received(p)));
@@ -683,17 +825,19 @@ async fn handle(
             .cloned(),
         _ => None,
     };
-    let mut context =
-        MessageContext::new(delivery.routing_key.as_str(), headers(&delivery.properties));
+    let properties = delivery.basic_properties.as_ref();
+    let routing_key = delivery
+        .deliver
+        .as_ref()
+        .map_or("", |d| d.routing_key().as_str());
+    let mut context = MessageContext::new(routing_key, headers(properties));
     if let Some(pattern) = pattern {
         context = context.with_pattern(pattern);
     }
-    let reply_to = delivery.properties.reply_to().as_ref().map(|r| r.as_str());
-    let correlation = delivery
-        .properties
-        .correlation_id()
-        .as_ref()
-        .map(|c| c.as_str());
+    let reply_to = properties.and_then(|p| p.reply_to()).map(String::as_str);
+    let correlation = properties
+        .and_then(|p| p.correlation_id())
+        .map(String::as_str);
     // Routed by the pattern's route, read once above (a wildcard's route when one takes it):
     // Nest's usual request is then read by its shape, not parsed a second time.
     let subject = route.as_deref().or(context.pattern());
@@ -726,7 +870,58 @@ async fn handle(
 
 #[cfg(test)]
 mod tests {
-    use super::rmq_matches;
+    use super::{rmq_matches, AmqpUrl};
+
+    /// URLs as amqplib reads them: defaults, percent-decoding, IPv6, the TLS port.
+    #[test]
+    fn amqp_urls_read_as_amqplib_reads_them() {
+        let url = |tls, user: &str, password: &str, host: &str, port, vhost: &str| AmqpUrl {
+            tls,
+            user: user.to_owned(),
+            password: password.to_owned(),
+            host: host.to_owned(),
+            port,
+            vhost: vhost.to_owned(),
+            heartbeat: None,
+        };
+        let cases = [
+            (
+                "amqp://127.0.0.1",
+                url(false, "guest", "guest", "127.0.0.1", 5672, "/"),
+            ),
+            (
+                "amqp://u:p@rabbit:5673/",
+                url(false, "u", "p", "rabbit", 5673, "/"),
+            ),
+            (
+                "amqps://rabbit",
+                url(true, "guest", "guest", "rabbit", 5671, "/"),
+            ),
+            (
+                "AMQP://a%40b:p%3Aw@[::1]:5672/%2f",
+                url(false, "a@b", "p:w", "::1", 5672, "/"),
+            ),
+            ("amqp://u:@h/prod", url(false, "u", "", "h", 5672, "prod")),
+        ];
+        for (text, expected) in cases {
+            assert_eq!(AmqpUrl::parse(text).unwrap(), expected, "{text}");
+        }
+        let with_query = AmqpUrl::parse("amqp://h/v?frameMax=0&heartbeat=30").unwrap();
+        assert_eq!(
+            (with_query.vhost.as_str(), with_query.heartbeat),
+            ("v", Some(30))
+        );
+        for bad in [
+            "127.0.0.1:5672",
+            "http://h",
+            "amqp://",
+            "amqp://h:port",
+            "amqp://[::1",
+        ] {
+            let error = AmqpUrl::parse(bad).unwrap_err();
+            assert!(error.contains("is not an AMQP URL"), "{bad}: {error}");
+        }
+    }
 
     /// Nest's `matchRmqPattern`, case by case.
     #[test]
