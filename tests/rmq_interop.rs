@@ -128,6 +128,37 @@ async fn a_dead_broker_is_a_fast_503() {
     assert_eq!(HttpException::from(down.unwrap_err()).status(), 503);
 }
 
+/// A server whose queue options differ from the queue's on the broker is refused at
+/// `connect`, with RabbitMQ's reason; an AMQP URL naming the default vhost as `/%2f` (as
+/// amqplib and the RabbitMQ docs write it) reaches it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_queue_declared_differently_is_refused_with_the_brokers_reason() {
+    if !rmq_up("a_queue_declared_differently_is_refused_with_the_brokers_reason") {
+        return;
+    }
+    let queue = format!("q-{}", namespace());
+    let router =
+        || MessageRouter::new().message("x", |v: Value| async move { Ok::<_, RpcException>(v) });
+    let url = format!("{RMQ_URL}/%2f");
+    let durable = RmqServer::connect(&url, &queue, router()).await;
+    assert!(
+        durable.is_ok(),
+        "the `/%2f` vhost is `/`: {:?}",
+        durable.err()
+    );
+    let options = gateway_core::transport::rmq::RmqOptions::queue(queue.clone()).durable(false);
+    let refused = RmqServer::connect_with(RMQ_URL, router(), options).await;
+    let error = refused
+        .err()
+        .expect("a durable queue redeclared as not durable")
+        .to_string();
+    assert!(
+        error.contains("406") && error.contains("PRECONDITION_FAILED") && error.contains("durable"),
+        "{error}"
+    );
+    delete_queue(&queue).await;
+}
+
 /// Nest 11's exchanges (`topic-exchange-rmq`, `fanout-exchange-rmq`), both ways. Our clients
 /// against Nest microservices (one with `wildcards`, one consuming a fanout exchange from an
 /// exclusive queue): through the topic exchange, straight to the queue, through the fanout

@@ -10,7 +10,8 @@
 //!
 //! Used by the NATS and Redis transports. rumqttc writes and flushes each request by itself
 //! (0.25), so the MQTT transport's event-loop task takes its [`Inbox`] and writes each batch
-//! itself (`transport/mqtt.rs`). lapin runs its own I/O thread and gains nothing from it.
+//! itself (`transport/mqtt.rs`). amqprs's writer task writes each frame as it takes it, one
+//! write per message whatever reaches it together, so RabbitMQ gains nothing from it.
 
 use std::sync::Arc;
 #[cfg(any(feature = "nats", feature = "redis"))]
