@@ -159,6 +159,163 @@ async fn a_queue_declared_differently_is_refused_with_the_brokers_reason() {
     delete_queue(&queue).await;
 }
 
+/// A pattern too long to be an AMQP routing key (255 bytes), sent through a topic exchange
+/// with `wildcards`, fails that call with the reason, and the client goes on working: amqprs,
+/// handed such a key, would panic.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pattern_too_long_for_a_routing_key_fails_its_call_only() {
+    if !rmq_up("a_pattern_too_long_for_a_routing_key_fails_its_call_only") {
+        return;
+    }
+    let ns = namespace();
+    let queue = format!("q-{ns}");
+    let options = gateway_core::transport::rmq::RmqOptions::queue(queue.clone()).wildcards();
+    let router = MessageRouter::new().message(format!("{ns}.echo"), |v: Value| async move {
+        Ok::<_, RpcException>(v)
+    });
+    let server = RmqServer::connect_with(RMQ_URL, router, options.clone())
+        .await
+        .unwrap();
+    let stop = server.shutdown_handle();
+    let served = tokio::spawn(server.serve());
+    let client = ClientProxy::new(
+        ClientOptions::rmq_with("RMQ_SERVICE", RMQ_URL, options).timeout(Duration::from_secs(5)),
+    );
+    let long = format!("{ns}.{}", "x".repeat(300));
+    let refused = client.send::<Value>(long, &json!(1)).await;
+    let error = refused.expect_err("a 300-byte routing key").to_string();
+    assert!(error.contains("AMQP allows 255"), "{error}");
+    let echoed: Value = client
+        .send(format!("{ns}.echo"), &json!({ "n": 2 }))
+        .await
+        .unwrap();
+    assert_eq!(echoed, json!({ "n": 2 }));
+    stop.shutdown();
+    served.await.unwrap();
+    delete_queue(&queue).await;
+    broker_checks::delete_exchange(&queue).await;
+}
+
+/// How many messages wait in `queue`, not yet sent to a consumer.
+async fn ready_in(queue: &str) -> u32 {
+    let arguments =
+        amqprs::connection::OpenConnectionArguments::new("127.0.0.1", 5672, "guest", "guest");
+    let conn = amqprs::connection::Connection::open(&arguments)
+        .await
+        .unwrap();
+    let channel = conn.open_channel(None).await.unwrap();
+    let passive = amqprs::channel::QueueDeclareArguments::new(queue)
+        .passive(true)
+        .finish();
+    let (_, ready, _) = channel.queue_declare(passive).await.unwrap().unwrap();
+    let _ = conn.close().await;
+    ready
+}
+
+/// Nest's `noAck: false` with `prefetchCount`: the broker sends a consumer no more messages
+/// than its prefetch count until its handlers acknowledge them (`context.ack()`, Nest's
+/// `channel.ack(message)`); the rest wait in the queue, not in the service. A message settled
+/// twice is settled once; one rejected with requeue comes back; one no handler takes is
+/// rejected for good (its prefetch slot freed), as Nest rejects it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn acknowledgements_keep_the_rest_of_the_queue_at_the_broker() {
+    if !rmq_up("acknowledgements_keep_the_rest_of_the_queue_at_the_broker") {
+        return;
+    }
+    let queue = format!("q-{}", namespace());
+    let held: Arc<std::sync::Mutex<Vec<(u32, MessageContext)>>> = Arc::default();
+    let router = MessageRouter::new().event("hold", {
+        let held = held.clone();
+        move |n: u32| {
+            let context = MessageContext::current().expect("a handler's context");
+            held.lock().unwrap().push((n, context));
+            async {}
+        }
+    });
+    let options = gateway_core::transport::rmq::RmqOptions::queue(queue.clone())
+        .no_ack(false)
+        .prefetch_count(2);
+    let server = RmqServer::connect_with(RMQ_URL, router, options)
+        .await
+        .unwrap();
+    let stop = server.shutdown_handle();
+    let served = tokio::spawn(server.serve());
+    let client = client(RMQ_URL, &queue);
+    for n in 0..6 {
+        client.emit("hold", &n).await.unwrap();
+    }
+    let taken = |count: usize| {
+        let held = held.clone();
+        async move {
+            let started = Instant::now();
+            while held.lock().unwrap().len() < count {
+                assert!(
+                    started.elapsed() < Duration::from_secs(5),
+                    "{count} taken in time"
+                );
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            tokio::time::sleep(Duration::from_millis(300)).await; // and no more
+            held.lock()
+                .unwrap()
+                .iter()
+                .map(|(n, _)| *n)
+                .collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(taken(2).await, vec![0, 1], "two sent: the prefetch count");
+    assert_eq!(
+        ready_in(&queue).await,
+        4,
+        "the other four wait at the broker"
+    );
+
+    let first_two: Vec<MessageContext> = held
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|(_, c)| c.clone())
+        .collect();
+    for context in &first_two {
+        assert!(context.ack().await);
+    }
+    assert!(
+        !first_two[0].ack().await,
+        "a second acknowledgement is not sent"
+    );
+    assert_eq!(taken(4).await, vec![0, 1, 2, 3]);
+
+    // 2 goes back to the queue and comes again, after 4 and 5 or before them.
+    let third = held.lock().unwrap()[2].1.clone();
+    assert!(third.nack(true).await);
+    let fourth = held.lock().unwrap()[3].1.clone();
+    assert!(fourth.ack().await);
+    // Requeued and sent again, beside 4 (in the order the broker chooses).
+    let mut again = taken(6).await[4..].to_vec();
+    again.sort_unstable();
+    assert_eq!(again, [2, 4], "2 redelivered");
+    let settle_all = || async {
+        let all: Vec<MessageContext> = held.lock().unwrap().drain(..).map(|(_, c)| c).collect();
+        for context in all {
+            context.ack().await;
+        }
+    };
+    settle_all().await;
+    assert_eq!(taken(1).await, vec![5], "the last one");
+    settle_all().await;
+
+    // Events no handler takes are rejected, not left holding the prefetch slots.
+    for _ in 0..3 {
+        client.emit("nobody", &0).await.unwrap();
+    }
+    client.emit("hold", &7).await.unwrap();
+    assert_eq!(taken(1).await, vec![7]);
+    assert_eq!(ready_in(&queue).await, 0);
+    stop.shutdown();
+    served.await.unwrap();
+    delete_queue(&queue).await;
+}
+
 /// Nest 11's exchanges (`topic-exchange-rmq`, `fanout-exchange-rmq`), both ways. Our clients
 /// against Nest microservices (one with `wildcards`, one consuming a fanout exchange from an
 /// exclusive queue): through the topic exchange, straight to the queue, through the fanout

@@ -2,6 +2,7 @@
 
 use std::any::Any;
 use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 
 tokio::task_local! {
@@ -21,6 +22,24 @@ pub struct MessageContext {
     metadata: Option<std::sync::Arc<serde_json::Value>>,
     qos: Option<u8>,
     user: Option<User>,
+    acknowledge: Option<Acknowledger>,
+}
+
+/// Settles a message with its broker (RabbitMQ's `basic.ack` and `basic.nack`), once: what a
+/// server consuming with acknowledgements puts in each message's context.
+pub(crate) trait Acknowledge: Send + Sync {
+    /// Acknowledges the message (`None`) or rejects it (`Some(requeue)`); `false` when it was
+    /// settled already or the connection is gone.
+    fn settle(&self, reject: Option<bool>) -> Pin<Box<dyn Future<Output = bool> + Send + '_>>;
+}
+
+#[derive(Clone)]
+struct Acknowledger(Arc<dyn Acknowledge>);
+
+impl std::fmt::Debug for Acknowledger {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Acknowledger(..)")
+    }
 }
 
 /// The user a guard attached.
@@ -44,6 +63,48 @@ impl MessageContext {
             metadata: None,
             qos: None,
             user: None,
+            acknowledge: None,
+        }
+    }
+
+    /// The same context, for a message to be acknowledged through `acknowledge`.
+    #[cfg_attr(not(feature = "rmq"), allow(dead_code))]
+    pub(crate) fn with_acknowledge(mut self, acknowledge: Arc<dyn Acknowledge>) -> Self {
+        self.acknowledge = Some(Acknowledger(acknowledge));
+        self
+    }
+
+    /// Acknowledges the message to its broker: Nest's
+    /// `context.getChannelRef().ack(context.getMessage())`, for a RabbitMQ server consuming
+    /// with `RmqOptions::no_ack(false)` (feature `rmq`). The broker then forgets it; until then it counts against the prefetch count,
+    /// and goes back to the queue if the connection is lost.
+    ///
+    /// `false`, doing nothing, when there is nothing to acknowledge: on the other transports,
+    /// with Nest's default `noAck: true`, or when the message was acknowledged or rejected
+    /// already (RabbitMQ would close the channel over a second one).
+    ///
+    /// ```
+    /// # use gateway_core::server::MessageContext;
+    /// async fn handle(order: serde_json::Value, context: MessageContext) -> serde_json::Value {
+    ///     // ... the work ...
+    ///     context.ack().await;
+    ///     order
+    /// }
+    /// ```
+    pub async fn ack(&self) -> bool {
+        match &self.acknowledge {
+            Some(acknowledge) => acknowledge.0.settle(None).await,
+            None => false,
+        }
+    }
+
+    /// Rejects the message: Nest's `channel.nack(message, false, requeue)`. With `requeue` it
+    /// goes back to its queue (to this consumer or another); without, the broker drops it or
+    /// dead-letters it. `false` as for [`ack`](Self::ack).
+    pub async fn nack(&self, requeue: bool) -> bool {
+        match &self.acknowledge {
+            Some(acknowledge) => acknowledge.0.settle(Some(requeue)).await,
+            None => false,
         }
     }
 
@@ -132,5 +193,19 @@ impl MessageContext {
     /// Runs `future` (a handler) with this context.
     pub(crate) fn scope<F: Future>(self, future: F) -> impl Future<Output = F::Output> {
         CONTEXT.scope(self, future)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::MessageContext;
+
+    /// A message no broker waits to hear about (every transport but RabbitMQ with
+    /// acknowledgements) has nothing to settle.
+    #[tokio::test]
+    async fn a_message_without_acknowledgements_settles_nothing() {
+        let context = MessageContext::new("users", Vec::new());
+        assert!(!context.ack().await);
+        assert!(!context.nack(true).await);
     }
 }

@@ -26,6 +26,8 @@ pub(crate) mod reply;
 mod router;
 pub(crate) mod serving;
 
+#[cfg(feature = "rmq")]
+pub(crate) use context::Acknowledge;
 pub use context::MessageContext;
 pub use error::ServerError;
 pub use exception::RpcException;

@@ -19,14 +19,22 @@
 //!   a message is handled by the first handler whose pattern matches it as a topic key (`*`
 //!   one word, `#` the rest). A client with `wildcards` or a fanout exchange publishes to the
 //!   exchange with the pattern as routing key instead of to the queue.
+//! - On amqprs: a connection is a reader, a writer and a dispatcher per channel, tasks of the
+//!   runtime the connection was opened on. URLs are read as amqplib reads them
+//!   (`AmqpUrl`); names longer than AMQP's 255 bytes are refused with an error before
+//!   amqprs sees them; when the broker closes a channel, the error says why.
 
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use amqprs::callbacks::ChannelCallback;
 use amqprs::channel::{
-    BasicConsumeArguments, BasicPublishArguments, Channel, ConsumerMessage,
-    ExchangeDeclareArguments, QueueBindArguments, QueueDeclareArguments,
+    BasicAckArguments, BasicConsumeArguments, BasicNackArguments, BasicPublishArguments,
+    BasicQosArguments, Channel, ConsumerMessage, ExchangeDeclareArguments, QueueBindArguments,
+    QueueDeclareArguments,
 };
 use amqprs::connection::{Connection as AmqpConnection, OpenConnectionArguments};
 use amqprs::{Ack, BasicProperties, Cancel, CloseChannel, FieldTable, FieldValue, Nack, Return};
@@ -45,7 +53,7 @@ use crate::server::broker::{
     broker_server, drain, on_worker, reconnecting, routes, run_or_spawn, Core,
 };
 use crate::server::reply::answer;
-use crate::server::{MessageContext, MessageRouter, ServerError, Transport};
+use crate::server::{Acknowledge, MessageContext, MessageRouter, ServerError, Transport};
 
 /// Nest's default RabbitMQ URL.
 pub const DEFAULT_RMQ_URL: &str = "amqp://127.0.0.1:5672";
@@ -54,6 +62,17 @@ pub const DEFAULT_RMQ_URL: &str = "amqp://127.0.0.1:5672";
 const REPLY_TO: &str = "amq.rabbitmq.reply-to";
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// An AMQP short string (a queue, exchange, routing key or vhost) is at most 255 bytes: longer
+/// ones are refused here, with their name, before amqprs (which would panic on them) sees them.
+fn short<'a>(what: &str, text: &'a str) -> Result<&'a str, String> {
+    match text.len() {
+        0..=255 => Ok(text),
+        n => Err(format!(
+            "the {what} `{text}` is {n} bytes long; AMQP allows 255"
+        )),
+    }
+}
 
 /// An AMQP URL as amqplib reads it: `amqp[s]://user:password@host:port/vhost?heartbeat=N`,
 /// with guest/guest, port 5672 (5671 for `amqps`) and vhost `/` by default, and the user,
@@ -122,6 +141,7 @@ impl AmqpUrl {
             "" => "/".to_owned(),
             path => decode(path)?,
         };
+        short("vhost", &vhost).map_err(|why| bad(&why))?;
         let heartbeat = query
             .split('&')
             .find_map(|pair| pair.strip_prefix("heartbeat="))
@@ -250,10 +270,14 @@ impl AmqpChannel {
         }
     }
 
-    /// Consumes `queue` with no acknowledgements (Nest's `noAck: true`).
-    async fn consume(&self, queue: &str) -> Result<UnboundedReceiver<ConsumerMessage>, String> {
+    /// Consumes `queue`, with no acknowledgements (Nest's `noAck: true`) unless `manual_ack`.
+    async fn consume(
+        &self,
+        queue: &str,
+        manual_ack: bool,
+    ) -> Result<UnboundedReceiver<ConsumerMessage>, String> {
         let arguments = BasicConsumeArguments::new(queue, "")
-            .manual_ack(false)
+            .manual_ack(manual_ack)
             .finish();
         let (_tag, deliveries) = self
             .channel
@@ -286,6 +310,9 @@ pub struct RmqOptions {
     exchange_type: String,
     routing_key: Option<String>,
     wildcards: bool,
+    no_ack: bool,
+    prefetch_count: u16,
+    global_prefetch: bool,
     #[cfg(feature = "tls")]
     tls: Option<crate::tls::TlsOptions>,
 }
@@ -302,9 +329,38 @@ impl RmqOptions {
             exchange_type: "topic".to_owned(),
             routing_key: None,
             wildcards: false,
+            no_ack: true,
+            prefetch_count: 0,
+            global_prefetch: false,
             #[cfg(feature = "tls")]
             tls: None,
         }
+    }
+
+    /// `noAck` (default `true`): a server consumes without acknowledgements, and the broker
+    /// forgets a message once it is sent. With `false`, each message waits for its handler's
+    /// [`MessageContext::ack`] (or [`nack`](MessageContext::nack)), as in Nest: a message no
+    /// handler takes is rejected without requeue, and one not yet acknowledged goes back to
+    /// the queue when the connection is lost. With a [`prefetch_count`](Self::prefetch_count)
+    /// the broker holds the rest of the queue until messages are acknowledged: what bounds the
+    /// messages waiting in the service's memory.
+    pub fn no_ack(mut self, no_ack: bool) -> Self {
+        self.no_ack = no_ack;
+        self
+    }
+
+    /// `prefetchCount` (default 0, no limit): how many unacknowledged messages the broker
+    /// sends this consumer (with [`no_ack(false)`](Self::no_ack); RabbitMQ ignores it for a
+    /// consumer without acknowledgements).
+    pub fn prefetch_count(mut self, count: u16) -> Self {
+        self.prefetch_count = count;
+        self
+    }
+
+    /// `isGlobalPrefetchCount`: the prefetch count applies to the channel as a whole.
+    pub fn global_prefetch(mut self) -> Self {
+        self.global_prefetch = true;
+        self
     }
 
     /// The TLS settings for an `amqps://` URL (feature `tls`): the CA to trust and the
@@ -373,7 +429,7 @@ impl RmqOptions {
 
     /// amqplib's `assertQueue(queue, queueOptions)`; the queue's name (the broker's, for `''`).
     async fn declare_queue(&self, channel: &AmqpChannel) -> Result<String, String> {
-        let arguments = QueueDeclareArguments::new(&self.queue)
+        let arguments = QueueDeclareArguments::new(short("queue name", &self.queue)?)
             .durable(self.durable)
             .exclusive(self.exclusive)
             .auto_delete(self.auto_delete)
@@ -388,7 +444,9 @@ impl RmqOptions {
 
     /// amqplib's `assertExchange(exchange, exchangeType, { durable: true })`.
     async fn declare_exchange(&self, channel: &AmqpChannel) -> Result<(), String> {
-        let arguments = ExchangeDeclareArguments::new(self.exchange_name(), &self.exchange_type)
+        let name = short("exchange name", self.exchange_name())?;
+        let kind = short("exchange type", &self.exchange_type)?;
+        let arguments = ExchangeDeclareArguments::new(name, kind)
             .durable(true)
             .finish();
         channel
@@ -453,6 +511,7 @@ impl RmqOptions {
 }
 
 async fn bind(channel: &AmqpChannel, queue: &str, exchange: &str, key: &str) -> Result<(), String> {
+    let key = short("routing key", key)?;
     channel
         .channel
         .queue_bind(QueueBindArguments::new(queue, exchange, key))
@@ -543,7 +602,7 @@ impl RmqTransport {
         let setup = async {
             let channel = AmqpChannel::open(&amqp).await?;
             self.options.set_up_client(&channel).await?;
-            let replies = channel.consume(REPLY_TO).await?;
+            let replies = channel.consume(REPLY_TO, false).await?;
             Ok::<_, String>((channel, replies))
         };
         let (channel, mut replies) = match setup.await {
@@ -615,6 +674,7 @@ impl Publish for RmqPublisher {
                 true => (self.options.exchange_name(), message.route),
                 false => ("", self.options.queue.as_str()),
             };
+            let key = short("routing key (the pattern)", key).map_err(Arc::from)?;
             self.channel
                 .basic_publish(
                     properties,
@@ -748,7 +808,20 @@ impl RmqServer {
     async fn consume(&self, amqp: &AmqpConnection, tasks: &TaskTracker) -> Result<(), String> {
         let channel = AmqpChannel::open(amqp).await?;
         let queue = self.options.set_up_server(&channel, &self.routes).await?;
-        let mut deliveries = channel.consume(&queue).await?;
+        let manual_ack = !self.options.no_ack;
+        if self.options.prefetch_count > 0 {
+            let qos = BasicQosArguments::new(
+                0,
+                self.options.prefetch_count,
+                self.options.global_prefetch,
+            );
+            channel
+                .channel
+                .basic_qos(qos)
+                .await
+                .map_err(|e| channel.explain(e))?;
+        }
+        let mut deliveries = channel.consume(&queue, manual_ack).await?;
         tracing::info!(url = %self.url, %queue, options = %self.options.describe(), "microservice listening on RabbitMQ");
         loop {
             let Some(slot) = self.core.slot("rmq").await else {
@@ -765,7 +838,14 @@ impl RmqServer {
             let channel = channel.channel.clone();
             let wildcards = self.options.wildcards.then(|| self.routes.clone());
             run_or_spawn(tasks, async move {
-                handle(&router, &channel, delivery, wildcards.as_deref()).await;
+                handle(
+                    &router,
+                    &channel,
+                    delivery,
+                    wildcards.as_deref(),
+                    manual_ack,
+                )
+                .await;
                 drop(slot);
             });
         }
@@ -811,6 +891,7 @@ async fn handle(
     channel: &Channel,
     delivery: ConsumerMessage,
     wildcards: Option<&[String]>,
+    manual_ack: bool,
 ) {
     let frame = Bytes::from(delivery.content.unwrap_or_default());
     let pattern = Incoming::parse(&frame)
@@ -834,6 +915,28 @@ async fn handle(
     if let Some(pattern) = pattern {
         context = context.with_pattern(pattern);
     }
+    // With acknowledgements, the handler settles the message through its context; what no
+    // handler takes is rejected without requeue (Nest's `nack(message, false, false)`).
+    let settle = match (manual_ack, &delivery.deliver) {
+        (true, Some(deliver)) => {
+            let delivery = Arc::new(RmqDelivery {
+                channel: channel.clone(),
+                tag: deliver.delivery_tag(),
+                settled: AtomicBool::new(false),
+            });
+            context = context.with_acknowledge(delivery.clone());
+            Some(delivery)
+        }
+        _ => None,
+    };
+    let reject = |what: &str| {
+        if let Some(delivery) = &settle {
+            tracing::warn!(pattern = ?context.pattern(), "an unsupported {what} was received; rejected, so it will not be re-delivered");
+            Some(delivery.settle(Some(false)))
+        } else {
+            None
+        }
+    };
     let reply_to = properties.and_then(|p| p.reply_to()).map(String::as_str);
     let correlation = properties
         .and_then(|p| p.correlation_id())
@@ -842,7 +945,12 @@ async fn handle(
     // Nest's usual request is then read by its shape, not parsed a second time.
     let subject = route.as_deref().or(context.pattern());
     match dispatch(router, &frame, subject, Some(&context)) {
-        Err(error) => tracing::error!(%error, "a message that is not JSON was ignored"),
+        Err(error) => {
+            tracing::error!(%error, "a message that is not JSON was ignored");
+            if let Some(rejected) = reject("message") {
+                rejected.await;
+            }
+        }
         Ok(Dispatch::Request { reply: result, .. }) => {
             let Some(reply_to) = reply_to else {
                 let _ = result.await;
@@ -853,10 +961,18 @@ async fn handle(
             answer(result, None, publish).await;
         }
         Ok(Dispatch::NoHandler { id }) => {
+            if let Some(rejected) = reject("message") {
+                rejected.await;
+            }
             if let Some(reply_to) = reply_to {
                 let mut body = Vec::with_capacity(128);
                 encode_reply(&mut body, Reply::NoHandler, Some(&id));
                 reply(channel, reply_to, correlation, body).await;
+            }
+        }
+        Ok(Dispatch::Events(runs)) if runs.is_empty() => {
+            if let Some(rejected) = reject("event") {
+                rejected.await;
             }
         }
         Ok(Dispatch::Events(runs)) => {
@@ -864,7 +980,41 @@ async fn handle(
                 run.await;
             }
         }
-        Ok(Dispatch::Ignored) => {}
+        Ok(Dispatch::Ignored) => {
+            if let Some(rejected) = reject("message") {
+                rejected.await;
+            }
+        }
+    }
+}
+
+/// A delivery to be acknowledged (a server with `no_ack(false)`): settled once, by its
+/// handler through [`MessageContext::ack`] or [`nack`](MessageContext::nack), or by the
+/// server when no handler takes it.
+struct RmqDelivery {
+    channel: Channel,
+    tag: u64,
+    settled: AtomicBool,
+}
+
+impl Acknowledge for RmqDelivery {
+    fn settle(&self, reject: Option<bool>) -> Pin<Box<dyn Future<Output = bool> + Send + '_>> {
+        Box::pin(async move {
+            if self.settled.swap(true, Ordering::AcqRel) {
+                return false;
+            }
+            let sent = match reject {
+                None => {
+                    let arguments = BasicAckArguments::new(self.tag, false);
+                    self.channel.basic_ack(arguments).await
+                }
+                Some(requeue) => {
+                    let arguments = BasicNackArguments::new(self.tag, false, requeue);
+                    self.channel.basic_nack(arguments).await
+                }
+            };
+            sent.is_ok()
+        })
     }
 }
 
@@ -921,6 +1071,15 @@ mod tests {
             let error = AmqpUrl::parse(bad).unwrap_err();
             assert!(error.contains("is not an AMQP URL"), "{bad}: {error}");
         }
+        // A vhost is an AMQP short string: amqprs would panic on a longer one.
+        let long = format!("amqp://h/{}", "v".repeat(256));
+        assert!(AmqpUrl::parse(&long)
+            .unwrap_err()
+            .contains("AMQP allows 255"));
+        assert_eq!(
+            super::short("queue name", &"q".repeat(255)).map(str::len),
+            Ok(255)
+        );
     }
 
     /// Nest's `matchRmqPattern`, case by case.
