@@ -216,7 +216,8 @@ async fn ready_in(queue: &str) -> u32 {
 /// than its prefetch count until its handlers acknowledge them (`context.ack()`, Nest's
 /// `channel.ack(message)`); the rest wait in the queue, not in the service. A message settled
 /// twice is settled once; one rejected with requeue comes back; one no handler takes is
-/// rejected for good (its prefetch slot freed), as Nest rejects it.
+/// rejected for good (its prefetch slot freed), as Nest rejects it; one not acknowledged when
+/// the server stops goes back to the queue.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn acknowledgements_keep_the_rest_of_the_queue_at_the_broker() {
     if !rmq_up("acknowledgements_keep_the_rest_of_the_queue_at_the_broker") {
@@ -311,8 +312,10 @@ async fn acknowledgements_keep_the_rest_of_the_queue_at_the_broker() {
     client.emit("hold", &7).await.unwrap();
     assert_eq!(taken(1).await, vec![7]);
     assert_eq!(ready_in(&queue).await, 0);
+    // 7 is not acknowledged when the server stops: the broker puts it back in the queue.
     stop.shutdown();
     served.await.unwrap();
+    assert_eq!(ready_in(&queue).await, 1, "7 back in the queue");
     delete_queue(&queue).await;
 }
 
