@@ -198,12 +198,7 @@ async fn a_pattern_too_long_for_a_routing_key_fails_its_call_only() {
 
 /// How many messages wait in `queue`, not yet sent to a consumer.
 async fn ready_in(queue: &str) -> u32 {
-    let arguments =
-        amqprs::connection::OpenConnectionArguments::new("127.0.0.1", 5672, "guest", "guest");
-    let conn = amqprs::connection::Connection::open(&arguments)
-        .await
-        .unwrap();
-    let channel = conn.open_channel(None).await.unwrap();
+    let (conn, channel) = broker_checks::rmq_channel().await.expect("RabbitMQ is up");
     let passive = amqprs::channel::QueueDeclareArguments::new(queue)
         .passive(true)
         .finish();

@@ -407,7 +407,7 @@ pub async fn broker_down_then_restarted<F, Fut>(
 }
 
 /// A channel on the local RabbitMQ, with its connection (to close), or `None` when it is down.
-async fn rmq_channel() -> Option<(amqprs::connection::Connection, amqprs::channel::Channel)> {
+pub async fn rmq_channel() -> Option<(amqprs::connection::Connection, amqprs::channel::Channel)> {
     let arguments =
         amqprs::connection::OpenConnectionArguments::new("127.0.0.1", 5672, "guest", "guest");
     let conn = amqprs::connection::Connection::open(&arguments)

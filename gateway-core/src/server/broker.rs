@@ -241,10 +241,11 @@ macro_rules! broker_server {
                 self
             }
 
-            /// The most handlers running at once (default 1024): past it the server reads no
-            /// more messages from the broker until one finishes, so a burst cannot spawn
-            /// without limit (MQTT, whose client must keep reading, drops them instead, as
-            /// QoS 0 allows; see the transport's docs).
+            /// The most handlers running at once (default 1024): past it the server takes no
+            /// more messages until one finishes, so a burst cannot spawn without limit. What
+            /// arrives meanwhile waits in the broker client or at the broker (RabbitMQ with a
+            /// prefetch count); MQTT, whose client must keep reading, drops it instead, as
+            /// QoS 0 allows. See the transport's docs.
             pub fn max_in_flight(mut self, max: usize) -> Self {
                 self.core.set_max_in_flight(max);
                 self

@@ -76,8 +76,9 @@ impl MessageContext {
 
     /// Acknowledges the message to its broker: Nest's
     /// `context.getChannelRef().ack(context.getMessage())`, for a RabbitMQ server consuming
-    /// with `RmqOptions::no_ack(false)` (feature `rmq`). The broker then forgets it; until then it counts against the prefetch count,
-    /// and goes back to the queue if the connection is lost.
+    /// with `RmqOptions::no_ack(false)` (feature `rmq`). The broker then forgets it; until
+    /// then it counts against the prefetch count, and goes back to the queue if the
+    /// connection is lost.
     ///
     /// `false`, doing nothing, when there is nothing to acknowledge: on the other transports,
     /// with Nest's default `noAck: true`, or when the message was acknowledged or rejected
