@@ -203,6 +203,10 @@ async fn close(amqp: AmqpConnection) {
     let _ = tokio::time::timeout(Duration::from_secs(1), amqp.close()).await;
 }
 
+/// What ends a consumer's deliveries: its channel closed, by the broker (its reason is then
+/// prefixed) or with the connection.
+const DELIVERIES_ENDED: &str = "the channel or its connection closed";
+
 /// Why the broker closed a channel, as it said it (`406 PRECONDITION_FAILED - ...`), kept by
 /// [`Closes`] so that a failed declaration's error names it.
 type CloseReason = Arc<Mutex<Option<String>>>;
@@ -627,8 +631,8 @@ impl RmqTransport {
                     _ = reader.closed() => break,
                 };
                 let Some(delivery) = delivery else {
-                    let error = channel.explain("the connection was lost");
-                    tracing::warn!(%service, %error, "RabbitMQ connection lost; pending calls fail");
+                    let error = channel.explain(DELIVERIES_ENDED);
+                    tracing::warn!(%service, %error, "RabbitMQ replies ended; pending calls fail");
                     reader.close(CONNECTION_CLOSED);
                     break;
                 };
@@ -832,7 +836,7 @@ impl RmqServer {
                 _ = self.core.stop.stopping() => return Ok(()),
             };
             let Some(delivery) = delivery else {
-                return Err(channel.explain("the connection was lost"));
+                return Err(channel.explain(DELIVERIES_ENDED));
             };
             let router = self.core.router.clone();
             let channel = channel.channel.clone();
