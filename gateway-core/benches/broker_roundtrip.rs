@@ -26,6 +26,9 @@ use serde_json::{json, Value};
 
 const CONCURRENCY: [usize; 2] = [1, 64];
 
+/// The most runs of a Nest client cell whose client lost calls.
+const ATTEMPTS: usize = 3;
+
 /// `(transport, url, port)` of each broker.
 const BROKERS: [(&str, &str, u16); 4] = [
     ("nats", "nats://127.0.0.1:4222", 4222),
@@ -98,7 +101,20 @@ fn main() {
                 record("ours", ours_client(make, pattern, callers, pid, timing));
                 if nest {
                     let target = ["--broker", transport, url, &ns];
-                    record("nest", nest_client(&target, callers, pid, timing));
+                    // Nest 11's MQTT client now and then unsubscribes from its reply topic
+                    // with calls in flight, and they then wait forever (docs/benchmarks.md,
+                    // "Nest's MQTT client loses calls"): such a run measures a stall, not the
+                    // client. It is shown, then measured again, up to `ATTEMPTS` runs.
+                    let mut row = nest_client(&target, callers, pid, timing);
+                    for _ in 1..ATTEMPTS {
+                        if row.errors == 0 {
+                            break;
+                        }
+                        let label = format!("nest → {} (lost calls: run again)", service.name);
+                        print_row(transport, &label, callers, &row);
+                        row = nest_client(&target, callers, pid, timing);
+                    }
+                    record("nest", row);
                 }
             }
         }

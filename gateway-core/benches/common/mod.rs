@@ -345,7 +345,8 @@ pub struct Cell {
 /// The ratio lines of `cells`, for each label and caller count: ours / Nest's client (calls/s
 /// and CPU per call) against each service, and ours / Nest's service (CPU per call) under
 /// each client: `ratio ours/nest-client calls/s (<label>, <service> service, <n> callers): x`
-/// (without `<label>, ` when it is empty).
+/// (without `<label>, ` when it is empty). A cell whose client lost calls measured a stall,
+/// not a steady state: its ratios read `n/a (<client> client lost <n> calls)`.
 pub fn print_ratios(cells: &[Cell], concurrency: &[usize]) {
     let mut labels: Vec<&str> = cells.iter().map(|c| c.label).collect();
     labels.dedup();
@@ -376,6 +377,11 @@ pub fn print_ratios(cells: &[Cell], concurrency: &[usize]) {
                     continue;
                 };
                 let at = format!("({prefix}{service} service, {callers} callers)");
+                if let Some(lost) = lost_calls(&[("ours", o), ("nest", n)]) {
+                    println!("ratio ours/nest-client calls/s {at}: {lost}");
+                    println!("ratio ours/nest-client cpu-per-call {at}: {lost}");
+                    continue;
+                }
                 println!(
                     "ratio ours/nest-client calls/s {at}: {:.2}",
                     o.calls_per_sec / n.calls_per_sec
@@ -391,10 +397,22 @@ pub fn print_ratios(cells: &[Cell], concurrency: &[usize]) {
                 ) else {
                     continue;
                 };
-                if let Some(cpu) = finite(o.service_cpu_us_per_call / n.service_cpu_us_per_call) {
-                    println!("ratio ours/nest-service cpu-per-call ({prefix}{client} client, {callers} callers): {cpu:.2}");
+                let at = format!("({prefix}{client} client, {callers} callers)");
+                if let Some(lost) = lost_calls(&[(client, o), (client, n)]) {
+                    println!("ratio ours/nest-service cpu-per-call {at}: {lost}");
+                } else if let Some(cpu) =
+                    finite(o.service_cpu_us_per_call / n.service_cpu_us_per_call)
+                {
+                    println!("ratio ours/nest-service cpu-per-call {at}: {cpu:.2}");
                 }
             }
         }
     }
+}
+
+/// `n/a (<client> client lost <n> calls)` for the first of `rows` with errors, if any.
+fn lost_calls(rows: &[(&str, &Row)]) -> Option<String> {
+    rows.iter()
+        .find(|(_, row)| row.errors > 0)
+        .map(|(client, row)| format!("n/a ({client} client lost {} calls)", row.errors))
 }

@@ -21,6 +21,7 @@ use super::dispatch::{dispatch, Dispatch};
 use super::reply::answer;
 use super::serving::check_router;
 pub(crate) use super::serving::run_or_spawn;
+use super::serving::KeepSelfWakes;
 use super::{MessageContext, MessageRouter, ServerError, ShutdownHandle, DEFAULT_GRACE_PERIOD};
 
 impl ServerError {
@@ -67,8 +68,10 @@ pub(crate) async fn reconnecting<Fut>(
 /// futex calls a second on each side of an MQTT service). As a task it runs on the worker
 /// that saw the socket. Dropping the returned future aborts the task, as dropping the loop
 /// itself did; a panic in the loop is the caller's again.
+///
+/// The loop's own wake-ups poll it again in place ([`KeepSelfWakes`]).
 pub(crate) async fn on_worker(run: impl Future<Output = ()> + Send + 'static) {
-    let task = tokio_util::task::AbortOnDropHandle::new(tokio::spawn(run));
+    let task = tokio_util::task::AbortOnDropHandle::new(tokio::spawn(KeepSelfWakes::new(run)));
     if let Err(error) = task.await {
         if error.is_panic() {
             std::panic::resume_unwind(error.into_panic());
