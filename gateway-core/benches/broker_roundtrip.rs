@@ -103,7 +103,7 @@ fn main() {
                     let target = ["--broker", transport, url, &ns];
                     // Nest 11's MQTT client now and then unsubscribes from its reply topic
                     // with calls in flight, and they then wait forever (docs/benchmarks.md,
-                    // "Nest's MQTT client loses calls"): such a run measures a stall, not the
+                    // "MQTT: the loop that woke itself"): such a run measures a stall, not the
                     // client. It is shown, then measured again, up to `ATTEMPTS` runs.
                     let mut row = nest_client(&target, callers, pid, timing);
                     for _ in 1..ATTEMPTS {

@@ -19,9 +19,9 @@ use tokio_util::task::TaskTracker;
 
 use super::dispatch::{dispatch, Dispatch};
 use super::reply::answer;
+use super::self_wakes::KeepSelfWakes;
 use super::serving::check_router;
 pub(crate) use super::serving::run_or_spawn;
-use super::serving::KeepSelfWakes;
 use super::{MessageContext, MessageRouter, ServerError, ShutdownHandle, DEFAULT_GRACE_PERIOD};
 
 impl ServerError {

@@ -24,6 +24,8 @@ mod intercept;
 mod pipeline;
 pub(crate) mod reply;
 mod router;
+#[cfg(any(feature = "nats", feature = "redis", feature = "mqtt", feature = "rmq"))]
+mod self_wakes;
 pub(crate) mod serving;
 
 #[cfg(feature = "rmq")]
