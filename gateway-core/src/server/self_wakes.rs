@@ -116,6 +116,7 @@ impl<F: Future> Future for KeepSelfWakes<F> {
 #[cfg(test)]
 mod tests {
     use std::future::Future;
+    use std::pin::Pin;
     use std::sync::atomic::{AtomicUsize, Ordering};
     use std::sync::Arc;
     use std::task::{Context, Poll, Waker};
@@ -130,9 +131,9 @@ mod tests {
         ready_at: usize,
     }
 
-    impl std::future::Future for Waking {
+    impl Future for Waking {
         type Output = usize;
-        fn poll(self: std::pin::Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<usize> {
+        fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<usize> {
             let polls = self.polls.fetch_add(1, Ordering::SeqCst) + 1;
             if polls >= self.ready_at {
                 return Poll::Ready(polls);
