@@ -934,11 +934,14 @@ async fn handle(
         _ => None,
     };
     let reject = |what: &str| {
-        if let Some(delivery) = &settle {
+        let rejected = settle.as_ref().map(|delivery| {
             tracing::warn!(pattern = ?context.pattern(), "an unsupported {what} was received; rejected, so it will not be re-delivered");
-            Some(delivery.settle(Some(false)))
-        } else {
-            None
+            delivery.settle(Some(false))
+        });
+        async move {
+            if let Some(rejected) = rejected {
+                rejected.await;
+            }
         }
     };
     let reply_to = properties.and_then(|p| p.reply_to()).map(String::as_str);
@@ -951,9 +954,7 @@ async fn handle(
     match dispatch(router, &frame, subject, Some(&context)) {
         Err(error) => {
             tracing::error!(%error, "a message that is not JSON was ignored");
-            if let Some(rejected) = reject("message") {
-                rejected.await;
-            }
+            reject("message").await;
         }
         Ok(Dispatch::Request { reply: result, .. }) => {
             let Some(reply_to) = reply_to else {
@@ -965,9 +966,7 @@ async fn handle(
             answer(result, None, publish).await;
         }
         Ok(Dispatch::NoHandler { id }) => {
-            if let Some(rejected) = reject("message") {
-                rejected.await;
-            }
+            reject("message").await;
             if let Some(reply_to) = reply_to {
                 let mut body = Vec::with_capacity(128);
                 encode_reply(&mut body, Reply::NoHandler, Some(&id));
@@ -975,9 +974,7 @@ async fn handle(
             }
         }
         Ok(Dispatch::Events(runs)) if runs.is_empty() => {
-            if let Some(rejected) = reject("event") {
-                rejected.await;
-            }
+            reject("event").await;
         }
         Ok(Dispatch::Events(runs)) => {
             for run in runs {
@@ -985,9 +982,7 @@ async fn handle(
             }
         }
         Ok(Dispatch::Ignored) => {
-            if let Some(rejected) = reject("message") {
-                rejected.await;
-            }
+            reject("message").await;
         }
     }
 }
