@@ -276,14 +276,27 @@ impl Response<'_> {
 /// paths agree; if `V` is not (`1,"err":"x"`), the caller reads the frame as
 /// [`Response::parse`] does (see [`ClientProxy`](crate::client::ClientProxy)'s decoding).
 pub(crate) fn usual_reply(frame: &[u8]) -> Option<(u64, std::ops::Range<usize>)> {
-    const HEAD: &[u8] = br#"{"response":"#;
     const TAIL: &[u8] = br#","isDisposed":true,"id":""#;
-    let body = frame.strip_prefix(HEAD)?.strip_suffix(br#""}"#)?;
+    let body = frame.strip_prefix(REPLY_HEAD)?.strip_suffix(br#""}"#)?;
     let digits = body.iter().rev().take_while(|b| b.is_ascii_digit()).count();
     let (rest, id) = body.split_at(body.len() - digits);
     let id = std::str::from_utf8(id).ok()?.parse().ok()?;
     let value = rest.strip_suffix(TAIL)?;
-    (!value.is_empty()).then(|| (id, HEAD.len()..HEAD.len() + value.len()))
+    (!value.is_empty()).then(|| (id, REPLY_HEAD.len()..REPLY_HEAD.len() + value.len()))
+}
+
+/// How Nest's final reply begins.
+const REPLY_HEAD: &[u8] = br#"{"response":"#;
+
+/// Nest's usual final reply over RabbitMQ, `{"response":V,"isDisposed":true}`: the body has no
+/// id (the `correlation_id` property says whose it is). Where `V` lies in the frame, read by
+/// its shape as [`usual_reply`] reads the other transports' replies, and with the same
+/// argument: if `V` is one JSON value the frame is exactly that reply; if not
+/// (`1,"err":"x"`), the caller reads the whole frame.
+pub(crate) fn usual_reply_without_id(frame: &[u8]) -> Option<std::ops::Range<usize>> {
+    const TAIL: &[u8] = br#","isDisposed":true}"#;
+    let value = frame.strip_prefix(REPLY_HEAD)?.strip_suffix(TAIL)?;
+    (!value.is_empty()).then(|| REPLY_HEAD.len()..REPLY_HEAD.len() + value.len())
 }
 
 /// Nest's usual request on a broker subscribed to `route` (NATS, Redis, MQTT: the subject is
@@ -457,6 +470,32 @@ mod tests {
         ] {
             assert_eq!(
                 usual_reply(other),
+                None,
+                "{}",
+                String::from_utf8_lossy(other)
+            );
+        }
+    }
+
+    #[test]
+    fn rabbitmqs_usual_reply_is_read_by_its_shape() {
+        let frame =
+            br#"{"response":{"id":"42","items":["a,\"isDisposed\":true}"]},"isDisposed":true}"#;
+        let range = usual_reply_without_id(frame).unwrap();
+        assert_eq!(
+            &frame[range],
+            br#"{"id":"42","items":["a,\"isDisposed\":true}"]}"#
+        );
+        for other in [
+            &br#"{"response":1}"#[..],
+            br#"{"err":"x","isDisposed":true}"#,
+            br#"{"response":,"isDisposed":true}"#,
+            br#"{"response": 1, "isDisposed": true}"#,
+            br#"{"response":1,"isDisposed":true,"id":"17"}"#,
+            br#"{"isDisposed":true,"response":1}"#,
+        ] {
+            assert_eq!(
+                usual_reply_without_id(other),
                 None,
                 "{}",
                 String::from_utf8_lossy(other)

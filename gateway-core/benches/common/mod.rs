@@ -4,6 +4,7 @@
 
 use std::path::PathBuf;
 use std::process::{Child, Command};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use gateway_core::prelude::*;
@@ -188,9 +189,12 @@ pub fn ours_client(
         client.connect().await.expect("connect");
         client
     };
+    // As the Nest bench client calls: the same pattern object, normalized on every call, and
+    // the same payload, serialized on every call; neither is copied first.
+    let (pattern, payload) = (Arc::new(pattern), Arc::new(payload));
     let call = move |client: ClientProxy| {
         let (pattern, payload) = (pattern.clone(), payload.clone());
-        async move { client.send::<Value>(pattern, &payload).await.is_ok() }
+        async move { client.send::<Value>(&*pattern, &*payload).await.is_ok() }
     };
     drive(connected, call, callers, service, timing)
 }

@@ -132,8 +132,15 @@ impl Connection {
     }
 
     /// Hands one reply packet to the call `id`, for transports that correlate outside the
-    /// body (RabbitMQ's `correlation_id`).
+    /// body (RabbitMQ's `correlation_id`). Nest's usual final reply there
+    /// (`{"response":V,"isDisposed":true}`) goes to the call unread, as in
+    /// [`deliver`](Self::deliver).
     pub fn deliver_to(&self, id: u64, frame: Bytes) {
+        if let Some(value) = crate::packet::usual_reply_without_id(&frame) {
+            if self.pending.deliver_unchecked(id, &frame, value, false) {
+                return;
+            }
+        }
         self.deliver_packet(Some(id), frame);
     }
 
@@ -353,5 +360,51 @@ impl Drop for Slot {
         // The transport's reader task holds the connection alive; without this it would
         // outlive the client.
         self.close();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::client::pending::{Delivered, ROUTED_BY_SHAPE};
+
+    struct Nowhere;
+
+    impl Publish for Nowhere {
+        fn publish<'a>(&'a self, _: Outgoing<'a>) -> BoxFuture<'a, Result<(), Arc<str>>> {
+            Box::pin(async { Ok(()) })
+        }
+    }
+
+    // The reply of a transport that correlates outside the body (RabbitMQ's correlation id).
+    #[tokio::test]
+    async fn a_reply_to_a_given_call_is_routed_by_its_shape_when_it_is_the_usual_one() {
+        let routed = || ROUTED_BY_SHAPE.with(std::cell::Cell::get);
+        let conn = Connection::with_publisher(Nowhere);
+        let usual = conn.pending.register_single(1).unwrap();
+        let failed = conn.pending.register_single(2).unwrap();
+        let usual_frame = Bytes::from_static(br#"{"response":{"n":[7]},"isDisposed":true}"#);
+        conn.deliver_to(1, usual_frame.clone());
+        assert_eq!(
+            routed(),
+            1,
+            "Nest's usual RabbitMQ reply takes the one-pass path"
+        );
+        match usual.await.unwrap().unwrap().unwrap() {
+            Delivered::Unchecked { frame, value, .. } => {
+                assert_eq!(frame, usual_frame);
+                assert_eq!(&value[..], br#"{"n":[7]}"#);
+            }
+            other => panic!("{other:?}"),
+        }
+        conn.deliver_to(
+            2,
+            Bytes::from_static(br#"{"err":"boom","isDisposed":true}"#),
+        );
+        assert_eq!(routed(), 1, "any other packet is read whole");
+        assert!(matches!(failed.await.unwrap(), Err(Failure::Remote(e)) if &e[..] == b"\"boom\""));
+        // No such call: nothing is delivered, and the full read finds no call either.
+        conn.deliver_to(3, usual_frame);
+        assert_eq!((routed(), conn.pending_calls()), (1, 0));
     }
 }

@@ -129,14 +129,26 @@ impl From<Value> for Pattern {
     fn from(value: Value) -> Self {
         match value {
             Value::String(s) => Pattern::from(s),
+            other => Pattern::from(&other),
+        }
+    }
+}
+
+impl From<&Value> for Pattern {
+    /// Normalizes the value at run time without taking it, as Nest's client normalizes the
+    /// object it is given on every call: a pattern kept in a `Value` need not be cloned for
+    /// each call. Prefer `pattern!` for literals.
+    fn from(value: &Value) -> Self {
+        match value {
+            Value::String(s) => Pattern::from(s.clone()),
             other => Pattern {
                 kind: Kind::Json {
                     // Straight into a buffer, not through `Display`'s formatter (a third of
                     // this conversion's instructions).
                     raw: Cow::Owned(
-                        serde_json::to_string(&other).expect("a JSON value always serializes"),
+                        serde_json::to_string(other).expect("a JSON value always serializes"),
                     ),
-                    route: Cow::Owned(route_of(&other)),
+                    route: Cow::Owned(route_of(other)),
                 },
             },
         }
@@ -221,6 +233,20 @@ mod tests {
             (0..21).map(|i| (format!("k{i}"), json!(i))).collect();
         assert_eq!(route(json!({ "x": big })), r#"{"x":[TOO_MANY_KEYS]}"#);
         assert_eq!(route(json!({"a": "x\ny\\"})), "{\"a\":\"x\ny\\\\\"}");
+    }
+
+    #[test]
+    fn escapes_between_multibyte_characters_and_a_borrowed_value_normalize_alike() {
+        let value = json!({"é\"k": "日\\本\"😀\"", "cmd": "\"\\"});
+        let want = r#"{"cmd":"\"\\","é\"k":"日\\本\"😀\""}"#;
+        assert_eq!(route(value.clone()), want);
+        let borrowed = Pattern::from(&value);
+        assert_eq!(borrowed, Pattern::from(value.clone()));
+        assert_eq!(borrowed.route(), want);
+        let mut raw = Vec::new();
+        borrowed.write_raw(&mut raw);
+        assert_eq!(raw, serde_json::to_vec(&value).unwrap());
+        assert_eq!(Pattern::from(&json!("x\"y")).route(), "x\"y");
     }
 
     #[test]
