@@ -496,6 +496,11 @@ async fn differences_from_nest(version: Nest, patterns: &[Value]) -> Vec<String>
         .filter_map(|(pattern, theirs)| {
             let ours = gateway_core::pattern::route_of(pattern);
             assert_eq!(Pattern::from(pattern.clone()).route(), ours);
+            assert_eq!(
+                Pattern::from(pattern).route(),
+                ours,
+                "from a borrowed Value"
+            );
             (&ours != theirs).then(|| format!("{pattern}: ours {ours:?}, Nest {theirs:?}"))
         })
         .collect()
