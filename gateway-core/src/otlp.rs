@@ -274,7 +274,13 @@ async fn export_loop(
 ) {
     let max_batch = options.max_batch.max(1);
     let mut batch = Vec::with_capacity(max_batch);
-    let mut tick = tokio::time::interval(options.interval);
+    // The first tick one interval from now, not at once: a batch leaves when it is full, or an
+    // interval after the loop began or last ticked (an immediate first tick would send the
+    // first span alone).
+    let mut tick = tokio::time::interval_at(
+        tokio::time::Instant::now() + options.interval,
+        options.interval,
+    );
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         let flush = tokio::select! {
@@ -470,6 +476,7 @@ mod tests {
         options.interval = Duration::from_secs(60);
         let (layer, handle) = layer(options).unwrap();
         let subscriber = tracing_subscriber::registry().with(layer);
+        let mut exporting = None;
         tracing::subscriber::with_default(subscriber, || {
             for i in 1..=20u64 {
                 let span = tracing::info_span!(
@@ -479,13 +486,33 @@ mod tests {
                     span_id = tracing::field::display(format!("{i:016x}")),
                 );
                 drop(span);
-                // The first batch leaves for the stuck collector before the rest come.
+                // The first batch leaves for the stuck collector before the rest come: its
+                // export has connected (and waits for an answer that never comes).
                 if i == 2 {
-                    std::thread::sleep(Duration::from_millis(100));
+                    exporting = Some(accept_within(&stuck, Duration::from_secs(10)));
                 }
             }
         });
         // One batch of 2 is stuck in its export, 4 wait in the queue; the other 14 are dropped.
         assert_eq!(handle.dropped(), 14);
+        drop(exporting);
+    }
+
+    fn accept_within(listener: &std::net::TcpListener, wait: Duration) -> std::net::TcpStream {
+        listener.set_nonblocking(true).unwrap();
+        let deadline = std::time::Instant::now() + wait;
+        loop {
+            match listener.accept() {
+                Ok((stream, _)) => return stream,
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                    assert!(
+                        std::time::Instant::now() < deadline,
+                        "the exporter did not connect within {wait:?}"
+                    );
+                    std::thread::sleep(Duration::from_millis(5));
+                }
+                Err(e) => panic!("accept: {e}"),
+            }
+        }
     }
 }
