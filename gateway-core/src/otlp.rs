@@ -264,8 +264,8 @@ pub fn layer(options: OtlpOptions) -> Result<(OtlpLayer, OtlpHandle), OtlpError>
     ))
 }
 
-/// Batches spans and exports them: when a batch is full, when its oldest span has waited
-/// `interval`, or when asked to flush. Ends when the layer is gone.
+/// Batches spans and exports them: when a batch is full, at each tick of `interval` (so no
+/// span waits longer than that), or when asked to flush. Ends when the layer is gone.
 async fn export_loop(
     exporter: opentelemetry_otlp::SpanExporter,
     mut queue: mpsc::Receiver<SpanData>,
