@@ -5,7 +5,10 @@
 //!
 //! `cargo bench -p gateway-core --all-features --bench broker_roundtrip` (the brokers of
 //! `.ci/run` starts, on their default ports; a broker that is down is skipped, and the
-//! Nest rows need `npm ci --prefix tests/nest-peer`). `BENCH_SECS` per cell (default 3),
+//! Nest rows need `npm ci --prefix tests/nest-peer`). Every cell is measured in
+//! `BENCH_ROUNDS` rounds (default 3), the order of the services and of the clients
+//! alternating from round to round; the last table gives each cell's medians with their
+//! spread (min-max), and the ratio lines are ratios of medians. `BENCH_SECS` per cell (default 3),
 //! `BENCH_WORKERS` threads for our client (default 1); `BENCH_TRANSPORTS` (e.g. `nats,rmq`)
 //! measures only those, `BENCH_CALLERS` (e.g. `64`) those columns; `BENCH_SERVICE_WORKERS` sets our service's runtime threads (default:
 //! one per core, as `#[tokio::main]`); `BENCH_NEST=0` leaves the Nest client and service out
@@ -56,72 +59,93 @@ fn main() {
             .collect(),
         Err(_) => CONCURRENCY.to_vec(),
     };
+    let rounds = rounds(&args);
     println!(
-        "ClientProxy round trip through each broker on loopback ({} cores), {:?} per cell",
+        "ClientProxy round trip through each broker on loopback ({} cores), {:?} per cell, {rounds} round(s)",
         num_cores(),
         timing.0
     );
-    print_header("transport", "client → service");
     let mut rows = Vec::new();
-    for (transport, url, port) in BROKERS {
-        if !only.is_empty() && !only.split([',', ' ']).any(|t| t == transport) {
-            continue;
-        }
-        if std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            println!("| {transport} | (broker not running on {port}: skipped) | | | | | | | |");
-            continue;
-        }
-        let ns = format!("bench{}x{}", std::process::id(), transport);
-        // One service at a time: two subscribed to the same subject would both answer.
-        for kind in ["ours", "nest"] {
-            let service = match kind {
-                "ours" => ours_service(transport, url, &ns),
-                _ => match nest.then(|| nest_service(transport, url, &ns)).flatten() {
-                    Some(service) => service,
-                    None => continue,
-                },
-            };
-            for callers in concurrency.iter().copied() {
-                let pattern = json!({ "cmd": "echo", "ns": ns });
-                let queue = format!("q-{ns}");
-                let options = client_options(transport, url, &queue);
-                let make = move || ClientProxy::new(options);
-                let pid = service.child.id();
-                let mut record = |client: &'static str, row: Row| {
-                    let label = format!("{client} → {}", service.name);
-                    print_row(transport, &label, callers, &row);
-                    rows.push(Cell {
-                        label: transport,
-                        client,
-                        service: service.name,
-                        callers,
-                        row,
-                    });
+    // Every cell once per round; from round to round the services' order and the clients'
+    // alternate.
+    for round in 0..rounds {
+        print_round(round, rounds, "transport", "client → service");
+        for (transport, url, port) in BROKERS {
+            if !only.is_empty() && !only.split([',', ' ']).any(|t| t == transport) {
+                continue;
+            }
+            if std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+                if round == 0 {
+                    println!(
+                        "| {transport} | (broker not running on {port}: skipped) | | | | | | | |"
+                    );
+                }
+                continue;
+            }
+            let ns = format!("bench{}x{}", std::process::id(), transport);
+            // One service at a time: two subscribed to the same subject would both answer.
+            for kind in in_order(&["ours", "nest"], round) {
+                let service = match kind {
+                    "ours" => ours_service(transport, url, &ns),
+                    _ => match nest.then(|| nest_service(transport, url, &ns)).flatten() {
+                        Some(service) => service,
+                        None => continue,
+                    },
                 };
-                record("ours", ours_client(make, pattern, callers, pid, timing));
-                if nest {
-                    let target = ["--broker", transport, url, &ns];
-                    // Nest 11's MQTT client now and then unsubscribes from its reply topic
-                    // with calls in flight, and they then wait forever (docs/benchmarks.md,
-                    // "MQTT: the loop that woke itself"): such a run measures a stall, not the
-                    // client. It is shown, then measured again, up to `ATTEMPTS` runs.
-                    let mut row = nest_client(&target, callers, pid, timing);
-                    for _ in 1..ATTEMPTS {
-                        if row.errors == 0 {
-                            break;
-                        }
-                        let label = format!("nest → {} (lost calls: run again)", service.name);
+                for callers in concurrency.iter().copied() {
+                    let pid = service.child.id();
+                    for client in in_order(&["ours", "nest"], round) {
+                        let row = match client {
+                            "ours" => {
+                                let pattern = json!({ "cmd": "echo", "ns": ns });
+                                let options = client_options(transport, url, &format!("q-{ns}"));
+                                ours_client(
+                                    move || ClientProxy::new(options),
+                                    pattern,
+                                    callers,
+                                    pid,
+                                    timing,
+                                )
+                            }
+                            _ if nest => {
+                                let target = ["--broker", transport, url, &ns];
+                                // Nest 11's MQTT client now and then unsubscribes from its
+                                // reply topic with calls in flight, and they then wait forever
+                                // (docs/benchmarks.md, "MQTT: the loop that woke itself"): such
+                                // a run measures a stall, not the client. It is shown, then
+                                // measured again, up to `ATTEMPTS` runs.
+                                let mut row = nest_client(&target, callers, pid, timing);
+                                for _ in 1..ATTEMPTS {
+                                    if row.errors == 0 {
+                                        break;
+                                    }
+                                    let label =
+                                        format!("nest → {} (lost calls: run again)", service.name);
+                                    print_row(transport, &label, callers, &row);
+                                    row = nest_client(&target, callers, pid, timing);
+                                }
+                                row
+                            }
+                            _ => continue,
+                        };
+                        let label = format!("{client} → {}", service.name);
                         print_row(transport, &label, callers, &row);
-                        row = nest_client(&target, callers, pid, timing);
+                        rows.push(Cell {
+                            label: transport,
+                            client,
+                            service: service.name,
+                            callers,
+                            row,
+                        });
                     }
-                    record("nest", row);
                 }
             }
-        }
-        if transport == "rmq" {
-            delete_queue(url, &format!("q-{ns}"));
+            if transport == "rmq" {
+                delete_queue(url, &format!("q-{ns}"));
+            }
         }
     }
+    print_medians(&rows);
     print_ratios(&rows, &concurrency);
     if !nest {
         println!("(Nest rows skipped: run `npm ci --prefix tests/nest-peer` to include them)");

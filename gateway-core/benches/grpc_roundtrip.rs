@@ -5,7 +5,9 @@
 //! service's CPU time per call over the same window.
 //!
 //! `cargo bench -p gateway-core --features grpc --bench grpc_roundtrip` (the Nest rows need
-//! `npm ci --prefix tests/nest-peer`). `BENCH_SECS` per cell (default 3), `BENCH_WORKERS`
+//! `npm ci --prefix tests/nest-peer`). `BENCH_ROUNDS` rounds (default 3; the order of the
+//! services and of the clients alternating; the last table gives the medians and their spread,
+//! the ratio lines are ratios of medians), `BENCH_SECS` per cell (default 3), `BENCH_WORKERS`
 //! threads for our client (default 1, as Node's one); `BENCH_SERVICE_WORKERS` sets our
 //! service's runtime threads (default: one per core); `BENCH_NEST=0` leaves Nest out.
 
@@ -75,47 +77,50 @@ fn main() {
     let nest = std::env::var("BENCH_NEST").map_or(true, |v| v != "0")
         && peer_dir().join("node_modules/@grpc/grpc-js").exists()
         && compile_peer();
+    let rounds = rounds(&args);
     println!(
-        "gRPC unary round trip (math.Math/Sum of [1, 2, 3, 4, 5]) on loopback ({} cores), {:?} per cell",
+        "gRPC unary round trip (math.Math/Sum of [1, 2, 3, 4, 5]) on loopback ({} cores), {:?} per cell, {rounds} round(s)",
         num_cores(),
         timing.0
     );
-    print_header("client", "service");
     let mut rows = Vec::new();
-    for kind in ["ours", "nest"] {
-        let port = free_port();
-        let service = match kind {
-            "ours" => ours_service(port),
-            _ => match nest.then(|| nest_service(port)).flatten() {
-                Some(service) => service,
-                None => continue,
-            },
-        };
-        let pid = service.child.id();
-        for callers in CONCURRENCY {
-            let row = ours_grpc_client(port, callers, pid, timing);
-            print_row("ours", service.name, callers, &row);
-            rows.push(Cell {
-                label: "grpc",
-                client: "ours",
-                service: service.name,
-                callers,
-                row,
-            });
-            if nest {
-                let target = ["--grpc", &format!("127.0.0.1:{port}")];
-                let row = nest_client(&target, callers, pid, timing);
-                print_row("nest", service.name, callers, &row);
-                rows.push(Cell {
-                    label: "grpc",
-                    client: "nest",
-                    service: service.name,
-                    callers,
-                    row,
-                });
+    // Every cell once per round; from round to round the services' order and the clients'
+    // alternate.
+    for round in 0..rounds {
+        print_round(round, rounds, "client", "service");
+        for kind in in_order(&["ours", "nest"], round) {
+            let port = free_port();
+            let service = match kind {
+                "ours" => ours_service(port),
+                _ => match nest.then(|| nest_service(port)).flatten() {
+                    Some(service) => service,
+                    None => continue,
+                },
+            };
+            let pid = service.child.id();
+            for callers in CONCURRENCY {
+                for client in in_order(&["ours", "nest"], round) {
+                    let row = match client {
+                        "ours" => ours_grpc_client(port, callers, pid, timing),
+                        _ if nest => {
+                            let target = ["--grpc", &format!("127.0.0.1:{port}")];
+                            nest_client(&target, callers, pid, timing)
+                        }
+                        _ => continue,
+                    };
+                    print_row(client, service.name, callers, &row);
+                    rows.push(Cell {
+                        label: "grpc",
+                        client,
+                        service: service.name,
+                        callers,
+                        row,
+                    });
+                }
             }
         }
     }
+    print_medians(&rows);
     print_ratios(&rows, &CONCURRENCY);
     if !nest {
         println!("(Nest rows skipped: run `npm ci --prefix tests/nest-peer` to include them)");

@@ -7,7 +7,9 @@
 //!
 //! `cargo bench -p gateway-core --bench tcp_roundtrip` (needs `npm ci --prefix tests/nest-peer`
 //! for the Nest rows; without it only our rows run). Each cell runs `BENCH_SECS` seconds
-//! (default 3) after a 0.5 s warm-up; our client runs on `BENCH_WORKERS` runtime threads
+//! (default 3) after a 0.5 s warm-up, in `BENCH_ROUNDS` rounds (default 3; the order of the
+//! services and of the clients alternating; the last table gives the medians and their
+//! spread, and the ratio lines are ratios of medians); our client runs on `BENCH_WORKERS` runtime threads
 //! (default 1, like Node's one). Without `--bench` (e.g. under `cargo test
 //! --all-targets`) it does a short smoke run instead.
 
@@ -33,43 +35,49 @@ fn main() {
     }
     let (duration, warmup) = cell_timing(&args);
 
+    let rounds = rounds(&args);
     let ours = Service::ours();
     let nest = Service::nest();
     println!(
-        "TCP ClientProxy round trip over loopback ({} cores), {:?} per cell",
+        "TCP ClientProxy round trip over loopback ({} cores), {:?} per cell, {rounds} round(s)",
         num_cores(),
         duration
     );
-    print_header("client", "service");
     let mut rows = Vec::new();
-    for service in [Some(&ours), nest.as_ref()].into_iter().flatten() {
-        for callers in CONCURRENCY {
-            let addr = format!("127.0.0.1:{}", service.port);
-            let make = || ClientProxy::new(ClientOptions::tcp("BENCH", addr));
-            let pid = service.child.id();
-            let row = ours_client(make, json!("echo"), callers, pid, (duration, warmup));
-            print_row("ours", service.name, callers, &row);
-            rows.push(Cell {
-                label: "",
-                client: "ours",
-                service: service.name,
-                callers,
-                row,
-            });
-            if nest.is_some() {
-                let port = service.port.to_string();
-                let row = nest_client(&[&port], callers, pid, (duration, warmup));
-                print_row("nest", service.name, callers, &row);
-                rows.push(Cell {
-                    label: "",
-                    client: "nest",
-                    service: service.name,
-                    callers,
-                    row,
-                });
+    // Every cell once per round; from round to round the services' order and the clients'
+    // alternate.
+    for round in 0..rounds {
+        print_round(round, rounds, "client", "service");
+        let services: Vec<&Service> = [Some(&ours), nest.as_ref()].into_iter().flatten().collect();
+        for service in in_order(&services, round) {
+            for callers in CONCURRENCY {
+                let pid = service.child.id();
+                for client in in_order(&["ours", "nest"], round) {
+                    let row = match client {
+                        "ours" => {
+                            let addr = format!("127.0.0.1:{}", service.port);
+                            let make = || ClientProxy::new(ClientOptions::tcp("BENCH", addr));
+                            ours_client(make, json!("echo"), callers, pid, (duration, warmup))
+                        }
+                        _ if nest.is_some() => {
+                            let port = service.port.to_string();
+                            nest_client(&[&port], callers, pid, (duration, warmup))
+                        }
+                        _ => continue,
+                    };
+                    print_row(client, service.name, callers, &row);
+                    rows.push(Cell {
+                        label: "",
+                        client,
+                        service: service.name,
+                        callers,
+                        row,
+                    });
+                }
             }
         }
     }
+    print_medians(&rows);
     print_ratios(&rows, &CONCURRENCY);
     if nest.is_none() {
         println!("(Nest rows skipped: run `npm ci --prefix tests/nest-peer` to include them)");

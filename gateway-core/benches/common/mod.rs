@@ -116,6 +116,38 @@ pub fn cell_timing(args: &[String]) -> (Duration, Duration) {
     (Duration::from_secs_f64(secs), Duration::from_millis(500))
 }
 
+/// How many rounds every cell is measured in: `BENCH_ROUNDS` (default 3) under `cargo bench`,
+/// one in a smoke run. Each figure is then the median of its rounds, with their spread.
+pub fn rounds(args: &[String]) -> usize {
+    if !args.iter().any(|a| a == "--bench") {
+        return 1;
+    }
+    std::env::var("BENCH_ROUNDS")
+        .ok()
+        .and_then(|r| r.parse().ok())
+        .unwrap_or(3)
+        .max(1)
+}
+
+/// `items` in the order of round `round` (from 0): as given in even rounds, reversed in odd
+/// ones, so that no contender always runs first, or always right after the same other one.
+pub fn in_order<T: Copy>(items: &[T], round: usize) -> Vec<T> {
+    let mut items = items.to_vec();
+    if round % 2 == 1 {
+        items.reverse();
+    }
+    items
+}
+
+/// The table header before a round's rows ([`print_header`]), after the round's number when
+/// there are several.
+pub fn print_round(round: usize, rounds: usize, first: &str, second: &str) {
+    if rounds > 1 {
+        println!("\nround {} of {rounds}", round + 1);
+    }
+    print_header(first, second);
+}
+
 pub fn num_cores() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get())
 }
@@ -334,7 +366,8 @@ pub fn nest_client(
     }
 }
 
-/// One measured cell of a round-trip bench: who called whom, with how many callers.
+/// One measured cell of a round-trip bench: who called whom, with how many callers, in one
+/// round.
 pub struct Cell {
     /// The transport, for a bench that measures several (`"nats"`); `""` for one.
     pub label: &'static str,
@@ -346,26 +379,177 @@ pub struct Cell {
     pub row: Row,
 }
 
-/// The ratio lines of `cells`, for each label and caller count: ours / Nest's client (calls/s
-/// and CPU per call) against each service, and ours / Nest's service (CPU per call) under
-/// each client: `ratio ours/nest-client calls/s (<label>, <service> service, <n> callers): x`
-/// (without `<label>, ` when it is empty). A cell whose client lost calls measured a stall,
+/// A figure over a cell's rounds: the median, and the lowest and highest round.
+#[derive(Clone, Copy)]
+struct Figure {
+    median: f64,
+    low: f64,
+    high: f64,
+}
+
+impl Figure {
+    /// Over the finite `values`; `None` if there are none.
+    fn of(values: impl Iterator<Item = f64>) -> Option<Figure> {
+        let mut values: Vec<f64> = values.filter(|v| v.is_finite()).collect();
+        if values.is_empty() {
+            return None;
+        }
+        values.sort_by(f64::total_cmp);
+        let mid = values.len() / 2;
+        let median = match values.len() % 2 {
+            1 => values[mid],
+            _ => (values[mid - 1] + values[mid]) / 2.0,
+        };
+        Some(Figure {
+            median,
+            low: values[0],
+            high: values[values.len() - 1],
+        })
+    }
+
+    /// The median, and the spread when there were several rounds.
+    fn show(self, rounds: usize, digits: usize) -> String {
+        match rounds {
+            1 => format!("{:.digits$}", self.median),
+            _ => format!(
+                "{:.digits$} ({:.digits$}-{:.digits$})",
+                self.median, self.low, self.high
+            ),
+        }
+    }
+}
+
+/// A cell over its rounds. A round whose client lost calls measured a stall, not a steady
+/// state: it is left out of the figures when another round did not lose any.
+struct Merged {
+    label: &'static str,
+    client: &'static str,
+    service: &'static str,
+    callers: usize,
+    /// The rounds the figures are of.
+    rounds: usize,
+    /// Calls lost in all rounds, and how many rounds lost some.
+    lost: (u64, usize),
+    /// Every round lost calls: the figures are of stalls.
+    stalled: bool,
+    calls_per_sec: Figure,
+    p50_us: Figure,
+    p99_us: Figure,
+    cpu_us_per_call: Option<Figure>,
+    service_cpu_us_per_call: Option<Figure>,
+}
+
+/// `cells` merged by who called whom with how many callers, in the order first measured.
+fn merge(cells: &[Cell]) -> Vec<Merged> {
+    let mut keys: Vec<(&'static str, &'static str, &'static str, usize)> = Vec::new();
+    for c in cells {
+        let key = (c.label, c.client, c.service, c.callers);
+        if !keys.contains(&key) {
+            keys.push(key);
+        }
+    }
+    keys.into_iter()
+        .map(|(label, client, service, callers)| {
+            let all: Vec<&Row> = cells
+                .iter()
+                .filter(|c| {
+                    (c.label, c.client, c.service, c.callers) == (label, client, service, callers)
+                })
+                .map(|c| &c.row)
+                .collect();
+            let lost = (
+                all.iter().map(|r| r.errors).sum(),
+                all.iter().filter(|r| r.errors > 0).count(),
+            );
+            let clean: Vec<&Row> = all.iter().copied().filter(|r| r.errors == 0).collect();
+            let stalled = clean.is_empty();
+            let used = if stalled { all } else { clean };
+            let figure = |f: fn(&Row) -> f64| Figure::of(used.iter().map(|r| f(r)));
+            Merged {
+                label,
+                client,
+                service,
+                callers,
+                rounds: used.len(),
+                lost,
+                stalled,
+                calls_per_sec: figure(|r| r.calls_per_sec).expect("a round"),
+                p50_us: figure(|r| r.p50_us).expect("a round"),
+                p99_us: figure(|r| r.p99_us).expect("a round"),
+                cpu_us_per_call: figure(|r| r.cpu_us_per_call),
+                service_cpu_us_per_call: figure(|r| r.service_cpu_us_per_call),
+            }
+        })
+        .collect()
+}
+
+/// With several rounds, the table of every cell's medians over them, the spread (min-max)
+/// beside each.
+pub fn print_medians(cells: &[Cell]) {
+    let merged = merge(cells);
+    if merged.iter().all(|m| m.rounds + m.lost.1 <= 1) {
+        return;
+    }
+    println!("\nMedians over the rounds (min-max):");
+    println!("| {} | client → service | callers | calls/s | p50 µs | p99 µs | client CPU µs/call | service CPU µs/call | lost calls | rounds |", if merged[0].label.is_empty() { "bench" } else { "transport" });
+    println!("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
+    let cpu = |f: Option<Figure>, n| f.map_or("n/a".to_owned(), |f| f.show(n, 1));
+    for m in merged {
+        let n = m.rounds;
+        let lost = match m.lost {
+            (0, _) => "0".to_owned(),
+            (calls, _) if m.stalled => format!("{calls} (every round)"),
+            (calls, rounds) => format!("{calls} in {rounds} round(s), left out"),
+        };
+        println!(
+            "| {} | {} → {} | {} | {} | {} | {} | {} | {} | {lost} | {n} |",
+            m.label,
+            m.client,
+            m.service,
+            m.callers,
+            m.calls_per_sec.show(n, 0),
+            m.p50_us.show(n, 0),
+            m.p99_us.show(n, 0),
+            cpu(m.cpu_us_per_call, n),
+            cpu(m.service_cpu_us_per_call, n),
+        );
+    }
+}
+
+/// `a / b` of two cells' figures: the ratio of the medians, with the spread of the worst and
+/// best pairing of their rounds when there were several (as `bench/report.py` gives the
+/// gateways' ratios).
+fn ratio(a: Figure, b: Figure, rounds: usize) -> Option<String> {
+    let value = a.median / b.median;
+    if !value.is_finite() {
+        return None;
+    }
+    Some(match rounds {
+        1 => format!("{value:.2} (1 round)"),
+        _ => format!(
+            "{value:.2} ({:.2}-{:.2}, {rounds} rounds)",
+            a.low / b.high,
+            a.high / b.low
+        ),
+    })
+}
+
+/// The ratio lines of `cells` (every round), for each label and caller count: ours / Nest's
+/// client (calls/s and CPU per call) against each service, and ours / Nest's service (CPU per
+/// call) under each client: `ratio ours/nest-client calls/s (<label>, <service> service, <n>
+/// callers): x (low-high, <k> rounds)` (without `<label>, ` when it is empty), `x` the ratio
+/// of the two cells' medians. A cell whose client lost calls in every round measured a stall,
 /// not a steady state: its ratios read `n/a (<client> client lost <n> calls)`.
 pub fn print_ratios(cells: &[Cell], concurrency: &[usize]) {
-    let mut labels: Vec<&str> = cells.iter().map(|c| c.label).collect();
+    let merged = merge(cells);
+    let mut labels: Vec<&str> = merged.iter().map(|c| c.label).collect();
     labels.dedup();
     let find = |label: &str, client: &str, service: &str, callers: usize| {
-        cells
-            .iter()
-            .find(|c| {
-                c.label == label
-                    && c.client == client
-                    && c.service == service
-                    && c.callers == callers
-            })
-            .map(|c| &c.row)
+        merged.iter().find(|c| {
+            c.label == label && c.client == client && c.service == service && c.callers == callers
+        })
     };
-    let finite = |ratio: f64| ratio.is_finite().then_some(ratio);
+    println!();
     for label in labels {
         let prefix = if label.is_empty() {
             String::new()
@@ -381,17 +565,19 @@ pub fn print_ratios(cells: &[Cell], concurrency: &[usize]) {
                     continue;
                 };
                 let at = format!("({prefix}{service} service, {callers} callers)");
-                if let Some(lost) = lost_calls(&[("ours", o), ("nest", n)]) {
+                if let Some(lost) = lost_calls(&[o, n]) {
                     println!("ratio ours/nest-client calls/s {at}: {lost}");
                     println!("ratio ours/nest-client cpu-per-call {at}: {lost}");
                     continue;
                 }
-                println!(
-                    "ratio ours/nest-client calls/s {at}: {:.2}",
-                    o.calls_per_sec / n.calls_per_sec
-                );
-                if let Some(cpu) = finite(o.cpu_us_per_call / n.cpu_us_per_call) {
-                    println!("ratio ours/nest-client cpu-per-call {at}: {cpu:.2}");
+                let rounds = o.rounds.min(n.rounds);
+                if let Some(calls) = ratio(o.calls_per_sec, n.calls_per_sec, rounds) {
+                    println!("ratio ours/nest-client calls/s {at}: {calls}");
+                }
+                if let (Some(a), Some(b)) = (o.cpu_us_per_call, n.cpu_us_per_call) {
+                    if let Some(cpu) = ratio(a, b, rounds) {
+                        println!("ratio ours/nest-client cpu-per-call {at}: {cpu}");
+                    }
                 }
             }
             for client in ["ours", "nest"] {
@@ -402,21 +588,25 @@ pub fn print_ratios(cells: &[Cell], concurrency: &[usize]) {
                     continue;
                 };
                 let at = format!("({prefix}{client} client, {callers} callers)");
-                if let Some(lost) = lost_calls(&[(client, o), (client, n)]) {
+                if let Some(lost) = lost_calls(&[o, n]) {
                     println!("ratio ours/nest-service cpu-per-call {at}: {lost}");
-                } else if let Some(cpu) =
-                    finite(o.service_cpu_us_per_call / n.service_cpu_us_per_call)
+                } else if let (Some(a), Some(b)) =
+                    (o.service_cpu_us_per_call, n.service_cpu_us_per_call)
                 {
-                    println!("ratio ours/nest-service cpu-per-call {at}: {cpu:.2}");
+                    if let Some(cpu) = ratio(a, b, o.rounds.min(n.rounds)) {
+                        println!("ratio ours/nest-service cpu-per-call {at}: {cpu}");
+                    }
                 }
             }
         }
     }
 }
 
-/// `n/a (<client> client lost <n> calls)` for the first of `rows` with errors, if any.
-fn lost_calls(rows: &[(&str, &Row)]) -> Option<String> {
-    rows.iter()
-        .find(|(_, row)| row.errors > 0)
-        .map(|(client, row)| format!("n/a ({client} client lost {} calls)", row.errors))
+/// `n/a (<client> client lost <n> calls)` for the first of `cells` that lost calls in every
+/// round, if any.
+fn lost_calls(cells: &[&Merged]) -> Option<String> {
+    cells
+        .iter()
+        .find(|m| m.stalled)
+        .map(|m| format!("n/a ({} client lost {} calls)", m.client, m.lost.0))
 }
