@@ -491,8 +491,23 @@ pub fn print_medians(cells: &[Cell]) {
         return;
     }
     println!("\nMedians over the rounds (min-max):");
-    println!("| {} | client → service | callers | calls/s | p50 µs | p99 µs | client CPU µs/call | service CPU µs/call | lost calls | rounds |", if merged[0].label.is_empty() { "bench" } else { "transport" });
-    println!("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
+    // The first column names the transport, in a bench that measures several.
+    let first = |label: &str| match label {
+        "" => String::new(),
+        label => format!("| {label} "),
+    };
+    println!(
+        "{}| client → service | callers | calls/s | p50 µs | p99 µs | client CPU µs/call | service CPU µs/call | lost calls | rounds |",
+        first(if merged[0].label.is_empty() { "" } else { "transport" })
+    );
+    println!(
+        "{}| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+        first(if merged[0].label.is_empty() {
+            ""
+        } else {
+            "---"
+        })
+    );
     let cpu = |f: Option<Figure>, n| f.map_or("n/a".to_owned(), |f| f.show(n, 1));
     for m in merged {
         let n = m.rounds;
@@ -502,8 +517,8 @@ pub fn print_medians(cells: &[Cell]) {
             (calls, rounds) => format!("{calls} in {rounds} round(s), left out"),
         };
         println!(
-            "| {} | {} → {} | {} | {} | {} | {} | {} | {} | {lost} | {n} |",
-            m.label,
+            "{}| {} → {} | {} | {} | {} | {} | {} | {} | {lost} | {n} |",
+            first(m.label),
             m.client,
             m.service,
             m.callers,
