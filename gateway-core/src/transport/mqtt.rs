@@ -24,6 +24,7 @@
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
+use std::sync::PoisonError;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -425,7 +426,8 @@ async fn open(context: &ConnectContext, version: MqttVersion) -> Result<Arc<Conn
     let conn = Connection::with_publisher(MqttPublisher {
         client: client.clone(),
         direct,
-        reply_routes: tokio::sync::Mutex::new(HashSet::new()),
+        reply_routes: Default::default(),
+        subscribing: Default::default(),
     });
     let (connected, is_connected) = oneshot::channel::<Result<(), String>>();
     let reader = conn.clone();
@@ -497,10 +499,21 @@ struct MqttPublisher {
     client: Client,
     /// Where QoS 0 publishes and subscriptions go on MQTT 3.1.1.
     direct: Option<Outbox<Direct>>,
-    reply_routes: tokio::sync::Mutex<HashSet<String>>,
+    /// The routes whose reply topic is subscribed to.
+    reply_routes: std::sync::Mutex<HashSet<String, foldhash::fast::FixedState>>,
+    /// Held while a route's reply topic is being subscribed to.
+    subscribing: tokio::sync::Mutex<()>,
 }
 
 impl MqttPublisher {
+    /// Whether `route`'s reply topic is subscribed to (and the subscription written).
+    fn replies_heard(&self, route: &str) -> bool {
+        self.reply_routes
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .contains(route)
+    }
+
     /// Subscribes to a reply topic; on MQTT 3.1.1, returns once the subscription is written.
     async fn subscribe(&self, topic: String) -> Result<(), String> {
         let Some(direct) = &self.direct else {
@@ -522,14 +535,18 @@ impl Publish for MqttPublisher {
     /// user properties on MQTT 5 (MQTT 3.1.1 has none).
     fn publish<'a>(&'a self, message: Outgoing<'a>) -> BoxFuture<'a, Result<(), Arc<str>>> {
         Box::pin(async move {
-            if message.id.is_some() {
+            if message.id.is_some() && !self.replies_heard(message.route) {
                 // Held while the subscription is written, so that no other request on the
-                // route can be published before it (its reply would find no subscriber).
-                let mut routes = self.reply_routes.lock().await;
-                if !routes.contains(message.route) {
+                // route can be published before it (its reply would find no subscriber): a
+                // route is in `reply_routes` once its subscription is written.
+                let _subscribing = self.subscribing.lock().await;
+                if !self.replies_heard(message.route) {
                     let topic = format!("{}/reply", message.route);
                     self.subscribe(topic).await.map_err(Arc::from)?;
-                    routes.insert(message.route.to_owned());
+                    self.reply_routes
+                        .lock()
+                        .unwrap_or_else(PoisonError::into_inner)
+                        .insert(message.route.to_owned());
                 }
             }
             let qos = message.qos.unwrap_or(0);

@@ -110,7 +110,7 @@ async fn open(context: &ConnectContext) -> Result<Arc<Connection>, RpcError> {
         publisher,
         outbox,
         replies: sink,
-        channels: Mutex::new(HashSet::new()),
+        routes: Mutex::default(),
     });
     calls.set(&conn);
     let reader = conn.clone();
@@ -138,31 +138,31 @@ struct RedisPublisher {
     /// Requests, pipelined in batches (`transport/outbox.rs`).
     outbox: Outbox<Published>,
     replies: PubSubSink,
-    /// The reply channels subscribed to.
-    channels: Mutex<HashSet<String>>,
+    /// The routes whose reply channel is subscribed to.
+    routes: Mutex<HashSet<String, foldhash::fast::FixedState>>,
 }
 
 impl RedisPublisher {
     /// Subscribes to `<route>.reply` unless already done; returns once Redis acknowledged.
     async fn ensure_replies(&self, route: &str) -> Result<(), Arc<str>> {
-        let channel = format!("{route}.reply");
         if self
-            .channels
+            .routes
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
-            .contains(&channel)
+            .contains(route)
         {
             return Ok(());
         }
+        let channel = format!("{route}.reply");
         self.replies
             .clone()
             .subscribe(&channel)
             .await
             .map_err(|e| Arc::from(format!("cannot subscribe to {channel}: {e}")))?;
-        self.channels
+        self.routes
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
-            .insert(channel);
+            .insert(route.to_owned());
         Ok(())
     }
 }
@@ -203,18 +203,22 @@ struct Published {
     call: Option<u64>,
 }
 
-/// Publishes `batch` as one pipeline: one write, one read of the counts.
+/// Publishes `batch` as one pipeline: one write, one read of the counts. Each command's
+/// buffer is sized once; the counts are read into `()` (an error reply still fails the
+/// batch), not marked ignored one by one, which costs the redis crate a hashed set.
 async fn publish_all(
     mut publisher: MultiplexedConnection,
     batch: &[Published],
 ) -> redis::RedisResult<()> {
-    let mut pipeline = redis::pipe();
+    let mut pipeline = redis::Pipeline::with_capacity(batch.len());
     for message in batch {
-        pipeline
-            .cmd("PUBLISH")
+        let bytes = "PUBLISH".len() + message.channel.len() + message.body.len();
+        let mut publish = redis::Cmd::with_capacity(3, bytes);
+        publish
+            .arg("PUBLISH")
             .arg(&message.channel)
-            .arg(&message.body)
-            .ignore();
+            .arg(&message.body);
+        pipeline.add_command(publish);
     }
     pipeline.query_async::<()>(&mut publisher).await
 }
