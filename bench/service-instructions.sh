@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Instructions per message (callgrind) of our broker services, for two builds of the broker
 # round-trip bench, A and B: the service-side figure the machine's load does not move. Each
-# build's bench runs our client against our service, 64 callers, `BENCH_SECS` (default 3) per
-# transport, with the service under callgrind; the figure is the service process's whole
+# build's bench runs our client against our service, 64 callers, one round (`BENCH_ROUNDS=1`),
+# `BENCH_SECS` (default 3) per transport, with the service under callgrind; the figure is the service process's whole
 # count (its start and connect included: under 1%) over the messages it dispatched.
 #
 #   git worktree add /tmp/old <commit>
@@ -20,7 +20,7 @@ transports=${3:-nats,redis,mqtt,rmq}
 for transport in ${transports//,/ }; do
   for build in "$1" "$2"; do
     out=$(mktemp -d)
-    BENCH_NEST=0 BENCH_CALLERS=64 BENCH_TRANSPORTS=$transport \
+    BENCH_NEST=0 BENCH_ROUNDS=1 BENCH_CALLERS=64 BENCH_TRANSPORTS=$transport \
       BENCH_SERVICE_WRAP="valgrind --tool=callgrind --callgrind-out-file=$out/service.%p" \
       "$build" --bench >"$out/bench.log" 2>&1
     profile=$(ls "$out"/service.* 2>/dev/null | head -1)
