@@ -2,8 +2,9 @@
 # Instructions per message (callgrind) of our broker services, for two builds of the broker
 # round-trip bench, A and B: the service-side figure the machine's load does not move. Each
 # build's bench runs our client against our service, 64 callers, one round (`BENCH_ROUNDS=1`),
-# `BENCH_SECS` (default 3) per transport, with the service under callgrind; the figure is the service process's whole
-# count (its start and connect included: under 1%) over the messages it dispatched.
+# `BENCH_SECS` (default 3) per transport, with the service under callgrind; the figure is the
+# service process's whole count (its start and connect included: under 1%) over the messages
+# it dispatched.
 #
 #   git worktree add /tmp/old <commit>
 #   (cd /tmp/old && cargo bench -p gateway-core --all-features --bench broker_roundtrip --no-run)
