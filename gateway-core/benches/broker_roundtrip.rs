@@ -4,16 +4,17 @@
 //! and 64 callers. Each row also gives the service's CPU time per call over the same window.
 //!
 //! `cargo bench -p gateway-core --all-features --bench broker_roundtrip` (the brokers of
-//! `.ci/run` starts, on their default ports; a broker that is down is skipped, and the
-//! Nest rows need `npm ci --prefix tests/nest-peer`). Every cell is measured in
-//! `BENCH_ROUNDS` rounds (default 3), the order of the services and of the clients
-//! alternating from round to round; the last table gives each cell's medians with their
-//! spread (min-max), and the ratio lines are ratios of medians. `BENCH_SECS` per cell (default 3),
-//! `BENCH_WORKERS` threads for our client (default 1); `BENCH_TRANSPORTS` (e.g. `nats,rmq`)
-//! measures only those, `BENCH_CALLERS` (e.g. `64`) those columns; `BENCH_SERVICE_WORKERS` sets our service's runtime threads (default:
-//! one per core, as `#[tokio::main]`); `BENCH_NEST=0` leaves the Nest client and service out
-//! (to profile ours); `BENCH_SERVICE_WRAP` runs our service under a command (a profiler:
-//! `BENCH_SERVICE_WRAP="valgrind --tool=callgrind --callgrind-out-file=svc.%p.out"`).
+//! `.ci/run` starts, on their default ports; a broker that is down is skipped, and the Nest
+//! rows need `npm ci --prefix tests/nest-peer`). Every cell is measured in `BENCH_ROUNDS`
+//! rounds (default 3), the order of the services and of the clients alternating from round to
+//! round; the last table gives each cell's medians with their spread (min-max), and the ratio
+//! lines are ratios of medians. `BENCH_SECS` per cell (default 3), `BENCH_WORKERS` threads for
+//! our client (default 1); `BENCH_TRANSPORTS` (e.g. `nats,rmq`) measures only those,
+//! `BENCH_CALLERS` (e.g. `64`) those columns; `BENCH_SERVICE_WORKERS` sets our service's
+//! runtime threads (default: one per core, as `#[tokio::main]`); `BENCH_NEST=0` leaves the Nest
+//! client and service out (to profile ours); `BENCH_SERVICE_WRAP` runs our service under a
+//! command (a profiler: `BENCH_SERVICE_WRAP="valgrind --tool=callgrind
+//! --callgrind-out-file=svc.%p.out"`).
 
 mod common;
 

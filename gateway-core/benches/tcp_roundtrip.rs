@@ -9,8 +9,8 @@
 //! for the Nest rows; without it only our rows run). Each cell runs `BENCH_SECS` seconds
 //! (default 3) after a 0.5 s warm-up, in `BENCH_ROUNDS` rounds (default 3; the order of the
 //! services and of the clients alternating; the last table gives the medians and their
-//! spread, and the ratio lines are ratios of medians); our client runs on `BENCH_WORKERS` runtime threads
-//! (default 1, like Node's one). Without `--bench` (e.g. under `cargo test
+//! spread, and the ratio lines are ratios of medians); our client runs on `BENCH_WORKERS`
+//! runtime threads (default 1, like Node's one). Without `--bench` (e.g. under `cargo test
 //! --all-targets`) it does a short smoke run instead.
 
 mod common;
