@@ -146,8 +146,7 @@ fn main() {
             }
         }
     }
-    print_medians(&rows);
-    print_ratios(&rows, &concurrency);
+    print_results(&rows, &concurrency);
     if !nest {
         println!("(Nest rows skipped: run `npm ci --prefix tests/nest-peer` to include them)");
     }

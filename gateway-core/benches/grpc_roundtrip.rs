@@ -120,8 +120,7 @@ fn main() {
             }
         }
     }
-    print_medians(&rows);
-    print_ratios(&rows, &CONCURRENCY);
+    print_results(&rows, &CONCURRENCY);
     if !nest {
         println!("(Nest rows skipped: run `npm ci --prefix tests/nest-peer` to include them)");
     }

@@ -77,8 +77,7 @@ fn main() {
             }
         }
     }
-    print_medians(&rows);
-    print_ratios(&rows, &CONCURRENCY);
+    print_results(&rows, &CONCURRENCY);
     if nest.is_none() {
         println!("(Nest rows skipped: run `npm ci --prefix tests/nest-peer` to include them)");
     }

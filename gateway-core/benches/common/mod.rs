@@ -483,10 +483,18 @@ fn merge(cells: &[Cell]) -> Vec<Merged> {
         .collect()
 }
 
+/// What a round-trip bench prints at its end, from its cells of every round: with several
+/// rounds, the table of every cell's medians (the spread, min-max, beside each); then the
+/// ratio lines ([`print_ratios`]).
+pub fn print_results(cells: &[Cell], concurrency: &[usize]) {
+    let merged = merge(cells);
+    print_medians(&merged);
+    print_ratios(&merged, concurrency);
+}
+
 /// With several rounds, the table of every cell's medians over them, the spread (min-max)
 /// beside each.
-pub fn print_medians(cells: &[Cell]) {
-    let merged = merge(cells);
+fn print_medians(merged: &[Merged]) {
     if merged.iter().all(|m| m.rounds + m.lost.1 <= 1) {
         return;
     }
@@ -549,14 +557,13 @@ fn ratio(a: Figure, b: Figure, rounds: usize) -> Option<String> {
     })
 }
 
-/// The ratio lines of `cells` (every round), for each label and caller count: ours / Nest's
+/// The ratio lines of the `merged` cells, for each label and caller count: ours / Nest's
 /// client (calls/s and CPU per call) against each service, and ours / Nest's service (CPU per
 /// call) under each client: `ratio ours/nest-client calls/s (<label>, <service> service, <n>
 /// callers): x (low-high, <k> rounds)` (without `<label>, ` when it is empty), `x` the ratio
 /// of the two cells' medians. A cell whose client lost calls in every round measured a stall,
 /// not a steady state: its ratios read `n/a (<client> client lost <n> calls)`.
-pub fn print_ratios(cells: &[Cell], concurrency: &[usize]) {
-    let merged = merge(cells);
+fn print_ratios(merged: &[Merged], concurrency: &[usize]) {
     let mut labels: Vec<&str> = merged.iter().map(|c| c.label).collect();
     labels.dedup();
     let find = |label: &str, client: &str, service: &str, callers: usize| {
