@@ -342,34 +342,54 @@ impl Events {
         self.write(client, batch).await
     }
 
+    /// An event rumqttc has read and not handed out yet, if there is one. Its loop reads what
+    /// the socket holds (up to 10 packets) and hands the packets out one `poll` at a time:
+    /// taking them here spares building `poll`'s future for each (1.3 kB on MQTT 3.1.1,
+    /// 2.7 kB on MQTT 5, moved into place on every call). `poll` takes them first too, so the
+    /// order is the same.
+    fn buffered(&mut self) -> Option<Incoming> {
+        match self {
+            Events::V311(events) => events.state.events.pop_front().map(Incoming::from_v4),
+            Events::V5(events) => events.state.events.pop_front().map(Incoming::from_v5),
+        }
+    }
+
     async fn poll(&mut self) -> Result<Incoming, String> {
         match self {
-            Events::V311(events) => Ok(match events.poll().await.map_err(|e| e.to_string())? {
-                Event::Incoming(Packet::ConnAck(_)) => Incoming::ConnAck,
-                Event::Incoming(Packet::Publish(message)) => Incoming::Publish {
-                    topic: message.topic,
-                    payload: message.payload,
-                    qos: message.qos as u8,
-                    headers: Vec::new(),
-                },
-                _ => Incoming::Other,
-            }),
-            Events::V5(events) => {
-                use rumqttc::v5::mqttbytes::v5::Packet as Packet5;
-                Ok(match events.poll().await.map_err(|e| e.to_string())? {
-                    rumqttc::v5::Event::Incoming(Packet5::ConnAck(_)) => Incoming::ConnAck,
-                    rumqttc::v5::Event::Incoming(Packet5::Publish(message)) => Incoming::Publish {
-                        topic: String::from_utf8_lossy(&message.topic).into_owned(),
-                        payload: message.payload,
-                        qos: message.qos as u8,
-                        headers: message
-                            .properties
-                            .map(|p| p.user_properties)
-                            .unwrap_or_default(),
-                    },
-                    _ => Incoming::Other,
-                })
-            }
+            Events::V311(events) => events.poll().await.map(Incoming::from_v4).map_err(text),
+            Events::V5(events) => events.poll().await.map(Incoming::from_v5).map_err(text),
+        }
+    }
+}
+
+impl Incoming {
+    fn from_v4(event: Event) -> Self {
+        match event {
+            Event::Incoming(Packet::ConnAck(_)) => Incoming::ConnAck,
+            Event::Incoming(Packet::Publish(message)) => Incoming::Publish {
+                topic: message.topic,
+                payload: message.payload,
+                qos: message.qos as u8,
+                headers: Vec::new(),
+            },
+            _ => Incoming::Other,
+        }
+    }
+
+    fn from_v5(event: rumqttc::v5::Event) -> Self {
+        use rumqttc::v5::mqttbytes::v5::Packet as Packet5;
+        match event {
+            rumqttc::v5::Event::Incoming(Packet5::ConnAck(_)) => Incoming::ConnAck,
+            rumqttc::v5::Event::Incoming(Packet5::Publish(message)) => Incoming::Publish {
+                topic: String::from_utf8_lossy(&message.topic).into_owned(),
+                payload: message.payload,
+                qos: message.qos as u8,
+                headers: message
+                    .properties
+                    .map(|p| p.user_properties)
+                    .unwrap_or_default(),
+            },
+            _ => Incoming::Other,
         }
     }
 }
@@ -436,16 +456,19 @@ async fn open(context: &ConnectContext, version: MqttVersion) -> Result<Arc<Conn
         let mut connected = Some(connected);
         let mut batch = Vec::new();
         loop {
-            let event = tokio::select! {
-                event = events.poll() => event,
+            let event = match events.buffered() {
+                Some(event) => Ok(event),
+                None => tokio::select! {
+                    event = events.poll() => event,
                 () = queued(&mut inbox, &mut batch) => {
                     let busy = reader.pending_calls() > 1;
-                    match events.write_queued(&client, &mut inbox, &mut batch, busy).await {
-                        Ok(()) => continue,
-                        Err(error) => Err(error),
+                        match events.write_queued(&client, &mut inbox, &mut batch, busy).await {
+                            Ok(()) => continue,
+                            Err(error) => Err(error),
+                        }
                     }
-                }
-                _ = reader.closed() => break,
+                    _ = reader.closed() => break,
+                },
             };
             match event {
                 Ok(Incoming::ConnAck) => {
@@ -753,22 +776,32 @@ impl MqttServer {
         loop {
             let write_first = unwritten >= READ_BEFORE_WRITE
                 && inbox.as_ref().is_some_and(|inbox| !inbox.is_empty());
-            let event = tokio::select! {
-                biased;
-                _ = stop.stopping() => break,
-                event = events.poll(), if !write_first => event,
-                () = queued(&mut inbox, &mut batch) => {
-                    unwritten = 0;
-                    let busy = tasks.len() > 1;
-                    match events.write_queued(&client, &mut inbox, &mut batch, busy).await {
-                        Ok(()) => continue,
-                        Err(error) => {
-                            // The next poll meets the lost connection and reconnects.
-                            tracing::warn!(%error, "replies could not be published");
-                            continue;
+            // What rumqttc already read comes first (see `Events::buffered`), unless the
+            // replies are due or the server is stopping.
+            let buffered = if write_first || stop.is_shutdown() {
+                None
+            } else {
+                events.buffered()
+            };
+            let event = match buffered {
+                Some(event) => Ok(event),
+                None => tokio::select! {
+                    biased;
+                    _ = stop.stopping() => break,
+                    event = events.poll(), if !write_first => event,
+                    () = queued(&mut inbox, &mut batch) => {
+                        unwritten = 0;
+                        let busy = tasks.len() > 1;
+                        match events.write_queued(&client, &mut inbox, &mut batch, busy).await {
+                            Ok(()) => continue,
+                            Err(error) => {
+                                // The next poll meets the lost connection and reconnects.
+                                tracing::warn!(%error, "replies could not be published");
+                                continue;
+                            }
                         }
                     }
-                }
+                },
             };
             match event {
                 Ok(Incoming::ConnAck) => {
