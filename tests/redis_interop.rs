@@ -158,3 +158,60 @@ async fn a_nest_redis_client_against_our_wildcard_microservice() {
         serving.await.unwrap();
     }
 }
+
+/// Redis refusing some `PUBLISH`es of a batch (an ACL user that may publish on `ok` but not on
+/// `refused`, on a private redis-server) fails those calls at once with Redis's own reason,
+/// not at their deadline, while the calls it took in the same batch are answered.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_publish_fails_its_call_at_once_and_only_it() {
+    if !BrokerKind::Redis.installed("a_refused_publish_fails_its_call_at_once_and_only_it") {
+        return;
+    }
+    let port = free_port();
+    let args = format!(
+        "--bind 127.0.0.1 --port {port} --save '' --appendonly no --user limited on >secret \
+         resetchannels &ok &ok.reply &refused.reply ~* +@all"
+    );
+    let args = args
+        .split_whitespace()
+        .map(|arg| if arg == "''" { "" } else { arg }.to_owned())
+        .collect();
+    let _redis = PrivateBroker::start_with(BrokerKind::Redis, port, args).await;
+    let url = format!("redis://127.0.0.1:{port}");
+    let router =
+        MessageRouter::new().message("ok", |n: u32| async move { Ok::<_, RpcException>(n) });
+    let server = RedisServer::connect(&url, router).await.unwrap();
+    tokio::spawn(server.serve());
+    // Deadlines far beyond the test's bound: only Redis's answer can end a refused call.
+    let client = ClientProxy::new(
+        ClientOptions::redis(
+            "REDIS_SERVICE",
+            format!("redis://limited:secret@127.0.0.1:{port}"),
+        )
+        .timeout(Duration::from_secs(60)),
+    );
+    client.connect().await.expect("the user may subscribe");
+    let calls = (0..16u32).map(|n| {
+        let pattern = if n % 2 == 0 { "ok" } else { "refused" };
+        client.send::<u32>(pattern, &n)
+    });
+    let results = tokio::time::timeout(
+        Duration::from_secs(10),
+        futures_util::future::join_all(calls),
+    )
+    .await
+    .expect("a refused PUBLISH must fail its call, not leave it to its deadline");
+    for (n, result) in results.into_iter().enumerate() {
+        match result {
+            Ok(answer) => assert!(n % 2 == 0 && answer == n as u32, "call {n}: {answer}"),
+            Err(error) => assert!(
+                n % 2 == 1
+                    && matches!(error, RpcError::ConnectionLost { .. })
+                    && error
+                        .to_string()
+                        .contains("Redis refused the request: NoPerm"),
+                "call {n} fails with its own command's reason: {error}"
+            ),
+        }
+    }
+}

@@ -97,8 +97,7 @@ async fn open(context: &ConnectContext) -> Result<Arc<Connection>, RpcError> {
             let (publisher, calls) = (publisher.clone(), calls.clone());
             async move {
                 if let Err(error) = publish_all(publisher, &batch).await {
-                    let reason = error.to_string();
-                    for id in batch.iter().filter_map(|m| m.call) {
+                    for (id, reason) in refused(&batch, error) {
                         calls.fail(id, &reason);
                     }
                 }
@@ -221,6 +220,28 @@ async fn publish_all(
         pipeline.add_command(publish);
     }
     pipeline.query_async::<()>(&mut publisher).await
+}
+
+/// The calls of `batch` that `error` fails, each with its reason. Redis answers every command
+/// of a pipeline, and the redis crate names those it refused by their index (a server error,
+/// such as an ACL's `NOPERM`): each of those calls fails with its own command's error, and the
+/// others, published, wait for their replies. Any other error (the connection's) fails every
+/// call of the batch.
+fn refused(batch: &[Published], error: redis::RedisError) -> Vec<(u64, String)> {
+    let whole = error.to_string();
+    match error.into_server_errors() {
+        Some(errors) => errors
+            .iter()
+            .filter_map(|(index, error)| {
+                let call = batch.get(*index)?.call?;
+                Some((call, format!("Redis refused the request: {error}")))
+            })
+            .collect(),
+        None => batch
+            .iter()
+            .filter_map(|m| Some((m.call?, whole.clone())))
+            .collect(),
+    }
 }
 
 /// Settings for a [`RedisServer`] (Nest's Redis `options`).
