@@ -36,7 +36,7 @@ for m in merged.values():
     m["n"] = len(rounds)
     rows.append(m)
 
-CONTENDERS = ["ours", "handwritten", "nest-fastify", "nest-express"]
+CONTENDERS = ["ours", "handwritten", "nest-fastify", "nest-express", "nest12-fastify"]
 today = datetime.date.today().isoformat()
 
 def cell(series, contender, route, conns):
@@ -118,7 +118,7 @@ open(f"{out}/results.md", "w").write("\n".join(lines))
 
 # Chart: req/s per contender, profile route, each series and connection count.
 groups = [(s, c) for s in ("rust", "nest", "rust-nats", "nest-nats") for c in sorted({r["connections"] for r in rows}) if cell(s, "ours", "/users/42/profile", c)]
-colors = {"ours": "#d2691e", "handwritten": "#8b4513", "nest-fastify": "#4682b4", "nest-express": "#9acd32"}
+colors = {"ours": "#d2691e", "handwritten": "#8b4513", "nest-fastify": "#4682b4", "nest-express": "#9acd32", "nest12-fastify": "#6a5acd"}
 width, height, left, bottom, top = max(760, 80 + 180 * len(groups)), 360, 60, 60, 30
 peak = max([r["rps"] for r in rows if r["route"] == "/users/42/profile"] + [1])
 group_w = (width - left - 20) / max(len(groups), 1)

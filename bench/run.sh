@@ -4,7 +4,8 @@
 # bench/results/results.md, bench/results/chart.svg and the ratio lines.
 #
 # Contenders: ours (examples `gateway`: macros, DI, guards), handwritten (plain axum +
-# ClientProxy), nest-fastify and nest-express (the seed's NestJS gateway). Downstream: our
+# ClientProxy), nest-fastify and nest-express (the seed's NestJS gateway, Nest 11), nest12-fastify
+# (the same gateway on Nest 12, bench/nest-gateway/v12). Downstream: our
 # users/orders services, then (second series) the NestJS ones. Routes: GET /users/42/profile
 # (auth + two parallel downstream calls + aggregation) and GET /users/42.
 # Series `rust-nats` and `nest-nats`: the same, every gateway and service over NATS (the seed's
@@ -12,9 +13,10 @@
 # handwritten speaks TCP only and sits these out.
 #
 # Knobs: BENCH_SECONDS (per run, default 3, at most 20), BENCH_CONNECTIONS ("64 512"),
-# BENCH_SERIES ("rust nest"), BENCH_CONTENDERS ("ours handwritten nest-fastify nest-express"),
+# BENCH_SERIES ("rust nest"), BENCH_CONTENDERS ("ours handwritten nest-fastify nest-express
+# nest12-fastify"),
 # BENCH_ROUNDS (3: how many times every contender is measured, in alternating order),
-# BENCH_ONCE ("nest-express": contenders measured in the first round only), BENCH_OUT
+# BENCH_ONCE ("nest-express nest12-fastify": contenders measured in the first round only), BENCH_OUT
 # (bench/results). With
 # valgrind installed it also counts ours' and handwritten's instructions per profile request
 # (callgrind), the figure that does not move with the machine's load.
@@ -28,15 +30,16 @@ SECONDS_PER_RUN=${BENCH_SECONDS:-3}
 CONNECTIONS=${BENCH_CONNECTIONS:-"64 512"}
 SERIES=${BENCH_SERIES:-"rust nest rust-nats nest-nats"}
 NATS_URL=${NATS_URL:-nats://127.0.0.1:4222}
-CONTENDERS=${BENCH_CONTENDERS:-"ours handwritten nest-fastify nest-express"}
+CONTENDERS=${BENCH_CONTENDERS:-"ours handwritten nest-fastify nest-express nest12-fastify"}
 ROUNDS=${BENCH_ROUNDS:-3}
 # Every contender is measured ROUNDS times, one run each per round, the order alternating from
 # round to round (ours, handwritten, nest-fastify, nest-express; then backwards; ...) so a drift
 # of the machine falls on all alike; the report gives each figure's median and its spread.
-# Contenders in BENCH_ONCE (default nest-express, which feeds no ratio line) run in the first
-# round only: the table shows their figures, without a spread, and the run is shorter (762 s
-# with an incremental release build, where three rounds of every contender took 990 s).
-ONCE=${BENCH_ONCE-nest-express}
+# Contenders in BENCH_ONCE (default nest-express and nest12-fastify, which feed no ratio line)
+# run in the first round only: the table shows their figures, without a spread, and the run is
+# shorter (762 s with an incremental release build, where three rounds of every contender took
+# 990 s).
+ONCE=${BENCH_ONCE-nest-express nest12-fastify}
 ORDER=""
 for ((round = 1; round <= ROUNDS; round++)); do
   these=$CONTENDERS
@@ -58,6 +61,9 @@ say "tools"
 if ! command -v wrk >/dev/null; then apt-get update && apt-get install -y wrk; fi
 command -v node >/dev/null || { echo "Node.js 20+ is needed for the NestJS contenders" >&2; exit 1; }
 npm ci --prefix bench/nest-gateway --no-audit --no-fund --loglevel=error
+if [[ " $CONTENDERS " == *" nest12-fastify "* ]]; then
+  npm ci --prefix bench/nest-gateway/v12 --no-audit --no-fund --loglevel=error
+fi
 npm ci --prefix tests/nest-peer --no-audit --no-fund --loglevel=error
 if [[ " $SERIES " == *-nats* ]] && ! (exec 3<>"/dev/tcp/127.0.0.1/${NATS_URL##*:}") 2>/dev/null; then
   echo "no NATS at $NATS_URL: the NATS series are left out (start one: nats-server -a 127.0.0.1 -p 4222)" >&2
@@ -122,6 +128,7 @@ start_gateway() { # contender series; prints the pid
     handwritten) env "${GATEWAY_ENV[@]}" "${PIN_GATEWAY[@]}" target/release/handwritten-gateway >/dev/null 2>&1 & ;;
     nest-fastify) (cd bench/nest-gateway && exec env "${nats[@]}" "${PIN_GATEWAY[@]}" node gateway.js fastify $GW $USERS $ORDERS $TOKEN) >/dev/null 2>&1 & ;;
     nest-express) (cd bench/nest-gateway && exec env "${nats[@]}" "${PIN_GATEWAY[@]}" node gateway.js express $GW $USERS $ORDERS $TOKEN) >/dev/null 2>&1 & ;;
+    nest12-fastify) (cd bench/nest-gateway && exec env NEST_DIR=v12 "${nats[@]}" "${PIN_GATEWAY[@]}" node gateway.js fastify $GW $USERS $ORDERS $TOKEN) >/dev/null 2>&1 & ;;
   esac
   echo $!
 }

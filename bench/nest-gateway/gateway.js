@@ -2,12 +2,17 @@
 // The seed's API gateway in NestJS: the seed's controller (string ids, the service's reply
 // returned as it came, firstValueFrom and Promise.all for the profile) and the seed's guard
 // (with a constant-time comparison, as ours does). For bench/run.sh. Usage: node gateway.js <express|fastify> <port> <usersPort> <ordersPort> <token>
-require('reflect-metadata');
+// NEST_DIR picks the NestJS install: this folder (Nest 11, the default) or ./v12 (Nest 12,
+// fastify only). Every Nest package, rxjs and reflect-metadata come from that one install.
+const path = require('path');
+const { createRequire } = require('module');
+const nest = createRequire(path.join(path.resolve(__dirname, process.env.NEST_DIR || '.'), 'package.json'));
+nest('reflect-metadata');
 const crypto = require('crypto');
-const { Controller, Get, Post, Body, Param, Module, Inject, UseGuards, UnauthorizedException } = require('@nestjs/common');
-const { NestFactory } = require('@nestjs/core');
-const { ClientsModule, Transport } = require('@nestjs/microservices');
-const { firstValueFrom } = require('rxjs');
+const { Controller, Get, Post, Body, Param, Module, Inject, UseGuards, UnauthorizedException } = nest('@nestjs/common');
+const { NestFactory } = nest('@nestjs/core');
+const { ClientsModule, Transport } = nest('@nestjs/microservices');
+const { firstValueFrom } = nest('rxjs');
 
 const [adapter, port, usersPort, ordersPort, token] = process.argv.slice(2);
 const expected = Buffer.from(token);
@@ -80,7 +85,7 @@ Module({
 async function main() {
   let app;
   if (adapter === 'fastify') {
-    const { FastifyAdapter } = require('@nestjs/platform-fastify');
+    const { FastifyAdapter } = nest('@nestjs/platform-fastify');
     app = await NestFactory.create(GatewayModule, new FastifyAdapter(), { logger: ['error', 'warn'] });
   } else {
     app = await NestFactory.create(GatewayModule, { logger: ['error', 'warn'] });
