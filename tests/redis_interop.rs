@@ -191,6 +191,16 @@ async fn a_refused_publish_fails_its_call_at_once_and_only_it() {
         .timeout(Duration::from_secs(60)),
     );
     client.connect().await.expect("the user may subscribe");
+    // The server subscribes once it serves: until then Redis drops what is published on `ok`.
+    let mut subscribed = false;
+    for _ in 0..50 {
+        let probe = CallOptions::timeout(Duration::from_millis(200));
+        if client.send_with::<u32>("ok", &0, probe).await.is_ok() {
+            subscribed = true;
+            break;
+        }
+    }
+    assert!(subscribed, "our Redis server answers on `ok`");
     let calls = (0..16u32).map(|n| {
         let pattern = if n % 2 == 0 { "ok" } else { "refused" };
         client.send::<u32>(pattern, &n)

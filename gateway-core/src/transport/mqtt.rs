@@ -460,8 +460,8 @@ async fn open(context: &ConnectContext, version: MqttVersion) -> Result<Arc<Conn
                 Some(event) => Ok(event),
                 None => tokio::select! {
                     event = events.poll() => event,
-                () = queued(&mut inbox, &mut batch) => {
-                    let busy = reader.pending_calls() > 1;
+                    () = queued(&mut inbox, &mut batch) => {
+                        let busy = reader.pending_calls() > 1;
                         match events.write_queued(&client, &mut inbox, &mut batch, busy).await {
                             Ok(()) => continue,
                             Err(error) => Err(error),
