@@ -461,10 +461,17 @@ impl ClientProxy {
         register: impl Fn(&Pending, u64) -> Result<R, Arc<str>>,
     ) -> Result<(Arc<Connection>, R), RpcError> {
         let mut body = Some(body);
+        // Why the last connection closed under the call: a TLS server's alert, a corrupt
+        // frame... more use to a reader than "Connection closed".
+        let mut closed = Arc::from(CONNECTION_CLOSED);
         for _ in 0..ATTEMPTS {
             let conn = self.connection().await?;
-            let Ok(receiver) = register(&conn.pending, id) else {
-                continue;
+            let receiver = match register(&conn.pending, id) {
+                Ok(receiver) => receiver,
+                Err(reason) => {
+                    closed = reason;
+                    continue;
+                }
             };
             let forget = Forget::new(&conn.pending, id);
             conn.send(
@@ -474,11 +481,14 @@ impl ClientProxy {
                 body.take().expect("the body is sent once"),
             )
             .await
-            .map_err(|reason| self.failure(pattern, Failure::Lost(reason)))?;
+            .map_err(|reason| {
+                let reason = conn.pending.closed_reason().unwrap_or(reason);
+                self.failure(pattern, Failure::Lost(reason))
+            })?;
             forget.disarm();
             return Ok((conn, receiver));
         }
-        Err(self.lost(CONNECTION_CLOSED))
+        Err(self.lost(&closed))
     }
 
     /// Writes the request and waits for its final reply; the connection it came on.

@@ -106,6 +106,11 @@ impl Pending {
         Ok(())
     }
 
+    /// Why the connection closed, once it has.
+    pub fn closed_reason(&self) -> Option<Arc<str>> {
+        self.lock().closed.clone()
+    }
+
     /// Waits for one final reply. Fails with the close reason if the connection is gone.
     pub fn register_single(&self, id: u64) -> Result<oneshot::Receiver<Outcome>, Arc<str>> {
         let (tx, rx) = oneshot::channel();
