@@ -286,3 +286,36 @@ async fn replies_routed_by_their_shape_answer_as_a_full_read_would() {
     assert_eq!(client.send::<u32>("shaped", &"extra-key").await.unwrap(), 7);
     assert_eq!(dials.load(std::sync::atomic::Ordering::SeqCst), 1);
 }
+
+/// A transport whose every connection the peer closes at once, with a reason (as a TLS server
+/// rejects a client without a certificate right after the handshake).
+struct RejectedTransport;
+
+impl ClientTransport for RejectedTransport {
+    fn connect<'a>(
+        &'a self,
+        _: &'a ConnectContext,
+    ) -> BoxFuture<'a, Result<Arc<Connection>, RpcError>> {
+        Box::pin(async move {
+            let (requests, _queue) = tokio::sync::mpsc::channel::<Vec<u8>>(1);
+            let conn = Connection::with_queue(requests);
+            conn.close("received fatal alert: CertificateRequired");
+            Ok(conn)
+        })
+    }
+}
+
+/// A call whose connection was closed before it could be sent fails with the reason the
+/// connection closed, not a bare "Connection closed".
+#[tokio::test]
+async fn a_call_on_a_closed_connection_names_why_it_closed() {
+    let client = ClientProxy::new(ClientOptions::custom("REJECTED", "rejected://", || {
+        RejectedTransport
+    }));
+    match client.send::<u32>("sum", &[1]).await {
+        Err(RpcError::ConnectionLost { reason, .. }) => {
+            assert_eq!(&*reason, "received fatal alert: CertificateRequired")
+        }
+        other => panic!("expected the connection's reason, got {other:?}"),
+    }
+}
