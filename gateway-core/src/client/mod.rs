@@ -462,14 +462,15 @@ impl ClientProxy {
     ) -> Result<(Arc<Connection>, R), RpcError> {
         let mut body = Some(body);
         // Why the last connection closed under the call: a TLS server's alert, a corrupt
-        // frame... more use to a reader than "Connection closed".
-        let mut closed = Arc::from(CONNECTION_CLOSED);
+        // frame... more use to a reader than "Connection closed". (Not made unless needed:
+        // this is every call's path.)
+        let mut closed: Option<Arc<str>> = None;
         for _ in 0..ATTEMPTS {
             let conn = self.connection().await?;
             let receiver = match register(&conn.pending, id) {
                 Ok(receiver) => receiver,
                 Err(reason) => {
-                    closed = reason;
+                    closed = Some(reason);
                     continue;
                 }
             };
@@ -488,7 +489,7 @@ impl ClientProxy {
             forget.disarm();
             return Ok((conn, receiver));
         }
-        Err(self.lost(&closed))
+        Err(self.lost(closed.as_deref().unwrap_or(CONNECTION_CLOSED)))
     }
 
     /// Writes the request and waits for its final reply; the connection it came on.
