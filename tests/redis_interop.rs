@@ -168,14 +168,30 @@ async fn a_refused_publish_fails_its_call_at_once_and_only_it() {
         return;
     }
     let port = free_port();
-    let args = format!(
-        "--bind 127.0.0.1 --port {port} --save '' --appendonly no --user limited on >secret \
-         resetchannels &ok &ok.reply &refused.reply ~* +@all"
-    );
-    let args = args
-        .split_whitespace()
-        .map(|arg| if arg == "''" { "" } else { arg }.to_owned())
-        .collect();
+    let port_arg = port.to_string();
+    let args = [
+        "--bind",
+        "127.0.0.1",
+        "--port",
+        &port_arg,
+        "--save",
+        "",
+        "--appendonly",
+        "no",
+        // The user: every command, on the channels `ok` and the two reply channels only.
+        "--user",
+        "limited",
+        "on",
+        ">secret",
+        "resetchannels",
+        "&ok",
+        "&ok.reply",
+        "&refused.reply",
+        "~*",
+        "+@all",
+    ]
+    .map(str::to_owned)
+    .to_vec();
     let _redis = PrivateBroker::start_with(BrokerKind::Redis, port, args).await;
     let url = format!("redis://127.0.0.1:{port}");
     let router =
