@@ -68,8 +68,9 @@ fn write_object<'a>(
         return;
     }
     // At most `MAX_KEYS` entries (more were refused above): sorted in place on the stack, not
-    // collected into a `Vec` allocated and freed for every pattern a client normalizes. A
-    // slice this short is sorted by insertion, stable as JavaScript's sort, without a buffer.
+    // collected into a `Vec` allocated and freed for every pattern a client normalizes.
+    // `sort_by` is stable, as JavaScript's sort is; std sorts a slice of at most 20 by
+    // insertion, with no buffer.
     static NULL: Value = Value::Null;
     let mut slots = [("", &NULL); MAX_KEYS];
     let mut n = 0;
